@@ -1,0 +1,215 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/coopnet/coopnet/services/geo"
+)
+
+// Config is everything a node is told from outside: flags and COOPNET_*
+// environment variables, parsed once here and passed down.
+type Config struct {
+	Region      string
+	Listen      string
+	PublicURL   string
+	DatabaseURL string
+	NATSURL     string
+	Peers       []string
+	DataDir     string
+	LogFormat   string
+	LogLevel    string
+}
+
+// setting is one flag with its environment variable.
+type setting struct {
+	flag, env, usage string
+	def              string
+	dst              *string
+}
+
+// configFlags registers the node settings on fs. After fs.Parse, call apply
+// to fill unset flags from the environment.
+type configFlags struct {
+	fs       *flag.FlagSet
+	settings []setting
+	peers    string
+	cfg      Config
+}
+
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
+	cf := &configFlags{fs: fs}
+	c := &cf.cfg
+	cf.settings = []setting{
+		{"region", "COOPNET_REGION", "the region's slug, e.g. bourgogne-franche-comte (required for serve)", "", &c.Region},
+		{"listen", "COOPNET_LISTEN", "address to listen on", "127.0.0.1:8080", &c.Listen},
+		{"public-url", "COOPNET_PUBLIC_URL", "public base URL of this node, the base of every ActivityPub id (default http:// + listen address)", "", &c.PublicURL},
+		{"database-url", "COOPNET_DATABASE_URL", "postgres://… or sqlite:path (default sqlite:<data-dir>/<region>.db)", "", &c.DatabaseURL},
+		{"nats-url", "COOPNET_NATS_URL", "comma-separated NATS servers (default: an embedded server in the process)", "", &c.NATSURL},
+		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
+		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
+		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
+		{"log-level", "COOPNET_LOG_LEVEL", "log level: debug, info, warn, error", "info", &c.LogLevel},
+	}
+	for _, s := range cf.settings {
+		fs.StringVar(s.dst, s.flag, s.def, s.usage)
+	}
+	return cf
+}
+
+// usage prints the flags with their environment variables.
+func (cf *configFlags) usage(w io.Writer, synopsis string) {
+	fmt.Fprintf(w, "Usage: %s\n\nSettings (a flag wins over its environment variable):\n", synopsis)
+	cf.fs.VisitAll(func(f *flag.Flag) {
+		env := ""
+		for _, s := range cf.settings {
+			if s.flag == f.Name {
+				env = s.env
+			}
+		}
+		def := ""
+		if f.DefValue != "" {
+			def = fmt.Sprintf(" (default %q)", f.DefValue)
+		}
+		if env != "" {
+			fmt.Fprintf(w, "  --%-14s $%-22s %s%s\n", f.Name, env, f.Usage, def)
+		} else {
+			fmt.Fprintf(w, "  --%-14s %-23s %s%s\n", f.Name, "", f.Usage, def)
+		}
+	})
+}
+
+// apply fills the flags that were not given from the environment, then
+// derives defaults and validates everything.
+func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (Config, error) {
+	set := map[string]bool{}
+	cf.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range cf.settings {
+		if !set[s.flag] {
+			if v, ok := lookup(getenv, s.env); ok {
+				*s.dst = v
+			}
+		}
+	}
+	c := cf.cfg
+	c.Peers = splitList(cf.peers)
+	return c, c.finish(regionRequired)
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var regionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+
+// finish validates the configuration and fills derived defaults.
+func (c *Config) finish(regionRequired bool) error {
+	var errs []error
+	switch {
+	case c.Region == "" && regionRequired:
+		errs = append(errs, errors.New("--region (COOPNET_REGION) is required, e.g. --region bourgogne-franche-comte"))
+	case c.Region != "" && !geo.IsRegion(c.Region):
+		var known []string
+		for _, d := range geo.Departements() {
+			known = append(known, d.Region)
+		}
+		errs = append(errs, fmt.Errorf("--region %q is not a region slug; one of: %s", c.Region, strings.Join(uniq(known), ", ")))
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("--listen %q must be host:port, e.g. 127.0.0.1:8080", c.Listen))
+	}
+	if c.PublicURL == "" && err == nil {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if err := checkBaseURL(c.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("--public-url: %w", err))
+	}
+	for _, p := range c.Peers {
+		if err := checkBaseURL(strings.TrimRight(p, "/")); err != nil {
+			errs = append(errs, fmt.Errorf("--peers %q: %w", p, err))
+		}
+	}
+	for _, n := range splitList(c.NATSURL) {
+		u, err := url.Parse(n)
+		if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
+			errs = append(errs, fmt.Errorf("--nats-url %q must be like nats://host:4222", n))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if c.DatabaseURL == "" && c.Region != "" {
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, c.Region+".db")
+	}
+	if c.DatabaseURL == "" && len(errs) == 0 {
+		errs = append(errs, errors.New("--database-url (COOPNET_DATABASE_URL) or --region is required"))
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q must be auto, json or text", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q must be an absolute http(s) URL such as https://bretagne.coopnet.example", s)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q must be a bare origin, without path, query or credentials", s)
+	}
+	return nil
+}
+
+// Host returns the public host (host[:port]) of the node, used in handles.
+func (c *Config) Host() string {
+	u, _ := url.Parse(c.PublicURL)
+	if u == nil {
+		return ""
+	}
+	return u.Host
+}
+
+func uniq(in []string) []string {
+	m := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !m[s] {
+			m[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+// DemoPassword is the password of every sample member of the demo.
+const DemoPassword = "coopnet-demo"
+
+// demoRegion is one region of the demo coop with its sample people.
+type demoRegion struct {
+	slug    string
+	members []members.CreateInput
+	clients []demoClient
+}
+
+type demoClient struct {
+	technician string // e-mail of the member in charge
+	in         clients.CreateInput
+	tickets    []tickets.CreateInput
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// demoCoop is the story of the README: Jean at Bourguignon (Doubs) has a
+// school that wants a website; Marie in Bretagne makes websites; Paul and
+// Zoé in Île-de-France too.
+var demoCoop = []demoRegion{
+	{
+		slug: "bourgogne-franche-comte",
+		members: []members.CreateInput{
+			{Email: "jean@bfc.coopnet.example", Name: "Jean Dugnouf", Role: "technician", Handle: "jean",
+				Postcode: "25150", Commune: "Bourguignon", Lat: ptr(47.4167), Lon: ptr(6.7833), RadiusKm: ptr(40), WeeklyHours: ptr(35),
+				Skills: []members.SkillLevel{{Name: "workstation", Level: 4}, {Name: "network", Level: 3}, {Name: "printing", Level: 3}}},
+			{Email: "claire@bfc.coopnet.example", Name: "Claire Vernier", Role: "staff", Handle: "claire",
+				Postcode: "25000", Commune: "Besançon", WeeklyHours: ptr(28)},
+			{Email: "admin@bfc.coopnet.example", Name: "Admin BFC", Role: "admin", Handle: "admin"},
+		},
+		clients: []demoClient{
+			{technician: "jean@bfc.coopnet.example",
+				in: clients.CreateInput{Name: "École primaire des Tilleuls", Kind: "school", Postcode: "25150", Commune: "Bourguignon",
+					ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org", ContactPhone: "03 81 00 00 01"},
+				tickets: []tickets.CreateInput{
+					{Title: "Site web de l'école", Description: "L'école voudrait un petit site (actualités, menus de la cantine, photos des sorties).",
+						Skill: "website", Priority: "normal", OnSite: ptr(false), EstimatedHours: ptr(16.0)},
+					{Title: "Imprimante de la classe de CM2 hors service", Description: "Bourrage papier permanent.",
+						Skill: "printing", Priority: "high", OnSite: ptr(true), EstimatedHours: ptr(1.5)},
+				}},
+			{technician: "jean@bfc.coopnet.example",
+				in: clients.CreateInput{Name: "Mairie de Pont-de-Roide-Vermondans", Kind: "town_hall", Postcode: "25150",
+					Commune: "Pont-de-Roide-Vermondans", ContactName: "Secrétariat de mairie", ContactPhone: "03 81 00 00 02"},
+				tickets: []tickets.CreateInput{
+					{Title: "Visite préventive trimestrielle", Description: "Mises à jour et sauvegardes des 4 postes.",
+						Skill: "workstation", Priority: "low", OnSite: ptr(true), EstimatedHours: ptr(3.0)},
+				}},
+		},
+	},
+	{
+		slug: "bretagne",
+		members: []members.CreateInput{
+			{Email: "marie@bzh.coopnet.example", Name: "Marie Le Gall", Role: "technician", Handle: "marie",
+				Postcode: "35000", Commune: "Rennes", RadiusKm: ptr(30), RemoteOK: true, WeeklyHours: ptr(32),
+				Skills: []members.SkillLevel{{Name: "website", Level: 4}, {Name: "email", Level: 3}}},
+			{Email: "yann@bzh.coopnet.example", Name: "Yann Kervella", Role: "staff", Handle: "yann", Postcode: "29000", Commune: "Quimper"},
+		},
+		clients: []demoClient{
+			{technician: "marie@bzh.coopnet.example",
+				in: clients.CreateInput{Name: "Association Les Jardins Partagés", Kind: "association", Postcode: "35000", Commune: "Rennes",
+					ContactName: "Loïc", ContactEmail: "jardins@example.org"},
+				tickets: []tickets.CreateInput{
+					{Title: "Migration de la messagerie", Skill: "email", Priority: "normal", OnSite: ptr(false), EstimatedHours: ptr(6.0)},
+				}},
+		},
+	},
+	{
+		slug: "ile-de-france",
+		members: []members.CreateInput{
+			{Email: "paul@idf.coopnet.example", Name: "Paul Moreau", Role: "technician", Handle: "paul",
+				Postcode: "93100", Commune: "Montreuil", RemoteOK: true,
+				Skills: []members.SkillLevel{{Name: "website", Level: 2}, {Name: "server", Level: 4}}},
+			{Email: "zoe@idf.coopnet.example", Name: "Zoé Bernard", Role: "technician", Handle: "zoe",
+				Postcode: "75011", Commune: "Paris", RemoteOK: true, WeeklyHours: ptr(35),
+				Skills: []members.SkillLevel{{Name: "website", Level: 5}, {Name: "training", Level: 4}}},
+			{Email: "staff@idf.coopnet.example", Name: "Sophie Laurent", Role: "staff", Handle: "sophie", Postcode: "75011", Commune: "Paris"},
+		},
+	},
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "./data/demo", "directory for the demo databases")
+	host := fs.String("host", "127.0.0.1", "address to listen on")
+	port := fs.Int("port", 8080, "port of the first region; the others follow")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr(err)
+	}
+	if *port < 1 || *port > 65535-len(demoCoop) {
+		return usageErr(fmt.Errorf("--port %d is out of range", *port))
+	}
+	var nodes []*node
+	var listeners []net.Listener
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
+	for i, r := range demoCoop {
+		listen := net.JoinHostPort(*host, strconv.Itoa(*port+i))
+		cfg := Config{Region: r.slug, Listen: listen, DataDir: *dataDir, LogFormat: "text", LogLevel: "warn",
+			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db")}
+		if err := cfg.finish(true); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("demo: listen on %s (is another demo running? try --port): %w", listen, err)
+		}
+		listeners = append(listeners, ln)
+		n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{})
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
+		if err := seedDemo(ctx, n, r); err != nil {
+			return fmt.Errorf("demo: seed %s: %w", r.slug, err)
+		}
+	}
+	printDemo(stdout, nodes)
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.serve(ctx, listeners[i], 5*time.Second)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// seedDemo fills an empty node with the region's sample data, through the
+// services as a person would; a node that already has members is left as is.
+func seedDemo(ctx context.Context, n *node, r demoRegion) error {
+	count, err := n.members.Count(ctx)
+	if err != nil || count > 0 {
+		return err
+	}
+	byEmail := map[string]members.Actor{}
+	for _, in := range r.members {
+		in.Password = DemoPassword
+		m, err := n.members.Create(ctx, nil, in)
+		if err != nil {
+			return err
+		}
+		byEmail[m.Email] = members.Actor{ID: m.ID, Handle: m.FullHandle, Name: m.Name, Role: m.Role}
+	}
+	for _, dc := range r.clients {
+		tech := byEmail[dc.technician]
+		c, err := n.clients.Create(ctx, tech, dc.in)
+		if err != nil {
+			return err
+		}
+		for _, tin := range dc.tickets {
+			tin.ClientID = c.ID
+			if _, err := n.tickets.Create(ctx, tech, tin); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func printDemo(w io.Writer, nodes []*node) {
+	fmt.Fprintln(w, "coopnet demo: a cooperative of three regions is running. Ctrl-C stops it.")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tURL\tLOGIN (e-mail)\tROLE")
+	for _, n := range nodes {
+		for _, r := range demoCoop {
+			if r.slug != n.cfg.Region {
+				continue
+			}
+			for _, m := range r.members {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.slug, n.cfg.PublicURL, m.Email, m.Role)
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nEvery sample password is %q.\n", DemoPassword)
+	if len(nodes) > 0 {
+		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",
+			nodes[0].cfg.PublicURL, DemoPassword)
+	}
+}

@@ -1,0 +1,186 @@
+// Command coopnet runs a regional node of the coopnet cooperative extranet
+// and administers it. See README.md, or run coopnet help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usageText = `coopnet — the extranet of a nationwide cooperative of IT technicians.
+
+Usage:
+  coopnet serve   [settings]   run one regional node until SIGINT/SIGTERM
+  coopnet migrate [settings]   apply pending database migrations and exit
+  coopnet demo    [--data-dir D] [--port P]   start a demo coop with sample data
+  coopnet admin member add --email E --name N --role technician|staff|admin --password P|--password-file F [...]
+  coopnet admin member list    print this node's members as JSON
+  coopnet admin token --email E   print a new API token for that member
+  coopnet version              print the version
+
+Run "coopnet <command> --help" for a command's settings.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a command-line mistake: exit code 2.
+var errUsage = errors.New("usage")
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stderr, getenv)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr, getenv)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr, getenv)
+	case "admin":
+		err = cmdAdmin(ctx, args[1:], stdin, stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "coopnet", buildVersion())
+		return 0
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "coopnet: unknown command %q\n\n%s", args[0], usageText)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "coopnet %s: %v\n", args[0], errors.Unwrap(err))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "coopnet %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usageErr(err error) error { return fmt.Errorf("%w: %w", errUsage, err) }
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+// parseSettings parses a command's flags and the environment into a Config.
+func parseSettings(name, synopsis string, args []string, stderr io.Writer, getenv func(string) string,
+	regionRequired bool, extra func(fs *flag.FlagSet)) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cf := newConfigFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			cf.usage(stderr, synopsis)
+			return Config{}, err
+		}
+		cf.usage(stderr, synopsis)
+		return Config{}, usageErr(err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	cfg, err := cf.apply(getenv, regionRequired)
+	if err != nil {
+		return Config{}, usageErr(err)
+	}
+	return cfg, nil
+}
+
+// newLogger sets up log/slog once: JSON in production, text for a person.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseSettings("serve", "coopnet serve [settings]", args, stderr, getenv, true, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	n, err := openNode(ctx, cfg, log, nodeOptions{})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return n.serve(ctx, ln, 30*time.Second)
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseSettings("migrate", "coopnet migrate [settings]", args, stderr, getenv, false, nil)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, a := range applied {
+		fmt.Fprintln(stdout, "applied", a)
+	}
+	return nil
+}

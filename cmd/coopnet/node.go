@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui"
+)
+
+// node is one regional node, wired: database, services and HTTP server.
+type node struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *storage.DB
+	skills  *skills.Catalog
+	members *members.Service
+	clients *clients.Service
+	tickets *tickets.Service
+	server  *webui.Server
+}
+
+// nodeOptions tune a node beyond its Config (tests lower the password cost).
+type nodeOptions struct {
+	BcryptCost int
+}
+
+// openNode opens the database, applies pending migrations and wires the
+// services and the HTTP server.
+func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions) (*node, error) {
+	log = log.With("region", cfg.Region)
+	db, err := storage.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "applied", applied)
+	}
+	catalog := skills.NewCatalog(db)
+	ms := members.New(db, catalog, members.Config{Region: cfg.Region, Host: cfg.Host(), BcryptCost: opt.BcryptCost,
+		TokenCacheTTL: 5 * time.Second}, log)
+	cs := clients.New(db)
+	ts := tickets.New(db, catalog, cs, tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := webui.New(webui.Options{
+		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Skills: catalog,
+		Logger: log, Registry: reg,
+		Ready: []webui.Check{{Name: "database", Func: db.Ping}},
+	})
+	return &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts, server: srv}, nil
+}
+
+// Close releases the node's resources.
+func (n *node) Close() error { return n.db.Close() }
+
+// serve answers HTTP on ln until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish (up to
+// grace) and closes idle connections.
+func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           n.server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	n.log.Info("node listening", "listen", ln.Addr().String(), "public_url", n.cfg.PublicURL)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	n.log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	n.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,199 @@
+// Package clients holds the coop's clients on this node — schools, town
+// halls, associations, small companies, people — with their sites and
+// assets. A client's personal data (name, contact) is shown only to the
+// members who work for them: the technician in charge, members assigned to
+// one of their tickets, and the node's staff.
+package clients
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// Kinds of client.
+var Kinds = []string{"school", "town_hall", "association", "company", "person"}
+
+// AssetKinds are the kinds of equipment recorded for a client.
+var AssetKinds = []string{"workstation", "laptop", "server", "printer", "network", "other"}
+
+// Client is an organisation or person the coop works for.
+type Client struct {
+	ID              string    `json:"id" gorm:"primaryKey"`
+	TechnicianID    string    `json:"technician_id"`
+	Name            string    `json:"name"`
+	Kind            string    `json:"kind"`
+	Postcode        string    `json:"postcode"`
+	Commune         string    `json:"commune"`
+	Departement     string    `json:"departement"`
+	Lat             float64   `json:"lat"`
+	Lon             float64   `json:"lon"`
+	LocationPrecise bool      `json:"location_precise"`
+	ContactName     string    `json:"contact_name"`
+	ContactEmail    string    `json:"contact_email"`
+	ContactPhone    string    `json:"contact_phone"`
+	Version         int       `json:"version"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// TableName maps Client to its table.
+func (Client) TableName() string { return "clients" }
+
+// Site is a place where a client has equipment: a school building, a town hall.
+type Site struct {
+	ID          string    `json:"id" gorm:"primaryKey"`
+	ClientID    string    `json:"client_id"`
+	Name        string    `json:"name"`
+	Address     string    `json:"address"`
+	Postcode    string    `json:"postcode"`
+	Commune     string    `json:"commune"`
+	Departement string    `json:"departement"`
+	Lat         float64   `json:"lat"`
+	Lon         float64   `json:"lon"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// TableName maps Site to its table.
+func (Site) TableName() string { return "sites" }
+
+// Asset is a piece of equipment: a workstation, a printer, a server.
+type Asset struct {
+	ID           string    `json:"id" gorm:"primaryKey"`
+	ClientID     string    `json:"client_id"`
+	SiteID       *string   `json:"site_id"`
+	Kind         string    `json:"kind"`
+	Hostname     string    `json:"hostname"`
+	OS           string    `json:"os" gorm:"column:os"`
+	PurchaseDate string    `json:"purchase_date"` // YYYY-MM-DD or empty
+	Notes        string    `json:"notes"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// TableName maps Asset to its table.
+func (Asset) TableName() string { return "assets" }
+
+// Service is the clients domain.
+type Service struct {
+	db *storage.DB
+}
+
+// New returns the clients service.
+func New(db *storage.DB) *Service { return &Service{db: db} }
+
+// CreateInput is what it takes to record a client.
+type CreateInput struct {
+	Name         string
+	Kind         string
+	Postcode     string
+	Commune      string
+	Lat, Lon     *float64
+	ContactName  string
+	ContactEmail string
+	ContactPhone string
+	// TechnicianID is the member in charge; empty means the actor. Only
+	// staff may put a client in another member's charge.
+	TechnicianID string
+}
+
+// Create records a new client in the actor's charge.
+func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) (*Client, error) {
+	var v apperr.Validation
+	now := storage.Now()
+	c := &Client{
+		ID:           storage.NewID(),
+		TechnicianID: by.ID,
+		Name:         validate.Text(&v, "name", in.Name, 1, 200, false),
+		Kind:         validate.OneOf(&v, "kind", in.Kind, Kinds...),
+		ContactName:  validate.Text(&v, "contact_name", in.ContactName, 0, 120, false),
+		ContactEmail: validate.Email(&v, "contact_email", in.ContactEmail, false),
+		ContactPhone: validate.Phone(&v, "contact_phone", in.ContactPhone),
+		Version:      1,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if loc, ok := validate.Location(&v, in.Postcode, in.Commune, in.Lat, in.Lon, true); ok {
+		c.Postcode, c.Commune, c.Departement = loc.Postcode, loc.Commune, loc.Departement
+		c.Lat, c.Lon, c.LocationPrecise = loc.Lat, loc.Lon, loc.Precise
+	}
+	if in.TechnicianID != "" && in.TechnicianID != by.ID {
+		if !by.Role.IsStaff() {
+			return nil, apperr.New(apperr.Forbidden, "only coop staff may put a client in another member's charge")
+		}
+		var n int64
+		if storage.ValidID(in.TechnicianID) {
+			if err := s.db.WithContext(ctx).Model(&members.Member{}).Where("id = ?", in.TechnicianID).Count(&n).Error; err != nil {
+				return nil, fmt.Errorf("clients: check technician: %w", err)
+			}
+		}
+		if n == 0 {
+			v.Add("technician_id", "is not a member of this node")
+		}
+		c.TechnicianID = in.TechnicianID
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
+		return nil, fmt.Errorf("clients: create: %w", err)
+	}
+	return c, nil
+}
+
+// visible restricts a query on clients to those the actor may see.
+func visible(q *gorm.DB, by members.Actor) *gorm.DB {
+	if by.Role.IsStaff() {
+		return q
+	}
+	return q.Where("clients.technician_id = ? OR clients.id IN (SELECT client_id FROM tickets WHERE assignee_member_id = ?)", by.ID, by.ID)
+}
+
+// Get returns a client the actor may see. Clients the actor may not see are
+// reported as not found, so that their existence does not leak.
+func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Client, error) {
+	if !storage.ValidID(id) {
+		return nil, apperr.NotFoundf("no client %q", id)
+	}
+	var c Client
+	err := visible(s.db.WithContext(ctx).Where("clients.id = ?", id), by).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no client %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clients: get %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+// ListOptions filter and paginate List.
+type ListOptions struct {
+	Query string // a part of the name or commune, case-insensitive
+	After string
+	Limit int
+}
+
+// List returns the clients the actor may see, newest first.
+func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Client, error) {
+	q := visible(s.db.WithContext(ctx).Model(&Client{}), by).Order("clients.id DESC").Limit(opt.Limit)
+	if opt.After != "" {
+		q = q.Where("clients.id < ?", opt.After)
+	}
+	if t := strings.TrimSpace(opt.Query); t != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(t)) + "%"
+		q = q.Where(`(LOWER(clients.name) LIKE ? ESCAPE '\' OR LOWER(clients.commune) LIKE ? ESCAPE '\')`, like, like)
+	}
+	var cs []*Client
+	if err := q.Find(&cs).Error; err != nil {
+		return nil, fmt.Errorf("clients: list: %w", err)
+	}
+	return cs, nil
+}

@@ -1,0 +1,247 @@
+// Package members holds the coop's members on this node: technicians, coop
+// staff and administrators, their skills, home location and capacity, and
+// their credentials (passwords and API/session tokens).
+package members
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Role is what a member may do on their node.
+type Role string
+
+// The roles. Staff see everything on their node; admins also manage admins.
+const (
+	Technician Role = "technician"
+	Staff      Role = "staff"
+	Admin      Role = "admin"
+)
+
+// Roles lists every role, for validation and documentation.
+var Roles = []string{string(Technician), string(Staff), string(Admin)}
+
+// IsStaff reports whether the role sees everything on the node.
+func (r Role) IsStaff() bool { return r == Staff || r == Admin }
+
+// SkillLevel is a member's level in one skill, 1 (beginner) to 5 (expert).
+type SkillLevel struct {
+	Name  string `json:"name"`
+	Level int    `json:"level"`
+}
+
+// Member is a person of the coop registered on this node.
+type Member struct {
+	ID              string       `json:"id" gorm:"primaryKey"`
+	Handle          string       `json:"handle"`
+	Email           string       `json:"email"`
+	Name            string       `json:"name"`
+	Role            Role         `json:"role"`
+	PasswordHash    string       `json:"-"`
+	Postcode        string       `json:"postcode"`
+	Commune         string       `json:"commune"`
+	Departement     string       `json:"departement"`
+	Lat             *float64     `json:"lat"`
+	Lon             *float64     `json:"lon"`
+	LocationPrecise bool         `json:"location_precise"`
+	RadiusKm        int          `json:"radius_km"`
+	RemoteOK        bool         `json:"remote_ok" gorm:"column:remote_ok"`
+	WeeklyHours     int          `json:"weekly_hours"`
+	Active          bool         `json:"active"`
+	Version         int          `json:"version"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
+	Skills          []SkillLevel `json:"skills" gorm:"-"`
+	// Region and FullHandle are filled by the service from the node's config.
+	Region     string `json:"region" gorm:"-"`
+	FullHandle string `json:"full_handle" gorm:"-"`
+}
+
+// TableName maps Member to its table.
+func (Member) TableName() string { return "members" }
+
+type memberSkill struct {
+	MemberID string
+	Skill    string
+	Level    int
+}
+
+func (memberSkill) TableName() string { return "member_skills" }
+
+// Actor is the authenticated member behind a request: what every service
+// needs to decide what may be seen or done.
+type Actor struct {
+	ID     string
+	Handle string // full handle, name@host
+	Name   string
+	Role   Role
+}
+
+// Config is what the members service needs to know about its node.
+type Config struct {
+	Region string // e.g. "bretagne"
+	Host   string // the node's public host, for handles name@host
+	// BcryptCost is the password hashing cost; 0 means bcrypt.DefaultCost.
+	// Tests lower it: hashing is slow on purpose.
+	BcryptCost int
+	// SessionTTL is how long a login session lasts; 0 means 30 days.
+	SessionTTL time.Duration
+	// TokenCacheTTL is how long an authenticated token is trusted without
+	// asking the database again; 0 disables the cache.
+	TokenCacheTTL time.Duration
+}
+
+// Service is the members domain.
+type Service struct {
+	db      *storage.DB
+	skills  *skills.Catalog
+	cfg     Config
+	log     *slog.Logger
+	dummyPW []byte
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedActor
+}
+
+type cachedActor struct {
+	actor   Actor
+	expires time.Time
+}
+
+// New returns the members service.
+func New(db *storage.DB, catalog *skills.Catalog, cfg Config, log *slog.Logger) *Service {
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 30 * 24 * time.Hour
+	}
+	// A hash to compare against when the e-mail is unknown, so that a login
+	// takes as long whether or not the account exists.
+	dummy, _ := bcrypt.GenerateFromPassword([]byte("coopnet-no-such-member"), cfg.BcryptCost)
+	return &Service{db: db, skills: catalog, cfg: cfg, log: log, dummyPW: dummy, cache: map[string]cachedActor{}}
+}
+
+// FullHandle returns handle@host for a local handle.
+func (s *Service) FullHandle(handle string) string { return handle + "@" + s.cfg.Host }
+
+func (s *Service) decorate(m *Member) {
+	m.Region = s.cfg.Region
+	m.FullHandle = s.FullHandle(m.Handle)
+	if m.Skills == nil {
+		m.Skills = []SkillLevel{}
+	}
+}
+
+// Get returns a member of this node by id.
+func (s *Service) Get(ctx context.Context, id string) (*Member, error) {
+	if !storage.ValidID(id) {
+		return nil, apperr.NotFoundf("no member %q on this node", id)
+	}
+	var m Member
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no member %q on this node", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("members: get %s: %w", id, err)
+	}
+	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
+		return nil, err
+	}
+	s.decorate(&m)
+	return &m, nil
+}
+
+// GetByEmail returns a member by e-mail address.
+func (s *Service) GetByEmail(ctx context.Context, email string) (*Member, error) {
+	var m Member
+	err := s.db.WithContext(ctx).Where("email = ?", normEmail(email)).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no member with that e-mail address on this node")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("members: get by email: %w", err)
+	}
+	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
+		return nil, err
+	}
+	s.decorate(&m)
+	return &m, nil
+}
+
+// ListOptions filter and paginate List.
+type ListOptions struct {
+	Skill    string // only members with this skill …
+	MinLevel int    // … at this level or above
+	After    string // cursor: the last id of the previous page
+	Limit    int
+}
+
+// List returns members ordered by id, a page at a time.
+func (s *Service) List(ctx context.Context, opt ListOptions) ([]*Member, error) {
+	q := s.db.WithContext(ctx).Model(&Member{}).Order("id").Limit(opt.Limit)
+	if opt.After != "" {
+		q = q.Where("id > ?", opt.After)
+	}
+	if opt.Skill != "" {
+		q = q.Where("id IN (?)", s.db.Model(&memberSkill{}).Select("member_id").
+			Where("skill = ? AND level >= ?", opt.Skill, max(opt.MinLevel, 1)))
+	}
+	var ms []*Member
+	if err := q.Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("members: list: %w", err)
+	}
+	if err := s.loadSkills(ctx, ms); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		s.decorate(m)
+	}
+	return ms, nil
+}
+
+func (s *Service) loadSkills(ctx context.Context, ms []*Member) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ms))
+	byID := make(map[string]*Member, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+		byID[m.ID] = m
+		m.Skills = []SkillLevel{}
+	}
+	var rows []memberSkill
+	if err := s.db.WithContext(ctx).Where("member_id IN ?", ids).Order("skill").Find(&rows).Error; err != nil {
+		return fmt.Errorf("members: load skills: %w", err)
+	}
+	for _, r := range rows {
+		m := byID[r.MemberID]
+		m.Skills = append(m.Skills, SkillLevel{Name: r.Skill, Level: r.Level})
+	}
+	return nil
+}
+
+// Count returns the number of members on this node.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Member{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("members: count: %w", err)
+	}
+	return n, nil
+}
+
+// SessionTTL is how long a login session lasts.
+func (s *Service) SessionTTL() time.Duration { return s.cfg.SessionTTL }

@@ -1,0 +1,158 @@
+// Package storage opens coopnet's database through gorm: PostgreSQL in
+// production, SQLite (pure Go, no cgo) as the embedded default. It applies
+// the versioned migrations from the migrations package; the schema is never
+// built from Go models.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/coopnet/coopnet/migrations"
+)
+
+// DB is an open database with its dialect.
+type DB struct {
+	*gorm.DB
+	SQL     *sql.DB
+	Dialect migrations.Dialect
+}
+
+// Open connects to the database named by url: "postgres://…" (or
+// "postgresql://…") or "sqlite:path/to/file.db". For SQLite the parent
+// directory is created when missing.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	dialect, dialector, err := dialectorFor(dsn)
+	if err != nil {
+		return nil, err
+	}
+	gdb, err := gorm.Open(dialector, &gorm.Config{
+		SkipDefaultTransaction: true,
+		PrepareStmt:            dialect == migrations.Postgres,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		TranslateError:         false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", Redact(dsn), err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	switch dialect {
+	case migrations.Postgres:
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	case migrations.SQLite:
+		// One writer at a time is SQLite's model; a small pool lets readers
+		// proceed under WAL while the busy timeout queues writers.
+		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxIdleConns(4)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("storage: connect to %s: %w", Redact(dsn), err)
+	}
+	return &DB{DB: gdb, SQL: sqlDB, Dialect: dialect}, nil
+}
+
+func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		if _, err := url.Parse(dsn); err != nil {
+			return "", nil, fmt.Errorf("storage: invalid PostgreSQL URL: %w", err)
+		}
+		return migrations.Postgres, postgres.Open(dsn), nil
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			return "", nil, errors.New("storage: sqlite URL takes no parameters: coopnet sets them")
+		}
+		if path == "" {
+			return "", nil, errors.New("storage: sqlite URL needs a file path, e.g. sqlite:./data/bretagne.db")
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return "", nil, fmt.Errorf("storage: create %s: %w", dir, err)
+			}
+		}
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Set("_txlock", "immediate")
+		q.Set("_time_format", "sqlite")
+		return migrations.SQLite, sqlite.Open("file:" + path + "?" + q.Encode()), nil
+	default:
+		return "", nil, fmt.Errorf("storage: unsupported database URL %q: use postgres://… or sqlite:path", Redact(dsn))
+	}
+}
+
+// Redact hides the password of a database URL for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Migrate applies pending migrations and returns their names.
+func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	return migrations.Apply(ctx, db.SQL, db.Dialect)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "UNIQUE constraint failed") ||
+		strings.Contains(s, "duplicate key value")
+}
+
+// NewID returns a new identifier: a UUIDv7, ordered by creation time, so that
+// primary keys grow roughly monotonically and can serve as pagination cursors.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ValidID reports whether s has the form of an identifier made by NewID.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// Now is the current time as stored: UTC, to the microsecond (PostgreSQL's
+// precision), so that a value reads back exactly as it was written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,72 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// AddComment adds a public or internal comment to a ticket the actor works on.
+func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, body string, internal bool) (*Comment, error) {
+	t, err := s.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	if !mayWorkOn(t, by) {
+		return nil, apperr.New(apperr.Forbidden, "only those who work on this ticket may comment on it")
+	}
+	var v apperr.Validation
+	body = validate.Text(&v, "body", body, 1, 20000, true)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := storage.Now()
+	authorID := by.ID
+	c := &Comment{ID: storage.NewID(), TicketID: t.ID, AuthorID: &authorID, AuthorHandle: by.Handle,
+		AuthorName: by.Name, Body: body, Internal: internal, CreatedAt: now}
+	action := "commented"
+	if internal {
+		action = "commented_internally"
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(c).Error; err != nil {
+			return err
+		}
+		return tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: by.Handle,
+			Action: action, NewValue: c.ID, CreatedAt: now}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tickets: comment on %s: %w", ticketID, err)
+	}
+	return c, nil
+}
+
+// Comments lists the comments of a ticket the actor may see, oldest first.
+func (s *Service) Comments(ctx context.Context, by members.Actor, ticketID string) ([]*Comment, error) {
+	if _, err := s.Get(ctx, by, ticketID); err != nil {
+		return nil, err
+	}
+	var out []*Comment
+	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("tickets: comments of %s: %w", ticketID, err)
+	}
+	return out, nil
+}
+
+// History lists every change of a ticket the actor may see, oldest first.
+func (s *Service) History(ctx context.Context, by members.Actor, ticketID string) ([]*Change, error) {
+	if _, err := s.Get(ctx, by, ticketID); err != nil {
+		return nil, err
+	}
+	var out []*Change
+	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("tickets: history of %s: %w", ticketID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+// Package tickets holds the requests of clients: their life from intake to
+// closure, comments (public and internal) and a full history of every
+// change. Updates use optimistic locking: each ticket carries a version and
+// a stale update is refused with a conflict, never applied over a newer one.
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Status is where a ticket is in its life.
+type Status string
+
+// The statuses, as in the public contract.
+const (
+	StatusNew        Status = "new"
+	StatusRouting    Status = "routing"
+	StatusOffered    Status = "offered"
+	StatusAccepted   Status = "accepted"
+	StatusScheduled  Status = "scheduled"
+	StatusInProgress Status = "in_progress"
+	StatusResolved   Status = "resolved"
+	StatusClosed     Status = "closed"
+	StatusCancelled  Status = "cancelled"
+	StatusUnroutable Status = "unroutable"
+)
+
+// Statuses lists every status.
+var Statuses = []string{"new", "routing", "offered", "accepted", "scheduled", "in_progress",
+	"resolved", "closed", "cancelled", "unroutable"}
+
+// Priorities lists the priorities, lowest first.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+// Ticket is a client's request.
+type Ticket struct {
+	ID               string
+	ClientID         string
+	TechnicianID     string // the local member in charge (the client's technician)
+	Title            string
+	Description      string
+	Skill            string
+	Priority         string
+	OnSite           bool
+	EstimatedMinutes int
+	Status           Status
+	OriginRegion     string
+	AssigneeMemberID *string // set when the assignee is a member of this node
+	AssigneeHandle   string
+	AssigneeRegion   string
+	AssigneeName     string
+	APID             string `gorm:"column:ap_id"`
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// TableName maps Ticket to its table.
+func (Ticket) TableName() string { return "tickets" }
+
+// Assignee is who does the work, possibly on another node.
+type Assignee struct {
+	Handle string `json:"handle"`
+	Region string `json:"region"`
+	Name   string `json:"name"`
+}
+
+// ticketJSON is the public shape of a ticket in the API.
+type ticketJSON struct {
+	ID             string    `json:"id"`
+	ClientID       string    `json:"client_id"`
+	TechnicianID   string    `json:"technician_id"`
+	Title          string    `json:"title"`
+	Description    string    `json:"description"`
+	Skill          string    `json:"skill"`
+	Priority       string    `json:"priority"`
+	OnSite         bool      `json:"on_site"`
+	EstimatedHours float64   `json:"estimated_hours"`
+	Status         Status    `json:"status"`
+	OriginRegion   string    `json:"origin_region"`
+	Assignee       *Assignee `json:"assignee"`
+	APID           string    `json:"ap_id"`
+	Version        int       `json:"version"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// MarshalJSON renders the ticket as the API documents it.
+func (t *Ticket) MarshalJSON() ([]byte, error) {
+	j := ticketJSON{
+		ID: t.ID, ClientID: t.ClientID, TechnicianID: t.TechnicianID, Title: t.Title, Description: t.Description,
+		Skill: t.Skill, Priority: t.Priority, OnSite: t.OnSite, EstimatedHours: float64(t.EstimatedMinutes) / 60,
+		Status: t.Status, OriginRegion: t.OriginRegion, APID: t.APID, Version: t.Version,
+		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+	}
+	if t.AssigneeHandle != "" {
+		j.Assignee = &Assignee{Handle: t.AssigneeHandle, Region: t.AssigneeRegion, Name: t.AssigneeName}
+	}
+	return json.Marshal(j)
+}
+
+// Comment is a message on a ticket. Internal comments never leave the node
+// and are not shown to the client.
+type Comment struct {
+	ID           string    `json:"id" gorm:"primaryKey"`
+	TicketID     string    `json:"ticket_id"`
+	AuthorID     *string   `json:"-"`
+	AuthorHandle string    `json:"author_handle"`
+	AuthorName   string    `json:"author_name"`
+	Body         string    `json:"body"`
+	Internal     bool      `json:"internal"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// TableName maps Comment to its table.
+func (Comment) TableName() string { return "ticket_comments" }
+
+// Change is one entry of a ticket's history: who changed what, when.
+type Change struct {
+	ID          string    `json:"id" gorm:"primaryKey"`
+	TicketID    string    `json:"ticket_id"`
+	Version     int       `json:"version"`
+	ActorHandle string    `json:"actor"`
+	Action      string    `json:"action"`
+	Field       string    `json:"field,omitempty"`
+	OldValue    string    `json:"old,omitempty"`
+	NewValue    string    `json:"new,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// TableName maps Change to its table.
+func (Change) TableName() string { return "ticket_history" }
+
+// Config is what the tickets service needs to know about its node.
+type Config struct {
+	Region    string // this node's region slug
+	PublicURL string // base of ActivityPub ids, without trailing slash
+}
+
+// Service is the tickets domain.
+type Service struct {
+	db      *storage.DB
+	skills  *skills.Catalog
+	clients *clients.Service
+	cfg     Config
+	log     *slog.Logger
+}
+
+// New returns the tickets service.
+func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, cfg Config, log *slog.Logger) *Service {
+	return &Service{db: db, skills: catalog, clients: cl, cfg: cfg, log: log}
+}
+
+func notFound(id string) error { return apperr.NotFoundf("no ticket %q", id) }
+
+// visible restricts a query on tickets to those the actor may see: staff see
+// every ticket of the node; a technician those of their clients and those
+// assigned to them.
+func visible(q *gorm.DB, by members.Actor) *gorm.DB {
+	if by.Role.IsStaff() {
+		return q
+	}
+	return q.Where("(technician_id = ? OR assignee_member_id = ?)", by.ID, by.ID)
+}
+
+// Get returns a ticket the actor may see; others are reported as not found.
+func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Ticket, error) {
+	if !storage.ValidID(id) {
+		return nil, notFound(id)
+	}
+	var t Ticket
+	err := visible(s.db.WithContext(ctx).Where("id = ?", id), by).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tickets: get %s: %w", id, err)
+	}
+	return &t, nil
+}
+
+// ListOptions filter and paginate List.
+type ListOptions struct {
+	Status Status // empty: every status
+	Before string // cursor: the last id of the previous page (lists go newest first)
+	Limit  int
+}
+
+// List returns the tickets the actor may see, newest first.
+func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Ticket, error) {
+	q := visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
+	if opt.Status != "" {
+		q = q.Where("status = ?", opt.Status)
+	}
+	if opt.Before != "" {
+		q = q.Where("id < ?", opt.Before)
+	}
+	var ts []*Ticket
+	if err := q.Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("tickets: list: %w", err)
+	}
+	return ts, nil
+}
+
+// mayWorkOn reports whether the actor works on the ticket: its technician,
+// its local assignee, or staff.
+func mayWorkOn(t *Ticket, by members.Actor) bool {
+	return by.Role.IsStaff() || t.TechnicianID == by.ID || (t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID)
+}

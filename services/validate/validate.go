@@ -1,0 +1,129 @@
+// Package validate holds the small checks every service applies to text that
+// comes from outside: lengths, control characters, e-mail addresses, phones.
+package validate
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/geo"
+)
+
+// Text trims s and checks it: valid UTF-8, no control characters (newlines
+// and tabs allowed when multiline), between min and max runes. It records a
+// message on v under field and returns the trimmed text.
+func Text(v *apperr.Validation, field, s string, min, max int, multiline bool) string {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		v.Add(field, "must be valid UTF-8 text")
+		return s
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n < min && n == 0:
+		v.Add(field, "is required")
+	case n < min:
+		v.Addf(field, "must be at least %d characters", min)
+	case n > max:
+		v.Addf(field, "must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			v.Add(field, "must not contain control characters")
+			break
+		}
+	}
+	return s
+}
+
+// Email normalises an e-mail address (trimmed, lower-cased) and checks it is
+// a bare address such as jean@example.org. Empty is allowed unless required.
+func Email(v *apperr.Validation, field, s string, required bool) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		if required {
+			v.Add(field, "is required")
+		}
+		return s
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		v.Add(field, "must be an e-mail address such as jean@example.org")
+	}
+	return s
+}
+
+// Phone checks a telephone number loosely: digits with optional +, spaces,
+// dots, dashes and parentheses, 6 to 20 digits. Empty is allowed.
+func Phone(v *apperr.Validation, field, s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	digits := 0
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0, r == ' ', r == '.', r == '-', r == '(', r == ')':
+		default:
+			v.Add(field, "must be a telephone number such as 03 81 00 00 00")
+			return s
+		}
+	}
+	if digits < 6 || digits > 20 {
+		v.Add(field, "must be a telephone number such as 03 81 00 00 00")
+	}
+	return s
+}
+
+// OneOf checks that s is one of the allowed values.
+func OneOf(v *apperr.Validation, field, s string, allowed ...string) string {
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	if s == "" {
+		v.Add(field, "is required")
+	} else {
+		v.Addf(field, "must be one of: %s", strings.Join(allowed, ", "))
+	}
+	return s
+}
+
+// Location resolves a French postcode (with optional commune and lat/lon)
+// through geo, recording field errors on v. ok is false when nothing usable
+// was given or it was invalid.
+func Location(v *apperr.Validation, postcode, commune string, lat, lon *float64, required bool) (loc geo.Location, ok bool) {
+	postcode = strings.TrimSpace(postcode)
+	commune = Text(v, "commune", commune, 0, 120, false)
+	if postcode == "" {
+		switch {
+		case required:
+			v.Add("postcode", "is required")
+		case lat != nil || lon != nil:
+			v.Add("postcode", "is required with lat and lon")
+		}
+		return geo.Location{}, false
+	}
+	loc, err := geo.Resolve(postcode, commune, lat, lon)
+	switch {
+	case errors.Is(err, geo.ErrUnknownPostcode):
+		v.Add("postcode", "is not a French postcode (five digits, e.g. 25150)")
+		return loc, false
+	case errors.Is(err, geo.ErrInvalidCoordinates):
+		msg := "lat and lon must be given together, in decimal degrees, within the postcode's département"
+		v.Add("lat", msg)
+		v.Add("lon", msg)
+		return loc, false
+	case err != nil:
+		v.Add("postcode", "cannot be resolved")
+		return loc, false
+	}
+	return loc, !v.Has("commune")
+}

@@ -1,0 +1,127 @@
+package webui
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/clients"
+)
+
+type clientRequest struct {
+	Name         string   `json:"name"`
+	Kind         string   `json:"kind"`
+	Postcode     string   `json:"postcode"`
+	Commune      string   `json:"commune"`
+	Lat          *float64 `json:"lat"`
+	Lon          *float64 `json:"lon"`
+	ContactName  string   `json:"contact_name"`
+	ContactEmail string   `json:"contact_email"`
+	ContactPhone string   `json:"contact_phone"`
+	TechnicianID string   `json:"technician_id"`
+}
+
+func (s *Server) createClient(c echo.Context) error {
+	var req clientRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{
+		Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon,
+		ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone,
+		TechnicianID: req.TechnicianID,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/clients/"+cl.ID)
+	return c.JSON(http.StatusCreated, cl)
+}
+
+func (s *Server) getClient(c echo.Context) error {
+	cl, err := s.opt.Clients.Get(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cl)
+}
+
+func (s *Server) listClients(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	cs, err := s.opt.Clients.List(c.Request().Context(), actorOf(c), clients.ListOptions{
+		Query: c.QueryParam("q"), After: after, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(cs, limit, func(cl *clients.Client) string { return cl.ID }))
+}
+
+type siteRequest struct {
+	Name     string   `json:"name"`
+	Address  string   `json:"address"`
+	Postcode string   `json:"postcode"`
+	Commune  string   `json:"commune"`
+	Lat      *float64 `json:"lat"`
+	Lon      *float64 `json:"lon"`
+}
+
+func (s *Server) addSite(c echo.Context) error {
+	var req siteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	site, err := s.opt.Clients.AddSite(c.Request().Context(), actorOf(c), c.Param("id"), clients.SiteInput{
+		Name: req.Name, Address: req.Address, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, site)
+}
+
+func (s *Server) listSites(c echo.Context) error {
+	sites, err := s.opt.Clients.Sites(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Page[*clients.Site]{Items: nonNil(sites)})
+}
+
+type assetRequest struct {
+	SiteID       string `json:"site_id"`
+	Kind         string `json:"kind"`
+	Hostname     string `json:"hostname"`
+	OS           string `json:"os"`
+	PurchaseDate string `json:"purchase_date"`
+	Notes        string `json:"notes"`
+}
+
+func (s *Server) addAsset(c echo.Context) error {
+	var req assetRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	a, err := s.opt.Clients.AddAsset(c.Request().Context(), actorOf(c), c.Param("id"), clients.AssetInput{
+		SiteID: req.SiteID, Kind: req.Kind, Hostname: req.Hostname, OS: req.OS, PurchaseDate: req.PurchaseDate, Notes: req.Notes})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, a)
+}
+
+func (s *Server) listAssets(c echo.Context) error {
+	as, err := s.opt.Clients.Assets(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Page[*clients.Asset]{Items: nonNil(as)})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

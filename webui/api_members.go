@@ -1,0 +1,199 @@
+package webui
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token  string          `json:"token"`
+	Member *members.Member `json:"member"`
+}
+
+func (s *Server) login(c echo.Context) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var v apperr.Validation
+	if strings.TrimSpace(req.Email) == "" {
+		v.Add("email", "is required")
+	}
+	if req.Password == "" {
+		v.Add("password", "is required")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	key := c.RealIP()
+	if !s.logins.Allowed(key) {
+		return apperr.New(apperr.RateLimited, "too many failed logins from your address: wait a quarter of an hour")
+	}
+	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Unauthorised {
+			s.logins.Fail(key)
+		}
+		return err
+	}
+	s.logins.Reset(key)
+	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
+	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
+}
+
+func (s *Server) logout(c echo.Context) error {
+	token := bearerToken(c.Request())
+	if token == "" {
+		if ck, err := c.Cookie(SessionCookie); err == nil {
+			token = ck.Value
+		}
+	}
+	if err := s.opt.Members.Revoke(c.Request().Context(), token); err != nil {
+		return err
+	}
+	s.setSessionCookie(c, "", -1)
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) me(c echo.Context) error {
+	m, err := s.opt.Members.Get(c.Request().Context(), actorOf(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) listSkills(c echo.Context) error {
+	all, err := s.opt.Skills.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, all)
+}
+
+type memberRequest struct {
+	Email       string               `json:"email"`
+	Name        string               `json:"name"`
+	Role        string               `json:"role"`
+	Password    string               `json:"password"`
+	Handle      string               `json:"handle"`
+	Skills      []members.SkillLevel `json:"skills"`
+	Postcode    string               `json:"postcode"`
+	Commune     string               `json:"commune"`
+	Lat         *float64             `json:"lat"`
+	Lon         *float64             `json:"lon"`
+	RadiusKm    *int                 `json:"radius_km"`
+	RemoteOK    bool                 `json:"remote_ok"`
+	WeeklyHours *int                 `json:"weekly_hours"`
+}
+
+func (s *Server) createMember(c echo.Context) error {
+	var req memberRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	m, err := s.opt.Members.Create(c.Request().Context(), &a, members.CreateInput{
+		Email: req.Email, Name: req.Name, Role: req.Role, Password: req.Password, Handle: req.Handle,
+		Skills: req.Skills, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon,
+		RadiusKm: req.RadiusKm, RemoteOK: req.RemoteOK, WeeklyHours: req.WeeklyHours,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/members/"+m.ID)
+	return c.JSON(http.StatusCreated, m)
+}
+
+func (s *Server) getMember(c echo.Context) error {
+	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+// skillFilter reads ?skill=&min_level=.
+func (s *Server) skillFilter(c echo.Context) (string, int, error) {
+	var v apperr.Validation
+	skill := strings.ToLower(strings.TrimSpace(c.QueryParam("skill")))
+	if skill != "" {
+		ok, err := s.opt.Skills.Known(c.Request().Context(), skill)
+		if err != nil {
+			return "", 0, err
+		}
+		if !ok {
+			v.Addf("skill", "unknown skill %q", skill)
+		}
+	}
+	level := 1
+	if l := c.QueryParam("min_level"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 5 {
+			v.Add("min_level", "must be a whole number from 1 to 5")
+		}
+		level = n
+	}
+	return skill, level, v.Err()
+}
+
+func (s *Server) listMembers(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	skill, level, err := s.skillFilter(c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(ms, limit, func(m *members.Member) string { return m.ID }))
+}
+
+// DirectoryEntry is what the coop-wide directory shows of a member: enough
+// to know who does what where, nothing private.
+type DirectoryEntry struct {
+	Handle      string               `json:"handle"`
+	Name        string               `json:"name"`
+	Region      string               `json:"region"`
+	Skills      []members.SkillLevel `json:"skills"`
+	Commune     string               `json:"commune"`
+	Departement string               `json:"departement"`
+	RemoteOK    bool                 `json:"remote_ok"`
+}
+
+func (s *Server) directory(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	skill, level, err := s.skillFilter(c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	p := page(ms, limit, func(m *members.Member) string { return m.ID })
+	out := Page[DirectoryEntry]{NextCursor: p.NextCursor, Items: make([]DirectoryEntry, len(p.Items))}
+	for i, m := range p.Items {
+		out.Items[i] = DirectoryEntry{Handle: m.FullHandle, Name: m.Name, Region: m.Region, Skills: m.Skills,
+			Commune: m.Commune, Departement: m.Departement, RemoteOK: m.RemoteOK}
+	}
+	return c.JSON(http.StatusOK, out)
+}

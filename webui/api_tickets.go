@@ -1,0 +1,141 @@
+package webui
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+type ticketRequest struct {
+	ClientID       string   `json:"client_id"`
+	Title          string   `json:"title"`
+	Description    string   `json:"description"`
+	Skill          string   `json:"skill"`
+	Priority       string   `json:"priority"`
+	OnSite         *bool    `json:"on_site"`
+	EstimatedHours *float64 `json:"estimated_hours"`
+}
+
+func (s *Server) createTicket(c echo.Context) error {
+	var req ticketRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.opt.Tickets.Create(c.Request().Context(), actorOf(c), tickets.CreateInput{
+		ClientID: req.ClientID, Title: req.Title, Description: req.Description, Skill: req.Skill,
+		Priority: req.Priority, OnSite: req.OnSite, EstimatedHours: req.EstimatedHours,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/tickets/"+t.ID)
+	return c.JSON(http.StatusCreated, t)
+}
+
+func (s *Server) getTicket(c echo.Context) error {
+	t, err := s.opt.Tickets.Get(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) listTickets(c echo.Context) error {
+	limit, before, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	var status tickets.Status
+	if st := c.QueryParam("status"); st != "" {
+		var v apperr.Validation
+		status = tickets.Status(validate.OneOf(&v, "status", st, tickets.Statuses...))
+		if err := v.Err(); err != nil {
+			return err
+		}
+	}
+	ts, err := s.opt.Tickets.List(c.Request().Context(), actorOf(c), tickets.ListOptions{Status: status, Before: before, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(ts, limit, func(t *tickets.Ticket) string { return t.ID }))
+}
+
+type ticketPatch struct {
+	Version        *int     `json:"version"`
+	Title          *string  `json:"title"`
+	Description    *string  `json:"description"`
+	Skill          *string  `json:"skill"`
+	Priority       *string  `json:"priority"`
+	OnSite         *bool    `json:"on_site"`
+	EstimatedHours *float64 `json:"estimated_hours"`
+	Status         *string  `json:"status"`
+}
+
+func (s *Server) updateTicket(c echo.Context) error {
+	var req ticketPatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in := tickets.UpdateInput{Title: req.Title, Description: req.Description, Skill: req.Skill,
+		Priority: req.Priority, OnSite: req.OnSite, EstimatedHours: req.EstimatedHours}
+	// The version comes from the body or from If-Match: "N".
+	if req.Version != nil {
+		in.Version = *req.Version
+	} else if m := strings.Trim(c.Request().Header.Get("If-Match"), `" `); m != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(m, "W/"))
+		if err != nil {
+			return &apperr.Error{Code: apperr.BadRequest, Message: "If-Match must be the ticket's ETag, e.g. \"3\""}
+		}
+		in.Version = n
+	}
+	if req.Status != nil {
+		st := tickets.Status(*req.Status)
+		in.Status = &st
+	}
+	t, err := s.opt.Tickets.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
+	return c.JSON(http.StatusOK, t)
+}
+
+type commentRequest struct {
+	Body     string `json:"body"`
+	Internal bool   `json:"internal"`
+}
+
+func (s *Server) addComment(c echo.Context) error {
+	var req commentRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cm, err := s.opt.Tickets.AddComment(c.Request().Context(), actorOf(c), c.Param("id"), req.Body, req.Internal)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, cm)
+}
+
+func (s *Server) listComments(c echo.Context) error {
+	cs, err := s.opt.Tickets.Comments(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Page[*tickets.Comment]{Items: nonNil(cs)})
+}
+
+func (s *Server) ticketHistory(c echo.Context) error {
+	h, err := s.opt.Tickets.History(c.Request().Context(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Page[*tickets.Change]{Items: nonNil(h)})
+}

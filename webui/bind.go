@@ -1,0 +1,160 @@
+package webui
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// MaxBodyBytes is the largest request body the API reads.
+const MaxBodyBytes = 1 << 20
+
+// bodyLimit refuses bodies larger than MaxBodyBytes with 413, whether they
+// announce their length or not.
+func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > MaxBodyBytes {
+			return apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// decodeJSON reads a JSON body strictly into dst: the content type must be
+// JSON, unknown fields and trailing data are refused, and each failure says
+// precisely what is wrong.
+func decodeJSON(c echo.Context, dst any) error {
+	r := c.Request()
+	ct := r.Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &apperr.Error{Code: apperr.BadRequest, Message: "the body must be JSON, sent with Content-Type: application/json"}
+	}
+	body, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return apperr.New(apperr.BadRequest, "the request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.BadRequest, "the request body is empty: a JSON object is expected")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return apperr.New(apperr.BadRequest, "the body has data after its JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return apperr.New(apperr.BadRequest, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.BadRequest, "malformed JSON: the body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return apperr.New(apperr.BadRequest, "the body must be a JSON %s", jsonKind(typ.Type.Kind().String()))
+		}
+		return &apperr.Error{Code: apperr.Invalid, Message: "some fields have the wrong type",
+			Fields: map[string]string{field: "must be " + jsonKind(typ.Type.String())}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return &apperr.Error{Code: apperr.Invalid, Message: "the body has a field this endpoint does not know",
+			Fields: map[string]string{name: "unknown field"}}
+	default:
+		return apperr.New(apperr.BadRequest, "malformed JSON: %s", err.Error())
+	}
+}
+
+// jsonKind names a Go type the way a JSON user thinks of it.
+func jsonKind(goType string) string {
+	t := strings.TrimPrefix(goType, "*")
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
+	case t == "struct", strings.Contains(t, "."), strings.HasPrefix(t, "map"):
+		return "an object"
+	}
+	return "of another type"
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// pageParams reads ?limit= (1-200, default 50) and ?cursor=.
+func pageParams(c echo.Context) (limit int, after string, err error) {
+	limit = 50
+	var v apperr.Validation
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			v.Add("limit", "must be a whole number from 1 to 200")
+		}
+		limit = n
+	}
+	if s := c.QueryParam("cursor"); s != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || !storage.ValidID(string(raw)) {
+			v.Add("cursor", "is not a cursor returned by this list")
+		}
+		after = string(raw)
+	}
+	return limit, after, v.Err()
+}
+
+// page builds a Page from up to limit+1 fetched items.
+func page[T any](items []T, limit int, id func(T) string) Page[T] {
+	p := Page[T]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(id(items[limit-1])))
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("webui: encode: %w", err)
+	}
+	return nil
+}

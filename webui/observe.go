@@ -1,0 +1,174 @@
+package webui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const requestIDKey = "request_id"
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	panics   prometheus.Counter
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coopnet_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "coopnet_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "status"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "coopnet_http_panics_total", Help: "Handler panics recovered.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.panics)
+	return m
+}
+
+func (s *Server) metricsHandler() echo.HandlerFunc {
+	h := promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{})
+	return echo.WrapHandler(h)
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// validRequestID accepts a caller's X-Request-ID only if it is short and plain.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+type loggerKey struct{}
+
+// Logger returns the request-scoped logger stored in ctx, or the default.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+var statusStrings sync.Map
+
+func statusString(code int) string {
+	if v, ok := statusStrings.Load(code); ok {
+		return v.(string)
+	}
+	s := strconv.Itoa(code)
+	statusStrings.Store(code, s)
+	return s
+}
+
+// observe gives each request an id, recovers from panics (a 500 problem
+// without details, logged with the id and the stack), logs one line per
+// request and counts it in the metrics.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		start := time.Now()
+		r := c.Request()
+		id := r.Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		log := s.log.With("request_id", id)
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), loggerKey{}, log)))
+
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					s.metrics.panics.Inc()
+					log.Error("panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					err = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			err = next(c)
+		}()
+		if err != nil {
+			s.errorHandler(err, c)
+		}
+
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		st := statusString(status)
+		s.metrics.requests.WithLabelValues(route, r.Method, st).Inc()
+		s.metrics.latency.WithLabelValues(route, r.Method, st).Observe(elapsed.Seconds())
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+			level = slog.LevelDebug
+		}
+		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "path", r.URL.Path,
+			"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Response().Size)
+		return nil
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	ok := true
+	for _, chk := range s.opt.Ready {
+		if err := chk.Func(ctx); err != nil {
+			ok = false
+			out[chk.Name] = "unavailable"
+			Logger(ctx).Warn("readiness check failed", "check", chk.Name, "err", err)
+		} else {
+			out[chk.Name] = "ok"
+		}
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	return c.JSON(status, map[string]any{"ready": ok, "checks": out})
+}

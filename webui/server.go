@@ -1,0 +1,148 @@
+// Package webui is a regional node's HTTP face: the JSON API under /api/v1,
+// authentication and authorisation, operations endpoints (/healthz, /readyz,
+// /metrics) and, as they come, the HTML pages. It parses, authorises and
+// renders; the rules live in services/.
+package webui
+
+import (
+	"context"
+	"embed"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+//go:embed openapi.json
+var assets embed.FS
+
+// Check is a readiness check: nil when the dependency answers.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Options wire a server to its services.
+type Options struct {
+	Region    string
+	PublicURL string // e.g. https://bretagne.coopnet.example
+	Members   *members.Service
+	Clients   *clients.Service
+	Tickets   *tickets.Service
+	Skills    *skills.Catalog
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry // metrics; a fresh one when nil
+	Ready     []Check              // readiness checks (database, NATS …)
+}
+
+// Server is the HTTP server of one node.
+type Server struct {
+	opt     Options
+	log     *slog.Logger
+	echo    *echo.Echo
+	metrics *httpMetrics
+	secure  bool // cookies only over https
+	logins  *limiter
+}
+
+// New builds the server and its routes.
+func New(opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	u, _ := url.Parse(opt.PublicURL)
+	s := &Server{
+		opt:     opt,
+		log:     opt.Logger,
+		echo:    echo.New(),
+		metrics: newHTTPMetrics(opt.Registry),
+		secure:  u != nil && u.Scheme == "https",
+		logins:  newLimiter(10, 15*time.Minute),
+	}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.observe) // request id, access log, metrics, recovery
+	e.Use(securityHeaders)
+	s.routes()
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists "METHOD path" for every registered route, for the OpenAPI test.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/", s.home)
+
+	api := e.Group("/api/v1", bodyLimit)
+	api.GET("/openapi.json", s.openapi)
+	api.POST("/auth/login", s.login)
+
+	auth := api.Group("", s.authenticate)
+	auth.POST("/auth/logout", s.logout)
+	auth.GET("/me", s.me)
+	auth.GET("/skills", s.listSkills)
+	auth.GET("/members", s.listMembers)
+	auth.POST("/members", s.createMember, requireRole(members.Staff, members.Admin))
+	auth.GET("/members/:id", s.getMember)
+	auth.GET("/directory", s.directory)
+
+	auth.GET("/clients", s.listClients)
+	auth.POST("/clients", s.createClient)
+	auth.GET("/clients/:id", s.getClient)
+	auth.GET("/clients/:id/sites", s.listSites)
+	auth.POST("/clients/:id/sites", s.addSite)
+	auth.GET("/clients/:id/assets", s.listAssets)
+	auth.POST("/clients/:id/assets", s.addAsset)
+
+	auth.GET("/tickets", s.listTickets)
+	auth.POST("/tickets", s.createTicket)
+	auth.GET("/tickets/:id", s.getTicket)
+	auth.PATCH("/tickets/:id", s.updateTicket)
+	auth.GET("/tickets/:id/comments", s.listComments)
+	auth.POST("/tickets/:id/comments", s.addComment)
+	auth.GET("/tickets/:id/history", s.ticketHistory)
+}
+
+func (s *Server) openapi(c echo.Context) error {
+	b, err := assets.ReadFile("openapi.json")
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/json", b)
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		return next(c)
+	}
+}
