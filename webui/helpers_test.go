@@ -1,0 +1,190 @@
+package webui_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+const testPassword = "correct horse battery"
+
+// rig is one node under test: a real database, the real services and the
+// real HTTP server on 127.0.0.1, with one member per role.
+type rig struct {
+	t       *testing.T
+	db      *storage.DB
+	srv     *httptest.Server
+	members *members.Service
+	tokens  map[string]string // role (and "other" technician) → token
+	ids     map[string]string // same keys → member id
+	logs    *bytes.Buffer
+}
+
+type rigOption func(*webui.Options)
+
+func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	catalog := skills.NewCatalog(db)
+	ms := members.New(db, catalog, members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test", BcryptCost: bcrypt.MinCost}, log)
+	cs := clients.New(db)
+	ts := tickets.New(db, catalog, cs, tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
+	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs,
+		Tickets: ts, Skills: catalog, Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv := httptest.NewServer(webui.New(o).Handler())
+	t.Cleanup(srv.Close)
+	r := &rig{t: t, db: db, srv: srv, members: ms, tokens: map[string]string{}, ids: map[string]string{}, logs: logs}
+	ctx := context.Background()
+	for _, p := range []struct{ key, role, email string }{
+		{"technician", "technician", "jean@bfc.test"},
+		{"other", "technician", "luc@bfc.test"},
+		{"staff", "staff", "claire@bfc.test"},
+		{"admin", "admin", "admin@bfc.test"},
+	} {
+		m, err := ms.Create(ctx, nil, members.CreateInput{Email: p.email, Name: strings.Split(p.email, "@")[0], Role: p.role,
+			Password: testPassword, Postcode: "25150", Skills: []members.SkillLevel{{Name: "workstation", Level: 3}}})
+		if err != nil {
+			t.Fatalf("create %s: %v", p.key, err)
+		}
+		tok, err := ms.IssueToken(ctx, m.ID, members.APIToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.tokens[p.key], r.ids[p.key] = tok, m.ID
+	}
+	return r
+}
+
+// lockedWriter lets concurrent handlers log into one buffer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.Body)
+	}
+	return m
+}
+
+// do sends a request as the member with the given key ("" for anonymous).
+// body may be a string (sent as is) or any value (sent as JSON).
+func (r *rig) do(method, path, who string, body any) response {
+	r.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, r.srv.URL+path, rd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+r.tokens[who])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+}
+
+// must sends a request and fails the test unless the status is want.
+func (r *rig) must(want int, method, path, who string, body any) map[string]any {
+	r.t.Helper()
+	res := r.do(method, path, who, body)
+	if res.Status != want {
+		r.t.Fatalf("%s %s as %q: status %d, want %d: %s", method, path, who, res.Status, want, res.Body)
+	}
+	if len(res.Body) == 0 {
+		return nil
+	}
+	return res.json(r.t)
+}
+
+// count returns the number of rows of a table.
+func (r *rig) count(table string) int64 {
+	r.t.Helper()
+	var n int64
+	if err := r.db.Table(table).Count(&n).Error; err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+// snapshot counts the rows of every table a bad request could touch.
+func (r *rig) snapshot() map[string]int64 {
+	out := map[string]int64{}
+	for _, t := range []string{"members", "member_skills", "api_tokens", "clients", "sites", "assets", "tickets", "ticket_comments", "ticket_history"} {
+		out[t] = r.count(t)
+	}
+	return out
+}
+
+func (r *rig) newClient(who string) string {
+	r.t.Helper()
+	c := r.must(201, "POST", "/api/v1/clients", who, map[string]any{
+		"name": "École primaire des Tilleuls", "kind": "school", "postcode": "25150", "commune": "Bourguignon",
+		"contact_name": "Mme Martin", "contact_email": "ecole@example.org"})
+	return c["id"].(string)
+}
+
+func (r *rig) newTicket(who, clientID string) map[string]any {
+	r.t.Helper()
+	return r.must(201, "POST", "/api/v1/tickets", who, map[string]any{
+		"client_id": clientID, "title": "Site web de l'école", "description": "actualités et menus",
+		"skill": "website", "priority": "normal", "on_site": false, "estimated_hours": 16})
+}

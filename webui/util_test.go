@@ -1,0 +1,14 @@
+package webui_test
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
