@@ -109,6 +109,12 @@ func (r response) json(t *testing.T) map[string]any {
 // body may be a string (sent as is) or any value (sent as JSON).
 func (r *rig) do(method, path, who string, body any) response {
 	r.t.Helper()
+	return r.doCT(method, path, who, body, "")
+}
+
+// doCT is do with an explicit Content-Type ("" means application/json).
+func (r *rig) doCT(method, path, who string, body any, contentType string) response {
+	r.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -128,7 +134,10 @@ func (r *rig) do(method, path, who string, body any) response {
 		r.t.Fatal(err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		if contentType == "" {
+			contentType = "application/json"
+		}
+		req.Header.Set("Content-Type", contentType)
 	}
 	if who != "" {
 		req.Header.Set("Authorization", "Bearer "+r.tokens[who])

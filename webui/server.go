@@ -74,7 +74,7 @@ func New(opt Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.observe) // request id, access log, metrics, recovery
-	e.Use(securityHeaders)
+	e.Use(securityHeaders, bodyLimit)
 	s.routes()
 	return s
 }
@@ -98,34 +98,38 @@ func (s *Server) routes() {
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/", s.home)
 
-	api := e.Group("/api/v1", bodyLimit)
+	// Route-level middleware only: echo's group middleware registers
+	// catch-all routes that would turn 405 into 404.
+	api := e.Group("/api/v1")
 	api.GET("/openapi.json", s.openapi)
 	api.POST("/auth/login", s.login)
 
-	auth := api.Group("", s.authenticate)
-	auth.POST("/auth/logout", s.logout)
-	auth.GET("/me", s.me)
-	auth.GET("/skills", s.listSkills)
-	auth.GET("/members", s.listMembers)
-	auth.POST("/members", s.createMember, requireRole(members.Staff, members.Admin))
-	auth.GET("/members/:id", s.getMember)
-	auth.GET("/directory", s.directory)
+	auth := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		api.Add(method, path, h, append([]echo.MiddlewareFunc{s.authenticate}, mw...)...)
+	}
+	auth("POST", "/auth/logout", s.logout)
+	auth("GET", "/me", s.me)
+	auth("GET", "/skills", s.listSkills)
+	auth("GET", "/members", s.listMembers)
+	auth("POST", "/members", s.createMember, requireRole(members.Staff, members.Admin))
+	auth("GET", "/members/:id", s.getMember)
+	auth("GET", "/directory", s.directory)
 
-	auth.GET("/clients", s.listClients)
-	auth.POST("/clients", s.createClient)
-	auth.GET("/clients/:id", s.getClient)
-	auth.GET("/clients/:id/sites", s.listSites)
-	auth.POST("/clients/:id/sites", s.addSite)
-	auth.GET("/clients/:id/assets", s.listAssets)
-	auth.POST("/clients/:id/assets", s.addAsset)
+	auth("GET", "/clients", s.listClients)
+	auth("POST", "/clients", s.createClient)
+	auth("GET", "/clients/:id", s.getClient)
+	auth("GET", "/clients/:id/sites", s.listSites)
+	auth("POST", "/clients/:id/sites", s.addSite)
+	auth("GET", "/clients/:id/assets", s.listAssets)
+	auth("POST", "/clients/:id/assets", s.addAsset)
 
-	auth.GET("/tickets", s.listTickets)
-	auth.POST("/tickets", s.createTicket)
-	auth.GET("/tickets/:id", s.getTicket)
-	auth.PATCH("/tickets/:id", s.updateTicket)
-	auth.GET("/tickets/:id/comments", s.listComments)
-	auth.POST("/tickets/:id/comments", s.addComment)
-	auth.GET("/tickets/:id/history", s.ticketHistory)
+	auth("GET", "/tickets", s.listTickets)
+	auth("POST", "/tickets", s.createTicket)
+	auth("GET", "/tickets/:id", s.getTicket)
+	auth("PATCH", "/tickets/:id", s.updateTicket)
+	auth("GET", "/tickets/:id/comments", s.listComments)
+	auth("POST", "/tickets/:id/comments", s.addComment)
+	auth("GET", "/tickets/:id/history", s.ticketHistory)
 }
 
 func (s *Server) openapi(c echo.Context) error {
