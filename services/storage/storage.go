@@ -98,8 +98,10 @@ func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "foreign_keys(1)")
+		// Write transactions take the lock at BEGIN, so that two writers queue
+		// on the busy timeout instead of failing when one upgrades its read lock.
+		// (Do not add _time_format: glebarez/go-sqlite v1.21 then ignores _txlock.)
 		q.Set("_txlock", "immediate")
-		q.Set("_time_format", "sqlite")
 		return migrations.SQLite, sqlite.Open("file:" + path + "?" + q.Encode()), nil
 	default:
 		return "", nil, fmt.Errorf("storage: unsupported database URL %q: use postgres://… or sqlite:path", Redact(dsn))

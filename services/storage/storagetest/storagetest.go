@@ -124,6 +124,20 @@ func withDatabase(adminURL, name string) string {
 // answers, except under CI where it fails.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	requirePostgres(t)
+	return newDatabase(t, pgTemplate)
+}
+
+// EmptyPostgresURL is PostgresURL without the migrations: an empty database,
+// for testing the migrations themselves.
+func EmptyPostgresURL(t testing.TB) string {
+	t.Helper()
+	requirePostgres(t)
+	return newDatabase(t, "template0")
+}
+
+func requirePostgres(t testing.TB) {
+	t.Helper()
 	pgOnce.Do(preparePostgres)
 	if pgErr != nil {
 		if CI() {
@@ -131,12 +145,16 @@ func PostgresURL(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL not available: %v", pgErr)
 	}
+}
+
+func newDatabase(t testing.TB, template string) string {
+	t.Helper()
 	name := prefix + "_" + randHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var err error
 	for i := 0; i < 5; i++ { // the template may be briefly busy
-		if err = adminExec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, pgTemplate)); err == nil {
+		if err = adminExec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -1,0 +1,105 @@
+package migrations_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/coopnet/coopnet/migrations"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+)
+
+func TestMain(m *testing.M) { storagetest.Main(m) }
+
+func TestListIsOrderedAndParallel(t *testing.T) {
+	pg, err := migrations.List(migrations.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite, err := migrations.List(migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg) == 0 || len(pg) != len(lite) {
+		t.Fatalf("%d PostgreSQL and %d SQLite migrations: each migration needs both", len(pg), len(lite))
+	}
+	for i := range pg {
+		if pg[i].Version != i+1 || pg[i].Name != lite[i].Name {
+			t.Errorf("migration %d: %s / %s: versions must run 1, 2, 3… with the same names in both dialects", i, pg[i].Name, lite[i].Name)
+		}
+	}
+	if _, err := migrations.List("oracle"); err == nil {
+		t.Error("an unknown dialect is accepted")
+	}
+}
+
+func emptyURL(t *testing.T, d migrations.Dialect) string {
+	if d == migrations.Postgres {
+		return storagetest.EmptyPostgresURL(t)
+	}
+	return storagetest.SQLiteURL(t)
+}
+
+// TestApplyOnceConcurrently starts several "replicas" on one empty database
+// at once: every migration is applied exactly once and none fails.
+func TestApplyOnceConcurrently(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			url := emptyURL(t, d)
+			ctx := context.Background()
+			const replicas = 4
+			var wg sync.WaitGroup
+			applied := make([][]string, replicas)
+			errs := make([]error, replicas)
+			for i := 0; i < replicas; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					db, err := storage.Open(ctx, url)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer db.Close()
+					applied[i], errs[i] = db.Migrate(ctx)
+				}()
+			}
+			wg.Wait()
+			all, _ := migrations.List(d)
+			total := 0
+			for i := range errs {
+				if errs[i] != nil {
+					t.Fatalf("replica %d: %v", i, errs[i])
+				}
+				total += len(applied[i])
+			}
+			if total != len(all) {
+				t.Fatalf("%d migrations applied across replicas, want %d (each exactly once)", total, len(all))
+			}
+			db, err := storage.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var n int64
+			if err := db.Table("schema_migrations").Count(&n).Error; err != nil || n != int64(len(all)) {
+				t.Fatalf("schema_migrations has %d rows (%v), want %d", n, err, len(all))
+			}
+			again, err := db.Migrate(ctx)
+			if err != nil || len(again) != 0 {
+				t.Fatalf("second run applied %v (%v), want nothing", again, err)
+			}
+			pending, err := migrations.Pending(ctx, db.SQL, d)
+			if err != nil || len(pending) != 0 {
+				t.Fatalf("pending after migrating: %v %v", pending, err)
+			}
+			// The seeded skill vocabulary is there.
+			var skills int64
+			db.Table("skills").Where("name IN ?", []string{"website", "network", "training"}).Count(&skills)
+			if skills != 3 {
+				t.Errorf("skills seeded: %d of 3", skills)
+			}
+		})
+	}
+}
