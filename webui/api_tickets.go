@@ -88,8 +88,8 @@ func (s *Server) updateTicket(c echo.Context) error {
 	// The version comes from the body or from If-Match: "N".
 	if req.Version != nil {
 		in.Version = *req.Version
-	} else if m := strings.Trim(c.Request().Header.Get("If-Match"), `" `); m != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(m, "W/"))
+	} else if m := strings.TrimSpace(c.Request().Header.Get("If-Match")); m != "" {
+		n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(m, "W/"), `"`))
 		if err != nil {
 			return &apperr.Error{Code: apperr.BadRequest, Message: "If-Match must be the ticket's ETag, e.g. \"3\""}
 		}

@@ -33,6 +33,7 @@ type rig struct {
 	t       *testing.T
 	db      *storage.DB
 	srv     *httptest.Server
+	server  *webui.Server
 	members *members.Service
 	tokens  map[string]string // role (and "other" technician) → token
 	ids     map[string]string // same keys → member id
@@ -54,9 +55,10 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	for _, f := range opts {
 		f(&o)
 	}
-	srv := httptest.NewServer(webui.New(o).Handler())
+	server := webui.New(o)
+	srv := httptest.NewServer(server.Handler())
 	t.Cleanup(srv.Close)
-	r := &rig{t: t, db: db, srv: srv, members: ms, tokens: map[string]string{}, ids: map[string]string{}, logs: logs}
+	r := &rig{t: t, db: db, srv: srv, server: server, members: ms, tokens: map[string]string{}, ids: map[string]string{}, logs: logs}
 	ctx := context.Background()
 	for _, p := range []struct{ key, role, email string }{
 		{"technician", "technician", "jean@bfc.test"},

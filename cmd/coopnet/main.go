@@ -46,6 +46,13 @@ func main() {
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
 
+// usageError is a command-line mistake, reported with exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string        { return u.err.Error() }
+func (u usageError) Unwrap() error        { return u.err }
+func (u usageError) Is(target error) bool { return target == errUsage }
+
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
@@ -78,7 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "coopnet %s: %v\n", args[0], errors.Unwrap(err))
+		fmt.Fprintf(stderr, "coopnet %s: %v\n", args[0], err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "coopnet %s: %v\n", args[0], err)
@@ -86,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-func usageErr(err error) error { return fmt.Errorf("%w: %w", errUsage, err) }
+func usageErr(err error) error { return usageError{err} }
 
 func buildVersion() string {
 	if version != "dev" {
