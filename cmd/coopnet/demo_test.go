@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freePortRun finds n consecutive free ports on 127.0.0.1.
+func freePortRun(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		first, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := first.Addr().(*net.TCPAddr).Port
+		first.Close()
+		ok := base+n < 65535
+		for i := 1; i < n && ok; i++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no run of free ports")
+	return 0
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func apiCall(t *testing.T, method, url, token string, body any, want int) map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	if body != nil {
+		_ = json.NewEncoder(&buf).Encode(body)
+	}
+	req, _ := http.NewRequest(method, url, &buf)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %v", method, url, resp.StatusCode, want, out)
+	}
+	return out
+}
+
+// startDemo runs "coopnet demo" in the test process until the test ends.
+func startDemo(t *testing.T, dataDir string, port int) (*syncBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	codec := make(chan int, 1)
+	go func() {
+		codec <- run(ctx, []string{"demo", "--data-dir", dataDir, "--port", strconv.Itoa(port)}, nil, stdout, stderr, envOf(nil))
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), "Every sample password") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("demo did not start:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop := func() int {
+		cancel()
+		select {
+		case code := <-codec:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("demo did not stop")
+			return -1
+		}
+	}
+	return stdout, stop
+}
+
+// TestDemo is the quick start as a new user tries it: start the demo, log in
+// as Jean, see his tickets, create a client and a ticket, list them; stop
+// and start again on the same data: nothing is seeded twice.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	port := freePortRun(t, len(demoCoop))
+	out, stop := startDemo(t, dir, port)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	for _, want := range []string{base, "jean@bfc.coopnet.example", "marie@bzh.coopnet.example", "bretagne", DemoPassword} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	login := apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
+	token := login["token"].(string)
+	tickets := apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)
+	if len(tickets) != 3 {
+		t.Fatalf("Jean has %d tickets, want 3", len(tickets))
+	}
+	c := apiCall(t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
+		"postcode": "25150", "commune": "Bourguignon"}, 201)
+	apiCall(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c["id"], "title": "Poste de l'accueil très lent",
+		"skill": "workstation", "priority": "normal", "on_site": true, "estimated_hours": 2}, 201)
+	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 4 {
+		t.Errorf("after creating one, Jean has %d tickets, want 4", n)
+	}
+	// Marie logs in on her own region's node.
+	bzh := "http://127.0.0.1:" + strconv.Itoa(port+1)
+	apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)
+	if code := stop(); code != 0 {
+		t.Fatalf("demo exited %d", code)
+	}
+
+	_, stop = startDemo(t, dir, port)
+	defer stop()
+	login = apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
+	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 4 {
+		t.Errorf("after a restart Jean has %d tickets, want 4 (kept, not seeded twice)", n)
+	}
+}
