@@ -236,8 +236,12 @@ func TestConcurrentUpdates(t *testing.T) {
 		if got["version"].(float64) != 2 {
 			t.Errorf("version = %v, want 2", got["version"])
 		}
-		if n := r.count("ticket_history"); n != 2 {
-			t.Errorf("%d history rows, want 2 (created + one title change)", n)
+		if n := r.count("ticket_history"); n != 1 {
+			t.Errorf("%d history rows, want 1 (one title change; creation is on the ticket)", n)
+		}
+		h := r.must(200, "GET", "/api/v1/tickets/"+tid+"/history", "staff", nil)["items"].([]any)
+		if len(h) != 2 || h[0].(map[string]any)["action"] != "created" || h[1].(map[string]any)["field"] != "title" {
+			t.Errorf("history = %v, want created then one title change", h)
 		}
 	})
 }

@@ -35,7 +35,7 @@ func (s *Server) createTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/tickets/"+t.ID)
-	return c.JSON(http.StatusCreated, t)
+	return c.JSON(http.StatusCreated, t.View())
 }
 
 func (s *Server) getTicket(c echo.Context) error {
@@ -44,7 +44,7 @@ func (s *Server) getTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
-	return c.JSON(http.StatusOK, t)
+	return c.JSON(http.StatusOK, t.View())
 }
 
 func (s *Server) listTickets(c echo.Context) error {
@@ -64,7 +64,11 @@ func (s *Server) listTickets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(ts, limit, func(t *tickets.Ticket) string { return t.ID }))
+	views := make([]tickets.View, len(ts))
+	for i, t := range ts {
+		views[i] = t.View()
+	}
+	return c.JSON(http.StatusOK, page(views, limit, func(t tickets.View) string { return t.ID }))
 }
 
 type ticketPatch struct {
@@ -104,7 +108,7 @@ func (s *Server) updateTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
-	return c.JSON(http.StatusOK, t)
+	return c.JSON(http.StatusOK, t.View())
 }
 
 type commentRequest struct {

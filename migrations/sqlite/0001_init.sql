@@ -127,6 +127,7 @@ CREATE TABLE tickets (
     assignee_region    TEXT NOT NULL DEFAULT '',
     assignee_name      TEXT NOT NULL DEFAULT '',
     ap_id              TEXT NOT NULL UNIQUE,
+    created_by         TEXT NOT NULL, -- full handle of who took the request in
     version            INTEGER NOT NULL DEFAULT 1,
     created_at         DATETIME NOT NULL,
     updated_at         DATETIME NOT NULL
@@ -148,7 +149,9 @@ CREATE TABLE ticket_comments (
 );
 CREATE INDEX ticket_comments_by_ticket ON ticket_comments (ticket_id, id);
 
--- Every change to a ticket, field by field: who, what, when.
+-- Every change to a ticket after its creation, field by field: who, what,
+-- when. The creation itself is tickets.created_by and tickets.created_at,
+-- so that filing a ticket writes one row.
 CREATE TABLE ticket_history (
     id           TEXT PRIMARY KEY,
     ticket_id    TEXT NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,

@@ -149,12 +149,21 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	return c, nil
 }
 
+// VisibleClause returns a SQL condition on the clients table, true for the
+// clients the actor may see: staff see all of the node's clients; a
+// technician those in their charge and those of tickets assigned to them.
+func VisibleClause(by members.Actor) (string, []any) {
+	if by.Role.IsStaff() {
+		return "1 = 1", nil
+	}
+	return "(clients.technician_id = ? OR clients.id IN (SELECT client_id FROM tickets WHERE assignee_member_id = ?))",
+		[]any{by.ID, by.ID}
+}
+
 // visible restricts a query on clients to those the actor may see.
 func visible(q *gorm.DB, by members.Actor) *gorm.DB {
-	if by.Role.IsStaff() {
-		return q
-	}
-	return q.Where("clients.technician_id = ? OR clients.id IN (SELECT client_id FROM tickets WHERE assignee_member_id = ?)", by.ID, by.ID)
+	cond, args := VisibleClause(by)
+	return q.Where(cond, args...)
 }
 
 // Get returns a client the actor may see. Clients the actor may not see are

@@ -41,10 +41,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	gdb, err := gorm.Open(dialector, &gorm.Config{
 		SkipDefaultTransaction: true,
-		PrepareStmt:            dialect == migrations.Postgres,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-		TranslateError:         false,
+		// No gorm statement cache: it re-prepares statements in every
+		// transaction. pgx already caches prepared statements per connection.
+		PrepareStmt:    false,
+		Logger:         logger.Discard,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+		TranslateError: false,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", Redact(dsn), err)

@@ -59,14 +59,18 @@ func (s *Service) Comments(ctx context.Context, by members.Actor, ticketID strin
 	return out, nil
 }
 
-// History lists every change of a ticket the actor may see, oldest first.
+// History lists every change of a ticket the actor may see, oldest first,
+// starting with its creation.
 func (s *Service) History(ctx context.Context, by members.Actor, ticketID string) ([]*Change, error) {
-	if _, err := s.Get(ctx, by, ticketID); err != nil {
+	t, err := s.Get(ctx, by, ticketID)
+	if err != nil {
 		return nil, err
 	}
-	var out []*Change
-	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&out).Error; err != nil {
+	out := []*Change{{ID: t.ID, TicketID: t.ID, Version: 1, ActorHandle: t.CreatedBy, Action: "created",
+		NewValue: string(StatusNew), CreatedAt: t.CreatedAt}}
+	var later []*Change
+	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&later).Error; err != nil {
 		return nil, fmt.Errorf("tickets: history of %s: %w", ticketID, err)
 	}
-	return out, nil
+	return append(out, later...), nil
 }
