@@ -25,9 +25,7 @@ vet:
 ## lint: vet, gofmt and go mod tidy must be clean
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
-	@cp go.mod /tmp/coopnet.go.mod.bak && cp go.sum /tmp/coopnet.go.sum.bak && $(GO) mod tidy && \
-	  if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; \
-	  cp /tmp/coopnet.go.mod.bak go.mod; cp /tmp/coopnet.go.sum.bak go.sum; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go mod tidy would change go.mod/go.sum (above)"; exit 1; }
 
 ## bench: the performance benchmarks (PostgreSQL on 127.0.0.1:5432 or COOPNET_TEST_POSTGRES_URL)
 bench:
