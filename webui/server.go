@@ -17,6 +17,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -37,6 +38,7 @@ type Options struct {
 	Members   *members.Service
 	Clients   *clients.Service
 	Tickets   *tickets.Service
+	Routing   *routing.Service
 	Skills    *skills.Catalog
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // metrics; a fresh one when nil
@@ -130,6 +132,13 @@ func (s *Server) routes() {
 	auth("GET", "/tickets/:id/comments", s.listComments)
 	auth("POST", "/tickets/:id/comments", s.addComment)
 	auth("GET", "/tickets/:id/history", s.ticketHistory)
+
+	auth("POST", "/tickets/:id/forward", s.forwardTicket)
+	auth("GET", "/tickets/:id/routing", s.ticketRouting)
+	auth("GET", "/offers", s.listOffers)
+	auth("POST", "/offers/:id/accept", s.acceptOffer)
+	auth("POST", "/offers/:id/decline", s.declineOffer)
+	auth("GET", "/routing/unroutable", s.listUnroutable, requireRole(members.Staff, members.Admin))
 }
 
 func (s *Server) openapi(c echo.Context) error {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/coopnet/coopnet/services/geo"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	PublicURL   string
 	DatabaseURL string
 	NATSURL     string
+	NATSCreds   string
+	NATSNKey    string
+	OfferTTL    time.Duration
 	Peers       []string
 	DataDir     string
 	LogFormat   string
@@ -42,6 +46,7 @@ type configFlags struct {
 	fs       *flag.FlagSet
 	settings []setting
 	peers    string
+	offerTTL string
 	cfg      Config
 }
 
@@ -54,6 +59,9 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"public-url", "COOPNET_PUBLIC_URL", "public base URL of this node, the base of every ActivityPub id (default http:// + listen address)", "", &c.PublicURL},
 		{"database-url", "COOPNET_DATABASE_URL", "postgres://… or sqlite:path (default sqlite:<data-dir>/<region>.db)", "", &c.DatabaseURL},
 		{"nats-url", "COOPNET_NATS_URL", "comma-separated NATS servers (default: an embedded server in the process)", "", &c.NATSURL},
+		{"nats-creds", "COOPNET_NATS_CREDS", "NATS credentials file (JWT and nkey seed) for this region", "", &c.NATSCreds},
+		{"nats-nkey", "COOPNET_NATS_NKEY", "file holding this region's NATS nkey seed", "", &c.NATSNKey},
+		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
 		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
@@ -101,7 +109,11 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	}
 	c := cf.cfg
 	c.Peers = splitList(cf.peers)
-	return c, c.finish(regionRequired)
+	var ttlErr error
+	if c.OfferTTL, ttlErr = time.ParseDuration(cf.offerTTL); ttlErr != nil || c.OfferTTL < time.Second || c.OfferTTL > 30*24*time.Hour {
+		ttlErr = fmt.Errorf("--offer-ttl %q must be a duration between 1s and 720h, e.g. 48h", cf.offerTTL)
+	}
+	return c, errors.Join(ttlErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

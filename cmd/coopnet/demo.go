@@ -13,8 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -30,6 +32,7 @@ type demoRegion struct {
 
 type demoClient struct {
 	technician string // e-mail of the member in charge
+	start      bool   // the technician starts work on the tickets at once
 	in         clients.CreateInput
 	tickets    []tickets.CreateInput
 }
@@ -97,6 +100,17 @@ var demoCoop = []demoRegion{
 				Skills: []members.SkillLevel{{Name: "website", Level: 5}, {Name: "training", Level: 4}}},
 			{Email: "staff@idf.coopnet.example", Name: "Sophie Laurent", Role: "staff", Handle: "sophie", Postcode: "75011", Commune: "Paris"},
 		},
+		clients: []demoClient{
+			// Zoé is fully booked this fortnight: three big jobs under way.
+			{technician: "zoe@idf.coopnet.example", start: true,
+				in: clients.CreateInput{Name: "Médiathèque intercommunale", Kind: "town_hall", Postcode: "93100", Commune: "Montreuil",
+					ContactName: "Service informatique", ContactEmail: "mediatheque@example.org"},
+				tickets: []tickets.CreateInput{
+					{Title: "Refonte du site de la médiathèque", Skill: "website", OnSite: ptr(false), EstimatedHours: ptr(30.0)},
+					{Title: "Portail du catalogue en ligne", Skill: "website", OnSite: ptr(false), EstimatedHours: ptr(25.0)},
+					{Title: "Formation des bibliothécaires", Skill: "training", OnSite: ptr(true), EstimatedHours: ptr(20.0)},
+				}},
+		},
 	},
 }
 
@@ -115,6 +129,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if *port < 1 || *port > 65535-len(demoCoop) {
 		return usageErr(fmt.Errorf("--port %d is out of range", *port))
 	}
+	// One embedded NATS server for the whole demo coop: the routing plane
+	// the three regions share.
+	nats, err := bus.StartEmbedded(*host, 0, filepath.Join(*dataDir, "nats"))
+	if err != nil {
+		return err
+	}
+	defer nats.Shutdown()
 	var nodes []*node
 	var listeners []net.Listener
 	defer func() {
@@ -125,7 +146,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	for i, r := range demoCoop {
 		listen := net.JoinHostPort(*host, strconv.Itoa(*port+i))
 		cfg := Config{Region: r.slug, Listen: listen, DataDir: *dataDir, LogFormat: "text", LogLevel: "warn",
-			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db")}
+			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db"), NATSURL: nats.URL(),
+			OfferTTL: routing.DefaultOfferTTL}
 		if err := cfg.finish(true); err != nil {
 			return err
 		}
@@ -181,8 +203,15 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 		}
 		for _, tin := range dc.tickets {
 			tin.ClientID = c.ID
-			if _, err := n.tickets.Create(ctx, tech, tin); err != nil {
+			t, err := n.tickets.Create(ctx, tech, tin)
+			if err != nil {
 				return err
+			}
+			if dc.start {
+				st := tickets.StatusInProgress
+				if _, err := n.tickets.Update(ctx, tech, t.ID, tickets.UpdateInput{Version: t.Version, Status: &st}); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -190,7 +219,7 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 }
 
 func printDemo(w io.Writer, nodes []*node) {
-	fmt.Fprintln(w, "coopnet demo: a cooperative of three regions is running. Ctrl-C stops it.")
+	fmt.Fprintln(w, "coopnet demo: a cooperative of three regions is running, sharing one embedded NATS. Ctrl-C stops it.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tURL\tLOGIN (e-mail)\tROLE")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -137,9 +138,48 @@ func TestDemo(t *testing.T) {
 	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 4 {
 		t.Errorf("after creating one, Jean has %d tickets, want 4", n)
 	}
-	// Marie logs in on her own region's node.
+	// The story: Jean forwards the school's website request to the network…
+	var website string
+	for _, it := range tickets {
+		if tk := it.(map[string]any); tk["skill"] == "website" {
+			website = tk["id"].(string)
+		}
+	}
+	fwd := apiCall(t, "POST", base+"/api/v1/tickets/"+website+"/forward", token, map[string]any{"note": "Petit site pour l'école"}, 202)
+	if fwd["status"] != "routing" {
+		t.Fatalf("forwarded ticket: %v", fwd)
+	}
+	// … Marie, in Bretagne, gets the offer and accepts it …
 	bzh := "http://127.0.0.1:" + strconv.Itoa(port+1)
-	apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)
+	marie := apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	var offer map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for offer == nil {
+		if items := apiCall(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
+			offer = items[0].(map[string]any)
+		} else if time.Now().After(deadline) {
+			t.Fatal("no offer reached Marie")
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if offer["commune"] != "Bourguignon" || offer["forwarded_by"] != "jean@127.0.0.1:"+strconv.Itoa(port) || offer["estimated_hours"].(float64) != 16 {
+		t.Errorf("offer: %v", offer)
+	}
+	if strings.Contains(fmt.Sprint(offer), "Tilleuls") || strings.Contains(fmt.Sprint(offer), "ecole.tilleuls") {
+		t.Errorf("the offer leaks the client's name or contact before acceptance: %v", offer)
+	}
+	acc := apiCall(t, "POST", bzh+"/api/v1/offers/"+offer["id"].(string)+"/accept", marie, nil, 200)
+	want := "marie@127.0.0.1:" + strconv.Itoa(port+1)
+	if acc["status"] != "accepted" || acc["assignee"].(map[string]any)["handle"] != want {
+		t.Fatalf("accepted: %v", acc)
+	}
+	// … and Jean sees it on his side.
+	got := apiCall(t, "GET", base+"/api/v1/tickets/"+website, token, nil, 200)
+	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != want ||
+		got["assignee"].(map[string]any)["region"] != "bretagne" {
+		t.Fatalf("Jean's ticket: %v", got)
+	}
 	if code := stop(); code != 0 {
 		t.Fatalf("demo exited %d", code)
 	}

@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -29,12 +32,21 @@ type node struct {
 	members *members.Service
 	clients *clients.Service
 	tickets *tickets.Service
+	routing *routing.Service
+	bus     *bus.Bus
 	server  *webui.Server
+	stop    context.CancelFunc
 }
 
 // nodeOptions tune a node beyond its Config (tests lower the password cost).
 type nodeOptions struct {
 	BcryptCost int
+	// NoBus opens the node without NATS: for the admin commands, which
+	// need only the database.
+	NoBus bool
+	// GatherWindow and Tick override the routing defaults (tests).
+	GatherWindow time.Duration
+	Tick         time.Duration
 }
 
 // openNode opens the database, applies pending migrations and wires the
@@ -61,16 +73,46 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := webui.New(webui.Options{
-		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Skills: catalog,
-		Logger: log, Registry: reg,
-		Ready: []webui.Check{{Name: "database", Func: db.Ping}},
+	n := &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts}
+	ready := []webui.Check{{Name: "database", Func: db.Ping}}
+	if !opt.NoBus {
+		b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-" + cfg.Region, CredsFile: cfg.NATSCreds,
+			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats")}, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		n.bus = b
+		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL,
+			GatherWindow: opt.GatherWindow, Tick: opt.Tick}, log, reg)
+		rctx, cancel := context.WithCancel(context.Background())
+		if err := n.routing.Start(rctx); err != nil {
+			cancel()
+			b.Close()
+			db.Close()
+			return nil, err
+		}
+		n.stop = cancel
+		ready = append(ready, webui.Check{Name: "nats", Func: b.Ping})
+	}
+	n.server = webui.New(webui.Options{
+		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Routing: n.routing,
+		Skills: catalog, Logger: log, Registry: reg, Ready: ready,
 	})
-	return &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts, server: srv}, nil
+	return n, nil
 }
 
-// Close releases the node's resources.
-func (n *node) Close() error { return n.db.Close() }
+// Close stops the routing workers, closes NATS and the database.
+func (n *node) Close() error {
+	if n.routing != nil {
+		n.routing.Stop()
+		n.stop()
+	}
+	if n.bus != nil {
+		n.bus.Close()
+	}
+	return n.db.Close()
+}
 
 // serve answers HTTP on ln until ctx is cancelled, then shuts down
 // gracefully: it stops accepting, lets in-flight requests finish (up to

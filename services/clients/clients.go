@@ -206,3 +206,24 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 	}
 	return cs, nil
 }
+
+// Place is where a client is, without anything personal: what may travel
+// to other regions when their job is routed.
+type Place struct {
+	Commune     string
+	Departement string
+	Lat, Lon    float64
+}
+
+// PlaceOf returns where a client is, for routing their jobs.
+func (s *Service) PlaceOf(ctx context.Context, id string) (Place, error) {
+	var p Place
+	err := s.db.WithContext(ctx).Model(&Client{}).Select("commune, departement, lat, lon").Where("id = ?", id).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return p, apperr.NotFoundf("no client %q", id)
+	}
+	if err != nil {
+		return p, fmt.Errorf("clients: place of %s: %w", id, err)
+	}
+	return p, nil
+}

@@ -245,3 +245,42 @@ func (s *Service) Count(ctx context.Context) (int64, error) {
 
 // SessionTTL is how long a login session lasts.
 func (s *Service) SessionTTL() time.Duration { return s.cfg.SessionTTL }
+
+// SkillHolder is a member who has a skill, with what routing needs to know.
+type SkillHolder struct {
+	ID          string
+	Handle      string // full handle
+	Name        string
+	Level       int
+	Lat, Lon    *float64
+	RadiusKm    int
+	RemoteOK    bool
+	WeeklyHours int
+	Active      bool
+}
+
+// WithSkill returns the members of this node who have a skill, at any level.
+func (s *Service) WithSkill(ctx context.Context, skill string) ([]SkillHolder, error) {
+	var rows []struct {
+		ID, Handle, Name string
+		Level            int
+		Lat, Lon         *float64
+		RadiusKm         int
+		RemoteOK         bool `gorm:"column:remote_ok"`
+		WeeklyHours      int
+		Active           bool
+	}
+	err := s.db.WithContext(ctx).Table("member_skills ms").
+		Select("m.id, m.handle, m.name, ms.level, m.lat, m.lon, m.radius_km, m.remote_ok, m.weekly_hours, m.active").
+		Joins("JOIN members m ON m.id = ms.member_id").Where("ms.skill = ?", skill).Order("m.id").
+		Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("members: with skill %s: %w", skill, err)
+	}
+	out := make([]SkillHolder, len(rows))
+	for i, r := range rows {
+		out[i] = SkillHolder{ID: r.ID, Handle: s.FullHandle(r.Handle), Name: r.Name, Level: r.Level, Lat: r.Lat, Lon: r.Lon,
+			RadiusKm: r.RadiusKm, RemoteOK: r.RemoteOK, WeeklyHours: r.WeeklyHours, Active: r.Active}
+	}
+	return out, nil
+}

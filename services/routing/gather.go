@@ -1,0 +1,289 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// subscribe sets up everything this node listens to: questions for its
+// region, acceptances of its tickets, presence, and its durable job queue.
+func (s *Service) subscribe(ctx context.Context) error {
+	nc := s.bus.Conn
+	queue := "coopnet-" + s.cfg.Region // one answer per region, whatever its replicas
+	sub, err := nc.QueueSubscribe(subjectRoute+"*", queue, func(m *nats.Msg) { s.answerQuestion(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to questions: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	sub, err = nc.QueueSubscribe(subjectAccept+s.cfg.Region, queue, func(m *nats.Msg) { s.answerAccept(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to acceptances: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	sub, err = nc.Subscribe(subjectPresence, func(m *nats.Msg) {
+		var p Presence
+		if err := decode(m.Data, &p); err != nil || p.V != wireVersion || !regionRe.MatchString(p.Region) {
+			s.drop("presence", err)
+			return
+		}
+		s.presMu.Lock()
+		s.presence[p.Region] = time.Now()
+		s.presMu.Unlock()
+	})
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to presence: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("routing: flush subscriptions: %w", err)
+	}
+
+	// The region's durable queue: offers to its members, answers to its
+	// tickets' offers. Replicas share the consumer; each message is handled
+	// once and acknowledged after it is saved.
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := s.bus.JS.CreateOrUpdateConsumer(cctx, "COOPNET_JOBS", jetstream.ConsumerConfig{
+		Durable:       "jobs-" + s.cfg.Region,
+		FilterSubject: subjectJobs + s.cfg.Region + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		BackOff:       nil,
+	})
+	if err != nil {
+		return fmt.Errorf("routing: job consumer: %w", err)
+	}
+	s.consume, err = cons.Consume(func(m jetstream.Msg) { s.handleJob(ctx, m) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if ctx.Err() == nil {
+				s.log.Debug("job consumer", "err", err)
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("routing: consume jobs: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) drop(kind string, err error) {
+	s.m.dropped.WithLabelValues(kind).Inc()
+	s.log.Warn("routing: dropped a message", "kind", kind, "err", err)
+}
+
+func (s *Service) publishPresence() {
+	b, _ := json.Marshal(Presence{V: wireVersion, Region: s.cfg.Region})
+	_ = s.bus.Conn.Publish(subjectPresence, b)
+}
+
+func (s *Service) presenceLoop(ctx context.Context) {
+	t := time.NewTicker(presenceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.publishPresence()
+		}
+	}
+}
+
+// liveRegions counts the regions heard from recently (this one included).
+func (s *Service) liveRegions() int {
+	s.presMu.Lock()
+	defer s.presMu.Unlock()
+	n := 0
+	for r, seen := range s.presence {
+		if time.Since(seen) < presenceTTL {
+			n++
+		} else {
+			delete(s.presence, r)
+		}
+	}
+	return n
+}
+
+// gather asks every region for candidates and collects their answers until
+// every live region has answered or the window closes: a region that does
+// not answer in time is left out.
+func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
+	start := time.Now()
+	defer func() { s.m.gather.Observe(time.Since(start).Seconds()) }()
+	data, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	nc := s.bus.Conn
+	inbox := nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, fmt.Errorf("routing: gather: %w", err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck
+	if err := nc.PublishRequest(subjectRoute+q.Skill, inbox, data); err != nil {
+		return nil, fmt.Errorf("routing: ask regions: %w", err)
+	}
+	expected := s.liveRegions()
+	timer := time.NewTimer(s.cfg.GatherWindow)
+	defer timer.Stop()
+	var answers []Answer
+	seen := map[string]bool{}
+	for expected == 0 || len(answers) < expected {
+		select {
+		case <-ctx.Done():
+			return answers, ctx.Err()
+		case <-timer.C:
+			return answers, nil
+		case m := <-ch:
+			var a Answer
+			if err := decode(m.Data, &a); err != nil {
+				s.drop("answer", err)
+				continue
+			}
+			if err := a.validate(q.ID); err != nil || seen[a.Region] {
+				s.drop("answer", err)
+				continue
+			}
+			seen[a.Region] = true
+			answers = append(answers, a)
+		}
+	}
+	return answers, nil
+}
+
+// answerQuestion answers for this region's members: those who could take
+// the job, with their figures, and how many were left out and why.
+func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
+	var q Question
+	if err := decode(m.Data, &q); err != nil {
+		s.drop("question", err)
+		return
+	}
+	if err := q.validate(); err != nil {
+		s.drop("question", err)
+		return
+	}
+	if m.Reply == "" {
+		s.drop("question", errors.New("no reply subject"))
+		return
+	}
+	a, err := s.candidates(ctx, q)
+	if err != nil {
+		s.log.Error("routing: answer a question", "question", q.ID, "err", err)
+		return // no answer: the asking region leaves this one out
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return
+	}
+	_ = m.Respond(b)
+}
+
+// candidates computes this region's answer to a question.
+func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
+	a := Answer{V: wireVersion, QuestionID: q.ID, Region: s.cfg.Region, Candidates: []Candidate{}}
+	holders, err := s.members.WithSkill(ctx, q.Skill)
+	if err != nil || len(holders) == 0 {
+		return a, err
+	}
+	ids := make([]string, len(holders))
+	for i, h := range holders {
+		ids[i] = h.ID
+	}
+	local, err := s.tickets.ActiveMinutes(ctx, ids)
+	if err != nil {
+		return a, err
+	}
+	booked, routed, err := s.offerMinutes(ctx, ids)
+	if err != nil {
+		return a, err
+	}
+	job := Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
+	to := geo.Point{Lat: q.Lat, Lon: q.Lon}
+	for _, h := range holders {
+		if !h.Active {
+			a.Excluded.Inactive++
+			continue
+		}
+		dist := unknownDistance
+		if h.Lat != nil && h.Lon != nil {
+			dist = math.Round(geo.DistanceKm(geo.Point{Lat: *h.Lat, Lon: *h.Lon}, to)*10) / 10
+		}
+		c := Candidate{Region: s.cfg.Region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
+			DistanceKm: dist, RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm,
+			CapacityMin: h.WeeklyHours * 60 * q.HorizonDays / 7,
+			BookedMin:   local[h.ID] + booked[h.ID], RoutedMinQtr: routed[h.ID]}
+		switch Exclude(c, job) {
+		case "":
+			a.Candidates = append(a.Candidates, c)
+		case ReasonLevel:
+			a.Excluded.Level++
+		case ReasonRadius:
+			a.Excluded.Radius++
+		case ReasonCapacity:
+			a.Excluded.Capacity++
+		}
+	}
+	return a, nil
+}
+
+// unknownDistance stands for a member without a home location: never within
+// a radius, fine for remote work.
+const unknownDistance = 40000.0
+
+// offerMinutes returns, per member, the minutes of jobs offered to them and
+// not yet answered plus jobs of other regions they accepted over the
+// horizon (booked), and the routed minutes they accepted this quarter.
+func (s *Service) offerMinutes(ctx context.Context, ids []string) (booked, routed map[string]int, err error) {
+	booked, routed = map[string]int{}, map[string]int{}
+	now := storage.Now()
+	type row struct {
+		MemberID string
+		Minutes  int
+	}
+	var rows []row
+	err = s.db.WithContext(ctx).Model(&Offer{}).Select("member_id, SUM(estimated_minutes) AS minutes").
+		Where("member_id IN ? AND ((state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?))",
+			ids, now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays)).
+		Group("member_id").Find(&rows).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("routing: booked minutes: %w", err)
+	}
+	for _, r := range rows {
+		booked[r.MemberID] = r.Minutes
+	}
+	rows = nil
+	err = s.db.WithContext(ctx).Model(&Offer{}).Select("member_id, SUM(estimated_minutes) AS minutes").
+		Where("member_id IN ? AND state = 'accepted' AND answered_at >= ?", ids, quarterStart(now)).
+		Group("member_id").Find(&rows).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("routing: routed minutes: %w", err)
+	}
+	for _, r := range rows {
+		routed[r.MemberID] = r.Minutes
+	}
+	return booked, routed, nil
+}
+
+// quarterStart is the first instant of the calendar quarter of t, in Paris.
+func quarterStart(t time.Time) time.Time {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		paris = time.UTC
+	}
+	p := t.In(paris)
+	month := time.Month((int(p.Month())-1)/3*3 + 1)
+	return time.Date(p.Year(), month, 1, 0, 0, 0, 0, paris).UTC()
+}

@@ -1,0 +1,267 @@
+package routing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Subjects of the routing plane. Every message is JSON with a version "v".
+const (
+	// subjectRoute + skill: the question "who can do this job?", answered
+	// by every region (one replica per region: a queue group per region).
+	subjectRoute = "coopnet.v1.route."
+	// subjectAccept + origin region: a member accepts an offer; the origin
+	// node, which tracks the ticket, decides and answers (request-reply).
+	subjectAccept = "coopnet.v1.accept."
+	// subjectPresence: each node says it is alive every few seconds, so a
+	// router knows how many answers to wait for.
+	subjectPresence = "coopnet.v1.presence"
+	// subjectJobs + region + "." + kind: durable messages to one region
+	// (JetStream, de-duplicated by Nats-Msg-Id).
+	subjectJobs = "coopnet.v1.jobs."
+)
+
+// Kinds of durable job messages.
+const (
+	kindOffer    = "offer"    // origin → target region: offer a job to a member
+	kindDecline  = "decline"  // target → origin: the member declined
+	kindWithdraw = "withdraw" // origin → target: the offer expired or was cancelled
+)
+
+const wireVersion = 1
+
+var (
+	regionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+	skillRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+)
+
+// Question asks every region for candidates. It carries what scoring needs
+// and never the client's name or contact: only the commune, the département
+// and coordinates rounded to about 10 km.
+type Question struct {
+	V                int     `json:"v"`
+	ID               string  `json:"id"`
+	OriginRegion     string  `json:"origin_region"`
+	Skill            string  `json:"skill"`
+	MinLevel         int     `json:"min_level"`
+	EstimatedMinutes int     `json:"estimated_minutes"`
+	OnSite           bool    `json:"on_site"`
+	Commune          string  `json:"commune"`
+	Departement      string  `json:"departement"`
+	Lat              float64 `json:"lat"`
+	Lon              float64 `json:"lon"`
+	HorizonDays      int     `json:"horizon_days"`
+}
+
+// Candidate is one member a region proposes, with the figures to score them.
+type Candidate struct {
+	Region       string  `json:"region"`
+	MemberID     string  `json:"member_id"`
+	Handle       string  `json:"handle"` // full handle name@host
+	Name         string  `json:"name"`
+	Level        int     `json:"level"`
+	DistanceKm   float64 `json:"distance_km"`
+	RemoteOK     bool    `json:"remote_ok"`
+	RadiusKm     int     `json:"radius_km"`
+	CapacityMin  int     `json:"capacity_minutes"`       // weekly hours × horizon, in minutes
+	BookedMin    int     `json:"booked_minutes"`         // already booked over the horizon
+	RoutedMinQtr int     `json:"routed_minutes_quarter"` // routed work received this quarter
+}
+
+// Exclusions count, per region, the members who have the skill but were
+// left out, and why: the reasons staff see for an unroutable ticket.
+type Exclusions struct {
+	Level    int `json:"level"`    // skill below the level asked
+	Radius   int `json:"radius"`   // on-site job outside their radius
+	Capacity int `json:"capacity"` // not enough free hours over the horizon
+	Inactive int `json:"inactive"`
+}
+
+// Answer is one region's reply to a Question.
+type Answer struct {
+	V          int         `json:"v"`
+	QuestionID string      `json:"question_id"`
+	Region     string      `json:"region"`
+	Candidates []Candidate `json:"candidates"`
+	Excluded   Exclusions  `json:"excluded"`
+}
+
+// OfferMsg offers a job to a member of the target region.
+type OfferMsg struct {
+	V                int       `json:"v"`
+	Kind             string    `json:"kind"`
+	OfferID          string    `json:"offer_id"`
+	RoutingID        string    `json:"routing_id"`
+	OriginRegion     string    `json:"origin_region"`
+	TicketID         string    `json:"ticket_id"`
+	TicketAPID       string    `json:"ticket_ap_id"`
+	MemberID         string    `json:"member_id"`
+	Title            string    `json:"title"`
+	Note             string    `json:"note"`
+	Skill            string    `json:"skill"`
+	EstimatedMinutes int       `json:"estimated_minutes"`
+	OnSite           bool      `json:"on_site"`
+	Commune          string    `json:"commune"`
+	Departement      string    `json:"departement"`
+	DistanceKm       float64   `json:"distance_km"`
+	ForwardedBy      string    `json:"forwarded_by"`
+	ForwardedByName  string    `json:"forwarded_by_name"`
+	ExpiresAt        time.Time `json:"expires_at"`
+}
+
+// AnswerMsg tells the origin that a member declined, or tells the target
+// that an offer was withdrawn.
+type AnswerMsg struct {
+	V         int    `json:"v"`
+	Kind      string `json:"kind"`
+	OfferID   string `json:"offer_id"`
+	RoutingID string `json:"routing_id"`
+	Region    string `json:"region"` // who sends it
+	Reason    string `json:"reason"`
+}
+
+// AcceptRequest asks the origin to give the job to the member.
+type AcceptRequest struct {
+	V         int    `json:"v"`
+	OfferID   string `json:"offer_id"`
+	RoutingID string `json:"routing_id"`
+	Region    string `json:"region"`
+	MemberID  string `json:"member_id"`
+	Handle    string `json:"handle"`
+	Name      string `json:"name"`
+}
+
+// AcceptReply is the origin's decision.
+type AcceptReply struct {
+	V       int             `json:"v"`
+	OK      bool            `json:"ok"`
+	Code    string          `json:"code,omitempty"` // conflict, not_found, internal
+	Message string          `json:"message,omitempty"`
+	Ticket  json.RawMessage `json:"ticket,omitempty"`
+}
+
+// Presence says a region's node is alive.
+type Presence struct {
+	V      int    `json:"v"`
+	Region string `json:"region"`
+}
+
+// errMalformed marks a message that is not ours or not valid: dropped and
+// counted, never retried.
+var errMalformed = errors.New("routing: malformed message")
+
+// decode reads one JSON message strictly into dst.
+func decode(data []byte, dst any) error {
+	if len(data) > 1<<20 {
+		return fmt.Errorf("%w: too large", errMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data", errMalformed)
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errMalformed}, args...)...)
+}
+
+func finite(fs ...float64) bool {
+	for _, f := range fs {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *Question) validate() error {
+	switch {
+	case q.V != wireVersion:
+		return bad("question version %d", q.V)
+	case !storage.ValidID(q.ID):
+		return bad("question id %q", q.ID)
+	case !regionRe.MatchString(q.OriginRegion):
+		return bad("origin region %q", q.OriginRegion)
+	case !skillRe.MatchString(q.Skill):
+		return bad("skill %q", q.Skill)
+	case q.MinLevel < 1 || q.MinLevel > 5:
+		return bad("min level %d", q.MinLevel)
+	case q.EstimatedMinutes < 0 || q.EstimatedMinutes > 1000*60:
+		return bad("estimated minutes %d", q.EstimatedMinutes)
+	case !finite(q.Lat, q.Lon) || q.Lat < -90 || q.Lat > 90 || q.Lon < -180 || q.Lon > 180:
+		return bad("coordinates")
+	case q.HorizonDays < 1 || q.HorizonDays > 366:
+		return bad("horizon %d days", q.HorizonDays)
+	case len(q.Commune) > 200 || len(q.Departement) > 3:
+		return bad("location")
+	}
+	return nil
+}
+
+func (a *Answer) validate(questionID string) error {
+	if a.V != wireVersion || a.QuestionID != questionID || !regionRe.MatchString(a.Region) || len(a.Candidates) > 10000 {
+		return bad("answer header")
+	}
+	for i, c := range a.Candidates {
+		switch {
+		case c.Region != a.Region:
+			return bad("candidate %d of another region", i)
+		case !storage.ValidID(c.MemberID), len(c.Handle) == 0, len(c.Handle) > 300, len(c.Name) > 300:
+			return bad("candidate %d identity", i)
+		case c.Level < 1 || c.Level > 5:
+			return bad("candidate %d level", i)
+		case !finite(c.DistanceKm) || c.DistanceKm < 0 || c.DistanceKm > 50000:
+			return bad("candidate %d distance", i)
+		case c.CapacityMin < 0 || c.BookedMin < 0 || c.RoutedMinQtr < 0 || c.RadiusKm < 0:
+			return bad("candidate %d figures", i)
+		}
+	}
+	return nil
+}
+
+func (o *OfferMsg) validate() error {
+	switch {
+	case o.V != wireVersion || o.Kind != kindOffer:
+		return bad("offer header")
+	case !storage.ValidID(o.OfferID) || !storage.ValidID(o.RoutingID) || !storage.ValidID(o.TicketID) || !storage.ValidID(o.MemberID):
+		return bad("offer ids")
+	case !regionRe.MatchString(o.OriginRegion) || !skillRe.MatchString(o.Skill):
+		return bad("offer region or skill")
+	case len(o.Title) == 0 || len(o.Title) > 1000 || len(o.Note) > 4000 || len(o.TicketAPID) > 500:
+		return bad("offer text")
+	case o.EstimatedMinutes < 0 || o.EstimatedMinutes > 1000*60 || !finite(o.DistanceKm) || o.DistanceKm < 0:
+		return bad("offer figures")
+	case o.ExpiresAt.IsZero() || len(o.ForwardedBy) > 300 || len(o.ForwardedByName) > 300:
+		return bad("offer expiry or sender")
+	}
+	return nil
+}
+
+func (a *AnswerMsg) validate(kind string) error {
+	if a.V != wireVersion || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
+		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 {
+		return bad("%s message", kind)
+	}
+	return nil
+}
+
+func (a *AcceptRequest) validate() error {
+	if a.V != wireVersion || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
+		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 {
+		return bad("accept request")
+	}
+	return nil
+}

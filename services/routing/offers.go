@@ -1,0 +1,242 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// Offer is a job offered to a member of this node, by any region.
+type Offer struct {
+	ID               string     `json:"id" gorm:"primaryKey"`
+	RoutingID        string     `json:"-"`
+	OriginRegion     string     `json:"origin_region"`
+	TicketID         string     `json:"ticket_id"`
+	TicketAPID       string     `json:"ticket_ap_id" gorm:"column:ticket_ap_id"`
+	MemberID         string     `json:"-"`
+	Title            string     `json:"title"`
+	Note             string     `json:"note"`
+	Skill            string     `json:"skill"`
+	EstimatedMinutes int        `json:"-"`
+	EstimatedHours   float64    `json:"estimated_hours" gorm:"-"`
+	OnSite           bool       `json:"on_site"`
+	Commune          string     `json:"commune"`
+	Departement      string     `json:"departement"`
+	DistanceKm       float64    `json:"distance_km"`
+	ForwardedBy      string     `json:"forwarded_by"`
+	ForwardedByName  string     `json:"forwarded_by_name"`
+	State            string     `json:"state"`
+	DeclineReason    string     `json:"decline_reason,omitempty"`
+	ExpiresAt        time.Time  `json:"expires_at"`
+	AnsweredAt       *time.Time `json:"answered_at,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+}
+
+// TableName maps Offer to its table.
+func (Offer) TableName() string { return "offers" }
+
+func (o *Offer) fill() {
+	o.EstimatedHours = float64(o.EstimatedMinutes) / 60
+	o.ExpiresAt, o.CreatedAt = o.ExpiresAt.UTC(), o.CreatedAt.UTC()
+}
+
+// handleJob handles one durable message of this region's queue.
+func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
+	kind := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
+	var err error
+	switch kind {
+	case kindOffer:
+		err = s.receiveOffer(ctx, m.Data())
+	case kindDecline:
+		err = s.receiveDecline(ctx, m.Data())
+	case kindWithdraw:
+		err = s.receiveWithdraw(ctx, m.Data())
+	default:
+		err = bad("unknown kind %q", kind)
+	}
+	switch {
+	case errors.Is(err, errMalformed):
+		s.drop(kind, err)
+		_ = m.Term() // never redeliver what cannot be understood
+	case err != nil:
+		if ctx.Err() == nil {
+			s.log.Warn("routing: handle job message; will retry", "subject", m.Subject(), "err", err)
+		}
+		_ = m.NakWithDelay(time.Second)
+	default:
+		_ = m.Ack()
+	}
+}
+
+// receiveOffer stores an offer for one of this node's members (once, however
+// often it is delivered).
+func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
+	var o OfferMsg
+	if err := decode(data, &o); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if _, err := s.members.Get(ctx, o.MemberID); err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return bad("offer to unknown member %s", o.MemberID)
+		}
+		return err
+	}
+	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
+		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
+		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
+		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
+		ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
+	}
+	return nil
+}
+
+// receiveWithdraw closes an offer the origin took back (expired, cancelled).
+func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
+	var a AnswerMsg
+	if err := decode(data, &a); err != nil {
+		return err
+	}
+	if err := a.validate(kindWithdraw); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", a.OfferID).
+		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()}).Error
+}
+
+// PendingOffers lists the actor's offers still open, soonest to expire first.
+func (s *Service) PendingOffers(ctx context.Context, by members.Actor) ([]*Offer, error) {
+	var out []*Offer
+	err := s.db.WithContext(ctx).Where("member_id = ? AND state = 'pending' AND expires_at > ?", by.ID, storage.Now()).
+		Order("expires_at, id").Limit(500).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("routing: offers of %s: %w", by.Handle, err)
+	}
+	for _, o := range out {
+		o.fill()
+	}
+	return out, nil
+}
+
+func (s *Service) offerOf(ctx context.Context, by members.Actor, id string) (*Offer, error) {
+	if !storage.ValidID(id) {
+		return nil, apperr.NotFoundf("no offer %q for you", id)
+	}
+	var o Offer
+	err := s.db.WithContext(ctx).Where("id = ? AND member_id = ?", id, by.ID).Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no offer %q for you", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("routing: offer %s: %w", id, err)
+	}
+	o.fill()
+	return &o, nil
+}
+
+// Accept asks the ticket's origin node to give the job to the actor. The
+// origin decides: exactly one acceptance wins. It returns the origin's
+// ticket, now accepted with the actor as assignee. Accepting again an offer
+// already won returns the same ticket.
+func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) (json.RawMessage, error) {
+	o, err := s.offerOf(ctx, by, offerID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.State == "accepted":
+	case o.State != "pending":
+		return nil, apperr.New(apperr.Conflict, "this offer is %s", o.State)
+	case !o.ExpiresAt.After(time.Now()):
+		return nil, apperr.New(apperr.Conflict, "this offer has expired")
+	}
+	req := AcceptRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region,
+		MemberID: by.ID, Handle: by.Handle, Name: by.Name}
+	var rep AcceptReply
+	if o.OriginRegion == s.cfg.Region {
+		rep = s.decideAccept(ctx, req)
+	} else {
+		b, _ := json.Marshal(req)
+		rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+		msg, err := s.bus.Conn.RequestWithContext(rctx, subjectAccept+o.OriginRegion, b)
+		cancel()
+		if err != nil {
+			if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				return nil, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; your offer is kept, try again in a moment", o.OriginRegion)
+			}
+			return nil, fmt.Errorf("routing: accept %s: %w", o.ID, err)
+		}
+		if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
+			s.drop("accept_reply", err)
+			return nil, fmt.Errorf("routing: accept %s: bad reply", o.ID)
+		}
+	}
+	now := storage.Now()
+	switch {
+	case rep.OK:
+		if err := s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state IN ('pending', 'accepted')", o.ID).
+			Updates(map[string]any{"state": "accepted", "answered_at": now}).Error; err != nil {
+			return nil, fmt.Errorf("routing: record acceptance of %s: %w", o.ID, err)
+		}
+		return rep.Ticket, nil
+	case rep.Code == "conflict" || rep.Code == "not_found":
+		s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
+			Updates(map[string]any{"state": "lost", "answered_at": now})
+		return nil, apperr.New(apperr.Conflict, "this job is no longer yours to take: %s", rep.Message)
+	default:
+		return nil, fmt.Errorf("routing: accept %s: origin says %s: %s", o.ID, rep.Code, rep.Message)
+	}
+}
+
+// Decline refuses an offer; the job goes to the next candidate at once.
+func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason string) error {
+	var v apperr.Validation
+	reason = validate.Text(&v, "reason", reason, 0, 1000, true)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	o, err := s.offerOf(ctx, by, offerID)
+	if err != nil {
+		return err
+	}
+	if o.State != "pending" {
+		return apperr.New(apperr.Conflict, "this offer is %s", o.State)
+	}
+	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
+			Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.Conflict, "this offer was answered meanwhile")
+		}
+		return enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg)
+	})
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return err
+		}
+		return fmt.Errorf("routing: decline %s: %w", o.ID, err)
+	}
+	kick(s.kickOutbox)
+	return nil
+}

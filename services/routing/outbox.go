@@ -1,0 +1,98 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// outboxRow is a message to publish on JetStream once the transaction that
+// wrote it has committed.
+type outboxRow struct {
+	ID            string `gorm:"primaryKey"`
+	Subject       string
+	Payload       string
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+}
+
+func (outboxRow) TableName() string { return "bus_outbox" }
+
+// enqueue writes a message to the outbox inside tx. id becomes the
+// message's Nats-Msg-Id.
+func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any) error {
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("routing: encode %s: %w", subject, err)
+	}
+	now := storage.Now()
+	row := outboxRow{ID: id, Subject: subject, Payload: string(payload), NextAttemptAt: now, CreatedAt: now}
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("routing: outbox %s: %w", subject, err)
+	}
+	return nil
+}
+
+// outboxLoop publishes due messages, oldest first, when woken up and every tick.
+func (s *Service) outboxLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		s.flushOutbox(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kickOutbox:
+		}
+	}
+}
+
+// flushOutbox publishes every due message. A failure leaves the row with a
+// later next attempt (exponential back-off with jitter, at most a minute):
+// while NATS is down, messages wait in the database, not in memory.
+func (s *Service) flushOutbox(ctx context.Context) {
+	for ctx.Err() == nil {
+		var rows []outboxRow
+		if err := s.db.WithContext(ctx).Where("next_attempt_at <= ?", storage.Now()).Order("created_at, id").Limit(100).
+			Find(&rows).Error; err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("outbox: read", "err", err)
+			}
+			return
+		}
+		if len(rows) == 0 {
+			return
+		}
+		for _, r := range rows {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := s.bus.JS.Publish(pctx, r.Subject, []byte(r.Payload), jetstream.WithMsgID(r.ID))
+			cancel()
+			if err != nil {
+				s.m.pubErrors.Inc()
+				backoff := min(time.Duration(1<<min(r.Attempts, 6))*time.Second, time.Minute)
+				backoff += time.Duration(rand.Int64N(int64(backoff / 2)))
+				s.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", r.ID).
+					Updates(map[string]any{"attempts": r.Attempts + 1, "next_attempt_at": storage.Now().Add(backoff)})
+				if ctx.Err() == nil {
+					s.log.Warn("outbox: publish failed; will retry", "subject", r.Subject, "id", r.ID, "attempt", r.Attempts+1, "err", err)
+				}
+				return // NATS is likely down: try again at the next tick
+			}
+			s.m.published.Inc()
+			if err := s.db.WithContext(ctx).Delete(&outboxRow{}, "id = ?", r.ID).Error; err != nil {
+				// Published but still listed: the next attempt is de-duplicated
+				// by JetStream on its Nats-Msg-Id.
+				s.log.Warn("outbox: delete", "id", r.ID, "err", err)
+			}
+		}
+	}
+}

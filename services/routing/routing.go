@@ -1,0 +1,195 @@
+// Package routing finds the right member for a forwarded job, in any
+// region, and carries the offer to them and their answer back.
+//
+// The node where a ticket was taken in (its origin) tracks the routing: it
+// asks every region over NATS who can do the job (scatter-gather, a queue
+// group per region so that a region's replicas answer once), ranks the
+// candidates with one cost function, and offers the job to the best one
+// through JetStream, durably: an offer to a region whose node is down waits
+// for it. The member's node keeps the offer in their inbox; an acceptance
+// goes back to the origin as a request, and the origin — the only authority
+// on its ticket — gives the job to exactly one member. A declined or
+// expired offer passes to the next candidate; when there is none, the ticket
+// is unroutable, with the reason.
+//
+// Every state change is saved first and announced afterwards, through an
+// outbox table published with the row's id as Nats-Msg-Id: nothing is lost
+// when the process or NATS stops, nothing is delivered twice.
+package routing
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coopnet/coopnet/services/bus"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+// Defaults of Config.
+const (
+	DefaultOfferTTL     = 48 * time.Hour
+	DefaultGatherWindow = 300 * time.Millisecond
+	DefaultHorizonDays  = 14
+	DefaultMinLevel     = 1
+	acceptTimeout       = 5 * time.Second
+	presenceEvery       = 5 * time.Second
+	presenceTTL         = 3 * presenceEvery
+)
+
+// Config tunes routing on one node.
+type Config struct {
+	Region       string
+	Weights      Weights
+	OfferTTL     time.Duration // how long a member has to answer an offer
+	GatherWindow time.Duration // how long to wait for regions' answers
+	HorizonDays  int           // capacity is counted over this many days ahead
+	// Tick is how often the workers look for due work (expired offers,
+	// messages to publish) besides being woken up; 0 means one second.
+	Tick time.Duration
+}
+
+// Service is the routing domain of one node.
+type Service struct {
+	db      *storage.DB
+	bus     *bus.Bus
+	members *members.Service
+	clients *clients.Service
+	tickets *tickets.Service
+	skills  *skills.Catalog
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+
+	kickRoute  chan struct{}
+	kickOutbox chan struct{}
+
+	presMu   sync.Mutex
+	presence map[string]time.Time
+
+	subs    []*nats.Subscription
+	consume jetstream.ConsumeContext
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New returns the routing service; Start connects it to the bus.
+func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, ts *tickets.Service,
+	catalog *skills.Catalog, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Service {
+	if cfg.Weights == (Weights{}) {
+		cfg.Weights = DefaultWeights
+	}
+	if cfg.OfferTTL <= 0 {
+		cfg.OfferTTL = DefaultOfferTTL
+	}
+	if cfg.GatherWindow <= 0 {
+		cfg.GatherWindow = DefaultGatherWindow
+	}
+	if cfg.HorizonDays <= 0 {
+		cfg.HorizonDays = DefaultHorizonDays
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
+		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}}
+	s.m = newMetrics(reg, s)
+	return s
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+type metrics struct {
+	forwards   prometheus.Counter
+	offers     prometheus.Counter
+	accepts    prometheus.Counter
+	declines   prometheus.Counter
+	expired    prometheus.Counter
+	unroutable *prometheus.CounterVec
+	dropped    *prometheus.CounterVec
+	gather     prometheus.Histogram
+	published  prometheus.Counter
+	pubErrors  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
+	m := &metrics{
+		forwards:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_forwards_total", Help: "Tickets forwarded to the network."}),
+		offers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_total", Help: "Offers made by this node."}),
+		accepts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_accepts_total", Help: "Offers accepted on tickets of this node."}),
+		declines:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_declines_total", Help: "Offers declined on tickets of this node."}),
+		expired:    prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_expired_total", Help: "Offers that expired unanswered."}),
+		unroutable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coopnet_routing_unroutable_total", Help: "Tickets found unroutable, by reason."}, []string{"reason"}),
+		dropped:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coopnet_routing_dropped_messages_total", Help: "Malformed or foreign messages dropped, by kind."}, []string{"kind"}),
+		gather:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "coopnet_routing_gather_seconds", Help: "Time to gather candidates from the regions.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_published_total", Help: "Outbox messages published to JetStream."}),
+		pubErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_publish_errors_total", Help: "Failed attempts to publish outbox messages."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.forwards, m.offers, m.accepts, m.declines, m.expired, m.unroutable, m.dropped, m.gather,
+			m.published, m.pubErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_nats_connected", Help: "1 when the NATS connection is up."},
+				func() float64 {
+					if s.bus != nil && s.bus.Connected() {
+						return 1
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_bus_outbox_pending", Help: "Messages waiting in the outbox."},
+				func() float64 {
+					var n int64
+					s.db.Model(&outboxRow{}).Count(&n)
+					return float64(n)
+				}),
+		)
+	}
+	return m
+}
+
+// Start subscribes to the routing plane and starts the workers. It returns
+// once the subscriptions are in place.
+func (s *Service) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.subscribe(ctx); err != nil {
+		s.cancel()
+		return err
+	}
+	s.publishPresence()
+	for _, f := range []func(context.Context){s.routeLoop, s.expiryLoop, s.outboxLoop, s.presenceLoop} {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			f(ctx)
+		}()
+	}
+	return nil
+}
+
+// Stop stops the workers and the subscriptions; work in progress stays in
+// the database and resumes at the next start.
+func (s *Service) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.consume != nil {
+		s.consume.Stop()
+	}
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.wg.Wait()
+}

@@ -1,0 +1,123 @@
+package routing
+
+import (
+	"math"
+	"sort"
+)
+
+// Job is what scoring needs to know about a forwarded ticket.
+type Job struct {
+	Skill            string
+	MinLevel         int
+	EstimatedMinutes int
+	OnSite           bool
+}
+
+// Weights tune the cost of giving a job to a candidate. Each term is
+// normalised to about 0..1 before it is weighted, so that weights read as
+// "how much this criterion matters" relative to the others.
+type Weights struct {
+	// Level: (5 − level) / 4 — prefer the more skilled.
+	Level float64
+	// Distance: km / 100 for work on site, 0 for remote work done remotely.
+	Distance float64
+	// Load: the candidate's booked share of capacity over the horizon,
+	// counting this job — prefer who has room.
+	Load float64
+	// Fairness: routed work received this quarter as a share of a quarter's
+	// capacity — spread routed work, so that members where demand is low
+	// get their share.
+	Fairness float64
+}
+
+// DefaultWeights weigh skill, distance, load and fairness equally.
+var DefaultWeights = Weights{Level: 1, Distance: 1, Load: 1, Fairness: 1}
+
+// Exclusion reasons, also the reasons a ticket is unroutable.
+const (
+	ReasonNoSkill  = "no_skill"      // nobody has the skill at all
+	ReasonLevel    = "level"         // nobody at the level asked
+	ReasonRadius   = "out_of_radius" // nobody within reach for work on site
+	ReasonCapacity = "full"          // everybody qualified is fully booked
+	ReasonDeclined = "all_declined"  // every candidate declined or let the offer expire
+	ReasonNoAnswer = "no_answer"     // no region answered in time
+)
+
+// Exclude says why a candidate cannot take a job, or "" if they can. A
+// candidate must have the level; for work on site, live within their radius;
+// for remote work, accept remote work or live within their radius; and have
+// the job's hours free over the horizon.
+func Exclude(c Candidate, j Job) string {
+	switch {
+	case c.Level < j.MinLevel:
+		return ReasonLevel
+	case j.OnSite && c.DistanceKm > float64(c.RadiusKm):
+		return ReasonRadius
+	case !j.OnSite && !c.RemoteOK && c.DistanceKm > float64(c.RadiusKm):
+		return ReasonRadius
+	case c.CapacityMin-c.BookedMin < j.EstimatedMinutes:
+		return ReasonCapacity
+	}
+	return ""
+}
+
+// Cost is the cost of giving job j to candidate c: lower is better. It is
+// the one scoring function of the router, used by the benchmark's optimal
+// matching too.
+func Cost(c Candidate, j Job, w Weights) float64 {
+	level := float64(5-c.Level) / 4
+	dist := 0.0
+	if j.OnSite || !c.RemoteOK {
+		dist = c.DistanceKm / 100
+	}
+	load := 1.0
+	if c.CapacityMin > 0 {
+		load = float64(c.BookedMin+j.EstimatedMinutes) / float64(c.CapacityMin)
+	}
+	fair := 0.0
+	if c.CapacityMin > 0 {
+		// A quarter is 13 weeks; CapacityMin covers the horizon, so scale it.
+		quarter := float64(c.CapacityMin) * quarterPerHorizon
+		fair = float64(c.RoutedMinQtr) / quarter
+	}
+	return w.Level*level + w.Distance*dist + w.Load*load + w.Fairness*fair
+}
+
+// quarterPerHorizon converts capacity over the default horizon (14 days) to
+// a quarter (91 days).
+const quarterPerHorizon = 91.0 / DefaultHorizonDays
+
+// Scored is a candidate with its cost.
+type Scored struct {
+	Candidate
+	Cost float64 `json:"cost"`
+}
+
+// Rank keeps the candidates who can take the job and orders them best
+// first. Ties are broken deterministically: higher level, then shorter
+// distance, then handle.
+func Rank(cands []Candidate, j Job, w Weights) []Scored {
+	out := make([]Scored, 0, len(cands))
+	for _, c := range cands {
+		if Exclude(c, j) == "" {
+			out = append(out, Scored{Candidate: c, Cost: round9(Cost(c, j, w))})
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		x, y := out[a], out[b]
+		switch {
+		case x.Cost != y.Cost:
+			return x.Cost < y.Cost
+		case x.Level != y.Level:
+			return x.Level > y.Level
+		case x.DistanceKm != y.DistanceKm:
+			return x.DistanceKm < y.DistanceKm
+		default:
+			return x.Handle < y.Handle
+		}
+	})
+	return out
+}
+
+// round9 removes floating-point noise so that equal costs compare equal.
+func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }

@@ -1,0 +1,496 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// Routing is the search for a member to do one ticket, on the ticket's node.
+type Routing struct {
+	ID              string     `json:"id" gorm:"primaryKey"`
+	TicketID        string     `json:"ticket_id"`
+	Skill           string     `json:"skill"`
+	MinLevel        int        `json:"min_level"`
+	Note            string     `json:"note"`
+	State           string     `json:"state"` // pending, offering, accepted, unroutable, cancelled
+	Reason          string     `json:"reason,omitempty"`
+	Candidates      string     `json:"-"`
+	Excluded        string     `json:"-"`
+	NextIndex       int        `json:"-"`
+	OfferID         *string    `json:"offer_id,omitempty"`
+	OfferHandle     string     `json:"offered_to,omitempty"`
+	OfferRegion     string     `json:"offered_region,omitempty"`
+	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
+	RequestedBy     string     `json:"requested_by"`
+	RequestedByName string     `json:"-"`
+	LeaseUntil      *time.Time `json:"-"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
+
+// TableName maps Routing to its table.
+func (Routing) TableName() string { return "routings" }
+
+// ForwardInput is a technician's request to route a ticket to the network.
+type ForwardInput struct {
+	Skill    string // default: the ticket's skill
+	MinLevel int    // default 1
+	Note     string // a word for the specialist
+}
+
+// Forward hands a ticket to the network: it becomes "routing" and the search
+// starts at once, in the background. Only the ticket's technician (or staff)
+// may forward it, and only when it is new or was found unroutable.
+func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string, in ForwardInput) (*tickets.Ticket, error) {
+	t, err := s.tickets.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	if !tickets.MayForward(t, by.ID, by.Role.IsStaff()) {
+		return nil, apperr.New(apperr.Forbidden, "only the ticket's technician or staff may forward it")
+	}
+	var v apperr.Validation
+	skill := strings.ToLower(strings.TrimSpace(in.Skill))
+	if skill == "" {
+		skill = t.Skill
+	}
+	if ok, err := s.skills.Known(ctx, skill); err != nil {
+		return nil, err
+	} else if !ok {
+		v.Addf("skill", "unknown skill %q", skill)
+	}
+	level := in.MinLevel
+	if level == 0 {
+		level = DefaultMinLevel
+	}
+	if level < 1 || level > 5 {
+		v.Add("min_level", "must be between 1 and 5")
+	}
+	note := validate.Text(&v, "note", in.Note, 0, 2000, true)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if t.Status != tickets.StatusNew && t.Status != tickets.StatusUnroutable {
+		return nil, apperr.New(apperr.Conflict, "a %s ticket cannot be forwarded: only new or unroutable ones", t.Status)
+	}
+	now := storage.Now()
+	r := Routing{ID: storage.NewID(), TicketID: t.ID, Skill: skill, MinLevel: level, Note: note, State: "pending",
+		Candidates: "[]", Excluded: "{}", RequestedBy: by.Handle, RequestedByName: by.Name, CreatedAt: now, UpdatedAt: now}
+	var moved *tickets.Ticket
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		moved, err = s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
+			tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
+		if err != nil {
+			return err
+		}
+		return tx.Create(&r).Error
+	})
+	if err != nil {
+		if code := apperr.CodeOf(err); code == apperr.Conflict {
+			return nil, apperr.New(apperr.Conflict, "the ticket changed meanwhile, or is already being routed")
+		}
+		return nil, fmt.Errorf("routing: forward %s: %w", ticketID, err)
+	}
+	s.m.forwards.Inc()
+	kick(s.kickRoute)
+	return moved, nil
+}
+
+// routeLoop runs the searches of pending routings.
+func (s *Service) routeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			r, err := s.claimPending(ctx)
+			if err != nil || r == nil {
+				break
+			}
+			if err := s.search(ctx, r); err != nil && ctx.Err() == nil {
+				s.log.Error("routing: search", "routing", r.ID, "ticket", r.TicketID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kickRoute:
+		}
+	}
+}
+
+// claimPending takes one pending routing for this replica for 30 s.
+func (s *Service) claimPending(ctx context.Context) (*Routing, error) {
+	now := storage.Now()
+	var rs []Routing
+	if err := s.db.WithContext(ctx).Where("state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", now).
+		Order("created_at").Limit(5).Find(&rs).Error; err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		lease := now.Add(30 * time.Second)
+		res := s.db.WithContext(ctx).Model(&Routing{}).
+			Where("id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", rs[i].ID, now).
+			Update("lease_until", lease)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 1 {
+			return &rs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// search asks the regions, ranks the candidates and makes the first offer
+// (or finds the ticket unroutable).
+func (s *Service) search(ctx context.Context, r *Routing) error {
+	t, err := s.tickets.GetTx(ctx, s.db.DB, r.TicketID)
+	if err != nil {
+		return err
+	}
+	if t.Status != tickets.StatusRouting {
+		// Cancelled by hand before the search ran.
+		return s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
+			Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()}).Error
+	}
+	place, err := s.clients.PlaceOf(ctx, t.ClientID)
+	if err != nil {
+		return err
+	}
+	q := Question{V: wireVersion, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
+		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
+		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays}
+	answers, err := s.gather(ctx, q)
+	if err != nil {
+		return err
+	}
+	var all []Candidate
+	excluded := map[string]Exclusions{}
+	for _, a := range answers {
+		all = append(all, a.Candidates...)
+		excluded[a.Region] = a.Excluded
+	}
+	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+	ranked := Rank(all, job, s.cfg.Weights)
+	cands, _ := json.Marshal(ranked)
+	excl, _ := json.Marshal(excluded)
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
+			Updates(map[string]any{"candidates": string(cands), "excluded": string(excl), "next_index": 0,
+				"state": "offering", "updated_at": storage.Now()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // cancelled meanwhile: nothing to do
+		}
+		r.Candidates, r.NextIndex, r.State = string(cands), 0, "offering"
+		return s.offerNext(ctx, tx, r, t, unroutableReason(len(answers), excluded))
+	})
+	if err != nil {
+		return err
+	}
+	kick(s.kickOutbox)
+	return nil
+}
+
+// coarse rounds a coordinate to 0.1° (about 10 km): enough to score
+// distance, not enough to find a house.
+func coarse(f float64) float64 { return math.Round(f*10) / 10 }
+
+// unroutableReason says why nobody qualified, from the regions' exclusions.
+func unroutableReason(answered int, ex map[string]Exclusions) string {
+	if answered == 0 {
+		return ReasonNoAnswer
+	}
+	var level, radius, capacity int
+	for _, e := range ex {
+		level, radius, capacity = level+e.Level, radius+e.Radius, capacity+e.Capacity
+	}
+	switch {
+	case capacity > 0:
+		return ReasonCapacity
+	case radius > 0:
+		return ReasonRadius
+	case level > 0:
+		return ReasonLevel
+	}
+	return ReasonNoSkill
+}
+
+// offerNext offers the job to the next candidate, inside tx, or finds the
+// ticket unroutable for reason when there is none left.
+func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, reason string) error {
+	var ranked []Scored
+	if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
+		return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
+	}
+	now := storage.Now()
+	if r.NextIndex >= len(ranked) {
+		if err := tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "unroutable", "reason": reason,
+			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		if _, err := s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting, tickets.StatusOffered},
+			tickets.StatusUnroutable, nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason); err != nil {
+			return err
+		}
+		s.m.unroutable.WithLabelValues(reason).Inc()
+		return nil
+	}
+	c := ranked[r.NextIndex]
+	offerID := storage.NewID()
+	expires := now.Add(s.cfg.OfferTTL)
+	if err := tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"next_index": r.NextIndex + 1,
+		"offer_id": offerID, "offer_handle": c.Handle, "offer_region": c.Region, "offer_expires_at": expires,
+		"updated_at": now}).Error; err != nil {
+		return err
+	}
+	if t.Status == tickets.StatusRouting {
+		if _, err := s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
+			nil, nil, "routing@"+s.cfg.Region, "offered"); err != nil {
+			return err
+		}
+	}
+	if err := s.tickets.Note(ctx, tx, t.ID, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
+		return err
+	}
+	place, err := s.clients.PlaceOf(ctx, t.ClientID)
+	if err != nil {
+		return err
+	}
+	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
+		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: t.Title, Note: r.Note, Skill: r.Skill,
+		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
+		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires}
+	s.m.offers.Inc()
+	return enqueue(ctx, tx, offerID, subjectJobs+c.Region+"."+kindOffer, msg)
+}
+
+// advance moves a routing past its current offer (declined or expired):
+// the next candidate gets the job. It does nothing when that offer is no
+// longer the current one, so that a late or repeated answer changes nothing.
+func (s *Service) advance(ctx context.Context, routingID, offerID, why string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r Routing
+		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil
+			}
+			return err
+		}
+		if r.State != "offering" || r.OfferID == nil || *r.OfferID != offerID {
+			return nil
+		}
+		// Claim the move: only one replica or message advances past this offer.
+		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, offerID).
+			Update("updated_at", storage.Now())
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		if err != nil {
+			return err
+		}
+		if err := s.tickets.Note(ctx, tx, t.ID, r.OfferHandle, why, offerID); err != nil {
+			return err
+		}
+		if why == "offer_expired" {
+			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: why}
+			if err := enqueue(ctx, tx, "withdraw-"+offerID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w); err != nil {
+				return err
+			}
+		}
+		if t.Status != tickets.StatusOffered {
+			// Cancelled by hand meanwhile: stop here.
+			return tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "cancelled",
+				"offer_id": nil, "updated_at": storage.Now()}).Error
+		}
+		return s.offerNext(ctx, tx, &r, t, ReasonDeclined)
+	})
+	if err != nil {
+		return fmt.Errorf("routing: advance %s: %w", routingID, err)
+	}
+	kick(s.kickOutbox)
+	return nil
+}
+
+// receiveDecline passes the job on when a member declined.
+func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
+	var a AnswerMsg
+	if err := decode(data, &a); err != nil {
+		return err
+	}
+	if err := a.validate(kindDecline); err != nil {
+		return err
+	}
+	s.m.declines.Inc()
+	return s.advance(ctx, a.RoutingID, a.OfferID, "offer_declined")
+}
+
+// expiryLoop passes on offers left unanswered past their expiry.
+func (s *Service) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var due []Routing
+		if err := s.db.WithContext(ctx).Where("state = 'offering' AND offer_expires_at < ?", storage.Now()).
+			Order("offer_expires_at").Limit(100).Find(&due).Error; err != nil {
+			continue
+		}
+		for _, r := range due {
+			if r.OfferID == nil {
+				continue
+			}
+			s.m.expired.Inc()
+			if err := s.advance(ctx, r.ID, *r.OfferID, "offer_expired"); err != nil && ctx.Err() == nil {
+				s.log.Error("routing: expire offer", "routing", r.ID, "err", err)
+			}
+		}
+	}
+}
+
+// answerAccept answers another region's acceptance request.
+func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
+	var req AcceptRequest
+	if err := decode(m.Data, &req); err != nil {
+		s.drop("accept", err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.drop("accept", err)
+		return
+	}
+	rep := s.decideAccept(ctx, req)
+	b, _ := json.Marshal(rep)
+	_ = m.Respond(b)
+}
+
+// decideAccept gives the ticket to the member if the offer is still the
+// current one: the only place where a routed job is assigned, in one
+// transaction guarded by the routing's state and current offer. Asking
+// again for an offer already won answers the same.
+func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
+	var ticket *tickets.Ticket
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r Routing
+		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return apperr.NotFoundf("no such routing")
+			}
+			return err
+		}
+		current := r.OfferID != nil && *r.OfferID == req.OfferID
+		if r.State == "accepted" && current {
+			var err error
+			ticket, err = s.tickets.GetTx(ctx, tx, r.TicketID)
+			return err
+		}
+		if r.State != "offering" || !current || r.OfferExpiresAt == nil || !r.OfferExpiresAt.After(time.Now()) {
+			return apperr.New(apperr.Conflict, "the offer is no longer open")
+		}
+		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, req.OfferID).
+			Updates(map[string]any{"state": "accepted", "updated_at": storage.Now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.Conflict, "the offer was answered meanwhile")
+		}
+		var memberID *string
+		if req.Region == s.cfg.Region {
+			memberID = &req.MemberID
+		}
+		var err error
+		ticket, err = s.tickets.Move(ctx, tx, r.TicketID, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
+			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, "accepted")
+		return err
+	})
+	switch code := apperr.CodeOf(err); {
+	case err == nil:
+		s.m.accepts.Inc()
+		b, _ := json.Marshal(ticket.View())
+		return AcceptReply{V: wireVersion, OK: true, Ticket: b}
+	case code == apperr.Conflict:
+		return AcceptReply{V: wireVersion, Code: "conflict", Message: "the offer is no longer open"}
+	case code == apperr.NotFound:
+		return AcceptReply{V: wireVersion, Code: "not_found", Message: "no such job"}
+	default:
+		s.log.Error("routing: decide acceptance", "offer", req.OfferID, "err", err)
+		return AcceptReply{V: wireVersion, Code: "internal", Message: "the origin node failed to record the acceptance"}
+	}
+}
+
+// RoutingOf returns the latest routing of a ticket, for whoever may see the
+// ticket, with the candidates' handles when the actor is staff.
+func (s *Service) RoutingOf(ctx context.Context, by members.Actor, ticketID string) (*Routing, error) {
+	if _, err := s.tickets.Get(ctx, by, ticketID); err != nil {
+		return nil, err
+	}
+	var r Routing
+	err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("created_at DESC, id DESC").Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("ticket %s was never forwarded", ticketID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("routing: routing of %s: %w", ticketID, err)
+	}
+	return &r, nil
+}
+
+// Unroutable is a ticket nobody could take, with why.
+type Unroutable struct {
+	TicketID    string                `json:"ticket_id"`
+	Title       string                `json:"title"`
+	Skill       string                `json:"skill"`
+	MinLevel    int                   `json:"min_level"`
+	Reason      string                `json:"reason"`
+	Excluded    map[string]Exclusions `json:"excluded"`
+	RequestedBy string                `json:"requested_by"`
+	Since       time.Time             `json:"since"`
+}
+
+// UnroutableTickets lists this node's tickets that could not be routed,
+// with the reason, for staff.
+func (s *Service) UnroutableTickets(ctx context.Context, by members.Actor) ([]Unroutable, error) {
+	if !by.Role.IsStaff() {
+		return nil, apperr.New(apperr.Forbidden, "only staff see unroutable tickets")
+	}
+	var rows []struct {
+		Routing
+		Title string
+	}
+	err := s.db.WithContext(ctx).Table("routings").Select("routings.*, tickets.title").
+		Joins("JOIN tickets ON tickets.id = routings.ticket_id").
+		Where("routings.state = 'unroutable' AND tickets.status = 'unroutable'").
+		Order("routings.updated_at DESC").Limit(500).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("routing: unroutable: %w", err)
+	}
+	out := make([]Unroutable, 0, len(rows))
+	for _, r := range rows {
+		u := Unroutable{TicketID: r.TicketID, Title: r.Title, Skill: r.Skill, MinLevel: r.MinLevel, Reason: r.Reason,
+			RequestedBy: r.RequestedBy, Since: r.UpdatedAt.UTC(), Excluded: map[string]Exclusions{}}
+		_ = json.Unmarshal([]byte(r.Excluded), &u.Excluded)
+		out = append(out, u)
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package tickets
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// This file holds the moves the routing flow makes on a ticket: they run
+// inside the routing service's transaction, so that the ticket and the
+// routing state change together or not at all.
+
+// GetTx reads a ticket inside a transaction, whoever asks (the routing flow
+// acts for the node, not for a member).
+func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, error) {
+	var t Ticket
+	err := scanTicket(tx.WithContext(ctx).Raw("SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id).Row(), &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tickets: get %s: %w", id, err)
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return &t, nil
+}
+
+// Move changes a ticket's status inside tx, provided it is in one of the
+// statuses from, and records who did it; with an assignee, it also assigns
+// the ticket. It returns a conflict when the ticket is elsewhere.
+func (s *Service) Move(ctx context.Context, tx *gorm.DB, id string, from []Status, to Status, assignee *Assignee,
+	assigneeMemberID *string, actorHandle, action string) (*Ticket, error) {
+	t, err := s.GetTx(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	for _, f := range from {
+		ok = ok || t.Status == f
+	}
+	if !ok {
+		return nil, apperr.New(apperr.Conflict, "the ticket is %s, not %v", t.Status, from)
+	}
+	now := storage.Now()
+	updates := map[string]any{"status": string(to), "version": t.Version + 1, "updated_at": now}
+	rows := []Change{}
+	add := func(field, old, new string) {
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: id, Version: t.Version + 1, ActorHandle: actorHandle,
+			Action: action, Field: field, OldValue: old, NewValue: new, CreatedAt: now})
+	}
+	if t.Status != to {
+		add("status", string(t.Status), string(to))
+	}
+	if assignee != nil {
+		updates["assignee_handle"] = assignee.Handle
+		updates["assignee_region"] = assignee.Region
+		updates["assignee_name"] = assignee.Name
+		updates["assignee_member_id"] = assigneeMemberID
+		add("assignee", t.AssigneeHandle, assignee.Handle)
+	}
+	if len(rows) == 0 {
+		return t, nil
+	}
+	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", id, t.Version).Updates(updates)
+	if res.Error != nil {
+		return nil, fmt.Errorf("tickets: move %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, staleVersion(t.Version)
+	}
+	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
+		return nil, fmt.Errorf("tickets: history of %s: %w", id, err)
+	}
+	return s.GetTx(ctx, tx, id)
+}
+
+// Note records an event in a ticket's history without changing it (an
+// offer made, an offer declined), inside tx.
+func (s *Service) Note(ctx context.Context, tx *gorm.DB, id, actorHandle, action, value string) error {
+	t, err := s.GetTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	c := Change{ID: storage.NewID(), TicketID: id, Version: t.Version, ActorHandle: actorHandle, Action: action,
+		NewValue: value, CreatedAt: storage.Now()}
+	if err := tx.WithContext(ctx).Create(&c).Error; err != nil {
+		return fmt.Errorf("tickets: note on %s: %w", id, err)
+	}
+	return nil
+}
+
+// MayForward reports whether the actor may forward the ticket: its
+// technician, or staff.
+func MayForward(t *Ticket, actorID string, staff bool) bool {
+	return staff || t.TechnicianID == actorID
+}
+
+// ActiveMinutes returns, per member, the estimated minutes of this node's
+// tickets assigned to them and not yet done (accepted, scheduled, in progress).
+func (s *Service) ActiveMinutes(ctx context.Context, memberIDs []string) (map[string]int, error) {
+	out := map[string]int{}
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		MemberID string
+		Minutes  int
+	}
+	err := s.db.WithContext(ctx).Model(&Ticket{}).Select("assignee_member_id AS member_id, SUM(estimated_minutes) AS minutes").
+		Where("assignee_member_id IN ? AND status IN ?", memberIDs, []string{"accepted", "scheduled", "in_progress"}).
+		Group("assignee_member_id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("tickets: active minutes: %w", err)
+	}
+	for _, r := range rows {
+		out[r.MemberID] = r.Minutes
+	}
+	return out, nil
+}
