@@ -82,11 +82,15 @@ func (s *Server) addSite(c echo.Context) error {
 }
 
 func (s *Server) listSites(c echo.Context) error {
-	sites, err := s.opt.Clients.Sites(c.Request().Context(), actorOf(c), c.Param("id"))
+	limit, after, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[*clients.Site]{Items: nonNil(sites)})
+	sites, err := s.opt.Clients.Sites(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(sites, limit, func(x *clients.Site) string { return x.ID }))
 }
 
 type assetRequest struct {
@@ -112,11 +116,15 @@ func (s *Server) addAsset(c echo.Context) error {
 }
 
 func (s *Server) listAssets(c echo.Context) error {
-	as, err := s.opt.Clients.Assets(c.Request().Context(), actorOf(c), c.Param("id"))
+	limit, after, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[*clients.Asset]{Items: nonNil(as)})
+	as, err := s.opt.Clients.Assets(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(as, limit, func(x *clients.Asset) string { return x.ID }))
 }
 
 func nonNil[T any](s []T) []T {

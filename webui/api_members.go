@@ -36,18 +36,24 @@ func (s *Server) login(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	key := c.RealIP()
-	if !s.logins.Allowed(key) {
-		return apperr.New(apperr.RateLimited, "too many failed logins from your address: wait a quarter of an hour")
+	// Failed logins are counted per client address and per account: ten of
+	// either in a quarter of an hour and the next attempt is refused.
+	keys := []string{"ip:" + c.RealIP(), "email:" + strings.ToLower(strings.TrimSpace(req.Email))}
+	for _, k := range keys {
+		if !s.logins.Allowed(k) {
+			return apperr.New(apperr.RateLimited, "too many failed logins: wait a quarter of an hour")
+		}
 	}
 	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised {
-			s.logins.Fail(key)
+			for _, k := range keys {
+				s.logins.Fail(k)
+			}
 		}
 		return err
 	}
-	s.logins.Reset(key)
+	s.logins.Reset(keys[1])
 	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
 	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
 }
@@ -121,7 +127,16 @@ func (s *Server) getMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, m)
+	return c.JSON(http.StatusOK, memberView(actorOf(c), m))
+}
+
+// memberView shows staff and the member themself everything, others the
+// public profile.
+func memberView(by members.Actor, m *members.Member) any {
+	if by.Role.IsStaff() || by.ID == m.ID {
+		return m
+	}
+	return m.Public()
 }
 
 // skillFilter reads ?skill=&min_level=.
@@ -161,7 +176,12 @@ func (s *Server) listMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(ms, limit, func(m *members.Member) string { return m.ID }))
+	p := page(ms, limit, func(m *members.Member) string { return m.ID })
+	out := Page[any]{NextCursor: p.NextCursor, Items: make([]any, len(p.Items))}
+	for i, m := range p.Items {
+		out.Items[i] = memberView(actorOf(c), m)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // DirectoryEntry is what the coop-wide directory shows of a member: enough

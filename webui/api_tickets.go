@@ -129,17 +129,25 @@ func (s *Server) addComment(c echo.Context) error {
 }
 
 func (s *Server) listComments(c echo.Context) error {
-	cs, err := s.opt.Tickets.Comments(c.Request().Context(), actorOf(c), c.Param("id"))
+	limit, after, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[*tickets.Comment]{Items: nonNil(cs)})
+	cs, err := s.opt.Tickets.Comments(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(cs, limit, func(x *tickets.Comment) string { return x.ID }))
 }
 
 func (s *Server) ticketHistory(c echo.Context) error {
-	h, err := s.opt.Tickets.History(c.Request().Context(), actorOf(c), c.Param("id"))
+	limit, after, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[*tickets.Change]{Items: nonNil(h)})
+	h, err := s.opt.Tickets.History(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(h, limit, func(x *tickets.Change) string { return x.ID }))
 }

@@ -133,8 +133,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		elapsed := time.Since(start)
 		st := statusString(status)
-		s.metrics.requests.WithLabelValues(route, r.Method, st).Inc()
-		s.metrics.latency.WithLabelValues(route, r.Method, st).Observe(elapsed.Seconds())
+		method := knownMethod(r.Method)
+		s.metrics.requests.WithLabelValues(route, method, st).Inc()
+		s.metrics.latency.WithLabelValues(route, method, st).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
@@ -146,6 +147,16 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Response().Size)
 		return nil
 	}
+}
+
+// knownMethod bounds the method label: any other verb is "other", so that
+// made-up methods cannot grow the metrics without limit.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -43,6 +44,10 @@ type Options struct {
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // metrics; a fresh one when nil
 	Ready     []Check              // readiness checks (database, NATS …)
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed; without any, the peer address is the
+	// client's.
+	TrustedProxies []*net.IPNet
 }
 
 // Server is the HTTP server of one node.
@@ -75,6 +80,14 @@ func New(opt Options) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(opt.TrustedProxies) > 0 {
+		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range opt.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
+	}
 	e.Use(s.observe) // request id, access log, metrics, recovery
 	e.Use(securityHeaders, bodyLimit)
 	s.routes()

@@ -28,9 +28,12 @@ type Config struct {
 	NATSNKey    string
 	OfferTTL    time.Duration
 	Peers       []string
-	DataDir     string
-	LogFormat   string
-	LogLevel    string
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the node, whose X-Forwarded-For header is believed.
+	TrustedProxies []*net.IPNet
+	DataDir        string
+	LogFormat      string
+	LogLevel       string
 }
 
 // setting is one flag with its environment variable.
@@ -47,6 +50,7 @@ type configFlags struct {
 	settings []setting
 	peers    string
 	offerTTL string
+	proxies  string
 	cfg      Config
 }
 
@@ -63,6 +67,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"nats-nkey", "COOPNET_NATS_NKEY", "file holding this region's NATS nkey seed", "", &c.NATSNKey},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
+		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
 		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
 		{"log-level", "COOPNET_LOG_LEVEL", "log level: debug, info, warn, error", "info", &c.LogLevel},
@@ -113,7 +118,16 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	if c.OfferTTL, ttlErr = time.ParseDuration(cf.offerTTL); ttlErr != nil || c.OfferTTL < time.Second || c.OfferTTL > 30*24*time.Hour {
 		ttlErr = fmt.Errorf("--offer-ttl %q must be a duration between 1s and 720h, e.g. 48h", cf.offerTTL)
 	}
-	return c, errors.Join(ttlErr, c.finish(regionRequired))
+	var proxyErr error
+	for _, p := range splitList(cf.proxies) {
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			proxyErr = errors.Join(proxyErr, fmt.Errorf("--trusted-proxies %q must be a network such as 10.0.0.0/8", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	return c, errors.Join(ttlErr, proxyErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

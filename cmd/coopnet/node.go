@@ -97,7 +97,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	}
 	n.server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Routing: n.routing,
-		Skills: catalog, Logger: log, Registry: reg, Ready: ready,
+		Skills: catalog, Logger: log, Registry: reg, Ready: ready, TrustedProxies: cfg.TrustedProxies,
 	})
 	return n, nil
 }

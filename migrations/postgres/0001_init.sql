@@ -76,6 +76,7 @@ CREATE TABLE clients (
     contact_name     TEXT NOT NULL DEFAULT '',
     contact_email    TEXT NOT NULL DEFAULT '',
     contact_phone    TEXT NOT NULL DEFAULT '',
+    search_text      TEXT NOT NULL DEFAULT '', -- name and commune, lower-cased, without accents
     version          INTEGER NOT NULL DEFAULT 1,
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/validate"
@@ -41,6 +42,7 @@ type Client struct {
 	ContactName     string    `json:"contact_name"`
 	ContactEmail    string    `json:"contact_email"`
 	ContactPhone    string    `json:"contact_phone"`
+	SearchText      string    `json:"-"`
 	Version         int       `json:"version"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
@@ -143,6 +145,7 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	c.SearchText = geo.Fold(c.Name + " " + c.Commune)
 	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
 		return nil, fmt.Errorf("clients: create: %w", err)
 	}
@@ -192,13 +195,20 @@ type ListOptions struct {
 
 // List returns the clients the actor may see, newest first.
 func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Client, error) {
+	var v apperr.Validation
+	query := validate.Text(&v, "q", opt.Query, 0, 100, false)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
 	q := visible(s.db.WithContext(ctx).Model(&Client{}), by).Order("clients.id DESC").Limit(opt.Limit)
 	if opt.After != "" {
 		q = q.Where("clients.id < ?", opt.After)
 	}
-	if t := strings.TrimSpace(opt.Query); t != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(t)) + "%"
-		q = q.Where(`(LOWER(clients.name) LIKE ? ESCAPE '\' OR LOWER(clients.commune) LIKE ? ESCAPE '\')`, like, like)
+	if query != "" {
+		// Case and accents are folded in Go on both sides, the same way on
+		// PostgreSQL and SQLite (whose LOWER knows only ASCII).
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(geo.Fold(query)) + "%"
+		q = q.Where(`clients.search_text LIKE ? ESCAPE '\'`, like)
 	}
 	var cs []*Client
 	if err := q.Find(&cs).Error; err != nil {

@@ -46,13 +46,14 @@ func (s *Service) AddSite(ctx context.Context, by members.Actor, clientID string
 	return site, nil
 }
 
-// Sites lists the sites of a client the actor may see.
-func (s *Service) Sites(ctx context.Context, by members.Actor, clientID string) ([]*Site, error) {
+// Sites lists the sites of a client the actor may see, oldest first, up to
+// limit after the cursor.
+func (s *Service) Sites(ctx context.Context, by members.Actor, clientID, after string, limit int) ([]*Site, error) {
 	if _, err := s.Get(ctx, by, clientID); err != nil {
 		return nil, err
 	}
 	var out []*Site
-	if err := s.db.WithContext(ctx).Where("client_id = ?", clientID).Order("id").Find(&out).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("client_id = ? AND id > ?", clientID, after).Order("id").Limit(limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("clients: sites: %w", err)
 	}
 	return out, nil
@@ -115,13 +116,14 @@ func (s *Service) AddAsset(ctx context.Context, by members.Actor, clientID strin
 	return a, nil
 }
 
-// Assets lists the equipment of a client the actor may see.
-func (s *Service) Assets(ctx context.Context, by members.Actor, clientID string) ([]*Asset, error) {
+// Assets lists the equipment of a client the actor may see, oldest first,
+// up to limit after the cursor.
+func (s *Service) Assets(ctx context.Context, by members.Actor, clientID, after string, limit int) ([]*Asset, error) {
 	if _, err := s.Get(ctx, by, clientID); err != nil {
 		return nil, err
 	}
 	var out []*Asset
-	if err := s.db.WithContext(ctx).Where("client_id = ?", clientID).Order("id").Find(&out).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("client_id = ? AND id > ?", clientID, after).Order("id").Limit(limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("clients: assets: %w", err)
 	}
 	return out, nil

@@ -44,16 +44,21 @@ var (
 	// ErrInvalidCoordinates is returned for out-of-range, incomplete or
 	// implausible coordinates.
 	ErrInvalidCoordinates = errors.New("geo: invalid coordinates")
+	// ErrCommuneMismatch is returned for a commune the postcode does not serve.
+	ErrCommuneMismatch = errors.New("geo: commune does not match the postcode")
 )
 
 // EarthRadiusKm is the mean Earth radius (IUGG) used by DistanceKm.
 const EarthRadiusKm = 6371.0088
 
 // MaxDistanceFromChefLieuKm bounds how far caller coordinates may lie from
-// the chef-lieu of the postcode's département. It is generous (Guyane and
-// the largest metropolitan départements are far smaller) and mainly catches
-// swapped latitude/longitude.
-const MaxDistanceFromChefLieuKm = 1500.0
+// the chef-lieu of the postcode's metropolitan département: no point of a
+// département is that far from its chef-lieu, and swapped latitude and
+// longitude, or coordinates of another region, are.
+const MaxDistanceFromChefLieuKm = 200.0
+
+// MaxDistanceOverseasKm is the same bound overseas, where Guyane is large.
+const MaxDistanceOverseasKm = 600.0
 
 var byCode = func() map[string]Departement {
 	m := make(map[string]Departement, len(departements))
@@ -149,31 +154,41 @@ func normalisePostcode(postcode string) (string, error) {
 // Resolve turns a postcode (required) plus an optional commune and optional
 // coordinates into a Location.
 //
+// The postcode must be one La Poste uses (ErrUnknownPostcode otherwise). A
+// commune, when given, must be one the postcode serves, ignoring case,
+// accents, hyphens and "St"/"Saint" (ErrCommuneMismatch otherwise, naming
+// the right ones); it is returned with its official spelling. Without a
+// commune, a postcode serving a single commune gives that commune, else
+// the commune is left empty.
+//
 // If lat and lon are both non-nil they must be finite, with lat in [-90,90]
 // and lon in [-180,180], and lie within MaxDistanceFromChefLieuKm of the
-// département's chef-lieu (this catches swapped lat/lon); they are then used
-// as-is with Precise=true. Giving only one of them is an error. Without
-// coordinates the chef-lieu's position is used and Precise is false.
-// Errors wrap ErrUnknownPostcode or ErrInvalidCoordinates.
-//
-// The commune is trimmed; when empty, the prefecture's name is used. It is
-// not checked against the postcode.
+// département's chef-lieu (overseas, MaxDistanceOverseasKm): this catches
+// swapped latitude and longitude and coordinates of another place. They are
+// then used as they are, with Precise=true. Giving only one of them is an
+// error. Without coordinates the chef-lieu's position is used and Precise
+// is false. Errors wrap ErrUnknownPostcode, ErrCommuneMismatch or
+// ErrInvalidCoordinates.
 func Resolve(postcode, commune string, lat, lon *float64) (Location, error) {
 	code, err := DepartementOfPostcode(postcode)
 	if err != nil {
 		return Location{}, err
 	}
-	d := byCode[code]
-	loc := Location{
-		Postcode:    strings.TrimSpace(postcode),
-		Commune:     strings.TrimSpace(commune),
-		Departement: d.Code,
-		Region:      d.Region,
-		Lat:         d.Lat,
-		Lon:         d.Lon,
+	pc := strings.TrimSpace(postcode)
+	communes := Communes(pc)
+	if len(communes) == 0 {
+		return Location{}, fmt.Errorf("%w: %q is not used by La Poste", ErrUnknownPostcode, postcode)
 	}
-	if loc.Commune == "" {
-		loc.Commune = d.Prefecture
+	d := byCode[code]
+	loc := Location{Postcode: pc, Departement: d.Code, Region: d.Region, Lat: d.Lat, Lon: d.Lon}
+	switch commune = strings.TrimSpace(commune); {
+	case commune != "":
+		loc.Commune = matchCommune(communes, commune)
+		if loc.Commune == "" {
+			return Location{}, &CommuneMismatchError{Postcode: pc, Commune: commune, Communes: communes}
+		}
+	case len(communes) == 1:
+		loc.Commune = communes[0]
 	}
 	switch {
 	case lat == nil && lon == nil:
@@ -185,13 +200,35 @@ func Resolve(postcode, commune string, lat, lon *float64) (Location, error) {
 	if !validLatLon(la, lo) {
 		return Location{}, fmt.Errorf("%w: lat %v, lon %v out of range", ErrInvalidCoordinates, la, lo)
 	}
-	if km := DistanceKm(Point{la, lo}, Point{d.Lat, d.Lon}); km > MaxDistanceFromChefLieuKm {
+	limit := MaxDistanceFromChefLieuKm
+	if len(d.Code) == 3 {
+		limit = MaxDistanceOverseasKm
+	}
+	if km := DistanceKm(Point{la, lo}, Point{d.Lat, d.Lon}); km > limit {
 		return Location{}, fmt.Errorf("%w: lat %v, lon %v is %.0f km from %s (département %s); swapped?",
 			ErrInvalidCoordinates, la, lo, km, d.Prefecture, d.Code)
 	}
 	loc.Lat, loc.Lon, loc.Precise = la, lo, true
 	return loc, nil
 }
+
+// CommuneMismatchError says that a postcode does not serve a commune.
+type CommuneMismatchError struct {
+	Postcode, Commune string
+	Communes          []string
+}
+
+func (e *CommuneMismatchError) Error() string {
+	list := e.Communes
+	more := ""
+	if len(list) > 12 {
+		list, more = list[:12], ", …"
+	}
+	return fmt.Sprintf("%s does not serve %q; it serves %s%s", e.Postcode, e.Commune, strings.Join(list, ", "), more)
+}
+
+// Is makes errors.Is(err, ErrCommuneMismatch) true.
+func (e *CommuneMismatchError) Is(target error) bool { return target == ErrCommuneMismatch }
 
 func validLatLon(lat, lon float64) bool {
 	if math.IsNaN(lat) || math.IsNaN(lon) {

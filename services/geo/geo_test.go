@@ -182,20 +182,36 @@ func TestResolve(t *testing.T) {
 	}{
 		{
 			name: "postcode only", postcode: "25150",
-			want: Location{Postcode: "25150", Commune: "Besançon", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.24, Lon: 6.02},
+			// 25150 serves ten communes: none is chosen for the caller.
+			want: Location{Postcode: "25150", Commune: "", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.24, Lon: 6.02},
 		},
 		{
-			name: "with commune", postcode: " 25150 ", commune: "  Pont-de-Roide  ",
-			want: Location{Postcode: "25150", Commune: "Pont-de-Roide", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.24, Lon: 6.02},
+			name: "with commune, loosely spelt", postcode: " 25150 ", commune: "  pont de roide VERMONDANS ",
+			want: Location{Postcode: "25150", Commune: "Pont-de-Roide-Vermondans", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.24, Lon: 6.02},
 		},
 		{
-			name: "with coordinates", postcode: "25150", commune: "Pont-de-Roide", lat: ptr(47.39), lon: ptr(6.77),
-			want: Location{Postcode: "25150", Commune: "Pont-de-Roide", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.39, Lon: 6.77, Precise: true},
+			name: "accents ignored", postcode: "25150", commune: "Ecot",
+			want: Location{Postcode: "25150", Commune: "Écot", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.24, Lon: 6.02},
 		},
 		{
-			name: "corsica", postcode: "20000",
+			name: "with coordinates", postcode: "25150", commune: "Bourguignon", lat: ptr(47.39), lon: ptr(6.77),
+			want: Location{Postcode: "25150", Commune: "Bourguignon", Departement: "25", Region: "bourgogne-franche-comte", Lat: 47.39, Lon: 6.77, Precise: true},
+		},
+		{
+			name: "a postcode of one commune", postcode: "35000",
+			want: Location{Postcode: "35000", Commune: "Rennes", Departement: "35", Region: "bretagne", Lat: 48.11, Lon: -1.68},
+		},
+		{
+			name: "corsica", postcode: "20000", commune: "Ajaccio",
 			want: Location{Postcode: "20000", Commune: "Ajaccio", Departement: "2A", Region: "corse", Lat: 41.93, Lon: 8.74},
 		},
+		{
+			name: "a city for its arrondissement", postcode: "75011", commune: "Paris",
+			want: Location{Postcode: "75011", Commune: "Paris 11e Arrondissement", Departement: "75", Region: "ile-de-france", Lat: 48.86, Lon: 2.35},
+		},
+		{name: "commune not served", postcode: "25150", commune: "Besançon", wantErr: ErrCommuneMismatch},
+		{name: "postcode La Poste does not use", postcode: "25999", wantErr: ErrUnknownPostcode},
+		{name: "coordinates of another département", postcode: "25150", lat: ptr(48.86), lon: ptr(2.35), wantErr: ErrInvalidCoordinates},
 		{
 			name: "reunion with coordinates", postcode: "97400", lat: ptr(-21.1), lon: ptr(55.5),
 			want: Location{Postcode: "97400", Commune: "Saint-Denis", Departement: "974", Region: "la-reunion", Lat: -21.1, Lon: 55.5, Precise: true},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
 )
 
 // TokenKind tells a login session from a long-lived API token.
@@ -53,6 +54,11 @@ func hashToken(token string) string {
 // Login checks an e-mail address and password and opens a session. It
 // returns the session token (shown once, stored only hashed) and the member.
 func (s *Service) Login(ctx context.Context, email, password string) (string, *Member, error) {
+	var v apperr.Validation
+	if validate.Email(&v, "email", email, true); v.Err() != nil {
+		_ = bcrypt.CompareHashAndPassword(s.dummyPW, []byte(password))
+		return "", nil, ErrBadCredentials
+	}
 	m, err := s.GetByEmail(ctx, email)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		_ = bcrypt.CompareHashAndPassword(s.dummyPW, []byte(password))

@@ -112,7 +112,42 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 	now := storage.Now()
 	m.CreatedAt, m.UpdatedAt = now, now
 
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	derived := m.Handle == ""
+	// A handle derived from the e-mail address may be taken by a concurrent
+	// registration between the check and the insert: then try the next one.
+	for attempt := 0; ; attempt++ {
+		if derived {
+			m.Handle = ""
+		}
+		err = s.insert(ctx, m, skillRows)
+		if !(derived && attempt < 5 && storage.UniqueViolationOn(err, "members.handle")) {
+			break
+		}
+	}
+	switch {
+	case storage.UniqueViolationOn(err, "members.email"):
+		return nil, &apperr.Error{Code: apperr.Conflict, Message: "this e-mail address is already registered",
+			Fields: map[string]string{"email": "is already registered"}, Err: err}
+	case storage.UniqueViolationOn(err, "members.handle"):
+		return nil, &apperr.Error{Code: apperr.Conflict, Message: "this handle is already taken",
+			Fields: map[string]string{"handle": "is already taken"}, Err: err}
+	case err != nil && apperr.CodeOf(err) != apperr.Internal:
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("members: create: %w", err)
+	}
+	m.Skills = append([]SkillLevel{}, in.Skills...)
+	for i := range m.Skills {
+		m.Skills[i].Name = skillRows[i].Skill
+	}
+	s.decorate(m)
+	return m, nil
+}
+
+// insert writes a new member and their skills in one transaction, choosing
+// a free handle when it has none.
+func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var taken int64
 		if err := tx.Model(&Member{}).Where("email = ?", m.Email).Count(&taken).Error; err != nil {
 			return err
@@ -140,28 +175,10 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 			skillRows[i].MemberID = m.ID
 		}
 		if len(skillRows) > 0 {
-			if err := tx.Create(&skillRows).Error; err != nil {
-				return err
-			}
+			return tx.Create(&skillRows).Error
 		}
 		return nil
 	})
-	if storage.IsUniqueViolation(err) {
-		// Lost a race with another registration of the same address.
-		return nil, &apperr.Error{Code: apperr.Conflict, Message: "this e-mail address or handle is already registered", Err: err}
-	}
-	if err != nil {
-		if apperr.CodeOf(err) != apperr.Internal {
-			return nil, err
-		}
-		return nil, fmt.Errorf("members: create: %w", err)
-	}
-	m.Skills = append([]SkillLevel{}, in.Skills...)
-	for i := range m.Skills {
-		m.Skills[i].Name = skillRows[i].Skill
-	}
-	s.decorate(m)
-	return m, nil
 }
 
 func (s *Service) checkSkills(ctx context.Context, v *apperr.Validation, in []SkillLevel) ([]memberSkill, error) {

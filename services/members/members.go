@@ -284,3 +284,27 @@ func (s *Service) WithSkill(ctx context.Context, skill string) ([]SkillHolder, e
 	}
 	return out, nil
 }
+
+// Public is what any member of the coop may see of another: no e-mail
+// address, no exact home position.
+type Public struct {
+	ID          string       `json:"id"`
+	Handle      string       `json:"handle"`
+	FullHandle  string       `json:"full_handle"`
+	Name        string       `json:"name"`
+	Role        Role         `json:"role"`
+	Region      string       `json:"region"`
+	Commune     string       `json:"commune"`
+	Departement string       `json:"departement"`
+	RadiusKm    int          `json:"radius_km"`
+	RemoteOK    bool         `json:"remote_ok"`
+	WeeklyHours int          `json:"weekly_hours"`
+	Skills      []SkillLevel `json:"skills"`
+}
+
+// Public returns the member as other members see them.
+func (m *Member) Public() Public {
+	return Public{ID: m.ID, Handle: m.Handle, FullHandle: m.FullHandle, Name: m.Name, Role: m.Role, Region: m.Region,
+		Commune: m.Commune, Departement: m.Departement, RadiusKm: m.RadiusKm, RemoteOK: m.RemoteOK,
+		WeeklyHours: m.WeeklyHours, Skills: m.Skills}
+}

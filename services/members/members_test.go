@@ -2,7 +2,9 @@ package members_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,6 +182,67 @@ func TestTokens(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		if _, err := short.Authenticate(ctx, tok); apperr.CodeOf(err) != apperr.Unauthorised {
 			t.Errorf("expired session accepted: %v", err)
+		}
+	})
+}
+
+// TestConcurrentRegistrations: registrations racing for the same derived
+// handle all succeed, each with its own handle.
+func TestConcurrentRegistrations(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		s := newService(t, db, 0)
+		const n = 6
+		var wg sync.WaitGroup
+		handles := make([]string, n)
+		errs := make([]error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, err := s.Create(context.Background(), nil, members.CreateInput{
+					Email: fmt.Sprintf("marie@domaine%d.example", i), Name: "Marie", Role: "technician", Password: "12345678"})
+				errs[i] = err
+				if err == nil {
+					handles[i] = m.Handle
+				}
+			}()
+		}
+		wg.Wait()
+		seen := map[string]bool{}
+		for i := range errs {
+			if errs[i] != nil {
+				t.Fatalf("registration %d: %v", i, errs[i])
+			}
+			if seen[handles[i]] {
+				t.Fatalf("handle %s given twice", handles[i])
+			}
+			seen[handles[i]] = true
+		}
+		// The same address twice at once: exactly one wins, the other is told why.
+		var ok, conflict int
+		var mu sync.Mutex
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Create(context.Background(), nil, members.CreateInput{Email: "same@x.example", Name: "S", Role: "staff", Password: "12345678"})
+				mu.Lock()
+				defer mu.Unlock()
+				switch apperr.CodeOf(err) {
+				case apperr.Conflict:
+					conflict++
+				default:
+					if err == nil {
+						ok++
+					} else {
+						t.Errorf("duplicate e-mail: %v", err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if ok != 1 || conflict != 3 {
+			t.Errorf("same e-mail four times: %d created, %d conflicts", ok, conflict)
 		}
 	})
 }

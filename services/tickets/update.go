@@ -59,9 +59,6 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 	if err != nil {
 		return nil, err
 	}
-	if !mayWorkOn(t, by) {
-		return nil, apperr.New(apperr.Forbidden, "only the ticket's technician, its assignee or staff may change it")
-	}
 	var v apperr.Validation
 	if in.Version <= 0 {
 		v.Add("version", "is required: the version of the ticket you are changing")
@@ -110,8 +107,9 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 				Fields:  map[string]string{"status": "not allowed from " + string(t.Status)}}
 		}
 		set("status", "status", string(t.Status), string(to), string(to))
-		// Whoever starts work on an unassigned ticket of their own takes it.
-		if (to == StatusScheduled || to == StatusInProgress) && t.AssigneeHandle == "" {
+		// The technician in charge who starts work on an unassigned ticket
+		// takes it; staff moving a ticket do not become its assignee.
+		if (to == StatusScheduled || to == StatusInProgress) && t.AssigneeHandle == "" && by.ID == t.TechnicianID {
 			updates["assignee_member_id"] = by.ID
 			updates["assignee_handle"] = by.Handle
 			updates["assignee_region"] = s.cfg.Region

@@ -114,7 +114,10 @@ func Location(v *apperr.Validation, postcode, commune string, lat, lon *float64,
 	loc, err := geo.Resolve(postcode, commune, lat, lon)
 	switch {
 	case errors.Is(err, geo.ErrUnknownPostcode):
-		v.Add("postcode", "is not a French postcode (five digits, e.g. 25150)")
+		v.Add("postcode", "is not a French postcode in use (five digits, e.g. 25150)")
+		return loc, false
+	case errors.Is(err, geo.ErrCommuneMismatch):
+		v.Add("commune", err.Error())
 		return loc, false
 	case errors.Is(err, geo.ErrInvalidCoordinates):
 		msg := "lat and lon must be given together, in decimal degrees, within the postcode's département"
