@@ -182,6 +182,13 @@ func (r *rig) snapshot() map[string]int64 {
 	for _, t := range []string{"members", "member_skills", "api_tokens", "clients", "sites", "assets", "tickets", "ticket_comments", "ticket_history"} {
 		out[t] = r.count(t)
 	}
+	// Not only how many rows, but what the mutable ones say: every ticket's
+	// and client's version.
+	var versions []struct{ Version int64 }
+	r.db.Raw("SELECT version FROM tickets UNION ALL SELECT version FROM clients").Scan(&versions)
+	for _, v := range versions {
+		out["sum of versions"] += v.Version
+	}
 	return out
 }
 

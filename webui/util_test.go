@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"sort"
 )
 
@@ -12,3 +13,5 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
