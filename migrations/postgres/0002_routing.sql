@@ -19,6 +19,7 @@ CREATE TABLE routings (
     offer_expires_at  TIMESTAMPTZ,
     requested_by      TEXT NOT NULL,
     requested_by_name TEXT NOT NULL,
+    attempts          INTEGER NOT NULL DEFAULT 0,  -- searches that heard from no region (NATS down?)
     lease_until       TIMESTAMPTZ,
     created_at        TIMESTAMPTZ NOT NULL,
     updated_at        TIMESTAMPTZ NOT NULL

@@ -19,6 +19,7 @@ CREATE TABLE routings (
     offer_expires_at  DATETIME,
     requested_by      TEXT NOT NULL,
     requested_by_name TEXT NOT NULL,
+    attempts          INTEGER NOT NULL DEFAULT 0,  -- searches that heard from no region (NATS down?)
     lease_until       DATETIME,
     created_at        DATETIME NOT NULL,
     updated_at        DATETIME NOT NULL

@@ -172,6 +172,8 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	var rep AcceptReply
 	if o.OriginRegion == s.cfg.Region {
 		rep = s.decideAccept(ctx, req)
+	} else if !s.bus.Connected() {
+		return nil, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; your offer is kept, try again in a moment")
 	} else {
 		b, _ := json.Marshal(req)
 		rctx, cancel := context.WithTimeout(ctx, acceptTimeout)

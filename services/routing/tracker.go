@@ -37,6 +37,7 @@ type Routing struct {
 	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
 	RequestedBy     string     `json:"requested_by"`
 	RequestedByName string     `json:"-"`
+	Attempts        int        `json:"-"`
 	LeaseUntil      *time.Time `json:"-"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
@@ -176,9 +177,18 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 	q := Question{V: wireVersion, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays}
+	if !s.bus.Connected() {
+		return s.retryLater(ctx, r, "NATS is not connected")
+	}
 	answers, err := s.gather(ctx, q)
 	if err != nil {
 		return err
+	}
+	// This node always answers for its own region: no answer at all means
+	// the routing plane is in trouble, not that nobody exists. Try again a
+	// few times before calling the ticket unroutable.
+	if len(answers) == 0 && r.Attempts+1 < maxSearchAttempts {
+		return s.retryLater(ctx, r, "no region answered")
 	}
 	var all []Candidate
 	excluded := map[string]Exclusions{}
@@ -205,6 +215,20 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 	}
 	kick(s.kickOutbox)
 	return nil
+}
+
+// maxSearchAttempts bounds the searches that hear from no region before a
+// ticket is found unroutable ("no_answer"); with the back-off of retryLater,
+// about two minutes.
+const maxSearchAttempts = 8
+
+// retryLater leaves a routing pending and lets it be claimed again after a
+// back-off: one, two, four… seconds, at most thirty.
+func (s *Service) retryLater(ctx context.Context, r *Routing, why string) error {
+	wait := min(time.Duration(1<<min(r.Attempts, 5))*time.Second, 30*time.Second)
+	s.log.Warn("routing: search postponed", "routing", r.ID, "ticket", r.TicketID, "why", why, "retry_in", wait)
+	return s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
+		Updates(map[string]any{"attempts": r.Attempts + 1, "lease_until": storage.Now().Add(wait)}).Error
 }
 
 // coarse rounds a coordinate to 0.1° (about 10 km): enough to score

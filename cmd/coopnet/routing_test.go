@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// TestRoutingStory is the heart of coopnet, across three real nodes and a
+// real NATS: Jean (Bourgogne-Franche-Comté) forwards a school's website
+// request; Marie (Bretagne: website 4, remote work, free) gets the offer
+// before Gwen (website 3), Paul (website 2) and Zoé (website 5, but fully
+// booked); she accepts; Jean's ticket shows her as assignee.
+func TestRoutingStory(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+
+	fwd := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"note": "Petit site vitrine"}, 202)
+	if fwd["status"] != "routing" {
+		t.Fatalf("forwarded: %v", fwd)
+	}
+	offer := c.offerFor("bretagne", marieEmail, id)
+	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" || offer["note"] != "Petit site vitrine" ||
+		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
+		t.Errorf("offer: %v", offer)
+	}
+	raw, _ := json.Marshal(offer)
+	for _, private := range []string{"Tilleuls", "Martin", "ecole.tilleuls"} {
+		if bytes.Contains(raw, []byte(private)) {
+			t.Errorf("the offer carries the client's %q before acceptance: %s", private, raw)
+		}
+	}
+	if got := c.ticket(id); got["status"] != "offered" {
+		t.Errorf("while offered: %v", got["status"])
+	}
+	for _, other := range []struct{ region, email string }{{"bretagne", gwenEmail}, {"ile-de-france", paulEmail}, {"ile-de-france", zoeEmail}} {
+		if c.hasOffer(other.region, other.email, id) {
+			t.Errorf("%s got an offer too", other.email)
+		}
+	}
+	// The routing shows who it is offered to.
+	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+	if r["state"] != "offering" || r["offered_to"] != c.handle(marieEmail) || r["offered_region"] != "bretagne" {
+		t.Errorf("routing: %v", r)
+	}
+
+	acc := c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	assignee := acc["assignee"].(map[string]any)
+	if acc["status"] != "accepted" || assignee["handle"] != c.handle(marieEmail) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
+		t.Fatalf("accepted: %v", acc)
+	}
+	got := c.ticket(id)
+	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+		t.Fatalf("Jean's ticket: %v", got)
+	}
+	if c.hasOffer("bretagne", marieEmail, id) {
+		t.Error("an accepted offer is still pending")
+	}
+	h := c.history(id)
+	if count(h, "forwarded status routing") != 1 || count(h, "offered_to") != 1 || count(h, "accepted assignee") != 1 {
+		t.Errorf("history: %v", h)
+	}
+}
+
+// TestDeclineCascadesAndUnroutable: a declined offer passes to the next
+// candidate at once; when nobody qualifies, staff see why.
+func TestDeclineCascadesAndUnroutable(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	marie := c.offerFor("bretagne", marieEmail, id)
+	// Gwen cannot answer Marie's offer.
+	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", gwenEmail, nil, 404)
+	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
+	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, nil, 409)
+	gwen := c.offerFor("bretagne", gwenEmail, id)
+	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
+	paul := c.offerFor("ile-de-france", paulEmail, id)
+	c.api("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
+	// Zoé is full: nobody is left.
+	waitFor(t, "unroutable", func() bool { return c.ticket(id)["status"] == "unroutable" })
+	if h := c.history(id); count(h, "offer_declined") != 3 || count(h, "offered_to") != 3 {
+		t.Errorf("history: %v", h)
+	}
+
+	// Nobody has the skill at all; nobody within reach for work on site.
+	tel := c.schoolTicket("Standard téléphonique", "telephony", false, 4)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, nil, 202)
+	site := c.schoolTicket("Site web, atelier sur place", "website", true, 4)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", jeanEmail, nil, 202)
+	waitFor(t, "both unroutable", func() bool {
+		return c.ticket(tel)["status"] == "unroutable" && c.ticket(site)["status"] == "unroutable"
+	})
+	c.api("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", jeanEmail, nil, 403)
+	reasons := map[string]string{}
+	for _, it := range c.api("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", claireEmail, nil, 200)["items"].([]any) {
+		u := it.(map[string]any)
+		reasons[u["ticket_id"].(string)] = u["reason"].(string)
+	}
+	if reasons[id] != "all_declined" || reasons[tel] != "no_skill" || reasons[site] != "out_of_radius" {
+		t.Errorf("reasons: %v", reasons)
+	}
+	// An unroutable ticket can be forwarded again, here with a lower bar.
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, map[string]any{"skill": "website"}, 202)
+	c.offerFor("bretagne", marieEmail, tel)
+}
+
+// TestForwardRefusals: what may not be forwarded, and by whom.
+func TestForwardRefusals(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	id := c.schoolTicket("Site web", "website", false, 16)
+	bfc := "bourgogne-franche-comte"
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"skill": "cobol"}, 422)
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 9}, 422)
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"colour": "blue"}, 422)
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", "", nil, 401)
+	c.api(bfc, "POST", "/api/v1/tickets/01a201c8-0000-7000-8000-000000000000/forward", jeanEmail, nil, 404)
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 409) // already routed
+	closed := c.schoolTicket("Ancien ticket", "website", false, 1)
+	c.api(bfc, "PATCH", "/api/v1/tickets/"+closed, jeanEmail, map[string]any{"version": 1, "status": "cancelled"}, 200)
+	c.api(bfc, "POST", "/api/v1/tickets/"+closed+"/forward", jeanEmail, nil, 409)
+	c.api("bretagne", "POST", "/api/v1/offers/not-an-offer/accept", marieEmail, nil, 404)
+	c.offerFor("bretagne", marieEmail, id)
+}
+
+// TestExactlyOneAcceptance: the same acceptance sent many times at once
+// assigns the ticket once; an expired offer accepted at the same time as
+// the next one loses.
+func TestExactlyOneAcceptance(t *testing.T) {
+	c := newCoop(t, 3*time.Second)
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.offerFor("bretagne", marieEmail, id)
+	statuses := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = post(t, c.node("bretagne").url+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.tokens[marieEmail])
+		}()
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		if s != 200 {
+			t.Errorf("repeated acceptance answered %d, want 200 each time (idempotent): %v", s, statuses)
+			break
+		}
+	}
+	if h := c.history(id); count(h, "accepted assignee") != 1 || count(h, "accepted status") != 1 {
+		t.Fatalf("assigned more than once: %v", h)
+	}
+
+	// Two offers racing: the first candidate's offer expires and passes to
+	// the next; both accept at once. (With Marie's first job counted, the
+	// ranking may now put Gwen first: read who it is from the routing.)
+	id2 := c.schoolTicket("Deuxième site", "website", false, 8)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id2+"/forward", jeanEmail, nil, 202)
+	byHandle := map[string]string{c.handle(marieEmail): marieEmail, c.handle(gwenEmail): gwenEmail}
+	var first string
+	waitFor(t, "the first offer", func() bool {
+		first, _ = c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		return byHandle[first] != ""
+	})
+	late := c.offerFor("bretagne", byHandle[first], id2)
+	var second string
+	waitFor(t, "the offer to pass on", func() bool {
+		second, _ = c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		return second != first
+	})
+	if byHandle[second] == "" {
+		t.Fatalf("the second candidate is %s, want the other Breton", second)
+	}
+	next := c.offerFor("bretagne", byHandle[second], id2)
+	var lateStatus, nextStatus int
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		lateStatus = post(t, c.node("bretagne").url+"/api/v1/offers/"+late["id"].(string)+"/accept", c.tokens[byHandle[first]])
+	}()
+	go func() {
+		defer wg.Done()
+		nextStatus = post(t, c.node("bretagne").url+"/api/v1/offers/"+next["id"].(string)+"/accept", c.tokens[byHandle[second]])
+	}()
+	wg.Wait()
+	got := c.ticket(id2)
+	if nextStatus != 200 || lateStatus != 409 || got["assignee"].(map[string]any)["handle"] != second {
+		t.Fatalf("race: late offer %d, current offer %d, ticket %v", lateStatus, nextStatus, got)
+	}
+	if h := c.history(id2); count(h, "accepted assignee") != 1 || count(h, "offer_expired") != 1 {
+		t.Errorf("history: %v", h)
+	}
+}
+
+func post(t *testing.T, url, token string) int {
+	req, _ := http.NewRequest("POST", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("POST %s: %v", url, err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestOfferToARegionThatIsDown: the job passes to a member of a region
+// whose node is down; the offer waits in JetStream and reaches her when the
+// node comes back; a withdrawn offer disappears from the inbox.
+func TestOfferToARegionThatIsDown(t *testing.T) {
+	c := newCoop(t, 4*time.Second)
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.offerFor("bretagne", marieEmail, id)
+	c.node("bretagne").stop()
+	// Marie's offer expires; the next candidate is Gwen, in Bretagne, down.
+	waitFor(t, "the offer to pass to Gwen", func() bool {
+		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+		return r["offered_to"] == c.handle(gwenEmail)
+	})
+	c.restart("bretagne")
+	gwen := c.offerFor("bretagne", gwenEmail, id)
+	waitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.hasOffer("bretagne", marieEmail, id) })
+	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", gwenEmail, nil, 200)
+	if got := c.ticket(id); got["assignee"].(map[string]any)["handle"] != c.handle(gwenEmail) {
+		t.Fatalf("ticket: %v", got)
+	}
+}
+
+// TestNATSRestart: NATS stops in the middle of routing. Acceptances wait
+// (503, the offer kept), forwards wait (the ticket stays "routing"); when
+// NATS is back everything completes: no offer lost, no double assignment.
+func TestNATSRestart(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	a := c.schoolTicket("Site A", "website", false, 8)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+a+"/forward", jeanEmail, nil, 202)
+	offerA := c.offerFor("bretagne", marieEmail, a)
+
+	c.stopNATS()
+	waitFor(t, "nodes to see NATS down", func() bool {
+		res, err := http.Get(c.node("bretagne").url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 503
+	})
+	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 503)
+	b := c.schoolTicket("Site B", "website", false, 8)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", jeanEmail, nil, 202)
+	time.Sleep(500 * time.Millisecond)
+	if st := c.ticket(b)["status"]; st != "routing" {
+		t.Fatalf("a forward while NATS is down: %v, want routing (waiting)", st)
+	}
+
+	c.startNATS()
+	offerB := c.offerFor("bretagne", marieEmail, b)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", marieEmail, nil, 200)
+	for _, id := range []string{a, b} {
+		got := c.ticket(id)
+		if got["status"] != "accepted" || count(c.history(id), "accepted assignee") != 1 {
+			t.Errorf("ticket %s: %v %v", id, got["status"], c.history(id))
+		}
+	}
+}
+
+// TestMalformedMessages: garbage on the routing subjects is dropped,
+// counted and logged; the nodes keep routing.
+func TestMalformedMessages(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	for _, junk := range [][]byte{[]byte("not json"), []byte(`{"v":1}`), []byte(`{"v":1,"id":"x","skill":"website","extra":1}`), bytes.Repeat([]byte("["), 5000)} {
+		if _, err := nc.Request("coopnet.v1.route.website", junk, 200*time.Millisecond); err == nil {
+			t.Errorf("a node answered junk %q", junk[:min(len(junk), 20)])
+		}
+	}
+	for _, kind := range []string{"offer", "decline", "withdraw", "unknown"} {
+		if _, err := js.Publish("coopnet.v1.jobs.bretagne."+kind, []byte(`{"v":1,"kind":"`+kind+`","offer_id":"nope"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the junk to be counted", func() bool {
+		res, err := http.Get(c.node("bretagne").url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="question"}`) &&
+			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
+			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="unknown"} 1`)
+	})
+	// Still routing.
+	id := c.schoolTicket("Site web", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.offerFor("bretagne", marieEmail, id)
+}
