@@ -47,6 +47,8 @@ type nodeOptions struct {
 	// GatherWindow and Tick override the routing defaults (tests).
 	GatherWindow time.Duration
 	Tick         time.Duration
+	// OnOfferStored observes offers stored on this node (benchmarks).
+	OnOfferStored func(*routing.Offer)
 }
 
 // openNode opens the database, applies pending migrations and wires the
@@ -84,7 +86,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		}
 		n.bus = b
 		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL,
-			GatherWindow: opt.GatherWindow, Tick: opt.Tick}, log, reg)
+			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
 		rctx, cancel := context.WithCancel(context.Background())
 		if err := n.routing.Start(rctx); err != nil {
 			cancel()

@@ -105,6 +105,9 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
 	}
+	if s.cfg.OnOfferStored != nil {
+		s.cfg.OnOfferStored(&row)
+	}
 	return nil
 }
 
