@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +27,10 @@ type Config struct {
 	NATSURL     string
 	NATSCreds   string
 	NATSNKey    string
-	OfferTTL    time.Duration
-	Peers       []string
+	// NATSReplicas is the replication of the job stream in a NATS cluster.
+	NATSReplicas int
+	OfferTTL     time.Duration
+	Peers        []string
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// the node, whose X-Forwarded-For header is believed.
 	TrustedProxies []*net.IPNet
@@ -51,6 +54,7 @@ type configFlags struct {
 	peers    string
 	offerTTL string
 	proxies  string
+	replicas string
 	cfg      Config
 }
 
@@ -65,6 +69,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"nats-url", "COOPNET_NATS_URL", "comma-separated NATS servers (default: an embedded server in the process)", "", &c.NATSURL},
 		{"nats-creds", "COOPNET_NATS_CREDS", "NATS credentials file (JWT and nkey seed) for this region", "", &c.NATSCreds},
 		{"nats-nkey", "COOPNET_NATS_NKEY", "file holding this region's NATS nkey seed", "", &c.NATSNKey},
+		{"nats-replicas", "COOPNET_NATS_REPLICAS", "replicas of the durable job stream (3 in a NATS cluster)", "1", &cf.replicas},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
@@ -118,6 +123,12 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	if c.OfferTTL, ttlErr = time.ParseDuration(cf.offerTTL); ttlErr != nil || c.OfferTTL < time.Second || c.OfferTTL > 30*24*time.Hour {
 		ttlErr = fmt.Errorf("--offer-ttl %q must be a duration between 1s and 720h, e.g. 48h", cf.offerTTL)
 	}
+	var replErr error
+	if n, err := strconv.Atoi(cf.replicas); err != nil || n < 1 || n > 5 {
+		replErr = fmt.Errorf("--nats-replicas %q must be a whole number from 1 to 5", cf.replicas)
+	} else {
+		c.NATSReplicas = n
+	}
 	var proxyErr error
 	for _, p := range splitList(cf.proxies) {
 		_, n, err := net.ParseCIDR(p)
@@ -127,7 +138,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	return c, errors.Join(ttlErr, proxyErr, c.finish(regionRequired))
+	return c, errors.Join(ttlErr, replErr, proxyErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

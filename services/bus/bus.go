@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -204,6 +203,9 @@ func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
 		if err == nil {
 			return nil
 		}
+		if last := b.Conn.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization") {
+			return fmt.Errorf("bus: NATS refused this node's credentials: %w", last)
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("bus: create stream %s: %w", JobsStream, err)
 		}
@@ -249,11 +251,4 @@ func redact(urls string) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// Port returns the port of a host:port URL, for messages.
-func Port(u string) int {
-	_, p, _ := net.SplitHostPort(strings.TrimPrefix(u, "nats://"))
-	n, _ := strconv.Atoi(p)
-	return n
 }
