@@ -59,13 +59,7 @@ func (s *Server) login(c echo.Context) error {
 }
 
 func (s *Server) logout(c echo.Context) error {
-	token := bearerToken(c.Request())
-	if token == "" {
-		if ck, err := c.Cookie(SessionCookie); err == nil {
-			token = ck.Value
-		}
-	}
-	if err := s.opt.Members.Revoke(c.Request().Context(), token); err != nil {
+	if err := s.opt.Members.Revoke(c.Request().Context(), tokenOf(c)); err != nil {
 		return err
 	}
 	s.setSessionCookie(c, "", -1)
@@ -163,20 +157,29 @@ func (s *Server) skillFilter(c echo.Context) (string, int, error) {
 	return skill, level, v.Err()
 }
 
-func (s *Server) listMembers(c echo.Context) error {
+// memberPage reads the paging and skill filter of a members list and
+// returns one page of this node's members.
+func (s *Server) memberPage(c echo.Context) (Page[*members.Member], error) {
 	limit, after, err := pageParams(c)
 	if err != nil {
-		return err
+		return Page[*members.Member]{}, err
 	}
 	skill, level, err := s.skillFilter(c)
 	if err != nil {
-		return err
+		return Page[*members.Member]{}, err
 	}
 	ms, err := s.opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
 	if err != nil {
+		return Page[*members.Member]{}, err
+	}
+	return page(ms, limit, func(m *members.Member) string { return m.ID }), nil
+}
+
+func (s *Server) listMembers(c echo.Context) error {
+	p, err := s.memberPage(c)
+	if err != nil {
 		return err
 	}
-	p := page(ms, limit, func(m *members.Member) string { return m.ID })
 	out := Page[any]{NextCursor: p.NextCursor, Items: make([]any, len(p.Items))}
 	for i, m := range p.Items {
 		out.Items[i] = memberView(actorOf(c), m)
@@ -197,19 +200,10 @@ type DirectoryEntry struct {
 }
 
 func (s *Server) directory(c echo.Context) error {
-	limit, after, err := pageParams(c)
+	p, err := s.memberPage(c)
 	if err != nil {
 		return err
 	}
-	skill, level, err := s.skillFilter(c)
-	if err != nil {
-		return err
-	}
-	ms, err := s.opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	p := page(ms, limit, func(m *members.Member) string { return m.ID })
 	out := Page[DirectoryEntry]{NextCursor: p.NextCursor, Items: make([]DirectoryEntry, len(p.Items))}
 	for i, m := range p.Items {
 		out.Items[i] = DirectoryEntry{Handle: m.FullHandle, Name: m.Name, Region: m.Region, Skills: m.Skills,

@@ -17,10 +17,15 @@ const SessionCookie = "coopnet_session"
 
 const actorKey = "actor"
 
-func bearerToken(r *http.Request) string {
-	h := r.Header.Get(echo.HeaderAuthorization)
+// tokenOf returns the request's token: the bearer token, else the session
+// cookie's, else "".
+func tokenOf(c echo.Context) string {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
+	}
+	if ck, err := c.Cookie(SessionCookie); err == nil {
+		return ck.Value
 	}
 	return ""
 }
@@ -29,12 +34,7 @@ func bearerToken(r *http.Request) string {
 // actor in the context.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token := bearerToken(c.Request())
-		if token == "" {
-			if ck, err := c.Cookie(SessionCookie); err == nil {
-				token = ck.Value
-			}
-		}
+		token := tokenOf(c)
 		if token == "" {
 			return apperr.New(apperr.Unauthorised, "log in first: send Authorization: Bearer <token>")
 		}

@@ -2,8 +2,6 @@ package tickets
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -19,16 +17,7 @@ import (
 // GetTx reads a ticket inside a transaction, whoever asks (the routing flow
 // acts for the node, not for a member).
 func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, error) {
-	var t Ticket
-	err := scanTicket(tx.WithContext(ctx).Raw("SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id).Row(), &t)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tickets: get %s: %w", id, err)
-	}
-	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-	return &t, nil
+	return s.getRow(ctx, tx, id, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)
 }
 
 // Move changes a ticket's status inside tx, provided it is in one of the

@@ -204,8 +204,13 @@ func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Ticket
 		q += " AND (technician_id = ? OR assignee_member_id = ?)"
 		args = append(args, by.ID, by.ID)
 	}
+	return s.getRow(ctx, s.db.DB, id, q, args...)
+}
+
+// getRow reads one ticket with a query over ticketColumns.
+func (s *Service) getRow(ctx context.Context, db *gorm.DB, id, q string, args ...any) (*Ticket, error) {
 	var t Ticket
-	err := scanTicket(s.db.WithContext(ctx).Raw(q, args...).Row(), &t)
+	err := scanTicket(db.WithContext(ctx).Raw(q, args...).Row(), &t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
 	}
