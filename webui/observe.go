@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -48,10 +49,19 @@ func (s *Server) metricsHandler() echo.HandlerFunc {
 	return echo.WrapHandler(h)
 }
 
+// Request ids are a random prefix per process and a counter: unique across
+// replicas and restarts, and no system call per request.
+var (
+	requestIDPrefix = func() string {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	requestIDSeq atomic.Uint64
+)
+
 func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return requestIDPrefix + "-" + strconv.FormatUint(requestIDSeq.Add(1), 36)
 }
 
 // validRequestID accepts a caller's X-Request-ID only if it is short and plain.
