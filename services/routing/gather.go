@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -191,27 +192,21 @@ func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
 	_ = m.Respond(b)
 }
 
-// candidates computes this region's answer to a question.
+// candidates computes this region's answer to a question: its best
+// candidates (at most MaxCandidatesPerRegion, ranked by the one cost
+// function: the coop-wide best are among the regions' best), and how many
+// members were left out and why.
 func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	a := Answer{V: wireVersion, QuestionID: q.ID, Region: s.cfg.Region, Candidates: []Candidate{}}
-	holders, err := s.members.WithSkill(ctx, q.Skill)
+	holders, err := s.holders(ctx, q.Skill)
 	if err != nil || len(holders) == 0 {
-		return a, err
-	}
-	ids := make([]string, len(holders))
-	for i, h := range holders {
-		ids[i] = h.ID
-	}
-	local, err := s.tickets.ActiveMinutes(ctx, ids)
-	if err != nil {
-		return a, err
-	}
-	booked, routed, err := s.offerMinutes(ctx, ids)
-	if err != nil {
 		return a, err
 	}
 	job := Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
 	to := geo.Point{Lat: q.Lat, Lon: q.Lon}
+	// Level and reach first, in memory; bookings are read only for those
+	// who pass.
+	var cands []Candidate
 	for _, h := range holders {
 		if !h.Active {
 			a.Excluded.Inactive++
@@ -223,20 +218,80 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 		}
 		c := Candidate{Region: s.cfg.Region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
 			DistanceKm: dist, RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm,
-			CapacityMin: h.WeeklyHours * 60 * q.HorizonDays / 7,
-			BookedMin:   local[h.ID] + booked[h.ID], RoutedMinQtr: routed[h.ID]}
-		switch Exclude(c, job) {
+			CapacityMin: h.WeeklyHours * 60 * q.HorizonDays / 7}
+		probe := c
+		probe.CapacityMin = math.MaxInt32 // capacity is checked below
+		switch Exclude(probe, job) {
 		case "":
-			a.Candidates = append(a.Candidates, c)
+			cands = append(cands, c)
 		case ReasonLevel:
 			a.Excluded.Level++
 		case ReasonRadius:
 			a.Excluded.Radius++
-		case ReasonCapacity:
+		}
+	}
+	if len(cands) == 0 {
+		return a, nil
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.MemberID
+	}
+	local, err := s.tickets.ActiveMinutes(ctx, ids)
+	if err != nil {
+		return a, err
+	}
+	booked, routed, err := s.offerMinutes(ctx, ids)
+	if err != nil {
+		return a, err
+	}
+	for i := range cands {
+		c := &cands[i]
+		c.BookedMin, c.RoutedMinQtr = local[c.MemberID]+booked[c.MemberID], routed[c.MemberID]
+		if Exclude(*c, job) == ReasonCapacity {
 			a.Excluded.Capacity++
 		}
 	}
+	for i, sc := range Rank(cands, job, s.cfg.Weights) {
+		if i == MaxCandidatesPerRegion {
+			break
+		}
+		a.Candidates = append(a.Candidates, sc.Candidate)
+	}
 	return a, nil
+}
+
+// MaxCandidatesPerRegion bounds a region's answer: a job rarely needs more
+// than a few offers before someone accepts.
+const MaxCandidatesPerRegion = 10
+
+// maxCandidates bounds the ranked list a routing keeps.
+const maxCandidates = 20
+
+// holders returns the region's members with a skill, cached for a couple
+// of seconds: members and skills change rarely, questions come often.
+func (s *Service) holders(ctx context.Context, skill string) ([]members.SkillHolder, error) {
+	s.holdMu.Lock()
+	h, ok := s.holdCache[skill]
+	s.holdMu.Unlock()
+	if ok && time.Since(h.at) < holdersTTL {
+		return h.list, nil
+	}
+	list, err := s.members.WithSkill(ctx, skill)
+	if err != nil {
+		return nil, err
+	}
+	s.holdMu.Lock()
+	s.holdCache[skill] = cachedHolders{list: list, at: time.Now()}
+	s.holdMu.Unlock()
+	return list, nil
+}
+
+const holdersTTL = 2 * time.Second
+
+type cachedHolders struct {
+	list []members.SkillHolder
+	at   time.Time
 }
 
 // unknownDistance stands for a member without a home location: never within
@@ -249,30 +304,23 @@ const unknownDistance = 40000.0
 func (s *Service) offerMinutes(ctx context.Context, ids []string) (booked, routed map[string]int, err error) {
 	booked, routed = map[string]int{}, map[string]int{}
 	now := storage.Now()
-	type row struct {
+	var rows []struct {
 		MemberID string
-		Minutes  int
+		Booked   int
+		Routed   int
 	}
-	var rows []row
-	err = s.db.WithContext(ctx).Model(&Offer{}).Select("member_id, SUM(estimated_minutes) AS minutes").
-		Where("member_id IN ? AND ((state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?))",
-			ids, now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays)).
+	err = s.db.WithContext(ctx).Model(&Offer{}).Select(`member_id,
+		SUM(CASE WHEN (state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?)
+			THEN estimated_minutes ELSE 0 END) AS booked,
+		SUM(CASE WHEN state = 'accepted' AND answered_at >= ? THEN estimated_minutes ELSE 0 END) AS routed`,
+		now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays), quarterStart(now)).
+		Where("member_id IN ? AND state IN ('pending', 'accepted')", ids).
 		Group("member_id").Find(&rows).Error
 	if err != nil {
-		return nil, nil, fmt.Errorf("routing: booked minutes: %w", err)
+		return nil, nil, fmt.Errorf("routing: offered minutes: %w", err)
 	}
 	for _, r := range rows {
-		booked[r.MemberID] = r.Minutes
-	}
-	rows = nil
-	err = s.db.WithContext(ctx).Model(&Offer{}).Select("member_id, SUM(estimated_minutes) AS minutes").
-		Where("member_id IN ? AND state = 'accepted' AND answered_at >= ?", ids, quarterStart(now)).
-		Group("member_id").Find(&rows).Error
-	if err != nil {
-		return nil, nil, fmt.Errorf("routing: routed minutes: %w", err)
-	}
-	for _, r := range rows {
-		routed[r.MemberID] = r.Minutes
+		booked[r.MemberID], routed[r.MemberID] = r.Booked, r.Routed
 	}
 	return booked, routed, nil
 }

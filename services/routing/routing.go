@@ -44,6 +44,9 @@ const (
 	acceptTimeout       = 5 * time.Second
 	presenceEvery       = 5 * time.Second
 	presenceTTL         = 3 * presenceEvery
+	// searchWorkers run searches side by side: a search mostly waits for
+	// the regions' answers.
+	searchWorkers = 8
 )
 
 // Config tunes routing on one node.
@@ -79,6 +82,9 @@ type Service struct {
 	presMu   sync.Mutex
 	presence map[string]time.Time
 
+	holdMu    sync.Mutex
+	holdCache map[string]cachedHolders
+
 	subs    []*nats.Subscription
 	consume jetstream.ConsumeContext
 	cancel  context.CancelFunc
@@ -104,7 +110,7 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 		cfg.Tick = time.Second
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
-		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}}
+		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{}}
 	s.m = newMetrics(reg, s)
 	return s
 }
@@ -172,7 +178,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.publishPresence()
-	for _, f := range []func(context.Context){s.routeLoop, s.expiryLoop, s.outboxLoop, s.presenceLoop} {
+	loops := []func(context.Context){s.expiryLoop, s.outboxLoop, s.presenceLoop}
+	for range searchWorkers {
+		loops = append(loops, s.routeLoop)
+	}
+	for _, f := range loops {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

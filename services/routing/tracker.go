@@ -112,7 +112,7 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	return moved, nil
 }
 
-// routeLoop runs the searches of pending routings.
+// routeLoop runs the searches of pending routings; several run side by side.
 func (s *Service) routeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
@@ -122,6 +122,7 @@ func (s *Service) routeLoop(ctx context.Context) {
 			if err != nil || r == nil {
 				break
 			}
+			kick(s.kickRoute) // another worker may take the next one meanwhile
 			if err := s.search(ctx, r); err != nil && ctx.Err() == nil {
 				s.log.Error("routing: search", "routing", r.ID, "ticket", r.TicketID, "err", err)
 			}
@@ -198,6 +199,9 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 	}
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
 	ranked := Rank(all, job, s.cfg.Weights)
+	if len(ranked) > maxCandidates {
+		ranked = ranked[:maxCandidates]
+	}
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
