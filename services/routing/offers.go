@@ -91,11 +91,10 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if _, err := s.members.Get(ctx, o.MemberID); err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return bad("offer to unknown member %s", o.MemberID)
-		}
+	if ok, err := s.members.Exists(ctx, o.MemberID); err != nil {
 		return err
+	} else if !ok {
+		return bad("offer to unknown member %s", o.MemberID)
 	}
 	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,

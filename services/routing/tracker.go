@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -212,7 +213,7 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 			return res.Error // cancelled meanwhile: nothing to do
 		}
 		r.Candidates, r.NextIndex, r.State = string(cands), 0, "offering"
-		return s.offerNext(ctx, tx, r, t, unroutableReason(len(answers), excluded))
+		return s.offerNext(ctx, tx, r, t, place, unroutableReason(len(answers), excluded))
 	})
 	if err != nil {
 		return err
@@ -261,7 +262,7 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 
 // offerNext offers the job to the next candidate, inside tx, or finds the
 // ticket unroutable for reason when there is none left.
-func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, reason string) error {
+func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place, reason string) error {
 	var ranked []Scored
 	if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
 		return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
@@ -288,16 +289,13 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 		return err
 	}
 	if t.Status == tickets.StatusRouting {
-		if _, err := s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
+		var err error
+		if t, err = s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
 			nil, nil, "routing@"+s.cfg.Region, "offered"); err != nil {
 			return err
 		}
 	}
-	if err := s.tickets.Note(ctx, tx, t.ID, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
-		return err
-	}
-	place, err := s.clients.PlaceOf(ctx, t.ClientID)
-	if err != nil {
+	if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
 		return err
 	}
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
@@ -333,7 +331,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, why string) e
 		if err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, tx, t.ID, r.OfferHandle, why, offerID); err != nil {
+		if err := s.tickets.Note(ctx, tx, t, r.OfferHandle, why, offerID); err != nil {
 			return err
 		}
 		if why == "offer_expired" {
@@ -347,7 +345,11 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, why string) e
 			return tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "cancelled",
 				"offer_id": nil, "updated_at": storage.Now()}).Error
 		}
-		return s.offerNext(ctx, tx, &r, t, ReasonDeclined)
+		place, err := s.clients.PlaceOf(ctx, t.ClientID)
+		if err != nil {
+			return err
+		}
+		return s.offerNext(ctx, tx, &r, t, place, ReasonDeclined)
 	})
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)

@@ -66,20 +66,20 @@ func (s *Service) Move(ctx context.Context, tx *gorm.DB, id string, from []Statu
 	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return nil, fmt.Errorf("tickets: history of %s: %w", id, err)
 	}
-	return s.GetTx(ctx, tx, id)
+	t.Status, t.Version, t.UpdatedAt = to, t.Version+1, now
+	if assignee != nil {
+		t.AssigneeHandle, t.AssigneeRegion, t.AssigneeName, t.AssigneeMemberID = assignee.Handle, assignee.Region, assignee.Name, assigneeMemberID
+	}
+	return t, nil
 }
 
 // Note records an event in a ticket's history without changing it (an
-// offer made, an offer declined), inside tx.
-func (s *Service) Note(ctx context.Context, tx *gorm.DB, id, actorHandle, action, value string) error {
-	t, err := s.GetTx(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	c := Change{ID: storage.NewID(), TicketID: id, Version: t.Version, ActorHandle: actorHandle, Action: action,
+// offer made, an offer declined), inside tx, at the ticket's current version.
+func (s *Service) Note(ctx context.Context, tx *gorm.DB, t *Ticket, actorHandle, action, value string) error {
+	c := Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: actorHandle, Action: action,
 		NewValue: value, CreatedAt: storage.Now()}
 	if err := tx.WithContext(ctx).Create(&c).Error; err != nil {
-		return fmt.Errorf("tickets: note on %s: %w", id, err)
+		return fmt.Errorf("tickets: note on %s: %w", t.ID, err)
 	}
 	return nil
 }
