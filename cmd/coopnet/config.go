@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/routing"
 )
 
 // Config is everything a node is told from outside: flags and COOPNET_*
@@ -30,7 +31,9 @@ type Config struct {
 	// NATSReplicas is the replication of the job stream in a NATS cluster.
 	NATSReplicas int
 	OfferTTL     time.Duration
-	Peers        []string
+	// Weights tune the routing's cost function.
+	Weights routing.Weights
+	Peers   []string
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// the node, whose X-Forwarded-For header is believed.
 	TrustedProxies []*net.IPNet
@@ -55,6 +58,7 @@ type configFlags struct {
 	offerTTL string
 	proxies  string
 	replicas string
+	weights  string
 	cfg      Config
 }
 
@@ -70,6 +74,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"nats-creds", "COOPNET_NATS_CREDS", "NATS credentials file (JWT and nkey seed) for this region", "", &c.NATSCreds},
 		{"nats-nkey", "COOPNET_NATS_NKEY", "file holding this region's NATS nkey seed", "", &c.NATSNKey},
 		{"nats-replicas", "COOPNET_NATS_REPLICAS", "replicas of the durable job stream (3 in a NATS cluster)", "1", &cf.replicas},
+		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness", "level=1,distance=1,load=1,fairness=1", &cf.weights},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
@@ -129,6 +134,10 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	} else {
 		c.NATSReplicas = n
 	}
+	var wErr error
+	if c.Weights, wErr = routing.ParseWeights(cf.weights); wErr != nil {
+		wErr = fmt.Errorf("--routing-weights: %w", wErr)
+	}
 	var proxyErr error
 	for _, p := range splitList(cf.proxies) {
 		_, n, err := net.ParseCIDR(p)
@@ -138,7 +147,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	return c, errors.Join(ttlErr, replErr, proxyErr, c.finish(regionRequired))
+	return c, errors.Join(ttlErr, replErr, wErr, proxyErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -46,13 +46,25 @@ func TestSettings(t *testing.T) {
 				}
 			},
 		},
-		"region required":        {args: nil, wantErr: "--region (COOPNET_REGION) is required"},
-		"unknown region":         {args: []string{"--region", "atlantide"}, wantErr: "not a region slug"},
-		"bad listen":             {args: []string{"--region", "bretagne", "--listen", "8080"}, wantErr: "--listen"},
-		"public URL with path":   {args: []string{"--region", "bretagne", "--public-url", "https://x.example/coop"}, wantErr: "bare origin"},
-		"public URL not http":    {args: []string{"--region", "bretagne", "--public-url", "ftp://x.example"}, wantErr: "--public-url"},
-		"bad peer":               {args: []string{"--region", "bretagne", "--peers", "bretagne.example"}, wantErr: "--peers"},
-		"bad NATS URL":           {args: []string{"--region", "bretagne", "--nats-url", "http://nats:4222"}, wantErr: "--nats-url"},
+		"region required":      {args: nil, wantErr: "--region (COOPNET_REGION) is required"},
+		"unknown region":       {args: []string{"--region", "atlantide"}, wantErr: "not a region slug"},
+		"bad listen":           {args: []string{"--region", "bretagne", "--listen", "8080"}, wantErr: "--listen"},
+		"public URL with path": {args: []string{"--region", "bretagne", "--public-url", "https://x.example/coop"}, wantErr: "bare origin"},
+		"public URL not http":  {args: []string{"--region", "bretagne", "--public-url", "ftp://x.example"}, wantErr: "--public-url"},
+		"bad peer":             {args: []string{"--region", "bretagne", "--peers", "bretagne.example"}, wantErr: "--peers"},
+		"bad NATS URL":         {args: []string{"--region", "bretagne", "--nats-url", "http://nats:4222"}, wantErr: "--nats-url"},
+		"routing weights": {
+			args: []string{"--region", "bretagne", "--routing-weights", "fairness=2"},
+			check: func(t *testing.T, c Config) {
+				if c.Weights.Fairness != 2 || c.Weights.Level != 1 {
+					t.Errorf("%+v", c.Weights)
+				}
+			},
+		},
+		"bad routing weights":    {args: []string{"--region", "bretagne", "--routing-weights", "speed=3"}, wantErr: "--routing-weights"},
+		"bad offer TTL":          {args: []string{"--region", "bretagne", "--offer-ttl", "forever"}, wantErr: "--offer-ttl"},
+		"bad proxies":            {args: []string{"--region", "bretagne", "--trusted-proxies", "10.0.0.1"}, wantErr: "--trusted-proxies"},
+		"bad replicas":           {args: []string{"--region", "bretagne", "--nats-replicas", "9"}, wantErr: "--nats-replicas"},
 		"bad log format":         {args: []string{"--region", "bretagne", "--log-format", "xml"}, wantErr: "--log-format"},
 		"unknown flag":           {args: []string{"--region", "bretagne", "--colour", "blue"}, wantErr: "flag provided but not defined"},
 		"stray argument":         {args: []string{"--region", "bretagne", "now"}, wantErr: "unexpected argument"},

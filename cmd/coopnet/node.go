@@ -85,7 +85,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 			return nil, err
 		}
 		n.bus = b
-		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL,
+		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights,
 			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
 		rctx, cancel := context.WithCancel(context.Background())
 		if err := n.routing.Start(rctx); err != nil {

@@ -1,8 +1,11 @@
 package routing
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Job is what scoring needs to know about a forwarded ticket.
@@ -121,3 +124,37 @@ func Rank(cands []Candidate, j Job, w Weights) []Scored {
 
 // round9 removes floating-point noise so that equal costs compare equal.
 func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
+
+// ParseWeights reads weights written as "level=1,distance=1,load=1,fairness=1";
+// criteria not named keep their default weight. Weights are finite, from 0
+// to 100, and not all zero.
+func ParseWeights(s string) (Weights, error) {
+	w := DefaultWeights
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if !ok || err != nil || math.IsNaN(f) || f < 0 || f > 100 {
+			return Weights{}, fmt.Errorf("routing weight %q must be name=number (0 to 100)", part)
+		}
+		switch strings.TrimSpace(name) {
+		case "level":
+			w.Level = f
+		case "distance":
+			w.Distance = f
+		case "load":
+			w.Load = f
+		case "fairness":
+			w.Fairness = f
+		default:
+			return Weights{}, fmt.Errorf("unknown routing weight %q: level, distance, load or fairness", name)
+		}
+	}
+	if w == (Weights{}) {
+		return Weights{}, fmt.Errorf("routing weights cannot all be zero")
+	}
+	return w, nil
+}
