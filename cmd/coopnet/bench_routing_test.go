@@ -242,7 +242,7 @@ func (r *routeRig) startNode(b *testing.B, region string) *node {
 	// Logs are encoded as in production, then dropped.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	n, err := openNode(context.Background(), cfg, log, nodeOptions{BcryptCost: bcrypt.MinCost,
-		GatherWindow: 300 * time.Millisecond, Tick: 50 * time.Millisecond,
+		GatherWindow: 300 * time.Millisecond, Tick: time.Second, // the production default: work is driven by wake-ups, the tick only catches what they miss
 		OnOfferStored: func(o *routing.Offer) { r.offerStored(region, o) }})
 	if err != nil {
 		ln.Close()

@@ -21,7 +21,9 @@ import (
 func (s *Service) subscribe(ctx context.Context) error {
 	nc := s.bus.Conn
 	queue := "coopnet-" + s.cfg.Region // one answer per region, whatever its replicas
-	sub, err := nc.QueueSubscribe(subjectRoute+"*", queue, func(m *nats.Msg) { s.answerQuestion(ctx, m) })
+	// NATS calls a subscription's handler one message at a time: questions
+	// and jobs are handled side by side by a bounded pool instead.
+	sub, err := nc.QueueSubscribe(subjectRoute+"*", queue, func(m *nats.Msg) { s.spawn(func() { s.answerQuestion(ctx, m) }) })
 	if err != nil {
 		return fmt.Errorf("routing: subscribe to questions: %w", err)
 	}
@@ -65,7 +67,7 @@ func (s *Service) subscribe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("routing: job consumer: %w", err)
 	}
-	s.consume, err = cons.Consume(func(m jetstream.Msg) { s.handleJob(ctx, m) },
+	s.consume, err = cons.Consume(func(m jetstream.Msg) { s.spawn(func() { s.handleJob(ctx, m) }) },
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if ctx.Err() == nil {
 				s.log.Debug("job consumer", "err", err)
@@ -75,6 +77,17 @@ func (s *Service) subscribe(ctx context.Context) error {
 		return fmt.Errorf("routing: consume jobs: %w", err)
 	}
 	return nil
+}
+
+// spawn runs f on the handler pool, waiting for a free place when all are
+// busy (back-pressure on NATS rather than unbounded goroutines).
+func (s *Service) spawn(f func()) {
+	s.pool <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.pool; s.wg.Done() }()
+		f()
+	}()
 }
 
 func (s *Service) drop(kind string, err error) {

@@ -47,6 +47,8 @@ const (
 	// searchWorkers run searches side by side: a search mostly waits for
 	// the regions' answers.
 	searchWorkers = 8
+	// handlerPool bounds the questions and job messages handled at once.
+	handlerPool = 16
 )
 
 // Config tunes routing on one node.
@@ -85,6 +87,8 @@ type Service struct {
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders
 
+	pool chan struct{} // bounds the handlers of questions and jobs running at once
+
 	subs    []*nats.Subscription
 	consume jetstream.ConsumeContext
 	cancel  context.CancelFunc
@@ -110,7 +114,8 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 		cfg.Tick = time.Second
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
-		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{}}
+		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{},
+		pool: make(chan struct{}, handlerPool)}
 	s.m = newMetrics(reg, s)
 	return s
 }
