@@ -83,7 +83,14 @@ func (s *Service) subscribe(ctx context.Context) error {
 // busy (back-pressure on NATS rather than unbounded goroutines).
 func (s *Service) spawn(f func()) {
 	s.pool <- struct{}{}
+	s.stopMu.Lock()
+	if s.stopped {
+		s.stopMu.Unlock()
+		<-s.pool
+		return // stopping: the message is redelivered (JetStream) or not needed (questions)
+	}
 	s.wg.Add(1)
+	s.stopMu.Unlock()
 	go func() {
 		defer func() { <-s.pool; s.wg.Done() }()
 		f()

@@ -87,7 +87,9 @@ type Service struct {
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders
 
-	pool chan struct{} // bounds the handlers of questions and jobs running at once
+	pool    chan struct{} // bounds the handlers of questions and jobs running at once
+	stopMu  sync.Mutex
+	stopped bool
 
 	subs    []*nats.Subscription
 	consume jetstream.ConsumeContext
@@ -200,6 +202,9 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops the workers and the subscriptions; work in progress stays in
 // the database and resumes at the next start.
 func (s *Service) Stop() {
+	s.stopMu.Lock()
+	s.stopped = true
+	s.stopMu.Unlock()
 	if s.cancel != nil {
 		s.cancel()
 	}
