@@ -35,7 +35,6 @@ type node struct {
 	routing *routing.Service
 	bus     *bus.Bus
 	server  *webui.Server
-	stop    context.CancelFunc
 }
 
 // nodeOptions tune a node beyond its Config (tests lower the password cost).
@@ -87,14 +86,11 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		n.bus = b
 		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights,
 			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
-		rctx, cancel := context.WithCancel(context.Background())
-		if err := n.routing.Start(rctx); err != nil {
-			cancel()
+		if err := n.routing.Start(context.Background()); err != nil {
 			b.Close()
 			db.Close()
 			return nil, err
 		}
-		n.stop = cancel
 		ready = append(ready, webui.Check{Name: "nats", Func: b.Ping})
 	}
 	n.server = webui.New(webui.Options{
@@ -108,7 +104,6 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 func (n *node) Close() error {
 	if n.routing != nil {
 		n.routing.Stop()
-		n.stop()
 	}
 	if n.bus != nil {
 		n.bus.Close()

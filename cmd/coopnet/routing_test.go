@@ -21,16 +21,20 @@ import (
 // booked); she accepts; Jean's ticket shows her as assignee.
 func TestRoutingStory(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	id := c.schoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
 
-	fwd := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"note": "Petit site vitrine"}, 202)
+	fwd := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+		map[string]any{"note": "Petit site vitrine ; contact : Mme Martin, ecole.tilleuls@example.org"}, 202)
 	if fwd["status"] != "routing" {
 		t.Fatalf("forwarded: %v", fwd)
 	}
 	offer := c.offerFor("bretagne", marieEmail, id)
-	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" || offer["note"] != "Petit site vitrine" ||
+	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" || offer["note"] != "Petit site vitrine ; contact : [client], [client]" ||
 		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
 		t.Errorf("offer: %v", offer)
+	}
+	if offer["title"] != "Site web de l'[client]" {
+		t.Errorf("offer title %q: the client's name must not travel before acceptance", offer["title"])
 	}
 	raw, _ := json.Marshal(offer)
 	for _, private := range []string{"Tilleuls", "Martin", "ecole.tilleuls"} {
@@ -310,4 +314,48 @@ func TestMalformedMessages(t *testing.T) {
 	id := c.schoolTicket("Site web", "website", false, 16)
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
 	c.offerFor("bretagne", marieEmail, id)
+}
+
+// TestCancelWhileOffered: a ticket cancelled by hand while offered ends its
+// routing and the offer leaves the member's inbox.
+func TestCancelWhileOffered(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	id := c.schoolTicket("Site web", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.offerFor("bretagne", marieEmail, id)
+	v := c.ticket(id)["version"]
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, jeanEmail, map[string]any{"version": v, "status": "cancelled"}, 200)
+	waitFor(t, "the offer to be withdrawn", func() bool { return !c.hasOffer("bretagne", marieEmail, id) })
+	if r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); r["state"] != "cancelled" {
+		t.Errorf("routing after cancellation: %v", r)
+	}
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 409)
+}
+
+// TestForgedAcceptance: an acceptance sent straight on NATS in the name of
+// someone the job was not offered to is refused; the job stays offered.
+func TestForgedAcceptance(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	id := c.schoolTicket("Site web", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.offerFor("bretagne", marieEmail, id)
+	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
+		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus"})
+	msg, err := nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"ok":false`) {
+		t.Fatalf("forged acceptance answered %s", msg.Data)
+	}
+	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+		t.Fatalf("ticket after a forged acceptance: %v", got)
+	}
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 }

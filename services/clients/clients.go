@@ -237,3 +237,20 @@ func (s *Service) PlaceOf(ctx context.Context, id string) (Place, error) {
 	}
 	return p, nil
 }
+
+// PrivateTerms returns what identifies a client personally — name and
+// contact — for scrubbing from text that leaves the node.
+func (s *Service) PrivateTerms(ctx context.Context, id string) ([]string, error) {
+	var c Client
+	err := s.db.WithContext(ctx).Select("name, contact_name, contact_email, contact_phone").Where("id = ?", id).Take(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("clients: private terms of %s: %w", id, err)
+	}
+	var out []string
+	for _, t := range []string{c.Name, c.ContactName, c.ContactEmail, c.ContactPhone} {
+		if strings.TrimSpace(t) != "" {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

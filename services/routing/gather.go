@@ -61,8 +61,7 @@ func (s *Service) subscribe(ctx context.Context) error {
 		FilterSubject: subjectJobs + s.cfg.Region + ".>",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
-		MaxDeliver:    -1,
-		BackOff:       nil,
+		MaxDeliver:    -1, // handleJob drops a message that keeps failing, after logging it
 	})
 	if err != nil {
 		return fmt.Errorf("routing: job consumer: %w", err)
@@ -173,8 +172,12 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 				s.drop("answer", err)
 				continue
 			}
-			if err := a.validate(q.ID); err != nil || seen[a.Region] {
+			if err := a.validate(q.ID); err != nil {
 				s.drop("answer", err)
+				continue
+			}
+			if seen[a.Region] {
+				s.drop("answer", fmt.Errorf("a second answer from %s", a.Region))
 				continue
 			}
 			seen[a.Region] = true

@@ -9,6 +9,8 @@ import (
 	"math"
 	"regexp"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coopnet/coopnet/services/storage"
 )
@@ -34,6 +36,7 @@ const (
 	kindOffer    = "offer"    // origin → target region: offer a job to a member
 	kindDecline  = "decline"  // target → origin: the member declined
 	kindWithdraw = "withdraw" // origin → target: the offer expired or was cancelled
+	kindAccepted = "accepted" // origin → target: the member got the job (in case the reply was lost)
 )
 
 const wireVersion = 1
@@ -219,7 +222,8 @@ func (a *Answer) validate(questionID string) error {
 		switch {
 		case c.Region != a.Region:
 			return bad("candidate %d of another region", i)
-		case !storage.ValidID(c.MemberID), len(c.Handle) == 0, len(c.Handle) > 300, len(c.Name) > 300:
+		case !storage.ValidID(c.MemberID), len(c.Handle) == 0, len(c.Handle) > 300, len(c.Name) > 300,
+			!plain(c.Handle, false), !plain(c.Name, false):
 			return bad("candidate %d identity", i)
 		case c.Level < 1 || c.Level > 5:
 			return bad("candidate %d level", i)
@@ -232,8 +236,26 @@ func (a *Answer) validate(questionID string) error {
 	return nil
 }
 
+// plain reports whether s is valid UTF-8 without control characters (tabs
+// and newlines allowed where multiline): what every text from the wire must
+// be before it is stored.
+func plain(s string, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
+			return false
+		}
+	}
+	return true
+}
+
 func (o *OfferMsg) validate() error {
 	switch {
+	case !plain(o.Title, false) || !plain(o.Note, true) || !plain(o.Commune, false) || !plain(o.Departement, false) ||
+		!plain(o.ForwardedBy, false) || !plain(o.ForwardedByName, false) || !plain(o.TicketAPID, false):
+		return bad("offer text")
 	case o.V != wireVersion || o.Kind != kindOffer:
 		return bad("offer header")
 	case !storage.ValidID(o.OfferID) || !storage.ValidID(o.RoutingID) || !storage.ValidID(o.TicketID) || !storage.ValidID(o.MemberID):
@@ -252,7 +274,7 @@ func (o *OfferMsg) validate() error {
 
 func (a *AnswerMsg) validate(kind string) error {
 	if a.V != wireVersion || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
-		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 {
+		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 || !plain(a.Reason, true) {
 		return bad("%s message", kind)
 	}
 	return nil
@@ -260,7 +282,8 @@ func (a *AnswerMsg) validate(kind string) error {
 
 func (a *AcceptRequest) validate() error {
 	if a.V != wireVersion || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
-		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 {
+		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 ||
+		!plain(a.Handle, false) || !plain(a.Name, false) {
 		return bad("accept request")
 	}
 	return nil

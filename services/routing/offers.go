@@ -64,21 +64,51 @@ func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
 		err = s.receiveDecline(ctx, m.Data())
 	case kindWithdraw:
 		err = s.receiveWithdraw(ctx, m.Data())
+	case kindAccepted:
+		err = s.receiveAccepted(ctx, m.Data())
 	default:
-		err = bad("unknown kind %q", kind)
+		kind = "unknown" // bounded metric labels, whatever the subject
+		err = bad("unknown kind in %q", m.Subject())
+	}
+	var delivered uint64 = 1
+	if md, mdErr := m.Metadata(); mdErr == nil {
+		delivered = md.NumDelivered
 	}
 	switch {
 	case errors.Is(err, errMalformed):
 		s.drop(kind, err)
 		_ = m.Term() // never redeliver what cannot be understood
+	case err != nil && delivered >= maxDeliveries:
+		s.log.Error("routing: job message failed too often; dropped", "subject", m.Subject(), "deliveries", delivered, "err", err)
+		s.drop(kind, err)
+		_ = m.Term()
 	case err != nil:
 		if ctx.Err() == nil {
-			s.log.Warn("routing: handle job message; will retry", "subject", m.Subject(), "err", err)
+			s.log.Warn("routing: handle job message; will retry", "subject", m.Subject(), "deliveries", delivered, "err", err)
 		}
-		_ = m.NakWithDelay(time.Second)
+		_ = m.NakWithDelay(min(time.Duration(1<<min(delivered, 6))*time.Second, time.Minute))
 	default:
 		_ = m.Ack()
 	}
+}
+
+// maxDeliveries bounds the attempts at a job message that keeps failing
+// (about twenty minutes of back-off): then it is dropped, counted and logged
+// rather than retried for ever.
+const maxDeliveries = 25
+
+// receiveAccepted records on the member's node that the origin gave them
+// the job, even when the reply to their acceptance was lost.
+func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
+	var a AnswerMsg
+	if err := decode(data, &a); err != nil {
+		return err
+	}
+	if err := a.validate(kindAccepted); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", a.OfferID).
+		Updates(map[string]any{"state": "accepted", "answered_at": storage.Now()}).Error
 }
 
 // receiveOffer stores an offer for one of this node's members (once, however

@@ -60,7 +60,7 @@ func (s *Service) outboxLoop(ctx context.Context) {
 // later next attempt (exponential back-off with jitter, at most a minute):
 // while NATS is down, messages wait in the database, not in memory.
 func (s *Service) flushOutbox(ctx context.Context) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && s.bus.Connected() { // while NATS is away, messages wait here, not in its buffer
 		var rows []outboxRow
 		if err := s.db.WithContext(ctx).Where("next_attempt_at <= ?", storage.Now()).Order("created_at, id").Limit(100).
 			Find(&rows).Error; err != nil {

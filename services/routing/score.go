@@ -44,6 +44,7 @@ const (
 	ReasonCapacity = "full"          // everybody qualified is fully booked
 	ReasonDeclined = "all_declined"  // every candidate declined or let the offer expire
 	ReasonNoAnswer = "no_answer"     // no region answered in time
+	ReasonError    = "error"         // the search kept failing (see the logs)
 )
 
 // Exclude says why a candidate cannot take a job, or "" if they can. A

@@ -125,7 +125,15 @@ func (s *Service) routeLoop(ctx context.Context) {
 			}
 			kick(s.kickRoute) // another worker may take the next one meanwhile
 			if err := s.search(ctx, r); err != nil && ctx.Err() == nil {
-				s.log.Error("routing: search", "routing", r.ID, "ticket", r.TicketID, "err", err)
+				s.log.Error("routing: search failed", "routing", r.ID, "ticket", r.TicketID, "attempt", r.Attempts+1, "err", err)
+				if r.Attempts+1 >= maxSearchAttempts {
+					err = s.giveUp(ctx, r, ReasonError)
+				} else {
+					err = s.retryLater(ctx, r, "search failed")
+				}
+				if err != nil {
+					s.log.Error("routing: record a failed search", "routing", r.ID, "err", err)
+				}
 			}
 		}
 		select {
@@ -192,6 +200,9 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 	if len(answers) == 0 && r.Attempts+1 < maxSearchAttempts {
 		return s.retryLater(ctx, r, "no region answered")
 	}
+	if len(answers) == 0 {
+		return s.giveUp(ctx, r, ReasonNoAnswer)
+	}
 	var all []Candidate
 	excluded := map[string]Exclusions{}
 	for _, a := range answers {
@@ -226,6 +237,25 @@ func (s *Service) search(ctx context.Context, r *Routing) error {
 // ticket is found unroutable ("no_answer"); with the back-off of retryLater,
 // about two minutes.
 const maxSearchAttempts = 8
+
+// giveUp finds a ticket unroutable after searches that kept failing, so
+// that staff see it instead of a ticket "routing" for ever.
+func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
+			Updates(map[string]any{"state": "unroutable", "reason": reason, "updated_at": storage.Now()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		_, err := s.tickets.Move(ctx, tx, r.TicketID, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
+			nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason)
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return nil // cancelled by hand meanwhile
+		}
+		s.m.unroutable.WithLabelValues(reason).Inc()
+		return err
+	})
+}
 
 // retryLater leaves a routing pending and lets it be claimed again after a
 // back-off: one, two, four… seconds, at most thirty.
@@ -298,8 +328,16 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
 		return err
 	}
+	private, err := s.clients.PrivateTerms(ctx, t.ClientID)
+	if err != nil {
+		return err
+	}
+	title := redact(t.Title, private)
+	if strings.TrimSpace(title) == Redacted {
+		title = "Demande " + r.Skill // nothing left once the client's name is out
+	}
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
-		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: t.Title, Note: r.Note, Skill: r.Skill,
+		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redact(r.Note, private), Skill: r.Skill,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires}
 	s.m.offers.Inc()
@@ -309,7 +347,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 // advance moves a routing past its current offer (declined or expired):
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
-func (s *Service) advance(ctx context.Context, routingID, offerID, why string) error {
+func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, why string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
@@ -320,6 +358,9 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, why string) e
 		}
 		if r.State != "offering" || r.OfferID == nil || *r.OfferID != offerID {
 			return nil
+		}
+		if fromRegion != "" && fromRegion != r.OfferRegion {
+			return bad("a decline of offer %s from %s, not from %s", offerID, fromRegion, r.OfferRegion)
 		}
 		// Claim the move: only one replica or message advances past this offer.
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, offerID).
@@ -368,7 +409,7 @@ func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
 		return err
 	}
 	s.m.declines.Inc()
-	return s.advance(ctx, a.RoutingID, a.OfferID, "offer_declined")
+	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, "offer_declined")
 }
 
 // expiryLoop passes on offers left unanswered past their expiry.
@@ -381,6 +422,7 @@ func (s *Service) expiryLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.sweepCancelled(ctx)
 		var due []Routing
 		if err := s.db.WithContext(ctx).Where("state = 'offering' AND offer_expires_at < ?", storage.Now()).
 			Order("offer_expires_at").Limit(100).Find(&due).Error; err != nil {
@@ -391,10 +433,41 @@ func (s *Service) expiryLoop(ctx context.Context) {
 				continue
 			}
 			s.m.expired.Inc()
-			if err := s.advance(ctx, r.ID, *r.OfferID, "offer_expired"); err != nil && ctx.Err() == nil {
+			if err := s.advance(ctx, r.ID, *r.OfferID, "", "offer_expired"); err != nil && ctx.Err() == nil {
 				s.log.Error("routing: expire offer", "routing", r.ID, "err", err)
 			}
 		}
+	}
+}
+
+// sweepCancelled ends the routings of tickets cancelled (or otherwise moved
+// by hand) while they were being routed, and withdraws their open offer
+// from the member's inbox.
+func (s *Service) sweepCancelled(ctx context.Context) {
+	var stale []Routing
+	err := s.db.WithContext(ctx).Table("routings").Select("routings.*").
+		Joins("JOIN tickets ON tickets.id = routings.ticket_id").
+		Where("routings.state IN ('pending', 'offering') AND tickets.status NOT IN ('routing', 'offered')").
+		Limit(100).Find(&stale).Error
+	if err != nil {
+		return
+	}
+	for _, r := range stale {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, r.State).
+				Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()})
+			if res.Error != nil || res.RowsAffected == 0 || r.State != "offering" || r.OfferID == nil {
+				return res.Error
+			}
+			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
+			return enqueue(ctx, tx, "withdraw-"+*r.OfferID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w)
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("routing: end the routing of a cancelled ticket", "routing", r.ID, "err", err)
+		}
+	}
+	if len(stale) > 0 {
+		kick(s.kickOutbox)
 	}
 }
 
@@ -437,6 +510,10 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		if r.State != "offering" || !current || r.OfferExpiresAt == nil || !r.OfferExpiresAt.After(time.Now()) {
 			return apperr.New(apperr.Conflict, "the offer is no longer open")
 		}
+		// Only the member the job was offered to, from their region.
+		if req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
+			return apperr.New(apperr.Conflict, "this offer was made to someone else")
+		}
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, req.OfferID).
 			Updates(map[string]any{"state": "accepted", "updated_at": storage.Now()})
 		if res.Error != nil {
@@ -452,11 +529,18 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		var err error
 		ticket, err = s.tickets.Move(ctx, tx, r.TicketID, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
 			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, "accepted")
-		return err
+		if err != nil {
+			return err
+		}
+		// Tell the member's node durably too: the reply to this request may
+		// be lost on the way.
+		msg := AnswerMsg{V: wireVersion, Kind: kindAccepted, OfferID: req.OfferID, RoutingID: r.ID, Region: s.cfg.Region}
+		return enqueue(ctx, tx, "accepted-"+req.OfferID, subjectJobs+req.Region+"."+kindAccepted, msg)
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
 		s.m.accepts.Inc()
+		kick(s.kickOutbox)
 		b, _ := json.Marshal(ticket.View())
 		return AcceptReply{V: wireVersion, OK: true, Ticket: b}
 	case code == apperr.Conflict:
