@@ -411,17 +411,11 @@ func reportRouting(b *testing.B, d, seeded time.Duration, seq, load, natsSeq, na
 	b.ReportMetric(ms(natsLoad.pct(.99)), "nats_load_p99_ms")
 	b.ReportMetric(0, "ns/op") // the whole run with its set-up: meaningless here
 
-	verdict := func(ok bool) string {
-		if ok {
-			return "ok"
-		}
-		return "MISSED"
-	}
 	// testing keeps ten lines of a benchmark's log: nine here.
 	var s strings.Builder
 	fmt.Fprintf(&s, "routing: POST /api/v1/tickets/{id}/forward → offer stored on the member's node\n")
 	fmt.Fprintf(&s, "  3 regions × %d members (seeded in %s), PostgreSQL per node, one embedded NATS; gather window 300ms, "+
-		"tick 50ms; remote %.0f h website jobs from BFC; %d workers for %s; %d CPUs\n",
+		"tick 1s; remote %.0f h website jobs from BFC; %d workers for %s; %d CPUs\n",
 		routeBenchMembers, seeded.Round(100*time.Millisecond), routeBenchJobHours, benchWorkers, d, runtime.NumCPU())
 	fmt.Fprintf(&s, "  %-23s %10s %9s %9s %9s %9s %9s\n", "", "per s", "count", "p50 ms", "p90 ms", "p99 ms", "max ms")
 	for _, row := range []struct {

@@ -442,12 +442,6 @@ func report(b *testing.B, title string, d time.Duration, api, raw loadResult, ta
 	b.ReportMetric(ratio, "ratio")
 	b.ReportMetric(0, "ns/op") // the whole run with its set-up: meaningless here
 
-	verdict := func(ok bool) string {
-		if ok {
-			return "ok"
-		}
-		return "MISSED"
-	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "\n%s\n", title)
 	fmt.Fprintf(&s, "  %d workers, %s per phase, %d CPUs\n", benchWorkers, d, runtime.NumCPU())
@@ -593,4 +587,12 @@ func (c *wireClient) roundTrip(req []byte) (status int, body []byte, keep bool, 
 	default:
 		return 0, nil, false, errors.New("response without a length")
 	}
+}
+
+// verdict says whether a target is met, for the reports.
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
 }
