@@ -164,15 +164,6 @@ func (s *Service) Get(ctx context.Context, id string) (*Member, error) {
 	return &m, nil
 }
 
-// Exists reports whether a member with this id is on this node.
-func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&Member{}).Where("id = ?", id).Count(&n).Error; err != nil {
-		return false, fmt.Errorf("members: exists %s: %w", id, err)
-	}
-	return n > 0, nil
-}
-
 // GetByEmail returns a member by e-mail address.
 func (s *Service) GetByEmail(ctx context.Context, email string) (*Member, error) {
 	var m Member

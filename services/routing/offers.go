@@ -121,17 +121,16 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if ok, err := s.members.Exists(ctx, o.MemberID); err != nil {
-		return err
-	} else if !ok {
-		return bad("offer to unknown member %s", o.MemberID)
-	}
 	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
 		ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
-	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
+	if storage.IsForeignKeyViolation(err) {
+		return bad("offer to unknown member %s", o.MemberID) // the member must be of this node
+	}
+	if err != nil {
 		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
 	}
 	if s.cfg.OnOfferStored != nil {

@@ -95,7 +95,7 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	var moved *tickets.Ticket
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		moved, err = s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
+		moved, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
 			tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
 		if err != nil {
 			return err
@@ -247,7 +247,11 @@ func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		_, err := s.tickets.Move(ctx, tx, r.TicketID, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
+		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		if err != nil {
+			return err
+		}
+		_, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
 			nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason)
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return nil // cancelled by hand meanwhile
@@ -303,7 +307,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil, "updated_at": now}).Error; err != nil {
 			return err
 		}
-		if _, err := s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting, tickets.StatusOffered},
+		if _, err := s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting, tickets.StatusOffered},
 			tickets.StatusUnroutable, nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason); err != nil {
 			return err
 		}
@@ -320,7 +324,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	}
 	if t.Status == tickets.StatusRouting {
 		var err error
-		if t, err = s.tickets.Move(ctx, tx, t.ID, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
+		if t, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
 			nil, nil, "routing@"+s.cfg.Region, "offered"); err != nil {
 			return err
 		}
@@ -526,8 +530,11 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		if req.Region == s.cfg.Region {
 			memberID = &req.MemberID
 		}
-		var err error
-		ticket, err = s.tickets.Move(ctx, tx, r.TicketID, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
+		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		if err != nil {
+			return err
+		}
+		ticket, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
 			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, "accepted")
 		if err != nil {
 			return err

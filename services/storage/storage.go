@@ -167,6 +167,19 @@ func UniqueViolationOn(err error, column string) bool {
 	return column == "" || strings.Contains(s, column)
 }
 
+// IsForeignKeyViolation reports whether err is a foreign-key violation on
+// either dialect: a row refers to one that does not exist.
+func IsForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
 // NewID returns a new identifier: a UUIDv7, ordered by creation time, so that
 // primary keys grow roughly monotonically and can serve as pagination cursors.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -22,13 +22,14 @@ func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, e
 
 // Move changes a ticket's status inside tx, provided it is in one of the
 // statuses from, and records who did it; with an assignee, it also assigns
-// the ticket. It returns a conflict when the ticket is elsewhere.
-func (s *Service) Move(ctx context.Context, tx *gorm.DB, id string, from []Status, to Status, assignee *Assignee,
+// the ticket. t is the ticket as the caller read it: if it changed since
+// (another version), nothing is written and a conflict is returned, as when
+// it is in another status. It returns the ticket as it now is.
+func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Status, to Status, assignee *Assignee,
 	assigneeMemberID *string, actorHandle, action string) (*Ticket, error) {
-	t, err := s.GetTx(ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
+	cp := *t // the caller's copy stays as it was
+	t = &cp
+	id := t.ID
 	ok := false
 	for _, f := range from {
 		ok = ok || t.Status == f
