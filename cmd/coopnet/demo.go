@@ -235,6 +235,9 @@ func printDemo(w io.Writer, nodes []*node) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nEvery sample password is %q.\n", DemoPassword)
+	fmt.Fprintln(w, "The story: Jean forwards the school's website request (POST /api/v1/tickets/{id}/forward);")
+	fmt.Fprintln(w, "Marie, in Bretagne, finds the offer in GET /api/v1/offers and accepts it; Jean sees her as assignee.")
+	fmt.Fprintln(w, "README.md (Démarrage rapide) has the commands.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",
 			nodes[0].cfg.PublicURL, DemoPassword)
