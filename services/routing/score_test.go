@@ -133,8 +133,10 @@ func TestUnroutableReason(t *testing.T) {
 		{0, nil, ReasonNoAnswer},
 		{3, map[string]Exclusions{"a": {}, "b": {}}, ReasonNoSkill},
 		{3, map[string]Exclusions{"a": {Level: 2}}, ReasonLevel},
-		{3, map[string]Exclusions{"a": {Level: 2}, "b": {Radius: 1}}, ReasonRadius},
-		{3, map[string]Exclusions{"a": {Radius: 2}, "b": {Capacity: 1}}, ReasonCapacity},
+		{3, map[string]Exclusions{"a": {Level: 2}, "b": {Radius: 1}}, ReasonLevel},
+		{3, map[string]Exclusions{"a": {Radius: 2}, "b": {Capacity: 1}}, ReasonRadius},
+		{3, map[string]Exclusions{"a": {Radius: 2}, "b": {Capacity: 2}}, ReasonCapacity},
+		{3, map[string]Exclusions{"a": {Level: 5, Radius: 1}}, ReasonLevel},
 	}
 	for _, tc := range tests {
 		if got := unroutableReason(tc.answered, tc.ex); got != tc.want {

@@ -274,7 +274,9 @@ func (s *Service) retryLater(ctx context.Context, r *Routing, why string) error 
 // distance, not enough to find a house.
 func coarse(f float64) float64 { return math.Round(f*10) / 10 }
 
-// unroutableReason says why nobody qualified, from the regions' exclusions.
+// unroutableReason says why nobody qualified, from the regions'
+// exclusions: the most common reason (ties: full, then out of radius, then
+// level).
 func unroutableReason(answered int, ex map[string]Exclusions) string {
 	if answered == 0 {
 		return ReasonNoAnswer
@@ -284,14 +286,14 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 		level, radius, capacity = level+e.Level, radius+e.Radius, capacity+e.Capacity
 	}
 	switch {
-	case capacity > 0:
+	case capacity == 0 && radius == 0 && level == 0:
+		return ReasonNoSkill
+	case capacity >= radius && capacity >= level:
 		return ReasonCapacity
-	case radius > 0:
+	case radius >= level:
 		return ReasonRadius
-	case level > 0:
-		return ReasonLevel
 	}
-	return ReasonNoSkill
+	return ReasonLevel
 }
 
 // offerNext offers the job to the next candidate, inside tx, or finds the
