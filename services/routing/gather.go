@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -256,22 +257,11 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	if len(cands) == 0 {
 		return a, nil
 	}
-	ids := make([]string, len(cands))
-	for i, c := range cands {
-		ids[i] = c.MemberID
-	}
-	local, err := s.tickets.ActiveMinutes(ctx, ids)
-	if err != nil {
-		return a, err
-	}
-	booked, routed, err := s.offerMinutes(ctx, ids)
-	if err != nil {
+	if err := s.book.fill(ctx, cands); err != nil {
 		return a, err
 	}
 	for i := range cands {
-		c := &cands[i]
-		c.BookedMin, c.RoutedMinQtr = local[c.MemberID]+booked[c.MemberID], routed[c.MemberID]
-		if Exclude(*c, job) == ReasonCapacity {
+		if Exclude(cands[i], job) == ReasonCapacity {
 			a.Excluded.Capacity++
 		}
 	}
@@ -321,11 +311,57 @@ type cachedHolders struct {
 // a radius, fine for remote work.
 const unknownDistance = 40000.0
 
-// offerMinutes returns, per member, the minutes of jobs offered to them and
-// not yet answered plus jobs of other regions they accepted over the
-// horizon (booked), and the routed minutes they accepted this quarter.
-func (s *Service) offerMinutes(ctx context.Context, ids []string) (booked, routed map[string]int, err error) {
-	booked, routed = map[string]int{}, map[string]int{}
+// book is a node's view of how busy its members are: minutes booked (work
+// under way, offers pending, other regions' jobs accepted over the horizon)
+// and routed minutes received this quarter. Questions come often and this
+// changes slowly, so it is read from the database at most every
+// bookTTL, and offers stored in between are added at once: the member a
+// burst of jobs goes to is seen busier from one offer to the next.
+type book struct {
+	s *Service
+
+	mu       sync.Mutex
+	loadedAt time.Time
+	booked   map[string]int
+	routed   map[string]int
+}
+
+const bookTTL = time.Second
+
+// fill sets the booked and routed minutes of the candidates, reloading the
+// view first when it is older than bookTTL.
+func (b *book) fill(ctx context.Context, cands []Candidate) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.booked == nil || time.Since(b.loadedAt) >= bookTTL {
+		booked, routed, err := b.s.loadBook(ctx)
+		if err != nil {
+			return err
+		}
+		b.booked, b.routed, b.loadedAt = booked, routed, time.Now()
+	}
+	for i := range cands {
+		cands[i].BookedMin, cands[i].RoutedMinQtr = b.booked[cands[i].MemberID], b.routed[cands[i].MemberID]
+	}
+	return nil
+}
+
+// add counts an offer just stored for a member.
+func (b *book) add(memberID string, minutes int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.booked != nil {
+		b.booked[memberID] += minutes
+	}
+}
+
+// loadBook reads the members' booked and routed minutes from the database.
+func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, err error) {
+	booked, err = s.tickets.ActiveMinutes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	routed = map[string]int{}
 	now := storage.Now()
 	var rows []struct {
 		MemberID string
@@ -337,13 +373,14 @@ func (s *Service) offerMinutes(ctx context.Context, ids []string) (booked, route
 			THEN estimated_minutes ELSE 0 END) AS booked,
 		SUM(CASE WHEN state = 'accepted' AND answered_at >= ? THEN estimated_minutes ELSE 0 END) AS routed`,
 		now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays), quarterStart(now)).
-		Where("member_id IN ? AND state IN ('pending', 'accepted')", ids).
+		Where("state IN ('pending', 'accepted')").
 		Group("member_id").Find(&rows).Error
 	if err != nil {
 		return nil, nil, fmt.Errorf("routing: offered minutes: %w", err)
 	}
 	for _, r := range rows {
-		booked[r.MemberID], routed[r.MemberID] = r.Booked, r.Routed
+		booked[r.MemberID] += r.Booked
+		routed[r.MemberID] = r.Routed
 	}
 	return booked, routed, nil
 }

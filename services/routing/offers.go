@@ -126,12 +126,15 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
 		ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
-	if storage.IsForeignKeyViolation(err) {
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if storage.IsForeignKeyViolation(res.Error) {
 		return bad("offer to unknown member %s", o.MemberID) // the member must be of this node
 	}
-	if err != nil {
-		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
+	if res.Error != nil {
+		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, res.Error)
+	}
+	if res.RowsAffected == 1 {
+		s.book.add(o.MemberID, o.EstimatedMinutes)
 	}
 	if s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)

@@ -87,6 +87,7 @@ type Service struct {
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders
 
+	book    book          // members' booked and routed minutes, for answering questions
 	pool    chan struct{} // bounds the handlers of questions and jobs running at once
 	stopMu  sync.Mutex
 	stopped bool
@@ -118,6 +119,7 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
 		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{},
 		pool: make(chan struct{}, handlerPool)}
+	s.book.s = s
 	s.m = newMetrics(reg, s)
 	return s
 }

@@ -91,19 +91,17 @@ func MayForward(t *Ticket, actorID string, staff bool) bool {
 	return staff || t.TechnicianID == actorID
 }
 
-// ActiveMinutes returns, per member, the estimated minutes of this node's
-// tickets assigned to them and not yet done (accepted, scheduled, in progress).
-func (s *Service) ActiveMinutes(ctx context.Context, memberIDs []string) (map[string]int, error) {
+// ActiveMinutes returns, per member of this node, the estimated minutes of
+// the tickets assigned to them and not yet done (accepted, scheduled, in
+// progress).
+func (s *Service) ActiveMinutes(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	if len(memberIDs) == 0 {
-		return out, nil
-	}
 	var rows []struct {
 		MemberID string
 		Minutes  int
 	}
 	err := s.db.WithContext(ctx).Model(&Ticket{}).Select("assignee_member_id AS member_id, SUM(estimated_minutes) AS minutes").
-		Where("assignee_member_id IN ? AND status IN ?", memberIDs, []string{"accepted", "scheduled", "in_progress"}).
+		Where("assignee_member_id IS NOT NULL AND status IN ?", []string{"accepted", "scheduled", "in_progress"}).
 		Group("assignee_member_id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("tickets: active minutes: %w", err)
