@@ -80,6 +80,7 @@ type Service struct {
 
 	kickRoute  chan struct{}
 	kickOutbox chan struct{}
+	handoff    chan handoff
 
 	presMu   sync.Mutex
 	presence map[string]time.Time
@@ -117,7 +118,8 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 		cfg.Tick = time.Second
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
-		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{},
+		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), handoff: make(chan handoff, 256),
+		presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{},
 		pool: make(chan struct{}, handlerPool)}
 	s.book.s = s
 	s.m = newMetrics(reg, s)

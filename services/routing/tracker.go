@@ -90,8 +90,13 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 		return nil, apperr.New(apperr.Conflict, "a %s ticket cannot be forwarded: only new or unroutable ones", t.Status)
 	}
 	now := storage.Now()
+	// Leased to this process from the start: it is handed to a local search
+	// worker at once; should this process stop first, the lease runs out and
+	// any replica takes it up.
+	lease := now.Add(searchLease)
 	r := Routing{ID: storage.NewID(), TicketID: t.ID, Skill: skill, MinLevel: level, Note: note, State: "pending",
-		Candidates: "[]", Excluded: "{}", RequestedBy: by.Handle, RequestedByName: by.Name, CreatedAt: now, UpdatedAt: now}
+		Candidates: "[]", Excluded: "{}", RequestedBy: by.Handle, RequestedByName: by.Name, LeaseUntil: &lease,
+		CreatedAt: now, UpdatedAt: now}
 	var moved *tickets.Ticket
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
@@ -109,14 +114,40 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 		return nil, fmt.Errorf("routing: forward %s: %w", ticketID, err)
 	}
 	s.m.forwards.Inc()
-	kick(s.kickRoute)
+	select {
+	case s.handoff <- handoff{r: &r, t: moved}:
+	default: // every worker busy and the queue full: the lease runs out and a worker claims it
+	}
 	return moved, nil
+}
+
+// searchLease is how long a routing stays with the process searching for it.
+const searchLease = 30 * time.Second
+
+// handoff is a routing just saved by Forward, with its ticket, passed to a
+// search worker without reading them back.
+type handoff struct {
+	r *Routing
+	t *tickets.Ticket
 }
 
 // routeLoop runs the searches of pending routings; several run side by side.
 func (s *Service) routeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	run := func(r *Routing, known *tickets.Ticket) {
+		if err := s.search(ctx, r, known); err != nil && ctx.Err() == nil {
+			s.log.Error("routing: search failed", "routing", r.ID, "ticket", r.TicketID, "attempt", r.Attempts+1, "err", err)
+			if r.Attempts+1 >= maxSearchAttempts {
+				err = s.giveUp(ctx, r, ReasonError)
+			} else {
+				err = s.retryLater(ctx, r, "search failed")
+			}
+			if err != nil {
+				s.log.Error("routing: record a failed search", "routing", r.ID, "err", err)
+			}
+		}
+	}
 	for {
 		for ctx.Err() == nil {
 			r, err := s.claimPending(ctx)
@@ -124,21 +155,13 @@ func (s *Service) routeLoop(ctx context.Context) {
 				break
 			}
 			kick(s.kickRoute) // another worker may take the next one meanwhile
-			if err := s.search(ctx, r); err != nil && ctx.Err() == nil {
-				s.log.Error("routing: search failed", "routing", r.ID, "ticket", r.TicketID, "attempt", r.Attempts+1, "err", err)
-				if r.Attempts+1 >= maxSearchAttempts {
-					err = s.giveUp(ctx, r, ReasonError)
-				} else {
-					err = s.retryLater(ctx, r, "search failed")
-				}
-				if err != nil {
-					s.log.Error("routing: record a failed search", "routing", r.ID, "err", err)
-				}
-			}
+			run(r, nil)
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case h := <-s.handoff:
+			run(h.r, h.t)
 		case <-t.C:
 		case <-s.kickRoute:
 		}
@@ -154,7 +177,7 @@ func (s *Service) claimPending(ctx context.Context) (*Routing, error) {
 		return nil, err
 	}
 	for i := range rs {
-		lease := now.Add(30 * time.Second)
+		lease := now.Add(searchLease)
 		res := s.db.WithContext(ctx).Model(&Routing{}).
 			Where("id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", rs[i].ID, now).
 			Update("lease_until", lease)
@@ -170,10 +193,12 @@ func (s *Service) claimPending(ctx context.Context) (*Routing, error) {
 
 // search asks the regions, ranks the candidates and makes the first offer
 // (or finds the ticket unroutable).
-func (s *Service) search(ctx context.Context, r *Routing) error {
-	t, err := s.tickets.GetTx(ctx, s.db.DB, r.TicketID)
-	if err != nil {
-		return err
+func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) error {
+	var err error
+	if t == nil {
+		if t, err = s.tickets.GetTx(ctx, s.db.DB, r.TicketID); err != nil {
+			return err
+		}
 	}
 	if t.Status != tickets.StatusRouting {
 		// Cancelled by hand before the search ran.
