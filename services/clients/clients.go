@@ -225,32 +225,24 @@ type Place struct {
 	Lat, Lon    float64
 }
 
-// PlaceOf returns where a client is, for routing their jobs.
-func (s *Service) PlaceOf(ctx context.Context, id string) (Place, error) {
-	var p Place
-	err := s.db.WithContext(ctx).Model(&Client{}).Select("commune, departement, lat, lon").Where("id = ?", id).Take(&p).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return p, apperr.NotFoundf("no client %q", id)
-	}
-	if err != nil {
-		return p, fmt.Errorf("clients: place of %s: %w", id, err)
-	}
-	return p, nil
-}
-
-// PrivateTerms returns what identifies a client personally — name and
-// contact — for scrubbing from text that leaves the node.
-func (s *Service) PrivateTerms(ctx context.Context, id string) ([]string, error) {
+// ForRouting returns where a client is, and what identifies them personally
+// (name and contact) so that it can be scrubbed from any text about their
+// job that leaves the node.
+func (s *Service) ForRouting(ctx context.Context, id string) (Place, []string, error) {
 	var c Client
-	err := s.db.WithContext(ctx).Select("name, contact_name, contact_email, contact_phone").Where("id = ?", id).Take(&c).Error
-	if err != nil {
-		return nil, fmt.Errorf("clients: private terms of %s: %w", id, err)
+	err := s.db.WithContext(ctx).Select("commune, departement, lat, lon, name, contact_name, contact_email, contact_phone").
+		Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Place{}, nil, apperr.NotFoundf("no client %q", id)
 	}
-	var out []string
+	if err != nil {
+		return Place{}, nil, fmt.Errorf("clients: %s for routing: %w", id, err)
+	}
+	var private []string
 	for _, t := range []string{c.Name, c.ContactName, c.ContactEmail, c.ContactPhone} {
 		if strings.TrimSpace(t) != "" {
-			out = append(out, t)
+			private = append(private, t)
 		}
 	}
-	return out, nil
+	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon}, private, nil
 }

@@ -205,7 +205,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 		return s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
 			Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()}).Error
 	}
-	place, err := s.clients.PlaceOf(ctx, t.ClientID)
+	place, private, err := s.clients.ForRouting(ctx, t.ClientID)
 	if err != nil {
 		return err
 	}
@@ -242,14 +242,9 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
-			Updates(map[string]any{"candidates": string(cands), "excluded": string(excl), "next_index": 0,
-				"state": "offering", "updated_at": storage.Now()})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error // cancelled meanwhile: nothing to do
-		}
-		r.Candidates, r.NextIndex, r.State = string(cands), 0, "offering"
-		return s.offerNext(ctx, tx, r, t, place, unroutableReason(len(answers), excluded))
+		r.Candidates, r.NextIndex = string(cands), 0
+		return s.offerNext(ctx, tx, r, t, place, private, unroutableReason(len(answers), excluded), "pending",
+			map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
 	})
 	if err != nil {
 		return err
@@ -323,15 +318,30 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 
 // offerNext offers the job to the next candidate, inside tx, or finds the
 // ticket unroutable for reason when there is none left.
-func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place, reason string) error {
+//
+// The routing row is updated only if it is still in state guard (a routing
+// cancelled meanwhile is left alone), with the extra columns given.
+func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
+	private []string, reason, guard string, extra map[string]any) error {
 	var ranked []Scored
 	if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
 		return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
 	}
 	now := storage.Now()
+	update := func(set map[string]any) (bool, error) {
+		for k, v := range extra {
+			if _, ok := set[k]; !ok {
+				set[k] = v
+			}
+		}
+		set["updated_at"] = now
+		res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, guard).Updates(set)
+		return res.RowsAffected == 1, res.Error
+	}
 	if r.NextIndex >= len(ranked) {
-		if err := tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "unroutable", "reason": reason,
-			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil, "updated_at": now}).Error; err != nil {
+		ok, err := update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
+			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
+		if err != nil || !ok {
 			return err
 		}
 		if _, err := s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting, tickets.StatusOffered},
@@ -344,23 +354,18 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	c := ranked[r.NextIndex]
 	offerID := storage.NewID()
 	expires := now.Add(s.cfg.OfferTTL)
-	if err := tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"next_index": r.NextIndex + 1,
-		"offer_id": offerID, "offer_handle": c.Handle, "offer_region": c.Region, "offer_expires_at": expires,
-		"updated_at": now}).Error; err != nil {
+	ok, err := update(map[string]any{"next_index": r.NextIndex + 1, "offer_id": offerID, "offer_handle": c.Handle,
+		"offer_region": c.Region, "offer_expires_at": expires})
+	if err != nil || !ok {
 		return err
 	}
 	if t.Status == tickets.StatusRouting {
-		var err error
 		if t, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
 			nil, nil, "routing@"+s.cfg.Region, "offered"); err != nil {
 			return err
 		}
 	}
 	if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
-		return err
-	}
-	private, err := s.clients.PrivateTerms(ctx, t.ClientID)
-	if err != nil {
 		return err
 	}
 	title := redact(t.Title, private)
@@ -417,11 +422,11 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 			return tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "cancelled",
 				"offer_id": nil, "updated_at": storage.Now()}).Error
 		}
-		place, err := s.clients.PlaceOf(ctx, t.ClientID)
+		place, private, err := s.clients.ForRouting(ctx, t.ClientID)
 		if err != nil {
 			return err
 		}
-		return s.offerNext(ctx, tx, &r, t, place, ReasonDeclined)
+		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, "offering", nil)
 	})
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
