@@ -256,7 +256,7 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 		return apperr.New(apperr.Conflict, "this offer is %s", o.State)
 	}
 	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.inTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
 			Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()})
 		if res.Error != nil {
@@ -273,6 +273,5 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 		}
 		return fmt.Errorf("routing: decline %s: %w", o.ID, err)
 	}
-	kick(s.kickOutbox)
 	return nil
 }

@@ -38,6 +38,58 @@ func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any) erro
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("routing: outbox %s: %w", subject, err)
 	}
+	if p, ok := tx.Get(outboxSetting); ok {
+		rows := p.(*[]outboxRow)
+		*rows = append(*rows, row)
+	}
+	return nil
+}
+
+// outboxSetting marks a transaction run by inTx, which collects the
+// messages it enqueues.
+const outboxSetting = "coopnet:outbox"
+
+// inTx runs f in a transaction and, once it has committed, publishes at
+// once the messages f enqueued (the outbox loop retries any that fail).
+func (s *Service) inTx(ctx context.Context, f func(tx *gorm.DB) error) error {
+	var pending []outboxRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// A new session, so that the setting is kept and statements do not
+		// accumulate on the one the setting created.
+		return f(tx.Set(outboxSetting, &pending).Session(&gorm.Session{}))
+	})
+	if err == nil && len(pending) > 0 {
+		s.publishNow(ctx, pending)
+	}
+	return err
+}
+
+// publishNow publishes committed outbox rows and deletes them; on any
+// failure it leaves the rest to the outbox loop.
+func (s *Service) publishNow(ctx context.Context, rows []outboxRow) {
+	for _, r := range rows {
+		if !s.bus.Connected() || s.publish(ctx, r) != nil {
+			kick(s.kickOutbox)
+			return
+		}
+	}
+}
+
+// publish sends one outbox row to JetStream and deletes it.
+func (s *Service) publish(ctx context.Context, r outboxRow) error {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := s.bus.JS.Publish(pctx, r.Subject, []byte(r.Payload), jetstream.WithMsgID(r.ID))
+	cancel()
+	if err != nil {
+		s.m.pubErrors.Inc()
+		return err
+	}
+	s.m.published.Inc()
+	if err := s.db.WithContext(ctx).Delete(&outboxRow{}, "id = ?", r.ID).Error; err != nil {
+		// Published but still listed: the next attempt is de-duplicated
+		// by JetStream on its Nats-Msg-Id.
+		s.log.Warn("outbox: delete", "id", r.ID, "err", err)
+	}
 	return nil
 }
 
@@ -73,11 +125,7 @@ func (s *Service) flushOutbox(ctx context.Context) {
 			return
 		}
 		for _, r := range rows {
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := s.bus.JS.Publish(pctx, r.Subject, []byte(r.Payload), jetstream.WithMsgID(r.ID))
-			cancel()
-			if err != nil {
-				s.m.pubErrors.Inc()
+			if err := s.publish(ctx, r); err != nil {
 				backoff := min(time.Duration(1<<min(r.Attempts, 6))*time.Second, time.Minute)
 				backoff += time.Duration(rand.Int64N(int64(backoff / 2)))
 				s.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", r.ID).
@@ -86,12 +134,6 @@ func (s *Service) flushOutbox(ctx context.Context) {
 					s.log.Warn("outbox: publish failed; will retry", "subject", r.Subject, "id", r.ID, "attempt", r.Attempts+1, "err", err)
 				}
 				return // NATS is likely down: try again at the next tick
-			}
-			s.m.published.Inc()
-			if err := s.db.WithContext(ctx).Delete(&outboxRow{}, "id = ?", r.ID).Error; err != nil {
-				// Published but still listed: the next attempt is de-duplicated
-				// by JetStream on its Nats-Msg-Id.
-				s.log.Warn("outbox: delete", "id", r.ID, "err", err)
 			}
 		}
 	}

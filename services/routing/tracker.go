@@ -241,16 +241,11 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	}
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
 		r.Candidates, r.NextIndex = string(cands), 0
 		return s.offerNext(ctx, tx, r, t, place, private, unroutableReason(len(answers), excluded), "pending",
 			map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
 	})
-	if err != nil {
-		return err
-	}
-	kick(s.kickOutbox)
-	return nil
 }
 
 // maxSearchAttempts bounds the searches that hear from no region before a
@@ -384,7 +379,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
 func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, why string) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -431,7 +426,6 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
 	}
-	kick(s.kickOutbox)
 	return nil
 }
 
@@ -489,7 +483,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 		return
 	}
 	for _, r := range stale {
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := s.inTx(ctx, func(tx *gorm.DB) error {
 			res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, r.State).
 				Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()})
 			if res.Error != nil || res.RowsAffected == 0 || r.State != "offering" || r.OfferID == nil {
@@ -501,9 +495,6 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("routing: end the routing of a cancelled ticket", "routing", r.ID, "err", err)
 		}
-	}
-	if len(stale) > 0 {
-		kick(s.kickOutbox)
 	}
 }
 
@@ -529,7 +520,7 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 // again for an offer already won answers the same.
 func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
 	var ticket *tickets.Ticket
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -579,7 +570,6 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
 		s.m.accepts.Inc()
-		kick(s.kickOutbox)
 		b, _ := json.Marshal(ticket.View())
 		return AcceptReply{V: wireVersion, OK: true, Ticket: b}
 	case code == apperr.Conflict:
