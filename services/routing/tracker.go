@@ -354,13 +354,13 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if err != nil || !ok {
 		return err
 	}
+	offeredTo := tickets.Change{Action: "offered_to", NewValue: c.Handle}
 	if t.Status == tickets.StatusRouting {
 		if t, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
-			nil, nil, "routing@"+s.cfg.Region, "offered"); err != nil {
+			nil, nil, "routing@"+s.cfg.Region, "offered", offeredTo); err != nil {
 			return err
 		}
-	}
-	if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, "offered_to", c.Handle); err != nil {
+	} else if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue); err != nil {
 		return err
 	}
 	title := redact(t.Title, private)

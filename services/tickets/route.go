@@ -25,8 +25,11 @@ func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, e
 // the ticket. t is the ticket as the caller read it: if it changed since
 // (another version), nothing is written and a conflict is returned, as when
 // it is in another status. It returns the ticket as it now is.
+//
+// Notes, if any, are recorded in the history with the move (their action
+// and new value are kept, the rest is filled in).
 func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Status, to Status, assignee *Assignee,
-	assigneeMemberID *string, actorHandle, action string) (*Ticket, error) {
+	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Ticket, error) {
 	cp := *t // the caller's copy stays as it was
 	t = &cp
 	id := t.ID
@@ -56,6 +59,10 @@ func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Statu
 	}
 	if len(rows) == 0 {
 		return t, nil
+	}
+	for _, n := range notes {
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: id, Version: t.Version + 1, ActorHandle: actorHandle,
+			Action: n.Action, NewValue: n.NewValue, CreatedAt: now})
 	}
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", id, t.Version).Updates(updates)
 	if res.Error != nil {
