@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,24 @@ func (s *Service) subscribe(ctx context.Context) error {
 	sub, err = nc.QueueSubscribe(subjectAccept+s.cfg.Region, queue, func(m *nats.Msg) { s.answerAccept(ctx, m) })
 	if err != nil {
 		return fmt.Errorf("routing: subscribe to acceptances: %w", err)
+	}
+	s.subs = append(s.subs, sub)
+	// One subscription for the answers to every question this node asks.
+	s.replyPrefix = nc.NewInbox() + "."
+	sub, err = nc.Subscribe(s.replyPrefix+"*", func(m *nats.Msg) {
+		s.waitMu.Lock()
+		ch := s.waiting[strings.TrimPrefix(m.Subject, s.replyPrefix)]
+		s.waitMu.Unlock()
+		if ch == nil {
+			return // a late answer: its gather is over
+		}
+		select {
+		case ch <- m:
+		default: // more answers than regions: the gather has what it needs
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to answers: %w", err)
 	}
 	s.subs = append(s.subs, sub)
 	sub, err = nc.Subscribe(subjectPresence, func(m *nats.Msg) {
@@ -145,15 +164,18 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc := s.bus.Conn
-	inbox := nc.NewRespInbox()
+	// Answers come to this node's one reply subscription, tagged with the
+	// question's id: no subscription to set up and tear down per question.
 	ch := make(chan *nats.Msg, 64)
-	sub, err := nc.ChanSubscribe(inbox, ch)
-	if err != nil {
-		return nil, fmt.Errorf("routing: gather: %w", err)
-	}
-	defer sub.Unsubscribe() //nolint:errcheck
-	if err := nc.PublishRequest(subjectRoute+q.Skill, inbox, data); err != nil {
+	s.waitMu.Lock()
+	s.waiting[q.ID] = ch
+	s.waitMu.Unlock()
+	defer func() {
+		s.waitMu.Lock()
+		delete(s.waiting, q.ID)
+		s.waitMu.Unlock()
+	}()
+	if err := s.bus.Conn.PublishRequest(subjectRoute+q.Skill, s.replyPrefix+q.ID, data); err != nil {
 		return nil, fmt.Errorf("routing: ask regions: %w", err)
 	}
 	expected := s.liveRegions()

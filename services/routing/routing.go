@@ -88,6 +88,10 @@ type Service struct {
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders
 
+	replyPrefix string // the subject prefix of answers to this node's questions
+	waitMu      sync.Mutex
+	waiting     map[string]chan *nats.Msg // question id → its gather
+
 	book    book          // members' booked and routed minutes, for answering questions
 	pool    chan struct{} // bounds the handlers of questions and jobs running at once
 	stopMu  sync.Mutex
@@ -119,7 +123,7 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
 		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), handoff: make(chan handoff, 256),
-		presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{},
+		presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{}, waiting: map[string]chan *nats.Msg{},
 		pool: make(chan struct{}, handlerPool)}
 	s.book.s = s
 	s.m = newMetrics(reg, s)
