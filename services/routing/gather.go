@@ -287,10 +287,7 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 			a.Excluded.Capacity++
 		}
 	}
-	for i, sc := range Rank(cands, job, s.cfg.Weights) {
-		if i == MaxCandidatesPerRegion {
-			break
-		}
+	for _, sc := range RankTop(cands, job, s.cfg.Weights, MaxCandidatesPerRegion) {
 		a.Candidates = append(a.Candidates, sc.Candidate)
 	}
 	return a, nil

@@ -100,27 +100,47 @@ type Scored struct {
 // Rank keeps the candidates who can take the job and orders them best
 // first. Ties are broken deterministically: higher level, then shorter
 // distance, then handle.
-func Rank(cands []Candidate, j Job, w Weights) []Scored {
-	out := make([]Scored, 0, len(cands))
-	for _, c := range cands {
-		if Exclude(c, j) == "" {
-			out = append(out, Scored{Candidate: c, Cost: round9(Cost(c, j, w))})
-		}
+func Rank(cands []Candidate, j Job, w Weights) []Scored { return RankTop(cands, j, w, len(cands)) }
+
+// RankTop is Rank keeping only the best k: it selects them without sorting
+// everyone (a region with hundreds of qualified members answers often).
+func RankTop(cands []Candidate, j Job, w Weights, k int) []Scored {
+	if k <= 0 {
+		return nil
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		x, y := out[a], out[b]
-		switch {
-		case x.Cost != y.Cost:
-			return x.Cost < y.Cost
-		case x.Level != y.Level:
-			return x.Level > y.Level
-		case x.DistanceKm != y.DistanceKm:
-			return x.DistanceKm < y.DistanceKm
-		default:
-			return x.Handle < y.Handle
+	top := make([]Scored, 0, min(k, len(cands)))
+	for _, c := range cands {
+		if Exclude(c, j) != "" {
+			continue
 		}
-	})
-	return out
+		sc := Scored{Candidate: c, Cost: round9(Cost(c, j, w))}
+		if len(top) == k && !better(sc, top[k-1]) {
+			continue
+		}
+		// Insert in order, dropping the last when full.
+		i := sort.Search(len(top), func(i int) bool { return better(sc, top[i]) })
+		if len(top) < k {
+			top = append(top, Scored{})
+		}
+		copy(top[i+1:], top[i:len(top)-1])
+		top[i] = sc
+	}
+	return top
+}
+
+// better is the ranking order: lower cost, then higher level, then shorter
+// distance, then handle.
+func better(x, y Scored) bool {
+	switch {
+	case x.Cost != y.Cost:
+		return x.Cost < y.Cost
+	case x.Level != y.Level:
+		return x.Level > y.Level
+	case x.DistanceKm != y.DistanceKm:
+		return x.DistanceKm < y.DistanceKm
+	default:
+		return x.Handle < y.Handle
+	}
 }
 
 // round9 removes floating-point noise so that equal costs compare equal.

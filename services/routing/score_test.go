@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -156,6 +157,34 @@ func TestParseWeights(t *testing.T) {
 	for _, bad := range []string{"speed=1", "level=-1", "level=abc", "level", "level=NaN", "level=0,distance=0,load=0,fairness=0"} {
 		if _, err := ParseWeights(bad); err == nil {
 			t.Errorf("ParseWeights(%q) accepted", bad)
+		}
+	}
+}
+
+// TestRankTopIsRankPrefix: the best k are the first k of the full ranking.
+func TestRankTopIsRankPrefix(t *testing.T) {
+	j := Job{Skill: "website", MinLevel: 2, EstimatedMinutes: 120, OnSite: true}
+	var cands []Candidate
+	for i := 0; i < 200; i++ {
+		cands = append(cands, cand(fmt.Sprintf("m%03d", i), 1+i%5, float64((i*37)%90), i%2 == 0, 20+(i*13)%60, 600+(i*7)%900, (i*11)%700, (i*17)%3000))
+	}
+	full := Rank(cands, j, DefaultWeights)
+	for _, k := range []int{1, 5, 10, 20, len(full), len(full) + 5} {
+		top := RankTop(cands, j, DefaultWeights, k)
+		want := full[:min(k, len(full))]
+		if len(top) != len(want) {
+			t.Fatalf("k=%d: %d candidates, want %d", k, len(top), len(want))
+		}
+		for i := range top {
+			if top[i].Handle != want[i].Handle {
+				t.Fatalf("k=%d: position %d is %s, want %s", k, i, top[i].Handle, want[i].Handle)
+			}
+		}
+	}
+	// The full ranking is sorted by the documented order.
+	for i := 1; i < len(full); i++ {
+		if better(full[i], full[i-1]) {
+			t.Fatalf("ranking out of order at %d", i)
 		}
 	}
 }

@@ -235,10 +235,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 		excluded[a.Region] = a.Excluded
 	}
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
-	ranked := Rank(all, job, s.cfg.Weights)
-	if len(ranked) > maxCandidates {
-		ranked = ranked[:maxCandidates]
-	}
+	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	return s.inTx(ctx, func(tx *gorm.DB) error {
