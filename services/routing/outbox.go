@@ -85,12 +85,44 @@ func (s *Service) publish(ctx context.Context, r outboxRow) error {
 		return err
 	}
 	s.m.published.Inc()
-	if err := s.db.WithContext(ctx).Delete(&outboxRow{}, "id = ?", r.ID).Error; err != nil {
-		// Published but still listed: the next attempt is de-duplicated
-		// by JetStream on its Nats-Msg-Id.
-		s.log.Warn("outbox: delete", "id", r.ID, "err", err)
-	}
+	// Deleted with others in one statement by the outbox loop: should the
+	// process stop before, the row is published again, and JetStream drops
+	// the duplicate by its Nats-Msg-Id.
+	s.sentMu.Lock()
+	s.sent = append(s.sent, r.ID)
+	s.sentMu.Unlock()
 	return nil
+}
+
+// wasSent reports whether a row was published and awaits deletion.
+func (s *Service) wasSent(id string) bool {
+	s.sentMu.Lock()
+	defer s.sentMu.Unlock()
+	for _, x := range s.sent {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteSent removes the rows published since the last call.
+func (s *Service) deleteSent(ctx context.Context) {
+	s.sentMu.Lock()
+	ids := s.sent
+	s.sent = nil
+	s.sentMu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if err := s.db.WithContext(ctx).Delete(&outboxRow{}, "id IN ?", ids[:n]).Error; err != nil {
+			s.log.Warn("outbox: delete published messages", "err", err)
+			s.sentMu.Lock()
+			s.sent = append(s.sent, ids...)
+			s.sentMu.Unlock()
+			return
+		}
+		ids = ids[n:]
+	}
 }
 
 // outboxLoop publishes due messages, oldest first, when woken up and every tick.
@@ -112,6 +144,7 @@ func (s *Service) outboxLoop(ctx context.Context) {
 // later next attempt (exponential back-off with jitter, at most a minute):
 // while NATS is down, messages wait in the database, not in memory.
 func (s *Service) flushOutbox(ctx context.Context) {
+	s.deleteSent(ctx)
 	for ctx.Err() == nil && s.bus.Connected() { // while NATS is away, messages wait here, not in its buffer
 		var rows []outboxRow
 		if err := s.db.WithContext(ctx).Where("next_attempt_at <= ?", storage.Now()).Order("created_at, id").Limit(100).
@@ -125,6 +158,9 @@ func (s *Service) flushOutbox(ctx context.Context) {
 			return
 		}
 		for _, r := range rows {
+			if s.wasSent(r.ID) {
+				continue // published just now; deleted at the next pass
+			}
 			if err := s.publish(ctx, r); err != nil {
 				backoff := min(time.Duration(1<<min(r.Attempts, 6))*time.Second, time.Minute)
 				backoff += time.Duration(rand.Int64N(int64(backoff / 2)))

@@ -92,8 +92,11 @@ type Service struct {
 	waitMu      sync.Mutex
 	waiting     map[string]chan *nats.Msg // question id → its gather
 
-	book    book          // members' booked and routed minutes, for answering questions
-	pool    chan struct{} // bounds the handlers of questions and jobs running at once
+	book book          // members' booked and routed minutes, for answering questions
+	pool chan struct{} // bounds the handlers of questions and jobs running at once
+
+	sentMu  sync.Mutex
+	sent    []string // outbox rows published, to delete in one statement
 	stopMu  sync.Mutex
 	stopped bool
 
