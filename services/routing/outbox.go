@@ -157,10 +157,12 @@ func (s *Service) flushOutbox(ctx context.Context) {
 		if len(rows) == 0 {
 			return
 		}
+		attempted := 0
 		for _, r := range rows {
 			if s.wasSent(r.ID) {
 				continue // published just now; deleted at the next pass
 			}
+			attempted++
 			if err := s.publish(ctx, r); err != nil {
 				backoff := min(time.Duration(1<<min(r.Attempts, 6))*time.Second, time.Minute)
 				backoff += time.Duration(rand.Int64N(int64(backoff / 2)))
@@ -171,6 +173,9 @@ func (s *Service) flushOutbox(ctx context.Context) {
 				}
 				return // NATS is likely down: try again at the next tick
 			}
+		}
+		if attempted == 0 {
+			return // only rows awaiting deletion are left
 		}
 	}
 }
