@@ -268,9 +268,19 @@ func TestNATSRestart(t *testing.T) {
 	}
 
 	c.startNATS()
-	offerB := c.offerFor("bretagne", marieEmail, b)
+	// B goes to whoever ranks first among the regions that answer first
+	// after the restart: read it from the routing.
+	who := map[string][2]string{c.handle(marieEmail): {"bretagne", marieEmail}, c.handle(gwenEmail): {"bretagne", gwenEmail},
+		c.handle(paulEmail): {"ile-de-france", paulEmail}}
+	var to [2]string
+	waitFor(t, "B to be offered", func() bool {
+		h, _ := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		to = who[h]
+		return to[0] != ""
+	})
+	offerB := c.offerFor(to[0], to[1], b)
 	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 200)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.api(to[0], "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", to[1], nil, 200)
 	for _, id := range []string{a, b} {
 		got := c.ticket(id)
 		if got["status"] != "accepted" || count(c.history(id), "accepted assignee") != 1 {

@@ -392,7 +392,8 @@ func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, 
 			THEN estimated_minutes ELSE 0 END) AS booked,
 		SUM(CASE WHEN state = 'accepted' AND answered_at >= ? THEN estimated_minutes ELSE 0 END) AS routed`,
 		now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays), quarterStart(now)).
-		Where("state IN ('pending', 'accepted')").
+		Where("state = 'pending' OR (state = 'accepted' AND answered_at >= ?)",
+			minTime(quarterStart(now), now.AddDate(0, 0, -s.cfg.HorizonDays))).
 		Group("member_id").Find(&rows).Error
 	if err != nil {
 		return nil, nil, fmt.Errorf("routing: offered minutes: %w", err)
@@ -402,6 +403,13 @@ func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, 
 		routed[r.MemberID] = r.Routed
 	}
 	return booked, routed, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // quarterStart is the first instant of the calendar quarter of t, in Paris.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,13 +53,24 @@ const outboxSetting = "coopnet:outbox"
 // inTx runs f in a transaction and, once it has committed, publishes at
 // once the messages f enqueued (the outbox loop retries any that fail).
 func (s *Service) inTx(ctx context.Context, f func(tx *gorm.DB) error) error {
+	return s.inTxThen(ctx, false, f)
+}
+
+// inTxThen is inTx; with background, the messages are published by another
+// goroutine, so that the caller (an acceptance waiting for its answer) does
+// not wait for JetStream.
+func (s *Service) inTxThen(ctx context.Context, background bool, f func(tx *gorm.DB) error) error {
 	var pending []outboxRow
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// A new session, so that the setting is kept and statements do not
 		// accumulate on the one the setting created.
 		return f(tx.Set(outboxSetting, &pending).Session(&gorm.Session{}))
 	})
-	if err == nil && len(pending) > 0 {
+	switch {
+	case err != nil || len(pending) == 0:
+	case background:
+		s.spawn(func() { s.publishNow(ctx, pending) })
+	default:
 		s.publishNow(ctx, pending)
 	}
 	return err
@@ -98,12 +110,7 @@ func (s *Service) publish(ctx context.Context, r outboxRow) error {
 func (s *Service) wasSent(id string) bool {
 	s.sentMu.Lock()
 	defer s.sentMu.Unlock()
-	for _, x := range s.sent {
-		if x == id {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.sent, id)
 }
 
 // deleteSent removes the rows published since the last call.
@@ -144,8 +151,8 @@ func (s *Service) outboxLoop(ctx context.Context) {
 // later next attempt (exponential back-off with jitter, at most a minute):
 // while NATS is down, messages wait in the database, not in memory.
 func (s *Service) flushOutbox(ctx context.Context) {
-	s.deleteSent(ctx)
 	for ctx.Err() == nil && s.bus.Connected() { // while NATS is away, messages wait here, not in its buffer
+		s.deleteSent(ctx)
 		var rows []outboxRow
 		if err := s.db.WithContext(ctx).Where("next_attempt_at <= ?", storage.Now()).Order("created_at, id").Limit(100).
 			Find(&rows).Error; err != nil {

@@ -116,7 +116,11 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	s.m.forwards.Inc()
 	select {
 	case s.handoff <- handoff{r: &r, t: moved}:
-	default: // every worker busy and the queue full: the lease runs out and a worker claims it
+	default:
+		// Every worker busy and the queue full: release the lease so that
+		// the next worker free claims it from the database.
+		s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).Update("lease_until", nil)
+		kick(s.kickRoute)
 	}
 	return moved, nil
 }
@@ -517,7 +521,7 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 // again for an offer already won answers the same.
 func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
 	var ticket *tickets.Ticket
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
+	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
