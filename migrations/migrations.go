@@ -80,7 +80,38 @@ func List(d Dialect) ([]Migration, error) {
 
 // Apply applies every pending migration of dialect d to db and returns the
 // names of those it applied (empty when the schema was already current).
+//
+// On SQLite a runner that finds the file locked beyond the busy timeout (a
+// replica switching a new file to WAL, a checkpoint under heavy load) starts
+// over after a short pause, for up to a minute: every step is transactional
+// and checked against schema_migrations, so starting over is safe.
 func Apply(ctx context.Context, db *sql.DB, d Dialect) ([]string, error) {
+	if d != SQLite {
+		return applyAll(ctx, db, d)
+	}
+	deadline := time.Now().Add(time.Minute)
+	var applied []string
+	for {
+		more, err := applyAll(ctx, db, d)
+		applied = append(applied, more...)
+		if err == nil || !sqliteBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return applied, err
+		}
+		select {
+		case <-ctx.Done():
+			return applied, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sqliteBusy reports whether err is SQLite's "database is locked".
+func sqliteBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+}
+
+func applyAll(ctx context.Context, db *sql.DB, d Dialect) ([]string, error) {
 	all, err := List(d)
 	if err != nil {
 		return nil, err
