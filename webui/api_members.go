@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 )
 
@@ -187,27 +188,21 @@ func (s *Server) listMembers(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// DirectoryEntry is what the coop-wide directory shows of a member: enough
-// to know who does what where, nothing private.
-type DirectoryEntry struct {
-	Handle      string               `json:"handle"`
-	Name        string               `json:"name"`
-	Region      string               `json:"region"`
-	Skills      []members.SkillLevel `json:"skills"`
-	Commune     string               `json:"commune"`
-	Departement string               `json:"departement"`
-	RemoteOK    bool                 `json:"remote_ok"`
-}
-
+// directory lists the members of every region: this node's and the copies
+// federation keeps of the other regions' members.
 func (s *Server) directory(c echo.Context) error {
-	p, err := s.memberPage(c)
+	limit, after, err := pageParamsFor(c, func(h string) bool { return strings.Contains(h, "@") && len(h) <= 300 })
 	if err != nil {
 		return err
 	}
-	out := Page[DirectoryEntry]{NextCursor: p.NextCursor, Items: make([]DirectoryEntry, len(p.Items))}
-	for i, m := range p.Items {
-		out.Items[i] = DirectoryEntry{Handle: m.FullHandle, Name: m.Name, Region: m.Region, Skills: m.Skills,
-			Commune: m.Commune, Departement: m.Departement, RemoteOK: m.RemoteOK}
+	skill, level, err := s.skillFilter(c)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, out)
+	es, err := s.opt.Directory.List(c.Request().Context(), directory.ListOptions{Skill: skill, MinLevel: level,
+		After: after, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page(es, limit, func(e directory.Entry) string { return e.Handle }))
 }

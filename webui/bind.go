@@ -118,6 +118,11 @@ type Page[T any] struct {
 
 // pageParams reads ?limit= (1-200, default 50) and ?cursor=.
 func pageParams(c echo.Context) (limit int, after string, err error) {
+	return pageParamsFor(c, storage.ValidID)
+}
+
+// pageParamsFor is pageParams for a list whose cursor is not an id.
+func pageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, after string, err error) {
 	limit = 50
 	var v apperr.Validation
 	if s := c.QueryParam("limit"); s != "" {
@@ -129,7 +134,7 @@ func pageParams(c echo.Context) (limit int, after string, err error) {
 	}
 	if s := c.QueryParam("cursor"); s != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || !storage.ValidID(string(raw)) {
+		if err != nil || !validCursor(string(raw)) {
 			v.Add("cursor", "is not a cursor returned by this list")
 		}
 		after = string(raw)

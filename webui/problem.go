@@ -25,29 +25,31 @@ type Problem struct {
 func ProblemType(code apperr.Code) string { return "urn:coopnet:problem:" + string(code) }
 
 var statusOf = map[apperr.Code]int{
-	apperr.Invalid:      http.StatusUnprocessableEntity,
-	apperr.BadRequest:   http.StatusBadRequest,
-	apperr.NotFound:     http.StatusNotFound,
-	apperr.Conflict:     http.StatusConflict,
-	apperr.Forbidden:    http.StatusForbidden,
-	apperr.Unauthorised: http.StatusUnauthorized,
-	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
-	apperr.RateLimited:  http.StatusTooManyRequests,
-	apperr.Unavailable:  http.StatusServiceUnavailable,
-	apperr.Internal:     http.StatusInternalServerError,
+	apperr.Invalid:          http.StatusUnprocessableEntity,
+	apperr.BadRequest:       http.StatusBadRequest,
+	apperr.NotFound:         http.StatusNotFound,
+	apperr.Conflict:         http.StatusConflict,
+	apperr.Forbidden:        http.StatusForbidden,
+	apperr.Unauthorised:     http.StatusUnauthorized,
+	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
+	apperr.UnsupportedMedia: http.StatusUnsupportedMediaType,
+	apperr.RateLimited:      http.StatusTooManyRequests,
+	apperr.Unavailable:      http.StatusServiceUnavailable,
+	apperr.Internal:         http.StatusInternalServerError,
 }
 
 var titleOf = map[apperr.Code]string{
-	apperr.Invalid:      "Invalid request",
-	apperr.BadRequest:   "Malformed request",
-	apperr.NotFound:     "Not found",
-	apperr.Conflict:     "Conflict",
-	apperr.Forbidden:    "Forbidden",
-	apperr.Unauthorised: "Authentication required",
-	apperr.TooLarge:     "Request too large",
-	apperr.RateLimited:  "Too many requests",
-	apperr.Unavailable:  "Service unavailable",
-	apperr.Internal:     "Internal error",
+	apperr.Invalid:          "Invalid request",
+	apperr.BadRequest:       "Malformed request",
+	apperr.NotFound:         "Not found",
+	apperr.Conflict:         "Conflict",
+	apperr.Forbidden:        "Forbidden",
+	apperr.Unauthorised:     "Authentication required",
+	apperr.TooLarge:         "Request too large",
+	apperr.UnsupportedMedia: "Unsupported media type",
+	apperr.RateLimited:      "Too many requests",
+	apperr.Unavailable:      "Service unavailable",
+	apperr.Internal:         "Internal error",
 }
 
 // codeOfStatus maps echo's own HTTP errors (unknown route, wrong method …).

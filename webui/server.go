@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
@@ -41,9 +42,14 @@ type Options struct {
 	Tickets   *tickets.Service
 	Routing   *routing.Service
 	Skills    *skills.Catalog
-	Logger    *slog.Logger
-	Registry  *prometheus.Registry // metrics; a fresh one when nil
-	Ready     []Check              // readiness checks (database, NATS …)
+	// Directory is the coop-wide member directory.
+	Directory *directory.Service
+	// Federation registers the ActivityPub endpoints (actors, inboxes,
+	// WebFinger, NodeInfo); nil serves none.
+	Federation interface{ Routes(*echo.Echo) }
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry // metrics; a fresh one when nil
+	Ready      []Check              // readiness checks (database, NATS …)
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For is believed; without any, the peer address is the
 	// client's.
@@ -112,6 +118,9 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/", s.home)
+	if s.opt.Federation != nil {
+		s.opt.Federation.Routes(e)
+	}
 
 	// Route-level middleware only: echo's group middleware registers
 	// catch-all routes that would turn 405 into 404.

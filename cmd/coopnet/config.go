@@ -34,6 +34,8 @@ type Config struct {
 	// Weights tune the routing's cost function.
 	Weights routing.Weights
 	Peers   []string
+	// SignatureSkew is how far a peer's signed Date may be from our clock.
+	SignatureSkew time.Duration
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// the node, whose X-Forwarded-For header is believed.
 	TrustedProxies []*net.IPNet
@@ -56,6 +58,7 @@ type configFlags struct {
 	settings []setting
 	peers    string
 	offerTTL string
+	skew     string
 	proxies  string
 	replicas string
 	weights  string
@@ -77,6 +80,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness", "level=1,distance=1,load=1,fairness=1", &cf.weights},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
+		{"signature-skew", "COOPNET_SIGNATURE_SKEW", "how far the Date of a peer's signed request may be from this node's clock (1s to 12h)", "1h", &cf.skew},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
 		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
@@ -128,6 +132,10 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	if c.OfferTTL, ttlErr = time.ParseDuration(cf.offerTTL); ttlErr != nil || c.OfferTTL < time.Second || c.OfferTTL > 30*24*time.Hour {
 		ttlErr = fmt.Errorf("--offer-ttl %q must be a duration between 1s and 720h, e.g. 48h", cf.offerTTL)
 	}
+	var skewErr error
+	if c.SignatureSkew, skewErr = time.ParseDuration(cf.skew); skewErr != nil || c.SignatureSkew < time.Second || c.SignatureSkew > 12*time.Hour {
+		skewErr = fmt.Errorf("--signature-skew %q must be a duration between 1s and 12h, e.g. 1h", cf.skew)
+	}
 	var replErr error
 	if n, err := strconv.Atoi(cf.replicas); err != nil || n < 1 || n > 5 {
 		replErr = fmt.Errorf("--nats-replicas %q must be a whole number from 1 to 5", cf.replicas)
@@ -147,7 +155,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	return c, errors.Join(ttlErr, replErr, wErr, proxyErr, c.finish(regionRequired))
+	return c, errors.Join(ttlErr, skewErr, replErr, wErr, proxyErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
@@ -31,6 +32,7 @@ type coop struct {
 	nats     *bus.Embedded
 	offerTTL time.Duration
 	nodes    map[string]*coopNode
+	addrs    map[string]string // region → listen address, fixed for the test
 	tokens   map[string]string // e-mail → API token
 	tmu      sync.Mutex
 }
@@ -57,7 +59,7 @@ const (
 func newCoop(t *testing.T, offerTTL time.Duration) *coop {
 	t.Helper()
 	c := &coop{t: t, natsDir: filepath.Join(t.TempDir(), "nats"), offerTTL: offerTTL, nodes: map[string]*coopNode{},
-		tokens: map[string]string{}}
+		tokens: map[string]string{}, addrs: map[string]string{}}
 	e, err := bus.StartEmbedded("127.0.0.1", 0, c.natsDir)
 	if err != nil {
 		t.Fatal(err)
@@ -76,28 +78,62 @@ func newCoop(t *testing.T, offerTTL time.Duration) *coop {
 		"bretagne":                storagetest.SQLiteURL(t),
 		"ile-de-france":           storagetest.SQLiteURL(t),
 	}
-	for _, region := range []string{"bourgogne-franche-comte", "bretagne", "ile-de-france"} {
-		c.start(region, dbs[region], "127.0.0.1:0")
+	// Every node knows its peers' URLs before any starts: take the ports first.
+	lns := map[string]net.Listener{}
+	for _, region := range coopRegions {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[region], c.addrs[region] = ln, ln.Addr().String()
+	}
+	for _, region := range coopRegions {
+		c.serve(region, dbs[region], lns[region])
 	}
 	c.seed()
 	return c
 }
 
-// start opens and serves a region's node on addr (port 0: a fresh one).
-func (c *coop) start(region, dbURL, addr string) *coopNode {
+var coopRegions = []string{"bourgogne-franche-comte", "bretagne", "ile-de-france"}
+
+// testFederation makes federation quick for tests: retries within a
+// second, small keys (generated once per actor; never in production).
+func testFederation(fc *federation.Config) {
+	fc.Retry = federation.RetryPolicy{First: 50 * time.Millisecond, Max: 500 * time.Millisecond, GiveUpAfter: time.Hour,
+		UnavailableAfter: time.Hour}
+	fc.Poll = 100 * time.Millisecond
+	fc.KeyBits = 2048
+}
+
+// start opens and serves a region's node on its address.
+func (c *coop) start(region, dbURL string) *coopNode {
 	c.t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", c.addrs[region])
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	return c.serve(region, dbURL, ln)
+}
+
+// serve opens a region's node and serves it on ln; its peers are the other
+// regions of the rig.
+func (c *coop) serve(region, dbURL string, ln net.Listener) *coopNode {
+	c.t.Helper()
+	var peers []string
+	for _, r := range coopRegions {
+		if r != region {
+			peers = append(peers, "http://"+c.addrs[r])
+		}
+	}
 	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: c.t.TempDir(),
-		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), OfferTTL: c.offerTTL, LogFormat: "json", LogLevel: "warn"}
+		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), OfferTTL: c.offerTTL, LogFormat: "json", LogLevel: "warn",
+		Peers: peers, SignatureSkew: time.Hour}
 	if err := cfg.finish(true); err != nil {
 		c.t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	n, err := openNode(context.Background(), cfg, log, nodeOptions{BcryptCost: bcrypt.MinCost,
-		GatherWindow: 300 * time.Millisecond, Tick: 50 * time.Millisecond})
+		GatherWindow: 300 * time.Millisecond, Tick: 50 * time.Millisecond, Federation: testFederation})
 	if err != nil {
 		ln.Close()
 		c.t.Fatalf("open %s: %v", region, err)
@@ -125,7 +161,7 @@ func (c *coop) restart(region string) *coopNode {
 	c.t.Helper()
 	old := c.nodes[region]
 	old.stop()
-	return c.start(region, old.cfg.DatabaseURL, old.cfg.Listen) // same address: same handles
+	return c.start(region, old.cfg.DatabaseURL) // same address: same handles
 }
 
 // stopNATS and startNATS stop and restart the NATS server on the same port

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
@@ -33,6 +35,8 @@ type node struct {
 	clients *clients.Service
 	tickets *tickets.Service
 	routing *routing.Service
+	fed     *federation.Service
+	dir     *directory.Service
 	bus     *bus.Bus
 	server  *webui.Server
 }
@@ -48,6 +52,12 @@ type nodeOptions struct {
 	Tick         time.Duration
 	// OnOfferStored observes offers stored on this node (benchmarks).
 	OnOfferStored func(*routing.Offer)
+	// NoFederation opens the node without its federation workers (the
+	// admin commands).
+	NoFederation bool
+	// Federation overrides federation settings (tests: fast retries,
+	// small keys).
+	Federation func(*federation.Config)
 }
 
 // openNode opens the database, applies pending migrations and wires the
@@ -74,8 +84,21 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n := &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts}
+	dir := directory.New(db, cfg.Region, cfg.Host())
+	n := &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts, dir: dir}
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
+	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
+		Version: buildVersion()}
+	if opt.Federation != nil {
+		opt.Federation(&fcfg)
+	}
+	fed, err := federation.New(db, ms, dir, fcfg, log, reg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	n.fed = fed
+	ms.OnChange(fed.MemberChanged, fed.Wake)
 	if !opt.NoBus {
 		b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-" + cfg.Region, CredsFile: cfg.NATSCreds,
 			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats"), Replicas: cfg.NATSReplicas}, log)
@@ -93,15 +116,25 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		}
 		ready = append(ready, webui.Check{Name: "nats", Func: b.Ping})
 	}
+	if !opt.NoFederation {
+		if err := fed.Start(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	n.server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Routing: n.routing,
-		Skills: catalog, Logger: log, Registry: reg, Ready: ready, TrustedProxies: cfg.TrustedProxies,
+		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	return n, nil
 }
 
 // Close stops the routing workers, closes NATS and the database.
 func (n *node) Close() error {
+	if n.fed != nil {
+		n.fed.Stop()
+	}
 	if n.routing != nil {
 		n.routing.Stop()
 	}

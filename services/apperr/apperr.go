@@ -17,16 +17,17 @@ type Code string
 
 // The codes. Keep them few: they are part of the API's problem "type".
 const (
-	Invalid      Code = "invalid"      // 422: the request is well formed but its values are not acceptable
-	BadRequest   Code = "bad_request"  // 400: the request cannot be read (malformed JSON, wrong types)
-	NotFound     Code = "not_found"    // 404
-	Conflict     Code = "conflict"     // 409: duplicate, stale version, wrong state
-	Forbidden    Code = "forbidden"    // 403
-	Unauthorised Code = "unauthorised" // 401
-	TooLarge     Code = "too_large"    // 413
-	RateLimited  Code = "rate_limited" // 429
-	Unavailable  Code = "unavailable"  // 503
-	Internal     Code = "internal"     // 500
+	Invalid          Code = "invalid"           // 422: the request is well formed but its values are not acceptable
+	BadRequest       Code = "bad_request"       // 400: the request cannot be read (malformed JSON, wrong types)
+	NotFound         Code = "not_found"         // 404
+	Conflict         Code = "conflict"          // 409: duplicate, stale version, wrong state
+	Forbidden        Code = "forbidden"         // 403
+	Unauthorised     Code = "unauthorised"      // 401
+	TooLarge         Code = "too_large"         // 413
+	UnsupportedMedia Code = "unsupported_media" // 415: the body is not of a type this endpoint takes
+	RateLimited      Code = "rate_limited"      // 429
+	Unavailable      Code = "unavailable"       // 503
+	Internal         Code = "internal"          // 500
 )
 
 // ErrNotFound is the sentinel every store wraps when a row does not exist,

@@ -147,7 +147,7 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 // insert writes a new member and their skills in one transaction, choosing
 // a free handle when it has none.
 func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var taken int64
 		if err := tx.Model(&Member{}).Where("email = ?", m.Email).Count(&taken).Error; err != nil {
 			return err
@@ -175,10 +175,24 @@ func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill
 			skillRows[i].MemberID = m.ID
 		}
 		if len(skillRows) > 0 {
-			return tx.Create(&skillRows).Error
+			if err := tx.Create(&skillRows).Error; err != nil {
+				return err
+			}
+		}
+		if s.onChange != nil {
+			c := *m
+			c.Skills = make([]SkillLevel, len(skillRows))
+			for i, r := range skillRows {
+				c.Skills[i] = SkillLevel{Name: r.Skill, Level: r.Level}
+			}
+			return s.onChange(ctx, tx, &c)
 		}
 		return nil
 	})
+	if err == nil && s.afterChange != nil {
+		s.afterChange()
+	}
+	return err
 }
 
 func (s *Service) checkSkills(ctx context.Context, v *apperr.Validation, in []SkillLevel) ([]memberSkill, error) {

@@ -112,6 +112,19 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedActor
+
+	// onChange runs inside the transaction that creates or changes a
+	// member, after the change: federation queues the profile's Update
+	// there, so that both commit together.
+	onChange func(ctx context.Context, tx *gorm.DB, m *Member) error
+	// afterChange runs after that transaction has committed.
+	afterChange func()
+}
+
+// OnChange sets the hooks run when a member is created or changed: within
+// the transaction, then after it commits. Set once, before serving.
+func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, m *Member) error, after func()) {
+	s.onChange, s.afterChange = within, after
 }
 
 type cachedActor struct {
@@ -156,6 +169,27 @@ func (s *Service) Get(ctx context.Context, id string) (*Member, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("members: get %s: %w", id, err)
+	}
+	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
+		return nil, err
+	}
+	s.decorate(&m)
+	return &m, nil
+}
+
+// GetByHandle returns an active member by their local handle (the part
+// before @).
+func (s *Service) GetByHandle(ctx context.Context, handle string) (*Member, error) {
+	if handle == "" || len(handle) > 64 {
+		return nil, apperr.NotFoundf("no member %q on this node", handle)
+	}
+	var m Member
+	err := s.db.WithContext(ctx).Where("handle = ? AND active", handle).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no member %q on this node", handle)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("members: get %s: %w", handle, err)
 	}
 	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
 		return nil, err

@@ -1,0 +1,264 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+type outboxRow struct {
+	ID            int64  `gorm:"primaryKey"`
+	ActivityID    string `gorm:"column:activity_id"`
+	Inbox         string
+	Body          string
+	State         string
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseUntil    *time.Time
+	LastStatus    int
+	LastError     string
+	CreatedAt     time.Time
+	DoneAt        *time.Time
+}
+
+func (outboxRow) TableName() string { return "federation_outbox" }
+
+// leaseFor is how long a worker holds a delivery: longer than the client's
+// timeout, so that a row is never delivered by two workers at once unless
+// one has died.
+const leaseFor = 2 * time.Minute
+
+// enqueue queues activity for each inbox inside tx: the caller's change
+// and its federation commit together (save first, then publish). Queuing
+// the same activity to the same inbox twice queues it once.
+func (s *Service) enqueue(ctx context.Context, tx *gorm.DB, activity map[string]any, inboxes []string) error {
+	id, _ := activity["id"].(string)
+	if id == "" {
+		return fmt.Errorf("federation: an activity without id")
+	}
+	body, err := json.Marshal(activity)
+	if err != nil {
+		return fmt.Errorf("federation: encode %s: %w", id, err)
+	}
+	now := time.Now().UTC()
+	rows := make([]outboxRow, 0, len(inboxes))
+	for _, in := range inboxes {
+		rows = append(rows, outboxRow{ActivityID: id, Inbox: in, Body: string(body), State: "pending",
+			NextAttemptAt: now, CreatedAt: now})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+		return fmt.Errorf("federation: queue %s: %w", id, err)
+	}
+	return nil
+}
+
+// peerInboxes are the shared inboxes of every peer: coopnet nodes receive
+// at their node actor's inbox.
+func (s *Service) peerInboxes() []string {
+	out := make([]string, 0, len(s.peers))
+	for _, base := range s.peers {
+		out = append(out, base+"/actor/inbox")
+	}
+	return out
+}
+
+// Wake tells the delivery workers that work was queued (after a commit).
+func (s *Service) Wake() { poke(s.wake) }
+
+func (s *Service) deliverLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			row, ok, err := s.claim(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("delivery: claim", "err", err)
+				}
+				break
+			}
+			if !ok {
+				break
+			}
+			s.deliver(ctx, row)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// claim leases the next due delivery, if any.
+func (s *Service) claim(ctx context.Context) (outboxRow, bool, error) {
+	db := s.db.WithContext(ctx)
+	for tries := 0; tries < 8; tries++ {
+		now := time.Now().UTC()
+		var row outboxRow
+		err := db.Where("state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now, now).
+			Order("next_attempt_at, id").Limit(1).Find(&row).Error
+		if err != nil {
+			return row, false, err
+		}
+		if row.ID == 0 {
+			return row, false, nil
+		}
+		until := now.Add(leaseFor)
+		res := db.Model(&outboxRow{}).Where("id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", row.ID, now).
+			Update("lease_until", until)
+		if res.Error != nil {
+			return row, false, res.Error
+		}
+		if res.RowsAffected == 1 {
+			row.LeaseUntil = &until
+			return row, true, nil
+		}
+		// Another worker took it: look again.
+	}
+	return outboxRow{}, false, nil
+}
+
+// deliver makes one attempt, signed afresh, and records its outcome.
+func (s *Service) deliver(ctx context.Context, row outboxRow) {
+	start := time.Now()
+	status, err := s.post(ctx, row.Inbox, []byte(row.Body))
+	s.metrics.deliveryLatency.Observe(time.Since(start).Seconds())
+	now := time.Now().UTC()
+	host, _ := keyHost(row.Inbox)
+	upd := map[string]any{"attempts": row.Attempts + 1, "last_status": status, "lease_until": nil}
+	result := ""
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		upd["state"], upd["done_at"], upd["last_error"] = "delivered", now, ""
+		result = "delivered"
+	case err == nil && status == http.StatusGone:
+		upd["state"], upd["done_at"], upd["last_error"] = "gone", now, "410 Gone"
+		result = "gone"
+	case err == nil && status >= 400 && status < 500 && status != http.StatusTooManyRequests &&
+		status != http.StatusRequestTimeout:
+		// Refused for good: retrying the same bytes would be refused again.
+		upd["state"], upd["done_at"], upd["last_error"] = "failed", now, fmt.Sprintf("refused: %d", status)
+		result = "refused"
+	default:
+		msg := fmt.Sprintf("status %d", status)
+		if err != nil {
+			msg = err.Error()
+		}
+		upd["last_error"] = truncate(msg, 500)
+		if now.Sub(row.CreatedAt) > s.cfg.Retry.GiveUpAfter {
+			upd["state"], upd["done_at"] = "failed", now
+			result = "expired"
+		} else {
+			upd["next_attempt_at"] = now.Add(s.backoff(row.Attempts + 1))
+			result = "retry"
+		}
+	}
+	if err := s.db.WithContext(context.WithoutCancel(ctx)).Model(&outboxRow{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
+		s.log.Error("delivery: record outcome", "activity", row.ActivityID, "inbox", row.Inbox, "err", err)
+	}
+	s.metrics.deliveries.WithLabelValues(result).Inc()
+	s.peerOutcome(ctx, host, result == "delivered" || result == "refused" || result == "gone")
+	if result != "delivered" {
+		s.log.Info("delivery", "activity", row.ActivityID, "inbox", row.Inbox, "result", result, "status", status,
+			"attempt", row.Attempts+1, "err", upd["last_error"])
+	}
+}
+
+// backoff is the wait before attempt n+1: First·2ⁿ⁻¹ capped at Max, ±25%.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.cfg.Retry.First
+	for i := 1; i < n && d < s.cfg.Retry.Max; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.Retry.Max)
+	jitter := time.Duration((rand.Float64() - .5) * .5 * float64(d))
+	return d + jitter
+}
+
+// peerOutcome tracks whether a peer answers: one failing for longer than
+// UnavailableAfter is marked unavailable (its deliveries wait at the
+// longest back-off) until it answers or sends a signed request again.
+func (s *Service) peerOutcome(ctx context.Context, host string, answered bool) {
+	if _, ok := s.peers[host]; !ok {
+		return
+	}
+	db := s.db.WithContext(context.WithoutCancel(ctx)).Model(&peerRow{}).Where("host = ?", host)
+	now := time.Now().UTC()
+	var err error
+	if answered {
+		err = db.Where("failing_since IS NOT NULL OR unavailable").
+			Updates(map[string]any{"failing_since": nil, "unavailable": false}).Error
+	} else {
+		err = db.Where("failing_since IS NULL").Update("failing_since", now).Error
+		if err == nil {
+			err = s.db.WithContext(context.WithoutCancel(ctx)).Model(&peerRow{}).
+				Where("host = ? AND NOT unavailable AND failing_since < ?", host, now.Add(-s.cfg.Retry.UnavailableAfter)).
+				Update("unavailable", true).Error
+		}
+	}
+	if err != nil {
+		s.log.Warn("peer state", "peer", host, "err", err)
+	}
+}
+
+// post sends one signed POST and returns the status.
+func (s *Service) post(ctx context.Context, inbox string, body []byte) (int, error) {
+	kp, err := s.keys.get(ctx, "node")
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", mediaLD)
+	req.Header.Set("Accept", mediaActivity)
+	req.Header.Set("User-Agent", s.userAgent())
+	if err := sign(req, kp, s.NodeActor()+"#main-key", body, time.Now()); err != nil {
+		return 0, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
+
+// QueueDepth is how many deliveries wait.
+func (s *Service) QueueDepth(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&outboxRow{}).Where("state = 'pending'").Count(&n).Error
+	return n, err
+}
+
+// DeliveryStates counts the outbox's rows by state (tests, operators).
+func (s *Service) DeliveryStates(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		State string
+		N     int64
+	}
+	if err := s.db.WithContext(ctx).Model(&outboxRow{}).Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[strings.TrimSpace(r.State)] = r.N
+	}
+	return out, nil
+}

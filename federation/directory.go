@@ -1,0 +1,124 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/members"
+)
+
+// profileOf is a member's public profile.
+func (s *Service) profileOf(m *members.Member) Profile {
+	p := Profile{ID: s.MemberActor(m.Handle), Username: m.Handle, Name: m.Name, Region: s.cfg.Region,
+		Commune: m.Commune, Departement: m.Departement, RemoteOK: m.RemoteOK, Updated: m.UpdatedAt.UTC()}
+	for _, sk := range m.Skills {
+		p.Skills = append(p.Skills, Skill{Name: sk.Name, Level: sk.Level})
+	}
+	return p
+}
+
+// MemberChanged queues Update{Person} of m to every peer, inside the
+// transaction that changed m (members' OnChange hook).
+func (s *Service) MemberChanged(ctx context.Context, tx *gorm.DB, m *members.Member) error {
+	if len(s.peers) == 0 || !m.Active {
+		return nil
+	}
+	act, err := s.personUpdate(m)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, s.peerInboxes())
+}
+
+// personUpdate is the Update{Person} of a member's current profile. The
+// Person's own key is not embedded: peers fetch it from the actor if they
+// need it.
+func (s *Service) personUpdate(m *members.Member) (map[string]any, error) {
+	p := s.profileOf(m)
+	doc, err := personDoc(p, "", s.NodeActor()+"/inbox")
+	if err != nil {
+		return nil, err
+	}
+	id := s.NodeActor() + "/activities/" + uuid.Must(uuid.NewV7()).String()
+	to := make([]string, 0, len(s.peers))
+	for _, base := range s.peers {
+		to = append(to, base+"/actor")
+	}
+	return updateDoc(id, s.NodeActor(), doc, to, time.Now())
+}
+
+// announceDirectory queues the profile of every member to each peer that
+// has not had this node's directory yet (a new peer, or a new node): the
+// directory converges without waiting for each member to change.
+func (s *Service) announceDirectory(ctx context.Context) error {
+	var pending []peerRow
+	if err := s.db.WithContext(ctx).Where("directory_sent_at IS NULL").Find(&pending).Error; err != nil {
+		return fmt.Errorf("federation: peers: %w", err)
+	}
+	for _, p := range pending {
+		base, ok := s.peers[p.Host]
+		if !ok {
+			continue // a peer no longer configured
+		}
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			after := ""
+			for {
+				ms, err := s.members.List(ctx, members.ListOptions{After: after, Limit: 200})
+				if err != nil {
+					return err
+				}
+				for _, m := range ms {
+					if !m.Active {
+						continue
+					}
+					act, err := s.personUpdate(m)
+					if err != nil {
+						return err
+					}
+					if err := s.enqueue(ctx, tx, act, []string{base + "/actor/inbox"}); err != nil {
+						return err
+					}
+				}
+				if len(ms) < 200 {
+					break
+				}
+				after = ms[len(ms)-1].ID
+			}
+			return tx.Model(&peerRow{}).Where("host = ?", p.Host).Update("directory_sent_at", time.Now().UTC()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("federation: announce the directory to %s: %w", p.Host, err)
+		}
+	}
+	return nil
+}
+
+// applyPersonUpdate stores a peer's member profile in the directory. The
+// Person must be on the sending node and be a member actor there.
+func (s *Service) applyPersonUpdate(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	p, err := profileFrom(a.Object)
+	if err != nil {
+		return err
+	}
+	actorHost, _ := keyHost(a.Actor)
+	h, err := keyHost(p.ID)
+	if err != nil || h != actorHost {
+		return malformed("the Person %s is not on the sending node %s", p.ID, actorHost)
+	}
+	if !strings.Contains(p.ID, "/members/") || p.Username == "" {
+		return malformed("the Person %s is not a member actor", p.ID)
+	}
+	e := directory.Entry{APID: p.ID, Handle: p.Username + "@" + h, Name: p.Name, Region: p.Region,
+		Commune: p.Commune, Departement: p.Departement, RemoteOK: p.RemoteOK, UpdatedAt: p.Updated}
+	for _, sk := range p.Skills {
+		e.Skills = append(e.Skills, members.SkillLevel{Name: sk.Name, Level: sk.Level})
+	}
+	_, err = s.directory.Apply(ctx, tx, e)
+	return err
+}

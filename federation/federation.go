@@ -1,0 +1,218 @@
+// Package federation is coopnet's ActivityPub side: the node's and its
+// members' actors, WebFinger and NodeInfo, the signed inbox and the durable
+// delivery queue between regional nodes.
+//
+// The federation is closed: only the peer nodes listed in the config are
+// heard, and each is identified by the host of the key that signed its
+// request, checked before anything is fetched. Every activity received is
+// stored raw under its id and answered 202, then applied once by a worker;
+// every activity sent is a row of a durable outbox, delivered with
+// back-off until it lands, is refused for good, or two days have passed.
+//
+// go-fed (v1.0.0) provides the vocabulary and its checks (vocab.go), and
+// go-fed/httpsig the signatures; coopnet does its own inbox and delivery,
+// as its pub package would do both synchronously and without retry.
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Config is what federation needs to know about its node.
+type Config struct {
+	Region    string
+	PublicURL string   // base of every ActivityPub id, without a trailing slash
+	Peers     []string // public URLs of the peer nodes
+	// Skew is how far a signed request's Date may be from this node's
+	// clock; 0 means one hour, as Mastodon.
+	Skew time.Duration
+	// Retry tunes delivery; zero values take the defaults.
+	Retry RetryPolicy
+	// Workers is how many deliveries run at once; 0 means 4.
+	Workers int
+	// Poll is how often the workers look for due work when nothing wakes
+	// them; 0 means one second.
+	Poll time.Duration
+	// KeyBits is the size of new actors' RSA keys; 0 means 2048. Tests use
+	// less (a key is only generated once per actor).
+	KeyBits int
+	// Client makes the outgoing requests; nil means a client with timeouts.
+	Client *http.Client
+	// Version is the software version NodeInfo shows.
+	Version string
+}
+
+// RetryPolicy is how a delivery is retried: exponential back-off from
+// First, capped at Max, with ±25% jitter, for up to GiveUpAfter; a peer
+// failing for UnavailableAfter is marked unavailable.
+type RetryPolicy struct {
+	First, Max, GiveUpAfter, UnavailableAfter time.Duration
+}
+
+// DefaultRetry is about two days of retries, as Mastodon.
+var DefaultRetry = RetryPolicy{First: 30 * time.Second, Max: 6 * time.Hour, GiveUpAfter: 48 * time.Hour,
+	UnavailableAfter: 24 * time.Hour}
+
+// Service is the federation of one node.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	db        *storage.DB
+	members   *members.Service
+	directory *directory.Service
+	keys      *keyStore
+	client    *http.Client
+	host      string            // this node's host[:port]
+	peers     map[string]string // allowed host → base URL
+	metrics   *metrics
+
+	wake      chan struct{} // deliveries queued
+	inboxWake chan struct{} // activities received
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+
+	peerKeysMu sync.Mutex
+	peerKeys   map[string]*peerKey // keyId → key
+}
+
+// New returns the federation of a node. cfg.PublicURL and cfg.Peers must
+// have been validated as http(s) URLs.
+func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("federation: public URL %q is not a URL", cfg.PublicURL)
+	}
+	if cfg.Skew == 0 {
+		cfg.Skew = time.Hour
+	}
+	r := &cfg.Retry
+	if r.First == 0 {
+		r.First = DefaultRetry.First
+	}
+	if r.Max == 0 {
+		r.Max = DefaultRetry.Max
+	}
+	if r.GiveUpAfter == 0 {
+		r.GiveUpAfter = DefaultRetry.GiveUpAfter
+	}
+	if r.UnavailableAfter == 0 {
+		r.UnavailableAfter = DefaultRetry.UnavailableAfter
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.KeyBits == 0 {
+		cfg.KeyBits = keyBits
+	}
+	client := cfg.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second,
+			// A peer is a URL of the config: never follow a redirect elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
+		keys: newKeyStore(db, cfg.KeyBits), client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
+		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*peerKey{}}
+	for _, p := range cfg.Peers {
+		pu, err := url.Parse(strings.TrimRight(p, "/"))
+		if err != nil || pu.Host == "" {
+			return nil, fmt.Errorf("federation: peer %q is not a URL", p)
+		}
+		h := strings.ToLower(pu.Host)
+		if h == s.host {
+			continue // a node's own URL in its peer list is harmless
+		}
+		s.peers[h] = strings.TrimRight(p, "/")
+	}
+	s.metrics = newMetrics(reg, s)
+	return s, nil
+}
+
+// Host is this node's host, the part after @ in its members' handles.
+func (s *Service) Host() string { return s.host }
+
+// NodeActor is the id of this node's actor.
+func (s *Service) NodeActor() string { return s.cfg.PublicURL + "/actor" }
+
+// MemberActor is the id of a member's actor.
+func (s *Service) MemberActor(handle string) string {
+	return s.cfg.PublicURL + "/members/" + url.PathEscape(handle)
+}
+
+// Start runs the delivery and inbox workers until Stop, and queues this
+// node's directory to each peer that has not had it yet.
+func (s *Service) Start(ctx context.Context) error {
+	if _, err := s.keys.get(ctx, "node"); err != nil {
+		return err
+	}
+	if err := s.ensurePeers(ctx); err != nil {
+		return err
+	}
+	if err := s.announceDirectory(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = cancel
+	for i := 0; i < s.cfg.Workers; i++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.deliverLoop(ctx)
+		}()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.inboxLoop(ctx)
+	}()
+	return nil
+}
+
+// Stop stops the workers and waits for them: a delivery in flight ends
+// (its row stays leased and is retried after the lease).
+func (s *Service) Stop() {
+	if s.stop != nil {
+		s.stop()
+		s.wg.Wait()
+	}
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// readLimited reads at most max bytes of r, failing beyond.
+func readLimited(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+var errTooLarge = errors.New("body too large")

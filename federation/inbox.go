@@ -1,0 +1,260 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/apperr"
+)
+
+// maxActivityBytes is the largest activity accepted.
+const maxActivityBytes = 1 << 20
+
+type inboxRow struct {
+	ID          int64  `gorm:"primaryKey"`
+	ActivityID  string `gorm:"column:activity_id"`
+	Actor       string
+	Type        string
+	Body        string
+	State       string
+	Attempts    int
+	LastError   string
+	ReceivedAt  time.Time
+	ProcessedAt *time.Time
+}
+
+func (inboxRow) TableName() string { return "federation_inbox" }
+
+// activityMediaType reports whether a Content-Type is ActivityPub's.
+func activityMediaType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case mediaActivity:
+		return true
+	case "application/ld+json":
+		return params["profile"] == nsActivityStreams
+	}
+	return false
+}
+
+// verified is what a checked signature tells of a request.
+type verified struct {
+	keyID, host string
+}
+
+// verifyRequest checks the HTTP signature of r (whose body, for a POST, is
+// body): the keyId's host must be a peer (checked before anything is
+// fetched), the Date within the skew, the Digest the body's, and the
+// signature the key's; on a failed check the key is fetched again once.
+func (s *Service) verifyRequest(r *http.Request, body []byte) (verified, error) {
+	p, err := parseSignatureHeader(r.Header.Get("Signature"))
+	if err != nil {
+		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+	}
+	host, err := keyHost(p.KeyID)
+	if err != nil {
+		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+	}
+	if !s.allowed(host) {
+		s.metrics.inbox.WithLabelValues("forbidden").Inc()
+		return verified{}, apperr.New(apperr.Forbidden, "%s is not a peer of this node", host)
+	}
+	post := r.Method == http.MethodPost
+	if err := requireSigned(p, post); err != nil {
+		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+	}
+	if err := checkDate(r.Header.Get("Date"), time.Now(), s.cfg.Skew); err != nil {
+		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+	}
+	if post {
+		if err := checkDigest(r.Header.Get("Digest"), body); err != nil {
+			return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+		}
+	}
+	ctx := r.Context()
+	key, err := s.key(ctx, p.KeyID, host, false)
+	if err != nil {
+		s.log.Warn("peer key", "key_id", p.KeyID, "err", err)
+		return verified{}, apperr.New(apperr.Unauthorised, "the key %s could not be fetched", p.KeyID)
+	}
+	if err := verifySignature(r, key); err != nil {
+		// The peer may have a new key: fetch it once more.
+		if key, err = s.key(ctx, p.KeyID, host, true); err != nil || verifySignature(r, key) != nil {
+			return verified{}, apperr.New(apperr.Unauthorised, "the signature does not verify")
+		}
+	}
+	s.sawPeer(ctx, host)
+	return verified{keyID: p.KeyID, host: host}, nil
+}
+
+// postInbox receives an activity: checked, stored raw under its id,
+// answered 202; a worker applies it. A repeated activity is answered 202
+// and stored once.
+func (s *Service) postInbox(c echo.Context) error {
+	r := c.Request()
+	if !activityMediaType(r.Header.Get("Content-Type")) {
+		s.metrics.inbox.WithLabelValues("bad_request").Inc()
+		return &apperr.Error{Code: apperr.UnsupportedMedia,
+			Message: "an activity is sent as " + mediaActivity + " or " + mediaLD}
+	}
+	if r.ContentLength > maxActivityBytes {
+		return apperr.New(apperr.TooLarge, "an activity is at most %d bytes", maxActivityBytes)
+	}
+	body, err := readLimited(r.Body, maxActivityBytes)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
+			return apperr.New(apperr.TooLarge, "an activity is at most %d bytes", maxActivityBytes)
+		}
+		return apperr.New(apperr.BadRequest, "the body could not be read")
+	}
+	v, err := s.verifyRequest(r, body)
+	if err != nil {
+		s.metrics.inbox.WithLabelValues("unauthorized").Inc()
+		return err
+	}
+	a, err := parseActivity(r.Context(), body)
+	if err != nil {
+		s.metrics.inbox.WithLabelValues("bad_request").Inc()
+		return apperr.New(apperr.BadRequest, "%s", err.Error())
+	}
+	// The activity and its actor belong to the signer's node.
+	for _, id := range []string{a.ID, a.Actor} {
+		if h, _ := keyHost(id); h != v.host {
+			s.metrics.inbox.WithLabelValues("forbidden").Inc()
+			return apperr.New(apperr.Forbidden, "%s does not belong to the signing node %s", id, v.host)
+		}
+	}
+	row := inboxRow{ActivityID: a.ID, Actor: a.Actor, Type: a.Type, Body: string(body), State: "pending",
+		ReceivedAt: time.Now().UTC()}
+	res := s.db.WithContext(r.Context()).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return fmt.Errorf("federation: store activity %s: %w", a.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		s.metrics.inbox.WithLabelValues("duplicate").Inc()
+	} else {
+		s.metrics.inbox.WithLabelValues("accepted").Inc()
+		poke(s.inboxWake)
+	}
+	return c.NoContent(http.StatusAccepted)
+}
+
+// inboxLoop applies received activities in the order they came.
+func (s *Service) inboxLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.processInbox(ctx, 64)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("inbox", "err", err)
+			}
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.inboxWake:
+		case <-t.C:
+		}
+	}
+}
+
+// maxApplyAttempts is how often an activity that fails to apply is tried
+// (a database hiccup) before it is set aside as failed.
+const maxApplyAttempts = 5
+
+// processInbox applies up to limit pending activities and returns how
+// many it handled. Each is applied in one transaction with its row's state:
+// an activity is applied exactly once, even by replicas working at once.
+func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
+	var rows []inboxRow
+	if err := s.db.WithContext(ctx).Where("state = 'pending'").Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return 0, fmt.Errorf("federation: read inbox: %w", err)
+	}
+	for _, row := range rows {
+		if err := s.applyOne(ctx, row); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+func (s *Service) applyOne(ctx context.Context, row inboxRow) error {
+	var applyErr error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Claim: only one worker moves a row out of pending.
+		now := time.Now().UTC()
+		res := tx.Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
+			Updates(map[string]any{"state": "applied", "processed_at": now, "attempts": row.Attempts + 1})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil // another worker had it
+		}
+		a, err := parseActivity(ctx, []byte(row.Body))
+		if err == nil {
+			var ignored bool
+			ignored, err = s.apply(ctx, tx, a)
+			if err == nil && ignored {
+				return tx.Model(&inboxRow{}).Where("id = ?", row.ID).Update("state", "ignored").Error
+			}
+		}
+		if err != nil {
+			applyErr = err
+			return errRollback
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRollback) {
+		return fmt.Errorf("federation: apply %s: %w", row.ActivityID, err)
+	}
+	if applyErr == nil {
+		s.metrics.applied.WithLabelValues("ok").Inc()
+		return nil
+	}
+	// Invalid content is final; anything else is tried again a few times.
+	state := "pending"
+	var ae *apperr.Error
+	if errors.Is(applyErr, errMalformed) || errors.As(applyErr, &ae) || row.Attempts+1 >= maxApplyAttempts {
+		state = "failed"
+	}
+	s.metrics.applied.WithLabelValues(state).Inc()
+	s.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
+	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ?", row.ID).
+		Updates(map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": truncate(applyErr.Error(), 500)}).Error
+}
+
+var errRollback = errors.New("rollback")
+
+// apply carries out one activity inside tx. It reports ignored for
+// activities this node has nothing to do with.
+func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *Activity) (ignored bool, err error) {
+	switch {
+	case a.Type == "Update" && a.ObjectType == "Person":
+		return false, s.applyPersonUpdate(ctx, tx, a)
+	}
+	return true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,437 @@
+package federation
+
+// This file is the only one that imports go-fed's streams (it compiles
+// slowly: keep it here). It turns coopnet's objects into ActivityStreams
+// documents and checks documents received from peers.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-fed/activity/streams"
+	"github.com/go-fed/activity/streams/vocab"
+)
+
+// JSON-LD contexts.
+const (
+	nsActivityStreams = "https://www.w3.org/ns/activitystreams"
+	nsSecurity        = "https://w3id.org/security/v1"
+	nsForgeFed2020    = "https://forgefed.peers.community/ns"
+	nsForgeFed        = "https://forgefed.org/ns"
+	// nsCoopnet names coopnet's own terms (skills, region…). It is an
+	// identifier, not a page to fetch.
+	nsCoopnet = "https://coopnet.coop/ns#"
+	// publicAddress is ActivityStreams' "everyone"; coopnet never uses it:
+	// the federation is closed, activities are addressed to peer nodes.
+	publicAddress = nsActivityStreams + "#Public"
+)
+
+// Media types of ActivityPub.
+const (
+	mediaActivity = "application/activity+json"
+	mediaLD       = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+)
+
+// coopnetContext is the @context of every document coopnet serves.
+var coopnetContext = []any{nsActivityStreams, nsSecurity, map[string]any{
+	"coopnet":     nsCoopnet,
+	"forgefed":    nsForgeFed2020,
+	"region":      "coopnet:region",
+	"skills":      "coopnet:skills",
+	"level":       "coopnet:level",
+	"commune":     "coopnet:commune",
+	"departement": "coopnet:departement",
+	"remoteOk":    "coopnet:remoteOk",
+}}
+
+func iri(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(fmt.Sprintf("federation: bad IRI %q: %v", s, err)) // our own URLs, built from a validated base
+	}
+	return u
+}
+
+func idProp(s string) vocab.JSONLDIdProperty {
+	p := streams.NewJSONLDIdProperty()
+	p.SetIRI(iri(s))
+	return p
+}
+
+func nameProp(s string) vocab.ActivityStreamsNameProperty {
+	p := streams.NewActivityStreamsNameProperty()
+	p.AppendXMLSchemaString(s)
+	return p
+}
+
+func publicKeyProp(owner, pem string) vocab.W3IDSecurityV1PublicKeyProperty {
+	k := streams.NewW3IDSecurityV1PublicKey()
+	k.SetJSONLDId(idProp(owner + "#main-key"))
+	o := streams.NewW3IDSecurityV1OwnerProperty()
+	o.SetIRI(iri(owner))
+	k.SetW3IDSecurityV1Owner(o)
+	p := streams.NewW3IDSecurityV1PublicKeyPemProperty()
+	p.Set(pem)
+	k.SetW3IDSecurityV1PublicKeyPem(p)
+	prop := streams.NewW3IDSecurityV1PublicKeyProperty()
+	prop.AppendW3IDSecurityV1PublicKey(k)
+	return prop
+}
+
+// actorFields are what a Service or a Person shares.
+type actorFields struct {
+	ID, Username, Name, Summary, PublicKeyPEM string
+	Updated                                   time.Time
+}
+
+func serialize(t vocab.Type) (map[string]any, error) {
+	m, err := streams.Serialize(t)
+	if err != nil {
+		return nil, fmt.Errorf("federation: serialize %s: %w", t.GetTypeName(), err)
+	}
+	m["@context"] = coopnetContext
+	return m, nil
+}
+
+// nodeActorDoc is the node's own actor, a Service.
+func nodeActorDoc(a actorFields, sharedInbox string) (map[string]any, error) {
+	s := streams.NewActivityStreamsService()
+	s.SetJSONLDId(idProp(a.ID))
+	pu := streams.NewActivityStreamsPreferredUsernameProperty()
+	pu.SetXMLSchemaString(a.Username)
+	s.SetActivityStreamsPreferredUsername(pu)
+	s.SetActivityStreamsName(nameProp(a.Name))
+	sum := streams.NewActivityStreamsSummaryProperty()
+	sum.AppendXMLSchemaString(a.Summary)
+	s.SetActivityStreamsSummary(sum)
+	in := streams.NewActivityStreamsInboxProperty()
+	in.SetIRI(iri(a.ID + "/inbox"))
+	s.SetActivityStreamsInbox(in)
+	out := streams.NewActivityStreamsOutboxProperty()
+	out.SetIRI(iri(a.ID + "/outbox"))
+	s.SetActivityStreamsOutbox(out)
+	s.SetW3IDSecurityV1PublicKey(publicKeyProp(a.ID, a.PublicKeyPEM))
+	m, err := serialize(s)
+	if err != nil {
+		return nil, err
+	}
+	m["endpoints"] = map[string]any{"sharedInbox": sharedInbox}
+	m["manuallyApprovesFollowers"] = true
+	return m, nil
+}
+
+// Profile is the public profile of a member, as their Person actor and
+// the coop-wide directory show it.
+type Profile struct {
+	ID          string // the actor id, PublicURL/members/handle
+	Username    string // the local handle
+	Name        string
+	Region      string
+	Commune     string
+	Departement string
+	RemoteOK    bool
+	Skills      []Skill
+	Updated     time.Time
+}
+
+// Skill is one skill of a profile.
+type Skill struct {
+	Name  string `json:"name"`
+	Level int    `json:"level"`
+}
+
+// personDoc is a member's actor, a Person with their skills and coarse
+// location (commune, département): nothing private.
+func personDoc(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, error) {
+	s := streams.NewActivityStreamsPerson()
+	s.SetJSONLDId(idProp(p.ID))
+	pu := streams.NewActivityStreamsPreferredUsernameProperty()
+	pu.SetXMLSchemaString(p.Username)
+	s.SetActivityStreamsPreferredUsername(pu)
+	s.SetActivityStreamsName(nameProp(p.Name))
+	in := streams.NewActivityStreamsInboxProperty()
+	in.SetIRI(iri(p.ID + "/inbox"))
+	s.SetActivityStreamsInbox(in)
+	out := streams.NewActivityStreamsOutboxProperty()
+	out.SetIRI(iri(p.ID + "/outbox"))
+	s.SetActivityStreamsOutbox(out)
+	u := streams.NewActivityStreamsUrlProperty()
+	u.AppendIRI(iri(p.ID))
+	s.SetActivityStreamsUrl(u)
+	up := streams.NewActivityStreamsUpdatedProperty()
+	up.Set(p.Updated.UTC())
+	s.SetActivityStreamsUpdated(up)
+	if publicKeyPEM != "" {
+		s.SetW3IDSecurityV1PublicKey(publicKeyProp(p.ID, publicKeyPEM))
+	}
+	m, err := serialize(s)
+	if err != nil {
+		return nil, err
+	}
+	skills := make([]any, len(p.Skills))
+	for i, sk := range p.Skills {
+		skills[i] = map[string]any{"name": sk.Name, "level": sk.Level}
+	}
+	m["skills"] = skills
+	m["region"] = p.Region
+	m["commune"] = p.Commune
+	m["departement"] = p.Departement
+	m["remoteOk"] = p.RemoteOK
+	m["endpoints"] = map[string]any{"sharedInbox": sharedInbox}
+	m["discoverable"] = false
+	m["manuallyApprovesFollowers"] = true
+	return m, nil
+}
+
+// updateDoc wraps an object in an Update by actor, addressed to the given
+// actors.
+func updateDoc(id, actor string, object map[string]any, to []string, published time.Time) (map[string]any, error) {
+	u := streams.NewActivityStreamsUpdate()
+	u.SetJSONLDId(idProp(id))
+	a := streams.NewActivityStreamsActorProperty()
+	a.AppendIRI(iri(actor))
+	u.SetActivityStreamsActor(a)
+	toP := streams.NewActivityStreamsToProperty()
+	for _, t := range to {
+		toP.AppendIRI(iri(t))
+	}
+	u.SetActivityStreamsTo(toP)
+	pub := streams.NewActivityStreamsPublishedProperty()
+	pub.Set(published.UTC())
+	u.SetActivityStreamsPublished(pub)
+	m, err := serialize(u)
+	if err != nil {
+		return nil, err
+	}
+	obj := make(map[string]any, len(object))
+	for k, v := range object {
+		if k != "@context" {
+			obj[k] = v
+		}
+	}
+	m["object"] = obj
+	return m, nil
+}
+
+// Activity is an activity received from a peer, checked: its envelope
+// (id, type, actor) and its object, embedded or by id.
+type Activity struct {
+	ID, Type, Actor string
+	// Object is the embedded object, nil when the activity names it by id.
+	Object map[string]any
+	// ObjectID is the object's id, embedded or not.
+	ObjectID string
+	// ObjectType is the embedded object's type.
+	ObjectType string
+	Raw        map[string]any
+}
+
+// knownTypes are the activity types coopnet understands; go-fed checks the
+// shape of those it has in its vocabulary. Resolve and Assign came to
+// ForgeFed after go-fed v1.0.0 and are checked here.
+var knownTypes = map[string]bool{
+	"Create": true, "Update": true, "Delete": true, "Offer": true, "Accept": true, "Reject": true,
+	"TentativeAccept": true, "Invite": true, "Undo": true, "Resolve": true, "Assign": true,
+}
+
+var errMalformed = errors.New("malformed activity")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+}
+
+// parseActivity checks a received JSON-LD activity. Both the 2020 ForgeFed
+// context (go-fed's) and today's are accepted: today's is read as the
+// 2020 one, whose terms coopnet uses are the same.
+func parseActivity(ctx context.Context, body []byte) (*Activity, error) {
+	var m map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, malformed("not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, malformed("trailing data after the JSON object")
+	}
+	if m == nil {
+		return nil, malformed("not a JSON object")
+	}
+	if err := checkContext(m["@context"]); err != nil {
+		return nil, err
+	}
+	a := &Activity{Raw: m}
+	var ok bool
+	if a.Type, ok = m["type"].(string); !ok || !knownTypes[a.Type] {
+		return nil, malformed("type %v is not an activity coopnet handles", m["type"])
+	}
+	if a.ID, ok = m["id"].(string); !ok || !absoluteHTTP(a.ID) {
+		return nil, malformed("id must be an absolute http(s) URL")
+	}
+	if a.Actor = idOf(m["actor"]); !absoluteHTTP(a.Actor) {
+		return nil, malformed("actor must be one actor, by id or embedded with an id")
+	}
+	switch o := m["object"].(type) {
+	case string:
+		a.ObjectID = o
+	case map[string]any:
+		a.Object = o
+		a.ObjectID, _ = o["id"].(string)
+		a.ObjectType, _ = o["type"].(string)
+		if a.ObjectType == "" {
+			return nil, malformed("the embedded object has no type")
+		}
+	case nil:
+	default:
+		return nil, malformed("object must be an id or one embedded object")
+	}
+	if a.ObjectID != "" && !absoluteHTTP(a.ObjectID) {
+		return nil, malformed("object id must be an absolute http(s) URL")
+	}
+	// go-fed checks the whole document's shape where its vocabulary knows
+	// the types (the rest is checked by the handler of each type).
+	if a.Type != "Resolve" && a.Type != "Assign" {
+		norm := normalizeForGoFed(m)
+		if _, err := streams.ToType(ctx, norm); err != nil {
+			return nil, malformed("not valid ActivityStreams: %v", err)
+		}
+	}
+	return a, nil
+}
+
+// checkContext accepts the ActivityStreams context, alone or with others.
+func checkContext(c any) error {
+	switch v := c.(type) {
+	case string:
+		if v == nsActivityStreams {
+			return nil
+		}
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok && s == nsActivityStreams {
+				return nil
+			}
+		}
+	}
+	return malformed("@context must include %s", nsActivityStreams)
+}
+
+// normalizeForGoFed returns a copy of m whose ForgeFed context is the 2020
+// one go-fed knows, and without coopnet's own terms.
+func normalizeForGoFed(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	ctx := []any{nsActivityStreams, nsSecurity}
+	if hasContext(m["@context"], nsForgeFed) || hasContext(m["@context"], nsForgeFed2020) {
+		ctx = append(ctx, nsForgeFed2020)
+	}
+	out["@context"] = ctx
+	if o, ok := m["object"].(map[string]any); ok {
+		obj := make(map[string]any, len(o))
+		for k, v := range o {
+			switch k {
+			case "skills", "region", "commune", "departement", "remoteOk", "endpoints", "discoverable",
+				"manuallyApprovesFollowers", "@context":
+			default:
+				obj[k] = v
+			}
+		}
+		out["object"] = obj
+	}
+	return out
+}
+
+func hasContext(c any, ns string) bool {
+	switch v := c.(type) {
+	case string:
+		return v == ns
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok && s == ns {
+				return true
+			}
+			if mm, ok := e.(map[string]any); ok {
+				for _, x := range mm {
+					if x == ns {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// idOf is the id of a property holding one IRI or one object with an id.
+func idOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		s, _ := x["id"].(string)
+		return s
+	case []any:
+		if len(x) == 1 {
+			return idOf(x[0])
+		}
+	}
+	return ""
+}
+
+func absoluteHTTP(s string) bool {
+	if s == "" || len(s) > 2000 {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// profileFrom reads a Person received in an Update.
+func profileFrom(o map[string]any) (Profile, error) {
+	p := Profile{}
+	p.ID, _ = o["id"].(string)
+	p.Username, _ = o["preferredUsername"].(string)
+	switch n := o["name"].(type) {
+	case string:
+		p.Name = n
+	case []any:
+		if len(n) > 0 {
+			p.Name, _ = n[0].(string)
+		}
+	}
+	p.Region, _ = o["region"].(string)
+	p.Commune, _ = o["commune"].(string)
+	p.Departement, _ = o["departement"].(string)
+	p.RemoteOK, _ = o["remoteOk"].(bool)
+	up, _ := o["updated"].(string)
+	t, err := time.Parse(time.RFC3339, up)
+	if err != nil {
+		return p, malformed("a Person needs its updated time (RFC 3339)")
+	}
+	p.Updated = t.UTC()
+	if raw, ok := o["skills"]; ok {
+		list, ok := raw.([]any)
+		if !ok {
+			return p, malformed("skills must be a list")
+		}
+		for _, e := range list {
+			sk, ok := e.(map[string]any)
+			if !ok {
+				return p, malformed("each skill must be {name, level}")
+			}
+			name, _ := sk["name"].(string)
+			var level int64
+			if n, ok := sk["level"].(json.Number); ok {
+				level, _ = n.Int64()
+			}
+			p.Skills = append(p.Skills, Skill{Name: name, Level: int(level)})
+		}
+	}
+	return p, nil
+}

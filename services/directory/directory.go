@@ -1,0 +1,252 @@
+// Package directory is the coop-wide member directory: this node's own
+// members and read-only copies of the members of every peer region, kept
+// up to date by federation (Update{Person}). Copies hold public profile
+// facts only: name, region, skills, commune, département, remote work. They
+// are for display and search; routing asks each region for the truth.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Entry is one member as the directory shows them.
+type Entry struct {
+	APID        string               `json:"-"`
+	Handle      string               `json:"handle"` // name@host
+	Name        string               `json:"name"`
+	Region      string               `json:"region"`
+	Skills      []members.SkillLevel `json:"skills"`
+	Commune     string               `json:"commune"`
+	Departement string               `json:"departement"`
+	RemoteOK    bool                 `json:"remote_ok"`
+	// UpdatedAt is when the profile last changed, on its own node.
+	UpdatedAt time.Time `json:"updated_at"`
+	// Local is true for this node's own members.
+	Local bool `json:"local"`
+}
+
+// Limits on a copied profile, so that a peer cannot fill the database.
+const (
+	maxSkills   = 32
+	maxText     = 200
+	maxSkillLen = 32
+)
+
+// Check validates a profile received from a peer.
+func (e *Entry) Check() error {
+	var v apperr.Validation
+	if e.APID == "" || len(e.APID) > 500 {
+		v.Add("id", "is missing or too long")
+	}
+	local, host, ok := strings.Cut(e.Handle, "@")
+	if !ok || local == "" || host == "" || len(e.Handle) > maxText {
+		v.Add("handle", "must be name@host")
+	}
+	if strings.TrimSpace(e.Name) == "" || len(e.Name) > maxText {
+		v.Add("name", "is missing or too long")
+	}
+	if e.Region == "" || len(e.Region) > 64 {
+		v.Add("region", "is missing or too long")
+	}
+	if len(e.Commune) > maxText || len(e.Departement) > 8 {
+		v.Add("location", "is too long")
+	}
+	if len(e.Skills) > maxSkills {
+		v.Add("skills", fmt.Sprintf("at most %d", maxSkills))
+	}
+	seen := map[string]bool{}
+	for _, s := range e.Skills {
+		if s.Name == "" || len(s.Name) > maxSkillLen || s.Level < 1 || s.Level > 5 || seen[s.Name] {
+			v.Add("skills", "each skill needs a name and a level from 1 to 5, once")
+			break
+		}
+		seen[s.Name] = true
+	}
+	if e.UpdatedAt.IsZero() {
+		v.Add("updated", "is missing")
+	}
+	return v.Err()
+}
+
+type entryRow struct {
+	APID            string `gorm:"column:ap_id;primaryKey"`
+	Handle          string
+	Name            string
+	Region          string
+	Commune         string
+	Departement     string
+	RemoteOK        bool `gorm:"column:remote_ok"`
+	RemoteUpdatedAt time.Time
+	ReceivedAt      time.Time
+}
+
+func (entryRow) TableName() string { return "directory_entries" }
+
+type skillRow struct {
+	APID  string `gorm:"column:ap_id;primaryKey"`
+	Skill string `gorm:"primaryKey"`
+	Level int
+}
+
+func (skillRow) TableName() string { return "directory_skills" }
+
+// Service reads and writes the directory.
+type Service struct {
+	db     *storage.DB
+	region string
+	host   string
+}
+
+// New returns the directory of the node at host, in region.
+func New(db *storage.DB, region, host string) *Service {
+	return &Service{db: db, region: region, host: host}
+}
+
+// Apply stores a peer's copy of a profile inside tx, unless the copy held
+// is as recent or more: an older or repeated Update changes nothing, so
+// updates may arrive late, twice or out of order. It reports whether the
+// copy changed.
+func (s *Service) Apply(ctx context.Context, tx *gorm.DB, e Entry) (bool, error) {
+	if err := e.Check(); err != nil {
+		return false, err
+	}
+	tx = tx.WithContext(ctx)
+	var cur entryRow
+	err := tx.Where("ap_id = ?", e.APID).Take(&cur).Error
+	switch {
+	case err == nil:
+		if !e.UpdatedAt.After(cur.RemoteUpdatedAt) {
+			return false, nil
+		}
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return false, fmt.Errorf("directory: read %s: %w", e.APID, err)
+	}
+	// A handle moves with its actor id: a member re-created on their node
+	// gets a new id; the old copy under the same handle goes.
+	if err := tx.Where("handle = ? AND ap_id <> ?", e.Handle, e.APID).Delete(&entryRow{}).Error; err != nil {
+		return false, fmt.Errorf("directory: %w", err)
+	}
+	row := entryRow{APID: e.APID, Handle: e.Handle, Name: e.Name, Region: e.Region, Commune: e.Commune,
+		Departement: e.Departement, RemoteOK: e.RemoteOK, RemoteUpdatedAt: e.UpdatedAt.UTC(), ReceivedAt: time.Now().UTC()}
+	if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error; err != nil {
+		return false, fmt.Errorf("directory: store %s: %w", e.APID, err)
+	}
+	if err := tx.Where("ap_id = ?", e.APID).Delete(&skillRow{}).Error; err != nil {
+		return false, fmt.Errorf("directory: %w", err)
+	}
+	if len(e.Skills) > 0 {
+		rows := make([]skillRow, len(e.Skills))
+		for i, sk := range e.Skills {
+			rows[i] = skillRow{APID: e.APID, Skill: sk.Name, Level: sk.Level}
+		}
+		if err := tx.Create(&rows).Error; err != nil {
+			return false, fmt.Errorf("directory: store skills of %s: %w", e.APID, err)
+		}
+	}
+	return true, nil
+}
+
+// ListOptions filter and paginate List.
+type ListOptions struct {
+	Skill    string
+	MinLevel int
+	After    string // cursor: the last handle of the previous page
+	Limit    int
+}
+
+// List returns the members of every region, this node's included, ordered
+// by handle.
+func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
+	suffix := "@" + s.host
+	local := `SELECT m.id AS id, m.handle || ? AS handle, m.name, ? AS region, m.commune, m.departement, m.remote_ok,
+		m.updated_at, 1 AS local FROM members m WHERE m.active`
+	remote := `SELECT d.ap_id AS id, d.handle, d.name, d.region, d.commune, d.departement, d.remote_ok,
+		d.remote_updated_at AS updated_at, 0 AS local FROM directory_entries d WHERE 1 = 1`
+	largs := []any{suffix, s.region}
+	var rargs []any
+	if opt.Skill != "" {
+		local += " AND EXISTS (SELECT 1 FROM member_skills ms WHERE ms.member_id = m.id AND ms.skill = ? AND ms.level >= ?)"
+		largs = append(largs, opt.Skill, opt.MinLevel)
+		remote += " AND EXISTS (SELECT 1 FROM directory_skills ds WHERE ds.ap_id = d.ap_id AND ds.skill = ? AND ds.level >= ?)"
+		rargs = append(rargs, opt.Skill, opt.MinLevel)
+	}
+	q := "SELECT * FROM (" + local + " UNION ALL " + remote + ") u"
+	args := append(largs, rargs...)
+	if opt.After != "" {
+		q += " WHERE handle > ?"
+		args = append(args, opt.After)
+	}
+	q += " ORDER BY handle LIMIT ?"
+	args = append(args, opt.Limit)
+
+	type row struct {
+		ID, Handle, Name, Region, Commune, Departement string
+		RemoteOK                                       bool `gorm:"column:remote_ok"`
+		UpdatedAt                                      time.Time
+		Local                                          int
+	}
+	var rows []row
+	db := s.db.WithContext(ctx)
+	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("directory: list: %w", err)
+	}
+	out := make([]Entry, len(rows))
+	var localIDs, remoteIDs []string
+	for i, r := range rows {
+		out[i] = Entry{APID: r.ID, Handle: r.Handle, Name: r.Name, Region: r.Region, Commune: r.Commune,
+			Departement: r.Departement, RemoteOK: r.RemoteOK, UpdatedAt: r.UpdatedAt.UTC(), Local: r.Local == 1,
+			Skills: []members.SkillLevel{}}
+		if out[i].Local {
+			localIDs = append(localIDs, r.ID)
+		} else {
+			remoteIDs = append(remoteIDs, r.ID)
+		}
+	}
+	type sk struct {
+		Owner, Skill string
+		Level        int
+	}
+	var skills []sk
+	if len(localIDs) > 0 {
+		if err := db.Raw("SELECT member_id AS owner, skill, level FROM member_skills WHERE member_id IN ? ORDER BY level DESC, skill",
+			localIDs).Scan(&skills).Error; err != nil {
+			return nil, fmt.Errorf("directory: skills: %w", err)
+		}
+	}
+	if len(remoteIDs) > 0 {
+		var more []sk
+		if err := db.Raw("SELECT ap_id AS owner, skill, level FROM directory_skills WHERE ap_id IN ? ORDER BY level DESC, skill",
+			remoteIDs).Scan(&more).Error; err != nil {
+			return nil, fmt.Errorf("directory: skills: %w", err)
+		}
+		skills = append(skills, more...)
+	}
+	idx := make(map[string]int, len(out))
+	for i := range out {
+		idx[out[i].APID] = i
+	}
+	for _, k := range skills {
+		if i, ok := idx[k.Owner]; ok {
+			out[i].Skills = append(out[i].Skills, members.SkillLevel{Name: k.Skill, Level: k.Level})
+		}
+	}
+	return out, nil
+}
+
+// Count returns how many copies of other regions' members this node holds.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&entryRow{}).Count(&n).Error
+	return n, err
+}
