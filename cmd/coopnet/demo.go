@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
@@ -143,11 +144,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			n.Close()
 		}
 	}()
+	urls := make([]string, len(demoCoop))
+	for i := range demoCoop {
+		urls[i] = "http://" + net.JoinHostPort(*host, strconv.Itoa(*port+i))
+	}
 	for i, r := range demoCoop {
 		listen := net.JoinHostPort(*host, strconv.Itoa(*port+i))
+		// Each region federates with the two others over ActivityPub.
+		var peers []string
+		for j, u := range urls {
+			if j != i {
+				peers = append(peers, u)
+			}
+		}
 		cfg := Config{Region: r.slug, Listen: listen, DataDir: *dataDir, LogFormat: "text", LogLevel: "warn",
 			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db"), NATSURL: nats.URL(),
-			OfferTTL: routing.DefaultOfferTTL}
+			OfferTTL: routing.DefaultOfferTTL, Peers: peers, SignatureSkew: time.Hour}
 		if err := cfg.finish(true); err != nil {
 			return err
 		}
@@ -156,7 +168,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			return fmt.Errorf("demo: listen on %s (is another demo running? try --port): %w", listen, err)
 		}
 		listeners = append(listeners, ln)
-		n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{})
+		// The regions start one after the other: the first deliveries to a
+		// region not yet listening are retried within seconds, not minutes.
+		n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{Federation: func(fc *federation.Config) {
+			fc.Retry.First, fc.Retry.Max = time.Second, time.Minute
+		}})
 		if err != nil {
 			return err
 		}

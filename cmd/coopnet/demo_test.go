@@ -180,6 +180,26 @@ func TestDemo(t *testing.T) {
 		got["assignee"].(map[string]any)["region"] != "bretagne" {
 		t.Fatalf("Jean's ticket: %v", got)
 	}
+	// The coop-wide directory: Jean's node lists the members of the three
+	// regions, the others' received over ActivityPub.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		regions := map[string]int{}
+		for _, it := range apiCall(t, "GET", base+"/api/v1/directory?limit=200", token, nil, 200)["items"].([]any) {
+			regions[it.(map[string]any)["region"].(string)]++
+		}
+		if regions["bretagne"] > 0 && regions["ile-de-france"] > 0 && regions["bourgogne-franche-comte"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the directory did not federate: %v", regions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	web := apiCall(t, "GET", base+"/api/v1/directory?skill=website&min_level=4", token, nil, 200)["items"].([]any)
+	if len(web) == 0 || !strings.Contains(fmt.Sprint(web), want) || strings.Contains(fmt.Sprint(web), "@bzh.coopnet.example") {
+		t.Errorf("website specialists of the coop (with Marie, without e-mail addresses): %v", web)
+	}
 	if code := stop(); code != 0 {
 		t.Fatalf("demo exited %d", code)
 	}
