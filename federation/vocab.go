@@ -98,23 +98,37 @@ func serialize(t vocab.Type) (map[string]any, error) {
 	return m, nil
 }
 
+// actorType is what a Service and a Person share in go-fed.
+type actorType interface {
+	SetJSONLDId(vocab.JSONLDIdProperty)
+	SetActivityStreamsPreferredUsername(vocab.ActivityStreamsPreferredUsernameProperty)
+	SetActivityStreamsName(vocab.ActivityStreamsNameProperty)
+	SetActivityStreamsInbox(vocab.ActivityStreamsInboxProperty)
+	SetActivityStreamsOutbox(vocab.ActivityStreamsOutboxProperty)
+}
+
+// setActor sets an actor's id, username, name, inbox and outbox.
+func setActor(a actorType, id, username, name string) {
+	a.SetJSONLDId(idProp(id))
+	pu := streams.NewActivityStreamsPreferredUsernameProperty()
+	pu.SetXMLSchemaString(username)
+	a.SetActivityStreamsPreferredUsername(pu)
+	a.SetActivityStreamsName(nameProp(name))
+	in := streams.NewActivityStreamsInboxProperty()
+	in.SetIRI(iri(id + "/inbox"))
+	a.SetActivityStreamsInbox(in)
+	out := streams.NewActivityStreamsOutboxProperty()
+	out.SetIRI(iri(id + "/outbox"))
+	a.SetActivityStreamsOutbox(out)
+}
+
 // nodeActorDoc is the node's own actor, a Service.
 func nodeActorDoc(a actorFields, sharedInbox string) (map[string]any, error) {
 	s := streams.NewActivityStreamsService()
-	s.SetJSONLDId(idProp(a.ID))
-	pu := streams.NewActivityStreamsPreferredUsernameProperty()
-	pu.SetXMLSchemaString(a.Username)
-	s.SetActivityStreamsPreferredUsername(pu)
-	s.SetActivityStreamsName(nameProp(a.Name))
+	setActor(s, a.ID, a.Username, a.Name)
 	sum := streams.NewActivityStreamsSummaryProperty()
 	sum.AppendXMLSchemaString(a.Summary)
 	s.SetActivityStreamsSummary(sum)
-	in := streams.NewActivityStreamsInboxProperty()
-	in.SetIRI(iri(a.ID + "/inbox"))
-	s.SetActivityStreamsInbox(in)
-	out := streams.NewActivityStreamsOutboxProperty()
-	out.SetIRI(iri(a.ID + "/outbox"))
-	s.SetActivityStreamsOutbox(out)
 	s.SetW3IDSecurityV1PublicKey(publicKeyProp(a.ID, a.PublicKeyPEM))
 	m, err := serialize(s)
 	if err != nil {
@@ -149,17 +163,7 @@ type Skill struct {
 // location (commune, département): nothing private.
 func personDoc(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, error) {
 	s := streams.NewActivityStreamsPerson()
-	s.SetJSONLDId(idProp(p.ID))
-	pu := streams.NewActivityStreamsPreferredUsernameProperty()
-	pu.SetXMLSchemaString(p.Username)
-	s.SetActivityStreamsPreferredUsername(pu)
-	s.SetActivityStreamsName(nameProp(p.Name))
-	in := streams.NewActivityStreamsInboxProperty()
-	in.SetIRI(iri(p.ID + "/inbox"))
-	s.SetActivityStreamsInbox(in)
-	out := streams.NewActivityStreamsOutboxProperty()
-	out.SetIRI(iri(p.ID + "/outbox"))
-	s.SetActivityStreamsOutbox(out)
+	setActor(s, p.ID, p.Username, p.Name)
 	u := streams.NewActivityStreamsUrlProperty()
 	u.AppendIRI(iri(p.ID))
 	s.SetActivityStreamsUrl(u)

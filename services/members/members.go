@@ -162,19 +162,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Member, error) {
 	if !storage.ValidID(id) {
 		return nil, apperr.NotFoundf("no member %q on this node", id)
 	}
-	var m Member
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&m).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFoundf("no member %q on this node", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("members: get %s: %w", id, err)
-	}
-	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
-		return nil, err
-	}
-	s.decorate(&m)
-	return &m, nil
+	return s.getWhere(ctx, id, "id = ?", id)
 }
 
 // GetByHandle returns an active member by their local handle (the part
@@ -183,13 +171,18 @@ func (s *Service) GetByHandle(ctx context.Context, handle string) (*Member, erro
 	if handle == "" || len(handle) > 64 {
 		return nil, apperr.NotFoundf("no member %q on this node", handle)
 	}
+	return s.getWhere(ctx, handle, "handle = ? AND active", handle)
+}
+
+// getWhere reads one member with their skills; key names them in errors.
+func (s *Service) getWhere(ctx context.Context, key, cond string, args ...any) (*Member, error) {
 	var m Member
-	err := s.db.WithContext(ctx).Where("handle = ? AND active", handle).Take(&m).Error
+	err := s.db.WithContext(ctx).Where(cond, args...).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, apperr.NotFoundf("no member %q on this node", handle)
+		return nil, apperr.NotFoundf("no member %q on this node", key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("members: get %s: %w", handle, err)
+		return nil, fmt.Errorf("members: get %s: %w", key, err)
 	}
 	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
 		return nil, err
