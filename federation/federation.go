@@ -16,6 +16,7 @@ package federation
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -48,11 +49,6 @@ type Config struct {
 	// Poll is how often the workers look for due work when nothing wakes
 	// them; 0 means one second.
 	Poll time.Duration
-	// KeyBits is the size of new actors' RSA keys; 0 means 2048. Tests use
-	// less (a key is only generated once per actor).
-	KeyBits int
-	// Client makes the outgoing requests; nil means a client with timeouts.
-	Client *http.Client
 	// Version is the software version NodeInfo shows.
 	Version string
 }
@@ -87,7 +83,7 @@ type Service struct {
 	wg        sync.WaitGroup
 
 	peerKeysMu sync.Mutex
-	peerKeys   map[string]*peerKey // keyId → key
+	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
 }
 
 // New returns the federation of a node. cfg.PublicURL and cfg.Peers must
@@ -120,18 +116,12 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	if cfg.KeyBits == 0 {
-		cfg.KeyBits = keyBits
-	}
-	client := cfg.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second,
-			// A peer is a URL of the config: never follow a redirect elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
+	client := &http.Client{Timeout: 30 * time.Second,
+		// A peer is a URL of the config: never follow a redirect elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
-		keys: newKeyStore(db, cfg.KeyBits), client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
-		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*peerKey{}}
+		keys: newKeyStore(db, keyBits), client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
+		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
 		if err != nil || pu.Host == "" {
@@ -146,9 +136,6 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	s.metrics = newMetrics(reg, s)
 	return s, nil
 }
-
-// Host is this node's host, the part after @ in its members' handles.
-func (s *Service) Host() string { return s.host }
 
 // NodeActor is the id of this node's actor.
 func (s *Service) NodeActor() string { return s.cfg.PublicURL + "/actor" }

@@ -48,54 +48,49 @@ func activityMediaType(ct string) bool {
 	return false
 }
 
-// verified is what a checked signature tells of a request.
-type verified struct {
-	keyID, host string
-}
-
 // verifyRequest checks the HTTP signature of r (whose body, for a POST, is
-// body): the keyId's host must be a peer (checked before anything is
-// fetched), the Date within the skew, the Digest the body's, and the
-// signature the key's; on a failed check the key is fetched again once.
-func (s *Service) verifyRequest(r *http.Request, body []byte) (verified, error) {
+// body) and returns the signing peer's host: the keyId's host must be a
+// peer (checked before anything is fetched), the Date within the skew, the
+// Digest the body's, and the signature the key's; on a failed check the key
+// is fetched again once.
+func (s *Service) verifyRequest(r *http.Request, body []byte) (string, error) {
 	p, err := parseSignatureHeader(r.Header.Get("Signature"))
 	if err != nil {
-		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
 	}
 	host, err := keyHost(p.KeyID)
 	if err != nil {
-		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
 	}
 	if !s.allowed(host) {
-		s.metrics.inbox.WithLabelValues("forbidden").Inc()
-		return verified{}, apperr.New(apperr.Forbidden, "%s is not a peer of this node", host)
+		return "", apperr.New(apperr.Forbidden, "%s is not a peer of this node", host)
 	}
 	post := r.Method == http.MethodPost
 	if err := requireSigned(p, post); err != nil {
-		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
 	}
 	if err := checkDate(r.Header.Get("Date"), time.Now(), s.cfg.Skew); err != nil {
-		return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
 	}
 	if post {
 		if err := checkDigest(r.Header.Get("Digest"), body); err != nil {
-			return verified{}, apperr.New(apperr.Unauthorised, "%s", err.Error())
+			return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
 		}
 	}
 	ctx := r.Context()
 	key, err := s.key(ctx, p.KeyID, host, false)
 	if err != nil {
 		s.log.Warn("peer key", "key_id", p.KeyID, "err", err)
-		return verified{}, apperr.New(apperr.Unauthorised, "the key %s could not be fetched", p.KeyID)
+		return "", apperr.New(apperr.Unauthorised, "the key %s could not be fetched", p.KeyID)
 	}
 	if err := verifySignature(r, key); err != nil {
 		// The peer may have a new key: fetch it once more.
 		if key, err = s.key(ctx, p.KeyID, host, true); err != nil || verifySignature(r, key) != nil {
-			return verified{}, apperr.New(apperr.Unauthorised, "the signature does not verify")
+			return "", apperr.New(apperr.Unauthorised, "the signature does not verify")
 		}
 	}
 	s.sawPeer(ctx, host)
-	return verified{keyID: p.KeyID, host: host}, nil
+	return host, nil
 }
 
 // postInbox receives an activity: checked, stored raw under its id,
@@ -119,9 +114,13 @@ func (s *Service) postInbox(c echo.Context) error {
 		}
 		return apperr.New(apperr.BadRequest, "the body could not be read")
 	}
-	v, err := s.verifyRequest(r, body)
+	signer, err := s.verifyRequest(r, body)
 	if err != nil {
-		s.metrics.inbox.WithLabelValues("unauthorized").Inc()
+		result := "unauthorized"
+		if apperr.CodeOf(err) == apperr.Forbidden {
+			result = "forbidden"
+		}
+		s.metrics.inbox.WithLabelValues(result).Inc()
 		return err
 	}
 	a, err := parseActivity(r.Context(), body)
@@ -131,9 +130,9 @@ func (s *Service) postInbox(c echo.Context) error {
 	}
 	// The activity and its actor belong to the signer's node.
 	for _, id := range []string{a.ID, a.Actor} {
-		if h, _ := keyHost(id); h != v.host {
+		if h, _ := keyHost(id); h != signer {
 			s.metrics.inbox.WithLabelValues("forbidden").Inc()
-			return apperr.New(apperr.Forbidden, "%s does not belong to the signing node %s", id, v.host)
+			return apperr.New(apperr.Forbidden, "%s does not belong to the signing node %s", id, signer)
 		}
 	}
 	row := inboxRow{ActivityID: a.ID, Actor: a.Actor, Type: a.Type, Body: string(body), State: "pending",

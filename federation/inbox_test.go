@@ -187,7 +187,7 @@ func TestInboxRejects(t *testing.T) {
 		"digest not signed": {func() *http.Request {
 			r, _ := http.NewRequest("POST", inbox, bytes.NewReader(good))
 			r.Header.Set("Content-Type", mediaActivity)
-			r.Header.Set("Digest", digestHeader(good))
+			r.Header.Set("Digest", "SHA-256="+bodyDigest(good))
 			r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			if err := signHeaders(r, bKey, keyID, []string{"(request-target)", "host", "date"}); err != nil {
 				t.Fatal(err)

@@ -25,13 +25,6 @@ type peerRow struct {
 
 func (peerRow) TableName() string { return "federation_peers" }
 
-// peerKey is a peer's public key as fetched, cached in memory and in
-// federation_peers.
-type peerKey struct {
-	key     *rsa.PublicKey
-	fetched time.Time
-}
-
 // ensurePeers records every configured peer.
 func (s *Service) ensurePeers(ctx context.Context) error {
 	for h := range s.peers {
@@ -57,7 +50,7 @@ func (s *Service) key(ctx context.Context, keyID, host string, refresh bool) (*r
 		pk := s.peerKeys[keyID]
 		s.peerKeysMu.Unlock()
 		if pk != nil {
-			return pk.key, nil
+			return pk, nil
 		}
 		var row peerRow
 		if err := s.db.WithContext(ctx).Where("host = ?", host).Limit(1).Find(&row).Error; err != nil {
@@ -93,7 +86,7 @@ func (s *Service) key(ctx context.Context, keyID, host string, refresh bool) (*r
 
 func (s *Service) cacheKey(keyID string, k *rsa.PublicKey) {
 	s.peerKeysMu.Lock()
-	s.peerKeys[keyID] = &peerKey{key: k, fetched: time.Now()}
+	s.peerKeys[keyID] = k
 	s.peerKeysMu.Unlock()
 }
 

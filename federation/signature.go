@@ -128,8 +128,7 @@ func checkDigest(h string, body []byte) error {
 	if h == "" {
 		return errors.New("no Digest header")
 	}
-	sum := sha256.Sum256(body)
-	want := base64.StdEncoding.EncodeToString(sum[:])
+	want := bodyDigest(body)
 	for _, part := range strings.Split(h, ",") {
 		alg, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if ok && strings.EqualFold(alg, "SHA-256") {
@@ -197,8 +196,8 @@ func verifySignature(r *http.Request, key any) error {
 	return err
 }
 
-// digestHeader is the Digest header of a body.
-func digestHeader(body []byte) string {
+// bodyDigest is the base64 SHA-256 of a body, as the Digest header has it.
+func bodyDigest(body []byte) string {
 	sum := sha256.Sum256(body)
-	return "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

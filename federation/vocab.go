@@ -26,9 +26,6 @@ const (
 	// nsCoopnet names coopnet's own terms (skills, region…). It is an
 	// identifier, not a page to fetch.
 	nsCoopnet = "https://coopnet.coop/ns#"
-	// publicAddress is ActivityStreams' "everyone"; coopnet never uses it:
-	// the federation is closed, activities are addressed to peer nodes.
-	publicAddress = nsActivityStreams + "#Public"
 )
 
 // Media types of ActivityPub.
@@ -86,7 +83,6 @@ func publicKeyProp(owner, pem string) vocab.W3IDSecurityV1PublicKeyProperty {
 // actorFields are what a Service or a Person shares.
 type actorFields struct {
 	ID, Username, Name, Summary, PublicKeyPEM string
-	Updated                                   time.Time
 }
 
 func serialize(t vocab.Type) (map[string]any, error) {

@@ -97,12 +97,11 @@ func newCoop(t *testing.T, offerTTL time.Duration) *coop {
 var coopRegions = []string{"bourgogne-franche-comte", "bretagne", "ile-de-france"}
 
 // testFederation makes federation quick for tests: retries within a
-// second, small keys (generated once per actor; never in production).
+// second, work looked for every 100 ms.
 func testFederation(fc *federation.Config) {
 	fc.Retry = federation.RetryPolicy{First: 50 * time.Millisecond, Max: 500 * time.Millisecond, GiveUpAfter: time.Hour,
 		UnavailableAfter: time.Hour}
 	fc.Poll = 100 * time.Millisecond
-	fc.KeyBits = 2048
 }
 
 // start opens and serves a region's node on its address.

@@ -243,10 +243,3 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
 	}
 	return out, nil
 }
-
-// Count returns how many copies of other regions' members this node holds.
-func (s *Service) Count(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&entryRow{}).Count(&n).Error
-	return n, err
-}
