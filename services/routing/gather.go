@@ -121,6 +121,20 @@ func (s *Service) drop(kind string, err error) {
 	s.log.Warn("routing: dropped a message", "kind", kind, "err", err)
 }
 
+// receive decodes a request of another region into dst and validates it;
+// a bad one is dropped (counted and logged) and receive reports false.
+func (s *Service) receive(kind string, data []byte, dst interface{ validate() error }) bool {
+	err := decode(data, dst)
+	if err == nil {
+		err = dst.validate()
+	}
+	if err != nil {
+		s.drop(kind, err)
+		return false
+	}
+	return true
+}
+
 func (s *Service) publishPresence() {
 	b, _ := json.Marshal(Presence{V: wireVersion, Region: s.cfg.Region})
 	_ = s.bus.Conn.Publish(subjectPresence, b)
@@ -214,12 +228,7 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 // the job, with their figures, and how many were left out and why.
 func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
 	var q Question
-	if err := decode(m.Data, &q); err != nil {
-		s.drop("question", err)
-		return
-	}
-	if err := q.validate(); err != nil {
-		s.drop("question", err)
+	if !s.receive("question", m.Data, &q) {
 		return
 	}
 	if m.Reply == "" {

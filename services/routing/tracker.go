@@ -502,12 +502,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 // answerAccept answers another region's acceptance request.
 func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 	var req AcceptRequest
-	if err := decode(m.Data, &req); err != nil {
-		s.drop("accept", err)
-		return
-	}
-	if err := req.validate(); err != nil {
-		s.drop("accept", err)
+	if !s.receive("accept", m.Data, &req) {
 		return
 	}
 	rep := s.decideAccept(ctx, req)
