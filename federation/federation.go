@@ -25,13 +25,17 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // Config is what federation needs to know about its node.
@@ -71,12 +75,16 @@ type Service struct {
 	db        *storage.DB
 	members   *members.Service
 	directory *directory.Service
+	tickets   *tickets.Service  // nil until Work
+	clients   *clients.Service  // nil until Work
+	planning  *planning.Service // nil until Work
 	keys      *keyStore
 	client    *http.Client
 	host      string            // this node's host[:port]
 	peers     map[string]string // allowed host → base URL
 	metrics   *metrics
 
+	waiting   atomic.Int32  // set while received activities may wait for others
 	wake      chan struct{} // deliveries queued
 	inboxWake chan struct{} // activities received
 	stop      context.CancelFunc
@@ -157,6 +165,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.announceDirectory(ctx); err != nil {
 		return err
 	}
+	s.waiting.Store(1) // some may wait since before a restart
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
 	for i := 0; i < s.cfg.Workers; i++ {

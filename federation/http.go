@@ -21,6 +21,38 @@ func (s *Service) Routes(e *echo.Echo) {
 	e.GET("/members/:handle", s.getPerson)
 	e.POST("/members/:handle/inbox", s.postMemberInbox)
 	e.GET("/members/:handle/outbox", s.getOutbox)
+	e.GET("/tickets/:id", s.getTicket)
+}
+
+// getTicket serves a ticket this node tracks as a ForgeFed Ticket, to the
+// node it is shared with only (a signed GET): with the client as the job
+// needs it. Other callers learn nothing, not even that it exists.
+func (s *Service) getTicket(c echo.Context) error {
+	r := c.Request()
+	if r.Header.Get("Signature") == "" {
+		return apperr.New(apperr.Unauthorised, "a ticket is served to a signed request of the node it is shared with")
+	}
+	host, err := s.verifyRequest(r, nil)
+	if err != nil {
+		return err
+	}
+	notFound := apperr.NotFoundf("no ticket %q shared with %s", c.Param("id"), host)
+	if s.tickets == nil {
+		return notFound
+	}
+	ctx := r.Context()
+	t, err := s.tickets.GetByAPID(ctx, s.db.DB, s.cfg.PublicURL+"/tickets/"+c.Param("id"))
+	if apperr.CodeOf(err) == apperr.NotFound || (err == nil && (t.OriginRegion != s.cfg.Region || handleHost(t.AssigneeHandle) != host)) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	doc, err := s.ticketState(ctx, s.db.DB, t, true)
+	if err != nil {
+		return err
+	}
+	return writeAS(c, doc)
 }
 
 // writeAS writes an ActivityStreams document in the media type asked for:

@@ -13,22 +13,24 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // maxActivityBytes is the largest activity accepted.
 const maxActivityBytes = 1 << 20
 
 type inboxRow struct {
-	ID          int64  `gorm:"primaryKey"`
-	ActivityID  string `gorm:"column:activity_id"`
-	Actor       string
-	Type        string
-	Body        string
-	State       string
-	Attempts    int
-	LastError   string
-	ReceivedAt  time.Time
-	ProcessedAt *time.Time
+	ID            int64  `gorm:"primaryKey"`
+	ActivityID    string `gorm:"column:activity_id"`
+	Actor         string
+	Type          string
+	Body          string
+	State         string
+	Attempts      int
+	LastError     string
+	ReceivedAt    time.Time
+	ProcessedAt   *time.Time
+	NextAttemptAt *time.Time
 }
 
 func (inboxRow) TableName() string { return "federation_inbox" }
@@ -182,7 +184,8 @@ const maxApplyAttempts = 5
 // an activity is applied exactly once, even by replicas working at once.
 func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 	var rows []inboxRow
-	if err := s.db.WithContext(ctx).Where("state = 'pending'").Order("id").Limit(limit).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
+		Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return 0, fmt.Errorf("federation: read inbox: %w", err)
 	}
 	for _, row := range rows {
@@ -225,7 +228,20 @@ func (s *Service) applyOne(ctx context.Context, row inboxRow) error {
 	}
 	if applyErr == nil {
 		s.metrics.applied.WithLabelValues("ok").Inc()
-		return nil
+		return s.retryWaiting(ctx)
+	}
+	// A conflict is a concurrent change of the same object on this node
+	// (a member's edit): try again shortly, on the new version.
+	if apperr.CodeOf(applyErr) == apperr.Conflict {
+		applyErr = notYet(applyErr)
+	}
+	if errors.Is(applyErr, errNotYet) && time.Since(row.ReceivedAt) < maxWait {
+		s.waiting.Store(1)
+		// It needs an activity not received yet: wait for it, with back-off.
+		s.metrics.applied.WithLabelValues("waiting").Inc()
+		next := time.Now().UTC().Add(min(time.Second<<min(row.Attempts, 10), 5*time.Minute))
+		return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ?", row.ID).Updates(map[string]any{
+			"attempts": row.Attempts + 1, "next_attempt_at": next, "last_error": truncate(applyErr.Error(), 500)}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
 	state := "pending"
@@ -241,12 +257,55 @@ func (s *Service) applyOne(ctx context.Context, row inboxRow) error {
 
 var errRollback = errors.New("rollback")
 
+// errNotYet is the error of an activity that needs another one first (the
+// ticket a comment is about): it waits and is tried again.
+var errNotYet = errors.New("waits for an earlier activity")
+
+// maxWait bounds how long an activity waits for the one it needs.
+const maxWait = 48 * time.Hour
+
+func notYet(err error) error { return fmt.Errorf("%w: %v", errNotYet, err) }
+
+// retryWaiting makes the activities that wait for another one due again,
+// now that one more was applied.
+func (s *Service) retryWaiting(ctx context.Context) error {
+	if s.waiting.Load() == 0 {
+		return nil
+	}
+	res := s.db.WithContext(ctx).Model(&inboxRow{}).Where("state = 'pending' AND next_attempt_at IS NOT NULL").
+		Update("next_attempt_at", nil)
+	if res.Error == nil && res.RowsAffected == 0 {
+		s.waiting.Store(0)
+	}
+	return res.Error
+}
+
 // apply carries out one activity inside tx. It reports ignored for
 // activities this node has nothing to do with.
 func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *Activity) (ignored bool, err error) {
+	work := s.tickets != nil
 	switch {
 	case a.Type == "Update" && a.ObjectType == "Person":
 		return false, s.applyPersonUpdate(ctx, tx, a)
+	case !work:
+	case (a.Type == "Offer" || a.Type == "Update") && a.ObjectType == "Ticket":
+		return false, s.applyTicket(ctx, tx, a)
+	case a.Type == "Create" && a.ObjectType == "Note":
+		return false, s.applyNote(ctx, tx, a)
+	case a.Type == "Resolve" && a.ObjectID != "":
+		return false, s.applyResolve(ctx, tx, a, a.ObjectID, tickets.StatusResolved)
+	case a.Type == "Undo" && a.ObjectType == "Resolve":
+		to := tickets.StatusInProgress
+		if st, _ := a.Raw["status"].(string); st != "" {
+			to = tickets.Status(st)
+		}
+		return false, s.applyResolve(ctx, tx, a, idOf(a.Object["object"]), to)
+	case a.Type == "Accept" && a.ObjectType == "Offer":
+		return false, s.applyOfferAccepted(ctx, tx, a)
+	case a.Type == "Invite" && a.ObjectType == "Event":
+		return false, s.applyInvite(ctx, tx, a)
+	case (a.Type == "Accept" || a.Type == "TentativeAccept" || a.Type == "Reject") && a.ObjectType == "Invite":
+		return false, s.applyAnswer(ctx, tx, a)
 	}
 	return true, nil
 }

@@ -35,16 +35,33 @@ const (
 )
 
 // coopnetContext is the @context of every document coopnet serves.
-var coopnetContext = []any{nsActivityStreams, nsSecurity, map[string]any{
-	"coopnet":     nsCoopnet,
-	"forgefed":    nsForgeFed2020,
-	"region":      "coopnet:region",
-	"skills":      "coopnet:skills",
-	"level":       "coopnet:level",
-	"commune":     "coopnet:commune",
-	"departement": "coopnet:departement",
-	"remoteOk":    "coopnet:remoteOk",
-}}
+var coopnetContext = []any{nsActivityStreams, nsSecurity, nsForgeFed2020, coopnetTerms}
+
+// coopnetTerms are coopnet's own terms: a person's skills and region, a
+// shared ticket's working state, the client a job is for.
+var coopnetTerms = map[string]any{
+	"coopnet":          nsCoopnet,
+	"region":           "coopnet:region",
+	"skills":           "coopnet:skills",
+	"level":            "coopnet:level",
+	"commune":          "coopnet:commune",
+	"departement":      "coopnet:departement",
+	"remoteOk":         "coopnet:remoteOk",
+	"handle":           "coopnet:handle",
+	"status":           "coopnet:status",
+	"priority":         "coopnet:priority",
+	"skill":            "coopnet:skill",
+	"onSite":           "coopnet:onSite",
+	"estimatedMinutes": "coopnet:estimatedMinutes",
+	"trackerMinutes":   "coopnet:trackerMinutes",
+	"assigneeMinutes":  "coopnet:assigneeMinutes",
+	"version":          "coopnet:version",
+	"originRegion":     "coopnet:originRegion",
+	"createdBy":        "coopnet:createdBy",
+	"assignee":         "coopnet:assignee",
+	"client":           "coopnet:client",
+	"authorName":       "coopnet:authorName",
+}
 
 func iri(s string) *url.URL {
 	u, err := url.Parse(s)
@@ -335,9 +352,11 @@ func normalizeForGoFed(m map[string]any) map[string]any {
 	if o, ok := m["object"].(map[string]any); ok {
 		obj := make(map[string]any, len(o))
 		for k, v := range o {
+			if _, own := coopnetTerms[k]; own {
+				continue
+			}
 			switch k {
-			case "skills", "region", "commune", "departement", "remoteOk", "endpoints", "discoverable",
-				"manuallyApprovesFollowers", "@context":
+			case "endpoints", "discoverable", "manuallyApprovesFollowers", "@context":
 			default:
 				obj[k] = v
 			}
@@ -434,4 +453,187 @@ func profileFrom(o map[string]any) (Profile, error) {
 		}
 	}
 	return p, nil
+}
+
+// activityType is what every activity coopnet sends has in go-fed.
+type activityType interface {
+	vocab.Type
+	SetJSONLDId(vocab.JSONLDIdProperty)
+	SetActivityStreamsActor(vocab.ActivityStreamsActorProperty)
+	SetActivityStreamsTo(vocab.ActivityStreamsToProperty)
+	SetActivityStreamsPublished(vocab.ActivityStreamsPublishedProperty)
+}
+
+func newActivity(typ string) activityType {
+	switch typ {
+	case "Create":
+		return streams.NewActivityStreamsCreate()
+	case "Update":
+		return streams.NewActivityStreamsUpdate()
+	case "Offer":
+		return streams.NewActivityStreamsOffer()
+	case "Accept":
+		return streams.NewActivityStreamsAccept()
+	case "TentativeAccept":
+		return streams.NewActivityStreamsTentativeAccept()
+	case "Reject":
+		return streams.NewActivityStreamsReject()
+	case "Undo":
+		return streams.NewActivityStreamsUndo()
+	case "Invite":
+		return streams.NewActivityStreamsInvite()
+	}
+	return nil
+}
+
+// activityDoc is an activity of type typ by actor, addressed to the given
+// actors, about object (an id or an embedded document), and with target
+// when not empty. Resolve, which go-fed v1.0.0 does not know, is built as
+// the others are.
+func activityDoc(typ, id, actor string, object any, to []string, target string, published time.Time) (map[string]any, error) {
+	var m map[string]any
+	if a := newActivity(typ); a != nil {
+		a.SetJSONLDId(idProp(id))
+		ap := streams.NewActivityStreamsActorProperty()
+		ap.AppendIRI(iri(actor))
+		a.SetActivityStreamsActor(ap)
+		toP := streams.NewActivityStreamsToProperty()
+		for _, t := range to {
+			toP.AppendIRI(iri(t))
+		}
+		a.SetActivityStreamsTo(toP)
+		pub := streams.NewActivityStreamsPublishedProperty()
+		pub.Set(published.UTC())
+		a.SetActivityStreamsPublished(pub)
+		var err error
+		if m, err = serialize(a); err != nil {
+			return nil, err
+		}
+	} else {
+		m = map[string]any{"@context": coopnetContext, "id": id, "type": typ, "actor": actor, "to": to,
+			"published": published.UTC().Format(time.RFC3339)}
+	}
+	if o, ok := object.(map[string]any); ok {
+		obj := make(map[string]any, len(o))
+		for k, v := range o {
+			if k != "@context" {
+				obj[k] = v
+			}
+		}
+		object = obj
+	}
+	m["object"] = object
+	if target != "" {
+		m["target"] = target
+	}
+	return m, nil
+}
+
+// TicketDoc is a ticket as ActivityStreams shows it: a ForgeFed Ticket
+// with coopnet's working state.
+type TicketDoc struct {
+	ID, Title, Description string
+	AttributedTo           string // the actor who took the request in
+	AssignedTo             string // the assignee's actor, if any
+	Resolved               bool
+	Published, Updated     time.Time
+	Extra                  map[string]any // coopnet's terms
+}
+
+// ticketDoc is a ForgeFed Ticket: summary is its title, content its
+// description.
+func ticketDoc(d TicketDoc) (map[string]any, error) {
+	t := streams.NewForgeFedTicket()
+	t.SetJSONLDId(idProp(d.ID))
+	sum := streams.NewActivityStreamsSummaryProperty()
+	sum.AppendXMLSchemaString(d.Title)
+	t.SetActivityStreamsSummary(sum)
+	c := streams.NewActivityStreamsContentProperty()
+	c.AppendXMLSchemaString(d.Description)
+	t.SetActivityStreamsContent(c)
+	mt := streams.NewActivityStreamsMediaTypeProperty()
+	mt.Set("text/plain")
+	t.SetActivityStreamsMediaType(mt)
+	if d.AttributedTo != "" {
+		at := streams.NewActivityStreamsAttributedToProperty()
+		at.AppendIRI(iri(d.AttributedTo))
+		t.SetActivityStreamsAttributedTo(at)
+	}
+	if d.AssignedTo != "" {
+		as := streams.NewForgeFedAssignedToProperty()
+		as.SetIRI(iri(d.AssignedTo))
+		t.SetForgeFedAssignedTo(as)
+	}
+	r := streams.NewForgeFedIsResolvedProperty()
+	r.Set(d.Resolved)
+	t.SetForgeFedIsResolved(r)
+	pub := streams.NewActivityStreamsPublishedProperty()
+	pub.Set(d.Published.UTC())
+	t.SetActivityStreamsPublished(pub)
+	up := streams.NewActivityStreamsUpdatedProperty()
+	up.Set(d.Updated.UTC())
+	t.SetActivityStreamsUpdated(up)
+	m, err := serialize(t)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range d.Extra {
+		m[k] = v
+	}
+	return m, nil
+}
+
+// noteDoc is a public comment on a ticket: a Note in the ticket's context.
+func noteDoc(id, author, authorHandle, authorName, ticket, body string, published time.Time) (map[string]any, error) {
+	n := streams.NewActivityStreamsNote()
+	n.SetJSONLDId(idProp(id))
+	at := streams.NewActivityStreamsAttributedToProperty()
+	at.AppendIRI(iri(author))
+	n.SetActivityStreamsAttributedTo(at)
+	cx := streams.NewActivityStreamsContextProperty()
+	cx.AppendIRI(iri(ticket))
+	n.SetActivityStreamsContext(cx)
+	c := streams.NewActivityStreamsContentProperty()
+	c.AppendXMLSchemaString(body)
+	n.SetActivityStreamsContent(c)
+	mt := streams.NewActivityStreamsMediaTypeProperty()
+	mt.Set("text/plain")
+	n.SetActivityStreamsMediaType(mt)
+	pub := streams.NewActivityStreamsPublishedProperty()
+	pub.Set(published.UTC())
+	n.SetActivityStreamsPublished(pub)
+	m, err := serialize(n)
+	if err != nil {
+		return nil, err
+	}
+	m["handle"], m["authorName"] = authorHandle, authorName
+	return m, nil
+}
+
+// eventDoc is an intervention: an Event in the ticket's context, from start
+// to end, at a place.
+func eventDoc(id, organizer, ticket, name, location string, start, end time.Time) (map[string]any, error) {
+	e := streams.NewActivityStreamsEvent()
+	e.SetJSONLDId(idProp(id))
+	e.SetActivityStreamsName(nameProp(name))
+	at := streams.NewActivityStreamsAttributedToProperty()
+	at.AppendIRI(iri(organizer))
+	e.SetActivityStreamsAttributedTo(at)
+	cx := streams.NewActivityStreamsContextProperty()
+	cx.AppendIRI(iri(ticket))
+	e.SetActivityStreamsContext(cx)
+	st := streams.NewActivityStreamsStartTimeProperty()
+	st.Set(start.UTC())
+	e.SetActivityStreamsStartTime(st)
+	et := streams.NewActivityStreamsEndTimeProperty()
+	et.Set(end.UTC())
+	e.SetActivityStreamsEndTime(et)
+	if location != "" {
+		p := streams.NewActivityStreamsPlace()
+		p.SetActivityStreamsName(nameProp(location))
+		lp := streams.NewActivityStreamsLocationProperty()
+		lp.AppendActivityStreamsPlace(p)
+		e.SetActivityStreamsLocation(lp)
+	}
+	return serialize(e)
 }

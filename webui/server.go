@@ -19,6 +19,7 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -40,6 +41,7 @@ type Options struct {
 	Members   *members.Service
 	Clients   *clients.Service
 	Tickets   *tickets.Service
+	Planning  *planning.Service
 	Routing   *routing.Service
 	Skills    *skills.Catalog
 	// Directory is the coop-wide member directory.
@@ -154,6 +156,10 @@ func (s *Server) routes() {
 	auth("GET", "/tickets/:id/comments", s.listComments)
 	auth("POST", "/tickets/:id/comments", s.addComment)
 	auth("GET", "/tickets/:id/history", s.ticketHistory)
+	auth("POST", "/tickets/:id/time", s.logTime)
+	auth("POST", "/tickets/:id/events", s.scheduleEvent)
+	auth("GET", "/calendar", s.calendar)
+	auth("POST", "/events/:id/answer", s.answerEvent)
 
 	auth("POST", "/tickets/:id/forward", s.forwardTicket)
 	auth("GET", "/tickets/:id/routing", s.ticketRouting)

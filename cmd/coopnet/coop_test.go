@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -130,7 +131,11 @@ func (c *coop) serve(region, dbURL string, ln net.Listener) *coopNode {
 	if err := cfg.finish(true); err != nil {
 		c.t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var logTo io.Writer = io.Discard
+	if os.Getenv("COOPNET_TEST_LOGS") != "" { // to see the nodes' warnings and errors
+		logTo = os.Stderr
+	}
+	log := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := openNode(context.Background(), cfg, log, nodeOptions{BcryptCost: bcrypt.MinCost,
 		GatherWindow: 300 * time.Millisecond, Tick: 50 * time.Millisecond, Federation: testFederation})
 	if err != nil {

@@ -60,6 +60,17 @@ func (s *syncBuffer) String() string {
 
 func apiCall(t *testing.T, method, url, token string, body any, want int) map[string]any {
 	t.Helper()
+	var out map[string]any
+	if code := apiStatus(t, method, url, token, body, &out); code != want {
+		t.Fatalf("%s %s: %d, want %d: %v", method, url, code, want, out)
+	}
+	return out
+}
+
+// apiStatus calls the API and decodes the answer into out; it returns the
+// status.
+func apiStatus(t *testing.T, method, url, token string, body any, out *map[string]any) int {
+	t.Helper()
 	var buf bytes.Buffer
 	if body != nil {
 		_ = json.NewEncoder(&buf).Encode(body)
@@ -74,12 +85,8 @@ func apiCall(t *testing.T, method, url, token string, body any, want int) map[st
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d: %v", method, url, resp.StatusCode, want, out)
-	}
-	return out
+	_ = json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
 }
 
 // startDemo runs "coopnet demo" in the test process until the test ends.

@@ -18,6 +18,7 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -99,6 +100,8 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	}
 	n.fed = fed
 	ms.OnChange(fed.MemberChanged, fed.Wake)
+	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
+	fed.Work(ts, cs, ps)
 	if !opt.NoBus {
 		b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-" + cfg.Region, CredsFile: cfg.NATSCreds,
 			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats"), Replicas: cfg.NATSReplicas}, log)
@@ -123,7 +126,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		}
 	}
 	n.server = webui.New(webui.Options{
-		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Routing: n.routing,
+		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.routing,
 		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
 		TrustedProxies: cfg.TrustedProxies,
 	})

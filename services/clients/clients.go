@@ -29,23 +29,27 @@ var AssetKinds = []string{"workstation", "laptop", "server", "printer", "network
 
 // Client is an organisation or person the coop works for.
 type Client struct {
-	ID              string    `json:"id" gorm:"primaryKey"`
-	TechnicianID    string    `json:"technician_id"`
-	Name            string    `json:"name"`
-	Kind            string    `json:"kind"`
-	Postcode        string    `json:"postcode"`
-	Commune         string    `json:"commune"`
-	Departement     string    `json:"departement"`
-	Lat             float64   `json:"lat"`
-	Lon             float64   `json:"lon"`
-	LocationPrecise bool      `json:"location_precise"`
-	ContactName     string    `json:"contact_name"`
-	ContactEmail    string    `json:"contact_email"`
-	ContactPhone    string    `json:"contact_phone"`
-	SearchText      string    `json:"-"`
-	Version         int       `json:"version"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	ID              string  `json:"id" gorm:"primaryKey"`
+	TechnicianID    string  `json:"technician_id"`
+	Name            string  `json:"name"`
+	Kind            string  `json:"kind"`
+	Postcode        string  `json:"postcode"`
+	Commune         string  `json:"commune"`
+	Departement     string  `json:"departement"`
+	Lat             float64 `json:"lat"`
+	Lon             float64 `json:"lon"`
+	LocationPrecise bool    `json:"location_precise"`
+	ContactName     string  `json:"contact_name"`
+	ContactEmail    string  `json:"contact_email"`
+	ContactPhone    string  `json:"contact_phone"`
+	SearchText      string  `json:"-"`
+	// OriginAPID is set on the client of another region's ticket shared
+	// with this node (the ticket's ActivityPub id): not a client of this
+	// node, only what its job needs.
+	OriginAPID *string   `json:"origin,omitempty" gorm:"column:origin_ap_id"`
+	Version    int       `json:"version"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // TableName maps Client to its table.
@@ -155,9 +159,11 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 // VisibleClause returns a SQL condition on the clients table, true for the
 // clients the actor may see: staff see all of the node's clients; a
 // technician those in their charge and those of tickets assigned to them.
+// The client of another region's ticket is seen only by the member who
+// works on it, not by this node's staff: it is not their client.
 func VisibleClause(by members.Actor) (string, []any) {
 	if by.Role.IsStaff() {
-		return "1 = 1", nil
+		return "(clients.origin_ap_id IS NULL OR clients.technician_id = ?)", []any{by.ID}
 	}
 	return "(clients.technician_id = ? OR clients.id IN (SELECT client_id FROM tickets WHERE assignee_member_id = ?))",
 		[]any{by.ID, by.ID}
@@ -193,14 +199,16 @@ type ListOptions struct {
 	Limit int
 }
 
-// List returns the clients the actor may see, newest first.
+// List returns the clients of this node the actor may see, newest first
+// (not those of other regions' tickets shared with them).
 func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Client, error) {
 	var v apperr.Validation
 	query := validate.Text(&v, "q", opt.Query, 0, 100, false)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	q := visible(s.db.WithContext(ctx).Model(&Client{}), by).Order("clients.id DESC").Limit(opt.Limit)
+	q := visible(s.db.WithContext(ctx).Model(&Client{}), by).Where("clients.origin_ap_id IS NULL").
+		Order("clients.id DESC").Limit(opt.Limit)
 	if opt.After != "" {
 		q = q.Where("clients.id < ?", opt.After)
 	}

@@ -27,6 +27,10 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	authorID := by.ID
 	c := &Comment{ID: storage.NewID(), TicketID: t.ID, AuthorID: &authorID, AuthorHandle: by.Handle,
 		AuthorName: by.Name, Body: body, Internal: internal, CreatedAt: now}
+	if !internal {
+		apID := s.CommentAPID(c.ID)
+		c.APID = &apID
+	}
 	action := "commented"
 	if internal {
 		action = "commented_internally"
@@ -35,12 +39,16 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 		if err := tx.Create(c).Error; err != nil {
 			return err
 		}
-		return tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: by.Handle,
-			Action: action, NewValue: c.ID, CreatedAt: now}).Error
+		if err := tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: by.Handle,
+			Action: action, NewValue: c.ID, CreatedAt: now}).Error; err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &Changed{Ticket: t, By: by.Handle, OldStatus: t.Status, Comment: c})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: comment on %s: %w", ticketID, err)
 	}
+	s.notified()
 	return c, nil
 }
 

@@ -138,7 +138,7 @@ func (s *Service) insert(ctx context.Context, by members.Actor, clientID string,
 			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at)
 		SELECT ?, clients.id, clients.technician_id, ?, ?, ?, ?, CAST(? AS BOOLEAN), CAST(? AS INTEGER), ?, ?, ?, ?, 1,
 			CAST(? AS ` + ts + `), CAST(? AS ` + ts + `)
-		FROM clients WHERE clients.id = ? AND ` + cond + `
+		FROM clients WHERE clients.id = ? AND clients.origin_ap_id IS NULL AND ` + cond + `
 		RETURNING technician_id`
 	args := []any{t.ID, t.Title, t.Description, t.Skill, t.Priority, t.OnSite, t.EstimatedMinutes,
 		string(t.Status), t.OriginRegion, t.APID, t.CreatedBy, t.CreatedAt, t.UpdatedAt, clientID}

@@ -64,9 +64,20 @@ type Ticket struct {
 	AssigneeName     string
 	APID             string `gorm:"column:ap_id"`
 	CreatedBy        string // full handle of the member who took the request in
-	Version          int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// TimeSpentMinutes is the time logged on this node; RemoteTimeMinutes
+	// the time the other node of a shared ticket reported.
+	TimeSpentMinutes  int
+	RemoteTimeMinutes int
+	Version           int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Shared reports whether the ticket is shared with another region's node:
+// its assignee works there, or it is this node's copy of another region's
+// ticket.
+func (t *Ticket) Shared(region string) bool {
+	return t.OriginRegion != region || (t.AssigneeHandle != "" && t.AssigneeRegion != region)
 }
 
 // TableName maps Ticket to its table.
@@ -95,6 +106,7 @@ type View struct {
 	Assignee       *Assignee `json:"assignee"`
 	APID           string    `json:"ap_id"`
 	CreatedBy      string    `json:"created_by"`
+	TimeSpentHours float64   `json:"time_spent_hours"`
 	Version        int       `json:"version"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
@@ -108,7 +120,8 @@ func (t *Ticket) View() View {
 		ID: t.ID, ClientID: t.ClientID, TechnicianID: t.TechnicianID, Title: t.Title, Description: t.Description,
 		Skill: t.Skill, Priority: t.Priority, OnSite: t.OnSite, EstimatedHours: float64(t.EstimatedMinutes) / 60,
 		Status: t.Status, OriginRegion: t.OriginRegion, APID: t.APID, CreatedBy: t.CreatedBy, Version: t.Version,
-		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+		TimeSpentHours: float64(t.TimeSpentMinutes+t.RemoteTimeMinutes) / 60,
+		CreatedAt:      t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 	}
 	if t.AssigneeHandle != "" {
 		j.Assignee = &Assignee{Handle: t.AssigneeHandle, Region: t.AssigneeRegion, Name: t.AssigneeName}
@@ -126,6 +139,7 @@ type Comment struct {
 	AuthorName   string    `json:"author_name"`
 	Body         string    `json:"body"`
 	Internal     bool      `json:"internal"`
+	APID         *string   `json:"-" gorm:"column:ap_id"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
@@ -161,6 +175,9 @@ type Service struct {
 	clients *clients.Service
 	cfg     Config
 	log     *slog.Logger
+
+	onChange    func(ctx context.Context, tx *gorm.DB, c *Changed) error
+	afterChange func()
 }
 
 // New returns the tickets service.
@@ -184,12 +201,12 @@ func visible(q *gorm.DB, by members.Actor) *gorm.DB {
 // ticketColumns are the columns of tickets in the order scanTicket reads them.
 const ticketColumns = `id, client_id, technician_id, title, description, skill, priority, on_site,
 	estimated_minutes, status, origin_region, assignee_member_id, assignee_handle, assignee_region,
-	assignee_name, ap_id, created_by, version, created_at, updated_at`
+	assignee_name, ap_id, created_by, time_spent_minutes, remote_time_minutes, version, created_at, updated_at`
 
 func scanTicket(row interface{ Scan(...any) error }, t *Ticket) error {
 	return row.Scan(&t.ID, &t.ClientID, &t.TechnicianID, &t.Title, &t.Description, &t.Skill, &t.Priority, &t.OnSite,
 		&t.EstimatedMinutes, &t.Status, &t.OriginRegion, &t.AssigneeMemberID, &t.AssigneeHandle, &t.AssigneeRegion,
-		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.Version, &t.CreatedAt, &t.UpdatedAt)
+		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.TimeSpentMinutes, &t.RemoteTimeMinutes, &t.Version, &t.CreatedAt, &t.UpdatedAt)
 }
 
 // Get returns a ticket the actor may see; others are reported as not found.

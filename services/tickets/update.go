@@ -80,7 +80,9 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		d := validate.Text(&v, "description", *in.Description, 0, 20000, true)
 		set("description", "description", t.Description, d, d)
 	}
-	if in.Skill != nil {
+	if in.Skill != nil && *in.Skill != t.Skill && t.OriginRegion != s.cfg.Region {
+		v.Add("skill", "is set by the ticket's own region ("+t.OriginRegion+")")
+	} else if in.Skill != nil {
 		sk, err := s.checkSkill(ctx, &v, *in.Skill)
 		if err != nil {
 			return nil, err
@@ -142,11 +144,20 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 			return staleVersion(cur)
 		}
 		rows := make([]Change, len(changes))
+		fields := make(map[string]string, len(changes))
 		for i, c := range changes {
 			rows[i] = Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version + 1, ActorHandle: by.Handle,
 				Action: "updated", Field: c.field, OldValue: c.old, NewValue: c.new, CreatedAt: now}
+			fields[c.field] = c.new
 		}
-		return tx.Create(&rows).Error
+		if err := tx.Create(&rows).Error; err != nil {
+			return err
+		}
+		cur, err := s.GetTx(ctx, tx, t.ID)
+		if err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &Changed{Ticket: cur, By: by.Handle, Fields: fields, OldStatus: t.Status})
 	})
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
@@ -154,6 +165,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		}
 		return nil, fmt.Errorf("tickets: update %s: %w", id, err)
 	}
+	s.notified()
 	return s.Get(ctx, by, id)
 }
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sharedTicket routes a school's website job from Jean (Bourgogne-Franche-
+// Comté) to Marie (Bretagne), who accepts it, and waits for the copy on
+// Marie's node. It returns the ticket's id on each node.
+func (c *coop) sharedTicket(title string) (jeanID, marieID string) {
+	c.t.Helper()
+	jeanID = c.schoolTicket(title, "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
+	offer := c.offerFor("bretagne", marieEmail, jeanID)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	apID := c.ticket(jeanID)["ap_id"].(string)
+	waitFor(c.t, "Marie's copy of the ticket", func() bool {
+		marieID = c.copyOf("bretagne", marieEmail, apID)
+		return marieID != ""
+	})
+	return jeanID, marieID
+}
+
+// copyOf is the id of the member's ticket with that ActivityPub id, or "".
+func (c *coop) copyOf(region, email, apID string) string {
+	for _, it := range c.api(region, "GET", "/api/v1/tickets?limit=200", email, nil, 200)["items"].([]any) {
+		if tk := it.(map[string]any); tk["ap_id"] == apID {
+			return tk["id"].(string)
+		}
+	}
+	return ""
+}
+
+func (c *coop) comments(region, email, id string) []string {
+	var out []string
+	for _, it := range c.api(region, "GET", "/api/v1/tickets/"+id+"/comments?limit=200", email, nil, 200)["items"].([]any) {
+		out = append(out, it.(map[string]any)["body"].(string))
+	}
+	return out
+}
+
+// sameState reports whether two views of a ticket agree on what both nodes
+// share (ids are each node's own).
+func sameState(a, b map[string]any) bool {
+	for _, k := range []string{"title", "description", "status", "priority", "skill", "on_site", "estimated_hours",
+		"version", "ap_id", "origin_region", "time_spent_hours"} {
+		if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+			return false
+		}
+	}
+	return fmt.Sprint(a["assignee"]) == fmt.Sprint(b["assignee"])
+}
+
+// TestSharedTicketAcrossRegions continues the routing story over
+// ActivityPub: once Marie accepted, her node holds the ticket with what
+// she needs of the client; comments, status, time and the resolution flow
+// both ways; internal comments stay home; the intervention Jean plans
+// reaches Marie's calendar and her answer comes back.
+func TestSharedTicketAcrossRegions(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
+
+	copyView := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	if copyView["origin_region"] != "bourgogne-franche-comte" || copyView["status"] != "accepted" ||
+		copyView["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+		t.Fatalf("Marie's copy: %v", copyView)
+	}
+	// Marie sees the client of her job, and only she on her node.
+	cl := c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+	if cl["name"] != "École primaire des Tilleuls" || cl["contact_email"] != "ecole.tilleuls@example.org" || cl["origin"] != copyView["ap_id"] {
+		t.Errorf("the client on Marie's node: %v", cl)
+	}
+	c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), gwenEmail, nil, 404)
+	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
+		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
+	}
+	// Île-de-France, not part of this job, holds nothing of it.
+	var n int64
+	c.node("ile-de-france").n.db.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Scan(&n)
+	if n != 0 {
+		t.Error("a node that does not work on the job holds the client")
+	}
+
+	// Comments: public ones both ways, internal ones never.
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		map[string]any{"body": "La directrice préfère un rendez-vous le mardi."}, 201)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		map[string]any{"body": "Facturer au tarif association", "internal": true}, 201)
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+		map[string]any{"body": "Maquette envoyée à l'école."}, 201)
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+		map[string]any{"body": "Note pour moi : thème clair", "internal": true}, 201)
+	waitFor(t, "public comments on both nodes", func() bool {
+		return len(c.comments("bretagne", marieEmail, marieID)) == 3 && len(c.comments("bourgogne-franche-comte", jeanEmail, jeanID)) == 3
+	})
+	for _, body := range c.comments("bretagne", marieEmail, marieID) {
+		if strings.Contains(body, "tarif association") {
+			t.Error("Jean's internal comment reached Bretagne")
+		}
+	}
+	for _, body := range c.comments("bourgogne-franche-comte", jeanEmail, jeanID) {
+		if strings.Contains(body, "thème clair") {
+			t.Error("Marie's internal comment reached Bourgogne-Franche-Comté")
+		}
+	}
+
+	// Marie starts the work and logs time: Jean's ticket follows.
+	v := int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90, "note": "maquette"}, 201)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", jeanEmail, map[string]any{"minutes": 30}, 201)
+	defer func() {
+		if t.Failed() {
+			t.Log(strings.Join(c.federationTrouble(), "\n"))
+		}
+	}()
+	waitFor(t, "status and time on both nodes", func() bool {
+		j, m := c.ticket(jeanID), c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		return j["status"] == "in_progress" && j["time_spent_hours"] == 2.0 && sameState(j, m)
+	})
+
+	// Jean plans an intervention: it reaches Marie's calendar; she accepts.
+	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
+	ev := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
+	if ev["state"] != "invited" || ev["attendee"] != c.handle(marieEmail) {
+		t.Fatalf("planned: %v", ev)
+	}
+	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
+	var marieEvent map[string]any
+	waitFor(t, "the intervention in Marie's calendar", func() bool {
+		items := c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)
+		if len(items) == 1 {
+			marieEvent = items[0].(map[string]any)
+		}
+		return marieEvent != nil
+	})
+	if marieEvent["ap_id"] != ev["ap_id"] || marieEvent["ticket_title"] != "Site web de l'École primaire des Tilleuls" ||
+		marieEvent["location"] != "École des Tilleuls, Bourguignon" || marieEvent["state"] != "invited" {
+		t.Errorf("Marie's event: %v", marieEvent)
+	}
+	if s, _ := time.Parse(time.RFC3339, marieEvent["start"].(string)); !s.Equal(start) {
+		t.Errorf("start %v, want %v", marieEvent["start"], start)
+	}
+	c.api("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", marieEmail, map[string]any{"answer": "accept"}, 200)
+	c.api("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", gwenEmail, map[string]any{"answer": "reject"}, 404)
+	waitFor(t, "Marie's acceptance on Jean's node", func() bool {
+		items := c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)
+		return len(items) == 1 && items[0].(map[string]any)["state"] == "accepted"
+	})
+
+	// Marie resolves; then reopens: Resolve and Undo{Resolve}.
+	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
+	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	waitFor(t, "reopened on Jean's node, and both the same", func() bool {
+		j, m := c.ticket(jeanID), c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		return j["status"] == "in_progress" && sameState(j, m)
+	})
+	h := c.history(jeanID)
+	if count(h, "copy_held") != 1 || count(h, "updated status resolved") != 1 || count(h, "updated status in_progress") != 2 {
+		t.Errorf("Jean's history: %v", h)
+	}
+
+	// The ticket as ActivityPub serves it: only to the node it is shared
+	// with, by a signed request.
+	resp, err := http.Get(c.ticket(jeanID)["ap_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned GET of a ticket: %d", resp.StatusCode)
+	}
+}
+
+// TestConcurrentUpdatesConverge: Jean and Marie change the same ticket at
+// the same moment, on their own nodes, many times. The tracker (Jean's
+// node) applies the changes in the order they reach it, field by field;
+// both nodes end with the same state, the tracker's.
+func TestConcurrentUpdatesConverge(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, marieID := c.sharedTicket("Site web de la mairie")
+	marieView := func() map[string]any {
+		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	}
+	// patch retries on a stale version, as a client would.
+	patch := func(region, email, id string, get func() map[string]any, body map[string]any) {
+		for {
+			body["version"] = int(get()["version"].(float64))
+			var out map[string]any
+			code := apiStatus(t, "PATCH", c.node(region).url+"/api/v1/tickets/"+id, c.tokens[email], body, &out)
+			if code == 200 {
+				return
+			}
+			if code != 409 {
+				t.Errorf("%s PATCH: %d %v", email, code, out)
+				return
+			}
+		}
+	}
+	// Each edits in turn, both at once.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 10; i++ {
+			patch("bourgogne-franche-comte", jeanEmail, jeanID, func() map[string]any { return c.ticket(jeanID) },
+				map[string]any{"description": fmt.Sprintf("Jean %d", i), "priority": []string{"high", "low"}[i%2]})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 10; i++ {
+			patch("bretagne", marieEmail, marieID, marieView,
+				map[string]any{"description": fmt.Sprintf("Marie %d", i), "title": fmt.Sprintf("Site web (v%d)", i)})
+		}
+	}()
+	wg.Wait()
+	var j, m map[string]any
+	waitFor(t, "both nodes to converge", func() bool {
+		j, m = c.ticket(jeanID), marieView()
+		return sameState(j, m) && c.pendingDeliveries() == 0
+	})
+	// Each field holds the last value written to it, by one or the other:
+	// Marie's last title, even if her changes reached the tracker out of
+	// order; Jean's last priority; the last description of either.
+	if j["title"] != "Site web (v9)" || (j["description"] != "Jean 9" && j["description"] != "Marie 9") || j["priority"] != "low" {
+		t.Errorf("converged on %v", j)
+	}
+	b, _ := json.Marshal(j)
+	t.Logf("converged at version %v: %s", j["version"], b)
+}
+
+// pendingDeliveries counts what the nodes still have to deliver.
+func (c *coop) pendingDeliveries() int64 {
+	var total int64
+	for _, cn := range c.nodes {
+		var n int64
+		cn.n.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'pending'").Scan(&n)
+		total += n
+		cn.n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&n)
+		total += n
+	}
+	return total
+}
+
+// federationTrouble lists what the nodes failed to deliver or to apply, to
+// explain a test that timed out.
+func (c *coop) federationTrouble() []string {
+	var out []string
+	for region, cn := range c.nodes {
+		var rows []struct{ Type, State, LastError string }
+		cn.n.db.Raw("SELECT type, state, last_error FROM federation_inbox WHERE state IN ('failed', 'pending')").Scan(&rows)
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s inbox %s %s: %s", region, r.Type, r.State, r.LastError))
+		}
+		var outs []struct{ Inbox, State, LastError string }
+		cn.n.db.Raw("SELECT inbox, state, last_error FROM federation_outbox WHERE state <> 'delivered'").Scan(&outs)
+		for _, r := range outs {
+			out = append(out, fmt.Sprintf("%s outbox to %s %s: %s", region, r.Inbox, r.State, r.LastError))
+		}
+	}
+	return out
+}

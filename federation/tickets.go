@@ -1,0 +1,602 @@
+package federation
+
+// Tickets across regions. Once a routed job is accepted by a member of
+// another region, the ticket's origin (its tracker) and the assignee's node
+// each hold it:
+//
+//   - tracker → assignee's node: Offer{Ticket} when the job is given, then
+//     Update{Ticket} after every change, each with the whole state and the
+//     client as the job needs it (sent only there); the assignee's node
+//     answers the Offer with Accept once it holds its copy;
+//   - assignee's node → tracker: Update{Ticket} with only the fields changed
+//     on the copy, Resolve{Ticket} when the assignee resolves it and
+//     Undo{Resolve} when they reopen it;
+//   - both ways: Create{Note} for each public comment (internal comments
+//     never leave their node);
+//   - planning: Invite{Event} to the assignee's node, answered with Accept,
+//     TentativeAccept or Reject.
+//
+// The tracker is the authority (see services/tickets/shared.go): it
+// answers every change with its whole state, so that both nodes converge.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+// Work gives federation the services whose objects it carries between
+// nodes, and hooks it to their changes. Call it once, before Start.
+func (s *Service) Work(ts *tickets.Service, cs *clients.Service, ps *planning.Service) {
+	s.tickets, s.clients, s.planning = ts, cs, ps
+	ts.OnChange(s.TicketChanged, s.Wake)
+	ps.OnChange(s.EventChanged, s.Wake)
+}
+
+func (s *Service) newActivityID() string {
+	return s.NodeActor() + "/activities/" + uuid.Must(uuid.NewV7()).String()
+}
+
+// handleHost is the host of a full handle name@host.
+func handleHost(handle string) string {
+	_, host, _ := strings.Cut(handle, "@")
+	return strings.ToLower(host)
+}
+
+// baseOf is the base URL of a host: this node's, or a peer's.
+func (s *Service) baseOf(host string) (string, bool) {
+	if host == s.host {
+		return s.cfg.PublicURL, true
+	}
+	b, ok := s.peers[host]
+	return b, ok
+}
+
+// actorOfHandle is the actor id of a full handle, on this node or a peer;
+// "" for a handle of an unknown node.
+func (s *Service) actorOfHandle(handle string) string {
+	name, _, _ := strings.Cut(handle, "@")
+	base, ok := s.baseOf(handleHost(handle))
+	if !ok || name == "" {
+		return ""
+	}
+	return base + "/members/" + url.PathEscape(name)
+}
+
+// actorFor is the actor to name as the author of a change: the member who
+// made it, or the node.
+func (s *Service) actorFor(handle string) string {
+	if handleHost(handle) == s.host {
+		if a := s.actorOfHandle(handle); a != "" {
+			return a
+		}
+	}
+	return s.NodeActor()
+}
+
+// peerInboxOf is the inbox of the peer node at host.
+func (s *Service) peerInboxOf(host string) (string, bool) {
+	base, ok := s.peers[host]
+	return base + "/actor/inbox", ok
+}
+
+// hostOf is the lower-cased host of a URL.
+func hostOf(u string) string {
+	h, _ := keyHost(u)
+	return h
+}
+
+// TicketChanged queues what a change to a shared ticket means for the
+// other node, inside the transaction that made it (tickets' OnChange hook).
+func (s *Service) TicketChanged(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
+	t := c.Ticket
+	if !t.Shared(s.cfg.Region) {
+		return nil
+	}
+	if c.Comment != nil && c.Comment.Internal {
+		return nil // internal comments never leave their node
+	}
+	if t.OriginRegion == s.cfg.Region {
+		return s.trackerChanged(ctx, tx, c)
+	}
+	if c.Remote {
+		return nil // the tracker's own state, just applied
+	}
+	return s.copyChanged(ctx, tx, c)
+}
+
+// trackerChanged sends the assignee's node the ticket's whole state (or a
+// new public comment).
+func (s *Service) trackerChanged(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
+	t := c.Ticket
+	host := handleHost(t.AssigneeHandle)
+	inbox, ok := s.peerInboxOf(host)
+	if !ok {
+		s.log.Warn("ticket assigned on a node that is not a peer", "ticket", t.ID, "assignee", t.AssigneeHandle)
+		return nil
+	}
+	to := []string{s.actorOfHandle(t.AssigneeHandle)}
+	if c.Comment != nil {
+		if c.Remote {
+			return nil
+		}
+		return s.queueNote(ctx, tx, t, c.Comment, to, inbox)
+	}
+	doc, err := s.ticketState(ctx, tx, t, true)
+	if err != nil {
+		return err
+	}
+	typ := "Update"
+	if c.Assigned {
+		typ = "Offer"
+	}
+	act, err := activityDoc(typ, s.newActivityID(), s.actorFor(c.By), doc, to, "", time.Now())
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, []string{inbox})
+}
+
+// copyChanged sends the tracker what changed on this node's copy.
+func (s *Service) copyChanged(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
+	t := c.Ticket
+	host := hostOf(t.APID)
+	inbox, ok := s.peerInboxOf(host)
+	if !ok {
+		return fmt.Errorf("federation: the tracker of %s is not a peer", t.APID)
+	}
+	to := []string{s.peers[host] + "/actor"}
+	if c.Comment != nil {
+		return s.queueNote(ctx, tx, t, c.Comment, to, inbox)
+	}
+	actor := s.actorFor(c.By)
+	patch := map[string]any{"id": t.APID, "type": "Ticket", "version": t.Version}
+	for field, v := range c.Fields {
+		switch field {
+		case "title":
+			patch["summary"] = v
+		case "description":
+			patch["content"] = v
+		case "priority":
+			patch["priority"] = v
+		case "on_site":
+			patch["onSite"] = v == "true"
+		case "estimated_hours":
+			patch["estimatedMinutes"] = t.EstimatedMinutes
+		case "time_spent_minutes":
+			patch["assigneeMinutes"] = t.TimeSpentMinutes
+		case "status":
+			switch {
+			case t.Status == tickets.StatusResolved:
+				act, err := activityDoc("Resolve", s.newActivityID(), actor, t.APID, to, "", time.Now())
+				if err != nil {
+					return err
+				}
+				act["version"] = t.Version
+				if err := s.enqueue(ctx, tx, act, []string{inbox}); err != nil {
+					return err
+				}
+			case c.OldStatus == tickets.StatusResolved:
+				undone := map[string]any{"type": "Resolve", "actor": actor, "object": t.APID}
+				act, err := activityDoc("Undo", s.newActivityID(), actor, undone, to, "", time.Now())
+				if err != nil {
+					return err
+				}
+				act["status"], act["version"] = string(t.Status), t.Version
+				if err := s.enqueue(ctx, tx, act, []string{inbox}); err != nil {
+					return err
+				}
+			default:
+				patch["status"] = v
+			}
+		}
+	}
+	if len(patch) == 3 {
+		return nil
+	}
+	act, err := activityDoc("Update", s.newActivityID(), actor, patch, to, "", time.Now())
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, []string{inbox})
+}
+
+func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, cm *tickets.Comment, to []string, inbox string) error {
+	if cm.APID == nil {
+		return nil
+	}
+	author := s.actorFor(cm.AuthorHandle)
+	note, err := noteDoc(*cm.APID, author, cm.AuthorHandle, cm.AuthorName, t.APID, cm.Body, cm.CreatedAt)
+	if err != nil {
+		return err
+	}
+	act, err := activityDoc("Create", *cm.APID+"/create", author, note, to, "", cm.CreatedAt)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, []string{inbox})
+}
+
+// ticketState is a ticket this node tracks as a ForgeFed Ticket with its
+// whole working state; with the client as the assignee's job needs it
+// when withClient (only ever sent to the assignee's node).
+func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, withClient bool) (map[string]any, error) {
+	extra := map[string]any{
+		"status": string(t.Status), "priority": t.Priority, "skill": t.Skill, "onSite": t.OnSite,
+		"estimatedMinutes": t.EstimatedMinutes, "trackerMinutes": t.TimeSpentMinutes,
+		"assigneeMinutes": t.RemoteTimeMinutes, "version": t.Version, "originRegion": t.OriginRegion,
+		"createdBy": t.CreatedBy,
+	}
+	if t.AssigneeHandle != "" {
+		extra["assignee"] = map[string]any{"handle": t.AssigneeHandle, "region": t.AssigneeRegion, "name": t.AssigneeName}
+	}
+	if withClient {
+		cl, err := s.clients.GetTx(ctx, tx, t.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		extra["client"] = clients.SharedOf(cl)
+	}
+	return ticketDoc(TicketDoc{ID: t.APID, Title: t.Title, Description: t.Description,
+		AttributedTo: s.actorOfHandle(t.CreatedBy), AssignedTo: s.actorOfHandle(t.AssigneeHandle),
+		Resolved:  t.Status == tickets.StatusResolved || t.Status == tickets.StatusClosed,
+		Published: t.CreatedAt, Updated: t.UpdatedAt, Extra: extra})
+}
+
+// --- receiving ---
+
+// str, num and flag read a term of a received document.
+func str(m map[string]any, k string) (string, bool) {
+	v, ok := m[k].(string)
+	return v, ok
+}
+
+func num(m map[string]any, k string) (int, bool) {
+	n, ok := m[k].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	if err != nil || i < -1<<31 || i > 1<<31 {
+		return 0, false
+	}
+	return int(i), true
+}
+
+func flag(m map[string]any, k string) (bool, bool) {
+	v, ok := m[k].(bool)
+	return v, ok
+}
+
+// applyTicket applies an Offer or Update of a Ticket: the tracker's state
+// on the assignee's node, or a change of the copy on the tracker.
+func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	sender := hostOf(a.Actor)
+	if hostOf(a.ObjectID) == s.host {
+		if a.Type != "Update" {
+			return malformed("only an Update changes a ticket of this node")
+		}
+		return s.applyPatch(ctx, tx, a, sender, a.Object)
+	}
+	if hostOf(a.ObjectID) != sender {
+		return apperr.New(apperr.Forbidden, "%s may not send the state of %s", sender, a.ObjectID)
+	}
+	st, err := stateFrom(a.Object)
+	if err != nil {
+		return err
+	}
+	if handleHost(st.Assignee.Handle) != s.host {
+		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
+	}
+	// Read in tx: on SQLite, a query on another connection while this
+	// transaction holds the write lock may wait for a pool slot held by a
+	// writer waiting for this transaction.
+	name, _, _ := strings.Cut(st.Assignee.Handle, "@")
+	var memberID string
+	err = tx.WithContext(ctx).Raw("SELECT id FROM members WHERE handle = ? AND active", name).Row().Scan(&memberID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err != nil {
+		return apperr.New(apperr.Invalid, "ticket %s is assigned to %s, not an active member of this node", st.APID, st.Assignee.Handle)
+	}
+	applied, err := s.tickets.ApplyState(ctx, tx, st, memberID, st.CreatedBy)
+	if err != nil {
+		return err
+	}
+	if applied && a.Type == "Offer" {
+		// Tell the tracker this node holds the ticket now.
+		offer := map[string]any{"type": "Offer", "id": a.ID, "actor": a.Actor, "object": st.APID}
+		act, err := activityDoc("Accept", s.newActivityID(), s.actorOfHandle(st.Assignee.Handle), offer,
+			[]string{a.Actor}, "", time.Now())
+		if err != nil {
+			return err
+		}
+		inbox, _ := s.peerInboxOf(sender)
+		return s.enqueue(ctx, tx, act, []string{inbox})
+	}
+	return nil
+}
+
+// stateFrom reads the tracker's state of a ticket.
+func stateFrom(o map[string]any) (tickets.State, error) {
+	var st tickets.State
+	var ok bool
+	if o == nil {
+		return st, malformed("the ticket must be embedded")
+	}
+	st.APID, _ = str(o, "id")
+	st.Title, _ = str(o, "summary")
+	st.Description, _ = str(o, "content")
+	st.Skill, _ = str(o, "skill")
+	st.Priority, _ = str(o, "priority")
+	st.OriginRegion, _ = str(o, "originRegion")
+	st.CreatedBy, _ = str(o, "createdBy")
+	status, _ := str(o, "status")
+	st.Status = tickets.Status(status)
+	st.OnSite, _ = flag(o, "onSite")
+	st.EstimatedMinutes, _ = num(o, "estimatedMinutes")
+	st.TrackerMinutes, _ = num(o, "trackerMinutes")
+	if st.Version, ok = num(o, "version"); !ok {
+		return st, malformed("a ticket's state needs its version")
+	}
+	if pub, _ := str(o, "published"); pub != "" {
+		t, err := time.Parse(time.RFC3339, pub)
+		if err != nil {
+			return st, malformed("published is not an RFC 3339 time")
+		}
+		st.CreatedAt = t
+	} else {
+		st.CreatedAt = time.Now()
+	}
+	as, _ := o["assignee"].(map[string]any)
+	if as == nil {
+		return st, malformed("a shared ticket has an assignee")
+	}
+	st.Assignee.Handle, _ = str(as, "handle")
+	st.Assignee.Region, _ = str(as, "region")
+	st.Assignee.Name, _ = str(as, "name")
+	if c, ok := o["client"].(map[string]any); ok {
+		var sh clients.Shared
+		b, _ := json.Marshal(c)
+		if err := json.Unmarshal(b, &sh); err != nil {
+			return st, malformed("client: %v", err)
+		}
+		st.Client = &sh
+	}
+	return st, nil
+}
+
+// trackedTicket reads a ticket this node tracks and checks that sender,
+// the host of a signed request, is its assignee's node.
+func (s *Service) trackedTicket(ctx context.Context, tx *gorm.DB, apID, sender string) (*tickets.Ticket, error) {
+	t, err := s.tickets.GetByAPID(ctx, tx, apID)
+	if err != nil {
+		return nil, err
+	}
+	if t.OriginRegion != s.cfg.Region || handleHost(t.AssigneeHandle) != sender {
+		return nil, apperr.New(apperr.Forbidden, "%s does not work on %s", sender, apID)
+	}
+	return t, nil
+}
+
+func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *Activity, sender string, o map[string]any) error {
+	t, err := s.trackedTicket(ctx, tx, a.ObjectID, sender)
+	if err != nil {
+		return err
+	}
+	var p tickets.Patch
+	if v, ok := str(o, "summary"); ok {
+		p.Title = &v
+	}
+	if v, ok := str(o, "content"); ok {
+		p.Description = &v
+	}
+	if v, ok := str(o, "priority"); ok {
+		p.Priority = &v
+	}
+	if v, ok := flag(o, "onSite"); ok {
+		p.OnSite = &v
+	}
+	if v, ok := num(o, "estimatedMinutes"); ok {
+		p.EstimatedMinutes = &v
+	}
+	if v, ok := num(o, "assigneeMinutes"); ok {
+		p.AssigneeMinutes = &v
+	}
+	if v, ok := str(o, "status"); ok {
+		st := tickets.Status(v)
+		p.Status = &st
+	}
+	p.Seq, _ = num(o, "version")
+	_, err = s.tickets.ApplyPatch(ctx, tx, t, p, s.handleOfActor(a.Actor))
+	return err
+}
+
+// handleOfActor is the full handle of a member's actor id (name@host), or
+// the host for another actor (a node).
+func (s *Service) handleOfActor(actor string) string {
+	u, err := url.Parse(actor)
+	if err != nil {
+		return actor
+	}
+	if name, ok := strings.CutPrefix(u.Path, "/members/"); ok && name != "" && !strings.Contains(name, "/") {
+		return name + "@" + strings.ToLower(u.Host)
+	}
+	return strings.ToLower(u.Host)
+}
+
+// applyResolve applies Resolve{Ticket} (resolved) and Undo{Resolve}
+// (reopened) from the assignee's node.
+func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *Activity, ticketID string, to tickets.Status) error {
+	t, err := s.trackedTicket(ctx, tx, ticketID, hostOf(a.Actor))
+	if err != nil {
+		return err
+	}
+	seq, _ := num(a.Raw, "version")
+	_, err = s.tickets.ApplyPatch(ctx, tx, t, tickets.Patch{Status: &to, Seq: seq}, s.handleOfActor(a.Actor))
+	return err
+}
+
+// applyNote stores a public comment on a ticket shared with the sender.
+func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	o := a.Object
+	sender := hostOf(a.Actor)
+	ticketID := idOf(o["context"])
+	if hostOf(a.ObjectID) != sender {
+		return apperr.New(apperr.Forbidden, "a comment of %s sent by %s", a.ObjectID, sender)
+	}
+	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
+	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
+		return notYet(err) // the ticket itself is on its way
+	}
+	if err != nil {
+		return err
+	}
+	// Only the two nodes of a shared ticket talk about it.
+	party := (t.OriginRegion == s.cfg.Region && handleHost(t.AssigneeHandle) == sender) ||
+		(t.OriginRegion != s.cfg.Region && hostOf(t.APID) == sender)
+	if !party {
+		return apperr.New(apperr.Forbidden, "%s does not share %s", sender, ticketID)
+	}
+	body, _ := str(o, "content")
+	handle, _ := str(o, "handle")
+	name, _ := str(o, "authorName")
+	if handleHost(handle) != sender {
+		handle = s.handleOfActor(idOf(o["attributedTo"]))
+	}
+	at := time.Now()
+	if pub, _ := str(o, "published"); pub != "" {
+		if p, err := time.Parse(time.RFC3339, pub); err == nil {
+			at = p
+		}
+	}
+	_, err = s.tickets.AddRemoteComment(ctx, tx, t, a.ObjectID, handle, name, body, at)
+	return err
+}
+
+// applyOfferAccepted records on the tracker that the assignee's node holds
+// the ticket.
+func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	ticketID := idOf(a.Object["object"])
+	t, err := s.trackedTicket(ctx, tx, ticketID, hostOf(a.Actor))
+	if err != nil {
+		return err
+	}
+	return s.tickets.Note(ctx, tx, t, s.handleOfActor(a.Actor), "copy_held", hostOf(a.Actor))
+}
+
+// --- planning ---
+
+// EventChanged queues an invitation to the attendee's node, or the
+// attendee's answer to the organiser's node (planning's OnChange hook).
+func (s *Service) EventChanged(ctx context.Context, tx *gorm.DB, c *planning.Changed) error {
+	e, t := c.Event, c.Ticket
+	if c.Remote {
+		return nil
+	}
+	if c.Invite {
+		host := handleHost(e.AttendeeHandle)
+		if host == s.host {
+			return nil
+		}
+		inbox, ok := s.peerInboxOf(host)
+		if !ok {
+			return nil
+		}
+		attendee := s.actorOfHandle(e.AttendeeHandle)
+		organizer := s.actorFor(e.OrganizerHandle)
+		doc, err := eventDoc(e.APID, organizer, t.APID, t.Title, e.Location, e.StartAt, e.EndAt)
+		if err != nil {
+			return err
+		}
+		doc["handle"] = e.OrganizerHandle
+		act, err := activityDoc("Invite", e.APID+"/invite/"+e.UpdatedAt.UTC().Format("20060102T150405.000000000"),
+			organizer, doc, []string{attendee}, attendee, time.Now())
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, act, []string{inbox})
+	}
+	// An answer of this node's member to another node's invitation.
+	host := hostOf(e.APID)
+	if host == s.host {
+		return nil
+	}
+	inbox, ok := s.peerInboxOf(host)
+	if !ok {
+		return nil
+	}
+	typ := map[string]string{planning.Accepted: "Accept", planning.Tentative: "TentativeAccept", planning.Rejected: "Reject"}[e.State]
+	if typ == "" {
+		return nil
+	}
+	actor := s.actorFor(e.AttendeeHandle)
+	invite := map[string]any{"type": "Invite", "id": e.APID + "/invite", "actor": s.peers[host] + "/actor", "object": e.APID}
+	act, err := activityDoc(typ, s.newActivityID(), actor, invite, []string{s.peers[host] + "/actor"}, "", time.Now())
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, []string{inbox})
+}
+
+// applyInvite keeps an invitation for the assignee of a ticket this node
+// holds a copy of.
+func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	o := a.Object
+	sender := hostOf(a.Actor)
+	if hostOf(a.ObjectID) != sender {
+		return apperr.New(apperr.Forbidden, "an event of %s sent by %s", a.ObjectID, sender)
+	}
+	ticketID := idOf(o["context"])
+	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
+	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
+		return notYet(err) // the ticket itself is on its way
+	}
+	if err != nil {
+		return err
+	}
+	if hostOf(t.APID) != sender {
+		return apperr.New(apperr.Forbidden, "%s does not track %s", sender, ticketID)
+	}
+	in := planning.Invitation{APID: a.ObjectID}
+	in.Organizer, _ = str(o, "handle")
+	if handleHost(in.Organizer) != sender {
+		in.Organizer = s.handleOfActor(a.Actor)
+	}
+	for k, dst := range map[string]*time.Time{"startTime": &in.Start, "endTime": &in.End} {
+		v, _ := str(o, k)
+		tm, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return malformed("%s must be an RFC 3339 time", k)
+		}
+		*dst = tm
+	}
+	if loc, ok := o["location"].(map[string]any); ok {
+		in.Location, _ = str(loc, "name")
+	}
+	return s.planning.ApplyInvite(ctx, tx, t, in)
+}
+
+// applyAnswer records the attendee's answer to an invitation.
+func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	eventID := idOf(a.Object["object"])
+	if hostOf(eventID) != s.host {
+		return apperr.New(apperr.Invalid, "%s is not an event of this node", eventID)
+	}
+	state := map[string]string{"Accept": planning.Accepted, "TentativeAccept": planning.Tentative, "Reject": planning.Rejected}[a.Type]
+	return s.planning.ApplyAnswer(ctx, tx, eventID, state, s.handleOfActor(a.Actor))
+}

@@ -1,0 +1,329 @@
+// Package planning holds interventions: an event on a ticket (when, where)
+// to which its assignee is invited, and which they accept, accept
+// tentatively or reject. The node that schedules an intervention holds it;
+// when the assignee works in another region, their node holds a copy (the
+// same ActivityPub id), so that each member's calendar, on their own node,
+// shows their interventions from every region.
+package planning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// States of an invitation.
+const (
+	Invited   = "invited"
+	Accepted  = "accepted"
+	Tentative = "tentative"
+	Rejected  = "rejected"
+)
+
+// MaxDuration bounds one intervention; longer work is several.
+const MaxDuration = 7 * 24 * time.Hour
+
+// Event is an intervention on a ticket.
+type Event struct {
+	ID               string    `json:"id" gorm:"primaryKey"`
+	TicketID         string    `json:"ticket_id"`
+	APID             string    `json:"ap_id" gorm:"column:ap_id"`
+	OrganizerHandle  string    `json:"organizer"`
+	AttendeeMemberID *string   `json:"-"`
+	AttendeeHandle   string    `json:"attendee"`
+	StartAt          time.Time `json:"start"`
+	EndAt            time.Time `json:"end"`
+	Location         string    `json:"location"`
+	State            string    `json:"state"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	// TicketTitle is filled in by Calendar.
+	TicketTitle string `json:"ticket_title,omitempty" gorm:"-"`
+}
+
+// TableName maps Event to its table.
+func (Event) TableName() string { return "ticket_events" }
+
+// Changed is what the hooks hear of a change to an event, inside the
+// transaction that made it.
+type Changed struct {
+	Event  *Event
+	Ticket *tickets.Ticket
+	// Invite is set when the event is new or its time or place changed;
+	// otherwise the attendee answered.
+	Invite bool
+	Remote bool // the change came from another node
+}
+
+// Config is what planning needs to know about its node.
+type Config struct {
+	PublicURL string
+}
+
+// Service is the planning domain.
+type Service struct {
+	db          *storage.DB
+	tickets     *tickets.Service
+	cfg         Config
+	onChange    func(ctx context.Context, tx *gorm.DB, c *Changed) error
+	afterChange func()
+}
+
+// New returns the planning service.
+func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
+	return &Service{db: db, tickets: ts, cfg: cfg}
+}
+
+// OnChange sets the hooks run when an event changes: within the
+// transaction, then after it commits. Set once, before serving.
+func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
+	s.onChange, s.afterChange = within, after
+}
+
+func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
+	if s.onChange == nil {
+		return nil
+	}
+	return s.onChange(ctx, tx, c)
+}
+
+func (s *Service) notified() {
+	if s.afterChange != nil {
+		s.afterChange()
+	}
+}
+
+// ScheduleInput is a new intervention.
+type ScheduleInput struct {
+	Start, End *time.Time
+	Location   string
+}
+
+func checkTimes(v *apperr.Validation, start, end *time.Time) {
+	switch {
+	case start == nil:
+		v.Add("start", "is required (RFC 3339, e.g. 2026-12-03T09:00:00+01:00)")
+	case end == nil:
+		v.Add("end", "is required (RFC 3339)")
+	case !end.After(*start):
+		v.Add("end", "must be after start")
+	case end.Sub(*start) > MaxDuration:
+		v.Add("end", "an intervention lasts at most 7 days: plan several")
+	case start.Year() < 2000 || start.Year() > 2100:
+		v.Add("start", "is out of range")
+	}
+}
+
+// Schedule plans an intervention on a ticket the actor works on, for the
+// ticket's assignee, who is invited (or has accepted, if they plan it
+// themselves).
+func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID string, in ScheduleInput) (*Event, error) {
+	t, err := s.tickets.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	var v apperr.Validation
+	checkTimes(&v, in.Start, in.End)
+	location := validate.Text(&v, "location", in.Location, 0, 300, false)
+	if t.AssigneeHandle == "" {
+		v.Add("ticket", "has no assignee yet: an intervention is planned for its assignee")
+	}
+	switch t.Status {
+	case tickets.StatusResolved, tickets.StatusClosed, tickets.StatusCancelled:
+		return nil, apperr.New(apperr.Conflict, "the ticket is %s: there is nothing left to plan", t.Status)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := storage.Now()
+	id := storage.NewID()
+	e := &Event{ID: id, TicketID: t.ID, APID: s.cfg.PublicURL + "/events/" + id, OrganizerHandle: by.Handle,
+		AttendeeMemberID: t.AssigneeMemberID, AttendeeHandle: t.AssigneeHandle, StartAt: in.Start.UTC(),
+		EndAt: in.End.UTC(), Location: location, State: Invited, CreatedAt: now, UpdatedAt: now}
+	if t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID {
+		e.State = Accepted
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(e).Error; err != nil {
+			return err
+		}
+		if err := s.tickets.Note(ctx, tx, t, by.Handle, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("planning: schedule on %s: %w", ticketID, err)
+	}
+	s.notified()
+	return e, nil
+}
+
+// Answers are what an attendee may answer, and the state each gives.
+var Answers = map[string]string{"accept": Accepted, "tentative": Tentative, "reject": Rejected}
+
+// Answer records the attendee's answer to an invitation.
+func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer string) (*Event, error) {
+	var v apperr.Validation
+	validate.OneOf(&v, "answer", answer, "accept", "tentative", "reject")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var e Event
+	err := s.db.WithContext(ctx).Where("id = ? AND attendee_member_id = ?", eventID, by.ID).Take(&e).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || !storage.ValidID(eventID) {
+		return nil, apperr.NotFoundf("no intervention %q for you", eventID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("planning: event %s: %w", eventID, err)
+	}
+	state := Answers[answer]
+	if e.State == state {
+		return &e, nil
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		e.State, e.UpdatedAt = state, storage.Now()
+		if err := tx.Model(&Event{}).Where("id = ?", e.ID).Updates(map[string]any{"state": state, "updated_at": e.UpdatedAt}).Error; err != nil {
+			return err
+		}
+		t, err := s.tickets.GetTx(ctx, tx, e.TicketID)
+		if err != nil {
+			return err
+		}
+		if err := s.tickets.Note(ctx, tx, t, by.Handle, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("planning: answer %s: %w", eventID, err)
+	}
+	s.notified()
+	return &e, nil
+}
+
+// Calendar lists the actor's interventions (as attendee or organiser)
+// that overlap [from, to), from every region, soonest first.
+func (s *Service) Calendar(ctx context.Context, by members.Actor, from, to time.Time) ([]*Event, error) {
+	var v apperr.Validation
+	if !to.After(from) {
+		v.Add("to", "must be after from")
+	} else if to.Sub(from) > 92*24*time.Hour {
+		v.Add("to", "a calendar spans at most 92 days")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Event
+		Title string
+	}
+	err := s.db.WithContext(ctx).Table("ticket_events").Select("ticket_events.*, tickets.title AS title").
+		Joins("JOIN tickets ON tickets.id = ticket_events.ticket_id").
+		Where("(ticket_events.attendee_member_id = ? OR ticket_events.organizer_handle = ?)", by.ID, by.Handle).
+		Where("ticket_events.start_at < ? AND ticket_events.end_at > ?", to.UTC(), from.UTC()).
+		Order("ticket_events.start_at, ticket_events.id").Limit(1000).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("planning: calendar: %w", err)
+	}
+	out := make([]*Event, len(rows))
+	for i := range rows {
+		e := rows[i].Event
+		e.TicketTitle = rows[i].Title
+		e.StartAt, e.EndAt = e.StartAt.UTC(), e.EndAt.UTC()
+		out[i] = &e
+	}
+	return out, nil
+}
+
+// Invitation is an event another node invited one of this node's members
+// to, on this node's copy of a shared ticket.
+type Invitation struct {
+	APID       string
+	Organizer  string
+	Start, End time.Time
+	Location   string
+}
+
+// ApplyInvite keeps, inside tx, an invitation received for the assignee of
+// ticket t (this node's copy): new, or moved (its answer is asked again).
+func (s *Service) ApplyInvite(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, in Invitation) error {
+	var v apperr.Validation
+	checkTimes(&v, &in.Start, &in.End)
+	in.Location = validate.Text(&v, "location", in.Location, 0, 300, false)
+	in.Organizer = validate.Text(&v, "actor", in.Organizer, 1, 320, false)
+	if t.AssigneeMemberID == nil {
+		v.Add("target", "the ticket's assignee is not a member of this node")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	now := storage.Now()
+	e := &Event{ID: storage.NewID(), TicketID: t.ID, APID: in.APID, OrganizerHandle: in.Organizer,
+		AttendeeMemberID: t.AssigneeMemberID, AttendeeHandle: t.AssigneeHandle, StartAt: in.Start.UTC(),
+		EndAt: in.End.UTC(), Location: in.Location, State: Invited, CreatedAt: now, UpdatedAt: now}
+	var cur Event
+	err := tx.WithContext(ctx).Where("ap_id = ?", in.APID).Take(&cur).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		if err := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(e).Error; err != nil {
+			return fmt.Errorf("planning: keep invitation %s: %w", in.APID, err)
+		}
+	case err != nil:
+		return fmt.Errorf("planning: invitation %s: %w", in.APID, err)
+	case cur.StartAt.Equal(e.StartAt) && cur.EndAt.Equal(e.EndAt) && cur.Location == e.Location:
+		return nil // the same invitation again
+	default:
+		e.ID, e.CreatedAt = cur.ID, cur.CreatedAt
+		if err := tx.WithContext(ctx).Model(&Event{}).Where("id = ?", cur.ID).Updates(map[string]any{"start_at": e.StartAt,
+			"end_at": e.EndAt, "location": e.Location, "state": Invited, "updated_at": now}).Error; err != nil {
+			return fmt.Errorf("planning: move invitation %s: %w", in.APID, err)
+		}
+	}
+	if err := s.tickets.Note(ctx, tx, t, in.Organizer, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
+}
+
+// ApplyAnswer records, inside tx, the answer the attendee's node sent to
+// an invitation of this node; from must be the attendee's full handle.
+func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state, from string) error {
+	var e Event
+	err := tx.WithContext(ctx).Where("ap_id = ?", eventAPID).Take(&e).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.NotFoundf("no intervention %s", eventAPID)
+	}
+	if err != nil {
+		return fmt.Errorf("planning: event %s: %w", eventAPID, err)
+	}
+	if e.AttendeeHandle != from {
+		return apperr.New(apperr.Forbidden, "%s is not invited to %s", from, eventAPID)
+	}
+	if e.State == state {
+		return nil
+	}
+	if err := tx.WithContext(ctx).Model(&Event{}).Where("id = ?", e.ID).
+		Updates(map[string]any{"state": state, "updated_at": storage.Now()}).Error; err != nil {
+		return fmt.Errorf("planning: answer to %s: %w", eventAPID, err)
+	}
+	t, err := s.tickets.GetTx(ctx, tx, e.TicketID)
+	if err != nil {
+		return err
+	}
+	e.State = state
+	if err := s.tickets.Note(ctx, tx, t, from, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t, Remote: true})
+}

@@ -1,0 +1,387 @@
+package tickets
+
+// This file is what a ticket shared between two regions needs: the hooks
+// through which federation hears of every change, the assignee's node
+// keeping its copy as the tracker sends it, and the tracker applying the
+// changes the assignee's node made to its copy.
+//
+// The tracker (the ticket's origin) is the authority, and its version is
+// the ticket's logical clock. The assignee's node applies a change to its
+// copy at once (version+1) and sends it; the tracker applies it to its own
+// ticket in the order changes reach it, field by field (the last change of
+// a field wins), always takes a new version for it, even when it refuses
+// part of it, and sends its whole state back. A copy adopts any state whose
+// version is at least its own. Each change the copy made takes exactly one
+// version on each side, so the tracker's last state always has the highest
+// version: both nodes converge on it.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// Changed is what the hooks hear of a change to a ticket, inside the
+// transaction that made it.
+type Changed struct {
+	Ticket    *Ticket           // as it now is
+	By        string            // full handle of who changed it
+	Fields    map[string]string // field (as the API names it) → new value
+	OldStatus Status
+	Comment   *Comment // a new comment
+	Assigned  bool     // the ticket was just given to its assignee
+	// Remote is set when the change came from the other node of a shared
+	// ticket (federation).
+	Remote bool
+}
+
+// OnChange sets the hooks run when a ticket changes: within the
+// transaction, then after it commits (when the service made the
+// transaction). Set once, before serving.
+func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
+	s.onChange, s.afterChange = within, after
+}
+
+func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
+	if s.onChange == nil {
+		return nil
+	}
+	return s.onChange(ctx, tx, c)
+}
+
+func (s *Service) notified() {
+	if s.afterChange != nil {
+		s.afterChange()
+	}
+}
+
+// CommentAPID is the ActivityPub id of a comment made on this node.
+func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/comments/" + id }
+
+// GetByAPID reads a ticket by its ActivityPub id inside tx: this node's own
+// ticket or its copy of another region's.
+func (s *Service) GetByAPID(ctx context.Context, tx *gorm.DB, apID string) (*Ticket, error) {
+	return s.getRow(ctx, tx, apID, "SELECT "+ticketColumns+" FROM tickets WHERE ap_id = ?", apID)
+}
+
+// LogTime records time the actor spent on a ticket they work on.
+func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string, minutes int, note string) (*Ticket, error) {
+	t, err := s.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	var v apperr.Validation
+	if minutes < 1 || minutes > 24*60 {
+		v.Add("minutes", "must be between 1 and 1440 (one day)")
+	}
+	note = validate.Text(&v, "note", note, 0, 500, false)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := storage.Now()
+	var out *Ticket
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`INSERT INTO ticket_time (id, ticket_id, member_id, minutes, note, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			storage.NewID(), t.ID, by.ID, minutes, note, now).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`UPDATE tickets SET time_spent_minutes = time_spent_minutes + ?, version = version + 1, updated_at = ?
+			WHERE id = ?`, minutes, now, t.ID).Error; err != nil {
+			return err
+		}
+		cur, err := s.GetTx(ctx, tx, t.ID)
+		if err != nil {
+			return err
+		}
+		total := strconv.Itoa(cur.TimeSpentMinutes)
+		if err := tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: cur.Version, ActorHandle: by.Handle,
+			Action: "logged_time", Field: "time_spent_minutes", OldValue: strconv.Itoa(t.TimeSpentMinutes), NewValue: total,
+			CreatedAt: now}).Error; err != nil {
+			return err
+		}
+		out = cur
+		return s.notify(ctx, tx, &Changed{Ticket: cur, By: by.Handle, Fields: map[string]string{"time_spent_minutes": total},
+			OldStatus: cur.Status})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tickets: log time on %s: %w", ticketID, err)
+	}
+	s.notified()
+	return out, nil
+}
+
+// State is a shared ticket as its tracker sends it to the assignee's node.
+type State struct {
+	APID             string
+	OriginRegion     string
+	Title            string
+	Description      string
+	Skill            string
+	Priority         string
+	OnSite           bool
+	EstimatedMinutes int
+	Status           Status
+	Assignee         Assignee
+	CreatedBy        string
+	CreatedAt        time.Time
+	TrackerMinutes   int // time logged on the tracker's node
+	Version          int
+	Client           *clients.Shared // what the job needs of the client
+}
+
+func (st *State) check() error {
+	var v apperr.Validation
+	st.Title = validate.Text(&v, "title", st.Title, 1, 200, false)
+	st.Description = validate.Text(&v, "description", st.Description, 0, 20000, true)
+	st.Skill = validate.Text(&v, "skill", st.Skill, 2, 32, false)
+	validate.OneOf(&v, "priority", st.Priority, Priorities...)
+	validate.OneOf(&v, "status", string(st.Status), Statuses...)
+	st.OriginRegion = validate.Text(&v, "originRegion", st.OriginRegion, 1, 64, false)
+	st.CreatedBy = validate.Text(&v, "createdBy", st.CreatedBy, 1, 320, false)
+	st.Assignee.Name = validate.Text(&v, "assignee.name", st.Assignee.Name, 0, 200, false)
+	if st.EstimatedMinutes < 0 || st.EstimatedMinutes > MaxEstimatedHours*60 {
+		v.Add("estimatedMinutes", "out of range")
+	}
+	if st.TrackerMinutes < 0 || st.TrackerMinutes > 1<<30 {
+		v.Add("trackerMinutes", "out of range")
+	}
+	if st.Version < 1 {
+		v.Add("version", "must be at least 1")
+	}
+	return v.Err()
+}
+
+// ApplyState keeps, inside tx, this node's copy of another region's ticket
+// as its tracker sent it, for memberID, the local member it is assigned
+// to. A state older than the copy is ignored (applied is false); the first
+// state creates the copy and must carry the client.
+func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberID, byHandle string) (applied bool, err error) {
+	if err := st.check(); err != nil {
+		return false, err
+	}
+	// The skill vocabulary is the coop's: a skill another node has and
+	// this one does not yet is added rather than refused.
+	if err := tx.WithContext(ctx).Exec(`INSERT INTO skills (name, label_fr, label_en) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		st.Skill, st.Skill, st.Skill).Error; err != nil {
+		return false, fmt.Errorf("tickets: skill %s: %w", st.Skill, err)
+	}
+	cur, err := s.GetByAPID(ctx, tx, st.APID)
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return false, err
+	}
+	now := storage.Now()
+	if cur != nil && st.Version < cur.Version {
+		return false, nil
+	}
+	var clientID string
+	if st.Client != nil {
+		if clientID, err = s.clients.UpsertShared(ctx, tx, st.APID, memberID, *st.Client); err != nil {
+			return false, err
+		}
+	}
+	if cur == nil {
+		if st.Client == nil {
+			return false, apperr.New(apperr.Invalid, "the first state of a shared ticket must carry its client")
+		}
+		t := &Ticket{ID: storage.NewID(), ClientID: clientID, TechnicianID: memberID, Title: st.Title,
+			Description: st.Description, Skill: st.Skill, Priority: st.Priority, OnSite: st.OnSite,
+			EstimatedMinutes: st.EstimatedMinutes, Status: st.Status, OriginRegion: st.OriginRegion,
+			AssigneeMemberID: &memberID, AssigneeHandle: st.Assignee.Handle, AssigneeRegion: st.Assignee.Region,
+			AssigneeName: st.Assignee.Name, APID: st.APID, CreatedBy: st.CreatedBy, RemoteTimeMinutes: st.TrackerMinutes,
+			Version: st.Version, CreatedAt: st.CreatedAt.UTC(), UpdatedAt: now}
+		if err := tx.WithContext(ctx).Create(t).Error; err != nil {
+			return false, fmt.Errorf("tickets: create the copy of %s: %w", st.APID, err)
+		}
+		if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
+			ActorHandle: byHandle, Action: "shared", NewValue: st.OriginRegion, CreatedAt: now}).Error; err != nil {
+			return false, err
+		}
+		return true, s.notify(ctx, tx, &Changed{Ticket: t, By: byHandle, OldStatus: t.Status, Assigned: true, Remote: true})
+	}
+	fields := map[string]string{}
+	var rows []Change
+	updates := map[string]any{"version": st.Version, "updated_at": now, "remote_time_minutes": st.TrackerMinutes}
+	set := func(field, column, old, new string, value any) {
+		if old != new {
+			fields[field] = new
+			updates[column] = value
+			rows = append(rows, Change{ID: storage.NewID(), TicketID: cur.ID, Version: st.Version, ActorHandle: byHandle,
+				Action: "synced", Field: field, OldValue: old, NewValue: new, CreatedAt: now})
+		}
+	}
+	set("title", "title", cur.Title, st.Title, st.Title)
+	set("description", "description", cur.Description, st.Description, st.Description)
+	set("skill", "skill", cur.Skill, st.Skill, st.Skill)
+	set("priority", "priority", cur.Priority, st.Priority, st.Priority)
+	set("on_site", "on_site", strconv.FormatBool(cur.OnSite), strconv.FormatBool(st.OnSite), st.OnSite)
+	set("estimated_hours", "estimated_minutes", hours(cur.EstimatedMinutes), hours(st.EstimatedMinutes), st.EstimatedMinutes)
+	set("status", "status", string(cur.Status), string(st.Status), string(st.Status))
+	set("assignee_name", "assignee_name", cur.AssigneeName, st.Assignee.Name, st.Assignee.Name)
+	if err := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ?", cur.ID).Updates(updates).Error; err != nil {
+		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, err)
+	}
+	if len(rows) > 0 {
+		if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
+			return false, err
+		}
+	}
+	t, err := s.GetTx(ctx, tx, cur.ID)
+	if err != nil {
+		return false, err
+	}
+	return true, s.notify(ctx, tx, &Changed{Ticket: t, By: byHandle, Fields: fields, OldStatus: cur.Status, Remote: true})
+}
+
+// Patch is a change the assignee's node made to its copy of a ticket: nil
+// fields are unchanged.
+type Patch struct {
+	Title            *string
+	Description      *string
+	Priority         *string
+	OnSite           *bool
+	EstimatedMinutes *int
+	Status           *Status
+	AssigneeMinutes  *int // the time logged on the assignee's node, in all
+	// Seq is the copy's version after the change: of two changes of a
+	// field from the copy, the later one wins, whichever arrives last.
+	Seq int
+}
+
+// ApplyPatch applies, on the tracker inside tx, a change the assignee's
+// node made to its copy of t. Fields are applied one by one; one that is
+// not valid here (a status the ticket can no longer take) is refused and
+// the refusal recorded. The ticket takes a new version in every case, and
+// the hooks hear of it, so that the whole state goes back to the copy.
+func (s *Service) ApplyPatch(ctx context.Context, tx *gorm.DB, t *Ticket, p Patch, byHandle string) (*Ticket, error) {
+	now := storage.Now()
+	version := t.Version + 1
+	fields := map[string]string{}
+	updates := map[string]any{"version": version, "updated_at": now}
+	var rows []Change
+	record := func(action, field, old, new string) {
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle,
+			Action: action, Field: field, OldValue: old, NewValue: new, CreatedAt: now})
+	}
+	var seqs map[string]int
+	var rawSeqs string
+	if err := tx.WithContext(ctx).Raw("SELECT copy_field_seq FROM tickets WHERE id = ?", t.ID).Row().Scan(&rawSeqs); err != nil {
+		return nil, fmt.Errorf("tickets: %s: %w", t.ID, err)
+	}
+	if json.Unmarshal([]byte(rawSeqs), &seqs) != nil || seqs == nil {
+		seqs = map[string]int{}
+	}
+	set := func(field, column, old, new string, value any) {
+		if p.Seq > 0 {
+			if p.Seq < seqs[field] {
+				record("superseded", field, old, new) // a later change of the copy was applied
+				return
+			}
+			seqs[field] = p.Seq
+		}
+		if old != new {
+			fields[field] = new
+			updates[column] = value
+			record("updated", field, old, new)
+		}
+	}
+	text := func(field, column, old string, in *string, min, max int, multiline bool) {
+		if in == nil {
+			return
+		}
+		var v apperr.Validation
+		val := validate.Text(&v, field, *in, min, max, multiline)
+		if v.Err() != nil {
+			record("refused", field, old, "")
+			return
+		}
+		set(field, column, old, val, val)
+	}
+	text("title", "title", t.Title, p.Title, 1, 200, false)
+	text("description", "description", t.Description, p.Description, 0, 20000, true)
+	if p.Priority != nil {
+		var v apperr.Validation
+		if pr := validate.OneOf(&v, "priority", *p.Priority, Priorities...); v.Err() == nil {
+			set("priority", "priority", t.Priority, pr, pr)
+		} else {
+			record("refused", "priority", t.Priority, "")
+		}
+	}
+	if p.OnSite != nil {
+		set("on_site", "on_site", strconv.FormatBool(t.OnSite), strconv.FormatBool(*p.OnSite), *p.OnSite)
+	}
+	if m := p.EstimatedMinutes; m != nil {
+		if *m >= 0 && *m <= MaxEstimatedHours*60 {
+			set("estimated_hours", "estimated_minutes", hours(t.EstimatedMinutes), hours(*m), *m)
+		} else {
+			record("refused", "estimated_hours", hours(t.EstimatedMinutes), "")
+		}
+	}
+	if to := p.Status; to != nil && *to != t.Status {
+		superseded := p.Seq > 0 && p.Seq < seqs["status"]
+		if superseded || CanMove(t.Status, *to) {
+			set("status", "status", string(t.Status), string(*to), string(*to)) // records a superseded change as such
+		} else {
+			record("refused", "status", string(t.Status), string(*to))
+		}
+	}
+	if m := p.AssigneeMinutes; m != nil && *m >= 0 && *m <= 1<<30 {
+		set("time_spent_minutes", "remote_time_minutes", strconv.Itoa(t.RemoteTimeMinutes), strconv.Itoa(*m), *m)
+	}
+	if len(rows) == 0 {
+		record("synced", "", "", "") // nothing new: the version moves on all the same
+	}
+	if p.Seq > 0 {
+		b, _ := json.Marshal(seqs)
+		updates["copy_field_seq"] = string(b)
+	}
+	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).Updates(updates)
+	if res.Error != nil {
+		return nil, fmt.Errorf("tickets: apply a change to %s: %w", t.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, staleVersion(t.Version) // read in this transaction: only a concurrent writer gets here
+	}
+	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
+		return nil, err
+	}
+	out, err := s.GetTx(ctx, tx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.notify(ctx, tx, &Changed{Ticket: out, By: byHandle, Fields: fields, OldStatus: t.Status, Remote: true})
+}
+
+// AddRemoteComment stores, inside tx, a public comment the other node of
+// a shared ticket sent: once, however often it arrives.
+func (s *Service) AddRemoteComment(ctx context.Context, tx *gorm.DB, t *Ticket, apID, authorHandle, authorName, body string,
+	at time.Time) (stored bool, err error) {
+	var v apperr.Validation
+	body = validate.Text(&v, "content", body, 1, 20000, true)
+	authorName = validate.Text(&v, "attributedTo.name", authorName, 0, 200, false)
+	authorHandle = validate.Text(&v, "attributedTo", authorHandle, 1, 320, false)
+	if err := v.Err(); err != nil {
+		return false, err
+	}
+	c := &Comment{ID: storage.NewID(), TicketID: t.ID, AuthorHandle: authorHandle, AuthorName: authorName, Body: body,
+		APID: &apID, CreatedAt: at.UTC()}
+	res := tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "ap_id"}}, DoNothing: true}).Create(c)
+	if res.Error != nil {
+		return false, fmt.Errorf("tickets: store comment %s: %w", apID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	return true, tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
+		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error
+}
