@@ -175,10 +175,14 @@ func (s *Service) Start(ctx context.Context) error {
 			s.deliverLoop(ctx)
 		}()
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.inboxLoop(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.greetPeers(ctx)
 	}()
 	return nil
 }

@@ -69,6 +69,7 @@ func writeAS(c echo.Context, doc any) error {
 }
 
 func (s *Service) getNodeActor(c echo.Context) error {
+	s.heardFrom(c.Request())
 	kp, err := s.keys.get(c.Request().Context(), "node")
 	if err != nil {
 		return err

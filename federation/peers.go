@@ -45,6 +45,11 @@ func (s *Service) allowed(host string) bool {
 // peer (a signed GET of the key's actor). refresh skips the caches: used
 // once when a signature does not verify, as the peer may have a new key.
 func (s *Service) key(ctx context.Context, keyID, host string, refresh bool) (*rsa.PublicKey, error) {
+	return s.keyFrom(ctx, keyID, host, refresh, true)
+}
+
+// keyFrom is key, without asking the peer unless fetch.
+func (s *Service) keyFrom(ctx context.Context, keyID, host string, refresh, fetch bool) (*rsa.PublicKey, error) {
 	if !refresh {
 		s.peerKeysMu.Lock()
 		pk := s.peerKeys[keyID]
@@ -63,6 +68,9 @@ func (s *Service) key(ctx context.Context, keyID, host string, refresh bool) (*r
 				return k, nil
 			}
 		}
+	}
+	if !fetch {
+		return nil, fmt.Errorf("federation: key %s is not known yet", keyID)
 	}
 	pemKey, err := s.fetchKey(ctx, keyID, host)
 	if err != nil {
@@ -207,4 +215,38 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 // likePrefix escapes LIKE's wildcards in a URL prefix.
 func likePrefix(s string) string {
 	return strings.NewReplacer("%", `\%`, "_", `\_`).Replace(s)
+}
+
+// greetPeers sends each peer a signed GET of its actor when this node
+// starts: a peer that was queuing activities for this node while it was
+// down sees it is back and delivers them now rather than after its
+// back-off.
+func (s *Service) greetPeers(ctx context.Context) {
+	for host, base := range s.peers {
+		if _, err := s.fetchJSON(ctx, base+"/actor"); err != nil && ctx.Err() == nil {
+			s.log.Info("peer not reachable at start", "peer", host, "err", err)
+		}
+	}
+}
+
+// heardFrom notes a signed GET from a peer, checked with the key this node
+// already has (never fetched: the peer may be fetching this node's key to
+// check this node's own request): the peer is alive.
+func (s *Service) heardFrom(r *http.Request) {
+	if r.Header.Get("Signature") == "" {
+		return
+	}
+	p, err := parseSignatureHeader(r.Header.Get("Signature"))
+	if err != nil || requireSigned(p, false) != nil || checkDate(r.Header.Get("Date"), time.Now(), s.cfg.Skew) != nil {
+		return
+	}
+	host, err := keyHost(p.KeyID)
+	if err != nil || !s.allowed(host) {
+		return
+	}
+	key, err := s.keyFrom(r.Context(), p.KeyID, host, false, false)
+	if err != nil || verifySignature(r, key) != nil {
+		return
+	}
+	s.sawPeer(r.Context(), host)
 }

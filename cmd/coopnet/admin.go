@@ -129,7 +129,7 @@ func adminMemberAdd(ctx context.Context, args []string, stdin io.Reader, stdout,
 		in.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	in.Skills, in.Lat, in.Lon, in.RadiusKm, in.WeeklyHours = sk, lat.v, lon.v, radius.v, hrs.v
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true})
+	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true})
+	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func adminToken(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if email == "" {
 		return usageErr(errors.New("--email is required"))
 	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true})
+	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}

@@ -168,15 +168,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	}
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
-	n, err := openNode(ctx, cfg, log, nodeOptions{})
-	if err != nil {
-		return err
-	}
-	defer n.Close()
+	// Listen first: a port in use fails at once, and peers greeted at start
+	// (federation) can reach this node while it opens.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	n, err := openNode(ctx, cfg, log, nodeOptions{})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer n.Close()
 	return n.serve(ctx, ln, 30*time.Second)
 }
 
