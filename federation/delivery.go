@@ -2,12 +2,14 @@ package federation
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,17 +84,24 @@ func (s *Service) deliverLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for ctx.Err() == nil {
-			row, ok, err := s.claim(ctx)
+			rows, err := s.claim(ctx, claimBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("delivery: claim", "err", err)
 				}
 				break
 			}
-			if !ok {
+			if len(rows) == 0 {
 				break
 			}
-			s.deliver(ctx, row)
+			var delivered []int64
+			var statuses []int
+			for _, row := range rows {
+				if ok, status := s.deliver(ctx, row); ok {
+					delivered, statuses = append(delivered, row.ID), append(statuses, status)
+				}
+			}
+			s.recordDelivered(ctx, delivered, statuses)
 		}
 		select {
 		case <-ctx.Done():
@@ -103,37 +112,53 @@ func (s *Service) deliverLoop(ctx context.Context) {
 	}
 }
 
-// claim leases the next due delivery, if any.
-func (s *Service) claim(ctx context.Context) (outboxRow, bool, error) {
-	db := s.db.WithContext(ctx)
-	for tries := 0; tries < 8; tries++ {
-		now := time.Now().UTC()
-		var row outboxRow
-		err := db.Where("state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now, now).
-			Order("next_attempt_at, id").Limit(1).Find(&row).Error
-		if err != nil {
-			return row, false, err
-		}
-		if row.ID == 0 {
-			return row, false, nil
-		}
-		until := now.Add(leaseFor)
-		res := db.Model(&outboxRow{}).Where("id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", row.ID, now).
-			Update("lease_until", until)
-		if res.Error != nil {
-			return row, false, res.Error
-		}
-		if res.RowsAffected == 1 {
-			row.LeaseUntil = &until
-			return row, true, nil
-		}
-		// Another worker took it: look again.
+// claimBatch is how many deliveries a worker leases at once: one
+// statement for several, and the deliveries that worked recorded together.
+const claimBatch = 8
+
+// claim leases up to n due deliveries in one statement. On PostgreSQL,
+// workers racing for the same rows each get those whose lease they set
+// (the condition is checked again on the locked row).
+func (s *Service) claim(ctx context.Context, n int) ([]outboxRow, error) {
+	now := time.Now().UTC()
+	var rows []outboxRow
+	err := s.db.WithContext(ctx).Raw(`UPDATE federation_outbox SET lease_until = ?
+		WHERE id IN (SELECT id FROM federation_outbox
+			WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_attempt_at, id LIMIT ?)
+		AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
+		RETURNING id, activity_id, inbox, body, attempts, created_at`, now.Add(leaseFor), now, now, n, now).
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("federation: claim deliveries: %w", err)
 	}
-	return outboxRow{}, false, nil
+	slices.SortFunc(rows, func(a, b outboxRow) int { return cmp.Compare(a.ID, b.ID) })
+	return rows, nil
 }
 
-// deliver makes one attempt, signed afresh, and records its outcome.
-func (s *Service) deliver(ctx context.Context, row outboxRow) {
+// recordDelivered marks deliveries that landed, in one statement per
+// status. If the node dies before, they are delivered again after their
+// lease: the peer stores an activity once.
+func (s *Service) recordDelivered(ctx context.Context, ids []int64, statuses []int) {
+	byStatus := map[int][]int64{}
+	for i, id := range ids {
+		byStatus[statuses[i]] = append(byStatus[statuses[i]], id)
+	}
+	now := time.Now().UTC()
+	for status, ids := range byStatus {
+		err := s.db.WithContext(context.WithoutCancel(ctx)).Exec(`UPDATE federation_outbox
+			SET state = 'delivered', done_at = ?, last_error = '', last_status = ?, attempts = attempts + 1, lease_until = NULL
+			WHERE id IN ?`, now, status, ids).Error
+		if err != nil {
+			s.log.Error("delivery: record deliveries", "count", len(ids), "err", err)
+		}
+	}
+}
+
+// deliver makes one attempt, signed afresh. A delivery that landed is
+// reported (ok) for the caller to record; any other outcome is recorded
+// here.
+func (s *Service) deliver(ctx context.Context, row outboxRow) (ok bool, status int) {
 	start := time.Now()
 	status, err := s.post(ctx, row.Inbox, []byte(row.Body))
 	s.metrics.deliveryLatency.Observe(time.Since(start).Seconds())
@@ -143,7 +168,6 @@ func (s *Service) deliver(ctx context.Context, row outboxRow) {
 	result := ""
 	switch {
 	case err == nil && status >= 200 && status < 300:
-		upd["state"], upd["done_at"], upd["last_error"] = "delivered", now, ""
 		result = "delivered"
 	case err == nil && status == http.StatusGone:
 		upd["state"], upd["done_at"], upd["last_error"] = "gone", now, "410 Gone"
@@ -167,15 +191,17 @@ func (s *Service) deliver(ctx context.Context, row outboxRow) {
 			result = "retry"
 		}
 	}
+	s.metrics.deliveries.WithLabelValues(result).Inc()
+	s.peerOutcome(ctx, host, result == "delivered" || result == "refused" || result == "gone")
+	if result == "delivered" {
+		return true, status
+	}
 	if err := s.db.WithContext(context.WithoutCancel(ctx)).Model(&outboxRow{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
 		s.log.Error("delivery: record outcome", "activity", row.ActivityID, "inbox", row.Inbox, "err", err)
 	}
-	s.metrics.deliveries.WithLabelValues(result).Inc()
-	s.peerOutcome(ctx, host, result == "delivered" || result == "refused" || result == "gone")
-	if result != "delivered" {
-		s.log.Info("delivery", "activity", row.ActivityID, "inbox", row.Inbox, "result", result, "status", status,
-			"attempt", row.Attempts+1, "err", upd["last_error"])
-	}
+	s.log.Info("delivery", "activity", row.ActivityID, "inbox", row.Inbox, "result", result, "status", status,
+		"attempt", row.Attempts+1, "err", upd["last_error"])
+	return false, status
 }
 
 // backoff is the wait before attempt n+1: First·2ⁿ⁻¹ capped at Max, ±25%.
@@ -196,12 +222,27 @@ func (s *Service) peerOutcome(ctx context.Context, host string, answered bool) {
 	if _, ok := s.peers[host]; !ok {
 		return
 	}
+	s.seenMu.Lock()
+	healthy := s.healthy[host]
+	s.healthy[host] = answered
+	s.seenMu.Unlock()
+	if answered && healthy {
+		return // known to be recorded as working: spare the database
+	}
+	if !answered {
+		s.forgetSeen(host)
+	}
 	db := s.db.WithContext(context.WithoutCancel(ctx)).Model(&peerRow{}).Where("host = ?", host)
 	now := time.Now().UTC()
 	var err error
 	if answered {
 		err = db.Where("failing_since IS NOT NULL OR unavailable").
 			Updates(map[string]any{"failing_since": nil, "unavailable": false}).Error
+		if err != nil {
+			s.seenMu.Lock()
+			s.healthy[host] = false
+			s.seenMu.Unlock()
+		}
 	} else {
 		err = db.Where("failing_since IS NULL").Update("failing_since", now).Error
 		if err == nil {

@@ -90,6 +90,12 @@ type Service struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
+	batch storeBatcher // group commit of received activities
+
+	seenMu  sync.Mutex
+	seen    map[string]time.Time // peer host → last time heard from while not failing
+	healthy map[string]bool      // peer host → its last delivery worked and that is recorded
+
 	peerKeysMu sync.Mutex
 	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
 }
@@ -129,7 +135,8 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
 		keys: newKeyStore(db, keyBits), client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
-		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{}}
+		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{},
+		seen: map[string]time.Time{}, healthy: map[string]bool{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
 		if err != nil || pu.Host == "" {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -139,11 +138,11 @@ func (s *Service) postInbox(c echo.Context) error {
 	}
 	row := inboxRow{ActivityID: a.ID, Actor: a.Actor, Type: a.Type, Body: string(body), State: "pending",
 		ReceivedAt: time.Now().UTC()}
-	res := s.db.WithContext(r.Context()).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return fmt.Errorf("federation: store activity %s: %w", a.ID, res.Error)
+	inserted, err := s.storeActivity(r.Context(), row)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
+	if !inserted {
 		s.metrics.inbox.WithLabelValues("duplicate").Inc()
 	} else {
 		s.metrics.inbox.WithLabelValues("accepted").Inc()
@@ -180,36 +179,71 @@ func (s *Service) inboxLoop(ctx context.Context) {
 const maxApplyAttempts = 5
 
 // processInbox applies up to limit pending activities and returns how
-// many it handled. Each is applied in one transaction with its row's state:
-// an activity is applied exactly once, even by replicas working at once.
+// many it handled. They are applied in one transaction, each in its own
+// savepoint with its row's state: an activity is applied exactly once,
+// even by replicas working at once, and one that fails is rolled back
+// alone. One commit for the batch: a busy inbox keeps up.
 func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 	var rows []inboxRow
 	if err := s.db.WithContext(ctx).Where("state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
 		Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return 0, fmt.Errorf("federation: read inbox: %w", err)
 	}
-	for _, row := range rows {
-		if err := s.applyOne(ctx, row); err != nil {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	failed := make([]error, len(rows))
+	var applied int
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		applied = 0
+		for i, row := range rows {
+			failed[i] = nil
+			ok, err := s.applyOne(ctx, tx, row, &failed[i])
+			if err != nil {
+				return err
+			}
+			if ok {
+				applied++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("federation: apply: %w", err)
+	}
+	s.metrics.applied.WithLabelValues("ok").Add(float64(applied))
+	for i, row := range rows {
+		if failed[i] != nil {
+			if err := s.applyFailed(ctx, row, failed[i]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if applied > 0 {
+		if err := s.retryWaiting(ctx); err != nil {
 			return 0, err
 		}
 	}
 	return len(rows), nil
 }
 
-func (s *Service) applyOne(ctx context.Context, row inboxRow) error {
-	var applyErr error
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// applyOne claims and applies one activity inside tx, in a savepoint: on
+// failure of the activity itself, the savepoint is rolled back, *failed
+// says why and ok is false; err is an error of the database, which fails
+// the whole batch.
+func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (ok bool, err error) {
+	err = tx.Transaction(func(tx *gorm.DB) error {
 		// Claim: only one worker moves a row out of pending.
-		now := time.Now().UTC()
 		res := tx.Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
-			Updates(map[string]any{"state": "applied", "processed_at": now, "attempts": row.Attempts + 1})
+			Updates(map[string]any{"state": "applied", "processed_at": time.Now().UTC(), "attempts": row.Attempts + 1})
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return nil // another worker had it
 		}
-		a, err := parseActivity(ctx, []byte(row.Body))
+		// Checked when received: read it again without go-fed's check.
+		a, err := readActivity([]byte(row.Body))
 		if err == nil {
 			var ignored bool
 			ignored, err = s.apply(ctx, tx, a)
@@ -218,18 +252,21 @@ func (s *Service) applyOne(ctx context.Context, row inboxRow) error {
 			}
 		}
 		if err != nil {
-			applyErr = err
+			*failed = err
 			return errRollback
 		}
+		ok = true
 		return nil
 	})
-	if err != nil && !errors.Is(err, errRollback) {
-		return fmt.Errorf("federation: apply %s: %w", row.ActivityID, err)
+	if errors.Is(err, errRollback) {
+		err = nil
 	}
-	if applyErr == nil {
-		s.metrics.applied.WithLabelValues("ok").Inc()
-		return s.retryWaiting(ctx)
-	}
+	return ok, err
+}
+
+// applyFailed records why an activity was not applied: it waits (for an
+// activity it needs, or after a conflict), is tried again, or has failed.
+func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error) error {
 	// A conflict is a concurrent change of the same object on this node
 	// (a member's edit): try again shortly, on the new version.
 	if apperr.CodeOf(applyErr) == apperr.Conflict {

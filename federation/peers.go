@@ -185,6 +185,14 @@ func (s *Service) userAgent() string {
 // is available again, and what was waiting for it is retried now.
 func (s *Service) sawPeer(ctx context.Context, host string) {
 	now := time.Now().UTC()
+	// Recorded a moment ago and working: spare the database (the inbox
+	// calls this for every activity).
+	s.seenMu.Lock()
+	last, ok := s.seen[host]
+	s.seenMu.Unlock()
+	if ok && now.Sub(last) < 10*time.Second {
+		return
+	}
 	db := s.db.WithContext(ctx)
 	var row peerRow
 	if err := db.Where("host = ?", host).Limit(1).Find(&row).Error; err != nil {
@@ -192,7 +200,8 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 		return
 	}
 	if row.LastSeenAt != nil && now.Sub(*row.LastSeenAt) < 10*time.Second && !row.Unavailable && row.FailingSince == nil {
-		return // recorded a moment ago: spare the database
+		s.markSeen(host, now)
+		return
 	}
 	err := db.Model(&peerRow{}).Where("host = ?", host).
 		Updates(map[string]any{"last_seen_at": now, "unavailable": false}).Error
@@ -210,6 +219,22 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 		s.log.Info("peer is back", "peer", host)
 		poke(s.wake)
 	}
+	s.markSeen(host, now)
+}
+
+// markSeen remembers when a peer, not failing, was last heard from;
+// forgetSeen is called when a delivery to it fails, so that the next
+// request from it is noticed at once.
+func (s *Service) markSeen(host string, at time.Time) {
+	s.seenMu.Lock()
+	s.seen[host] = at
+	s.seenMu.Unlock()
+}
+
+func (s *Service) forgetSeen(host string) {
+	s.seenMu.Lock()
+	delete(s.seen, host)
+	s.seenMu.Unlock()
 }
 
 // likePrefix escapes LIKE's wildcards in a URL prefix.

@@ -201,3 +201,14 @@ func bodyDigest(body []byte) string {
 	sum := sha256.Sum256(body)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// Sign signs a request to a peer as this node's actor, as every request
+// coopnet sends: Date (now), Host, and for a body (a POST) its Digest.
+// For tools and tests that talk to peers as the node does.
+func (s *Service) Sign(r *http.Request, body []byte) error {
+	kp, err := s.keys.get(r.Context(), "node")
+	if err != nil {
+		return err
+	}
+	return sign(r, kp, s.NodeActor()+"#main-key", body, time.Now())
+}

@@ -99,7 +99,7 @@ func BenchmarkTicketCreateAPI(b *testing.B) {
 		}
 	})
 
-	report(b, "ticket create: POST /api/v1/tickets vs raw INSERT", d, api, raw, 0.6)
+	report(b, "ticket create: POST /api/v1/tickets vs raw INSERT", fmt.Sprintf("%s per phase", d), [2]string{"API", "raw pgx"}, api, raw, 0.6)
 }
 
 // BenchmarkTicketReadAPI: GET /api/v1/tickets/{id} by 8 clients over ~1000
@@ -145,7 +145,7 @@ func BenchmarkTicketReadAPI(b *testing.B) {
 		}
 	})
 
-	report(b, "ticket read: GET /api/v1/tickets/{id} vs raw SELECT by primary key", d, api, raw, 0.3)
+	report(b, "ticket read: GET /api/v1/tickets/{id} vs raw SELECT by primary key", fmt.Sprintf("%s per phase", d), [2]string{"API", "raw pgx"}, api, raw, 0.3)
 }
 
 // benchDuration is the length of each measured phase: COOPNET_BENCH_SECONDS
@@ -386,6 +386,10 @@ func runPhase(b *testing.B, d time.Duration, newOp func(worker int) func() error
 	return r
 }
 
+// errPhaseDone, returned by an op, ends a phase of a fixed amount of work
+// (without an error and without counting that call).
+var errPhaseDone = errors.New("phase done")
+
 // runLoad runs workers goroutines for d, each calling its own op (made by
 // newOp) back to back, and records the latency of every call. The first
 // error stops every worker and is returned.
@@ -412,7 +416,9 @@ func runLoad(workers int, d time.Duration, newOp func(worker int) func() error) 
 					break
 				}
 				if err := ops[w](); err != nil {
-					errOnce.Do(func() { first = err })
+					if !errors.Is(err, errPhaseDone) {
+						errOnce.Do(func() { first = err })
+					}
 					stop.Store(true)
 					break
 				}
@@ -427,9 +433,9 @@ func runLoad(workers int, d time.Duration, newOp func(worker int) func() error) 
 	return r, first
 }
 
-// report publishes the metrics of an API phase and its raw baseline and logs
-// them, with the targets, for a person.
-func report(b *testing.B, title string, d time.Duration, api, raw loadResult, targetRatio float64) {
+// report publishes the metrics of a measured phase and its baseline and
+// logs them, with the targets, for a person. names name the two phases.
+func report(b *testing.B, title, setup string, names [2]string, api, raw loadResult, targetRatio float64) {
 	b.Helper()
 	const targetP99 = 20 * time.Millisecond
 	ratio := api.rate() / raw.rate()
@@ -444,17 +450,14 @@ func report(b *testing.B, title string, d time.Duration, api, raw loadResult, ta
 
 	var s strings.Builder
 	fmt.Fprintf(&s, "\n%s\n", title)
-	fmt.Fprintf(&s, "  %d workers, %s per phase, %d CPUs\n", benchWorkers, d, runtime.NumCPU())
-	fmt.Fprintf(&s, "  %-8s %10s %9s %9s %9s %9s %9s\n", "", "req/s", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms")
-	for _, row := range []struct {
-		name string
-		r    loadResult
-	}{{"API", api}, {"raw pgx", raw}} {
-		fmt.Fprintf(&s, "  %-8s %10.1f %9d %9.2f %9.2f %9.2f %9.2f\n", row.name, row.r.rate(), len(row.r.lat),
-			ms(row.r.pct(.50)), ms(row.r.pct(.90)), ms(row.r.pct(.99)), ms(row.r.pct(1)))
+	fmt.Fprintf(&s, "  %d workers, %s, %d CPUs\n", benchWorkers, setup, runtime.NumCPU())
+	fmt.Fprintf(&s, "  %-10s %10s %9s %9s %9s %9s %9s\n", "", "req/s", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms")
+	for i, r := range []loadResult{api, raw} {
+		fmt.Fprintf(&s, "  %-10s %10.1f %9d %9.2f %9.2f %9.2f %9.2f\n", names[i], r.rate(), len(r.lat),
+			ms(r.pct(.50)), ms(r.pct(.90)), ms(r.pct(.99)), ms(r.pct(1)))
 	}
-	fmt.Fprintf(&s, "  ratio API/raw %.2f (target ≥ %.2f): %s\n", ratio, targetRatio, verdict(ratio >= targetRatio))
-	fmt.Fprintf(&s, "  API p99 %.2f ms (target ≤ %.0f ms): %s", ms(api.pct(.99)), ms(targetP99),
+	fmt.Fprintf(&s, "  ratio %s/%s %.2f (target ≥ %.2f): %s\n", names[0], names[1], ratio, targetRatio, verdict(ratio >= targetRatio))
+	fmt.Fprintf(&s, "  %s p99 %.2f ms (target ≤ %.0f ms): %s", names[0], ms(api.pct(.99)), ms(targetP99),
 		verdict(api.pct(.99) <= targetP99))
 	b.Log(s.String())
 }
@@ -486,13 +489,6 @@ func (bn *benchNode) wireClient() *wireClient {
 // do sends one request and reads its response; a status other than want is
 // an error quoting the body.
 func (c *wireClient) do(method, path string, body []byte, want int) error {
-	if c.conn == nil {
-		conn, err := net.Dial("tcp", c.addr)
-		if err != nil {
-			return err
-		}
-		c.conn, c.br = conn, bufio.NewReaderSize(conn, 16<<10)
-	}
 	b := c.buf[:0]
 	b = append(b, method...)
 	b = append(b, ' ')
@@ -508,16 +504,32 @@ func (c *wireClient) do(method, path string, body []byte, want int) error {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)
 	c.buf = b
-	status, resp, keep, err := c.roundTrip(b)
+	if err := c.send(b, want); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// send writes a prepared request and reads its response; a status other
+// than want is an error quoting the body.
+func (c *wireClient) send(req []byte, want int) error {
+	if c.conn == nil {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			return err
+		}
+		c.conn, c.br = conn, bufio.NewReaderSize(conn, 16<<10)
+	}
+	status, resp, keep, err := c.roundTrip(req)
 	if err != nil || !keep {
 		c.conn.Close()
 		c.conn = nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return err
 	}
 	if status != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, status, want, strings.TrimSpace(string(resp)))
+		return fmt.Errorf("status %d, want %d: %s", status, want, strings.TrimSpace(string(resp)))
 	}
 	return nil
 }

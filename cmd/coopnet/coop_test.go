@@ -27,7 +27,7 @@ import (
 // database (Bourgogne-Franche-Comté on PostgreSQL, the others on SQLite),
 // sharing one real NATS server with JetStream — the story of the README.
 type coop struct {
-	t        *testing.T
+	t        testing.TB
 	natsDir  string
 	natsPort int
 	nats     *bus.Embedded
@@ -57,7 +57,7 @@ const (
 	zoeEmail    = "zoe@idf.test"
 )
 
-func newCoop(t *testing.T, offerTTL time.Duration) *coop {
+func newCoop(t testing.TB, offerTTL time.Duration) *coop {
 	t.Helper()
 	c := &coop{t: t, natsDir: filepath.Join(t.TempDir(), "nats"), offerTTL: offerTTL, nodes: map[string]*coopNode{},
 		tokens: map[string]string{}, addrs: map[string]string{}}
@@ -254,9 +254,15 @@ func (c *coop) schoolTicket(title, skill string, onSite bool, hours float64) str
 }
 
 // waitFor polls cond until it holds or ten seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	waitWithin(t, 15*time.Second, what, cond)
+}
+
+// waitWithin polls cond until it holds or d passes.
+func waitWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

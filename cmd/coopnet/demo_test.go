@@ -58,7 +58,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func apiCall(t *testing.T, method, url, token string, body any, want int) map[string]any {
+func apiCall(t testing.TB, method, url, token string, body any, want int) map[string]any {
 	t.Helper()
 	var out map[string]any
 	if code := apiStatus(t, method, url, token, body, &out); code != want {
@@ -69,7 +69,7 @@ func apiCall(t *testing.T, method, url, token string, body any, want int) map[st
 
 // apiStatus calls the API and decodes the answer into out; it returns the
 // status.
-func apiStatus(t *testing.T, method, url, token string, body any, out *map[string]any) int {
+func apiStatus(t testing.TB, method, url, token string, body any, out *map[string]any) int {
 	t.Helper()
 	var buf bytes.Buffer
 	if body != nil {
