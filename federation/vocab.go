@@ -195,6 +195,9 @@ func personDoc(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, err
 		skills[i] = map[string]any{"name": sk.Name, "level": sk.Level}
 	}
 	m["skills"] = skills
+	// To the microsecond (go-fed writes whole seconds): the newer profile
+	// wins, and two changes within a second must not tie.
+	m["updated"] = p.Updated.UTC().Format(time.RFC3339Nano)
 	m["region"] = p.Region
 	m["commune"] = p.Commune
 	m["departement"] = p.Departement

@@ -206,3 +206,35 @@ func (s *Server) directory(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, page(es, limit, func(e directory.Entry) string { return e.Handle }))
 }
+
+type memberPatch struct {
+	Version     *int                  `json:"version"`
+	Name        *string               `json:"name"`
+	Skills      *[]members.SkillLevel `json:"skills"`
+	Postcode    *string               `json:"postcode"`
+	Commune     string                `json:"commune"`
+	Lat         *float64              `json:"lat"`
+	Lon         *float64              `json:"lon"`
+	RadiusKm    *int                  `json:"radius_km"`
+	RemoteOK    *bool                 `json:"remote_ok"`
+	WeeklyHours *int                  `json:"weekly_hours"`
+}
+
+// updateMember changes a profile (one's own, or any for staff); the change
+// reaches the directory of every region.
+func (s *Server) updateMember(c echo.Context) error {
+	var req memberPatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in := members.UpdateInput{Name: req.Name, Skills: req.Skills, Postcode: req.Postcode, Commune: req.Commune,
+		Lat: req.Lat, Lon: req.Lon, RadiusKm: req.RadiusKm, RemoteOK: req.RemoteOK, WeeklyHours: req.WeeklyHours}
+	if req.Version != nil {
+		in.Version = *req.Version
+	}
+	m, err := s.opt.Members.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}

@@ -139,6 +139,7 @@ func (s *Server) routes() {
 	auth("GET", "/members", s.listMembers)
 	auth("POST", "/members", s.createMember, requireRole(members.Staff, members.Admin))
 	auth("GET", "/members/:id", s.getMember)
+	auth("PATCH", "/members/:id", s.updateMember)
 	auth("GET", "/directory", s.directory)
 
 	auth("GET", "/clients", s.listClients)

@@ -187,6 +187,27 @@ func TestDemo(t *testing.T) {
 		got["assignee"].(map[string]any)["region"] != "bretagne" {
 		t.Fatalf("Jean's ticket: %v", got)
 	}
+	// Marie's node holds the ticket now, with the school's contact for her.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var shared map[string]any
+		for _, it := range apiCall(t, "GET", bzh+"/api/v1/tickets", marie, nil, 200)["items"].([]any) {
+			if tk := it.(map[string]any); tk["ap_id"] == got["ap_id"] {
+				shared = tk
+			}
+		}
+		if shared != nil {
+			cl := apiCall(t, "GET", bzh+"/api/v1/clients/"+shared["client_id"].(string), marie, nil, 200)
+			if shared["status"] != "accepted" || !strings.Contains(cl["name"].(string), "Tilleuls") {
+				t.Errorf("Marie's copy %v of a ticket for %v", shared, cl)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the accepted ticket did not reach Marie's node")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// The coop-wide directory: Jean's node lists the members of the three
 	// regions, the others' received over ActivityPub.
 	deadline = time.Now().Add(20 * time.Second)

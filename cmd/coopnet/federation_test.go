@@ -56,3 +56,35 @@ func TestDirectoryConverges(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileChangeFederates: Marie changes her profile on her node (a new
+// skill, a new level); the directories of the other regions follow, and a
+// member may not change someone else's profile.
+func TestProfileChangeFederates(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	me := c.api("bretagne", "GET", "/api/v1/me", marieEmail, nil, 200)
+	id, v := me["id"].(string), int(me["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/members/"+id, gwenEmail, map[string]any{"version": v, "name": "Usurpée"}, 403)
+	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v,
+		"skills": []map[string]any{{"name": "website", "level": 5}, {"name": "training", "level": 3}}}, 200)
+	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v, "name": "Marie"}, 409)
+	for _, r := range []struct{ region, email string }{{"bourgogne-franche-comte", jeanEmail}, {"ile-de-france", paulEmail}} {
+		defer func() {
+			if t.Failed() {
+				t.Log(c.api(r.region, "GET", "/api/v1/directory", r.email, nil, 200), c.federationTrouble())
+			}
+		}()
+		waitFor(t, r.region+" to see Marie's new skills", func() bool {
+			for _, it := range c.api(r.region, "GET", "/api/v1/directory?skill=training&min_level=3", r.email, nil, 200)["items"].([]any) {
+				if e := it.(map[string]any); e["handle"] == c.handle(marieEmail) {
+					levels := map[string]float64{}
+					for _, sk := range e["skills"].([]any) {
+						levels[sk.(map[string]any)["name"].(string)] = sk.(map[string]any)["level"].(float64)
+					}
+					return len(levels) == 2 && levels["website"] == 5 && levels["training"] == 3
+				}
+			}
+			return false
+		})
+	}
+}

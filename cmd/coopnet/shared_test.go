@@ -180,6 +180,29 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unsigned GET of a ticket: %d", resp.StatusCode)
 	}
+	signedGet := func(region string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, c.ticket(jeanID)["ap_id"].(string), nil)
+		req.Header.Set("Accept", "application/activity+json")
+		if err := c.node(region).n.fed.Sign(req, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&doc)
+		return resp.StatusCode, doc
+	}
+	if code, _ := signedGet("ile-de-france"); code != http.StatusNotFound {
+		t.Errorf("a peer the ticket is not shared with gets %d", code)
+	}
+	code, doc := signedGet("bretagne")
+	if code != http.StatusOK || doc["type"] != "Ticket" || doc["status"] != "in_progress" ||
+		doc["client"].(map[string]any)["contactEmail"] != "ecole.tilleuls@example.org" || doc["isResolved"] != false {
+		t.Errorf("the ticket as Bretagne's node gets it: %d %v", code, doc)
+	}
 }
 
 // TestConcurrentUpdatesConverge: Jean and Marie change the same ticket at

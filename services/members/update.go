@@ -1,0 +1,130 @@
+package members
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// UpdateInput changes a member's profile: nil fields are left as they are.
+// Version is the version the change is based on.
+type UpdateInput struct {
+	Version     int
+	Name        *string
+	Skills      *[]SkillLevel // the whole list
+	Postcode    *string
+	Commune     string // with Postcode
+	Lat, Lon    *float64
+	RadiusKm    *int
+	RemoteOK    *bool
+	WeeklyHours *int
+}
+
+// Update changes a member's profile: their own, or any member's for staff.
+// The change reaches every peer node's directory (the OnChange hook).
+func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInput) (*Member, error) {
+	if id != by.ID && !by.Role.IsStaff() {
+		return nil, apperr.New(apperr.Forbidden, "a member changes only their own profile; staff change any")
+	}
+	m, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var v apperr.Validation
+	if in.Version <= 0 {
+		v.Add("version", "is required: the version of the profile you are changing")
+	}
+	updates := map[string]any{}
+	if in.Name != nil {
+		updates["name"] = validate.Text(&v, "name", *in.Name, 1, 120, false)
+	}
+	if in.RadiusKm != nil {
+		if *in.RadiusKm < 0 || *in.RadiusKm > MaxRadiusKm {
+			v.Addf("radius_km", "must be between 0 and %d", MaxRadiusKm)
+		}
+		updates["radius_km"] = *in.RadiusKm
+	}
+	if in.WeeklyHours != nil {
+		if *in.WeeklyHours < 0 || *in.WeeklyHours > MaxWeeklyHours {
+			v.Addf("weekly_hours", "must be between 0 and %d", MaxWeeklyHours)
+		}
+		updates["weekly_hours"] = *in.WeeklyHours
+	}
+	if in.RemoteOK != nil {
+		updates["remote_ok"] = *in.RemoteOK
+	}
+	if in.Postcode != nil {
+		if loc, ok := validate.Location(&v, *in.Postcode, in.Commune, in.Lat, in.Lon, true); ok {
+			updates["postcode"], updates["commune"], updates["departement"] = loc.Postcode, loc.Commune, loc.Departement
+			updates["lat"], updates["lon"], updates["location_precise"] = loc.Lat, loc.Lon, loc.Precise
+		}
+	}
+	var skillRows []memberSkill
+	if in.Skills != nil {
+		if skillRows, err = s.checkSkills(ctx, &v, *in.Skills); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if in.Version != m.Version {
+		return nil, &apperr.Error{Code: apperr.Conflict,
+			Message: fmt.Sprintf("the profile was changed meanwhile (now version %d): reload it and apply your change again", m.Version),
+			Fields:  map[string]string{"version": fmt.Sprintf("is stale: current version is %d", m.Version)}}
+	}
+	updates["version"] = m.Version + 1
+	updates["updated_at"] = storage.Now()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Member{}).Where("id = ? AND version = ?", id, in.Version).Updates(updates)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.Conflict, "the profile was changed meanwhile: reload it and apply your change again")
+		}
+		if in.Skills != nil {
+			if err := tx.Where("member_id = ?", id).Delete(&memberSkill{}).Error; err != nil {
+				return err
+			}
+			for i := range skillRows {
+				skillRows[i].MemberID = id
+			}
+			if len(skillRows) > 0 {
+				if err := tx.Create(&skillRows).Error; err != nil {
+					return err
+				}
+			}
+		}
+		if s.onChange == nil {
+			return nil
+		}
+		var cur Member
+		if err := tx.Where("id = ?", id).Take(&cur).Error; err != nil {
+			return err
+		}
+		var rows []memberSkill
+		if err := tx.Where("member_id = ?", id).Order("skill").Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			cur.Skills = append(cur.Skills, SkillLevel{Name: r.Skill, Level: r.Level})
+		}
+		return s.onChange(ctx, tx, &cur)
+	})
+	if apperr.CodeOf(err) == apperr.Conflict {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("members: update %s: %w", id, err)
+	}
+	if s.afterChange != nil {
+		s.afterChange()
+	}
+	return s.Get(ctx, id)
+}
