@@ -25,8 +25,11 @@ func FuzzParseActivity(f *testing.F) {
 		if a.ID == "" || a.Actor == "" || !knownTypes[a.Type] {
 			t.Fatalf("accepted without an envelope: %+v", a)
 		}
-		if a.Object != nil && a.ObjectType == "Person" {
+		switch {
+		case a.Object != nil && a.ObjectType == "Person":
 			_, _ = profileFrom(a.Object)
+		case a.Object != nil && a.ObjectType == "Ticket":
+			_, _ = stateFrom(a.Object)
 		}
 	})
 }
