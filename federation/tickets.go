@@ -281,6 +281,14 @@ func flag(m map[string]any, k string) (bool, bool) {
 	return v, ok
 }
 
+// present is a pointer to v when a term was there, nil otherwise.
+func present[T any](v T, ok bool) *T {
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
 // applyTicket applies an Offer or Update of a Ticket: the tracker's state
 // on the assignee's node, or a change of the copy on the tracker.
 func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) error {
@@ -398,25 +406,9 @@ func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *Activity, send
 	if err != nil {
 		return err
 	}
-	var p tickets.Patch
-	if v, ok := str(o, "summary"); ok {
-		p.Title = &v
-	}
-	if v, ok := str(o, "content"); ok {
-		p.Description = &v
-	}
-	if v, ok := str(o, "priority"); ok {
-		p.Priority = &v
-	}
-	if v, ok := flag(o, "onSite"); ok {
-		p.OnSite = &v
-	}
-	if v, ok := num(o, "estimatedMinutes"); ok {
-		p.EstimatedMinutes = &v
-	}
-	if v, ok := num(o, "assigneeMinutes"); ok {
-		p.AssigneeMinutes = &v
-	}
+	p := tickets.Patch{Title: present(str(o, "summary")), Description: present(str(o, "content")),
+		Priority: present(str(o, "priority")), OnSite: present(flag(o, "onSite")),
+		EstimatedMinutes: present(num(o, "estimatedMinutes")), AssigneeMinutes: present(num(o, "assigneeMinutes"))}
 	if v, ok := str(o, "status"); ok {
 		st := tickets.Status(v)
 		p.Status = &st

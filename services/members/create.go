@@ -179,18 +179,18 @@ func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill
 				return err
 			}
 		}
-		if s.onChange != nil {
+		if s.hooks.Active() {
 			c := *m
 			c.Skills = make([]SkillLevel, len(skillRows))
 			for i, r := range skillRows {
 				c.Skills[i] = SkillLevel{Name: r.Skill, Level: r.Level}
 			}
-			return s.onChange(ctx, tx, &c)
+			return s.hooks.Within(ctx, tx, &c)
 		}
 		return nil
 	})
-	if err == nil && s.afterChange != nil {
-		s.afterChange()
+	if err == nil {
+		s.hooks.After()
 	}
 	return err
 }

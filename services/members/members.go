@@ -113,18 +113,15 @@ type Service struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedActor
 
-	// onChange runs inside the transaction that creates or changes a
-	// member, after the change: federation queues the profile's Update
-	// there, so that both commit together.
-	onChange func(ctx context.Context, tx *gorm.DB, m *Member) error
-	// afterChange runs after that transaction has committed.
-	afterChange func()
+	// hooks run when a member is created or changed: inside the
+	// transaction, then after it has committed.
+	hooks storage.Hooks[*Member]
 }
 
 // OnChange sets the hooks run when a member is created or changed: within
 // the transaction, then after it commits. Set once, before serving.
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, m *Member) error, after func()) {
-	s.onChange, s.afterChange = within, after
+	s.hooks.Set(within, after)
 }
 
 type cachedActor struct {

@@ -101,7 +101,7 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 				}
 			}
 		}
-		if s.onChange == nil {
+		if !s.hooks.Active() {
 			return nil
 		}
 		var cur Member
@@ -115,7 +115,7 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 		for _, r := range rows {
 			cur.Skills = append(cur.Skills, SkillLevel{Name: r.Skill, Level: r.Level})
 		}
-		return s.onChange(ctx, tx, &cur)
+		return s.hooks.Within(ctx, tx, &cur)
 	})
 	if apperr.CodeOf(err) == apperr.Conflict {
 		return nil, err
@@ -123,8 +123,6 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	if err != nil {
 		return nil, fmt.Errorf("members: update %s: %w", id, err)
 	}
-	if s.afterChange != nil {
-		s.afterChange()
-	}
+	s.hooks.After()
 	return s.Get(ctx, id)
 }

@@ -72,11 +72,10 @@ type Config struct {
 
 // Service is the planning domain.
 type Service struct {
-	db          *storage.DB
-	tickets     *tickets.Service
-	cfg         Config
-	onChange    func(ctx context.Context, tx *gorm.DB, c *Changed) error
-	afterChange func()
+	db      *storage.DB
+	tickets *tickets.Service
+	cfg     Config
+	hooks   storage.Hooks[*Changed]
 }
 
 // New returns the planning service.
@@ -87,21 +86,14 @@ func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
 // OnChange sets the hooks run when an event changes: within the
 // transaction, then after it commits. Set once, before serving.
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
-	s.onChange, s.afterChange = within, after
+	s.hooks.Set(within, after)
 }
 
 func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
-	if s.onChange == nil {
-		return nil
-	}
-	return s.onChange(ctx, tx, c)
+	return s.hooks.Within(ctx, tx, c)
 }
 
-func (s *Service) notified() {
-	if s.afterChange != nil {
-		s.afterChange()
-	}
-}
+func (s *Service) notified() { s.hooks.After() }
 
 // ScheduleInput is a new intervention.
 type ScheduleInput struct {

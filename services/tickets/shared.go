@@ -50,21 +50,14 @@ type Changed struct {
 // transaction, then after it commits (when the service made the
 // transaction). Set once, before serving.
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
-	s.onChange, s.afterChange = within, after
+	s.hooks.Set(within, after)
 }
 
 func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
-	if s.onChange == nil {
-		return nil
-	}
-	return s.onChange(ctx, tx, c)
+	return s.hooks.Within(ctx, tx, c)
 }
 
-func (s *Service) notified() {
-	if s.afterChange != nil {
-		s.afterChange()
-	}
-}
+func (s *Service) notified() { s.hooks.After() }
 
 // CommentAPID is the ActivityPub id of a comment made on this node.
 func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/comments/" + id }

@@ -176,8 +176,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 
-	onChange    func(ctx context.Context, tx *gorm.DB, c *Changed) error
-	afterChange func()
+	hooks storage.Hooks[*Changed]
 }
 
 // New returns the tickets service.
