@@ -30,6 +30,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	registered := map[string]bool{}
 	for _, rt := range r.server.Routes() {
+		// The web interface's pages and assets are HTML for people, not
+		// the API: the document covers the rest.
+		if _, path, _ := strings.Cut(rt, " "); strings.HasPrefix(path, "/app/") || strings.HasPrefix(path, "/static/") {
+			continue
+		}
 		registered[param.ReplaceAllString(rt, "{$1}")] = true
 	}
 	var missing, extra []string

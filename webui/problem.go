@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"strings"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -105,6 +106,12 @@ func toProblem(err error, log *slog.Logger, c echo.Context) Problem {
 
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/app/") {
+		if perr := s.pageError(c, err); perr != nil {
+			s.log.Error("error page", "err", perr)
+		}
 		return
 	}
 	p := toProblem(err, s.log, c)

@@ -119,7 +119,8 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
-	e.GET("/", s.home)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/app/") })
+	s.uiRoutes()
 	if s.opt.Federation != nil {
 		s.opt.Federation.Routes(e)
 	}
@@ -184,7 +185,8 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'")
 		return next(c)
 	}
 }

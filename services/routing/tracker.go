@@ -633,3 +633,21 @@ func (s *Service) UnroutableTickets(ctx context.Context, by members.Actor) ([]Un
 	}
 	return out, nil
 }
+
+// AcceptedByRegion counts the jobs this node routed that were accepted,
+// by the region of the member who took them.
+func (s *Service) AcceptedByRegion(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		OfferRegion string
+		N           int
+	}
+	if err := s.db.WithContext(ctx).Model(&Routing{}).Select("offer_region, COUNT(*) AS n").Where("state = 'accepted'").
+		Group("offer_region").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("routing: accepted by region: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.OfferRegion] = r.N
+	}
+	return out, nil
+}

@@ -124,3 +124,20 @@ func (s *Service) ActiveMinutes(ctx context.Context) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// Stats counts this node's tickets by status (copies of other regions'
+// tickets included).
+func (s *Service) Stats(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Status string
+		N      int
+	}
+	if err := s.db.WithContext(ctx).Model(&Ticket{}).Select("status, COUNT(*) AS n").Group("status").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("tickets: stats: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}

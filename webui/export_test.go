@@ -1,0 +1,31 @@
+package webui
+
+import (
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+// Keys lists the catalogue's keys in lang (tests).
+func Keys(lang string) map[string]bool {
+	out := map[string]bool{}
+	for k := range messages[lang] {
+		out[k] = true
+	}
+	return out
+}
+
+// DynamicKeys are the message keys built from a value: prefix → values.
+func DynamicKeys() map[string][]string {
+	return map[string][]string{
+		"status.":   tickets.Statuses,
+		"priority.": tickets.Priorities,
+		"kind.":     clients.Kinds,
+		"routing.":  {"pending", "offering", "accepted", "unroutable", "cancelled"},
+		"reason.":   {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},
+		"event.":    {planning.Invited, planning.Accepted, planning.Tentative, planning.Rejected},
+	}
+}
+
+// FormatEuros is formatEuros (tests).
+var FormatEuros = formatEuros

@@ -1,0 +1,385 @@
+package webui
+
+// The web interface: server-rendered pages (html/template), French first,
+// working without JavaScript, under /app/. Assets are embedded and served
+// under checksummed names, cached for good. Every form carries a CSRF
+// token (double submit: a random cookie, SameSite=Strict, and the same
+// value in the form); pages authenticate with the session cookie.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/*
+var staticFS embed.FS
+
+// Cookies of the web interface.
+const (
+	langCookie = "coopnet_lang"
+	csrfCookie = "coopnet_csrf"
+	csrfField  = "_csrf"
+)
+
+// Langs are the languages of the interface, the default first.
+var Langs = []string{"fr", "en"}
+
+// staticNames maps an asset's name to its checksummed URL path, and back.
+var staticNames, staticFiles = func() (map[string]string, map[string]string) {
+	names, files := map[string]string{}, map[string]string{}
+	entries, err := fs.ReadDir(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range entries {
+		b, err := staticFS.ReadFile("static/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		ext := path.Ext(e.Name())
+		hashed := strings.TrimSuffix(e.Name(), ext) + "." + hex.EncodeToString(sum[:6]) + ext
+		names[e.Name()] = "/static/" + hashed
+		files[hashed] = e.Name()
+	}
+	return names, files
+}()
+
+// T translates a key into lang; a missing key shows as itself (a test
+// keeps the catalogue whole).
+func T(lang, key string, args ...any) string {
+	m, ok := messages[lang][key]
+	if !ok {
+		m = key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(m, args...)
+	}
+	return m
+}
+
+// formatTime shows t in Paris time, as people read it in lang.
+func formatTime(lang string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.In(paris)
+	if lang == "fr" {
+		return t.Format("02/01/2006 15:04")
+	}
+	return t.Format("2006-01-02 15:04")
+}
+
+// formatDay shows the day of t in Paris time.
+func formatDay(lang string, t time.Time) string {
+	t = t.In(paris)
+	if lang == "fr" {
+		return t.Format("02/01/2006")
+	}
+	return t.Format("2006-01-02")
+}
+
+// formatNumber shows a number with up to two decimals: 1,5 in French.
+func formatNumber(lang string, f float64) string {
+	s := strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+	if lang == "fr" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
+// formatEuros shows an amount in cents: 2 000,00 € in French (narrow
+// no-break spaces between thousands), €2,000.00 in English.
+func formatEuros(lang string, cents int64) string {
+	neg := cents < 0
+	if neg {
+		cents = -cents
+	}
+	units, rest := strconv.FormatInt(cents/100, 10), cents%100
+	sep, dec := ",", "."
+	if lang == "fr" {
+		sep, dec = "\u202f", ","
+	}
+	var b strings.Builder
+	for i, r := range units {
+		if i > 0 && (len(units)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	s := fmt.Sprintf("%s%s%02d", b.String(), dec, rest)
+	if neg {
+		s = "-" + s
+	}
+	if lang == "fr" {
+		return s + "\u00a0€"
+	}
+	return "€" + s
+}
+
+// page is what every template gets.
+type pageData struct {
+	Lang      string
+	Title     string
+	Region    string
+	Actor     *members.Actor
+	CSRF      string
+	Path      string
+	Flash     string
+	Errors    map[string]string // field → message, for a form sent back
+	Data      any
+	RequestID string
+}
+
+// T translates in the page's language.
+func (p *pageData) T(key string, args ...any) string { return T(p.Lang, key, args...) }
+
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"asset": func(name string) string { return staticNames[name] },
+		"time": func(lang string, t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return formatTime(lang, v)
+			case *time.Time:
+				if v != nil {
+					return formatTime(lang, *v)
+				}
+			}
+			return ""
+		},
+		"add":   func(a, b int) int { return a + b },
+		"mul":   func(a, b int) int { return a * b },
+		"float": func(i int) float64 { return float64(i) },
+		"day":   formatDay,
+		"num":   formatNumber,
+		"euros": formatEuros,
+		"hours": func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
+		"pct": func(part, whole float64) float64 {
+			if whole <= 0 {
+				return 0
+			}
+			return math.Min(100, math.Round(part/whole*1000)/10)
+		},
+		"isStaff": func(a *members.Actor) bool { return a != nil && a.Role.IsStaff() },
+	}
+}
+
+// pages are the parsed templates, one set per page (the layout and the
+// page's own blocks).
+var pages = func() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html"))
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, e := range entries {
+		if e.Name() == "layout.html" {
+			continue
+		}
+		t := template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+e.Name()))
+		out[strings.TrimSuffix(e.Name(), ".html")] = t
+	}
+	return out
+}()
+
+// langOf is the language of the request: the cookie's, else French.
+func langOf(c echo.Context) string {
+	if ck, err := c.Cookie(langCookie); err == nil {
+		for _, l := range Langs {
+			if ck.Value == l {
+				return l
+			}
+		}
+	}
+	return Langs[0]
+}
+
+// csrfToken returns the request's CSRF token, setting the cookie when it
+// has none.
+func (s *Server) csrfToken(c echo.Context) string {
+	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 32 {
+		return ck.Value
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	tok := hex.EncodeToString(b)
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/app/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteStrictMode})
+	// The page rendered now must carry this token, not a missing cookie's.
+	c.Request().AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
+	return tok
+}
+
+var errCSRF = errors.New("csrf")
+
+// checkCSRF refuses a form whose token is not the cookie's.
+func checkCSRF(c echo.Context) error {
+	ck, err := c.Cookie(csrfCookie)
+	if err != nil || len(ck.Value) != 32 {
+		return errCSRF
+	}
+	if subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.FormValue(csrfField))) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+// newPage is the page context of a request.
+func (s *Server) newPage(c echo.Context, titleKey string, data any) *pageData {
+	p := &pageData{Lang: langOf(c), Region: s.opt.Region, Path: c.Request().URL.Path, Data: data,
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	p.Title = p.T(titleKey)
+	if a, ok := c.Get(actorKey).(members.Actor); ok {
+		p.Actor = &a
+	}
+	p.CSRF = s.csrfToken(c)
+	if f, err := c.Cookie("coopnet_flash"); err == nil {
+		if v, err := url.QueryUnescape(f.Value); err == nil {
+			p.Flash = p.T(v)
+		}
+		c.SetCookie(&http.Cookie{Name: "coopnet_flash", Path: "/app/", MaxAge: -1})
+	}
+	return p
+}
+
+// render writes a page with a status.
+func (s *Server) render(c echo.Context, status int, name string, p *pageData) error {
+	t, ok := pages[name]
+	if !ok {
+		return fmt.Errorf("webui: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		return fmt.Errorf("webui: render %s: %w", name, err)
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Language", p.Lang)
+	c.Response().WriteHeader(status)
+	_, err := c.Response().Write(buf.Bytes())
+	return err
+}
+
+// redirect answers a form with 303 See Other, with a message for the next
+// page (a catalogue key).
+func redirect(c echo.Context, to, flashKey string) error {
+	if flashKey != "" {
+		c.SetCookie(&http.Cookie{Name: "coopnet_flash", Value: url.QueryEscape(flashKey), Path: "/app/", HttpOnly: true,
+			SameSite: http.SameSiteLaxMode, MaxAge: 60})
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// pageAuth requires the session cookie; without it, the login page.
+func (s *Server) pageAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(SessionCookie)
+		if err == nil && ck.Value != "" {
+			if a, err := s.opt.Members.Authenticate(c.Request().Context(), ck.Value); err == nil {
+				c.Set(actorKey, a)
+				return next(c)
+			}
+		}
+		return c.Redirect(http.StatusSeeOther, "/app/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+	}
+}
+
+// csrfProtect refuses a form without the right CSRF token.
+func csrfProtect(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method == http.MethodPost {
+			if err := checkCSRF(c); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// pageError renders an error as a page that says what to do, never a
+// stack trace; validation errors go back to the form by their handler.
+func (s *Server) pageError(c echo.Context, err error) error {
+	p := s.newPage(c, "error.title", nil)
+	status, key := http.StatusInternalServerError, "error.internal"
+	var he *echo.HTTPError
+	switch {
+	case errors.Is(err, errCSRF):
+		status, key = http.StatusForbidden, "error.csrf"
+	case errors.As(err, &he) && he.Code == http.StatusNotFound:
+		status, key = http.StatusNotFound, "error.not_found"
+	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
+		status, key = http.StatusMethodNotAllowed, "error.not_found"
+	default:
+		switch apperr.CodeOf(err) {
+		case apperr.NotFound:
+			status, key = http.StatusNotFound, "error.not_found"
+		case apperr.Forbidden:
+			status, key = http.StatusForbidden, "error.forbidden"
+		case apperr.Conflict:
+			status, key = http.StatusConflict, "error.conflict"
+		case apperr.Unavailable:
+			status, key = http.StatusServiceUnavailable, "error.unavailable"
+		}
+	}
+	if status == http.StatusInternalServerError {
+		s.log.Error("page", "path", c.Request().URL.Path, "request_id", p.RequestID, "err", err)
+	}
+	p.Data = p.T(key, p.RequestID)
+	return s.render(c, status, "error", p)
+}
+
+// formErrors are the field messages of a validation error, or nil.
+func formErrors(err error) map[string]string {
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Code == apperr.Invalid {
+		if len(ae.Fields) == 0 {
+			return map[string]string{"": ae.Message}
+		}
+		return ae.Fields
+	}
+	return nil
+}
+
+func (s *Server) serveStatic(c echo.Context) error {
+	name, ok := staticFiles[c.Param("name")]
+	if !ok {
+		return echo.ErrNotFound
+	}
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		return err
+	}
+	ct := "text/css; charset=utf-8"
+	if strings.HasSuffix(name, ".svg") {
+		ct = "image/svg+xml"
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	return c.Blob(http.StatusOK, ct, b)
+}
+

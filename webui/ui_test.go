@@ -1,0 +1,202 @@
+package webui_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/webui"
+)
+
+// TestCatalogueComplete: every key is in both languages, and every key a
+// template or a handler uses is in the catalogue.
+func TestCatalogueComplete(t *testing.T) {
+	fr, en := webui.Keys("fr"), webui.Keys("en")
+	for k := range fr {
+		if !en[k] {
+			t.Errorf("%q is in French, not in English", k)
+		}
+	}
+	for k := range en {
+		if !fr[k] {
+			t.Errorf("%q is in English, not in French", k)
+		}
+	}
+	used := regexp.MustCompile(`(?:T|p\.T|newPage\(c,|redirect\(c, [^,]+,|fail\([^,]+,) "([a-z_]+\.[a-z_]+)"`)
+	files, _ := filepath.Glob("templates/*.html")
+	gofiles, _ := filepath.Glob("ui*.go")
+	for _, f := range append(files, gofiles...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range used.FindAllStringSubmatch(string(b), -1) {
+			if !fr[m[1]] {
+				t.Errorf("%s uses %q, which the catalogue lacks", f, m[1])
+			}
+		}
+	}
+	// Keys built from values: one for each value.
+	for prefix, values := range webui.DynamicKeys() {
+		for _, v := range values {
+			if !fr[prefix+v] {
+				t.Errorf("no message %q", prefix+v)
+			}
+		}
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	for _, c := range []struct {
+		lang  string
+		cents int64
+		want  string
+	}{{"fr", 200000, "2\u202f000,00\u00a0€"}, {"fr", 18000, "180,00\u00a0€"}, {"en", 123456789, "€1,234,567.89"}, {"fr", -5, "-0,05\u00a0€"}} {
+		if got := webui.FormatEuros(c.lang, c.cents); got != c.want {
+			t.Errorf("%s %d: %q, want %q", c.lang, c.cents, got, c.want)
+		}
+	}
+}
+
+// browser is a client with cookies, as a person's browser.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) get(path string) (int, string, http.Header) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func (b *browser) post(path string, form url.Values) (int, string, http.Header) {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+var csrfRe = regexp.MustCompile(`name="_csrf" value="([0-9a-f]{32})"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page")
+	}
+	return m[1]
+}
+
+// TestPagesWithoutJavaScript goes through the technician's core journey
+// with plain HTTP forms, as a browser without JavaScript would: login
+// (refused without the CSRF token, refused with a wrong password), a
+// client, a request, a comment, the language switch, logout.
+func TestPagesWithoutJavaScript(t *testing.T) {
+	r := newRig(t, storagetest.Open(t, "sqlite"))
+	b := newBrowser(t, r.srv.URL)
+	if code, _, h := b.get("/app/tickets"); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/app/login") {
+		t.Fatalf("anonymous: %d %v", code, h)
+	}
+	code, page, h := b.get("/app/login")
+	if code != 200 || !strings.Contains(page, "Connexion") || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("login page: %d %v", code, h)
+	}
+	tok := csrfOf(t, page)
+	if code, page, _ := b.post("/app/login", url.Values{"email": {"jean@bfc.test"}, "password": {testPassword}}); code != http.StatusForbidden ||
+		!strings.Contains(page, "Le formulaire a expiré") || strings.Contains(page, "goroutine") {
+		t.Fatalf("login without CSRF token: %d %s", code, page)
+	}
+	if code, page, _ := b.post("/app/login", url.Values{"_csrf": {tok}, "email": {"jean@bfc.test"}, "password": {"faux"}}); code != http.StatusUnauthorized ||
+		!strings.Contains(page, "E-mail ou mot de passe incorrect") {
+		t.Fatalf("wrong password: %d", code)
+	}
+	if code, _, h := b.post("/app/login", url.Values{"_csrf": {tok}, "email": {"jean@bfc.test"}, "password": {testPassword},
+		"next": {"/app/clients"}}); code != http.StatusSeeOther || h.Get("Location") != "/app/clients" {
+		t.Fatalf("login: %d %v", code, h)
+	}
+	_, page, _ = b.get("/app/clients")
+	code, _, h = b.post("/app/clients", url.Values{"_csrf": {csrfOf(t, page)}, "name": {"École des Tilleuls"}, "kind": {"school"},
+		"postcode": {"25150"}, "contact_email": {"ecole@example.org"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("new client: %d", code)
+	}
+	clientURL := h.Get("Location")
+	_, page, _ = b.get("/app/tickets/new")
+	if !strings.Contains(page, "École des Tilleuls") {
+		t.Fatal("the new request form does not offer the client")
+	}
+	clientID := strings.TrimPrefix(clientURL, "/app/clients/")
+	// A bad request comes back with its errors and what was typed.
+	code, page, _ = b.post("/app/tickets", url.Values{"_csrf": {csrfOf(t, page)}, "client_id": {clientID}, "title": {""},
+		"skill": {"website"}, "priority": {"normal"}, "estimated_hours": {"16"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(page, "field-error") {
+		t.Fatalf("invalid request: %d", code)
+	}
+	code, _, h = b.post("/app/tickets", url.Values{"_csrf": {csrfOf(t, page)}, "client_id": {clientID}, "title": {"Site web de l'école"},
+		"skill": {"website"}, "priority": {"normal"}, "estimated_hours": {"16,5"}})
+	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/app/tickets/") {
+		t.Fatalf("new request: %d", code)
+	}
+	ticketURL := h.Get("Location")
+	_, page, _ = b.get(ticketURL)
+	if !strings.Contains(page, "Site web de l&#39;école") || !strings.Contains(page, "16,5 h") || !strings.Contains(page, "nouvelle") {
+		t.Fatalf("ticket page:\n%s", page)
+	}
+	if code, _, _ := b.post(ticketURL+"/comments", url.Values{"_csrf": {csrfOf(t, page)}, "body": {"Rendez-vous mardi"}}); code != http.StatusSeeOther {
+		t.Fatalf("comment: %d", code)
+	}
+	if _, page, _ = b.get(ticketURL); !strings.Contains(page, "Rendez-vous mardi") {
+		t.Fatal("the comment is not shown")
+	}
+	// A form posted without its token changes nothing.
+	before := r.count("ticket_comments")
+	if code, _, _ := b.post(ticketURL+"/comments", url.Values{"body": {"forgé"}}); code != http.StatusForbidden {
+		t.Fatalf("comment without CSRF token: %d", code)
+	}
+	if r.count("ticket_comments") != before {
+		t.Fatal("a form without its CSRF token wrote")
+	}
+	// English.
+	if code, _, h := b.get("/app/lang/en?next=" + url.QueryEscape(ticketURL)); code != http.StatusSeeOther || h.Get("Location") != ticketURL {
+		t.Fatalf("language switch: %d %v", code, h)
+	}
+	if _, page, _ = b.get(ticketURL); !strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "My requests") {
+		t.Fatal("the page is not in English")
+	}
+	// Another technician does not see it; staff see the dashboard.
+	if code, page, _ := b.get("/app/staff"); code != http.StatusForbidden || !strings.Contains(page, "Your role") {
+		t.Fatalf("a technician on the dashboard: %d", code)
+	}
+	_, page, _ = b.get("/app/tickets")
+	if code, _, h := b.post("/app/logout", url.Values{"_csrf": {csrfOf(t, page)}}); code != http.StatusSeeOther || h.Get("Location") != "/app/login" {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _, _ := b.get("/app/tickets"); code != http.StatusSeeOther {
+		t.Fatalf("after logout: %d", code)
+	}
+}
