@@ -1,10 +1,10 @@
 package webui
 
 import (
-	"strings"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 

@@ -382,4 +382,3 @@ func (s *Server) serveStatic(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, ct, b)
 }
-

@@ -561,7 +561,9 @@ func (s *Server) dashboardPage(c echo.Context) error {
 		for r, n := range byRegion {
 			routed = append(routed, regionCount{r, n})
 		}
-		sort.Slice(routed, func(i, j int) bool { return routed[i].Jobs > routed[j].Jobs || routed[i].Jobs == routed[j].Jobs && routed[i].Region < routed[j].Region })
+		sort.Slice(routed, func(i, j int) bool {
+			return routed[i].Jobs > routed[j].Jobs || routed[i].Jobs == routed[j].Jobs && routed[i].Region < routed[j].Region
+		})
 	}
 	booked, err := s.opt.Tickets.ActiveMinutes(ctx)
 	if err != nil {
