@@ -171,13 +171,16 @@ func templateFuncs() template.FuncMap {
 			}
 			return ""
 		},
-		"add":   func(a, b int) int { return a + b },
-		"mul":   func(a, b int) int { return a * b },
-		"float": func(i int) float64 { return float64(i) },
-		"day":   formatDay,
-		"num":   formatNumber,
-		"euros": formatEuros,
-		"hours": func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
+		"add": func(a, b int) int { return a + b },
+		// action is the catalogue key of a history entry's action
+		// ("unroutable:full" is an unroutable one).
+		"action": func(a string) string { a, _, _ = strings.Cut(a, ":"); return "action." + a },
+		"mul":    func(a, b int) int { return a * b },
+		"float":  func(i int) float64 { return float64(i) },
+		"day":    formatDay,
+		"num":    formatNumber,
+		"euros":  formatEuros,
+		"hours":  func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
 		"pct": func(part, whole float64) float64 {
 			if whole <= 0 {
 				return 0

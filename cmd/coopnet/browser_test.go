@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+)
+
+// chromium finds the browser for the browser tests: COOPNET_CHROMIUM, else
+// Debian's. Without one the tests skip, except under CI, where .ci/run
+// installs it and a missing browser is a failure.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("COOPNET_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := exec.LookPath(p); err == nil {
+				return p
+			}
+		}
+	}
+	if storagetest.CI() {
+		t.Fatal("no Chromium: .ci/run installs it (apt-get install -y chromium)")
+	}
+	t.Skip("no Chromium (apt-get install -y chromium, or set COOPNET_CHROMIUM)")
+	return ""
+}
+
+// artifacts is where the browser tests leave their screenshots:
+// COOPNET_ARTIFACTS, else .artifacts/screenshots at the top of the
+// repository (ignored by git).
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("COOPNET_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".artifacts", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// person is one browser, as one member uses coopnet: their own cookies.
+type person struct {
+	t    *testing.T
+	ctx  context.Context
+	dir  string
+	name string
+}
+
+func newPerson(t *testing.T, exe, name string) *person {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	return &person{t: t, ctx: ctx, dir: artifacts(t), name: name}
+}
+
+func (p *person) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.shot("failed-" + what)
+		p.t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+}
+
+// shot saves a screenshot of the whole page.
+func (p *person) shot(step string) {
+	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Logf("screenshot %s: %v", step, err)
+		return
+	}
+	f := filepath.Join(p.dir, p.name+"-"+step+".png")
+	if err := os.WriteFile(f, buf, 0o644); err != nil {
+		p.t.Logf("screenshot %s: %v", step, err)
+	}
+}
+
+func (p *person) login(base, email string) {
+	p.t.Helper()
+	p.run("login", chromedp.Navigate(base+"/app/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), "mot de passe"),
+		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#logout")))
+}
+
+func (p *person) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("%s: read %s: %v", p.name, sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](p *person, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, expr, err)
+	}
+	return v
+}
+
+// noHorizontalScroll checks a page at a phone's width (360 px).
+func (p *person) noHorizontalScroll(url string) {
+	p.t.Helper()
+	p.run("360px "+url, chromedp.EmulateViewport(360, 740), chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("main")))
+	scroll, inner := eval[int](p, `document.documentElement.scrollWidth`), eval[int](p, `window.innerWidth`)
+	if scroll > inner {
+		p.shot("360-" + strings.ReplaceAll(strings.Trim(url[strings.Index(url, "/app"):], "/"), "/", "-"))
+		p.t.Errorf("%s is %d px wide at a 360 px viewport (%d)", url, scroll, inner)
+	}
+}
+
+// TestBrowserJourneys runs the seed story in a real browser (headless
+// Chromium) against three real nodes: Jean creates a client and a request
+// on Bourgogne-Franche-Comté and forwards it; Marie, on Bretagne, sees the
+// offer and accepts it; Jean sees her as the assignee; Claire, staff, sees
+// the routed job on the dashboard. Then the pages at a phone's width, the
+// language switch, and a form without its CSRF token.
+func TestBrowserJourneys(t *testing.T) {
+	exe := chromium(t)
+	c := newCoop(t, 48*time.Hour)
+	bfc, bzh := c.node("bourgogne-franche-comte").url, c.node("bretagne").url
+
+	// (1) Jean.
+	jean := newPerson(t, exe, "1-jean")
+	jean.login(bfc, jeanEmail)
+	jean.shot("1-logged-in")
+	jean.run("new client", chromedp.Navigate(bfc+"/app/clients"), chromedp.WaitVisible(chromedp.CSS("#new-client")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "École primaire des Tilleuls"), chromedp.SetValue(chromedp.CSS("#kind"), "school"),
+		chromedp.SendKeys(chromedp.CSS("#postcode"), "25150"), chromedp.SendKeys(chromedp.CSS("#commune"), "Bourguignon"),
+		chromedp.SendKeys(chromedp.CSS("#contact_name"), "Mme Martin"),
+		chromedp.SendKeys(chromedp.CSS("#contact_email"), "ecole.tilleuls@example.org"))
+	jean.shot("2-client-form")
+	jean.run("save client", chromedp.Click(chromedp.CSS("#client-submit")), chromedp.WaitVisible(chromedp.CSS("#client-name")),
+		chromedp.Click(chromedp.CSS("#new-ticket-for-client")), chromedp.WaitVisible(chromedp.CSS("#new-ticket")),
+		chromedp.SendKeys(chromedp.CSS("#title"), "Site web de l'école"),
+		chromedp.SendKeys(chromedp.CSS("#description"), "Un petit site pour présenter l'école et ses projets."),
+		chromedp.SetValue(chromedp.CSS("#skill"), "website"), chromedp.SendKeys(chromedp.CSS("#estimated_hours"), "16"))
+	jean.shot("3-request-form")
+	jean.run("save request", chromedp.Click(chromedp.CSS(`#new-ticket button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#forward")))
+	ticketURL, err := chromedp.Run(jean.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jean.shot("4-request")
+	jean.run("forward", chromedp.SendKeys(chromedp.CSS("#fwd-note"), "Petit site vitrine"),
+		chromedp.Click(chromedp.CSS("#forward-submit")), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
+	waitFor(t, "the offer to be shown on Jean's page", func() bool {
+		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
+		return eval[int](jean, `document.querySelectorAll("#offered-to").length`) == 1
+	})
+	if got := jean.text("#offered-to"); !strings.Contains(got, "marie@") || !strings.Contains(got, "bretagne") {
+		t.Errorf("Jean sees the offer made to %q", got)
+	}
+	jean.shot("5-forwarded")
+
+	// (2) Marie.
+	marie := newPerson(t, exe, "2-marie")
+	marie.login(bzh, marieEmail)
+	marie.run("offers", chromedp.Navigate(bzh+"/app/offers"), chromedp.WaitVisible(chromedp.CSS(".offer")))
+	offer := marie.text(".offer")
+	if !strings.Contains(offer, "Bourguignon") || strings.Contains(offer, "Tilleuls") || !strings.Contains(offer, "Jean Dugnouf") {
+		t.Errorf("Marie's offer (commune only until accepted): %q", offer)
+	}
+	marie.shot("1-offers")
+	marie.run("accept", chromedp.Click(chromedp.CSS(".offer button.accept")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	marie.shot("2-accepted")
+	waitFor(t, "the job among Marie's requests", func() bool {
+		marie.run("her tickets", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS("main")))
+		return eval[int](marie, `document.querySelectorAll("#tickets .card").length`) == 1
+	})
+	marie.shot("3-her-requests")
+
+	// (3) Jean sees Marie as the assignee.
+	jean.run("reload", chromedp.Navigate(ticketURL), chromedp.WaitVisible(chromedp.CSS("#ticket-assignee")))
+	if got := jean.text("#ticket-assignee"); !strings.Contains(got, "Marie Le Gall") || !strings.Contains(got, "bretagne") {
+		t.Errorf("Jean's ticket shows the assignee %q", got)
+	}
+	if got := jean.text("#ticket-status"); got != "acceptée" {
+		t.Errorf("status %q", got)
+	}
+	jean.shot("6-assigned")
+
+	// (4) Claire, staff, sees the routed job.
+	claire := newPerson(t, exe, "3-claire")
+	claire.login(bfc, claireEmail)
+	claire.run("dashboard", chromedp.Navigate(bfc+"/app/staff"), chromedp.WaitVisible(chromedp.CSS("#routed")))
+	if got := claire.text("#routed"); !strings.Contains(got, "bretagne") {
+		t.Errorf("the dashboard's routed jobs: %q", got)
+	}
+	claire.shot("1-dashboard")
+
+	// Phones: no horizontal scroll at 360 px.
+	for _, u := range []string{bfc + "/app/tickets", ticketURL, bfc + "/app/clients", bfc + "/app/calendar", bfc + "/app/directory"} {
+		jean.noHorizontalScroll(u)
+	}
+	jean.shot("7-phone")
+	marie.noHorizontalScroll(bzh + "/app/offers")
+	claire.noHorizontalScroll(bfc + "/app/staff")
+	claire.shot("2-phone")
+
+	// The language switch.
+	jean.run("english", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ticketURL), chromedp.Click(chromedp.CSS("#lang")),
+		chromedp.WaitVisible(chromedp.CSS("#ticket-status")))
+	lang := eval[string](jean, `document.documentElement.lang`)
+	if got := jean.text("#ticket-status"); lang != "en" || got != "accepted" {
+		t.Errorf("after the switch: lang %q, status %q", lang, got)
+	}
+	jean.shot("8-english")
+
+	// A form posted without its CSRF token (from another site, say) is
+	// refused, even with Jean's valid session, and writes nothing.
+	var session string
+	cs, err := chromedp.Call(jean.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{bfc + "/app/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ck := range cs.Cookies {
+		if ck.Name == "coopnet_session" {
+			session = ck.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("no session cookie in Jean's browser")
+	}
+	req, _ := http.NewRequest(http.MethodPost, ticketURL+"/comments", strings.NewReader(url.Values{"body": {"forgé"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "coopnet_session", Value: session})
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a form without a CSRF token: %d", resp.StatusCode)
+	}
+	var n int64
+	c.node("bourgogne-franche-comte").n.db.Raw("SELECT COUNT(*) FROM ticket_comments WHERE body = 'forgé'").Scan(&n)
+	if n != 0 {
+		t.Error("a form without a CSRF token wrote a comment")
+	}
+}
