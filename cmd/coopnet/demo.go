@@ -238,22 +238,23 @@ func printDemo(w io.Writer, nodes []*node) {
 	fmt.Fprintln(w, "coopnet demo: a cooperative of three regions is running, sharing one embedded NATS. Ctrl-C stops it.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tURL\tLOGIN (e-mail)\tROLE")
+	fmt.Fprintln(tw, "REGION\tLOG IN AT\tE-MAIL\tROLE")
 	for _, n := range nodes {
 		for _, r := range demoCoop {
 			if r.slug != n.cfg.Region {
 				continue
 			}
 			for _, m := range r.members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.slug, n.cfg.PublicURL, m.Email, m.Role)
+				fmt.Fprintf(tw, "%s\t%s/app/login\t%s\t%s\n", r.slug, n.cfg.PublicURL, m.Email, m.Role)
 			}
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nEvery sample password is %q.\n", DemoPassword)
-	fmt.Fprintln(w, "The story: Jean forwards the school's website request (POST /api/v1/tickets/{id}/forward);")
-	fmt.Fprintln(w, "Marie, in Bretagne, finds the offer in GET /api/v1/offers and accepts it; Jean sees her as assignee.")
-	fmt.Fprintln(w, "README.md (Démarrage rapide) has the commands.")
+	fmt.Fprintln(w, "The story, in the browser: Jean (Bourgogne-Franche-Comté) opens the school's website request in")
+	fmt.Fprintln(w, "« Mes demandes » and forwards it to the network; Marie (Bretagne) finds it in « Propositions » and")
+	fmt.Fprintln(w, "accepts it; Jean sees her as the assignee; Claire (staff) sees the routed job on the dashboard.")
+	fmt.Fprintln(w, "README.md (Démarrage rapide) has the same story through the JSON API.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",
 			nodes[0].cfg.PublicURL, DemoPassword)

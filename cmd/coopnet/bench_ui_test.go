@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui"
+)
+
+// BenchmarkPages: the server time of three pages of the web interface on
+// PostgreSQL holding 10,000 tickets and 500 members — a technician's
+// ticket list, a specialist's offers inbox and the staff dashboard — beside
+// the time of the same database queries made directly through the
+// services, in the same run. Each page is rendered 300 times in the
+// process (no network: the server's own time), one at a time.
+func BenchmarkPages(b *testing.B) {
+	const (
+		nMembers = 500
+		nTickets = 10000
+		rounds   = 300
+	)
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln.Close()
+	cfg := Config{Region: benchRegion, Listen: ln.Addr().String(), DatabaseURL: storagetest.PostgresURL(b), DataDir: b.TempDir(),
+		LogFormat: "json", LogLevel: "warn"}
+	if err := cfg.finish(true); err != nil {
+		b.Fatal(err)
+	}
+	n, err := openNode(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nodeOptions{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+
+	// 500 members (one of them staff), 50 clients, 10,000 tickets; 200 of
+	// them the first technician's; 30 pending offers for her; 100
+	// unroutable and 300 routed jobs.
+	var techs []*members.Member
+	var staff *members.Member
+	for i := range nMembers {
+		role := "technician"
+		if i == nMembers-1 {
+			role = "staff"
+		}
+		m, err := n.members.Create(ctx, nil, members.CreateInput{Email: fmt.Sprintf("m%03d@bfc.test", i), Name: fmt.Sprintf("Membre %03d", i),
+			Role: role, Password: benchPassword, Postcode: "25000", Skills: []members.SkillLevel{{Name: "website", Level: 1 + i%5}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if role == "staff" {
+			staff = m
+		} else {
+			techs = append(techs, m)
+		}
+	}
+	var cls []*clients.Client
+	for i := range 50 {
+		a := members.Actor{ID: techs[i].ID, Handle: techs[i].FullHandle, Name: techs[i].Name, Role: techs[i].Role}
+		cl, err := n.clients.Create(ctx, a, clients.CreateInput{Name: fmt.Sprintf("Client %d", i), Kind: "school", Postcode: "25150"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cls = append(cls, cl)
+	}
+	now := storage.Now()
+	statuses := []tickets.Status{tickets.StatusNew, tickets.StatusAccepted, tickets.StatusInProgress, tickets.StatusResolved,
+		tickets.StatusClosed, tickets.StatusUnroutable}
+	var ts []tickets.Ticket
+	for i := range nTickets {
+		cl := cls[i%len(cls)]
+		if i < 200 {
+			cl = cls[0] // the first technician's
+		}
+		id := storage.NewID()
+		st := statuses[i%len(statuses)]
+		t := tickets.Ticket{ID: id, ClientID: cl.ID, TechnicianID: cl.TechnicianID, Title: fmt.Sprintf("Demande %d", i),
+			Skill: "website", Priority: "normal", EstimatedMinutes: 120, Status: st, OriginRegion: benchRegion,
+			APID: cfg.PublicURL + "/tickets/" + id, CreatedBy: "bench", Version: 1, CreatedAt: now, UpdatedAt: now}
+		if st == tickets.StatusAccepted || st == tickets.StatusInProgress {
+			m := techs[i%len(techs)]
+			t.AssigneeMemberID, t.AssigneeHandle, t.AssigneeRegion, t.AssigneeName = &m.ID, m.FullHandle, benchRegion, m.Name
+		}
+		ts = append(ts, t)
+	}
+	if err := n.db.CreateInBatches(ts, 500).Error; err != nil {
+		b.Fatal(err)
+	}
+	var rs []routing.Routing
+	for i := range 400 {
+		r := routing.Routing{ID: storage.NewID(), TicketID: ts[i].ID, Skill: "website", MinLevel: 1, State: "accepted",
+			OfferRegion: []string{"bretagne", "ile-de-france", "occitanie"}[i%3], RequestedBy: "bench", RequestedByName: "Bench",
+			Candidates: "[]", Excluded: "{}", CreatedAt: now, UpdatedAt: now}
+		if i < 100 {
+			r.State, r.Reason, r.OfferRegion = "unroutable", routing.ReasonCapacity, ""
+		}
+		rs = append(rs, r)
+	}
+	if err := n.db.CreateInBatches(rs, 200).Error; err != nil {
+		b.Fatal(err)
+	}
+	me := techs[0]
+	var offers []routing.Offer
+	for i := range 30 {
+		offers = append(offers, routing.Offer{ID: storage.NewID(), RoutingID: storage.NewID(), OriginRegion: "bretagne",
+			TicketID: storage.NewID(), TicketAPID: fmt.Sprintf("http://bzh.test/tickets/%d", i), MemberID: me.ID,
+			Title: fmt.Sprintf("Travail %d", i), Skill: "website", EstimatedMinutes: 240, Commune: "Rennes", Departement: "35",
+			ForwardedBy: "yann@bzh.test", ForwardedByName: "Yann", State: "pending", ExpiresAt: now.Add(48 * time.Hour), CreatedAt: now})
+	}
+	if err := n.db.Create(&offers).Error; err != nil {
+		b.Fatal(err)
+	}
+	n.db.Exec("ANALYZE") // fresh statistics, as autovacuum would have after such a load
+
+	handler := n.server.Handler()
+	cookie := func(m *members.Member) *http.Cookie {
+		tok, err := n.members.IssueToken(ctx, m.ID, members.SessionToken)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return &http.Cookie{Name: webui.SessionCookie, Value: tok}
+	}
+	techCookie, staffCookie := cookie(me), cookie(staff)
+	techActor := members.Actor{ID: me.ID, Handle: me.FullHandle, Name: me.Name, Role: me.Role}
+	staffActor := members.Actor{ID: staff.ID, Handle: staff.FullHandle, Name: staff.Name, Role: staff.Role}
+
+	page := func(path string, ck *http.Cookie) func() error {
+		return func() error {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.AddCookie(ck)
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("GET %s: %d", path, rec.Code)
+			}
+			return nil
+		}
+	}
+	rows := []struct {
+		name        string
+		page, query func() error
+	}{
+		{"ticket list (200 of 10,000)", page("/app/tickets", techCookie), func() error {
+			_, err := n.tickets.List(ctx, techActor, tickets.ListOptions{Limit: 200})
+			return err
+		}},
+		{"offers inbox (30 offers)", page("/app/offers", techCookie), func() error {
+			_, err := n.routing.PendingOffers(ctx, techActor)
+			return err
+		}},
+		{"staff dashboard", page("/app/staff", staffCookie), func() error {
+			if _, err := n.tickets.Stats(ctx); err != nil {
+				return err
+			}
+			if _, err := n.routing.UnroutableTickets(ctx, staffActor); err != nil {
+				return err
+			}
+			if _, err := n.routing.AcceptedByRegion(ctx); err != nil {
+				return err
+			}
+			if _, err := n.tickets.ActiveMinutes(ctx); err != nil {
+				return err
+			}
+			_, err := n.members.List(ctx, members.ListOptions{Limit: 500})
+			return err
+		}},
+	}
+	measure := func(f func() error) []time.Duration {
+		for range 20 { // warm-up
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		lat := make([]time.Duration, 0, rounds)
+		for range rounds {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		slices.Sort(lat)
+		return lat
+	}
+	p := func(lat []time.Duration, q float64) float64 { return ms(lat[int(q*float64(len(lat)))-1]) }
+	report := fmt.Sprintf("\npages on PostgreSQL with %d tickets and %d members, %d renders each, one at a time, %d CPUs\n"+
+		"  %-28s %10s %10s %12s %12s %s\n", nTickets, nMembers, rounds, runtime.NumCPU(), "", "page p50", "page p95",
+		"queries p50", "queries p95", "(target: page p95 ≤ 50 ms)")
+	for _, r := range rows {
+		pg, q := measure(r.page), measure(r.query)
+		report += fmt.Sprintf("  %-28s %8.2f ms %8.2f ms %10.2f ms %10.2f ms %s\n", r.name, p(pg, .5), p(pg, .95), p(q, .5),
+			p(q, .95), verdict(p(pg, .95) <= 50))
+		b.ReportMetric(p(pg, .95), "page_p95_ms_"+strings.Fields(r.name)[0])
+	}
+	b.ReportMetric(0, "ns/op")
+	b.Log(report)
+}
