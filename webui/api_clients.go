@@ -133,3 +133,34 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+type clientUpdate struct {
+	Version      *int     `json:"version"`
+	Name         string   `json:"name"`
+	Kind         string   `json:"kind"`
+	Postcode     string   `json:"postcode"`
+	Commune      string   `json:"commune"`
+	Lat          *float64 `json:"lat"`
+	Lon          *float64 `json:"lon"`
+	ContactName  string   `json:"contact_name"`
+	ContactEmail string   `json:"contact_email"`
+	ContactPhone string   `json:"contact_phone"`
+}
+
+// updateClient replaces a client's description (based on its version).
+func (s *Server) updateClient(c echo.Context) error {
+	var req clientUpdate
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in := clients.UpdateInput{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat,
+		Lon: req.Lon, ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone}
+	if req.Version != nil {
+		in.Version = *req.Version
+	}
+	cl, err := s.opt.Clients.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cl)
+}

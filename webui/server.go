@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	auth("GET", "/clients", s.listClients)
 	auth("POST", "/clients", s.createClient)
 	auth("GET", "/clients/:id", s.getClient)
+	auth("PATCH", "/clients/:id", s.updateClient)
 	auth("GET", "/clients/:id/sites", s.listSites)
 	auth("POST", "/clients/:id/sites", s.addSite)
 	auth("GET", "/clients/:id/assets", s.listAssets)

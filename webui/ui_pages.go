@@ -45,6 +45,7 @@ func (s *Server) uiRoutes() {
 	page("GET", "/clients", s.clientsPage)
 	page("POST", "/clients", s.createClientSubmit)
 	page("GET", "/clients/:id", s.clientPage)
+	page("POST", "/clients/:id", s.updateClientSubmit)
 	page("POST", "/clients/:id/sites", s.siteSubmit)
 	page("POST", "/clients/:id/assets", s.assetSubmit)
 	page("GET", "/offers", s.offersPage)
@@ -387,7 +388,22 @@ func (s *Server) clientPage(c echo.Context) error {
 		return err
 	}
 	return s.render(c, http.StatusOK, "client", s.newPage(c, "clients.title", map[string]any{"Client": cl, "Sites": sites,
-		"Assets": assets}))
+		"Assets": assets, "Kinds": clients.Kinds}))
+}
+
+func (s *Server) updateClientSubmit(c echo.Context) error {
+	id := c.Param("id")
+	v, _ := strconv.Atoi(c.FormValue("version"))
+	_, err := s.opt.Clients.Update(c.Request().Context(), actorOf(c), id, clients.UpdateInput{Version: v, Name: c.FormValue("name"),
+		Kind: c.FormValue("kind"), Postcode: c.FormValue("postcode"), Commune: c.FormValue("commune"),
+		ContactName: c.FormValue("contact_name"), ContactEmail: c.FormValue("contact_email"), ContactPhone: c.FormValue("contact_phone")})
+	if formErrors(err) != nil {
+		return redirect(c, "/app/clients/"+id+"#edit", "form.errors")
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/app/clients/"+id, "client.saved")
 }
 
 func (s *Server) siteSubmit(c echo.Context) error {

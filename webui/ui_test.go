@@ -146,6 +146,19 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 		t.Fatalf("new client: %d", code)
 	}
 	clientURL := h.Get("Location")
+	// Edit it; the same stale form a second time is refused.
+	_, page, _ = b.get(clientURL)
+	edit := url.Values{"_csrf": {csrfOf(t, page)}, "version": {"1"}, "name": {"École des Tilleuls"}, "kind": {"school"},
+		"postcode": {"25150"}, "contact_name": {"Mme Martin"}, "contact_email": {"ecole@example.org"}}
+	if code, _, _ := b.post(clientURL, edit); code != http.StatusSeeOther {
+		t.Fatalf("edit client: %d", code)
+	}
+	if _, page, _ = b.get(clientURL); !strings.Contains(page, "Client enregistré") || !strings.Contains(page, "Mme Martin") {
+		t.Fatal("the edited client is not shown")
+	}
+	if code, page, _ := b.post(clientURL, edit); code != http.StatusConflict || !strings.Contains(page, "rechargez la page") {
+		t.Fatalf("a stale edit: %d", code)
+	}
 	_, page, _ = b.get("/app/tickets/new")
 	if !strings.Contains(page, "École des Tilleuls") {
 		t.Fatal("the new request form does not offer the client")
