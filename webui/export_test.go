@@ -24,6 +24,7 @@ func DynamicKeys() map[string][]string {
 		"routing.":  {"pending", "offering", "accepted", "unroutable", "cancelled"},
 		"reason.":   {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},
 		"event.":    {planning.Invited, planning.Accepted, planning.Tentative, planning.Rejected},
+		"weekday.":  {"0", "1", "2", "3", "4", "5", "6"},
 		"action.": {"created", "updated", "commented", "commented_internally", "forwarded", "offered", "offered_to", "accepted",
 			"unroutable", "offer_declined", "offer_expired", "logged_time", "shared", "synced", "refused", "superseded", "planned",
 			"planning_accepted", "planning_tentative", "planning_rejected", "copy_held"},

@@ -178,9 +178,13 @@ func templateFuncs() template.FuncMap {
 		"mul":    func(a, b int) int { return a * b },
 		"float":  func(i int) float64 { return float64(i) },
 		"day":    formatDay,
-		"num":    formatNumber,
-		"euros":  formatEuros,
-		"hours":  func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
+		"clock":  func(t time.Time) string { return t.In(paris).Format("15:04") },
+		"weekday": func(lang string, t time.Time) string {
+			return T(lang, "weekday."+strconv.Itoa(int(t.In(paris).Weekday())))
+		},
+		"num":   formatNumber,
+		"euros": formatEuros,
+		"hours": func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
 		"pct": func(part, whole float64) float64 {
 			if whole <= 0 {
 				return 0

@@ -566,7 +566,11 @@ func (s *Server) dashboardPage(c echo.Context) error {
 	}
 	var unroutable []routing.Unroutable
 	var routed []regionCount
+	var loads []routing.RegionLoad
 	if s.opt.Routing != nil {
+		if loads, err = s.opt.Routing.RegionLoads(ctx); err != nil {
+			return err
+		}
 		if unroutable, err = s.opt.Routing.UnroutableTickets(ctx, by); err != nil {
 			return err
 		}
@@ -603,5 +607,5 @@ func (s *Server) dashboardPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "dashboard", s.newPage(c, "dashboard.title", map[string]any{"Open": open,
-		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars}))
+		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads}))
 }

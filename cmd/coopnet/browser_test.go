@@ -199,6 +199,27 @@ func TestBrowserJourneys(t *testing.T) {
 	}
 	jean.shot("6-assigned")
 
+	// Jean plans the intervention; it reaches Marie's calendar, on her
+	// node; she accepts it there.
+	day := time.Now().In(time.FixedZone("", 0)).AddDate(0, 0, 2).Format(time.DateOnly)
+	jean.run("plan", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T09:00"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T11:30"),
+		chromedp.SendKeys(chromedp.CSS("#ev-loc"), "École des Tilleuls"), chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
+	waitFor(t, "the intervention in Marie's calendar", func() bool {
+		marie.run("calendar", chromedp.Navigate(bzh+"/app/calendar?week="+day), chromedp.WaitVisible(chromedp.CSS("main")))
+		return eval[int](marie, `document.querySelectorAll(".event").length`) == 1
+	})
+	if got := marie.text(".event"); !strings.Contains(got, "09:00") || !strings.Contains(got, "Site web de l'école") {
+		t.Errorf("Marie's calendar shows %q", got)
+	}
+	marie.shot("4-calendar")
+	marie.run("accept the intervention", chromedp.Click(chromedp.CSS(`.event button[value="accept"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".event.state-accepted")))
+	waitFor(t, "Marie's answer on Jean's page", func() bool {
+		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
+		return jean.text("#plan .badge") == "acceptée"
+	})
+
 	// (4) Claire, staff, sees the routed job.
 	claire := newPerson(t, exe, "3-claire")
 	claire.login(bfc, claireEmail)
@@ -206,6 +227,11 @@ func TestBrowserJourneys(t *testing.T) {
 	if got := claire.text("#routed"); !strings.Contains(got, "bretagne") {
 		t.Errorf("the dashboard's routed jobs: %q", got)
 	}
+	waitFor(t, "the three regions' load on the dashboard", func() bool {
+		claire.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#regions")))
+		got := claire.text("#regions")
+		return strings.Contains(got, "bretagne") && strings.Contains(got, "ile-de-france") && strings.Contains(got, "bourgogne-franche-comte")
+	})
 	claire.shot("1-dashboard")
 
 	// Phones: no horizontal scroll at 360 px.

@@ -30,6 +30,11 @@ func (s *Service) subscribe(ctx context.Context) error {
 		return fmt.Errorf("routing: subscribe to questions: %w", err)
 	}
 	s.subs = append(s.subs, sub)
+	sub, err = nc.QueueSubscribe(subjectStats, queue, func(m *nats.Msg) { s.spawn(func() { s.answerStats(ctx, m) }) })
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to stats: %w", err)
+	}
+	s.subs = append(s.subs, sub)
 	sub, err = nc.QueueSubscribe(subjectAccept+s.cfg.Region, queue, func(m *nats.Msg) { s.answerAccept(ctx, m) })
 	if err != nil {
 		return fmt.Errorf("routing: subscribe to acceptances: %w", err)
