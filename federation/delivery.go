@@ -34,10 +34,10 @@ type outboxRow struct {
 
 func (outboxRow) TableName() string { return "federation_outbox" }
 
-// leaseFor is how long a worker holds a delivery: longer than the client's
-// timeout, so that a row is never delivered by two workers at once unless
-// one has died.
-const leaseFor = 2 * time.Minute
+// leaseFor is how long a worker holds the deliveries it claimed: longer
+// than a whole batch at the client's timeout (30 s each), so that a row is
+// never delivered by two workers at once unless one has died.
+const leaseFor = claimBatch*30*time.Second + time.Minute
 
 // enqueue queues activity for each inbox inside tx: the caller's change
 // and its federation commit together (save first, then publish). Queuing
@@ -94,14 +94,30 @@ func (s *Service) deliverLoop(ctx context.Context) {
 			if len(rows) == 0 {
 				break
 			}
-			var delivered []int64
+			var delivered, released []int64
 			var statuses []int
+			down := map[string]bool{} // peers that did not answer in this batch
 			for _, row := range rows {
-				if ok, status := s.deliver(ctx, row); ok {
+				host, _ := keyHost(row.Inbox)
+				if down[host] {
+					released = append(released, row.ID) // not tried: back to its schedule
+					continue
+				}
+				ok, status := s.deliver(ctx, row)
+				switch {
+				case ok:
 					delivered, statuses = append(delivered, row.ID), append(statuses, status)
+				case status == 0 || status >= 500 || status == http.StatusTooManyRequests:
+					down[host] = true
 				}
 			}
 			s.recordDelivered(ctx, delivered, statuses)
+			if len(released) > 0 {
+				if err := s.db.WithContext(context.WithoutCancel(ctx)).Exec("UPDATE federation_outbox SET lease_until = NULL WHERE id IN ?",
+					released).Error; err != nil {
+					s.log.Warn("delivery: release", "err", err)
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -220,6 +220,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	if applied > 0 {
+		s.Wake() // what applying queued (the tracker's answers) goes now
 		if err := s.retryWaiting(ctx); err != nil {
 			return 0, err
 		}
@@ -277,7 +278,7 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 		// It needs an activity not received yet: wait for it, with back-off.
 		s.metrics.applied.WithLabelValues("waiting").Inc()
 		next := time.Now().UTC().Add(min(time.Second<<min(row.Attempts, 10), 5*time.Minute))
-		return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ?", row.ID).Updates(map[string]any{
+		return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
 			"attempts": row.Attempts + 1, "next_attempt_at": next, "last_error": truncate(applyErr.Error(), 500)}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
@@ -288,7 +289,8 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 	}
 	s.metrics.applied.WithLabelValues(state).Inc()
 	s.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
-	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ?", row.ID).
+	// Only if no other replica applied it meanwhile.
+	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
 		Updates(map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": truncate(applyErr.Error(), 500)}).Error
 }
 

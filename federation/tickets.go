@@ -468,7 +468,12 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 	handle, _ := str(o, "handle")
 	name, _ := str(o, "authorName")
 	if handleHost(handle) != sender {
-		handle = s.handleOfActor(idOf(o["attributedTo"]))
+		// Only a member of the sending node may be the author.
+		if by := idOf(o["attributedTo"]); hostOf(by) == sender {
+			handle = s.handleOfActor(by)
+		} else {
+			handle = s.handleOfActor(a.Actor)
+		}
 	}
 	at := time.Now()
 	if pub, _ := str(o, "published"); pub != "" {

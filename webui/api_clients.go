@@ -134,6 +134,9 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// clientUpdate is clientRequest with the version it is based on and
+// without the technician (a separate struct: embedding one would show in
+// the names of fields in errors).
 type clientUpdate struct {
 	Version      *int     `json:"version"`
 	Name         string   `json:"name"`

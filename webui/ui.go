@@ -192,6 +192,10 @@ func templateFuncs() template.FuncMap {
 			return math.Min(100, math.Round(part/whole*1000)/10)
 		},
 		"isStaff": func(a *members.Actor) bool { return a != nil && a.Role.IsStaff() },
+		// bars is what the "bars" chart template takes.
+		"bars": func(p *pageData, bars any, label string) map[string]any {
+			return map[string]any{"Page": p, "Bars": bars, "Label": label}
+		},
 	}
 }
 
@@ -226,9 +230,24 @@ func langOf(c echo.Context) string {
 	return Langs[0]
 }
 
-// csrfToken returns the request's CSRF token, setting the cookie when it
-// has none.
+// sessionCSRF is the CSRF token of a session: derived from its secret
+// token, which only the member's browser holds (an HttpOnly cookie), so a
+// cookie planted by a neighbouring site cannot match it.
+func sessionCSRF(c echo.Context) string {
+	ck, err := c.Cookie(SessionCookie)
+	if err != nil || ck.Value == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("coopnet-csrf\x00" + ck.Value))
+	return hex.EncodeToString(sum[:16])
+}
+
+// csrfToken returns the token forms carry: the session's, or before login
+// a random one also set as a cookie (double submit).
 func (s *Server) csrfToken(c echo.Context) string {
+	if tok := sessionCSRF(c); tok != "" {
+		return tok
+	}
 	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 32 {
 		return ck.Value
 	}
@@ -244,13 +263,18 @@ func (s *Server) csrfToken(c echo.Context) string {
 
 var errCSRF = errors.New("csrf")
 
-// checkCSRF refuses a form whose token is not the cookie's.
+// checkCSRF refuses a form whose token is not the session's (or, before
+// login, the cookie's).
 func checkCSRF(c echo.Context) error {
-	ck, err := c.Cookie(csrfCookie)
-	if err != nil || len(ck.Value) != 32 {
-		return errCSRF
+	want := sessionCSRF(c)
+	if want == "" {
+		ck, err := c.Cookie(csrfCookie)
+		if err != nil || len(ck.Value) != 32 {
+			return errCSRF
+		}
+		want = ck.Value
 	}
-	if subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.FormValue(csrfField))) != 1 {
+	if subtle.ConstantTimeCompare([]byte(want), []byte(c.FormValue(csrfField))) != 1 {
 		return errCSRF
 	}
 	return nil
@@ -338,10 +362,15 @@ func (s *Server) pageError(c echo.Context, err error) error {
 	switch {
 	case errors.Is(err, errCSRF):
 		status, key = http.StatusForbidden, "error.csrf"
-	case errors.As(err, &he) && he.Code == http.StatusNotFound:
-		status, key = http.StatusNotFound, "error.not_found"
-	case errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed:
-		status, key = http.StatusMethodNotAllowed, "error.not_found"
+	case errors.As(err, &he):
+		switch {
+		case he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed:
+			status, key = he.Code, "error.not_found"
+		case he.Code == http.StatusRequestEntityTooLarge:
+			status, key = he.Code, "error.too_large"
+		case he.Code < 500:
+			status, key = he.Code, "error.bad_request"
+		}
 	default:
 		switch apperr.CodeOf(err) {
 		case apperr.NotFound:
@@ -352,12 +381,22 @@ func (s *Server) pageError(c echo.Context, err error) error {
 			status, key = http.StatusConflict, "error.conflict"
 		case apperr.Unavailable:
 			status, key = http.StatusServiceUnavailable, "error.unavailable"
+		case apperr.Invalid, apperr.BadRequest:
+			status, key = http.StatusUnprocessableEntity, "error.bad_request"
+		case apperr.TooLarge:
+			status, key = http.StatusRequestEntityTooLarge, "error.too_large"
+		case apperr.RateLimited:
+			status, key = http.StatusTooManyRequests, "login.limited"
+		case apperr.Unauthorised:
+			return c.Redirect(http.StatusSeeOther, "/app/login")
 		}
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("page", "path", c.Request().URL.Path, "request_id", p.RequestID, "err", err)
+		p.Data = p.T(key, p.RequestID)
+	} else {
+		p.Data = p.T(key)
 	}
-	p.Data = p.T(key, p.RequestID)
 	return s.render(c, status, "error", p)
 }
 

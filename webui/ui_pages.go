@@ -547,6 +547,7 @@ func (s *Server) directoryPage(c echo.Context) error {
 		"Skill": skill, "Q": c.QueryParam("q")}))
 }
 
+// loadBar is one bar of a load chart: hours booked against weekly capacity.
 type loadBar struct {
 	Name          string
 	BookedMinutes int
@@ -607,5 +608,14 @@ func (s *Server) dashboardPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "dashboard", s.newPage(c, "dashboard.title", map[string]any{"Open": open,
-		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads}))
+		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads,
+		"RegionBars": regionBars(loads)}))
+}
+
+func regionBars(loads []routing.RegionLoad) []loadBar {
+	out := make([]loadBar, len(loads))
+	for i, l := range loads {
+		out[i] = loadBar{Name: l.Region, BookedMinutes: l.BookedMinutes, WeeklyHours: l.CapacityHours}
+	}
+	return out
 }

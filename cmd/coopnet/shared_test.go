@@ -80,6 +80,11 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
+	// Only the ticket's own node routes it; the copy's client is described
+	// by its region.
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", marieEmail, map[string]any{}, 409)
+	c.api("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", marieEmail,
+		map[string]any{"name": "Annexe", "postcode": "25150"}, 403)
 	// Île-de-France, not part of this job, holds nothing of it.
 	var n int64
 	c.node("ile-de-france").n.db.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Scan(&n)

@@ -22,7 +22,7 @@ type SiteInput struct {
 
 // AddSite records a site of a client the actor may see.
 func (s *Service) AddSite(ctx context.Context, by members.Actor, clientID string, in SiteInput) (*Site, error) {
-	if _, err := s.Get(ctx, by, clientID); err != nil {
+	if err := s.mayEquip(ctx, by, clientID); err != nil {
 		return nil, err
 	}
 	var v apperr.Validation
@@ -71,7 +71,7 @@ type AssetInput struct {
 
 // AddAsset records equipment of a client the actor may see.
 func (s *Service) AddAsset(ctx context.Context, by members.Actor, clientID string, in AssetInput) (*Asset, error) {
-	if _, err := s.Get(ctx, by, clientID); err != nil {
+	if err := s.mayEquip(ctx, by, clientID); err != nil {
 		return nil, err
 	}
 	var v apperr.Validation
@@ -127,4 +127,18 @@ func (s *Service) Assets(ctx context.Context, by members.Actor, clientID, after 
 		return nil, fmt.Errorf("clients: assets: %w", err)
 	}
 	return out, nil
+}
+
+// mayEquip checks that the actor may record sites and equipment of a
+// client: one of this node's they see (another region's client is its
+// region's to describe).
+func (s *Service) mayEquip(ctx context.Context, by members.Actor, clientID string) error {
+	c, err := s.Get(ctx, by, clientID)
+	if err != nil {
+		return err
+	}
+	if c.OriginAPID != nil {
+		return apperr.New(apperr.Forbidden, "this client belongs to another region's ticket: its region describes it")
+	}
+	return nil
 }

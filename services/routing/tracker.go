@@ -65,6 +65,9 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	if !tickets.MayForward(t, by.ID, by.Role.IsStaff()) {
 		return nil, apperr.New(apperr.Forbidden, "only the ticket's technician or staff may forward it")
 	}
+	if t.OriginRegion != s.cfg.Region {
+		return nil, apperr.New(apperr.Conflict, "this is a ticket of region %s: only its own node routes it", t.OriginRegion)
+	}
 	var v apperr.Validation
 	skill := strings.ToLower(strings.TrimSpace(in.Skill))
 	if skill == "" {

@@ -163,6 +163,9 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	if err := st.check(); err != nil {
 		return false, err
 	}
+	if st.OriginRegion == s.cfg.Region {
+		return false, apperr.New(apperr.Invalid, "a ticket of region %s is this node's own, not a copy", st.OriginRegion)
+	}
 	// The skill vocabulary is the coop's: a skill another node has and
 	// this one does not yet is added rather than refused.
 	if err := tx.WithContext(ctx).Exec(`INSERT INTO skills (name, label_fr, label_en) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -221,8 +224,12 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	set("estimated_hours", "estimated_minutes", hours(cur.EstimatedMinutes), hours(st.EstimatedMinutes), st.EstimatedMinutes)
 	set("status", "status", string(cur.Status), string(st.Status), string(st.Status))
 	set("assignee_name", "assignee_name", cur.AssigneeName, st.Assignee.Name, st.Assignee.Name)
-	if err := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ?", cur.ID).Updates(updates).Error; err != nil {
-		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, err)
+	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", cur.ID, cur.Version).Updates(updates)
+	if res.Error != nil {
+		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, staleVersion(cur.Version) // a member changed the copy meanwhile: tried again
 	}
 	if len(rows) > 0 {
 		if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
@@ -320,7 +327,9 @@ func (s *Service) ApplyPatch(ctx context.Context, tx *gorm.DB, t *Ticket, p Patc
 			record("refused", "estimated_hours", hours(t.EstimatedMinutes), "")
 		}
 	}
-	if to := p.Status; to != nil && *to != t.Status {
+	if to := p.Status; to != nil && *to == t.Status && p.Seq > seqs["status"] {
+		seqs["status"] = p.Seq // already so; a change of the copy older than this one must not undo it
+	} else if to != nil && *to != t.Status {
 		superseded := p.Seq > 0 && p.Seq < seqs["status"]
 		if superseded || CanMove(t.Status, *to) {
 			set("status", "status", string(t.Status), string(*to), string(*to)) // records a superseded change as such
