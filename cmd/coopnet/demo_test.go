@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,6 +231,32 @@ func TestDemo(t *testing.T) {
 	web := apiCall(t, "GET", base+"/api/v1/directory?skill=website&min_level=4", token, nil, 200)["items"].([]any)
 	if len(web) == 0 || !strings.Contains(fmt.Sprint(web), want) || strings.Contains(fmt.Sprint(web), "@bzh.coopnet.example") {
 		t.Errorf("website specialists of the coop (with Marie, without e-mail addresses): %v", web)
+	}
+	// The web interface: the printed login page, Jean's requests in French.
+	if !strings.Contains(out.String(), base+"/app/login") {
+		t.Errorf("the demo does not print where to log in:\n%s", out.String())
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(base + "/app/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if resp.StatusCode != 200 || csrf == nil {
+		t.Fatalf("login page: %d", resp.StatusCode)
+	}
+	resp, err = browser.PostForm(base+"/app/login", url.Values{"_csrf": {string(csrf[1])}, "email": {"jean@bfc.coopnet.example"},
+		"password": {DemoPassword}, "next": {"/app/tickets"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Mes demandes") || !strings.Contains(string(page), "Site web") {
+		t.Fatalf("Jean's requests in the browser: %d\n%s", resp.StatusCode, page)
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("demo exited %d", code)
