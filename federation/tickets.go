@@ -44,6 +44,30 @@ func (s *Service) Work(ts *tickets.Service, cs *clients.Service, ps *planning.Se
 	s.tickets, s.clients, s.planning = ts, cs, ps
 	ts.OnChange(s.TicketChanged, s.Wake)
 	ps.OnChange(s.EventChanged, s.Wake)
+	cs.OnChange(s.ClientChanged, s.Wake)
+}
+
+// ClientChanged sends the new state of each open ticket of the client
+// that another region's member works on: their node holds the client's
+// contact for the job, and it must not go stale (clients' OnChange hook).
+func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Client) error {
+	if c.OriginAPID != nil {
+		return nil
+	}
+	ids, err := s.tickets.SharedOfClient(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		t, err := s.tickets.GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.trackerChanged(ctx, tx, &tickets.Changed{Ticket: t, By: t.CreatedBy}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) newActivityID() string {

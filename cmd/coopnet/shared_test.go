@@ -80,6 +80,15 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
+	// Jean corrects the school's contact: Marie's node has it at once.
+	jc := c.api("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
+		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
+		"contact_name": "M. Durand", "contact_email": "direction.tilleuls@example.org"}, 200)
+	waitFor(t, "the corrected contact on Marie's node", func() bool {
+		cl := c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+		return cl["contact_name"] == "M. Durand" && cl["contact_email"] == "direction.tilleuls@example.org"
+	})
 	// Only the ticket's own node routes it; the copy's client is described
 	// by its region.
 	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", marieEmail, map[string]any{}, 409)
@@ -205,7 +214,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	}
 	code, doc := signedGet("bretagne")
 	if code != http.StatusOK || doc["type"] != "Ticket" || doc["status"] != "in_progress" ||
-		doc["client"].(map[string]any)["contactEmail"] != "ecole.tilleuls@example.org" || doc["isResolved"] != false {
+		doc["client"].(map[string]any)["contactEmail"] != "direction.tilleuls@example.org" || doc["isResolved"] != false {
 		t.Errorf("the ticket as Bretagne's node gets it: %d %v", code, doc)
 	}
 }

@@ -90,7 +90,14 @@ func (Asset) TableName() string { return "assets" }
 
 // Service is the clients domain.
 type Service struct {
-	db *storage.DB
+	db    *storage.DB
+	hooks storage.Hooks[*Client]
+}
+
+// OnChange sets the hooks run when a client is changed: within the
+// transaction, then after it commits. Set once, before serving.
+func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Client) error, after func()) {
+	s.hooks.Set(within, after)
 }
 
 // New returns the clients service.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"gorm.io/gorm"
+
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
@@ -56,14 +58,31 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		return nil, err
 	}
 	u["version"], u["updated_at"] = in.Version+1, storage.Now()
-	res := s.db.WithContext(ctx).Model(&Client{}).Where("id = ? AND version = ?", c.ID, in.Version).Updates(u)
-	if res.Error != nil {
-		return nil, fmt.Errorf("clients: update %s: %w", id, res.Error)
+	stale := &apperr.Error{Code: apperr.Conflict,
+		Message: fmt.Sprintf("the client was changed meanwhile (now version %d): reload it and apply your change again", c.Version),
+		Fields:  map[string]string{"version": "is stale"}}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Client{}).Where("id = ? AND version = ?", c.ID, in.Version).Updates(u)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return stale
+		}
+		cur, err := s.GetTx(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		// The nodes of other regions working for this client get the
+		// corrected contact with their tickets (federation).
+		return s.hooks.Within(ctx, tx, cur)
+	})
+	if err == stale {
+		return nil, stale
 	}
-	if res.RowsAffected == 0 {
-		return nil, &apperr.Error{Code: apperr.Conflict,
-			Message: fmt.Sprintf("the client was changed meanwhile (now version %d): reload it and apply your change again", c.Version),
-			Fields:  map[string]string{"version": "is stale"}}
+	if err != nil {
+		return nil, fmt.Errorf("clients: update %s: %w", id, err)
 	}
+	s.hooks.After()
 	return s.Get(ctx, by, id)
 }

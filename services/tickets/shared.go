@@ -387,3 +387,15 @@ func (s *Service) AddRemoteComment(ctx context.Context, tx *gorm.DB, t *Ticket, 
 	return true, tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
 		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error
 }
+
+// SharedOfClient lists, inside tx, the open tickets of a client of this
+// node assigned to a member of another region.
+func (s *Service) SharedOfClient(ctx context.Context, tx *gorm.DB, clientID string) ([]string, error) {
+	var ids []string
+	err := tx.WithContext(ctx).Model(&Ticket{}).Where("client_id = ? AND origin_region = ? AND assignee_handle <> '' AND assignee_region <> ?",
+		clientID, s.cfg.Region, s.cfg.Region).Where("status NOT IN ?", []string{"closed", "cancelled"}).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("tickets: shared tickets of client %s: %w", clientID, err)
+	}
+	return ids, nil
+}
