@@ -55,6 +55,9 @@ type Config struct {
 	Poll time.Duration
 	// Version is the software version NodeInfo shows.
 	Version string
+	// KeySecret, when set, encrypts the actors' private keys in the
+	// database; every replica of the node needs the same.
+	KeySecret []byte
 }
 
 // RetryPolicy is how a delivery is retried: exponential back-off from
@@ -133,8 +136,12 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	client := &http.Client{Timeout: 30 * time.Second,
 		// A peer is a URL of the config: never follow a redirect elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	keys, err := newKeyStore(db, keyBits, cfg.KeySecret)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
-		keys: newKeyStore(db, keyBits), client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
+		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
 		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{},
 		seen: map[string]time.Time{}, healthy: map[string]bool{}}
 	for _, p := range cfg.Peers {

@@ -2,15 +2,20 @@ package federation
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/scrypt"
 	"gorm.io/gorm/clause"
 
 	"github.com/coopnet/coopnet/services/storage"
@@ -37,15 +42,65 @@ type keyPair struct {
 
 // keyStore hands out actors' key pairs, creating each on first use. The
 // private keys stay in the database and in memory: no route serves them.
+// With a secret, they are stored encrypted (AES-256-GCM, bound to their
+// owner) with a key derived from it by scrypt.
 type keyStore struct {
 	db    *storage.DB
 	bits  int
+	aead  cipher.AEAD // nil: keys stored as plain PEM
 	mu    sync.Mutex
 	cache map[string]*keyPair
 }
 
-func newKeyStore(db *storage.DB, bits int) *keyStore {
-	return &keyStore{db: db, bits: bits, cache: map[string]*keyPair{}}
+// encPrefix marks an encrypted private key in federation_keys.
+const encPrefix = "coopnet-enc-v1:"
+
+func newKeyStore(db *storage.DB, bits int, secret []byte) (*keyStore, error) {
+	k := &keyStore{db: db, bits: bits, cache: map[string]*keyPair{}}
+	if len(secret) > 0 {
+		key, err := scrypt.Key(secret, []byte("coopnet federation keys"), 1<<15, 8, 1, 32)
+		if err != nil {
+			return nil, fmt.Errorf("federation: key secret: %w", err)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		if k.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// seal encrypts a private key's PEM for owner's row, when there is a secret.
+func (k *keyStore) seal(owner, pemText string) string {
+	if k.aead == nil {
+		return pemText
+	}
+	nonce := make([]byte, k.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return encPrefix + base64.StdEncoding.EncodeToString(k.aead.Seal(nonce, nonce, []byte(pemText), []byte(owner)))
+}
+
+// open returns the PEM of a stored private key.
+func (k *keyStore) open(owner, stored string) (string, error) {
+	enc, ok := strings.CutPrefix(stored, encPrefix)
+	if !ok {
+		return stored, nil
+	}
+	if k.aead == nil {
+		return "", errors.New("the private keys are encrypted: set COOPNET_KEY_SECRET_FILE")
+	}
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(b) < k.aead.NonceSize() {
+		return "", errors.New("an encrypted private key is damaged")
+	}
+	plain, err := k.aead.Open(nil, b[:k.aead.NonceSize()], b[k.aead.NonceSize():], []byte(owner))
+	if err != nil {
+		return "", errors.New("COOPNET_KEY_SECRET_FILE does not decrypt the private keys (another secret?)")
+	}
+	return string(plain), nil
 }
 
 // get returns the key pair of owner ("node" or "member:<id>"), creating it
@@ -74,7 +129,7 @@ func (k *keyStore) get(ctx context.Context, owner string) (*keyPair, error) {
 		}
 		row = keyRow{Owner: owner, CreatedAt: time.Now().UTC(),
 			PublicPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-			PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(priv)}))}
+			PrivatePEM: k.seal(owner, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(priv)})))}
 		if err := k.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 			return nil, fmt.Errorf("federation: store key of %s: %w", owner, err)
 		}
@@ -82,9 +137,20 @@ func (k *keyStore) get(ctx context.Context, owner string) (*keyPair, error) {
 			return nil, fmt.Errorf("federation: read key of %s: %w", owner, err)
 		}
 	}
-	priv, err := parsePrivateKey(row.PrivatePEM)
+	plain, err := k.open(owner, row.PrivatePEM)
 	if err != nil {
 		return nil, fmt.Errorf("federation: key of %s: %w", owner, err)
+	}
+	priv, err := parsePrivateKey(plain)
+	if err != nil {
+		return nil, fmt.Errorf("federation: key of %s: %w", owner, err)
+	}
+	if k.aead != nil && !strings.HasPrefix(row.PrivatePEM, encPrefix) {
+		// Stored before a secret was set: encrypt it now.
+		if err := k.db.WithContext(ctx).Model(&keyRow{}).Where("owner = ? AND private_pem = ?", owner, row.PrivatePEM).
+			Update("private_pem", k.seal(owner, plain)).Error; err != nil {
+			return nil, fmt.Errorf("federation: encrypt key of %s: %w", owner, err)
+		}
 	}
 	kp = &keyPair{private: priv, publicPEM: row.PublicPEM}
 	k.mu.Lock()

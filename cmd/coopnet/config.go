@@ -36,6 +36,9 @@ type Config struct {
 	Peers   []string
 	// SignatureSkew is how far a peer's signed Date may be from our clock.
 	SignatureSkew time.Duration
+	// KeySecretFile holds the secret that encrypts the federation's
+	// private keys in the database; empty: they are stored as they are.
+	KeySecretFile string
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// the node, whose X-Forwarded-For header is believed.
 	TrustedProxies []*net.IPNet
@@ -80,6 +83,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness", "level=1,distance=1,load=1,fairness=1", &cf.weights},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
+		{"key-secret-file", "COOPNET_KEY_SECRET_FILE", "file holding the secret that encrypts the actors' private keys in the database (the same on every replica; empty: stored unencrypted)", "", &c.KeySecretFile},
 		{"signature-skew", "COOPNET_SIGNATURE_SKEW", "how far the Date of a peer's signed request may be from this node's clock (1s to 12h)", "1h", &cf.skew},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},

@@ -52,6 +52,12 @@ func newProcCoop(t *testing.T) *procCoop {
 		if r == "bourgogne-franche-comte" {
 			env = append(env, "COOPNET_DATABASE_URL="+storagetest.PostgresURL(t))
 		}
+		// Private keys encrypted at rest, as in production.
+		secret := filepath.Join(t.TempDir(), "key-secret")
+		if err := os.WriteFile(secret, []byte("secret de la région "+r+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "COOPNET_KEY_SECRET_FILE="+secret)
 		pc.env[r] = env
 	}
 	t.Cleanup(func() {

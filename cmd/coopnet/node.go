@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -90,6 +92,17 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
 	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
 		Version: buildVersion()}
+	if cfg.KeySecretFile != "" {
+		secret, err := os.ReadFile(cfg.KeySecretFile)
+		if err == nil && len(bytes.TrimSpace(secret)) < 16 {
+			err = errors.New("holds fewer than 16 characters")
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("--key-secret-file %s: %w", cfg.KeySecretFile, err)
+		}
+		fcfg.KeySecret = bytes.TrimSpace(secret)
+	}
 	if opt.Federation != nil {
 		opt.Federation(&fcfg)
 	}

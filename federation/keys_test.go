@@ -1,0 +1,72 @@
+package federation
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+)
+
+// TestKeysEncryptedAtRest: with a secret, a private key is stored
+// encrypted and bound to its owner; the same secret reads it back, another
+// one or none does not; a key stored before the secret was set is
+// encrypted on first use.
+func TestKeysEncryptedAtRest(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		secret := []byte("une phrase secrète assez longue")
+		stored := func(owner string) string {
+			var row keyRow
+			if err := db.Where("owner = ?", owner).Take(&row).Error; err != nil {
+				t.Fatal(err)
+			}
+			return row.PrivatePEM
+		}
+		ks, err := newKeyStore(db, 1024, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, err := ks.get(ctx, "node")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := stored("node"); !strings.HasPrefix(s, encPrefix) || strings.Contains(s, "PRIVATE KEY") {
+			t.Fatalf("stored as %.40q…", s)
+		}
+		again, _ := newKeyStore(db, 1024, secret)
+		kp2, err := again.get(ctx, "node")
+		if err != nil || !kp2.private.Equal(kp.private) {
+			t.Fatalf("the same secret does not read the key back: %v", err)
+		}
+		wrong, _ := newKeyStore(db, 1024, []byte("une autre phrase, pas la bonne"))
+		if _, err := wrong.get(ctx, "node"); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
+			t.Fatalf("another secret: %v", err)
+		}
+		none, _ := newKeyStore(db, 1024, nil)
+		if _, err := none.get(ctx, "node"); err == nil || !strings.Contains(err.Error(), "COOPNET_KEY_SECRET_FILE") {
+			t.Fatalf("no secret: %v", err)
+		}
+		// A ciphertext moved to another owner's row does not open.
+		if err := db.Exec("INSERT INTO federation_keys (owner, public_pem, private_pem, created_at) SELECT 'member:x', public_pem, private_pem, created_at FROM federation_keys WHERE owner = 'node'").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := again.get(ctx, "member:x"); err == nil {
+			t.Fatal("a key opened under another owner")
+		}
+		// Stored in the clear before the secret: encrypted on first use.
+		if _, err := none.get(ctx, "member:y"); err != nil {
+			t.Fatal(err)
+		}
+		if s := stored("member:y"); !strings.Contains(s, "PRIVATE KEY") {
+			t.Fatal("without a secret the key is stored as PEM")
+		}
+		if _, err := again.get(ctx, "member:y"); err != nil {
+			t.Fatal(err)
+		}
+		if s := stored("member:y"); !strings.HasPrefix(s, encPrefix) {
+			t.Fatal("a clear key was not encrypted once a secret was set")
+		}
+	})
+}
