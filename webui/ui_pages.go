@@ -586,21 +586,16 @@ func (s *Server) dashboardPage(c echo.Context) error {
 			return routed[i].Jobs > routed[j].Jobs || routed[i].Jobs == routed[j].Jobs && routed[i].Region < routed[j].Region
 		})
 	}
-	booked, err := s.opt.Tickets.ActiveMinutes(ctx)
-	if err != nil {
-		return err
-	}
-	ms, err := s.opt.Members.List(ctx, members.ListOptions{Limit: 500})
-	if err != nil {
-		return err
-	}
 	var bars []loadBar
-	for _, m := range ms {
-		if m.Role == members.Technician || booked[m.ID] > 0 {
-			bars = append(bars, loadBar{Name: m.Name, BookedMinutes: booked[m.ID], WeeklyHours: m.WeeklyHours})
+	if s.opt.Routing != nil {
+		ml, err := s.opt.Routing.MemberLoads(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range ml {
+			bars = append(bars, loadBar{Name: m.Name, BookedMinutes: m.BookedMinutes, WeeklyHours: m.WeeklyHours})
 		}
 	}
-	sort.Slice(bars, func(i, j int) bool { return bars[i].Name < bars[j].Name })
 	open := 0
 	for st, n := range d {
 		if st != string(tickets.StatusResolved) && st != string(tickets.StatusClosed) && st != string(tickets.StatusCancelled) {

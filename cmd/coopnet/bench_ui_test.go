@@ -179,10 +179,10 @@ func BenchmarkPages(b *testing.B) {
 			if _, err := n.routing.AcceptedByRegion(ctx); err != nil {
 				return err
 			}
-			if _, err := n.tickets.ActiveMinutes(ctx); err != nil {
+			if _, err := n.routing.RegionLoads(ctx); err != nil { // this region's figures, and the others' over NATS
 				return err
 			}
-			_, err := n.members.List(ctx, members.ListOptions{Limit: 500})
+			_, err := n.routing.MemberLoads(ctx)
 			return err
 		}},
 	}

@@ -146,3 +146,34 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 	})
 	return out, nil
 }
+
+// MemberLoad is one technician of this node with their booked minutes
+// (work under way and offers waiting for an answer) and weekly capacity.
+type MemberLoad struct {
+	Name          string
+	WeeklyHours   int
+	BookedMinutes int
+}
+
+// MemberLoads lists this node's active technicians with their load, by
+// name.
+func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
+	var rows []struct {
+		ID          string
+		Name        string
+		WeeklyHours int
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT id, name, weekly_hours FROM members WHERE active AND role = 'technician'
+		ORDER BY name, id`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("routing: member loads: %w", err)
+	}
+	booked, _, err := s.loadBook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MemberLoad, len(rows))
+	for i, r := range rows {
+		out[i] = MemberLoad{Name: r.Name, WeeklyHours: r.WeeklyHours, BookedMinutes: booked[r.ID]}
+	}
+	return out, nil
+}
