@@ -113,8 +113,10 @@ func (s *Service) deliverLoop(ctx context.Context) {
 			}
 			s.recordDelivered(ctx, delivered, statuses)
 			if len(released) > 0 {
-				if err := s.db.WithContext(context.WithoutCancel(ctx)).Exec("UPDATE federation_outbox SET lease_until = NULL WHERE id IN ?",
-					released).Error; err != nil {
+				// Not now: the next claim would take them again at once.
+				if err := s.db.WithContext(context.WithoutCancel(ctx)).Exec(
+					"UPDATE federation_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id IN ?",
+					time.Now().UTC().Add(s.backoff(1)), released).Error; err != nil {
 					s.log.Warn("delivery: release", "err", err)
 				}
 			}

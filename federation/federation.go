@@ -173,6 +173,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if _, err := s.keys.get(ctx, "node"); err != nil {
 		return err
 	}
+	if err := s.keys.sealAll(ctx); err != nil {
+		return err
+	}
 	if err := s.ensurePeers(ctx); err != nil {
 		return err
 	}

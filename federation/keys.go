@@ -212,3 +212,23 @@ func parsePublicKey(s string) (*rsa.PublicKey, error) {
 	}
 	return rk, nil
 }
+
+// sealAll encrypts, with the secret, every private key still stored in
+// the clear (written before the secret was set), so that a dump of the
+// database alone gives none away.
+func (k *keyStore) sealAll(ctx context.Context) error {
+	if k.aead == nil {
+		return nil
+	}
+	var rows []keyRow
+	if err := k.db.WithContext(ctx).Where("private_pem NOT LIKE ?", encPrefix+"%").Find(&rows).Error; err != nil {
+		return fmt.Errorf("federation: read keys: %w", err)
+	}
+	for _, r := range rows {
+		if err := k.db.WithContext(ctx).Model(&keyRow{}).Where("owner = ? AND private_pem = ?", r.Owner, r.PrivatePEM).
+			Update("private_pem", k.seal(r.Owner, r.PrivatePEM)).Error; err != nil {
+			return fmt.Errorf("federation: encrypt key of %s: %w", r.Owner, err)
+		}
+	}
+	return nil
+}

@@ -68,5 +68,15 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 		if s := stored("member:y"); !strings.HasPrefix(s, encPrefix) {
 			t.Fatal("a clear key was not encrypted once a secret was set")
 		}
+		// At start, every clear key is encrypted, read or not.
+		if _, err := none.get(ctx, "member:z"); err != nil {
+			t.Fatal(err)
+		}
+		if err := again.sealAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := stored("member:z"); !strings.HasPrefix(s, encPrefix) {
+			t.Fatal("sealAll left a clear key")
+		}
 	})
 }

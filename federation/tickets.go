@@ -63,6 +63,11 @@ func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Cli
 		if err != nil {
 			return err
 		}
+		// A new version for the ticket: of two corrections in a row, the
+		// copy keeps the later whatever order they arrive in.
+		if t, err = s.tickets.Touch(ctx, tx, t, t.CreatedBy, "client_updated"); err != nil {
+			return err
+		}
 		if err := s.trackerChanged(ctx, tx, &tickets.Changed{Ticket: t, By: t.CreatedBy}); err != nil {
 			return err
 		}

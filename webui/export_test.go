@@ -27,7 +27,7 @@ func DynamicKeys() map[string][]string {
 		"weekday.":  {"0", "1", "2", "3", "4", "5", "6"},
 		"action.": {"created", "updated", "commented", "commented_internally", "forwarded", "offered", "offered_to", "accepted",
 			"unroutable", "offer_declined", "offer_expired", "logged_time", "shared", "synced", "refused", "superseded", "planned",
-			"planning_accepted", "planning_tentative", "planning_rejected", "copy_held"},
+			"planning_accepted", "planning_tentative", "planning_rejected", "copy_held", "client_updated"},
 	}
 }
 

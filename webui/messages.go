@@ -215,6 +215,7 @@ var messages = map[string]map[string]string{
 		"action.planning_tentative":   "intervention provisoire",
 		"action.planning_rejected":    "intervention refusée",
 		"action.copy_held":            "reçue par la région de l'intervenant",
+		"action.client_updated":       "client mis à jour",
 	},
 	"en": {
 		"app.name":                    "coopnet",
@@ -427,5 +428,6 @@ var messages = map[string]map[string]string{
 		"action.planning_tentative":   "intervention tentative",
 		"action.planning_rejected":    "intervention declined",
 		"action.copy_held":            "received by the assignee's region",
+		"action.client_updated":       "client updated",
 	},
 }

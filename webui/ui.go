@@ -231,8 +231,11 @@ func langOf(c echo.Context) string {
 }
 
 // sessionCSRF is the CSRF token of a session: derived from its secret
-// token, which only the member's browser holds (an HttpOnly cookie), so a
-// cookie planted by a neighbouring site cannot match it.
+// token, which only the member's browser holds (an HttpOnly cookie). A
+// cookie planted by a neighbouring site would have to carry a valid
+// session of the victim to get the victim's forms through; it can at most
+// log the victim in as someone else (login CSRF), as with any
+// double-submit token.
 func sessionCSRF(c echo.Context) string {
 	ck, err := c.Cookie(SessionCookie)
 	if err != nil || ck.Value == "" {

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -77,7 +78,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		// corrected contact with their tickets (federation).
 		return s.hooks.Within(ctx, tx, cur)
 	})
-	if err == stale {
+	if errors.Is(err, stale) {
 		return nil, stale
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -70,10 +71,15 @@ func (s *Service) answerStats(ctx context.Context, m *nats.Msg) {
 	var q struct {
 		V        int    `json:"v"`
 		Question string `json:"question"`
+		From     string `json:"from"`
 	}
-	if err := decode(m.Data, &q); err != nil || q.V != wireVersion || q.Question == "" || len(q.Question) > 64 {
+	if err := decode(m.Data, &q); err != nil || q.V != wireVersion || q.Question == "" || len(q.Question) > 64 ||
+		!regionRe.MatchString(q.From) || m.Reply == "" {
 		s.drop("stats", err)
 		return
+	}
+	if q.From == s.cfg.Region {
+		return // the asking node has its own figures
 	}
 	l, err := s.localLoad(ctx, q.Question)
 	if err != nil {
@@ -104,7 +110,7 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 			delete(s.waiting, id)
 			s.waitMu.Unlock()
 		}()
-		b, _ := json.Marshal(map[string]any{"v": wireVersion, "question": id})
+		b, _ := json.Marshal(map[string]any{"v": wireVersion, "question": id, "from": s.cfg.Region})
 		if err := s.bus.Conn.PublishRequest(subjectStats, s.replyPrefix+id, b); err == nil {
 			expected := s.liveRegions()
 			timer := time.NewTimer(s.cfg.GatherWindow)
@@ -163,8 +169,8 @@ func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
 		Name        string
 		WeeklyHours int
 	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT id, name, weekly_hours FROM members WHERE active AND role = 'technician'
-		ORDER BY name, id`).Scan(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT id, name, weekly_hours FROM members WHERE active AND role = 'technician'`).
+		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("routing: member loads: %w", err)
 	}
 	booked, _, err := s.loadBook(ctx)
@@ -175,5 +181,7 @@ func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
 	for i, r := range rows {
 		out[i] = MemberLoad{Name: r.Name, WeeklyHours: r.WeeklyHours, BookedMinutes: booked[r.ID]}
 	}
+	// Sorted here: SQLite and PostgreSQL order accented names differently.
+	slices.SortFunc(out, func(a, b MemberLoad) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

@@ -399,3 +399,23 @@ func (s *Service) SharedOfClient(ctx context.Context, tx *gorm.DB, clientID stri
 	}
 	return ids, nil
 }
+
+// Touch gives a ticket a new version inside tx without changing its
+// fields, and records why in its history (its client changed, say): the
+// state sent to the other node then supersedes the earlier ones.
+func (s *Service) Touch(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, action string) (*Ticket, error) {
+	now := storage.Now()
+	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).
+		Updates(map[string]any{"version": t.Version + 1, "updated_at": now})
+	if res.Error != nil {
+		return nil, fmt.Errorf("tickets: touch %s: %w", t.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, staleVersion(t.Version)
+	}
+	if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version + 1,
+		ActorHandle: byHandle, Action: action, CreatedAt: now}).Error; err != nil {
+		return nil, err
+	}
+	return s.GetTx(ctx, tx, t.ID)
+}
