@@ -7,6 +7,7 @@ var messages = map[string]map[string]string{
 	"fr": {
 		"app.name":                    "coopnet",
 		"app.tagline":                 "La coopérative des techniciens informatiques",
+		"punct.colon":                 "\u00a0: ",
 		"nav.tickets":                 "Mes demandes",
 		"nav.new_ticket":              "Nouvelle demande",
 		"nav.clients":                 "Mes clients",
@@ -220,6 +221,7 @@ var messages = map[string]map[string]string{
 	"en": {
 		"app.name":                    "coopnet",
 		"app.tagline":                 "The cooperative of IT technicians",
+		"punct.colon":                 ": ",
 		"nav.tickets":                 "My requests",
 		"nav.new_ticket":              "New request",
 		"nav.clients":                 "My clients",
