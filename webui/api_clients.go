@@ -156,8 +156,9 @@ func (s *Server) updateClient(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	in := clients.UpdateInput{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat,
-		Lon: req.Lon, ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone}
+	in := clients.UpdateInput{Description: clients.Description{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode,
+		Commune: req.Commune, Lat: req.Lat, Lon: req.Lon, ContactName: req.ContactName, ContactEmail: req.ContactEmail,
+		ContactPhone: req.ContactPhone}}
 	if req.Version != nil {
 		in.Version = *req.Version
 	}

@@ -394,9 +394,10 @@ func (s *Server) clientPage(c echo.Context) error {
 func (s *Server) updateClientSubmit(c echo.Context) error {
 	id := c.Param("id")
 	v, _ := strconv.Atoi(c.FormValue("version"))
-	_, err := s.opt.Clients.Update(c.Request().Context(), actorOf(c), id, clients.UpdateInput{Version: v, Name: c.FormValue("name"),
-		Kind: c.FormValue("kind"), Postcode: c.FormValue("postcode"), Commune: c.FormValue("commune"),
-		ContactName: c.FormValue("contact_name"), ContactEmail: c.FormValue("contact_email"), ContactPhone: c.FormValue("contact_phone")})
+	_, err := s.opt.Clients.Update(c.Request().Context(), actorOf(c), id, clients.UpdateInput{Version: v,
+		Description: clients.Description{Name: c.FormValue("name"), Kind: c.FormValue("kind"), Postcode: c.FormValue("postcode"),
+			Commune: c.FormValue("commune"), ContactName: c.FormValue("contact_name"), ContactEmail: c.FormValue("contact_email"),
+			ContactPhone: c.FormValue("contact_phone")}})
 	if formErrors(err) != nil {
 		return redirect(c, "/app/clients/"+id+"#edit", "form.errors")
 	}

@@ -118,26 +118,40 @@ type CreateInput struct {
 	TechnicianID string
 }
 
+// Description is what describes a client, as entered to create or change
+// it.
+type Description struct {
+	Name         string
+	Kind         string
+	Postcode     string
+	Commune      string
+	Lat, Lon     *float64
+	ContactName  string
+	ContactEmail string
+	ContactPhone string
+}
+
+// describe checks d into c's fields, reporting what is not valid in v.
+func describe(v *apperr.Validation, c *Client, d Description) {
+	c.Name = validate.Text(v, "name", d.Name, 1, 200, false)
+	c.Kind = validate.OneOf(v, "kind", d.Kind, Kinds...)
+	c.ContactName = validate.Text(v, "contact_name", d.ContactName, 0, 120, false)
+	c.ContactEmail = validate.Email(v, "contact_email", d.ContactEmail, false)
+	c.ContactPhone = validate.Phone(v, "contact_phone", d.ContactPhone)
+	if loc, ok := validate.Location(v, d.Postcode, d.Commune, d.Lat, d.Lon, true); ok {
+		c.Postcode, c.Commune, c.Departement = loc.Postcode, loc.Commune, loc.Departement
+		c.Lat, c.Lon, c.LocationPrecise = loc.Lat, loc.Lon, loc.Precise
+	}
+	c.SearchText = geo.Fold(c.Name + " " + c.Commune)
+}
+
 // Create records a new client in the actor's charge.
 func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) (*Client, error) {
 	var v apperr.Validation
 	now := storage.Now()
-	c := &Client{
-		ID:           storage.NewID(),
-		TechnicianID: by.ID,
-		Name:         validate.Text(&v, "name", in.Name, 1, 200, false),
-		Kind:         validate.OneOf(&v, "kind", in.Kind, Kinds...),
-		ContactName:  validate.Text(&v, "contact_name", in.ContactName, 0, 120, false),
-		ContactEmail: validate.Email(&v, "contact_email", in.ContactEmail, false),
-		ContactPhone: validate.Phone(&v, "contact_phone", in.ContactPhone),
-		Version:      1,
-		CreatedAt:    now,
-		UpdatedAt:    now,
-	}
-	if loc, ok := validate.Location(&v, in.Postcode, in.Commune, in.Lat, in.Lon, true); ok {
-		c.Postcode, c.Commune, c.Departement = loc.Postcode, loc.Commune, loc.Departement
-		c.Lat, c.Lon, c.LocationPrecise = loc.Lat, loc.Lon, loc.Precise
-	}
+	c := &Client{ID: storage.NewID(), TechnicianID: by.ID, Version: 1, CreatedAt: now, UpdatedAt: now}
+	describe(&v, c, Description{Name: in.Name, Kind: in.Kind, Postcode: in.Postcode, Commune: in.Commune, Lat: in.Lat,
+		Lon: in.Lon, ContactName: in.ContactName, ContactEmail: in.ContactEmail, ContactPhone: in.ContactPhone})
 	if in.TechnicianID != "" && in.TechnicianID != by.ID {
 		if !by.Role.IsStaff() {
 			return nil, apperr.New(apperr.Forbidden, "only coop staff may put a client in another member's charge")
@@ -156,7 +170,6 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	c.SearchText = geo.Fold(c.Name + " " + c.Commune)
 	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
 		return nil, fmt.Errorf("clients: create: %w", err)
 	}

@@ -8,24 +8,15 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
-	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
-	"github.com/coopnet/coopnet/services/validate"
 )
 
-// UpdateInput changes a client: the whole description (as a form sends
+// UpdateInput changes a client: its whole description (as a form sends
 // it), based on Version.
 type UpdateInput struct {
-	Version      int
-	Name         string
-	Kind         string
-	Postcode     string
-	Commune      string
-	Lat, Lon     *float64
-	ContactName  string
-	ContactEmail string
-	ContactPhone string
+	Version int
+	Description
 }
 
 // Update changes a client of this node the actor may see; a stale version
@@ -43,22 +34,15 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 	if in.Version <= 0 {
 		v.Add("version", "is required: the version of the client you are changing")
 	}
-	u := map[string]any{
-		"name":          validate.Text(&v, "name", in.Name, 1, 200, false),
-		"kind":          validate.OneOf(&v, "kind", in.Kind, Kinds...),
-		"contact_name":  validate.Text(&v, "contact_name", in.ContactName, 0, 120, false),
-		"contact_email": validate.Email(&v, "contact_email", in.ContactEmail, false),
-		"contact_phone": validate.Phone(&v, "contact_phone", in.ContactPhone),
-	}
-	if loc, ok := validate.Location(&v, in.Postcode, in.Commune, in.Lat, in.Lon, true); ok {
-		u["postcode"], u["commune"], u["departement"] = loc.Postcode, loc.Commune, loc.Departement
-		u["lat"], u["lon"], u["location_precise"] = loc.Lat, loc.Lon, loc.Precise
-		u["search_text"] = geo.Fold(in.Name + " " + loc.Commune)
-	}
+	var d Client
+	describe(&v, &d, in.Description)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	u["version"], u["updated_at"] = in.Version+1, storage.Now()
+	u := map[string]any{"name": d.Name, "kind": d.Kind, "contact_name": d.ContactName, "contact_email": d.ContactEmail,
+		"contact_phone": d.ContactPhone, "postcode": d.Postcode, "commune": d.Commune, "departement": d.Departement,
+		"lat": d.Lat, "lon": d.Lon, "location_precise": d.LocationPrecise, "search_text": d.SearchText,
+		"version": in.Version + 1, "updated_at": storage.Now()}
 	stale := &apperr.Error{Code: apperr.Conflict,
 		Message: fmt.Sprintf("the client was changed meanwhile (now version %d): reload it and apply your change again", c.Version),
 		Fields:  map[string]string{"version": "is stale"}}
