@@ -76,6 +76,13 @@ func mustLoadLocation(name string) *time.Location {
 	return l
 }
 
+// mondayOf is the start of t's week: Monday 00:00, Paris time.
+func mondayOf(t time.Time) time.Time {
+	t = t.In(paris)
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, paris)
+	return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+}
+
 // parseWhen reads a calendar bound: an RFC 3339 time, or a day (the start
 // of that day in Paris).
 func parseWhen(v *apperr.Validation, field, s string) time.Time {
@@ -92,9 +99,7 @@ func parseWhen(v *apperr.Validation, field, s string) time.Time {
 // calendar lists the actor's interventions from every region, this week
 // (Monday to Monday, Paris time) unless from/to say otherwise.
 func (s *Server) calendar(c echo.Context) error {
-	now := time.Now().In(paris)
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, paris)
-	from := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	from := mondayOf(time.Now())
 	to := from.AddDate(0, 0, 7)
 	var v apperr.Validation
 	if q := c.QueryParam("from"); q != "" {

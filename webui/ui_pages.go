@@ -257,13 +257,8 @@ func (s *Server) ticketPage(c echo.Context) error {
 		return err
 	}
 	if s.opt.Planning != nil {
-		now := time.Now()
-		if es, err := s.opt.Planning.Calendar(ctx, by, now.AddDate(0, 0, -30), now.AddDate(0, 0, 60)); err == nil {
-			for _, e := range es {
-				if e.TicketID == t.ID {
-					v.Events = append(v.Events, e)
-				}
-			}
+		if v.Events, err = s.opt.Planning.OfTicket(ctx, by, t.ID); err != nil {
+			return err
 		}
 	}
 	return s.render(c, http.StatusOK, "ticket", s.newPage(c, "tickets.title", v))
@@ -474,12 +469,10 @@ type calendarDay struct {
 }
 
 func (s *Server) calendarPage(c echo.Context) error {
-	now := time.Now().In(paris)
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, paris)
+	monday := mondayOf(time.Now())
 	if d, err := time.ParseInLocation(time.DateOnly, c.QueryParam("week"), paris); err == nil {
-		day = d
+		monday = mondayOf(d)
 	}
-	monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
 	var es []*planning.Event
 	if s.opt.Planning != nil {
 		var err error

@@ -238,6 +238,20 @@ func (s *Service) Calendar(ctx context.Context, by members.Actor, from, to time.
 	return out, nil
 }
 
+// OfTicket lists the interventions planned on a ticket the actor may see,
+// soonest first.
+func (s *Service) OfTicket(ctx context.Context, by members.Actor, ticketID string) ([]*Event, error) {
+	t, err := s.tickets.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Event
+	if err := s.db.WithContext(ctx).Where("ticket_id = ?", t.ID).Order("start_at, id").Limit(200).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("planning: interventions of %s: %w", t.ID, err)
+	}
+	return out, nil
+}
+
 // Invitation is an event another node invited one of this node's members
 // to, on this node's copy of a shared ticket.
 type Invitation struct {
