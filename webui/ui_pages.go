@@ -32,6 +32,18 @@ func (s *Server) uiRoutes() {
 		e.Add(method, "/app"+path, h, append([]echo.MiddlewareFunc{s.pageAuth, csrfProtect}, mw...)...)
 	}
 	staff := requireRole(members.Staff, members.Admin)
+	// Pages that act through routing or planning need them on this node.
+	needs := func(ok bool, what string) echo.MiddlewareFunc {
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if !ok {
+					return apperr.New(apperr.Unavailable, "%s is not available on this node", what)
+				}
+				return next(c)
+			}
+		}
+	}
+	routed, planned := needs(s.opt.Routing != nil, "routing"), needs(s.opt.Planning != nil, "planning")
 	page("POST", "/logout", s.logoutSubmit)
 	page("GET", "/", s.appHome)
 	page("GET", "/tickets", s.ticketsPage)
@@ -39,9 +51,9 @@ func (s *Server) uiRoutes() {
 	page("POST", "/tickets", s.createTicketSubmit)
 	page("GET", "/tickets/:id", s.ticketPage)
 	page("POST", "/tickets/:id/comments", s.commentSubmit)
-	page("POST", "/tickets/:id/forward", s.forwardSubmit)
+	page("POST", "/tickets/:id/forward", s.forwardSubmit, routed)
 	page("POST", "/tickets/:id/status", s.statusSubmit)
-	page("POST", "/tickets/:id/events", s.eventSubmit)
+	page("POST", "/tickets/:id/events", s.eventSubmit, planned)
 	page("GET", "/clients", s.clientsPage)
 	page("POST", "/clients", s.createClientSubmit)
 	page("GET", "/clients/:id", s.clientPage)
@@ -49,10 +61,10 @@ func (s *Server) uiRoutes() {
 	page("POST", "/clients/:id/sites", s.siteSubmit)
 	page("POST", "/clients/:id/assets", s.assetSubmit)
 	page("GET", "/offers", s.offersPage)
-	page("POST", "/offers/:id/accept", s.acceptSubmit)
-	page("POST", "/offers/:id/decline", s.declineSubmit)
+	page("POST", "/offers/:id/accept", s.acceptSubmit, routed)
+	page("POST", "/offers/:id/decline", s.declineSubmit, routed)
 	page("GET", "/calendar", s.calendarPage)
-	page("POST", "/events/:id/answer", s.answerSubmit)
+	page("POST", "/events/:id/answer", s.answerSubmit, planned)
 	page("GET", "/directory", s.directoryPage)
 	page("GET", "/staff", s.dashboardPage, staff)
 }
@@ -278,9 +290,6 @@ func (s *Server) commentSubmit(c echo.Context) error {
 
 func (s *Server) forwardSubmit(c echo.Context) error {
 	id := c.Param("id")
-	if s.opt.Routing == nil {
-		return apperr.New(apperr.Unavailable, "routing is not available on this node")
-	}
 	level, _ := strconv.Atoi(c.FormValue("min_level"))
 	_, err := s.opt.Routing.Forward(c.Request().Context(), actorOf(c), id, routing.ForwardInput{Skill: c.FormValue("skill"),
 		MinLevel: level, Note: c.FormValue("note")})
@@ -318,9 +327,6 @@ func parseLocal(s string) *time.Time {
 
 func (s *Server) eventSubmit(c echo.Context) error {
 	id := c.Param("id")
-	if s.opt.Planning == nil {
-		return apperr.New(apperr.Unavailable, "planning is not available on this node")
-	}
 	_, err := s.opt.Planning.Schedule(c.Request().Context(), actorOf(c), id, planning.ScheduleInput{
 		Start: parseLocal(c.FormValue("start")), End: parseLocal(c.FormValue("end")), Location: c.FormValue("location")})
 	if formErrors(err) != nil {
@@ -442,9 +448,6 @@ func (s *Server) offersPage(c echo.Context) error {
 }
 
 func (s *Server) acceptSubmit(c echo.Context) error {
-	if s.opt.Routing == nil {
-		return apperr.New(apperr.Unavailable, "routing is not available on this node")
-	}
 	if _, err := s.opt.Routing.Accept(c.Request().Context(), actorOf(c), c.Param("id")); err != nil {
 		return err
 	}
@@ -452,9 +455,6 @@ func (s *Server) acceptSubmit(c echo.Context) error {
 }
 
 func (s *Server) declineSubmit(c echo.Context) error {
-	if s.opt.Routing == nil {
-		return apperr.New(apperr.Unavailable, "routing is not available on this node")
-	}
 	if err := s.opt.Routing.Decline(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("reason")); err != nil {
 		return err
 	}
@@ -500,9 +500,6 @@ func (s *Server) calendarPage(c echo.Context) error {
 }
 
 func (s *Server) answerSubmit(c echo.Context) error {
-	if s.opt.Planning == nil {
-		return apperr.New(apperr.Unavailable, "planning is not available on this node")
-	}
 	if _, err := s.opt.Planning.Answer(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("answer")); err != nil {
 		return err
 	}
