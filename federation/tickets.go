@@ -192,6 +192,19 @@ func (s *Service) copyChanged(ctx context.Context, tx *gorm.DB, c *tickets.Chang
 		return s.queueNote(ctx, tx, t, c.Comment, to, inbox)
 	}
 	actor := s.actorFor(c.By)
+	// send queues one activity by the member to the tracker, with the
+	// copy's version (the tracker orders the copy's changes by it).
+	send := func(typ string, object any, extra map[string]any) error {
+		act, err := activityDoc(typ, s.newActivityID(), actor, object, to, "", time.Now())
+		if err != nil {
+			return err
+		}
+		act["version"] = t.Version
+		for k, v := range extra {
+			act[k] = v
+		}
+		return s.enqueue(ctx, tx, act, []string{inbox})
+	}
 	patch := map[string]any{"id": t.APID, "type": "Ticket", "version": t.Version}
 	for field, v := range c.Fields {
 		switch field {
@@ -208,39 +221,25 @@ func (s *Service) copyChanged(ctx context.Context, tx *gorm.DB, c *tickets.Chang
 		case "time_spent_minutes":
 			patch["assigneeMinutes"] = t.TimeSpentMinutes
 		case "status":
+			var err error
 			switch {
 			case t.Status == tickets.StatusResolved:
-				act, err := activityDoc("Resolve", s.newActivityID(), actor, t.APID, to, "", time.Now())
-				if err != nil {
-					return err
-				}
-				act["version"] = t.Version
-				if err := s.enqueue(ctx, tx, act, []string{inbox}); err != nil {
-					return err
-				}
+				err = send("Resolve", t.APID, nil)
 			case c.OldStatus == tickets.StatusResolved:
 				undone := map[string]any{"type": "Resolve", "actor": actor, "object": t.APID}
-				act, err := activityDoc("Undo", s.newActivityID(), actor, undone, to, "", time.Now())
-				if err != nil {
-					return err
-				}
-				act["status"], act["version"] = string(t.Status), t.Version
-				if err := s.enqueue(ctx, tx, act, []string{inbox}); err != nil {
-					return err
-				}
+				err = send("Undo", undone, map[string]any{"status": string(t.Status)})
 			default:
 				patch["status"] = v
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
 	if len(patch) == 3 {
 		return nil
 	}
-	act, err := activityDoc("Update", s.newActivityID(), actor, patch, to, "", time.Now())
-	if err != nil {
-		return err
-	}
-	return s.enqueue(ctx, tx, act, []string{inbox})
+	return send("Update", patch, nil)
 }
 
 func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, cm *tickets.Comment, to []string, inbox string) error {
