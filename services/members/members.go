@@ -181,7 +181,7 @@ func (s *Service) getWhere(ctx context.Context, key, cond string, args ...any) (
 	if err != nil {
 		return nil, fmt.Errorf("members: get %s: %w", key, err)
 	}
-	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
+	if err := s.loadSkills(ctx, s.db.DB, []*Member{&m}); err != nil {
 		return nil, err
 	}
 	s.decorate(&m)
@@ -198,7 +198,7 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*Member, error)
 	if err != nil {
 		return nil, fmt.Errorf("members: get by email: %w", err)
 	}
-	if err := s.loadSkills(ctx, []*Member{&m}); err != nil {
+	if err := s.loadSkills(ctx, s.db.DB, []*Member{&m}); err != nil {
 		return nil, err
 	}
 	s.decorate(&m)
@@ -227,7 +227,7 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]*Member, error) 
 	if err := q.Find(&ms).Error; err != nil {
 		return nil, fmt.Errorf("members: list: %w", err)
 	}
-	if err := s.loadSkills(ctx, ms); err != nil {
+	if err := s.loadSkills(ctx, s.db.DB, ms); err != nil {
 		return nil, err
 	}
 	for _, m := range ms {
@@ -236,7 +236,9 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]*Member, error) 
 	return ms, nil
 }
 
-func (s *Service) loadSkills(ctx context.Context, ms []*Member) error {
+// loadSkills fills in the members' skills, read through db (the service's
+// database, or a transaction).
+func (s *Service) loadSkills(ctx context.Context, db *gorm.DB, ms []*Member) error {
 	if len(ms) == 0 {
 		return nil
 	}
@@ -248,7 +250,7 @@ func (s *Service) loadSkills(ctx context.Context, ms []*Member) error {
 		m.Skills = []SkillLevel{}
 	}
 	var rows []memberSkill
-	if err := s.db.WithContext(ctx).Where("member_id IN ?", ids).Order("skill").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("member_id IN ?", ids).Order("skill").Find(&rows).Error; err != nil {
 		return fmt.Errorf("members: load skills: %w", err)
 	}
 	for _, r := range rows {

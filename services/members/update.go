@@ -108,12 +108,8 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 		if err := tx.Where("id = ?", id).Take(&cur).Error; err != nil {
 			return err
 		}
-		var rows []memberSkill
-		if err := tx.Where("member_id = ?", id).Order("skill").Find(&rows).Error; err != nil {
+		if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
 			return err
-		}
-		for _, r := range rows {
-			cur.Skills = append(cur.Skills, SkillLevel{Name: r.Skill, Level: r.Level})
 		}
 		return s.hooks.Within(ctx, tx, &cur)
 	})
