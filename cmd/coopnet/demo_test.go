@@ -114,6 +114,9 @@ func startDemo(t *testing.T, dataDir string, port int) (*syncBuffer, func() int)
 		cancel()
 		select {
 		case code := <-codec:
+			if code != 0 {
+				t.Logf("demo exited %d; its output:\n%s\n%s", code, stdout.String(), stderr.String())
+			}
 			return code
 		case <-time.After(15 * time.Second):
 			t.Fatal("demo did not stop")
@@ -258,6 +261,14 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "Mes demandes") || !strings.Contains(string(page), "Site web") {
 		t.Fatalf("Jean's requests in the browser: %d\n%s", resp.StatusCode, page)
 	}
+	// A connection that never sends a request (an HTTP client dialling
+	// ahead does that) does not hold the stop: net/http would wait five
+	// seconds for it, the whole of the demo's grace.
+	idle, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
 	if code := stop(); code != 0 {
 		t.Fatalf("demo exited %d", code)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -164,6 +165,7 @@ func (n *node) Close() error {
 // gracefully: it stops accepting, lets in-flight requests finish (up to
 // grace) and closes idle connections.
 func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	fresh := freshConns{conns: map[net.Conn]struct{}{}}
 	hs := &http.Server{
 		Handler:           n.server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -171,6 +173,7 @@ func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) 
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		ConnState:         fresh.track,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -183,12 +186,52 @@ func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) 
 	n.log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	done := make(chan error, 1)
+	go func() { done <- hs.Shutdown(sctx) }()
+	// Shutdown waits up to five seconds for a connection on which no request
+	// has started, as if one might; an HTTP client that dialled ahead (a
+	// peer's transport does) would hold every stop that long. Once the
+	// listener is closed, such connections are closed at once.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			n.log.Info("stopped")
+			return nil
+		case <-tick.C:
+			fresh.closeAll()
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+}
+
+// freshConns are the server's connections on which no request has started.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == http.StateNew {
+		f.conns[c] = struct{}{}
+	} else {
+		delete(f.conns, c)
 	}
-	n.log.Info("stopped")
-	return nil
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+		delete(f.conns, c)
+	}
 }
