@@ -196,3 +196,24 @@ func ValidID(s string) bool {
 // Now is the current time as stored: UTC, to the microsecond (PostgreSQL's
 // precision), so that a value reads back exactly as it was written.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Bind returns q, written with ? placeholders as gorm takes them, in the
+// database's own form ($1, $2, … for PostgreSQL), for the few hot queries
+// that go to SQL directly rather than through gorm's statement builder. q
+// must not hold a ? anywhere else (in a string literal, for instance).
+func (db *DB) Bind(q string) string {
+	if db.Dialect != migrations.Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "$%d", n)
+	}
+	return b.String()
+}
