@@ -56,17 +56,6 @@ const (
 func BenchmarkTicketCreateAPI(b *testing.B) {
 	d := benchDuration(b)
 	bn := startBenchNode(b)
-
-	api := runPhase(b, d, func(w int) func() error {
-		c := bn.wireClient()
-		body := mustJSON(b, map[string]any{
-			"client_id": bn.clientID, "title": fmt.Sprintf("Imprimante en panne (bench %d)", w),
-			"description": "Le copieur du secrétariat affiche une erreur 0x42 depuis ce matin.",
-			"skill":       benchSkill, "priority": "normal", "on_site": true, "estimated_hours": 1.5,
-		})
-		return func() error { return c.do(http.MethodPost, "/api/v1/tickets", body, http.StatusCreated) }
-	})
-
 	pool := bn.rawPool(b)
 	ctx := context.Background()
 	for _, q := range []string{
@@ -88,7 +77,16 @@ func BenchmarkTicketCreateAPI(b *testing.B) {
 		assignee_region, assignee_name, ap_id, created_by, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	publicURL, host := bn.n.cfg.PublicURL, bn.n.cfg.Host()
-	raw := runPhase(b, d, func(w int) func() error {
+
+	api, raw := runPaired(b, d, func(w int) func() error {
+		c := bn.wireClient()
+		body := mustJSON(b, map[string]any{
+			"client_id": bn.clientID, "title": fmt.Sprintf("Imprimante en panne (bench %d)", w),
+			"description": "Le copieur du secrétariat affiche une erreur 0x42 depuis ce matin.",
+			"skill":       benchSkill, "priority": "normal", "on_site": true, "estimated_hours": 1.5,
+		})
+		return func() error { return c.do(http.MethodPost, "/api/v1/tickets", body, http.StatusCreated) }
+	}, func(w int) func() error {
 		title := fmt.Sprintf("Imprimante en panne (bench %d)", w)
 		return func() error {
 			id, now := storage.NewID(), time.Now().UTC()
@@ -99,7 +97,7 @@ func BenchmarkTicketCreateAPI(b *testing.B) {
 		}
 	})
 
-	report(b, "ticket create: POST /api/v1/tickets vs raw INSERT", fmt.Sprintf("%s per phase", d), [2]string{"API", "raw pgx"}, api, raw, 0.6)
+	report(b, "ticket create: POST /api/v1/tickets vs raw INSERT", pairedSetup(d), [2]string{"API", "raw pgx"}, api, raw, 0.6)
 }
 
 // BenchmarkTicketReadAPI: GET /api/v1/tickets/{id} by 8 clients over ~1000
@@ -108,18 +106,16 @@ func BenchmarkTicketReadAPI(b *testing.B) {
 	d := benchDuration(b)
 	bn := startBenchNode(b)
 	ids := bn.createTickets(b, 1000)
+	pool := bn.rawPool(b)
+	ctx := context.Background()
 
-	api := runPhase(b, d, func(w int) func() error {
+	api, raw := runPaired(b, d, func(w int) func() error {
 		c := bn.wireClient()
 		rng := rand.New(rand.NewPCG(uint64(w), 1))
 		return func() error {
 			return c.do(http.MethodGet, "/api/v1/tickets/"+ids[rng.IntN(len(ids))], nil, http.StatusOK)
 		}
-	})
-
-	pool := bn.rawPool(b)
-	ctx := context.Background()
-	raw := runPhase(b, d, func(w int) func() error {
+	}, func(w int) func() error {
 		rng := rand.New(rand.NewPCG(uint64(w), 2))
 		return func() error {
 			id := ids[rng.IntN(len(ids))]
@@ -145,7 +141,7 @@ func BenchmarkTicketReadAPI(b *testing.B) {
 		}
 	})
 
-	report(b, "ticket read: GET /api/v1/tickets/{id} vs raw SELECT by primary key", fmt.Sprintf("%s per phase", d), [2]string{"API", "raw pgx"}, api, raw, 0.3)
+	report(b, "ticket read: GET /api/v1/tickets/{id} vs raw SELECT by primary key", pairedSetup(d), [2]string{"API", "raw pgx"}, api, raw, 0.3)
 }
 
 // benchDuration is the length of each measured phase: COOPNET_BENCH_SECONDS
@@ -384,6 +380,43 @@ func runPhase(b *testing.B, d time.Duration, newOp func(worker int) func() error
 		b.Fatal(err)
 	}
 	return r
+}
+
+// pairedRounds is how many turns runPaired gives each of its two loads.
+const pairedRounds = 4
+
+// pairedSetup describes runPaired's phases for a report.
+func pairedSetup(d time.Duration) string {
+	return fmt.Sprintf("%s per load in %d alternating rounds", d, pairedRounds)
+}
+
+// runPaired measures a load and its baseline in alternating rounds (a, b,
+// a, b, …; d in all for each, after a warm-up of both), so that a machine
+// that slows down or speeds up during the run weighs on both alike rather
+// than on whichever ran second. Each round makes its workers anew.
+func runPaired(b *testing.B, d time.Duration, newA, newB func(worker int) func() error) (loadResult, loadResult) {
+	b.Helper()
+	warm := min(time.Second, d/5)
+	var res [2]loadResult
+	for i, newOp := range []func(int) func() error{newA, newB} {
+		if _, err := runLoad(benchWorkers, warm, newOp); err != nil {
+			b.Fatalf("warm-up %d: %v", i+1, err)
+		}
+	}
+	for range pairedRounds {
+		for i, newOp := range []func(int) func() error{newA, newB} {
+			r, err := runLoad(benchWorkers, d/pairedRounds, newOp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res[i].lat = append(res[i].lat, r.lat...)
+			res[i].elapsed += r.elapsed
+		}
+	}
+	for i := range res {
+		slices.Sort(res[i].lat)
+	}
+	return res[0], res[1]
 }
 
 // errPhaseDone, returned by an op, ends a phase of a fixed amount of work
