@@ -137,6 +137,10 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		nats.ReconnectBufSize(8 << 20), // publishes made while reconnecting are kept
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close or Drain: the node is stopping
+				log.Info("NATS connection closed")
+				return
+			}
 			log.Warn("NATS disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
