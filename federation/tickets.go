@@ -260,7 +260,8 @@ func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket,
 
 // ticketState is a ticket this node tracks as a ForgeFed Ticket with its
 // whole working state; with the client as the assignee's job needs it
-// when withClient (only ever sent to the assignee's node).
+// when withClient (only ever sent to the assignee's node), and without the
+// client's contact once the ticket is closed or cancelled.
 func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, withClient bool) (map[string]any, error) {
 	extra := map[string]any{
 		"status": string(t.Status), "priority": t.Priority, "skill": t.Skill, "onSite": t.OnSite,
@@ -276,7 +277,11 @@ func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 		if err != nil {
 			return nil, err
 		}
-		extra["client"] = clients.SharedOf(cl)
+		sh := clients.SharedOf(cl)
+		if t.Status == tickets.StatusClosed || t.Status == tickets.StatusCancelled {
+			sh = sh.WithoutContact() // the job is over: the copy's client loses its contact
+		}
+		extra["client"] = sh
 	}
 	return ticketDoc(TicketDoc{ID: t.APID, Title: t.Title, Description: t.Description,
 		AttributedTo: s.actorOfHandle(t.CreatedBy), AssignedTo: s.actorOfHandle(t.AssigneeHandle),

@@ -217,6 +217,29 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		doc["client"].(map[string]any)["contactEmail"] != "direction.tilleuls@example.org" || doc["isResolved"] != false {
 		t.Errorf("the ticket as Bretagne's node gets it: %d %v", code, doc)
 	}
+
+	// Marie resolves, Jean closes: nobody works for the school on this
+	// ticket any more, and Marie's node forgets the contact (the job's
+	// record stays).
+	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved again on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail,
+		map[string]any{"version": int(c.ticket(jeanID)["version"].(float64)), "status": "closed"}, 200)
+	clientOnMarie := "/api/v1/clients/" + copyView["client_id"].(string)
+	waitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
+		cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
+		return cl["contact_name"] == "" && cl["contact_email"] == "" && cl["contact_phone"] == ""
+	})
+	if cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" {
+		t.Errorf("the closed job's client on Marie's node: %v", cl)
+	}
+	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
+		t.Errorf("Marie's copy after the close: %v", m)
+	}
+	if cl := c.api("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
+		t.Errorf("Jean's own client lost its contact: %v", cl)
+	}
 }
 
 // TestConcurrentUpdatesConverge: Jean and Marie change the same ticket at

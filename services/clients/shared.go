@@ -36,6 +36,15 @@ func SharedOf(c *Client) Shared {
 		Lat: c.Lat, Lon: c.Lon, ContactName: c.ContactName, ContactEmail: c.ContactEmail, ContactPhone: c.ContactPhone}
 }
 
+// WithoutContact is sh without the contact person's name, e-mail and phone:
+// what the assignee's node keeps once nobody works for the client on the
+// ticket (closed or cancelled), so that the contact is no longer held where
+// no work for the client is done.
+func (sh Shared) WithoutContact() Shared {
+	sh.ContactName, sh.ContactEmail, sh.ContactPhone = "", "", ""
+	return sh
+}
+
 // GetTx reads a client inside a transaction, whoever asks (federation acts
 // for the node).
 func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Client, error) {
