@@ -53,6 +53,7 @@ const (
 	claireEmail = "claire@bfc.test"
 	marieEmail  = "marie@bzh.test"
 	gwenEmail   = "gwen@bzh.test"
+	yannEmail   = "yann@bzh.test"
 	paulEmail   = "paul@idf.test"
 	zoeEmail    = "zoe@idf.test"
 )
@@ -213,6 +214,7 @@ func (c *coop) seed() {
 		RemoteOK: true, WeeklyHours: ptrTo(32), Skills: []members.SkillLevel{{Name: "website", Level: 4}}})
 	add("bretagne", members.CreateInput{Email: gwenEmail, Name: "Gwen Tanguy", Role: "technician", Postcode: "29000",
 		RemoteOK: true, WeeklyHours: ptrTo(30), Skills: []members.SkillLevel{{Name: "website", Level: 3}}})
+	add("bretagne", members.CreateInput{Email: yannEmail, Name: "Yann Kerjean", Role: "staff", Postcode: "35000"})
 	add("ile-de-france", members.CreateInput{Email: paulEmail, Name: "Paul Moreau", Role: "technician", Postcode: "93100",
 		RemoteOK: true, WeeklyHours: ptrTo(35), Skills: []members.SkillLevel{{Name: "website", Level: 2}}})
 	zoe := add("ile-de-france", members.CreateInput{Email: zoeEmail, Name: "Zoé Bernard", Role: "technician", Postcode: "75011",

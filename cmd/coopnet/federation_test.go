@@ -19,13 +19,13 @@ func (c *coop) directoryHandles(region, email string) map[string]string {
 	return out
 }
 
-// TestDirectoryConverges: the three regions' directories list the six
+// TestDirectoryConverges: the three regions' directories list the seven
 // members of the coop; a region that was down when a member joined
 // elsewhere gets them when it is back, once.
 func TestDirectoryConverges(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	all := func(region, email string) bool { return len(c.directoryHandles(region, email)) == 6 }
-	waitFor(t, "three directories of six", func() bool {
+	all := func(region, email string) bool { return len(c.directoryHandles(region, email)) == 7 }
+	waitFor(t, "three directories of seven", func() bool {
 		return all("bourgogne-franche-comte", jeanEmail) && all("bretagne", marieEmail) && all("ile-de-france", paulEmail)
 	})
 	if got := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.handle(marieEmail)]; got != "bretagne" {
@@ -41,12 +41,12 @@ func TestDirectoryConverges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "Jean's directory of nine", func() bool { return len(c.directoryHandles("bourgogne-franche-comte", jeanEmail)) == 9 })
+	waitFor(t, "Jean's directory of ten", func() bool { return len(c.directoryHandles("bourgogne-franche-comte", jeanEmail)) == 10 })
 	c.restart("ile-de-france")
-	waitFor(t, "Paul's directory of nine", func() bool { return len(c.directoryHandles("ile-de-france", paulEmail)) == 9 })
-	for region, n := range map[string]int64{"ile-de-france": 7, "bourgogne-franche-comte": 7} {
-		// Two profiles from each other region at the start, three more from
-		// Bretagne: each stored and applied once.
+	waitFor(t, "Paul's directory of ten", func() bool { return len(c.directoryHandles("ile-de-france", paulEmail)) == 10 })
+	for region, n := range map[string]int64{"ile-de-france": 8, "bourgogne-franche-comte": 8} {
+		// The profiles of the other regions at the start (two and three),
+		// three more from Bretagne: each stored and applied once.
 		var stored, applied int64
 		db := c.node(region).n.db
 		db.Table("federation_inbox").Count(&stored)

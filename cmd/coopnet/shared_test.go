@@ -77,6 +77,15 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		t.Errorf("the client on Marie's node: %v", cl)
 	}
 	c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), gwenEmail, nil, 404)
+	// Nor do Bretagne's staff see or change the copy: the job is Jean's
+	// region's, done by Marie.
+	c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), yannEmail, nil, 404)
+	c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, yannEmail, nil, 404)
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, yannEmail, map[string]any{"version": 1, "status": "cancelled"}, 404)
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", yannEmail, map[string]any{"body": "?"}, 404)
+	if items := c.api("bretagne", "GET", "/api/v1/tickets", yannEmail, nil, 200)["items"].([]any); len(items) != 0 {
+		t.Errorf("Bretagne's staff see another region's ticket: %v", items)
+	}
 	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}

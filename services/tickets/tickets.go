@@ -178,8 +178,9 @@ type Service struct {
 
 	hooks storage.Hooks[*Changed]
 
-	// The reads of one ticket by id, in the database's placeholders: by staff
-	// (id), and by a technician (id, the actor's id twice).
+	// The reads of one ticket by id, in the database's placeholders (see
+	// visible): by staff (id, the node's region, the actor's id twice), and
+	// by a technician (id, the actor's id twice).
 	getAny, getMine string
 	// The insert of a ticket (insert), by staff and by a technician.
 	insertAny, insertMine string
@@ -189,19 +190,22 @@ type Service struct {
 func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, cfg Config, log *slog.Logger) *Service {
 	get := "SELECT " + ticketColumns + " FROM tickets WHERE id = ?"
 	return &Service{db: db, skills: catalog, clients: cl, cfg: cfg, log: log,
-		getAny: db.Bind(get), getMine: db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
+		getAny:    db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
+		getMine:   db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
 		insertAny: insertQuery(db, members.Staff), insertMine: insertQuery(db, members.Technician)}
 }
 
 func notFound(id string) error { return apperr.NotFoundf("no ticket %q", id) }
 
 // visible restricts a query on tickets to those the actor may see: staff see
-// every ticket of the node; a technician those of their clients and those
-// assigned to them. Whoever may see a ticket works on it, and may change it
-// and comment on it.
-func visible(q *gorm.DB, by members.Actor) *gorm.DB {
+// every ticket of their node's region, not the copies of other regions'
+// tickets held here for the member who works on them (their client is not
+// the node's); a technician sees those of their clients and those assigned
+// to them. Whoever may see a ticket works on it, and may change it and
+// comment on it.
+func (s *Service) visible(q *gorm.DB, by members.Actor) *gorm.DB {
 	if by.Role.IsStaff() {
-		return q
+		return q.Where("(origin_region = ? OR technician_id = ? OR assignee_member_id = ?)", s.cfg.Region, by.ID, by.ID)
 	}
 	return q.Where("(technician_id = ? OR assignee_member_id = ?)", by.ID, by.ID)
 }
@@ -227,7 +231,7 @@ func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Ticket
 	}
 	var row *sql.Row
 	if by.Role.IsStaff() {
-		row = s.db.SQL.QueryRowContext(ctx, s.getAny, id)
+		row = s.db.SQL.QueryRowContext(ctx, s.getAny, id, s.cfg.Region, by.ID, by.ID)
 	} else {
 		row = s.db.SQL.QueryRowContext(ctx, s.getMine, id, by.ID, by.ID)
 	}
@@ -262,7 +266,7 @@ type ListOptions struct {
 
 // List returns the tickets the actor may see, newest first.
 func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Ticket, error) {
-	q := visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
+	q := s.visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
 	if opt.Status != "" {
 		q = q.Where("status = ?", opt.Status)
 	}
