@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -354,6 +355,9 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if err != nil {
 		return apperr.New(apperr.Invalid, "ticket %s is assigned to %s, not an active member of this node", st.APID, st.Assignee.Handle)
 	}
+	if err := heldOrAccepted(ctx, tx, st.APID, memberID); err != nil {
+		return err
+	}
 	applied, err := s.tickets.ApplyState(ctx, tx, st, memberID, st.CreatedBy)
 	if err != nil {
 		return err
@@ -370,6 +374,34 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 		return s.enqueue(ctx, tx, act, []string{inbox})
 	}
 	return nil
+}
+
+// heldOrAccepted checks, inside tx, that a ticket's state may be kept here
+// for the member: this node holds its copy already, or the member accepted
+// the routing's offer of it. A peer cannot put a ticket, and its client's
+// contact, in the charge of a member who never took the job. The acceptance
+// is recorded when the tracker's answer comes back, which may be just after
+// the tracker's Offer{Ticket}: a pending offer waits for it.
+func heldOrAccepted(ctx context.Context, tx *gorm.DB, apID, memberID string) error {
+	var held int64
+	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ?", apID).Row().Scan(&held); err != nil {
+		return err
+	}
+	if held > 0 {
+		return nil
+	}
+	var states []string
+	if err := tx.WithContext(ctx).Raw("SELECT state FROM offers WHERE ticket_ap_id = ? AND member_id = ?", apID, memberID).
+		Scan(&states).Error; err != nil {
+		return err
+	}
+	switch {
+	case slices.Contains(states, "accepted"):
+		return nil
+	case slices.Contains(states, "pending"):
+		return notYet(fmt.Errorf("the offer of %s is not recorded as accepted yet", apID))
+	}
+	return apperr.New(apperr.Forbidden, "no member of this node accepted ticket %s", apID)
 }
 
 // stateFrom reads the tracker's state of a ticket.

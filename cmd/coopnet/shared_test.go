@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -86,6 +87,9 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if items := c.api("bretagne", "GET", "/api/v1/tickets", yannEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Bretagne's staff see another region's ticket: %v", items)
 	}
+	// A peer cannot put a ticket, and its client, in the charge of a member
+	// who never accepted it: Jean's node's own Offer, replayed for Gwen.
+	offerFor(t, c, "gwen@", copyView["ap_id"].(string))
 	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
@@ -339,4 +343,59 @@ func (c *coop) federationTrouble() []string {
 		}
 	}
 	return out
+}
+
+// offerFor sends Bretagne, signed by Jean's node, the Offer{Ticket} it
+// received for ticket apID, changed into a new ticket assigned to the
+// member of handle prefix who; Bretagne refuses it and keeps nothing.
+func offerFor(t *testing.T, c *coop, who, apID string) {
+	t.Helper()
+	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	var body string
+	if err := bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	var handle string
+	if err := bzh.n.db.Raw("SELECT handle FROM members WHERE email = ?", gwenEmail).Row().Scan(&handle); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(handle+"@", who) {
+		t.Fatalf("handle %q", handle)
+	}
+	var act map[string]any
+	if err := json.Unmarshal([]byte(body), &act); err != nil {
+		t.Fatal(err)
+	}
+	fake := apID + "0"
+	act["id"] = act["id"].(string) + "-forged"
+	obj := act["object"].(map[string]any)
+	obj["id"] = fake
+	obj["assignee"].(map[string]any)["handle"] = handle + "@" + strings.TrimPrefix(bzh.url, "http://")
+	b, _ := json.Marshal(act)
+	req, _ := http.NewRequest(http.MethodPost, bzh.url+"/actor/inbox", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if err := bfc.n.fed.Sign(req, b); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("forged offer: %d", resp.StatusCode)
+	}
+	waitFor(t, "the forged offer refused", func() bool {
+		var state, lastErr string
+		_ = bzh.n.db.Raw("SELECT state, last_error FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state, &lastErr)
+		return state == "failed" && strings.Contains(lastErr, "accepted")
+	})
+	var n int64
+	bzh.n.db.Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ?", fake).Row().Scan(&n)
+	if n != 0 {
+		t.Errorf("Bretagne keeps a ticket nobody accepted")
+	}
+	if items := c.api("bretagne", "GET", "/api/v1/tickets", gwenEmail, nil, 200)["items"].([]any); len(items) != 0 {
+		t.Errorf("Gwen has a ticket she never accepted: %v", items)
+	}
 }
