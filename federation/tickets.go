@@ -226,7 +226,9 @@ func (s *Service) copyChanged(ctx context.Context, tx *gorm.DB, c *tickets.Chang
 			switch {
 			case t.Status == tickets.StatusResolved:
 				err = send("Resolve", t.APID, nil)
-			case c.OldStatus == tickets.StatusResolved:
+			case c.OldStatus == tickets.StatusResolved && t.Status != tickets.StatusClosed:
+				// Reopened. (Closing a resolved ticket is no reopening: it
+				// goes as an Update.)
 				undone := map[string]any{"type": "Resolve", "actor": actor, "object": t.APID}
 				err = send("Undo", undone, map[string]any{"status": string(t.Status)})
 			default:

@@ -231,14 +231,20 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		t.Errorf("the ticket as Bretagne's node gets it: %d %v", code, doc)
 	}
 
-	// Marie resolves, Jean closes: nobody works for the school on this
-	// ticket any more, and Marie's node forgets the contact (the job's
-	// record stays).
+	// Marie resolves, then closes: a close, not a reopening. Nobody works
+	// for the school on this ticket any more, and Marie's node forgets the
+	// contact (the job's record stays).
 	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
 	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
 	waitFor(t, "resolved again on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail,
-		map[string]any{"version": int(c.ticket(jeanID)["version"].(float64)), "status": "closed"}, 200)
+	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "closed"}, 200)
+	waitFor(t, "closed on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "closed" })
+	var undos int64
+	c.node("bourgogne-franche-comte").n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Undo'").Row().Scan(&undos)
+	if undos != 1 {
+		t.Errorf("Jean's node received %d Undo activities, want 1 (the reopening; the close is an Update)", undos)
+	}
 	clientOnMarie := "/api/v1/clients/" + copyView["client_id"].(string)
 	waitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
 		cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
