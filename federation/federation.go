@@ -101,6 +101,7 @@ type Service struct {
 
 	peerKeysMu sync.Mutex
 	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
+	refetched  map[string]time.Time      // peer host → when its key was last fetched again after a failed check
 }
 
 // New returns the federation of a node. cfg.PublicURL and cfg.Peers must

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -66,9 +67,19 @@ func (s *Service) verifyRequest(r *http.Request, body []byte) (string, error) {
 	if !s.allowed(host) {
 		return "", apperr.New(apperr.Forbidden, "%s is not a peer of this node", host)
 	}
+	// Peers sign with their node's key: any other keyId would only make this
+	// node fetch a document from the peer on a stranger's behalf.
+	if want := s.peers[host] + "/actor#main-key"; p.KeyID != want {
+		return "", apperr.New(apperr.Unauthorised, "keyId %s is not %s, the key of the node %s", p.KeyID, want, host)
+	}
 	post := r.Method == http.MethodPost
 	if err := requireSigned(p, post); err != nil {
 		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
+	}
+	// The signed Host must be this node's: a request signed for another
+	// node and replayed here is refused.
+	if !strings.EqualFold(r.Host, s.host) {
+		return "", apperr.New(apperr.Unauthorised, "the request was signed for host %s, not %s", r.Host, s.host)
 	}
 	if err := checkDate(r.Header.Get("Date"), time.Now(), s.cfg.Skew); err != nil {
 		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())
@@ -85,13 +96,37 @@ func (s *Service) verifyRequest(r *http.Request, body []byte) (string, error) {
 		return "", apperr.New(apperr.Unauthorised, "the key %s could not be fetched", p.KeyID)
 	}
 	if err := verifySignature(r, key); err != nil {
-		// The peer may have a new key: fetch it once more.
+		// The peer may have a new key: fetch it once more, at most every
+		// refetchEvery per peer, so that bad signatures cannot make this
+		// node fetch keys without end.
+		if !s.mayRefetch(host) {
+			return "", apperr.New(apperr.Unauthorised, "the signature does not verify")
+		}
 		if key, err = s.key(ctx, p.KeyID, host, true); err != nil || verifySignature(r, key) != nil {
 			return "", apperr.New(apperr.Unauthorised, "the signature does not verify")
 		}
 	}
 	s.sawPeer(ctx, host)
 	return host, nil
+}
+
+// refetchEvery bounds how often a peer's key is fetched again because a
+// signature did not verify with the one known.
+const refetchEvery = 30 * time.Second
+
+// mayRefetch reports whether host's key may be fetched again now, and if so
+// records that it is.
+func (s *Service) mayRefetch(host string) bool {
+	s.peerKeysMu.Lock()
+	defer s.peerKeysMu.Unlock()
+	if s.refetched == nil {
+		s.refetched = map[string]time.Time{}
+	}
+	if last, ok := s.refetched[host]; ok && time.Since(last) < refetchEvery {
+		return false
+	}
+	s.refetched[host] = time.Now()
+	return true
 }
 
 // postInbox receives an activity: checked, stored raw under its id,

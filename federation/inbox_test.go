@@ -176,6 +176,18 @@ func TestInboxRejects(t *testing.T) {
 		"unknown domain": {func() *http.Request {
 			return signedPost(t, inbox, "http://evil.example/actor#main-key", bKey, good, time.Now())
 		}, 403},
+		"keyId not the node's key": {func() *http.Request {
+			return signedPost(t, inbox, b.url+"/members/jean?n=1#main-key", bKey, good, time.Now())
+		}, 401},
+		"signed for another host": {func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(good))
+			r.Header.Set("Content-Type", mediaActivity)
+			r.Host = strings.TrimPrefix(b.url, "http://") // as if b had sent it to itself, replayed here
+			if err := sign(r, bKey, keyID, good, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, 401},
 		"stale date":  {func() *http.Request { return signedPost(t, inbox, keyID, bKey, good, time.Now().Add(-2*time.Hour)) }, 401},
 		"future date": {func() *http.Request { return signedPost(t, inbox, keyID, bKey, good, time.Now().Add(2*time.Hour)) }, 401},
 		"body changed after signing": {func() *http.Request {
@@ -404,5 +416,24 @@ func TestDeliveryRetriesUntilThePeerIsBack(t *testing.T) {
 	})
 	if n := a.inboxCount(t); n != 5 {
 		t.Fatalf("a stored %d activities, want 5", n)
+	}
+}
+
+// TestRefetchBounded: a signature that does not verify makes the node fetch
+// the peer's key again at most once per refetchEvery.
+func TestRefetchBounded(t *testing.T) {
+	s := &Service{}
+	if !s.mayRefetch("bzh.example") {
+		t.Fatal("the first refetch is refused")
+	}
+	if s.mayRefetch("bzh.example") {
+		t.Fatal("a second refetch at once is allowed")
+	}
+	if !s.mayRefetch("idf.example") {
+		t.Fatal("another peer's first refetch is refused")
+	}
+	s.refetched["bzh.example"] = time.Now().Add(-refetchEvery - time.Second)
+	if !s.mayRefetch("bzh.example") {
+		t.Fatal("a refetch after refetchEvery is refused")
 	}
 }
