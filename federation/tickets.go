@@ -60,13 +60,8 @@ func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Cli
 		return err
 	}
 	for _, id := range ids {
-		t, err := s.tickets.GetTx(ctx, tx, id)
+		t, err := s.touchTicket(ctx, tx, id)
 		if err != nil {
-			return err
-		}
-		// A new version for the ticket: of two corrections in a row, the
-		// copy keeps the later whatever order they arrive in.
-		if t, err = s.tickets.Touch(ctx, tx, t, t.CreatedBy, "client_updated"); err != nil {
 			return err
 		}
 		if err := s.trackerChanged(ctx, tx, &tickets.Changed{Ticket: t, By: t.CreatedBy}); err != nil {
@@ -74,6 +69,24 @@ func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Cli
 		}
 	}
 	return nil
+}
+
+// touchTicket gives ticket id a new version inside tx, for a change of its
+// client: of two corrections in a row, the copy keeps the later whatever
+// order they arrive in. The ticket changed by someone else meanwhile is
+// read again, not reported: the client's edit is not the ticket's.
+func (s *Service) touchTicket(ctx context.Context, tx *gorm.DB, id string) (*tickets.Ticket, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := s.tickets.GetTx(ctx, tx, id)
+		if err != nil {
+			return nil, err
+		}
+		t, err = s.tickets.Touch(ctx, tx, t, t.CreatedBy, "client_updated")
+		if apperr.CodeOf(err) == apperr.Conflict && attempt < 5 {
+			continue
+		}
+		return t, err
+	}
 }
 
 func (s *Service) newActivityID() string {
