@@ -277,7 +277,7 @@ func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket,
 // ticketState is a ticket this node tracks as a ForgeFed Ticket with its
 // whole working state; with the client as the assignee's job needs it
 // when withClient (only ever sent to the assignee's node), and without the
-// client's contact once the ticket is closed or cancelled.
+// client's contact or exact place once the ticket is closed or cancelled.
 func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, withClient bool) (map[string]any, error) {
 	extra := map[string]any{
 		"status": string(t.Status), "priority": t.Priority, "skill": t.Skill, "onSite": t.OnSite,
@@ -295,7 +295,7 @@ func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 		}
 		sh := clients.SharedOf(cl)
 		if t.Status == tickets.StatusClosed || t.Status == tickets.StatusCancelled {
-			sh = sh.WithoutContact() // the job is over: the copy's client loses its contact
+			sh = sh.AfterJob() // the job is over: the copy's client loses its contact
 		}
 		extra["client"] = sh
 	}
@@ -376,6 +376,13 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	applied, err := s.tickets.ApplyState(ctx, tx, st, memberID, st.CreatedBy)
 	if err != nil {
 		return err
+	}
+	if applied && (st.Status == tickets.StatusClosed || st.Status == tickets.StatusCancelled) {
+		// The job is over: its interventions' places (the client's address)
+		// go with the contact.
+		if err := s.planning.ForgetPlaces(ctx, tx, st.APID); err != nil {
+			return err
+		}
 	}
 	if applied && a.Type == "Offer" {
 		// Tell the tracker this node holds the ticket now.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -250,8 +251,16 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
 		return cl["contact_name"] == "" && cl["contact_email"] == "" && cl["contact_phone"] == ""
 	})
-	if cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" {
-		t.Errorf("the closed job's client on Marie's node: %v", cl)
+	if cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
+		cl["lat"] != math.Round(cl["lat"].(float64)*10)/10 || cl["lon"] != math.Round(cl["lon"].(float64)*10)/10 {
+		t.Errorf("the closed job's client on Marie's node (name kept, place to 0.1°): %v", cl)
+	}
+	if items := c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
+		t.Errorf("Marie's calendar keeps the place of a closed job: %v", items)
+	}
+	if items := c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 1 ||
+		items[0].(map[string]any)["location"] != "École des Tilleuls, Bourguignon" {
+		t.Errorf("Jean's calendar lost the place of his own intervention: %v", items)
 	}
 	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)

@@ -36,12 +36,13 @@ func SharedOf(c *Client) Shared {
 		Lat: c.Lat, Lon: c.Lon, ContactName: c.ContactName, ContactEmail: c.ContactEmail, ContactPhone: c.ContactPhone}
 }
 
-// WithoutContact is sh without the contact person's name, e-mail and phone:
-// what the assignee's node keeps once nobody works for the client on the
-// ticket (closed or cancelled), so that the contact is no longer held where
-// no work for the client is done.
-func (sh Shared) WithoutContact() Shared {
+// AfterJob is what of sh the assignee's node keeps once nobody works for
+// the client on the ticket (closed or cancelled): no contact person (name,
+// e-mail, phone), and the place to 0.1° (about 10 km) instead of the
+// address's coordinates, which for a private person is their home.
+func (sh Shared) AfterJob() Shared {
 	sh.ContactName, sh.ContactEmail, sh.ContactPhone = "", "", ""
+	sh.Lat, sh.Lon = math.Round(sh.Lat*10)/10, math.Round(sh.Lon*10)/10
 	return sh
 }
 

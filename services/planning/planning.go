@@ -302,6 +302,20 @@ func (s *Service) ApplyInvite(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 	return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
 }
 
+// ForgetPlaces erases, inside tx, the places of the interventions on this
+// node's copy of another region's ticket ticketAPID (federation calls it
+// for copies only): once the job is over, the
+// client's address is not kept where no work for them is done.
+func (s *Service) ForgetPlaces(ctx context.Context, tx *gorm.DB, ticketAPID string) error {
+	err := tx.WithContext(ctx).Model(&Event{}).
+		Where("ticket_id IN (SELECT id FROM tickets WHERE ap_id = ?)", ticketAPID).
+		Updates(map[string]any{"location": "", "updated_at": storage.Now()}).Error
+	if err != nil {
+		return fmt.Errorf("planning: forget the places of %s: %w", ticketAPID, err)
+	}
+	return nil
+}
+
 // ApplyAnswer records, inside tx, the answer the attendee's node sent to
 // an invitation of this node; from must be the attendee's full handle.
 func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state, from string) error {
