@@ -634,6 +634,9 @@ func (s *Service) EventChanged(ctx context.Context, tx *gorm.DB, c *planning.Cha
 	if err != nil {
 		return err
 	}
+	// When the answer was given, to the microsecond (go-fed writes whole
+	// seconds): the organiser's node keeps the later of two answers.
+	act["published"] = e.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	return s.enqueue(ctx, tx, act, []string{inbox})
 }
 
@@ -682,5 +685,13 @@ func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) err
 		return apperr.New(apperr.Invalid, "%s is not an event of this node", eventID)
 	}
 	state := map[string]string{"Accept": planning.Accepted, "TentativeAccept": planning.Tentative, "Reject": planning.Rejected}[a.Type]
-	return s.planning.ApplyAnswer(ctx, tx, eventID, state, s.handleOfActor(a.Actor))
+	at := time.Now()
+	if p, ok := a.Raw["published"].(string); ok {
+		t, err := time.Parse(time.RFC3339Nano, p)
+		if err != nil {
+			return malformed("published is not an RFC 3339 time")
+		}
+		at = t
+	}
+	return s.planning.ApplyAnswer(ctx, tx, eventID, state, s.handleOfActor(a.Actor), at)
 }

@@ -262,6 +262,22 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		items[0].(map[string]any)["location"] != "École des Tilleuls, Bourguignon" {
 		t.Errorf("Jean's calendar lost the place of his own intervention: %v", items)
 	}
+
+	// Answers to an invitation that arrive out of order: the later given
+	// wins (Marie rejects, then accepts; the acceptance arrives first).
+	base := time.Now().UTC()
+	answerAs(t, c, "Accept", base.Add(2*time.Second))
+	answerAs(t, c, "Reject", base.Add(time.Second))
+	jeanState := func() any {
+		return c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
+	}
+	if st := jeanState(); st != "accepted" {
+		t.Errorf("after a late, older rejection Jean sees %v, want accepted", st)
+	}
+	answerAs(t, c, "Reject", base.Add(3*time.Second))
+	if st := jeanState(); st != "rejected" {
+		t.Errorf("after a newer rejection Jean sees %v, want rejected", st)
+	}
 	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)
 	}
@@ -413,4 +429,43 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 	if items := c.api("bretagne", "GET", "/api/v1/tickets", gwenEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Gwen has a ticket she never accepted: %v", items)
 	}
+}
+
+// answerAs sends Jean's node, signed by Bretagne's, Marie's answer typ to
+// her invitation as given at, made from the answer it received before, and
+// waits until it is processed.
+func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
+	t.Helper()
+	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	var body string
+	if err := bfc.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Accept' AND body LIKE '%/invite%' ORDER BY id LIMIT 1").
+		Row().Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	var act map[string]any
+	if err := json.Unmarshal([]byte(body), &act); err != nil {
+		t.Fatal(err)
+	}
+	act["id"] = fmt.Sprintf("%s-%s-%d", act["id"], typ, at.UnixNano())
+	act["type"] = typ
+	act["published"] = at.Format(time.RFC3339Nano)
+	b, _ := json.Marshal(act)
+	req, _ := http.NewRequest(http.MethodPost, bfc.url+"/actor/inbox", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if err := bzh.n.fed.Sign(req, b); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("answer %s: %d", typ, resp.StatusCode)
+	}
+	waitFor(t, "the answer applied", func() bool {
+		var state string
+		_ = bfc.n.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
+		return state == "applied"
+	})
 }

@@ -47,6 +47,9 @@ type Event struct {
 	State            string    `json:"state"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+	// AnsweredAt is when the attendee gave the answer last applied, as
+	// their node said (kept by the organiser's node to order answers).
+	AnsweredAt *time.Time `json:"-"`
 	// TicketTitle is filled in by Calendar.
 	TicketTitle string `json:"ticket_title,omitempty" gorm:"-"`
 }
@@ -317,8 +320,10 @@ func (s *Service) ForgetPlaces(ctx context.Context, tx *gorm.DB, ticketAPID stri
 }
 
 // ApplyAnswer records, inside tx, the answer the attendee's node sent to
-// an invitation of this node; from must be the attendee's full handle.
-func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state, from string) error {
+// an invitation of this node; from must be the attendee's full handle, at
+// when they gave it. Answers may arrive out of order: one older than the
+// last applied is ignored.
+func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state, from string, at time.Time) error {
 	var e Event
 	err := tx.WithContext(ctx).Where("ap_id = ?", eventAPID).Take(&e).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -330,12 +335,16 @@ func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state
 	if e.AttendeeHandle != from {
 		return apperr.New(apperr.Forbidden, "%s is not invited to %s", from, eventAPID)
 	}
-	if e.State == state {
-		return nil
+	at = at.UTC()
+	if e.AnsweredAt != nil && !at.After(*e.AnsweredAt) {
+		return nil // an answer given before the one applied
 	}
 	if err := tx.WithContext(ctx).Model(&Event{}).Where("id = ?", e.ID).
-		Updates(map[string]any{"state": state, "updated_at": storage.Now()}).Error; err != nil {
+		Updates(map[string]any{"state": state, "answered_at": at, "updated_at": storage.Now()}).Error; err != nil {
 		return fmt.Errorf("planning: answer to %s: %w", eventAPID, err)
+	}
+	if e.State == state {
+		return nil
 	}
 	t, err := s.tickets.GetTx(ctx, tx, e.TicketID)
 	if err != nil {
