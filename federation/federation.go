@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,7 +86,6 @@ type Service struct {
 	peers     map[string]string // allowed host → base URL
 	metrics   *metrics
 
-	waiting   atomic.Int32  // set while received activities may wait for others
 	wake      chan struct{} // deliveries queued
 	inboxWake chan struct{} // activities received
 	stop      context.CancelFunc
@@ -183,7 +181,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.announceDirectory(ctx); err != nil {
 		return err
 	}
-	s.waiting.Store(1) // some may wait since before a restart
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
 	for i := 0; i < s.cfg.Workers; i++ {

@@ -31,6 +31,7 @@ type inboxRow struct {
 	ReceivedAt    time.Time
 	ProcessedAt   *time.Time
 	NextAttemptAt *time.Time
+	WaitsFor      *string // the id of the object it waits for, if any
 }
 
 func (inboxRow) TableName() string { return "federation_inbox" }
@@ -228,17 +229,23 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		return 0, nil
 	}
 	failed := make([]error, len(rows))
-	var applied int
+	var (
+		applied int
+		tickets []string // the tickets whose state was applied: what waits for them is due
+	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		applied = 0
+		applied, tickets = 0, tickets[:0]
 		for i, row := range rows {
 			failed[i] = nil
-			ok, err := s.applyOne(ctx, tx, row, &failed[i])
+			a, err := s.applyOne(ctx, tx, row, &failed[i])
 			if err != nil {
 				return err
 			}
-			if ok {
+			if a != nil {
 				applied++
+				if a.ObjectType == "Ticket" {
+					tickets = append(tickets, a.ObjectID)
+				}
 			}
 		}
 		return nil
@@ -256,18 +263,18 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 	}
 	if applied > 0 {
 		s.Wake() // what applying queued (the tracker's answers) goes now
-		if err := s.retryWaiting(ctx); err != nil {
-			return 0, err
-		}
+	}
+	if err := s.retryWaiting(ctx, tickets); err != nil {
+		return 0, err
 	}
 	return len(rows), nil
 }
 
-// applyOne claims and applies one activity inside tx, in a savepoint: on
-// failure of the activity itself, the savepoint is rolled back, *failed
-// says why and ok is false; err is an error of the database, which fails
-// the whole batch.
-func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (ok bool, err error) {
+// applyOne claims and applies one activity inside tx, in a savepoint, and
+// returns it once applied (nil otherwise): on failure of the activity
+// itself, the savepoint is rolled back and *failed says why; err is an error
+// of the database, which fails the whole batch.
+func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (applied *Activity, err error) {
 	err = tx.Transaction(func(tx *gorm.DB) error {
 		// Claim: only one worker moves a row out of pending.
 		res := tx.Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
@@ -291,13 +298,13 @@ func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, faile
 			*failed = err
 			return errRollback
 		}
-		ok = true
+		applied = a
 		return nil
 	})
 	if errors.Is(err, errRollback) {
 		err = nil
 	}
-	return ok, err
+	return applied, err
 }
 
 // applyFailed records why an activity was not applied: it waits (for an
@@ -309,12 +316,18 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 		applyErr = notYet(applyErr)
 	}
 	if errors.Is(applyErr, errNotYet) && time.Since(row.ReceivedAt) < maxWait {
-		s.waiting.Store(1)
-		// It needs an activity not received yet: wait for it, with back-off.
+		// It needs an activity not received yet: wait for it, with back-off;
+		// it is due again at once when the ticket it waits for arrives.
 		s.metrics.applied.WithLabelValues("waiting").Inc()
 		next := time.Now().UTC().Add(min(time.Second<<min(row.Attempts, 10), 5*time.Minute))
+		var waitsFor *string
+		var we *waitError
+		if errors.As(applyErr, &we) && we.object != "" {
+			waitsFor = &we.object
+		}
 		return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
-			"attempts": row.Attempts + 1, "next_attempt_at": next, "last_error": truncate(applyErr.Error(), 500)}).Error
+			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor,
+			"last_error": truncate(applyErr.Error(), 500)}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
 	state := "pending"
@@ -338,20 +351,32 @@ var errNotYet = errors.New("waits for an earlier activity")
 // maxWait bounds how long an activity waits for the one it needs.
 const maxWait = 48 * time.Hour
 
-func notYet(err error) error { return fmt.Errorf("%w: %v", errNotYet, err) }
+// waitError is errNotYet with what is waited for: the id of a ticket whose
+// state is on its way, or "" for a wait on time alone (a conflict, an
+// acceptance being recorded).
+type waitError struct {
+	object string
+	err    error
+}
 
-// retryWaiting makes the activities that wait for another one due again,
-// now that one more was applied.
-func (s *Service) retryWaiting(ctx context.Context) error {
-	if s.waiting.Load() == 0 {
+func (e *waitError) Error() string        { return errNotYet.Error() + ": " + e.err.Error() }
+func (e *waitError) Is(target error) bool { return target == errNotYet }
+func (e *waitError) Unwrap() error        { return e.err }
+
+func notYet(err error) error { return &waitError{err: err} }
+
+// notYetFor is notYet for an activity that needs ticket apID first.
+func notYetFor(apID string, err error) error { return &waitError{object: apID, err: err} }
+
+// retryWaiting makes the activities that wait for one of the tickets whose
+// state was just applied due again at once (the others keep their
+// back-off).
+func (s *Service) retryWaiting(ctx context.Context, tickets []string) error {
+	if len(tickets) == 0 {
 		return nil
 	}
-	res := s.db.WithContext(ctx).Model(&inboxRow{}).Where("state = 'pending' AND next_attempt_at IS NOT NULL").
-		Update("next_attempt_at", nil)
-	if res.Error == nil && res.RowsAffected == 0 {
-		s.waiting.Store(0)
-	}
-	return res.Error
+	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("state = 'pending' AND waits_for IN ?", tickets).
+		Updates(map[string]any{"next_attempt_at": nil, "waits_for": nil}).Error
 }
 
 // apply carries out one activity inside tx. It reports ignored for

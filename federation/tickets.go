@@ -540,7 +540,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 	}
 	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
-		return notYet(err) // the ticket itself is on its way
+		return notYetFor(ticketID, err) // the ticket itself is on its way
 	}
 	if err != nil {
 		return err
@@ -651,7 +651,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 	ticketID := idOf(o["context"])
 	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
-		return notYet(err) // the ticket itself is on its way
+		return notYetFor(ticketID, err) // the ticket itself is on its way
 	}
 	if err != nil {
 		return err

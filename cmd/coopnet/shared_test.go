@@ -286,6 +286,87 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	}
 }
 
+// TestCommentBeforeItsTicket: a comment on a ticket whose copy has not
+// reached the assignee's node yet waits for it — not woken by whatever else
+// is applied meanwhile — and is applied as soon as the ticket's state is.
+func TestCommentBeforeItsTicket(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	// A first shared ticket and comment: a Create{Note} as Jean's node sends.
+	jeanID, _ := c.sharedTicket("Site web de la mairie")
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		map[string]any{"body": "Bonjour Marie !"}, 201)
+	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	var body string
+	waitFor(t, "the comment on Marie's node", func() bool {
+		return bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' ORDER BY id LIMIT 1").
+			Row().Scan(&body) == nil
+	})
+
+	// The second ticket exists on Jean's node; its comment reaches Marie's
+	// node before the ticket does.
+	nextID := c.schoolTicket("Site web de l'école", "website", false, 8)
+	nextAP := c.ticket(nextID)["ap_id"].(string)
+	var act map[string]any
+	if err := json.Unmarshal([]byte(body), &act); err != nil {
+		t.Fatal(err)
+	}
+	note := act["object"].(map[string]any)
+	act["id"], note["id"] = act["id"].(string)+"-early", note["id"].(string)+"-early"
+	note["context"], note["content"] = nextAP, "Le commentaire arrivé avant la demande"
+	b, _ := json.Marshal(act)
+	req, _ := http.NewRequest(http.MethodPost, bzh.url+"/actor/inbox", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if err := bfc.n.fed.Sign(req, b); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("early comment: %d", resp.StatusCode)
+	}
+	type waitRow struct {
+		State    string
+		WaitsFor *string
+		Due      *time.Time
+	}
+	row := func() waitRow {
+		var r waitRow
+		_ = bzh.n.db.Raw("SELECT state, waits_for, next_attempt_at FROM federation_inbox WHERE activity_id = ?", act["id"]).
+			Row().Scan(&r.State, &r.WaitsFor, &r.Due)
+		return r
+	}
+	waitFor(t, "the early comment waiting for its ticket", func() bool {
+		r := row()
+		return r.State == "pending" && r.WaitsFor != nil && *r.WaitsFor == nextAP && r.Due != nil
+	})
+	// Something else applied on Marie's node (Paul's new profile) does not
+	// make it due again.
+	paul := c.api("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
+	c.api("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
+	waitFor(t, "Paul's new name on Marie's node", func() bool {
+		return bzh.n.db.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
+	})
+	if r := row(); r.State != "pending" || r.WaitsFor == nil || r.Due == nil {
+		t.Errorf("an unrelated activity woke the waiting comment: %+v", r)
+	}
+
+	// The ticket is routed to Marie: the comment is applied with it.
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
+	offer := c.offerFor("bretagne", marieEmail, nextID)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	var copyID string
+	waitFor(t, "the early comment on Marie's copy", func() bool {
+		if copyID = c.copyOf("bretagne", marieEmail, nextAP); copyID == "" {
+			return false
+		}
+		items := c.api("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", marieEmail, nil, 200)["items"].([]any)
+		return len(items) == 1 && items[0].(map[string]any)["body"] == "Le commentaire arrivé avant la demande"
+	})
+}
+
 // TestConcurrentUpdatesConverge: Jean and Marie change the same ticket at
 // the same moment, on their own nodes, many times. The tracker (Jean's
 // node) applies the changes in the order they reach it, field by field;
