@@ -295,7 +295,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	jeanID, _ := c.sharedTicket("Site web de la mairie")
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 		map[string]any{"body": "Bonjour Marie !"}, 201)
-	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	bzh := c.node("bretagne")
 	var body string
 	waitFor(t, "the comment on Marie's node", func() bool {
 		return bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' ORDER BY id LIMIT 1").
@@ -313,20 +313,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	note := act["object"].(map[string]any)
 	act["id"], note["id"] = act["id"].(string)+"-early", note["id"].(string)+"-early"
 	note["context"], note["content"] = nextAP, "Le commentaire arrivé avant la demande"
-	b, _ := json.Marshal(act)
-	req, _ := http.NewRequest(http.MethodPost, bzh.url+"/actor/inbox", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/activity+json")
-	if err := bfc.n.fed.Sign(req, b); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("early comment: %d", resp.StatusCode)
-	}
+	c.deliver("bourgogne-franche-comte", "bretagne", act)
 	type waitRow struct {
 		State    string
 		WaitsFor *string
@@ -462,7 +449,7 @@ func (c *coop) federationTrouble() []string {
 // member of handle prefix who; Bretagne refuses it and keeps nothing.
 func offerFor(t *testing.T, c *coop, who, apID string) {
 	t.Helper()
-	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	bzh := c.node("bretagne")
 	var body string
 	if err := bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body); err != nil {
 		t.Fatal(err)
@@ -483,20 +470,7 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 	obj := act["object"].(map[string]any)
 	obj["id"] = fake
 	obj["assignee"].(map[string]any)["handle"] = handle + "@" + strings.TrimPrefix(bzh.url, "http://")
-	b, _ := json.Marshal(act)
-	req, _ := http.NewRequest(http.MethodPost, bzh.url+"/actor/inbox", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/activity+json")
-	if err := bfc.n.fed.Sign(req, b); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("forged offer: %d", resp.StatusCode)
-	}
+	c.deliver("bourgogne-franche-comte", "bretagne", act)
 	waitFor(t, "the forged offer refused", func() bool {
 		var state, lastErr string
 		_ = bzh.n.db.Raw("SELECT state, last_error FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state, &lastErr)
@@ -517,7 +491,7 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 // waits until it is processed.
 func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 	t.Helper()
-	bzh, bfc := c.node("bretagne"), c.node("bourgogne-franche-comte")
+	bfc := c.node("bourgogne-franche-comte")
 	var body string
 	if err := bfc.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Accept' AND body LIKE '%/invite%' ORDER BY id LIMIT 1").
 		Row().Scan(&body); err != nil {
@@ -530,23 +504,30 @@ func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 	act["id"] = fmt.Sprintf("%s-%s-%d", act["id"], typ, at.UnixNano())
 	act["type"] = typ
 	act["published"] = at.Format(time.RFC3339Nano)
-	b, _ := json.Marshal(act)
-	req, _ := http.NewRequest(http.MethodPost, bfc.url+"/actor/inbox", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/activity+json")
-	if err := bzh.n.fed.Sign(req, b); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("answer %s: %d", typ, resp.StatusCode)
-	}
+	c.deliver("bretagne", "bourgogne-franche-comte", act)
 	waitFor(t, "the answer applied", func() bool {
 		var state string
 		_ = bfc.n.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
 		return state == "applied"
 	})
+}
+
+// deliver posts act to region to's inbox, signed by region from's node, as
+// that node would deliver it, and expects it accepted (202).
+func (c *coop) deliver(from, to string, act map[string]any) {
+	c.t.Helper()
+	b, _ := json.Marshal(act)
+	req, _ := http.NewRequest(http.MethodPost, c.node(to).url+"/actor/inbox", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if err := c.node(from).n.fed.Sign(req, b); err != nil {
+		c.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		c.t.Fatalf("%s %s from %s to %s: status %d", act["type"], act["id"], from, to, resp.StatusCode)
+	}
 }
