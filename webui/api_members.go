@@ -60,10 +60,11 @@ func (s *Server) login(c echo.Context) error {
 }
 
 func (s *Server) logout(c echo.Context) error {
-	if err := s.opt.Members.Revoke(c.Request().Context(), tokenOf(c)); err != nil {
+	token, _ := tokenOf(c)
+	if err := s.opt.Members.Revoke(c.Request().Context(), token); err != nil {
 		return err
 	}
-	s.setSessionCookie(c, "", -1)
+	s.clearSessionCookie(c)
 	return c.NoContent(http.StatusNoContent)
 }
 

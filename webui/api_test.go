@@ -318,6 +318,44 @@ func TestLoginAndSession(t *testing.T) {
 		t.Fatalf("me with cookie: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
+	// A change made with the cookie must come from this node's pages: not
+	// from another host of the same site (another node), nor from a client
+	// that does not say (API clients send the bearer token).
+	cookiePost := func(origin, fetchSite string) *http.Response {
+		req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/auth/logout", nil)
+		req.AddCookie(&http.Cookie{Name: webui.SessionCookie, Value: token})
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", fetchSite)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, h := range [][2]string{{"https://evil.coopnet.example", "same-site"}, {"", ""}, {"null", ""}} {
+		if resp := cookiePost(h[0], h[1]); resp.StatusCode != 403 {
+			t.Errorf("logout with the cookie from Origin %q, Sec-Fetch-Site %q: %d, want 403", h[0], h[1], resp.StatusCode)
+		}
+	}
+	req, _ = http.NewRequest("GET", r.srv.URL+"/api/v1/me", nil)
+	req.AddCookie(&http.Cookie{Name: webui.SessionCookie, Value: token})
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the session was ended by a refused request: %v %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	// From this node's pages, it ends the session and drops the cookie.
+	resp = cookiePost("http://bfc.test", "")
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("logout from this node's page: %d, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+	res = r.do("POST", "/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.test", "password": testPassword})
+	token = res.json(t)["token"].(string)
 	// The token is stored hashed, never as given.
 	var n int64
 	db.Table("api_tokens").Where("token_hash = ?", token).Count(&n)

@@ -18,25 +18,33 @@ const SessionCookie = "coopnet_session"
 const actorKey = "actor"
 
 // tokenOf returns the request's token: the bearer token, else the session
-// cookie's, else "".
-func tokenOf(c echo.Context) string {
+// cookie's (cookie set), else "".
+func tokenOf(c echo.Context) (token string, cookie bool) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
+		return strings.TrimSpace(h[7:]), false
 	}
 	if ck, err := c.Cookie(SessionCookie); err == nil {
-		return ck.Value
+		return ck.Value, true
 	}
-	return ""
+	return "", false
 }
 
 // authenticate requires a valid API token or session cookie and stores the
-// actor in the context.
+// actor in the context. A change (any method but GET, HEAD and OPTIONS)
+// made with the cookie must come from this node's own pages: SameSite=Lax
+// keeps other sites' forms out, not the pages of another host of the same
+// site (another regional node), so the browser's Sec-Fetch-Site or Origin
+// must say so. API clients send the bearer token.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token := tokenOf(c)
+		token, cookie := tokenOf(c)
 		if token == "" {
 			return apperr.New(apperr.Unauthorised, "log in first: send Authorization: Bearer <token>")
+		}
+		if cookie && !safeMethod(c.Request().Method) && !s.sameOrigin(c.Request()) {
+			return apperr.New(apperr.Forbidden, "a change made with the session cookie must come from this node's pages; "+
+				"API clients send Authorization: Bearer <token>")
 		}
 		a, err := s.opt.Members.Authenticate(c.Request().Context(), token)
 		if err != nil {
@@ -45,6 +53,20 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(actorKey, a)
 		return next(c)
 	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin reports whether the browser says r comes from this node's own
+// pages.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && o != "null" && strings.EqualFold(o, s.origin)
 }
 
 func actorOf(c echo.Context) members.Actor {
@@ -65,6 +87,14 @@ func requireRole(roles ...members.Role) echo.MiddlewareFunc {
 			return apperr.New(apperr.Forbidden, "your role (%s) may not do this", a.Role)
 		}
 	}
+}
+
+// clearSessionCookie tells the browser to drop the session cookie.
+func (s *Server) clearSessionCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1,
+	})
 }
 
 func (s *Server) setSessionCookie(c echo.Context, token string, ttl time.Duration) {

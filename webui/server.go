@@ -64,7 +64,8 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	metrics *httpMetrics
-	secure  bool // cookies only over https
+	secure  bool   // cookies only over https
+	origin  string // scheme://host of the public URL
 	logins  *limiter
 }
 
@@ -83,6 +84,7 @@ func New(opt Options) *Server {
 		echo:    echo.New(),
 		metrics: newHTTPMetrics(opt.Registry),
 		secure:  u != nil && u.Scheme == "https",
+		origin:  originOf(u),
 		logins:  newLimiter(10, 15*time.Minute),
 	}
 	e := s.echo
@@ -190,4 +192,12 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 			"frame-ancestors 'none'; base-uri 'none'")
 		return next(c)
 	}
+}
+
+// originOf is the origin (scheme://host) of u, "" if u is nil.
+func originOf(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -116,7 +116,7 @@ func (s *Server) logoutSubmit(c echo.Context) error {
 			return err
 		}
 	}
-	s.setSessionCookie(c, "", -1)
+	s.clearSessionCookie(c)
 	return c.Redirect(http.StatusSeeOther, "/app/login")
 }
 
