@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/coopnet/coopnet/services/members"
 )
 
 // TestRoutingStory is the heart of coopnet, across three real nodes and a
@@ -238,6 +241,28 @@ func TestOfferToARegionThatIsDown(t *testing.T) {
 	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", gwenEmail, nil, 200)
 	if got := c.ticket(id); got["assignee"].(map[string]any)["handle"] != c.handle(gwenEmail) {
 		t.Fatalf("ticket: %v", got)
+	}
+}
+
+// TestRoutingRightAfterRestart: a node that has just started does not know
+// the other regions yet; a job forwarded at once (or a routing it resumes
+// after a crash) still reaches them, rather than ending unroutable with its
+// own region's empty answer.
+func TestRoutingRightAfterRestart(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	// Jean's region has a beginner in website work: it answers the
+	// question itself, with nobody at the level asked.
+	if _, err := c.node("bourgogne-franche-comte").n.members.Create(context.Background(), nil, members.CreateInput{
+		Email: "lea@bfc.test", Name: "Léa Girard", Role: "technician", Password: "mot de passe", Postcode: "25000",
+		RemoteOK: true, Skills: []members.SkillLevel{{Name: "website", Level: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	c.restart("bourgogne-franche-comte")
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+	c.offerFor("bretagne", marieEmail, id)
+	if st := c.ticket(id)["status"]; st != "offered" {
+		t.Fatalf("forwarded right after a restart: %v", st)
 	}
 }
 

@@ -65,8 +65,14 @@ func (s *Service) subscribe(ctx context.Context) error {
 			return
 		}
 		s.presMu.Lock()
+		_, known := s.presence[p.Region]
 		s.presence[p.Region] = time.Now()
 		s.presMu.Unlock()
+		if !known && p.Region != s.cfg.Region {
+			// A region (re)starting: say this one is here too, so that it
+			// knows every region in a moment rather than after presenceEvery.
+			s.publishPresence()
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("routing: subscribe to presence: %w", err)
@@ -197,7 +203,14 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 	if err := s.bus.Conn.PublishRequest(subjectRoute+q.Skill, s.replyPrefix+q.ID, data); err != nil {
 		return nil, fmt.Errorf("routing: ask regions: %w", err)
 	}
+	// Just after its start a node does not know every region yet (they
+	// answer its presence at once, see subscribe): until presenceSettle has
+	// passed it waits for the whole window rather than stop at the first
+	// answers, which could be its own region's alone.
 	expected := s.liveRegions()
+	if time.Since(s.started) < presenceSettle {
+		expected = 0
+	}
 	timer := time.NewTimer(s.cfg.GatherWindow)
 	defer timer.Stop()
 	var answers []Answer

@@ -44,6 +44,9 @@ const (
 	acceptTimeout       = 5 * time.Second
 	presenceEvery       = 5 * time.Second
 	presenceTTL         = 3 * presenceEvery
+	// presenceSettle is how long after its start a node takes to hear the
+	// other regions, which answer its first presence at once.
+	presenceSettle = time.Second
 	// searchWorkers run searches side by side: a search mostly waits for
 	// the regions' answers.
 	searchWorkers = 8
@@ -84,6 +87,7 @@ type Service struct {
 
 	presMu   sync.Mutex
 	presence map[string]time.Time
+	started  time.Time // when Start was called
 
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders
@@ -191,6 +195,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 // once the subscriptions are in place.
 func (s *Service) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.started = time.Now()
 	if err := s.subscribe(ctx); err != nil {
 		s.cancel()
 		return err
