@@ -340,16 +340,27 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		t.Errorf("an unrelated activity woke the waiting comment: %+v", r)
 	}
 
-	// The ticket is routed to Marie: the comment is applied with it.
+	// The ticket is routed to Bretagne (to Marie, or to Gwen now that Marie
+	// has work): the comment is applied with it.
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
-	offer := c.offerFor("bretagne", marieEmail, nextID)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	var who string
+	waitFor(t, "an offer in Bretagne", func() bool {
+		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+nextID+"/routing", jeanEmail, nil, 200)
+		for _, email := range []string{marieEmail, gwenEmail} {
+			if r["offered_to"] == c.handle(email) {
+				who = email
+			}
+		}
+		return who != ""
+	})
+	offer := c.offerFor("bretagne", who, nextID)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", who, nil, 200)
 	var copyID string
-	waitFor(t, "the early comment on Marie's copy", func() bool {
-		if copyID = c.copyOf("bretagne", marieEmail, nextAP); copyID == "" {
+	waitFor(t, "the early comment on the copy", func() bool {
+		if copyID = c.copyOf("bretagne", who, nextAP); copyID == "" {
 			return false
 		}
-		items := c.api("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", marieEmail, nil, 200)["items"].([]any)
+		items := c.api("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", who, nil, 200)["items"].([]any)
 		return len(items) == 1 && items[0].(map[string]any)["body"] == "Le commentaire arrivé avant la demande"
 	})
 }
