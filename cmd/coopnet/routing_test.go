@@ -392,5 +392,19 @@ func TestForgedAcceptance(t *testing.T) {
 	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
 		t.Fatalf("ticket after a forged acceptance: %v", got)
 	}
+	// Another region cannot withdraw the offer either: only its origin can.
+	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
+		"region": "ile-de-france", "reason": "cancelled"})
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.withdraw", withdraw); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // it is received and dropped meanwhile
+	if !c.hasOffer("bretagne", marieEmail, id) {
+		t.Fatal("a region that is not the offer's origin withdrew it")
+	}
 	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 }

@@ -107,7 +107,10 @@ func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
 	if err := a.validate(kindAccepted); err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", a.OfferID).
+	// Only the offer's origin gives its job: the message must name it and
+	// the routing the offer belongs to.
+	return s.db.WithContext(ctx).Model(&Offer{}).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND state IN ('pending', 'declined')", a.OfferID, a.Region, a.RoutingID).
 		Updates(map[string]any{"state": "accepted", "answered_at": storage.Now()}).Error
 }
 
@@ -151,7 +154,8 @@ func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
 	if err := a.validate(kindWithdraw); err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", a.OfferID).
+	return s.db.WithContext(ctx).Model(&Offer{}).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND state = 'pending'", a.OfferID, a.Region, a.RoutingID).
 		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()}).Error
 }
 
@@ -227,7 +231,10 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	now := storage.Now()
 	switch {
 	case rep.OK:
-		if err := s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state IN ('pending', 'accepted')", o.ID).
+		// The origin gave the job: the offer is accepted, even if the member
+		// declined it meanwhile (the origin ignores a decline that comes
+		// after the acceptance).
+		if err := s.db.WithContext(ctx).Model(&Offer{}).Where("id = ?", o.ID).
 			Updates(map[string]any{"state": "accepted", "answered_at": now}).Error; err != nil {
 			return nil, fmt.Errorf("routing: record acceptance of %s: %w", o.ID, err)
 		}
