@@ -253,24 +253,26 @@ type Place struct {
 	Lat, Lon    float64
 }
 
+// Private is what identifies a client personally: what must not leave the
+// node with an offer, before a member has accepted to work for them.
+type Private struct {
+	Name, Kind                              string
+	ContactName, ContactEmail, ContactPhone string
+}
+
 // ForRouting returns where a client is, and what identifies them personally
 // (name and contact) so that it can be scrubbed from any text about their
 // job that leaves the node.
-func (s *Service) ForRouting(ctx context.Context, id string) (Place, []string, error) {
+func (s *Service) ForRouting(ctx context.Context, id string) (Place, Private, error) {
 	var c Client
-	err := s.db.WithContext(ctx).Select("commune, departement, lat, lon, name, contact_name, contact_email, contact_phone").
+	err := s.db.WithContext(ctx).Select("commune, departement, lat, lon, name, kind, contact_name, contact_email, contact_phone").
 		Where("id = ?", id).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Place{}, nil, apperr.NotFoundf("no client %q", id)
+		return Place{}, Private{}, apperr.NotFoundf("no client %q", id)
 	}
 	if err != nil {
-		return Place{}, nil, fmt.Errorf("clients: %s for routing: %w", id, err)
+		return Place{}, Private{}, fmt.Errorf("clients: %s for routing: %w", id, err)
 	}
-	var private []string
-	for _, t := range []string{c.Name, c.ContactName, c.ContactEmail, c.ContactPhone} {
-		if strings.TrimSpace(t) != "" {
-			private = append(private, t)
-		}
-	}
-	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon}, private, nil
+	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon},
+		Private{Name: c.Name, Kind: c.Kind, ContactName: c.ContactName, ContactEmail: c.ContactEmail, ContactPhone: c.ContactPhone}, nil
 }

@@ -2,13 +2,126 @@ package routing
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/geo"
 )
 
 // Redacted replaces what names a client in a text offered to another region.
 const Redacted = "[client]"
+
+// redactClient scrubs what identifies client p from text: their name and
+// contact as written, each word of the contact's name (and of the client's
+// name, for a private person) but civilities, the e-mail's local part, and
+// the phone number however it is spaced or prefixed (+33).
+func redactClient(text string, p clients.Private) string {
+	terms := []string{p.Name, p.ContactName, p.ContactEmail, p.ContactPhone}
+	names := []string{p.ContactName}
+	if p.Kind == "person" {
+		names = append(names, p.Name)
+	}
+	for _, n := range names {
+		for _, w := range strings.FieldsFunc(n, func(r rune) bool { return unicode.IsSpace(r) || r == '\'' || r == ',' }) {
+			if !civilities[geo.Fold(strings.TrimSuffix(w, "."))] {
+				terms = append(terms, w)
+			}
+		}
+	}
+	if local, _, ok := strings.Cut(p.ContactEmail, "@"); ok {
+		terms = append(terms, local)
+	}
+	return redactPhone(redact(text, terms), p.ContactPhone)
+}
+
+// civilities are left in a text: "Mme [client]" says no more than "[client]".
+var civilities = map[string]bool{"m": true, "mr": true, "mme": true, "mlle": true, "madame": true, "monsieur": true,
+	"mademoiselle": true, "dr": true, "docteur": true, "me": true, "maitre": true, "pr": true}
+
+// redactPhone replaces phone in text written with any spacing, dots,
+// dashes or brackets, and with +33 or 0033 for the leading 0; also inside a
+// longer run of figures ("le 12/03 au 03 81 00 00 01").
+func redactPhone(text, phone string) string {
+	want := phoneDigits(phone)
+	if len(want) < 8 {
+		return text
+	}
+	runes := []rune(text)
+	mask := make([]bool, len(runes))
+	isSep := func(r rune) bool { return strings.ContainsRune(" .-+()/\u00a0", r) }
+	// Where a group of figures starts (a digit, or a + or ( before one) and
+	// ends.
+	var starts, ends []int
+	for i, r := range runes {
+		digit := unicode.IsDigit(r)
+		opens := (r == '+' || r == '(') && i+1 < len(runes) && unicode.IsDigit(runes[i+1])
+		after := i > 0 && (unicode.IsDigit(runes[i-1]) || runes[i-1] == '+' || runes[i-1] == '(')
+		if (digit || opens) && !after {
+			starts = append(starts, i)
+		}
+		if digit && (i+1 == len(runes) || !unicode.IsDigit(runes[i+1])) {
+			ends = append(ends, i+1)
+		}
+	}
+	found := false
+	for _, a := range starts {
+		for _, b := range ends {
+			if b <= a {
+				continue
+			}
+			span := runes[a:b]
+			ok := true
+			for _, r := range span {
+				if !unicode.IsDigit(r) && !isSep(r) {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				break // the groups after b are past a word
+			}
+			if phoneDigits(string(span)) == want {
+				for k := a; k < b; k++ {
+					mask[k] = true
+				}
+				found = true
+			}
+		}
+	}
+	if !found {
+		return text
+	}
+	var out strings.Builder
+	for i, r := range runes {
+		switch {
+		case !mask[i]:
+			out.WriteRune(r)
+		case i == 0 || !mask[i-1]:
+			out.WriteString(Redacted)
+		}
+	}
+	return out.String()
+}
+
+// phoneDigits is a phone number's digits, a French international prefix
+// (+33, 0033) written as the leading 0.
+func phoneDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
+	switch {
+	case strings.HasPrefix(d, "0033") && len(d) == 13:
+		return "0" + d[4:]
+	case strings.HasPrefix(d, "33") && len(d) == 11:
+		return "0" + d[2:]
+	}
+	return d
+}
 
 // redact replaces every occurrence of the terms (the client's name and
 // contact) in text by Redacted, ignoring case and accents. It is a safety

@@ -321,7 +321,7 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 // The routing row is updated only if it is still in state guard (a routing
 // cancelled meanwhile is left alone), with the extra columns given.
 func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
-	private []string, reason, guard string, extra map[string]any) error {
+	private clients.Private, reason, guard string, extra map[string]any) error {
 	var ranked []Scored
 	if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
 		return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
@@ -367,12 +367,12 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	} else if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue); err != nil {
 		return err
 	}
-	title := redact(t.Title, private)
+	title := redactClient(t.Title, private)
 	if strings.TrimSpace(title) == Redacted {
 		title = "Demande " + r.Skill // nothing left once the client's name is out
 	}
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
-		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redact(r.Note, private), Skill: r.Skill,
+		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redactClient(r.Note, private), Skill: r.Skill,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires}
 	s.m.offers.Inc()
