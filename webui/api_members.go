@@ -37,24 +37,17 @@ func (s *Server) login(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	// Failed logins are counted per client address and per account: ten of
-	// either in a quarter of an hour and the next attempt is refused.
-	keys := []string{"ip:" + c.RealIP(), "email:" + strings.ToLower(strings.TrimSpace(req.Email))}
-	for _, k := range keys {
-		if !s.logins.Allowed(k) {
-			return apperr.New(apperr.RateLimited, "too many failed logins: wait a quarter of an hour")
-		}
+	if !s.loginAllowed(c.RealIP(), req.Email) {
+		return apperr.New(apperr.RateLimited, "too many failed logins: wait a quarter of an hour")
 	}
 	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised {
-			for _, k := range keys {
-				s.logins.Fail(k)
-			}
+			s.loginFailed(c.RealIP(), req.Email)
 		}
 		return err
 	}
-	s.logins.Reset(keys[1])
+	s.loginSucceeded(req.Email)
 	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
 	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
 }

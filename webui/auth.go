@@ -104,8 +104,36 @@ func (s *Server) setSessionCookie(c echo.Context, token string, ttl time.Duratio
 	})
 }
 
-// limiter counts failures per key in a sliding window: a failed login is
-// allowed max times per window per client address.
+// Failed logins are limited per client address (ten in a quarter of an
+// hour), and per account (a hundred, from any addresses): enough to stop
+// guessing from one address, or a slow guess of one account from many,
+// while someone failing at will from one address cannot lock another
+// member out of their account.
+const (
+	loginFailsPerAddress = 10
+	loginFailsPerAccount = 100
+	loginWindow          = 15 * time.Minute
+)
+
+// loginAllowed reports whether a login attempt from address ip for email
+// may be tried.
+func (s *Server) loginAllowed(ip, email string) bool {
+	return s.logins.Allowed("ip:"+ip) && s.accountLogins.Allowed(strings.ToLower(strings.TrimSpace(email)))
+}
+
+// loginFailed counts a failed login.
+func (s *Server) loginFailed(ip, email string) {
+	s.logins.Fail("ip:" + ip)
+	s.accountLogins.Fail(strings.ToLower(strings.TrimSpace(email)))
+}
+
+// loginSucceeded forgets the account's failures.
+func (s *Server) loginSucceeded(email string) {
+	s.accountLogins.Reset(strings.ToLower(strings.TrimSpace(email)))
+}
+
+// limiter counts failures per key in a sliding window: at most max per
+// window.
 type limiter struct {
 	max    int
 	window time.Duration

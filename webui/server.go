@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,9 +63,11 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	metrics *httpMetrics
-	secure  bool   // cookies only over https
-	origin  string // scheme://host of the public URL
-	logins  *limiter
+	secure  bool     // cookies only over https
+	origin  string   // scheme://host of the public URL
+	logins  *limiter // failed logins per client address
+	// accountLogins are failed logins per account.
+	accountLogins *limiter
 }
 
 // New builds the server and its routes.
@@ -79,13 +80,14 @@ func New(opt Options) *Server {
 	}
 	u, _ := url.Parse(opt.PublicURL)
 	s := &Server{
-		opt:     opt,
-		log:     opt.Logger,
-		echo:    echo.New(),
-		metrics: newHTTPMetrics(opt.Registry),
-		secure:  u != nil && u.Scheme == "https",
-		origin:  originOf(u),
-		logins:  newLimiter(10, 15*time.Minute),
+		opt:           opt,
+		log:           opt.Logger,
+		echo:          echo.New(),
+		metrics:       newHTTPMetrics(opt.Registry),
+		secure:        u != nil && u.Scheme == "https",
+		origin:        originOf(u),
+		logins:        newLimiter(loginFailsPerAddress, loginWindow),
+		accountLogins: newLimiter(loginFailsPerAccount, loginWindow),
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

@@ -89,23 +89,18 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		p.Errors = map[string]string{"": p.T(key)}
 		return s.render(c, status, "login", p)
 	}
-	keys := []string{"ip:" + c.RealIP(), "email:" + strings.ToLower(email)}
-	for _, k := range keys {
-		if !s.logins.Allowed(k) {
-			return fail(http.StatusTooManyRequests, "login.limited")
-		}
+	if !s.loginAllowed(c.RealIP(), email) {
+		return fail(http.StatusTooManyRequests, "login.limited")
 	}
 	token, _, err := s.opt.Members.Login(c.Request().Context(), email, password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised || apperr.CodeOf(err) == apperr.Invalid {
-			for _, k := range keys {
-				s.logins.Fail(k)
-			}
+			s.loginFailed(c.RealIP(), email)
 			return fail(http.StatusUnauthorized, "login.failed")
 		}
 		return err
 	}
-	s.logins.Reset(keys[1])
+	s.loginSucceeded(email)
 	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
 	return c.Redirect(http.StatusSeeOther, next)
 }
