@@ -2,6 +2,7 @@ package members_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -245,4 +246,52 @@ func TestConcurrentRegistrations(t *testing.T) {
 			t.Errorf("same e-mail four times: %d created, %d conflicts", ok, conflict)
 		}
 	})
+}
+
+// TestWhoMayUpdate: a member changes their own profile, staff any but an
+// admin's, an admin any; a place is sent whole; nothing is written on a
+// refusal.
+func TestWhoMayUpdate(t *testing.T) {
+	db := storagetest.Open(t, "sqlite")
+	s := newService(t, db, 0)
+	ctx := context.Background()
+	root := members.Actor{ID: "root", Role: members.Admin}
+	mk := func(email string, role members.Role) *members.Member {
+		m, err := s.Create(ctx, &root, members.CreateInput{Email: email, Name: "X", Role: string(role), Password: "12345678", Postcode: "35000"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tech, staff, admin := mk("tech@x.example", members.Technician), mk("staff@x.example", members.Staff), mk("admin@x.example", members.Admin)
+	as := func(m *members.Member) members.Actor { return members.Actor{ID: m.ID, Role: m.Role} }
+	name := "Nouveau nom"
+	for _, tc := range []struct {
+		by, target *members.Member
+		code       apperr.Code
+	}{
+		{tech, tech, ""}, {tech, staff, apperr.Forbidden}, {staff, tech, ""}, {staff, admin, apperr.Forbidden},
+		{admin, staff, ""}, {admin, admin, ""},
+	} {
+		cur, err := s.Get(ctx, tc.target.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Update(ctx, as(tc.by), tc.target.ID, members.UpdateInput{Version: cur.Version, Name: &name})
+		if tc.code == "" && err != nil || tc.code != "" && apperr.CodeOf(err) != tc.code {
+			t.Errorf("%s changing %s: %v", tc.by.Role, tc.target.Email, err)
+		}
+		if after, _ := s.Get(ctx, tc.target.ID); tc.code != "" && after.Version != cur.Version {
+			t.Errorf("%s changing %s: refused, yet version %d → %d", tc.by.Role, tc.target.Email, cur.Version, after.Version)
+		}
+	}
+	cur, _ := s.Get(ctx, tech.ID)
+	lat, lon := 47.2, 6.0
+	_, err := s.Update(ctx, as(tech), tech.ID, members.UpdateInput{Version: cur.Version, Lat: &lat, Lon: &lon})
+	if ae := new(apperr.Error); !errors.As(err, &ae) || ae.Fields["postcode"] == "" {
+		t.Errorf("coordinates without a postcode: %v", err)
+	}
+	if after, _ := s.Get(ctx, tech.ID); after.Version != cur.Version || (after.Lat != nil && *after.Lat == lat) {
+		t.Errorf("coordinates without a postcode were written: %+v", after)
+	}
 }

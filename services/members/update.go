@@ -35,6 +35,10 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	if err != nil {
 		return nil, err
 	}
+	if m.Role == Admin && id != by.ID && by.Role != Admin {
+		// As for creating them: admins manage admins.
+		return nil, apperr.New(apperr.Forbidden, "only an admin changes another admin's profile")
+	}
 	var v apperr.Validation
 	if in.Version <= 0 {
 		v.Add("version", "is required: the version of the profile you are changing")
@@ -57,6 +61,9 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	}
 	if in.RemoteOK != nil {
 		updates["remote_ok"] = *in.RemoteOK
+	}
+	if in.Postcode == nil && (in.Commune != "" || in.Lat != nil || in.Lon != nil) {
+		v.Add("postcode", "is required with commune, lat or lon: send the whole place")
 	}
 	if in.Postcode != nil {
 		if loc, ok := validate.Location(&v, *in.Postcode, in.Commune, in.Lat, in.Lon, true); ok {
