@@ -404,6 +404,32 @@ func (s *Server) pageError(c echo.Context, err error) error {
 }
 
 // formErrors are the field messages of a validation error, or nil.
+// fieldErrors is formErrors told in lang: from the catalogue when the
+// service said why (a Reason), else a plain "not valid" (the service's
+// English message in English).
+func fieldErrors(lang string, err error) map[string]string {
+	fe := formErrors(err)
+	var ae *apperr.Error
+	if fe == nil || !errors.As(err, &ae) {
+		return fe
+	}
+	out := make(map[string]string, len(fe))
+	for field, msg := range fe {
+		r, ok := ae.Reasons[field]
+		switch {
+		case field == "":
+			out[field] = T(lang, "form.errors")
+		case ok && messages[lang]["field."+r.Code] != "":
+			out[field] = T(lang, "field."+r.Code, r.Args...)
+		case lang == "en":
+			out[field] = msg
+		default:
+			out[field] = T(lang, "field.invalid")
+		}
+	}
+	return out
+}
+
 func formErrors(err error) map[string]string {
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Invalid {

@@ -202,9 +202,9 @@ func (s *Server) createTicketSubmit(c echo.Context) error {
 		in.EstimatedHours = &h
 	}
 	t, err := s.opt.Tickets.Create(ctx, by, in)
-	if fe := formErrors(err); fe != nil {
+	if fe := fieldErrors(langOf(c), err); fe != nil {
 		if in.EstimatedHours == nil {
-			fe["estimated_hours"] = "is required: a number of hours, e.g. 2,5"
+			fe["estimated_hours"] = T(langOf(c), "field.hours_number")
 		}
 		f, ferr := s.ticketFormData(ctx, by, values)
 		if ferr != nil {
@@ -360,7 +360,7 @@ func (s *Server) createClientSubmit(c echo.Context) error {
 	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{Name: values["name"],
 		Kind: values["kind"], Postcode: values["postcode"], Commune: values["commune"], ContactName: values["contact_name"],
 		ContactEmail: values["contact_email"], ContactPhone: values["contact_phone"]})
-	if fe := formErrors(err); fe != nil {
+	if fe := fieldErrors(langOf(c), err); fe != nil {
 		return s.renderClients(c, http.StatusUnprocessableEntity, values, fe)
 	}
 	if err != nil {

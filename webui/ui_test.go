@@ -140,6 +140,14 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 		t.Fatalf("login: %d %v", code, h)
 	}
 	_, page, _ = b.get("/app/clients")
+	// A form with mistakes: each field says what is wrong, in French.
+	code, bad, _ := b.post("/app/clients", url.Values{"_csrf": {csrfOf(t, page)}, "name": {""}, "kind": {"school"},
+		"postcode": {"99999"}, "contact_email": {"ecole@"}})
+	for _, want := range []string{"Obligatoire.", "Code postal français inconnu", "Une adresse e-mail, par exemple"} {
+		if code != http.StatusUnprocessableEntity || !strings.Contains(bad, want) || strings.Contains(bad, "must be") {
+			t.Errorf("a client form with mistakes: %d, want %q in French:\n%s", code, want, bad)
+		}
+	}
 	code, _, h = b.post("/app/clients", url.Values{"_csrf": {csrfOf(t, page)}, "name": {"École des Tilleuls"}, "kind": {"school"},
 		"postcode": {"25150"}, "contact_email": {"ecole@example.org"}})
 	if code != http.StatusSeeOther {

@@ -40,8 +40,18 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  map[string]string
+	// Reasons say, for the fields that have one, why in a form a user
+	// interface can put in its own language (Fields say it in English).
+	Reasons map[string]Reason
 	// Err is the underlying cause, for logs only.
 	Err error
+}
+
+// Reason is why a field is not valid: a stable code ("required",
+// "max_chars"…) and the figures or names its message needs.
+type Reason struct {
+	Code string
+	Args []any
 }
 
 func (e *Error) Error() string {
@@ -102,7 +112,8 @@ func CodeOf(err error) Code {
 
 // Validation collects field errors; use Err to get an error when any was added.
 type Validation struct {
-	fields map[string]string
+	fields  map[string]string
+	reasons map[string]Reason
 }
 
 // Add records a message for a field; the first message for a field wins.
@@ -120,6 +131,19 @@ func (v *Validation) Addf(field, format string, args ...any) {
 	v.Add(field, fmt.Sprintf(format, args...))
 }
 
+// Reject records, for a field that has no message yet, why it is not
+// valid: the code of the reason and its English message, format with args.
+func (v *Validation) Reject(field, code, format string, args ...any) {
+	if v.Has(field) {
+		return
+	}
+	v.Addf(field, format, args...)
+	if v.reasons == nil {
+		v.reasons = map[string]Reason{}
+	}
+	v.reasons[field] = Reason{Code: code, Args: args}
+}
+
 // Has reports whether a field already has an error.
 func (v *Validation) Has(field string) bool { _, ok := v.fields[field]; return ok }
 
@@ -128,5 +152,5 @@ func (v *Validation) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	return &Error{Code: Invalid, Message: "some fields are not valid", Fields: v.fields}
+	return &Error{Code: Invalid, Message: "some fields are not valid", Fields: v.fields, Reasons: v.reasons}
 }

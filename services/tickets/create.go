@@ -45,7 +45,7 @@ func (s *Service) checkSkill(ctx context.Context, v *apperr.Validation, name str
 		if err != nil {
 			return "", err
 		}
-		v.Addf("skill", "unknown skill %q; known skills: %s", name, strings.Join(names, ", "))
+		v.Reject("skill", "unknown_skill", "unknown skill %q; known skills: %s", name, strings.Join(names, ", "))
 	}
 	return name, nil
 }
@@ -53,12 +53,12 @@ func (s *Service) checkSkill(ctx context.Context, v *apperr.Validation, name str
 func checkHours(v *apperr.Validation, h *float64, required bool) int {
 	if h == nil {
 		if required {
-			v.Add("estimated_hours", "is required")
+			v.Reject("estimated_hours", "hours_required", "is required")
 		}
 		return 0
 	}
 	if math.IsNaN(*h) || *h < 0 || *h > MaxEstimatedHours {
-		v.Addf("estimated_hours", "must be between 0 and %d", MaxEstimatedHours)
+		v.Reject("estimated_hours", "hours_range", "must be between 0 and %d", MaxEstimatedHours)
 		return 0
 	}
 	return int(math.Round(*h * 60))
@@ -99,13 +99,13 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	case in.ClientID == "":
 		v.Add("client_id", "is required")
 	case !storage.ValidID(in.ClientID):
-		v.Add("client_id", notYourClient)
+		v.Reject("client_id", "not_your_client", notYourClient)
 	}
 	if v.Err() != nil {
 		// Look the client up too, to report every field at once.
 		if !v.Has("client_id") {
 			if _, err := s.clients.Get(ctx, by, in.ClientID); apperr.CodeOf(err) == apperr.NotFound {
-				v.Add("client_id", notYourClient)
+				v.Reject("client_id", "not_your_client", notYourClient)
 			} else if err != nil {
 				return nil, err
 			}

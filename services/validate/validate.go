@@ -19,21 +19,21 @@ import (
 func Text(v *apperr.Validation, field, s string, min, max int, multiline bool) string {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		v.Add(field, "must be valid UTF-8 text")
+		v.Reject(field, "utf8", "must be valid UTF-8 text")
 		return s
 	}
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n < min && n == 0:
-		v.Add(field, "is required")
+		v.Reject(field, "required", "is required")
 	case n < min:
-		v.Addf(field, "must be at least %d characters", min)
+		v.Reject(field, "min_chars", "must be at least %d characters", min)
 	case n > max:
-		v.Addf(field, "must be at most %d characters", max)
+		v.Reject(field, "max_chars", "must be at most %d characters", max)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			v.Add(field, "must not contain control characters")
+			v.Reject(field, "control_chars", "must not contain control characters")
 			break
 		}
 	}
@@ -46,13 +46,13 @@ func Email(v *apperr.Validation, field, s string, required bool) string {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
 		if required {
-			v.Add(field, "is required")
+			v.Reject(field, "required", "is required")
 		}
 		return s
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-		v.Add(field, "must be an e-mail address such as jean@example.org")
+		v.Reject(field, "email", "must be an e-mail address such as jean@example.org")
 	}
 	return s
 }
@@ -71,12 +71,12 @@ func Phone(v *apperr.Validation, field, s string) string {
 			digits++
 		case r == '+' && i == 0, r == ' ', r == '.', r == '-', r == '(', r == ')':
 		default:
-			v.Add(field, "must be a telephone number such as 03 81 00 00 00")
+			v.Reject(field, "phone", "must be a telephone number such as 03 81 00 00 00")
 			return s
 		}
 	}
 	if digits < 6 || digits > 20 {
-		v.Add(field, "must be a telephone number such as 03 81 00 00 00")
+		v.Reject(field, "phone", "must be a telephone number such as 03 81 00 00 00")
 	}
 	return s
 }
@@ -89,9 +89,9 @@ func OneOf(v *apperr.Validation, field, s string, allowed ...string) string {
 		}
 	}
 	if s == "" {
-		v.Add(field, "is required")
+		v.Reject(field, "required", "is required")
 	} else {
-		v.Addf(field, "must be one of: %s", strings.Join(allowed, ", "))
+		v.Reject(field, "one_of", "must be one of: %s", strings.Join(allowed, ", "))
 	}
 	return s
 }
@@ -105,7 +105,7 @@ func Location(v *apperr.Validation, postcode, commune string, lat, lon *float64,
 	if postcode == "" {
 		switch {
 		case required:
-			v.Add("postcode", "is required")
+			v.Reject("postcode", "required", "is required")
 		case lat != nil || lon != nil:
 			v.Add("postcode", "is required with lat and lon")
 		}
@@ -114,10 +114,19 @@ func Location(v *apperr.Validation, postcode, commune string, lat, lon *float64,
 	loc, err := geo.Resolve(postcode, commune, lat, lon)
 	switch {
 	case errors.Is(err, geo.ErrUnknownPostcode):
-		v.Add("postcode", "is not a French postcode in use (five digits, e.g. 25150)")
+		v.Reject("postcode", "postcode", "is not a French postcode in use (five digits, e.g. 25150)")
 		return loc, false
 	case errors.Is(err, geo.ErrCommuneMismatch):
-		v.Add("commune", err.Error())
+		var me *geo.CommuneMismatchError
+		if errors.As(err, &me) {
+			list := me.Communes
+			if len(list) > 12 {
+				list = append(list[:12:12], "…")
+			}
+			v.Reject("commune", "commune", "%s does not serve %q; it serves %s", me.Postcode, me.Commune, strings.Join(list, ", "))
+		} else {
+			v.Add("commune", err.Error())
+		}
 		return loc, false
 	case errors.Is(err, geo.ErrInvalidCoordinates):
 		msg := "lat and lon must be given together, in decimal degrees, within the postcode's département"
