@@ -69,7 +69,10 @@ func (s *Service) inTxThen(ctx context.Context, background bool, f func(tx *gorm
 	switch {
 	case err != nil || len(pending) == 0:
 	case background:
-		s.spawn(func() { s.publishNow(ctx, pending) })
+		// Not the caller's context: a request's ends with its answer, while
+		// the publishing goes on.
+		bg := context.WithoutCancel(ctx)
+		s.spawn(func() { s.publishNow(bg, pending) })
 	default:
 		s.publishNow(ctx, pending)
 	}
