@@ -15,6 +15,9 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/migrations"
+	"github.com/coopnet/coopnet/services/storage"
 )
 
 type outboxRow struct {
@@ -94,6 +97,7 @@ func (s *Service) deliverLoop(ctx context.Context) {
 			if len(rows) == 0 {
 				break
 			}
+			batchStart := time.Now()
 			var delivered, released []int64
 			var statuses []int
 			down := map[string]bool{} // peers that did not answer in this batch
@@ -113,10 +117,17 @@ func (s *Service) deliverLoop(ctx context.Context) {
 			}
 			s.recordDelivered(ctx, delivered, statuses)
 			if len(released) > 0 {
-				// Not now: the next claim would take them again at once.
+				// Not now: the next claim would take them again at once
+				// (unless the peer said it is back meanwhile).
+				next := time.Now().UTC().Add(s.backoff(1))
+				for host := range down {
+					if s.backSince(host, batchStart) {
+						next = time.Now().UTC()
+					}
+				}
 				if err := s.db.WithContext(context.WithoutCancel(ctx)).Exec(
 					"UPDATE federation_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id IN ?",
-					time.Now().UTC().Add(s.backoff(1)), released).Error; err != nil {
+					next, released).Error; err != nil {
 					s.log.Warn("delivery: release", "err", err)
 				}
 			}
@@ -135,15 +146,20 @@ func (s *Service) deliverLoop(ctx context.Context) {
 const claimBatch = 8
 
 // claim leases up to n due deliveries in one statement. On PostgreSQL,
-// workers racing for the same rows each get those whose lease they set
-// (the condition is checked again on the locked row).
+// workers racing for the same rows skip those another one has locked (two
+// updates locking overlapping rows in different orders would deadlock),
+// and the condition is checked again on the locked row.
 func (s *Service) claim(ctx context.Context, n int) ([]outboxRow, error) {
 	now := time.Now().UTC()
 	var rows []outboxRow
+	skipLocked := ""
+	if s.db.Dialect == migrations.Postgres {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
 	err := s.db.WithContext(ctx).Raw(`UPDATE federation_outbox SET lease_until = ?
 		WHERE id IN (SELECT id FROM federation_outbox
 			WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_attempt_at, id LIMIT ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
 		AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
 		RETURNING id, activity_id, inbox, body, attempts, created_at`, now.Add(leaseFor), now, now, n, now).
 		Scan(&rows).Error
@@ -164,9 +180,11 @@ func (s *Service) recordDelivered(ctx context.Context, ids []int64, statuses []i
 	}
 	now := time.Now().UTC()
 	for status, ids := range byStatus {
-		err := s.db.WithContext(context.WithoutCancel(ctx)).Exec(`UPDATE federation_outbox
+		err := storage.Retry(func() error {
+			return s.db.WithContext(context.WithoutCancel(ctx)).Exec(`UPDATE federation_outbox
 			SET state = 'delivered', done_at = ?, last_error = '', last_status = ?, attempts = attempts + 1, lease_until = NULL
 			WHERE id IN ?`, now, status, ids).Error
+		})
 		if err != nil {
 			s.log.Error("delivery: record deliveries", "count", len(ids), "err", err)
 		}
@@ -205,7 +223,14 @@ func (s *Service) deliver(ctx context.Context, row outboxRow) (ok bool, status i
 			upd["state"], upd["done_at"] = "failed", now
 			result = "expired"
 		} else {
-			upd["next_attempt_at"] = now.Add(s.backoff(row.Attempts + 1))
+			next := now.Add(s.backoff(row.Attempts + 1))
+			if s.backSince(host, start) {
+				// The peer said it is back while this attempt was under way
+				// (it was starting): the rescheduling it caused missed this
+				// row, leased then.
+				next = now
+			}
+			upd["next_attempt_at"] = next
 			result = "retry"
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,11 @@ type Service struct {
 	seenMu  sync.Mutex
 	seen    map[string]time.Time // peer host → last time heard from while not failing
 	healthy map[string]bool      // peer host → its last delivery worked and that is recorded
+	backAt  map[string]time.Time // peer host → when it was last seen back after failing
+
+	// timeWaiters is set when a received activity waits on time alone, so
+	// that the next applied batch makes it due again.
+	timeWaiters atomic.Bool
 
 	peerKeysMu sync.Mutex
 	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
@@ -142,7 +148,7 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
 		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
 		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{},
-		seen: map[string]time.Time{}, healthy: map[string]bool{}}
+		seen: map[string]time.Time{}, healthy: map[string]bool{}, backAt: map[string]time.Time{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
 		if err != nil || pu.Host == "" {
@@ -183,6 +189,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
+	s.timeWaiters.Store(true) // some may wait since before a restart
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.wg.Add(1)
 		go func() {

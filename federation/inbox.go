@@ -263,9 +263,9 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 	}
 	if applied > 0 {
 		s.Wake() // what applying queued (the tracker's answers) goes now
-	}
-	if err := s.retryWaiting(ctx, tickets); err != nil {
-		return 0, err
+		if err := s.retryWaiting(ctx, tickets); err != nil {
+			return 0, err
+		}
 	}
 	return len(rows), nil
 }
@@ -324,6 +324,8 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 		var we *waitError
 		if errors.As(applyErr, &we) && we.object != "" {
 			waitsFor = &we.object
+		} else {
+			s.timeWaiters.Store(true)
 		}
 		return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
 			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor,
@@ -368,15 +370,25 @@ func notYet(err error) error { return &waitError{err: err} }
 // notYetFor is notYet for an activity that needs ticket apID first.
 func notYetFor(apID string, err error) error { return &waitError{object: apID, err: err} }
 
-// retryWaiting makes the activities that wait for one of the tickets whose
-// state was just applied due again at once (the others keep their
-// back-off).
+// retryWaiting, after a batch applied something, makes due again the
+// activities that wait for one of the tickets whose state was just applied,
+// and those that wait on time alone (a conflict with a change made at that
+// instant, an acceptance being recorded): what was applied may be what they
+// needed. An activity waiting for another ticket keeps its back-off.
 func (s *Service) retryWaiting(ctx context.Context, tickets []string) error {
-	if len(tickets) == 0 {
+	timeWaiters := s.timeWaiters.Swap(false)
+	q := s.db.WithContext(ctx).Model(&inboxRow{}).Where("state = 'pending' AND next_attempt_at IS NOT NULL")
+	switch {
+	case timeWaiters && len(tickets) > 0:
+		q = q.Where("(waits_for IS NULL OR waits_for IN ?)", tickets)
+	case timeWaiters:
+		q = q.Where("waits_for IS NULL")
+	case len(tickets) > 0:
+		q = q.Where("waits_for IN ?", tickets)
+	default:
 		return nil
 	}
-	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("state = 'pending' AND waits_for IN ?", tickets).
-		Updates(map[string]any{"next_attempt_at": nil, "waits_for": nil}).Error
+	return q.Updates(map[string]any{"next_attempt_at": nil, "waits_for": nil}).Error
 }
 
 // apply carries out one activity inside tx. It reports ignored for

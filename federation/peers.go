@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gorm.io/gorm/clause"
+
+	"github.com/coopnet/coopnet/services/storage"
 )
 
 type peerRow struct {
@@ -212,14 +214,30 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 	if row.Unavailable || row.FailingSince != nil {
 		// It is back: what waits for it goes now rather than after its back-off.
 		base := s.peers[host]
-		if err := db.Exec("UPDATE federation_outbox SET next_attempt_at = ? WHERE state = 'pending' AND inbox LIKE ? ESCAPE '\\'",
-			now, likePrefix(base)+"%").Error; err != nil {
+		// Deliveries being recorded meanwhile may lock the same rows in
+		// another order: run again on a deadlock.
+		if err := storage.Retry(func() error {
+			return db.Exec("UPDATE federation_outbox SET next_attempt_at = ? WHERE state = 'pending' AND inbox LIKE ? ESCAPE '\\'",
+				now, likePrefix(base)+"%").Error
+		}); err != nil {
 			s.log.Warn("peer back: reschedule", "peer", host, "err", err)
 		}
 		s.log.Info("peer is back", "peer", host)
+		s.seenMu.Lock()
+		s.backAt[host] = now
+		s.seenMu.Unlock()
 		poke(s.wake)
 	}
 	s.markSeen(host, now)
+}
+
+// backSince reports whether host was seen back, after failing, since t: a
+// delivery to it that was already under way then, and failed, is tried
+// again at once rather than after its back-off.
+func (s *Service) backSince(host string, t time.Time) bool {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	return s.backAt[host].After(t)
 }
 
 // markSeen remembers when a peer, not failing, was last heard from;

@@ -167,6 +167,25 @@ func UniqueViolationOn(err error, column string) bool {
 	return column == "" || strings.Contains(s, column)
 }
 
+// Retry runs f again, a few times, while it fails with an error the
+// database says is worth retrying as is: PostgreSQL's deadlock (40P01) or
+// serialization failure (40001), when statements on the same rows met.
+func Retry(f func() error) error {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if err = f(); !isRetryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func isRetryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
 // IsForeignKeyViolation reports whether err is a foreign-key violation on
 // either dialect: a row refers to one that does not exist.
 func IsForeignKeyViolation(err error) bool {
