@@ -27,7 +27,7 @@ func (s *Server) logTime(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, t.View())
+	return ticketJSON(c, http.StatusCreated, t)
 }
 
 type eventRequest struct {

@@ -27,7 +27,7 @@ func (s *Server) forwardTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, t.View())
+	return ticketJSON(c, http.StatusAccepted, t)
 }
 
 func (s *Server) ticketRouting(c echo.Context) error {

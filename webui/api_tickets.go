@@ -35,7 +35,7 @@ func (s *Server) createTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/tickets/"+t.ID)
-	return c.JSON(http.StatusCreated, t.View())
+	return ticketJSON(c, http.StatusCreated, t)
 }
 
 func (s *Server) getTicket(c echo.Context) error {
@@ -44,7 +44,15 @@ func (s *Server) getTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
-	return c.JSON(http.StatusOK, t.View())
+	return ticketJSON(c, http.StatusOK, t)
+}
+
+// ticketJSON answers a ticket as c.JSON would (with its final newline),
+// but written without reflection: reading a ticket is the API's hottest
+// path.
+func ticketJSON(c echo.Context, status int, t *tickets.Ticket) error {
+	v := t.View()
+	return c.Blob(status, echo.MIMEApplicationJSON, append(v.AppendJSON(make([]byte, 0, 1024)), '\n'))
 }
 
 func (s *Server) listTickets(c echo.Context) error {
@@ -108,7 +116,7 @@ func (s *Server) updateTicket(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("ETag", `"`+strconv.Itoa(t.Version)+`"`)
-	return c.JSON(http.StatusOK, t.View())
+	return ticketJSON(c, http.StatusOK, t)
 }
 
 type commentRequest struct {

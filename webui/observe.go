@@ -82,14 +82,9 @@ func requestID(c echo.Context) string {
 	return id
 }
 
-type loggerKey struct{}
-
-// Logger returns the request-scoped logger stored in ctx, or the default.
-func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
+// requestLog is the node's logger with the request's id.
+func (s *Server) requestLog(c echo.Context) *slog.Logger {
+	return s.log.With("request_id", requestID(c))
 }
 
 var statusStrings sync.Map
@@ -116,8 +111,6 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(requestIDKey, id)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		log := s.log.With("request_id", id)
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), loggerKey{}, log)))
 
 		func() {
 			defer func() {
@@ -126,7 +119,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 						panic(p)
 					}
 					s.metrics.panics.Inc()
-					log.Error("panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					s.requestLog(c).Error("panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 					err = fmt.Errorf("panic: %v", p)
 				}
 			}()
@@ -153,8 +146,15 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 			level = slog.LevelDebug
 		}
-		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "path", r.URL.Path,
-			"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Response().Size)
+		// One line a request, written straight to the handler: no source
+		// position to look up, no logger to derive for it.
+		if h := s.log.Handler(); h.Enabled(r.Context(), level) {
+			rec := slog.NewRecord(start.Add(elapsed), level, "request", 0)
+			rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int64("bytes", c.Response().Size))
+			_ = h.Handle(r.Context(), rec)
+		}
 		return nil
 	}
 }
@@ -182,7 +182,7 @@ func (s *Server) readyz(c echo.Context) error {
 		if err := chk.Func(ctx); err != nil {
 			ok = false
 			out[chk.Name] = "unavailable"
-			Logger(ctx).Warn("readiness check failed", "check", chk.Name, "err", err)
+			s.requestLog(c).Warn("readiness check failed", "check", chk.Name, "err", err)
 		} else {
 			out[chk.Name] = "ok"
 		}
