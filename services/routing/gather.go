@@ -65,13 +65,11 @@ func (s *Service) subscribe(ctx context.Context) error {
 			return
 		}
 		s.presMu.Lock()
-		_, known := s.presence[p.Region]
 		s.presence[p.Region] = time.Now()
 		s.presMu.Unlock()
-		if !known && p.Region != s.cfg.Region {
-			// A region (re)starting: say this one is here too, so that it
-			// knows every region in a moment rather than after presenceEvery.
-			s.publishPresence()
+		if p.Hello && p.Region != s.cfg.Region {
+			// A region (re)starting: say this one is here too.
+			s.publishPresence(false)
 		}
 	})
 	if err != nil {
@@ -146,8 +144,8 @@ func (s *Service) receive(kind string, data []byte, dst interface{ validate() er
 	return true
 }
 
-func (s *Service) publishPresence() {
-	b, _ := json.Marshal(Presence{V: wireVersion, Region: s.cfg.Region})
+func (s *Service) publishPresence(hello bool) {
+	b, _ := json.Marshal(Presence{V: wireVersion, Region: s.cfg.Region, Hello: hello})
 	_ = s.bus.Conn.Publish(subjectPresence, b)
 }
 
@@ -159,12 +157,16 @@ func (s *Service) presenceLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.publishPresence()
+			s.publishPresence(false)
 		}
 	}
 }
 
 // liveRegions counts the regions heard from recently (this one included).
+// LiveRegions is how many regions (this one included) this node has heard
+// from lately: how many answers a search waits for.
+func (s *Service) LiveRegions() int { return s.liveRegions() }
+
 func (s *Service) liveRegions() int {
 	s.presMu.Lock()
 	defer s.presMu.Unlock()

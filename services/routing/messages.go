@@ -155,6 +155,10 @@ type AcceptReply struct {
 type Presence struct {
 	V      int    `json:"v"`
 	Region string `json:"region"`
+	// Hello marks a node's first presence after it starts: every other
+	// region answers with its own at once, so that the new node knows them
+	// all in a moment rather than after presenceEvery.
+	Hello bool `json:"hello,omitempty"`
 }
 
 // errMalformed marks a message that is not ours or not valid: dropped and

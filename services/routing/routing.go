@@ -200,7 +200,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.cancel()
 		return err
 	}
-	s.publishPresence()
+	s.publishPresence(true)
 	loops := []func(context.Context){s.expiryLoop, s.outboxLoop, s.presenceLoop}
 	for range searchWorkers {
 		loops = append(loops, s.routeLoop)
