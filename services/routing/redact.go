@@ -17,7 +17,11 @@ const Redacted = "[client]"
 // name, for a private person) but civilities, the e-mail's local part, and
 // the phone number however it is spaced or prefixed (+33).
 func redactClient(text string, p clients.Private) string {
-	terms := []string{p.Name, p.ContactName, p.ContactEmail, p.ContactPhone}
+	// Whole texts anywhere: they are long and specific.
+	text = redact(text, []string{p.Name, p.ContactName, p.ContactEmail, p.ContactPhone}, false)
+	// Single words only as whole words ("Anne" is not in "panne"), and not
+	// the words any mailbox or name may hold.
+	var words []string
 	names := []string{p.ContactName}
 	if p.Kind == "person" {
 		names = append(names, p.Name)
@@ -25,19 +29,26 @@ func redactClient(text string, p clients.Private) string {
 	for _, n := range names {
 		for _, w := range strings.FieldsFunc(n, func(r rune) bool { return unicode.IsSpace(r) || r == '\'' || r == ',' }) {
 			if !civilities[geo.Fold(strings.TrimSuffix(w, "."))] {
-				terms = append(terms, w)
+				words = append(words, w)
 			}
 		}
 	}
-	if local, _, ok := strings.Cut(p.ContactEmail, "@"); ok {
-		terms = append(terms, local)
+	if local, _, ok := strings.Cut(p.ContactEmail, "@"); ok && !genericMailboxes[geo.Fold(local)] {
+		words = append(words, local)
 	}
-	return redactPhone(redact(text, terms), p.ContactPhone)
+	return redactPhone(redact(text, words, true), p.ContactPhone)
 }
 
 // civilities are left in a text: "Mme [client]" says no more than "[client]".
 var civilities = map[string]bool{"m": true, "mr": true, "mme": true, "mlle": true, "madame": true, "monsieur": true,
-	"mademoiselle": true, "dr": true, "docteur": true, "me": true, "maitre": true, "pr": true}
+	"mademoiselle": true, "dr": true, "docteur": true, "me": true, "maitre": true, "pr": true, "le": true, "la": true,
+	"de": true, "du": true, "des": true}
+
+// genericMailboxes are mailboxes that name no one: not scrubbed as words.
+var genericMailboxes = map[string]bool{"info": true, "infos": true, "contact": true, "accueil": true, "mairie": true,
+	"secretariat": true, "direction": true, "ecole": true, "admin": true, "administration": true, "bonjour": true,
+	"hello": true, "office": true, "bureau": true, "association": true, "asso": true, "president": true,
+	"presidence": true, "tresorier": true, "compta": true, "comptabilite": true, "support": true, "sav": true}
 
 // redactPhone replaces phone in text written with any spacing, dots,
 // dashes or brackets, and with +33 or 0033 for the leading 0; also inside a
@@ -124,11 +135,12 @@ func phoneDigits(s string) string {
 }
 
 // redact replaces every occurrence of the terms (the client's name and
-// contact) in text by Redacted, ignoring case and accents. It is a safety
-// net for the title and note of an offer, which technicians write freely:
-// a client's personal data leaves the node only once a member has accepted
-// to work for them. Terms shorter than three letters are ignored.
-func redact(text string, terms []string) string {
+// contact) in text by Redacted, ignoring case and accents; with words, only
+// where a term stands as a whole word. It is a safety net for the title and
+// note of an offer, which technicians write freely: a client's personal
+// data leaves the node only once a member has accepted to work for them.
+// Terms shorter than three letters are ignored.
+func redact(text string, terms []string, words bool) string {
 	runes := []rune(text)
 	var folded strings.Builder
 	var owner []int // for each byte of the folded text, the rune it comes from
@@ -152,11 +164,16 @@ func redact(text string, terms []string) string {
 			if k < 0 {
 				break
 			}
-			for b := off + k; b < off+k+len(term); b++ {
+			from, to := off+k, off+k+len(term)
+			if words && !(isWordEdge(ft, from) && isWordEdge(ft, to)) {
+				off = from + 1
+				continue
+			}
+			for b := from; b < to; b++ {
 				mask[owner[b]] = true
 			}
 			found = true
-			off += k + len(term)
+			off = to
 		}
 	}
 	if !found {
@@ -173,3 +190,16 @@ func redact(text string, terms []string) string {
 	}
 	return out.String()
 }
+
+// isWordEdge reports whether byte offset i of s is at the edge of a word:
+// the start or end of s, or between a letter or digit and anything else.
+func isWordEdge(s string, i int) bool {
+	if i <= 0 || i >= len(s) {
+		return true
+	}
+	before, _ := utf8.DecodeLastRuneInString(s[:i])
+	after, _ := utf8.DecodeRuneInString(s[i:])
+	return !(isWordRune(before) && isWordRune(after))
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -17,7 +17,7 @@ func TestRedact(t *testing.T) {
 		"":                                                         "",
 	}
 	for in, want := range tests {
-		if got := redact(in, terms); got != want {
+		if got := redact(in, terms, false); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -40,6 +40,19 @@ func TestRedactClient(t *testing.T) {
 	}
 	for in, want := range tests {
 		if got := redactClient(in, p); got != want {
+			t.Errorf("redactClient(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Words only as whole words; mailboxes that name no one are not words
+	// to scrub.
+	anne := clients.Private{Name: "Mairie de Vézelay", Kind: "town_hall", ContactName: "Anne Le Gall", ContactEmail: "info@vezelay.example"}
+	for in, want := range map[string]string{
+		"Panne du réseau informatique":   "Panne du réseau informatique",
+		"Maintenance informatique, Anne": "Maintenance informatique, [client]",
+		"demander à Mme Le Gall":         "demander à Mme Le [client]",
+		"écrire à info@vezelay.example":  "écrire à [client]",
+	} {
+		if got := redactClient(in, anne); got != want {
 			t.Errorf("redactClient(%q) = %q, want %q", in, got, want)
 		}
 	}
