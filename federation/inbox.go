@@ -70,7 +70,7 @@ func (s *Service) verifyRequest(r *http.Request, body []byte) (string, error) {
 	}
 	// Peers sign with their node's key: any other keyId would only make this
 	// node fetch a document from the peer on a stranger's behalf.
-	if want := s.peers[host] + "/actor#main-key"; p.KeyID != want {
+	if want := s.peers[host] + "/actor#main-key"; !strings.EqualFold(p.KeyID, want) {
 		return "", apperr.New(apperr.Unauthorised, "keyId %s is not %s, the key of the node %s", p.KeyID, want, host)
 	}
 	post := r.Method == http.MethodPost

@@ -212,7 +212,13 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 		return
 	}
 	if row.Unavailable || row.FailingSince != nil {
-		// It is back: what waits for it goes now rather than after its back-off.
+		// It is back: what waits for it goes now rather than after its
+		// back-off. Noted first, so that an attempt failing from here on
+		// (begun before it came back) is tried again at once, whatever
+		// this rescheduling misses.
+		s.seenMu.Lock()
+		s.backAt[host] = time.Now()
+		s.seenMu.Unlock()
 		base := s.peers[host]
 		// Deliveries being recorded meanwhile may lock the same rows in
 		// another order: run again on a deadlock.
@@ -223,9 +229,6 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 			s.log.Warn("peer back: reschedule", "peer", host, "err", err)
 		}
 		s.log.Info("peer is back", "peer", host)
-		s.seenMu.Lock()
-		s.backAt[host] = now
-		s.seenMu.Unlock()
 		poke(s.wake)
 	}
 	s.markSeen(host, now)

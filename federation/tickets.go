@@ -691,7 +691,12 @@ func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) err
 		if err != nil {
 			return malformed("published is not an RFC 3339 time")
 		}
+		// Never later than now and the clocks' allowed skew: an answer
+		// stamped in the future would make every later one look older.
 		at = t
+		if limit := time.Now().Add(s.cfg.Skew); at.After(limit) {
+			at = limit
+		}
 	}
 	return s.planning.ApplyAnswer(ctx, tx, eventID, state, s.handleOfActor(a.Actor), at)
 }

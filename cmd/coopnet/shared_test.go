@@ -278,6 +278,16 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if st := jeanState(); st != "rejected" {
 		t.Errorf("after a newer rejection Jean sees %v, want rejected", st)
 	}
+	// An answer stamped years ahead (a clock gone wrong) counts as given
+	// now, within the clocks' allowed skew: it cannot freeze the answer.
+	answerAs(t, c, "Accept", base.AddDate(10, 0, 0))
+	var answered time.Time
+	if err := c.node("bourgogne-franche-comte").n.db.Raw("SELECT MAX(answered_at) FROM ticket_events").Row().Scan(&answered); err != nil {
+		t.Fatal(err)
+	}
+	if answered.After(time.Now().Add(time.Hour)) {
+		t.Errorf("an answer from the future is kept as given at %v", answered)
+	}
 	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)
 	}
@@ -318,11 +328,12 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		State    string
 		WaitsFor *string
 		Due      *time.Time
+		Attempts int
 	}
 	row := func() waitRow {
 		var r waitRow
-		_ = bzh.n.db.Raw("SELECT state, waits_for, next_attempt_at FROM federation_inbox WHERE activity_id = ?", act["id"]).
-			Row().Scan(&r.State, &r.WaitsFor, &r.Due)
+		_ = bzh.n.db.Raw("SELECT state, waits_for, next_attempt_at, attempts FROM federation_inbox WHERE activity_id = ?", act["id"]).
+			Row().Scan(&r.State, &r.WaitsFor, &r.Due, &r.Attempts)
 		return r
 	}
 	waitFor(t, "the early comment waiting for its ticket", func() bool {
@@ -330,14 +341,15 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return r.State == "pending" && r.WaitsFor != nil && *r.WaitsFor == nextAP && r.Due != nil
 	})
 	// Something else applied on Marie's node (Paul's new profile) does not
-	// make it due again.
+	// make it due again: it is not tried once more.
+	before := row()
 	paul := c.api("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
 	c.api("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
 	waitFor(t, "Paul's new name on Marie's node", func() bool {
 		return bzh.n.db.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
 	})
-	if r := row(); r.State != "pending" || r.WaitsFor == nil || r.Due == nil {
-		t.Errorf("an unrelated activity woke the waiting comment: %+v", r)
+	if r := row(); r.State != "pending" || r.WaitsFor == nil || r.Due == nil || r.Attempts != before.Attempts {
+		t.Errorf("an unrelated activity woke the waiting comment: %+v, before %+v", r, before)
 	}
 
 	// The ticket is routed to Bretagne (to Marie, or to Gwen now that Marie
