@@ -103,16 +103,7 @@ func redactPhone(text, phone string) string {
 	if !found {
 		return text
 	}
-	var out strings.Builder
-	for i, r := range runes {
-		switch {
-		case !mask[i]:
-			out.WriteRune(r)
-		case i == 0 || !mask[i-1]:
-			out.WriteString(Redacted)
-		}
-	}
-	return out.String()
+	return masked(runes, mask)
 }
 
 // phoneDigits is a phone number's digits, a French international prefix
@@ -179,16 +170,7 @@ func redact(text string, terms []string, words bool) string {
 	if !found {
 		return text
 	}
-	var out strings.Builder
-	for i, r := range runes {
-		switch {
-		case !mask[i]:
-			out.WriteRune(r)
-		case i == 0 || !mask[i-1]:
-			out.WriteString(Redacted)
-		}
-	}
-	return out.String()
+	return masked(runes, mask)
 }
 
 // isWordEdge reports whether byte offset i of s is at the edge of a word:
@@ -203,3 +185,17 @@ func isWordEdge(s string, i int) bool {
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// masked is runes with each run of masked runes replaced by Redacted.
+func masked(runes []rune, mask []bool) string {
+	var out strings.Builder
+	for i, r := range runes {
+		switch {
+		case !mask[i]:
+			out.WriteRune(r)
+		case i == 0 || !mask[i-1]:
+			out.WriteString(Redacted)
+		}
+	}
+	return out.String()
+}
