@@ -52,6 +52,9 @@ func (s *Server) getTicket(c echo.Context) error {
 // path.
 func ticketJSON(c echo.Context, status int, t *tickets.Ticket) error {
 	v := t.View()
+	if _, pretty := c.QueryParams()["pretty"]; pretty {
+		return c.JSON(status, v) // indented, as echo does for ?pretty
+	}
 	return c.Blob(status, echo.MIMEApplicationJSON, append(v.AppendJSON(make([]byte, 0, 1024)), '\n'))
 }
 
