@@ -40,7 +40,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	gdb, err := gorm.Open(dialector, &gorm.Config{
+	cfg := &gorm.Config{
 		SkipDefaultTransaction: true,
 		// No gorm statement cache: it re-prepares statements in every
 		// transaction. pgx already caches prepared statements per connection.
@@ -48,7 +48,22 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 		TranslateError: false,
-	})
+	}
+	gdb, err := gorm.Open(dialector, cfg)
+	// A new SQLite file switches to WAL on its first connection, which needs
+	// the file to itself: another process (a replica) opening it at that
+	// very moment is told "locked" without waiting, here or at the ping
+	// below. It is over in an instant.
+	for deadline := time.Now().Add(10 * time.Second); err != nil && sqliteBusy(dialect, err) && time.Now().Before(deadline); {
+		if gdb != nil {
+			if sqlDB, dbErr := gdb.DB(); dbErr == nil {
+				sqlDB.Close()
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		_, dialector, _ = dialectorFor(dsn)
+		gdb, err = gorm.Open(dialector, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", Redact(dsn), err)
 	}
@@ -71,10 +86,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	defer cancel()
 	for {
 		err = sqlDB.PingContext(pingCtx)
-		// A new SQLite file switches to WAL on its first connection, which
-		// needs the file to itself: another process opening it at that very
-		// moment is told "locked" without waiting. It is over in an instant.
-		if err == nil || dialect != migrations.SQLite || !strings.Contains(err.Error(), "SQLITE_BUSY") || pingCtx.Err() != nil {
+		// The same as at gorm.Open above.
+		if err == nil || !sqliteBusy(dialect, err) || pingCtx.Err() != nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -84,6 +97,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("storage: connect to %s: %w", Redact(dsn), err)
 	}
 	return &DB{DB: gdb, SQL: sqlDB, Dialect: dialect}, nil
+}
+
+// sqliteBusy reports whether err is SQLite's "database is locked".
+func sqliteBusy(dialect migrations.Dialect, err error) bool {
+	return dialect == migrations.SQLite && strings.Contains(err.Error(), "SQLITE_BUSY")
 }
 
 func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
