@@ -430,6 +430,20 @@ func fieldErrors(lang string, err error) map[string]string {
 	return out
 }
 
+// submitted answers a form's POST after the service's err: back to the
+// form (back) saying some fields are not valid, the error page for any
+// other failure, else on to next with the flash message flash ("" for
+// none).
+func submitted(c echo.Context, err error, back, next, flash string) error {
+	if formErrors(err) != nil {
+		return redirect(c, back, "form.errors")
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, next, flash)
+}
+
 func formErrors(err error) map[string]string {
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Invalid {

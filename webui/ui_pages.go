@@ -274,13 +274,7 @@ func (s *Server) ticketPage(c echo.Context) error {
 func (s *Server) commentSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Tickets.AddComment(c.Request().Context(), actorOf(c), id, c.FormValue("body"), c.FormValue("internal") == "on")
-	if formErrors(err) != nil {
-		return redirect(c, "/app/tickets/"+id+"#comment", "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/tickets/"+id+"#comments", "")
+	return submitted(c, err, "/app/tickets/"+id+"#comment", "/app/tickets/"+id+"#comments", "")
 }
 
 func (s *Server) forwardSubmit(c echo.Context) error {
@@ -288,13 +282,7 @@ func (s *Server) forwardSubmit(c echo.Context) error {
 	level, _ := strconv.Atoi(c.FormValue("min_level"))
 	_, err := s.opt.Routing.Forward(c.Request().Context(), actorOf(c), id, routing.ForwardInput{Skill: c.FormValue("skill"),
 		MinLevel: level, Note: c.FormValue("note")})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/tickets/"+id, "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/tickets/"+id+"#routing", "")
+	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id+"#routing", "")
 }
 
 func (s *Server) statusSubmit(c echo.Context) error {
@@ -302,13 +290,7 @@ func (s *Server) statusSubmit(c echo.Context) error {
 	v, _ := strconv.Atoi(c.FormValue("version"))
 	st := tickets.Status(c.FormValue("status"))
 	_, err := s.opt.Tickets.Update(c.Request().Context(), actorOf(c), id, tickets.UpdateInput{Version: v, Status: &st})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/tickets/"+id, "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/tickets/"+id, "")
+	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id, "")
 }
 
 // parseLocal reads a datetime-local field, in Paris time.
@@ -324,13 +306,7 @@ func (s *Server) eventSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Planning.Schedule(c.Request().Context(), actorOf(c), id, planning.ScheduleInput{
 		Start: parseLocal(c.FormValue("start")), End: parseLocal(c.FormValue("end")), Location: c.FormValue("location")})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/tickets/"+id+"#plan", "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/tickets/"+id+"#plan", "")
+	return submitted(c, err, "/app/tickets/"+id+"#plan", "/app/tickets/"+id+"#plan", "")
 }
 
 // --- clients ---
@@ -394,39 +370,21 @@ func (s *Server) updateClientSubmit(c echo.Context) error {
 		Description: clients.Description{Name: c.FormValue("name"), Kind: c.FormValue("kind"), Postcode: c.FormValue("postcode"),
 			Commune: c.FormValue("commune"), ContactName: c.FormValue("contact_name"), ContactEmail: c.FormValue("contact_email"),
 			ContactPhone: c.FormValue("contact_phone")}})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/clients/"+id+"#edit", "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/clients/"+id, "client.saved")
+	return submitted(c, err, "/app/clients/"+id+"#edit", "/app/clients/"+id, "client.saved")
 }
 
 func (s *Server) siteSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Clients.AddSite(c.Request().Context(), actorOf(c), id, clients.SiteInput{Name: c.FormValue("name"),
 		Address: c.FormValue("address"), Postcode: c.FormValue("postcode"), Commune: c.FormValue("commune")})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/clients/"+id, "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/clients/"+id, "")
+	return submitted(c, err, "/app/clients/"+id, "/app/clients/"+id, "")
 }
 
 func (s *Server) assetSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Clients.AddAsset(c.Request().Context(), actorOf(c), id, clients.AssetInput{Kind: "workstation",
 		Hostname: c.FormValue("hostname"), OS: c.FormValue("os"), PurchaseDate: c.FormValue("purchase_date")})
-	if formErrors(err) != nil {
-		return redirect(c, "/app/clients/"+id, "form.errors")
-	}
-	if err != nil {
-		return err
-	}
-	return redirect(c, "/app/clients/"+id, "")
+	return submitted(c, err, "/app/clients/"+id, "/app/clients/"+id, "")
 }
 
 // --- offers ---
