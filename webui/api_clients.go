@@ -27,8 +27,8 @@ func (s *Server) createClient(c echo.Context) error {
 		return err
 	}
 	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{
-		Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon,
-		ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone,
+		Description: clients.Description{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune,
+			Lat: req.Lat, Lon: req.Lon, ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone},
 		TechnicianID: req.TechnicianID,
 	})
 	if err != nil {

@@ -333,9 +333,9 @@ func (s *Server) createClientSubmit(c echo.Context) error {
 	for _, k := range []string{"name", "kind", "postcode", "commune", "contact_name", "contact_email", "contact_phone"} {
 		values[k] = c.FormValue(k)
 	}
-	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{Name: values["name"],
-		Kind: values["kind"], Postcode: values["postcode"], Commune: values["commune"], ContactName: values["contact_name"],
-		ContactEmail: values["contact_email"], ContactPhone: values["contact_phone"]})
+	d := clients.Description{Name: values["name"], Kind: values["kind"], Postcode: values["postcode"], Commune: values["commune"],
+		ContactName: values["contact_name"], ContactEmail: values["contact_email"], ContactPhone: values["contact_phone"]}
+	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{Description: d})
 	if fe := fieldErrors(langOf(c), err); fe != nil {
 		return s.renderClients(c, http.StatusUnprocessableEntity, values, fe)
 	}

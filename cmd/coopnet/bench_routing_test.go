@@ -317,8 +317,8 @@ func (r *routeRig) seed(b *testing.B, count int) {
 		b.Fatal(err)
 	}
 	actor := members.Actor{ID: tech.ID, Handle: tech.FullHandle, Name: tech.Name, Role: tech.Role}
-	cl, err := n.clients.Create(ctx, actor, clients.CreateInput{Name: "École primaire des Tilleuls", Kind: "school",
-		Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org"})
+	cl, err := n.clients.Create(ctx, actor, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls", Kind: "school",
+		Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -78,7 +78,8 @@ func BenchmarkPages(b *testing.B) {
 	var cls []*clients.Client
 	for i := range 50 {
 		a := members.Actor{ID: techs[i].ID, Handle: techs[i].FullHandle, Name: techs[i].Name, Role: techs[i].Role}
-		cl, err := n.clients.Create(ctx, a, clients.CreateInput{Name: fmt.Sprintf("Client %d", i), Kind: "school", Postcode: "25150"})
+		d := clients.Description{Name: fmt.Sprintf("Client %d", i), Kind: "school", Postcode: "25150"}
+		cl, err := n.clients.Create(ctx, a, clients.CreateInput{Description: d})
 		if err != nil {
 			b.Fatal(err)
 		}

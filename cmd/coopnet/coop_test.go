@@ -221,7 +221,7 @@ func (c *coop) seed() {
 		RemoteOK: true, WeeklyHours: ptrTo(10), Skills: []members.SkillLevel{{Name: "website", Level: 5}}})
 	// Zoé: 10 h a week, 20 h of work under way: fully booked this fortnight.
 	idf := c.node("ile-de-france").n
-	cl, err := idf.clients.Create(ctx, zoe, clients.CreateInput{Name: "Médiathèque", Kind: "town_hall", Postcode: "93100"})
+	cl, err := idf.clients.Create(ctx, zoe, clients.CreateInput{Description: clients.Description{Name: "Médiathèque", Kind: "town_hall", Postcode: "93100"}})
 	if err != nil {
 		c.t.Fatal(err)
 	}

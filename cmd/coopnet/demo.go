@@ -56,8 +56,8 @@ var demoCoop = []demoRegion{
 		},
 		clients: []demoClient{
 			{technician: "jean@bfc.coopnet.example",
-				in: clients.CreateInput{Name: "École primaire des Tilleuls", Kind: "school", Postcode: "25150", Commune: "Bourguignon",
-					ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org", ContactPhone: "03 81 00 00 01"},
+				in: clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls", Kind: "school", Postcode: "25150", Commune: "Bourguignon",
+					ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org", ContactPhone: "03 81 00 00 01"}},
 				tickets: []tickets.CreateInput{
 					{Title: "Site web de l'école", Description: "L'école voudrait un petit site (actualités, menus de la cantine, photos des sorties).",
 						Skill: "website", Priority: "normal", OnSite: ptr(false), EstimatedHours: ptr(16.0)},
@@ -65,8 +65,8 @@ var demoCoop = []demoRegion{
 						Skill: "printing", Priority: "high", OnSite: ptr(true), EstimatedHours: ptr(1.5)},
 				}},
 			{technician: "jean@bfc.coopnet.example",
-				in: clients.CreateInput{Name: "Mairie de Pont-de-Roide-Vermondans", Kind: "town_hall", Postcode: "25150",
-					Commune: "Pont-de-Roide-Vermondans", ContactName: "Secrétariat de mairie", ContactPhone: "03 81 00 00 02"},
+				in: clients.CreateInput{Description: clients.Description{Name: "Mairie de Pont-de-Roide-Vermondans", Kind: "town_hall", Postcode: "25150",
+					Commune: "Pont-de-Roide-Vermondans", ContactName: "Secrétariat de mairie", ContactPhone: "03 81 00 00 02"}},
 				tickets: []tickets.CreateInput{
 					{Title: "Visite préventive trimestrielle", Description: "Mises à jour et sauvegardes des 4 postes.",
 						Skill: "workstation", Priority: "low", OnSite: ptr(true), EstimatedHours: ptr(3.0)},
@@ -83,8 +83,8 @@ var demoCoop = []demoRegion{
 		},
 		clients: []demoClient{
 			{technician: "marie@bzh.coopnet.example",
-				in: clients.CreateInput{Name: "Association Les Jardins Partagés", Kind: "association", Postcode: "35000", Commune: "Rennes",
-					ContactName: "Loïc", ContactEmail: "jardins@example.org"},
+				in: clients.CreateInput{Description: clients.Description{Name: "Association Les Jardins Partagés", Kind: "association", Postcode: "35000", Commune: "Rennes",
+					ContactName: "Loïc", ContactEmail: "jardins@example.org"}},
 				tickets: []tickets.CreateInput{
 					{Title: "Migration de la messagerie", Skill: "email", Priority: "normal", OnSite: ptr(false), EstimatedHours: ptr(6.0)},
 				}},
@@ -104,8 +104,8 @@ var demoCoop = []demoRegion{
 		clients: []demoClient{
 			// Zoé is fully booked this fortnight: three big jobs under way.
 			{technician: "zoe@idf.coopnet.example", start: true,
-				in: clients.CreateInput{Name: "Médiathèque intercommunale", Kind: "town_hall", Postcode: "93100", Commune: "Montreuil",
-					ContactName: "Service informatique", ContactEmail: "mediatheque@example.org"},
+				in: clients.CreateInput{Description: clients.Description{Name: "Médiathèque intercommunale", Kind: "town_hall", Postcode: "93100", Commune: "Montreuil",
+					ContactName: "Service informatique", ContactEmail: "mediatheque@example.org"}},
 				tickets: []tickets.CreateInput{
 					{Title: "Refonte du site de la médiathèque", Skill: "website", OnSite: ptr(false), EstimatedHours: ptr(30.0)},
 					{Title: "Portail du catalogue en ligne", Skill: "website", OnSite: ptr(false), EstimatedHours: ptr(25.0)},

@@ -103,16 +103,10 @@ func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Clie
 // New returns the clients service.
 func New(db *storage.DB) *Service { return &Service{db: db} }
 
-// CreateInput is what it takes to record a client.
+// CreateInput is what it takes to record a client: its description and
+// who is in charge.
 type CreateInput struct {
-	Name         string
-	Kind         string
-	Postcode     string
-	Commune      string
-	Lat, Lon     *float64
-	ContactName  string
-	ContactEmail string
-	ContactPhone string
+	Description
 	// TechnicianID is the member in charge; empty means the actor. Only
 	// staff may put a client in another member's charge.
 	TechnicianID string
@@ -150,8 +144,7 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	var v apperr.Validation
 	now := storage.Now()
 	c := &Client{ID: storage.NewID(), TechnicianID: by.ID, Version: 1, CreatedAt: now, UpdatedAt: now}
-	describe(&v, c, Description{Name: in.Name, Kind: in.Kind, Postcode: in.Postcode, Commune: in.Commune, Lat: in.Lat,
-		Lon: in.Lon, ContactName: in.ContactName, ContactEmail: in.ContactEmail, ContactPhone: in.ContactPhone})
+	describe(&v, c, in.Description)
 	if in.TechnicianID != "" && in.TechnicianID != by.ID {
 		if !by.Role.IsStaff() {
 			return nil, apperr.New(apperr.Forbidden, "only coop staff may put a client in another member's charge")
