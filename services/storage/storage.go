@@ -36,11 +36,32 @@ type DB struct {
 // "postgresql://…") or "sqlite:path/to/file.db". For SQLite the parent
 // directory is created when missing.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	dialect, dialector, err := dialectorFor(dsn)
+	dialect, _, err := dialectorFor(dsn)
 	if err != nil {
 		return nil, err
 	}
-	cfg := &gorm.Config{
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		db, err := connect(ctx, dialect, dsn)
+		// A new SQLite file switches to WAL on its first connection, which
+		// needs the file to itself: another process (a replica) opening it
+		// at that very moment is told "locked" without waiting, by gorm.Open
+		// or by the ping. It is over in an instant.
+		if err == nil || !sqliteBusy(dialect, err) || ctx.Err() != nil {
+			return db, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// connect makes one attempt at Open: gorm, its connection pool, a ping.
+func connect(ctx context.Context, dialect migrations.Dialect, dsn string) (*DB, error) {
+	_, dialector, err := dialectorFor(dsn)
+	if err != nil {
+		return nil, err
+	}
+	gdb, err := gorm.Open(dialector, &gorm.Config{
 		SkipDefaultTransaction: true,
 		// No gorm statement cache: it re-prepares statements in every
 		// transaction. pgx already caches prepared statements per connection.
@@ -48,23 +69,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 		TranslateError: false,
-	}
-	gdb, err := gorm.Open(dialector, cfg)
-	// A new SQLite file switches to WAL on its first connection, which needs
-	// the file to itself: another process (a replica) opening it at that
-	// very moment is told "locked" without waiting, here or at the ping
-	// below. It is over in an instant.
-	for deadline := time.Now().Add(10 * time.Second); err != nil && sqliteBusy(dialect, err) && time.Now().Before(deadline); {
+	})
+	if err != nil {
 		if gdb != nil {
 			if sqlDB, dbErr := gdb.DB(); dbErr == nil {
 				sqlDB.Close()
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-		_, dialector, _ = dialectorFor(dsn)
-		gdb, err = gorm.Open(dialector, cfg)
-	}
-	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", Redact(dsn), err)
 	}
 	sqlDB, err := gdb.DB()
@@ -82,17 +93,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqlDB.SetMaxOpenConns(4)
 		sqlDB.SetMaxIdleConns(4)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for {
-		err = sqlDB.PingContext(pingCtx)
-		// The same as at gorm.Open above.
-		if err == nil || !sqliteBusy(dialect, err) || pingCtx.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
+	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("storage: connect to %s: %w", Redact(dsn), err)
 	}
