@@ -408,17 +408,17 @@ func (s *Server) pageError(c echo.Context, err error) error {
 // service said why (a Reason), else a plain "not valid" (the service's
 // English message in English).
 func fieldErrors(lang string, err error) map[string]string {
-	fe := formErrors(err)
 	var ae *apperr.Error
-	if fe == nil || !errors.As(err, &ae) {
-		return fe
+	if !errors.As(err, &ae) || ae.Code != apperr.Invalid {
+		return nil
 	}
-	out := make(map[string]string, len(fe))
-	for field, msg := range fe {
+	if len(ae.Fields) == 0 {
+		return map[string]string{"": T(lang, "form.errors")}
+	}
+	out := make(map[string]string, len(ae.Fields))
+	for field, msg := range ae.Fields {
 		r, ok := ae.Reasons[field]
 		switch {
-		case field == "":
-			out[field] = T(lang, "form.errors")
 		case ok && messages[lang]["field."+r.Code] != "":
 			out[field] = T(lang, "field."+r.Code, r.Args...)
 		case lang == "en":
