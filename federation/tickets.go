@@ -146,6 +146,16 @@ func hostOf(u string) string {
 // other node, inside the transaction that made it (tickets' OnChange hook).
 func (s *Service) TicketChanged(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
 	t := c.Ticket
+	if t.OriginRegion != s.cfg.Region && ended(t.Status) && !ended(c.OldStatus) {
+		if err := s.jobOver(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	if c.Unassigned != nil && t.OriginRegion == s.cfg.Region {
+		if err := s.unassigned(ctx, tx, c); err != nil {
+			return err
+		}
+	}
 	if !t.Shared(s.cfg.Region) {
 		return nil
 	}
@@ -187,6 +197,34 @@ func (s *Service) trackerChanged(ctx context.Context, tx *gorm.DB, c *tickets.Ch
 		typ = "Offer"
 	}
 	act, err := activityDoc(typ, s.newActivityID(), s.actorFor(c.By), doc, to, "", time.Now())
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, act, []string{inbox})
+}
+
+// ended reports whether a ticket's job is over.
+func ended(st tickets.Status) bool {
+	return st == tickets.StatusClosed || st == tickets.StatusCancelled
+}
+
+// unassigned tells the node of the member a ticket was just taken from
+// (they gave the job back) that the job is no longer theirs: the ticket's
+// state without its client, so that the node ends its copy.
+func (s *Service) unassigned(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
+	host := handleHost(c.Unassigned.Handle)
+	if host == s.host {
+		return nil
+	}
+	inbox, ok := s.peerInboxOf(host)
+	if !ok {
+		return nil
+	}
+	doc, err := s.ticketState(ctx, tx, c.Ticket, false)
+	if err != nil {
+		return err
+	}
+	act, err := activityDoc("Update", s.newActivityID(), s.actorFor(c.By), doc, []string{s.actorOfHandle(c.Unassigned.Handle)}, "", time.Now())
 	if err != nil {
 		return err
 	}
@@ -356,7 +394,7 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 		return err
 	}
 	if handleHost(st.Assignee.Handle) != s.host {
-		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
+		return s.withdrawCopy(ctx, tx, st, a)
 	}
 	// Read in tx: on SQLite, a query on another connection while this
 	// transaction holds the write lock may wait for a pool slot held by a
@@ -377,13 +415,6 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if err != nil {
 		return err
 	}
-	if applied && (st.Status == tickets.StatusClosed || st.Status == tickets.StatusCancelled) {
-		// The job is over: its interventions' places (the client's address)
-		// go with the contact.
-		if err := s.planning.ForgetPlaces(ctx, tx, st.APID); err != nil {
-			return err
-		}
-	}
 	if applied && a.Type == "Offer" {
 		// Tell the tracker this node holds the ticket now.
 		offer := map[string]any{"type": "Offer", "id": a.ID, "actor": a.Actor, "object": st.APID}
@@ -396,6 +427,40 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 		return s.enqueue(ctx, tx, act, []string{inbox})
 	}
 	return nil
+}
+
+// withdrawCopy ends this node's copy of a ticket whose tracker no longer
+// has it done here (its assignee gave it back, or it went to a member of
+// another node). A state of a ticket this node never held, for someone
+// else's member, is refused.
+func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.State, a *Activity) error {
+	cur, err := s.tickets.GetByAPID(ctx, tx, st.APID)
+	if apperr.CodeOf(err) == apperr.NotFound || a.Type != "Update" {
+		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
+	}
+	if err != nil {
+		return err
+	}
+	if cur.OriginRegion == s.cfg.Region || st.Version < cur.Version {
+		return nil // not a copy, or an older state than the copy's
+	}
+	_, err = s.tickets.Withdraw(ctx, tx, cur, s.handleOfActor(a.Actor), "")
+	return err
+}
+
+// jobOver, on this node's copy of a ticket that just ended (closed,
+// cancelled, or given back), removes what the job needed of the client:
+// the contact person, the exact place, and the places of the
+// interventions.
+func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) error {
+	cl, err := s.clients.GetTx(ctx, tx, t.ClientID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.clients.UpsertShared(ctx, tx, t.APID, cl.TechnicianID, clients.SharedOf(cl).AfterJob()); err != nil {
+		return err
+	}
+	return s.planning.ForgetPlaces(ctx, tx, t.APID)
 }
 
 // heldOrAccepted checks, inside tx, that a ticket's state may be kept here
@@ -457,10 +522,9 @@ func stateFrom(o map[string]any) (tickets.State, error) {
 	} else {
 		st.CreatedAt = time.Now()
 	}
+	// No assignee: the job was given back (the state tells the node that
+	// held the copy to end it).
 	as, _ := o["assignee"].(map[string]any)
-	if as == nil {
-		return st, malformed("a shared ticket has an assignee")
-	}
 	st.Assignee.Handle, _ = str(as, "handle")
 	st.Assignee.Region, _ = str(as, "region")
 	st.Assignee.Name, _ = str(as, "name")

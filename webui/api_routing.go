@@ -71,6 +71,23 @@ func (s *Server) declineOffer(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+type releaseRequest struct {
+	Reason string `json:"reason"`
+}
+
+// releaseTicket gives back a job the member accepted.
+func (s *Server) releaseTicket(c echo.Context) error {
+	var req releaseRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return ticketJSON(c, http.StatusOK, t)
+}
+
 func (s *Server) listUnroutable(c echo.Context) error {
 	us, err := s.opt.Routing.UnroutableTickets(c.Request().Context(), actorOf(c))
 	if err != nil {

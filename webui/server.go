@@ -169,6 +169,7 @@ func (s *Server) routes() {
 	auth("POST", "/events/:id/answer", s.answerEvent)
 
 	auth("POST", "/tickets/:id/forward", s.forwardTicket)
+	auth("POST", "/tickets/:id/release", s.releaseTicket)
 	auth("GET", "/tickets/:id/routing", s.ticketRouting)
 	auth("GET", "/offers", s.listOffers)
 	auth("POST", "/offers/:id/accept", s.acceptOffer)

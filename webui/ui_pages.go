@@ -52,6 +52,7 @@ func (s *Server) uiRoutes() {
 	page("GET", "/tickets/:id", s.ticketPage)
 	page("POST", "/tickets/:id/comments", s.commentSubmit)
 	page("POST", "/tickets/:id/forward", s.forwardSubmit, routed)
+	page("POST", "/tickets/:id/release", s.releaseSubmit, routed)
 	page("POST", "/tickets/:id/status", s.statusSubmit)
 	page("POST", "/tickets/:id/events", s.eventSubmit, planned)
 	page("GET", "/clients", s.clientsPage)
@@ -227,6 +228,7 @@ type ticketView struct {
 	History    []*tickets.Change
 	Routing    *routing.Routing
 	CanForward bool
+	CanRelease bool // the member doing the job may give it back
 	Moves      []tickets.Status
 	Skills     []skills.Skill
 	Events     []*planning.Event
@@ -254,6 +256,7 @@ func (s *Server) ticketPage(c echo.Context) error {
 		}
 		v.CanForward = tickets.MayForward(t, by.ID, by.Role.IsStaff()) &&
 			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.opt.Region
+		v.CanRelease = t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID && routing.Releasable(t.Status)
 	}
 	for _, st := range tickets.Statuses {
 		if tickets.CanMove(t.Status, tickets.Status(st)) {
@@ -283,6 +286,12 @@ func (s *Server) forwardSubmit(c echo.Context) error {
 	_, err := s.opt.Routing.Forward(c.Request().Context(), actorOf(c), id, routing.ForwardInput{Skill: c.FormValue("skill"),
 		MinLevel: level, Note: c.FormValue("note")})
 	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id+"#routing", "")
+}
+
+func (s *Server) releaseSubmit(c echo.Context) error {
+	id := c.Param("id")
+	_, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), id, c.FormValue("reason"))
+	return submitted(c, err, "/app/tickets/"+id+"#release", "/app/tickets", "ticket.released")
 }
 
 func (s *Server) statusSubmit(c echo.Context) error {

@@ -283,4 +283,23 @@ func TestBrowserJourneys(t *testing.T) {
 	if n != 0 {
 		t.Error("a form without a CSRF token wrote a comment")
 	}
+
+	// (5) Marie cannot do the job after all: she gives it back from her
+	// copy's page, and Jean's ticket goes to the next candidate.
+	marie.run("her copy", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bzh+"/app/tickets"),
+		chromedp.WaitVisible(chromedp.CSS("#tickets .card a")), chromedp.Click(chromedp.CSS("#tickets .card a")),
+		chromedp.WaitVisible(chromedp.CSS("#release")))
+	marie.run("give it back", chromedp.SendKeys(chromedp.CSS("#release-reason"), "Un imprévu : je ne pourrai pas venir."),
+		chromedp.Click(chromedp.CSS("#release-submit")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := marie.text(".flash"); !strings.Contains(got, "Travail rendu") {
+		t.Errorf("Marie's flash after giving the job back: %q", got)
+	}
+	marie.shot("5-given-back")
+	waitFor(t, "the job offered again on Jean's page", func() bool {
+		jean.run("reload", chromedp.Navigate(ticketURL), chromedp.WaitVisible(chromedp.CSS("#ticket-status")))
+		return jean.text("#ticket-status") == "offered"
+	})
+	if got := jean.text("#history"); !strings.Contains(got, "Un imprévu : je ne pourrai pas venir.") {
+		t.Errorf("Jean's history does not give Marie's reason: %q", got)
+	}
 }

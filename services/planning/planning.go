@@ -208,7 +208,8 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 }
 
 // Calendar lists the actor's interventions (as attendee or organiser)
-// that overlap [from, to), from every region, soonest first.
+// that overlap [from, to), from every region, soonest first, on the jobs
+// still to be done by their attendee.
 func (s *Service) Calendar(ctx context.Context, by members.Actor, from, to time.Time) ([]*Event, error) {
 	var v apperr.Validation
 	if !to.After(from) {
@@ -226,6 +227,9 @@ func (s *Service) Calendar(ctx context.Context, by members.Actor, from, to time.
 	err := s.db.WithContext(ctx).Table("ticket_events").Select("ticket_events.*, tickets.title AS title").
 		Joins("JOIN tickets ON tickets.id = ticket_events.ticket_id").
 		Where("(ticket_events.attendee_member_id = ? OR ticket_events.organizer_handle = ?)", by.ID, by.Handle).
+		// Not the interventions of a job cancelled, or given back by the
+		// member who was to do them.
+		Where("tickets.status <> 'cancelled' AND ticket_events.attendee_handle = tickets.assignee_handle").
 		Where("ticket_events.start_at < ? AND ticket_events.end_at > ?", to.UTC(), from.UTC()).
 		Order("ticket_events.start_at, ticket_events.id").Limit(1000).Find(&rows).Error
 	if err != nil {

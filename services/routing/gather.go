@@ -40,6 +40,11 @@ func (s *Service) subscribe(ctx context.Context) error {
 		return fmt.Errorf("routing: subscribe to acceptances: %w", err)
 	}
 	s.subs = append(s.subs, sub)
+	sub, err = nc.QueueSubscribe(subjectRelease+s.cfg.Region, queue, func(m *nats.Msg) { s.answerRelease(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("routing: subscribe to releases: %w", err)
+	}
+	s.subs = append(s.subs, sub)
 	// One subscription for the answers to every question this node asks.
 	s.replyPrefix = nc.NewInbox() + "."
 	sub, err = nc.Subscribe(s.replyPrefix+"*", func(m *nats.Msg) {

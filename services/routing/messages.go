@@ -23,6 +23,10 @@ const (
 	// subjectAccept + origin region: a member accepts an offer; the origin
 	// node, which tracks the ticket, decides and answers (request-reply).
 	subjectAccept = "coopnet.v1.accept."
+	// subjectRelease + origin region: a member gives back a job they had
+	// accepted; the origin node decides and answers (request-reply), then
+	// offers the job to the next candidate.
+	subjectRelease = "coopnet.v1.release."
 	// subjectPresence: each node says it is alive every few seconds, so a
 	// router knows how many answers to wait for.
 	subjectPresence = "coopnet.v1.presence"
@@ -149,6 +153,24 @@ type AcceptReply struct {
 	Code    string          `json:"code,omitempty"` // conflict, not_found, internal
 	Message string          `json:"message,omitempty"`
 	Ticket  json.RawMessage `json:"ticket,omitempty"`
+}
+
+// ReleaseRequest asks the origin to take back a job the member accepted.
+type ReleaseRequest struct {
+	V         int    `json:"v"`
+	OfferID   string `json:"offer_id"` // the offer the member accepted
+	RoutingID string `json:"routing_id"`
+	Region    string `json:"region"`
+	Handle    string `json:"handle"`
+	Reason    string `json:"reason"`
+}
+
+// ReleaseReply is the origin's decision.
+type ReleaseReply struct {
+	V       int    `json:"v"`
+	OK      bool   `json:"ok"`
+	Code    string `json:"code,omitempty"` // conflict, not_found, internal
+	Message string `json:"message,omitempty"`
 }
 
 // Presence says a region's node is alive.
@@ -280,6 +302,15 @@ func (a *AnswerMsg) validate(kind string) error {
 	if a.V != wireVersion || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
 		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 || !plain(a.Reason, true) {
 		return bad("%s message", kind)
+	}
+	return nil
+}
+
+func (r *ReleaseRequest) validate() error {
+	if r.V != wireVersion || !storage.ValidID(r.OfferID) || !storage.ValidID(r.RoutingID) || !regionRe.MatchString(r.Region) ||
+		len(r.Handle) == 0 || len(r.Handle) > 300 || !plain(r.Handle, false) ||
+		utf8.RuneCountInString(r.Reason) > maxReleaseReason || !plain(r.Reason, true) {
+		return bad("release request")
 	}
 	return nil
 }

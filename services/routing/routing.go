@@ -148,6 +148,7 @@ type metrics struct {
 	forwards   prometheus.Counter
 	offers     prometheus.Counter
 	accepts    prometheus.Counter
+	releases   prometheus.Counter
 	declines   prometheus.Counter
 	expired    prometheus.Counter
 	unroutable *prometheus.CounterVec
@@ -162,6 +163,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		forwards:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_forwards_total", Help: "Tickets forwarded to the network."}),
 		offers:     prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_total", Help: "Offers made by this node."}),
 		accepts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_accepts_total", Help: "Offers accepted on tickets of this node."}),
+		releases:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_releases_total", Help: "Jobs of this node given back by their assignee."}),
 		declines:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_declines_total", Help: "Offers declined on tickets of this node."}),
 		expired:    prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_expired_total", Help: "Offers that expired unanswered."}),
 		unroutable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coopnet_routing_unroutable_total", Help: "Tickets found unroutable, by reason."}, []string{"reason"}),
@@ -171,7 +173,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		pubErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_publish_errors_total", Help: "Failed attempts to publish outbox messages."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.forwards, m.offers, m.accepts, m.declines, m.expired, m.unroutable, m.dropped, m.gather,
+		reg.MustRegister(m.forwards, m.offers, m.accepts, m.releases, m.declines, m.expired, m.unroutable, m.dropped, m.gather,
 			m.published, m.pubErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_nats_connected", Help: "1 when the NATS connection is up."},
 				func() float64 {

@@ -75,13 +75,18 @@ func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Statu
 		return nil, fmt.Errorf("tickets: history of %s: %w", id, err)
 	}
 	old := t.Status
+	var unassigned *Assignee
+	if assignee != nil && t.AssigneeHandle != "" && t.AssigneeHandle != assignee.Handle {
+		unassigned = &Assignee{Handle: t.AssigneeHandle, Region: t.AssigneeRegion, Name: t.AssigneeName}
+	}
 	t.Status, t.Version, t.UpdatedAt = to, t.Version+1, now
 	fields := map[string]string{"status": string(to)}
 	if assignee != nil {
 		t.AssigneeHandle, t.AssigneeRegion, t.AssigneeName, t.AssigneeMemberID = assignee.Handle, assignee.Region, assignee.Name, assigneeMemberID
 		fields["assignee"] = assignee.Handle
 	}
-	if err := s.notify(ctx, tx, &Changed{Ticket: t, By: actorHandle, Fields: fields, OldStatus: old, Assigned: assignee != nil}); err != nil {
+	if err := s.notify(ctx, tx, &Changed{Ticket: t, By: actorHandle, Fields: fields, OldStatus: old,
+		Assigned: assignee != nil && assignee.Handle != "", Unassigned: unassigned}); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -41,6 +41,9 @@ type Changed struct {
 	OldStatus Status
 	Comment   *Comment // a new comment
 	Assigned  bool     // the ticket was just given to its assignee
+	// Unassigned is the assignee the ticket was just taken from (a job
+	// given back), if any.
+	Unassigned *Assignee
 	// Remote is set when the change came from the other node of a shared
 	// ticket (federation).
 	Remote bool
@@ -58,6 +61,10 @@ func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
 }
 
 func (s *Service) notified() { s.hooks.After() }
+
+// Notified runs the after-commit hook for a caller that changed tickets in
+// its own transaction (the routing flow), once it committed.
+func (s *Service) Notified() { s.hooks.After() }
 
 // CommentAPID is the ActivityPub id of a comment made on this node.
 func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/comments/" + id }
@@ -224,6 +231,12 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	set("estimated_hours", "estimated_minutes", hours(cur.EstimatedMinutes), hours(st.EstimatedMinutes), st.EstimatedMinutes)
 	set("status", "status", string(cur.Status), string(st.Status), string(st.Status))
 	set("assignee_name", "assignee_name", cur.AssigneeName, st.Assignee.Name, st.Assignee.Name)
+	if cur.AssigneeHandle != st.Assignee.Handle {
+		// Given back by one member of this node and taken by another: the
+		// copy (and its client) is the new assignee's now.
+		set("assignee", "assignee_handle", cur.AssigneeHandle, st.Assignee.Handle, st.Assignee.Handle)
+		updates["assignee_region"], updates["assignee_member_id"], updates["technician_id"] = st.Assignee.Region, memberID, memberID
+	}
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", cur.ID, cur.Version).Updates(updates)
 	if res.Error != nil {
 		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, res.Error)
@@ -241,6 +254,45 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 		return false, err
 	}
 	return true, s.notify(ctx, tx, &Changed{Ticket: t, By: byHandle, Fields: fields, OldStatus: cur.Status, Remote: true})
+}
+
+// Withdraw ends, inside tx, this node's copy of another region's ticket
+// that its assignee no longer does (they gave it back, or the tracker gave
+// it to someone else): the copy is cancelled, with the reason in its
+// history; its version stays the tracker's, so that the tracker's next
+// state (the job offered to another member of this node) still applies.
+// The hooks hear it as a remote change: nothing is sent back. It reports
+// whether the copy was withdrawn now.
+func (s *Service) Withdraw(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, reason string) (bool, error) {
+	if t.OriginRegion == s.cfg.Region {
+		return false, apperr.New(apperr.Invalid, "ticket %s is this node's own, not a copy", t.ID)
+	}
+	switch t.Status {
+	case StatusCancelled, StatusClosed:
+		return false, nil
+	}
+	now := storage.Now()
+	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ? AND status = ?", t.ID, t.Version, t.Status).
+		Updates(map[string]any{"status": string(StatusCancelled), "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("tickets: withdraw %s: %w", t.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, staleVersion(t.Version)
+	}
+	rows := []Change{{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: byHandle, Action: "released",
+		Field: "status", OldValue: string(t.Status), NewValue: string(StatusCancelled), CreatedAt: now}}
+	if reason != "" {
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: byHandle,
+			Action: "release_reason", NewValue: reason, CreatedAt: now})
+	}
+	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
+		return false, fmt.Errorf("tickets: history of %s: %w", t.ID, err)
+	}
+	cp := *t
+	cp.Status, cp.UpdatedAt = StatusCancelled, now
+	return true, s.notify(ctx, tx, &Changed{Ticket: &cp, By: byHandle, Fields: map[string]string{"status": string(StatusCancelled)},
+		OldStatus: t.Status, Remote: true})
 }
 
 // Patch is a change the assignee's node made to its copy of a ticket: nil

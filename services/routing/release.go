@@ -1,0 +1,208 @@
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go"
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/services/validate"
+)
+
+// A member who accepted a job and cannot do it after all gives it back:
+// the origin node takes the ticket from them and offers it to the next
+// candidate of the search (or finds it unroutable, "all_declined", when
+// none is left), as after a decline. Their node ends its copy of the
+// ticket, and with it what it held of the client's contact. The time they
+// logged stays on the ticket.
+
+// maxReleaseReason bounds the reason given with a job given back.
+const maxReleaseReason = 1000
+
+// releasable are the statuses of a job its assignee may give back: taken,
+// not finished.
+var releasable = []tickets.Status{tickets.StatusAccepted, tickets.StatusScheduled, tickets.StatusInProgress}
+
+// Releasable reports whether a job in that status may be given back.
+func Releasable(st tickets.Status) bool { return slices.Contains(releasable, st) }
+
+// Release gives back a job the actor accepted, with a reason for the
+// ticket's technician. The origin node decides; it answers the ticket as
+// the actor's node now holds it.
+func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reason string) (*tickets.Ticket, error) {
+	var v apperr.Validation
+	reason = validate.Text(&v, "reason", reason, 1, maxReleaseReason, true)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	t, err := s.tickets.Get(ctx, by, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	if t.AssigneeMemberID == nil || *t.AssigneeMemberID != by.ID {
+		return nil, apperr.New(apperr.Forbidden, "only the member doing the job may give it back")
+	}
+	if !slices.Contains(releasable, t.Status) {
+		return nil, apperr.New(apperr.Conflict, "a %s job cannot be given back: only an accepted, scheduled or in-progress one", t.Status)
+	}
+	var o Offer
+	err = s.db.WithContext(ctx).Where("ticket_ap_id = ? AND member_id = ? AND state = 'accepted'", t.APID, by.ID).
+		Order("answered_at DESC, id DESC").Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.New(apperr.Conflict, "this job was not routed to you through the network: ask its technician")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("routing: offer of %s: %w", t.ID, err)
+	}
+	req := ReleaseRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Handle: by.Handle, Reason: reason}
+	var rep ReleaseReply
+	if o.OriginRegion == s.cfg.Region {
+		rep = s.decideRelease(ctx, req)
+	} else if rep, err = s.askRelease(ctx, o.OriginRegion, req); err != nil {
+		return nil, err
+	}
+	switch {
+	case rep.OK:
+	case rep.Code == "conflict" || rep.Code == "not_found":
+		return nil, apperr.New(apperr.Conflict, "the job cannot be given back: %s", rep.Message)
+	default:
+		return nil, fmt.Errorf("routing: release %s: origin says %s: %s", t.ID, rep.Code, rep.Message)
+	}
+	// The origin took the job back: the offer is over, and this node's copy
+	// (another region's ticket) ends now rather than when the origin's
+	// word arrives over ActivityPub.
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", o.ID).
+			Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
+			return err
+		}
+		if t.OriginRegion == s.cfg.Region {
+			return nil
+		}
+		cur, err := s.tickets.GetTx(ctx, tx, t.ID)
+		if err != nil {
+			return err
+		}
+		_, err = s.tickets.Withdraw(ctx, tx, cur, by.Handle, reason)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("routing: record the release of %s: %w", t.ID, err)
+	}
+	s.tickets.Notified()
+	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+}
+
+// askRelease sends a release request to the origin region and returns its
+// answer.
+func (s *Service) askRelease(ctx context.Context, origin string, req ReleaseRequest) (ReleaseReply, error) {
+	var rep ReleaseReply
+	if !s.bus.Connected() {
+		return rep, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; the job is still yours, try again in a moment")
+	}
+	b, _ := json.Marshal(req)
+	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+	msg, err := s.bus.Conn.RequestWithContext(rctx, subjectRelease+origin, b)
+	cancel()
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			return rep, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; the job is still yours, try again in a moment", origin)
+		}
+		return rep, fmt.Errorf("routing: release: %w", err)
+	}
+	if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
+		s.drop("release_reply", err)
+		return rep, fmt.Errorf("routing: release: bad reply from %s", origin)
+	}
+	return rep, nil
+}
+
+// answerRelease answers another region's release request.
+func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
+	var req ReleaseRequest
+	if !s.receive("release", m.Data, &req) {
+		return
+	}
+	b, _ := json.Marshal(s.decideRelease(ctx, req))
+	_ = m.Respond(b)
+}
+
+// decideRelease takes a job back from its assignee, on the origin node, in
+// one transaction guarded by the routing's state and current offer, and
+// offers it to the next candidate. Asking again once it is done answers
+// the same.
+func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) ReleaseReply {
+	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
+		var r Routing
+		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return apperr.NotFoundf("no such routing")
+			}
+			return err
+		}
+		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		if err != nil {
+			return err
+		}
+		current := r.State == "accepted" && r.OfferID != nil && *r.OfferID == req.OfferID
+		if !current || req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
+			// Given back already (a repeated request: its answer was lost)?
+			var n int64
+			if err := tx.Raw("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND new_value = ?",
+				t.ID, req.OfferID).Row().Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
+		}
+		if t.AssigneeHandle != req.Handle || !slices.Contains(releasable, t.Status) {
+			return apperr.New(apperr.Conflict, "the job is %s: it can no longer be given back", t.Status)
+		}
+		// Claim the move: only one request takes the job back.
+		res := tx.Model(&Routing{}).Where("id = ? AND state = 'accepted' AND offer_id = ?", r.ID, req.OfferID).
+			Update("updated_at", storage.Now())
+		if res.Error != nil || res.RowsAffected == 0 {
+			if res.Error != nil {
+				return res.Error
+			}
+			return apperr.New(apperr.Conflict, "the job was given back meanwhile")
+		}
+		notes := []tickets.Change{{Action: "released", NewValue: req.OfferID}}
+		if req.Reason != "" {
+			notes = append(notes, tickets.Change{Action: "release_reason", NewValue: req.Reason})
+		}
+		back, err := s.tickets.Move(ctx, tx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, req.Handle,
+			"released", notes...)
+		if err != nil {
+			return err
+		}
+		place, private, err := s.clients.ForRouting(ctx, t.ClientID)
+		if err != nil {
+			return err
+		}
+		s.m.releases.Inc()
+		return s.offerNext(ctx, tx, &r, back, place, private, ReasonDeclined, "accepted", map[string]any{"state": "offering"})
+	})
+	switch code := apperr.CodeOf(err); {
+	case err == nil:
+		s.tickets.Notified()
+		return ReleaseReply{V: wireVersion, OK: true}
+	case code == apperr.Conflict:
+		return ReleaseReply{V: wireVersion, Code: "conflict", Message: err.Error()}
+	case code == apperr.NotFound:
+		return ReleaseReply{V: wireVersion, Code: "not_found", Message: "no such job"}
+	default:
+		s.log.Error("routing: decide release", "offer", req.OfferID, "err", err)
+		return ReleaseReply{V: wireVersion, Code: "internal", Message: "the origin node failed to record the release"}
+	}
+}
