@@ -93,6 +93,10 @@ type Service struct {
 	wg        sync.WaitGroup
 
 	batch storeBatcher // group commit of received activities
+	// inboxWrites, on SQLite, queues the inbox's two writers (storing what
+	// arrives, applying it) in the process rather than on SQLite's busy
+	// timeout, whose sleeps left a busy inbox mostly idle.
+	inboxWrites sync.Mutex
 
 	seenMu  sync.Mutex
 	seen    map[string]time.Time // peer host → last time heard from while not failing

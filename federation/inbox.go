@@ -233,6 +233,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		applied int
 		tickets []string // the tickets whose state was applied: what waits for them is due
 	)
+	unlock := s.lockInboxWrites()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		applied, tickets = 0, tickets[:0]
 		for i, row := range rows {
@@ -250,6 +251,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		}
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return 0, fmt.Errorf("federation: apply: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/coopnet/coopnet/migrations"
 )
 
 // Group commit of received activities. Every activity is stored before it
@@ -90,6 +92,7 @@ func (s *Service) writeBatch(ctx context.Context, reqs []*storeReq) {
 		args = append(args, r.row.ActivityID, r.row.Actor, r.row.Type, r.row.Body, r.row.ReceivedAt.UTC())
 	}
 	q.WriteString(" ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id")
+	defer s.lockInboxWrites()()
 	rows, err := s.db.WithContext(ctx).Raw(q.String(), args...).Rows()
 	if err != nil {
 		err = fmt.Errorf("federation: store %d activities: %w", len(seen), err)
@@ -118,4 +121,15 @@ func (s *Service) writeBatch(ctx context.Context, reqs []*storeReq) {
 			delete(inserted, r.row.ActivityID) // a duplicate within the batch is not new
 		}
 	}
+}
+
+// lockInboxWrites takes inboxWrites on SQLite (one writer at a time is
+// SQLite's rule anyway) and returns its unlock; on PostgreSQL, where
+// writers proceed side by side, it does nothing.
+func (s *Service) lockInboxWrites() func() {
+	if s.db.Dialect != migrations.SQLite {
+		return func() {}
+	}
+	s.inboxWrites.Lock()
+	return s.inboxWrites.Unlock
 }

@@ -174,14 +174,20 @@ func sendAll(b *testing.B, addr string, reqs [][]byte, want int) loadResult {
 }
 
 // BenchmarkFederationInbox: signed Update{Person} activities POSTed by 8
-// connections to a node's inbox on PostgreSQL (checked: allow-list, Date,
+// connections to a node's inbox on PostgreSQL, then on SQLite (checked: allow-list, Date,
 // Digest, RSA signature; parsed; stored; answered 202; applied by the
 // inbox worker meanwhile), beside the same bodies POSTed unsigned to an
 // echo handler that reads them and answers 202.
 func BenchmarkFederationInbox(b *testing.B) {
+	b.Run("postgres", func(b *testing.B) { benchInbox(b, storagetest.PostgresURL(b)) })
+	// The embedded default, for comparison.
+	b.Run("sqlite", func(b *testing.B) { benchInbox(b, storagetest.SQLiteURL(b)) })
+}
+
+func benchInbox(b *testing.B, dbURL string) {
 	n := benchActivities(b)
 	lns, urls := listeners(b, 2)
-	recv := benchServe(b, "bourgogne-franche-comte", storagetest.PostgresURL(b), lns[0], []string{urls[1]})
+	recv := benchServe(b, "bourgogne-franche-comte", dbURL, lns[0], []string{urls[1]})
 	sender := benchServe(b, "bretagne", storagetest.SQLiteURL(b), lns[1], []string{urls[0]})
 
 	noop := echo.New()
