@@ -201,10 +201,14 @@ func (s *Service) Start(ctx context.Context) error {
 			s.deliverLoop(ctx)
 		}()
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		s.inboxLoop(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.retentionLoop(ctx)
 	}()
 	go func() {
 		defer s.wg.Done()
