@@ -224,6 +224,7 @@ func (s *Service) unassigned(ctx context.Context, tx *gorm.DB, c *tickets.Change
 	if err != nil {
 		return err
 	}
+	doc["takenFrom"] = c.Unassigned.Handle
 	act, err := activityDoc("Update", s.newActivityID(), s.actorFor(c.By), doc, []string{s.actorOfHandle(c.Unassigned.Handle)}, "", time.Now())
 	if err != nil {
 		return err
@@ -430,19 +431,34 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 }
 
 // withdrawCopy ends this node's copy of a ticket whose tracker no longer
-// has it done here (its assignee gave it back, or it went to a member of
-// another node). A state of a ticket this node never held, for someone
-// else's member, is refused.
+// has it done here: its assignee gave it back (the state names them in
+// takenFrom, and ends their copy whatever its version: edits of theirs may
+// have been on their way, which the tracker no longer takes), or it went to
+// a member of another node. A state for a member of this node's region on
+// another host, or of a ticket this node never held, is refused.
 func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.State, a *Activity) error {
+	if st.Assignee.Handle != "" && st.Assignee.Region == s.cfg.Region || a.Type != "Update" {
+		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
+	}
 	cur, err := s.tickets.GetByAPID(ctx, tx, st.APID)
-	if apperr.CodeOf(err) == apperr.NotFound || a.Type != "Update" {
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
 	}
 	if err != nil {
 		return err
 	}
-	if cur.OriginRegion == s.cfg.Region || st.Version < cur.Version {
+	takenFrom, _ := str(a.Object, "takenFrom")
+	mine := takenFrom != "" && strings.EqualFold(takenFrom, cur.AssigneeHandle)
+	if cur.OriginRegion == s.cfg.Region || !mine && st.Version < cur.Version {
 		return nil // not a copy, or an older state than the copy's
+	}
+	if cur.AssigneeMemberID != nil {
+		// Their offer is over too, even if the answer to their request to
+		// give the job back was lost.
+		if err := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE ticket_ap_id = ? AND member_id = ? AND state = 'accepted'",
+			st.APID, *cur.AssigneeMemberID).Error; err != nil {
+			return err
+		}
 	}
 	_, err = s.tickets.Withdraw(ctx, tx, cur, s.handleOfActor(a.Actor), "")
 	return err
@@ -464,14 +480,15 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 }
 
 // heldOrAccepted checks, inside tx, that a ticket's state may be kept here
-// for the member: this node holds its copy already, or the member accepted
+// for the member: this node holds its copy for them already, or the member accepted
 // the routing's offer of it. A peer cannot put a ticket, and its client's
 // contact, in the charge of a member who never took the job. The acceptance
 // is recorded when the tracker's answer comes back, which may be just after
 // the tracker's Offer{Ticket}: a pending offer waits for it.
 func heldOrAccepted(ctx context.Context, tx *gorm.DB, apID, memberID string) error {
 	var held int64
-	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ?", apID).Row().Scan(&held); err != nil {
+	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ? AND assignee_member_id = ?", apID, memberID).
+		Row().Scan(&held); err != nil {
 		return err
 	}
 	if held > 0 {
@@ -552,9 +569,22 @@ func (s *Service) trackedTicket(ctx context.Context, tx *gorm.DB, apID, sender s
 	return t, nil
 }
 
+// changedBy checks that a change of a tracked ticket comes from its
+// assignee (or their node): a member who gave the job back, whose change
+// arrives after another member of their node took it, changes nothing.
+func (s *Service) changedBy(t *tickets.Ticket, actor string) error {
+	if h := s.handleOfActor(actor); strings.Contains(h, "@") && !strings.EqualFold(h, t.AssigneeHandle) {
+		return apperr.New(apperr.Forbidden, "%s no longer works on %s", h, t.APID)
+	}
+	return nil
+}
+
 func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *Activity, sender string, o map[string]any) error {
 	t, err := s.trackedTicket(ctx, tx, a.ObjectID, sender)
 	if err != nil {
+		return err
+	}
+	if err := s.changedBy(t, a.Actor); err != nil {
 		return err
 	}
 	p := tickets.Patch{Title: present(str(o, "summary")), Description: present(str(o, "content")),
@@ -587,6 +617,9 @@ func (s *Service) handleOfActor(actor string) string {
 func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *Activity, ticketID string, to tickets.Status) error {
 	t, err := s.trackedTicket(ctx, tx, ticketID, hostOf(a.Actor))
 	if err != nil {
+		return err
+	}
+	if err := s.changedBy(t, a.Actor); err != nil {
 		return err
 	}
 	seq, _ := num(a.Raw, "version")
@@ -723,6 +756,12 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if hostOf(t.APID) != sender {
 		return apperr.New(apperr.Forbidden, "%s does not track %s", sender, ticketID)
 	}
+	// An invitation still on its way when the job ended, or when its
+	// member gave it back (the copy may be another member's now), is
+	// nobody's to answer here.
+	if ended(t.Status) || !s.addressedTo(a, t.AssigneeHandle) {
+		return nil
+	}
 	in := planning.Invitation{APID: a.ObjectID}
 	in.Organizer, _ = str(o, "handle")
 	if handleHost(in.Organizer) != sender {
@@ -740,6 +779,28 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		in.Location, _ = str(loc, "name")
 	}
 	return s.planning.ApplyInvite(ctx, tx, t, in)
+}
+
+// addressedTo reports whether an activity is addressed to the member with
+// that handle, or to no member of this node in particular.
+func (s *Service) addressedTo(a *Activity, handle string) bool {
+	var to []any
+	switch v := a.Raw["to"].(type) {
+	case []any:
+		to = v
+	case string:
+		to = []any{v}
+	}
+	for _, v := range to {
+		u, _ := v.(string)
+		if h := s.handleOfActor(u); strings.Contains(h, "@") && handleHost(h) == s.host {
+			if strings.EqualFold(h, handle) {
+				return true
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // applyAnswer records the attendee's answer to an invitation.

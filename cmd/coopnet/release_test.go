@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/coopnet/coopnet/services/members"
 )
@@ -137,8 +143,96 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 	c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID, lucieEmail, nil, 404)
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail, map[string]any{"reason": "?"}, 404)
 	var released int64
-	n.db.Raw("SELECT COUNT(*) FROM offers WHERE member_id = ? AND state = 'declined' AND decline_reason = 'Pas le temps ce mois-ci'", lucie.ID).Row().Scan(&released)
+	n.db.Raw("SELECT COUNT(*) FROM offers WHERE member_id = ? AND state = 'withdrawn' AND decline_reason = 'Pas le temps ce mois-ci'", lucie.ID).Row().Scan(&released)
 	if released != 1 {
 		t.Errorf("Lucie's offer is not recorded as given back (%d)", released)
+	}
+}
+
+// TestReleaseFaults: what could go wrong around a job given back.
+func TestReleaseFaults(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	bzh := c.node("bretagne").n
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// The answer to Marie's request is lost while edits of hers are on their
+	// way (her copy is ahead of the tracker): the tracker's word still ends
+	// her copy, and her offer.
+	jeanID, marieID := c.sharedTicket("Site web B")
+	var offerID, routingID, token string
+	bzh.db.Raw("SELECT id, routing_id, release_token FROM offers WHERE state = 'accepted' AND ticket_id = ?", jeanID).
+		Row().Scan(&offerID, &routingID, &token)
+	if len(token) != 32 {
+		t.Fatalf("Marie's accepted offer keeps no release token: %q", token)
+	}
+	bzh.db.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
+	req, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offerID, "routing_id": routingID, "region": "bretagne",
+		"handle": c.handle(marieEmail), "token": token, "reason": "réponse perdue"})
+	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
+		t.Fatalf("release: %v %v", msg, err)
+	}
+	waitFor(t, "Marie's copy ended by the tracker's word", func() bool {
+		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+	})
+	cl := c.api("bretagne", "GET", "/api/v1/clients/"+c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["client_id"].(string), marieEmail, nil, 200)
+	var state string
+	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
+	if cl["contact_email"] != "" || state != "withdrawn" {
+		t.Errorf("after the tracker's word: contact %q, offer %s", cl["contact_email"], state)
+	}
+	// The same request again gets the same answer.
+	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
+		t.Fatalf("release again: %v %v", msg, err)
+	}
+
+	// A late "accepted" message from the origin does not bring the offer
+	// given back to life (Marie would look booked with it).
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, _ := json.Marshal(map[string]any{"v": 1, "kind": "accepted", "offer_id": offerID, "routing_id": routingID,
+		"region": "bourgogne-franche-comte", "reason": ""})
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.accepted", late, nats.MsgId("late-"+offerID)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // received and applied meanwhile
+	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
+	if state != "withdrawn" {
+		t.Errorf("a late acceptance message made the offer %s", state)
+	}
+	res, err := http.Get(c.node("bretagne").url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if body, _ := io.ReadAll(res.Body); strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="accepted"}`) {
+		t.Error("the late acceptance message was dropped as malformed: the check above proves nothing")
+	}
+}
+
+// TestCopyNotHandedOver: the tracker cannot hand Marie's copy, and the
+// client's contact, to another member of her node who never accepted the
+// job.
+func TestCopyNotHandedOver(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	bzh := c.node("bretagne").n
+	jeanID, marieID := c.sharedTicket("Site web A")
+	bfc := c.node("bourgogne-franche-comte").n
+	bfc.db.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.handle(gwenEmail), jeanID)
+	v := int(c.ticket(jeanID)["version"].(float64))
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web A bis"}, 200)
+	waitFor(t, "the state refused on Marie's node", func() bool {
+		var n int64
+		bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Update' AND state = 'failed' AND last_error LIKE '%accepted%'").Row().Scan(&n)
+		return n == 1
+	})
+	c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 404)
+	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["title"] != "Site web A" {
+		t.Errorf("Marie's copy took the refused state: %v", m)
 	}
 }

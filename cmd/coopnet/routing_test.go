@@ -393,7 +393,8 @@ func TestForgedAcceptance(t *testing.T) {
 	}
 	defer nc.Close()
 	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
-		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus"})
+		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
+		"release_token": "00112233445566778899aabbccddeeff"})
 	msg, err := nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -419,4 +420,21 @@ func TestForgedAcceptance(t *testing.T) {
 		t.Fatal("a region that is not the offer's origin withdrew it")
 	}
 	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+
+	// Nor can anyone on NATS give the job back in Marie's name: the
+	// request must carry the secret her node sent with her acceptance.
+	for _, token := range []string{"00112233445566778899aabbccddeeff", ""} {
+		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
+			"handle": c.handle(marieEmail), "token": token, "reason": "forgé"})
+		msg, err = nc.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(msg.Data), `"ok":false`) {
+			t.Fatalf("forged release (token %q) answered %s", token, msg.Data)
+		}
+	}
+	if got := c.ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+		t.Fatalf("ticket after a forged release: %v", got)
+	}
 }

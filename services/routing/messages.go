@@ -48,6 +48,7 @@ const wireVersion = 1
 var (
 	regionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 	skillRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+	tokenRe  = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 // Question asks every region for candidates. It carries what scoring needs
@@ -144,6 +145,10 @@ type AcceptRequest struct {
 	MemberID  string `json:"member_id"`
 	Handle    string `json:"handle"`
 	Name      string `json:"name"`
+	// ReleaseToken is a secret of the member's node, kept by the origin
+	// with the job: a request to give it back must carry it. The offer's
+	// ids travel on the shared stream; this does not.
+	ReleaseToken string `json:"release_token"`
 }
 
 // AcceptReply is the origin's decision.
@@ -162,6 +167,7 @@ type ReleaseRequest struct {
 	RoutingID string `json:"routing_id"`
 	Region    string `json:"region"`
 	Handle    string `json:"handle"`
+	Token     string `json:"token"` // the acceptance's ReleaseToken ("" for a job accepted before them)
 	Reason    string `json:"reason"`
 }
 
@@ -308,7 +314,7 @@ func (a *AnswerMsg) validate(kind string) error {
 
 func (r *ReleaseRequest) validate() error {
 	if r.V != wireVersion || !storage.ValidID(r.OfferID) || !storage.ValidID(r.RoutingID) || !regionRe.MatchString(r.Region) ||
-		len(r.Handle) == 0 || len(r.Handle) > 300 || !plain(r.Handle, false) ||
+		len(r.Handle) == 0 || len(r.Handle) > 300 || !plain(r.Handle, false) || r.Token != "" && !tokenRe.MatchString(r.Token) ||
 		utf8.RuneCountInString(r.Reason) > maxReleaseReason || !plain(r.Reason, true) {
 		return bad("release request")
 	}
@@ -316,7 +322,7 @@ func (r *ReleaseRequest) validate() error {
 }
 
 func (a *AcceptRequest) validate() error {
-	if a.V != wireVersion || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
+	if a.V != wireVersion || !tokenRe.MatchString(a.ReleaseToken) || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
 		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 ||
 		!plain(a.Handle, false) || !plain(a.Name, false) {
 		return bad("accept request")

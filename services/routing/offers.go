@@ -40,6 +40,7 @@ type Offer struct {
 	ForwardedByName  string     `json:"forwarded_by_name"`
 	State            string     `json:"state"`
 	DeclineReason    string     `json:"decline_reason,omitempty"`
+	ReleaseToken     string     `json:"-"` // the secret giving the job back takes (see AcceptRequest)
 	ExpiresAt        time.Time  `json:"expires_at"`
 	AnsweredAt       *time.Time `json:"answered_at,omitempty"`
 	CreatedAt        time.Time  `json:"created_at"`
@@ -205,28 +206,20 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	case !o.ExpiresAt.After(time.Now()):
 		return nil, apperr.New(apperr.Conflict, "this offer has expired")
 	}
-	req := AcceptRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region,
-		MemberID: by.ID, Handle: by.Handle, Name: by.Name}
-	var rep AcceptReply
-	if o.OriginRegion == s.cfg.Region {
-		rep = s.decideAccept(ctx, req)
-	} else if !s.bus.Connected() {
-		return nil, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; your offer is kept, try again in a moment")
-	} else {
-		b, _ := json.Marshal(req)
-		rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
-		msg, err := s.bus.Conn.RequestWithContext(rctx, subjectAccept+o.OriginRegion, b)
-		cancel()
-		if err != nil {
-			if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				return nil, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; your offer is kept, try again in a moment", o.OriginRegion)
-			}
+	if o.ReleaseToken == "" {
+		// The secret the job will take to be given back, kept before it is
+		// sent: a repeated acceptance sends the same.
+		tok := newToken()
+		if err := s.db.WithContext(ctx).Exec("UPDATE offers SET release_token = ? WHERE id = ? AND release_token = ''", tok, o.ID).Error; err != nil {
 			return nil, fmt.Errorf("routing: accept %s: %w", o.ID, err)
 		}
-		if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
-			s.drop("accept_reply", err)
-			return nil, fmt.Errorf("routing: accept %s: bad reply", o.ID)
+		if err := s.db.WithContext(ctx).Raw("SELECT release_token FROM offers WHERE id = ?", o.ID).Row().Scan(&o.ReleaseToken); err != nil {
+			return nil, fmt.Errorf("routing: accept %s: %w", o.ID, err)
 		}
+	}
+	rep, err := s.askAccept(ctx, by, o)
+	if err != nil {
+		return nil, err
 	}
 	now := storage.Now()
 	switch {
@@ -246,6 +239,35 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	default:
 		return nil, fmt.Errorf("routing: accept %s: origin says %s: %s", o.ID, rep.Code, rep.Message)
 	}
+}
+
+// askAccept asks the offer's origin to give the job to the actor, and
+// returns its answer.
+func (s *Service) askAccept(ctx context.Context, by members.Actor, o *Offer) (AcceptReply, error) {
+	req := AcceptRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region,
+		MemberID: by.ID, Handle: by.Handle, Name: by.Name, ReleaseToken: o.ReleaseToken}
+	var rep AcceptReply
+	if o.OriginRegion == s.cfg.Region {
+		return s.decideAccept(ctx, req), nil
+	}
+	if !s.bus.Connected() {
+		return rep, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; your offer is kept, try again in a moment")
+	}
+	b, _ := json.Marshal(req)
+	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+	msg, err := s.bus.Conn.RequestWithContext(rctx, subjectAccept+o.OriginRegion, b)
+	cancel()
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			return rep, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; your offer is kept, try again in a moment", o.OriginRegion)
+		}
+		return rep, fmt.Errorf("routing: accept %s: %w", o.ID, err)
+	}
+	if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
+		s.drop("accept_reply", err)
+		return rep, fmt.Errorf("routing: accept %s: bad reply", o.ID)
+	}
+	return rep, nil
 }
 
 // Decline refuses an offer; the job goes to the next candidate at once.

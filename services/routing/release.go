@@ -2,6 +2,9 @@ package routing
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +65,8 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	if err != nil {
 		return nil, fmt.Errorf("routing: offer of %s: %w", t.ID, err)
 	}
-	req := ReleaseRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Handle: by.Handle, Reason: reason}
+	req := ReleaseRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Handle: by.Handle,
+		Token: o.ReleaseToken, Reason: reason}
 	var rep ReleaseReply
 	if o.OriginRegion == s.cfg.Region {
 		rep = s.decideRelease(ctx, req)
@@ -80,16 +84,17 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	// (another region's ticket) ends now rather than when the origin's
 	// word arrives over ActivityPub.
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// "withdrawn", which a late "accepted" message does not undo.
 		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", o.ID).
-			Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
+			Updates(map[string]any{"state": "withdrawn", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
 		}
 		if t.OriginRegion == s.cfg.Region {
 			return nil
 		}
 		cur, err := s.tickets.GetTx(ctx, tx, t.ID)
-		if err != nil {
-			return err
+		if err != nil || cur.AssigneeMemberID == nil || *cur.AssigneeMemberID != by.ID {
+			return err // ended meanwhile by the origin's word, perhaps passed to another member
 		}
 		_, err = s.tickets.Withdraw(ctx, tx, cur, by.Handle, reason)
 		return err
@@ -125,6 +130,22 @@ func (s *Service) askRelease(ctx context.Context, origin string, req ReleaseRequ
 	return rep, nil
 }
 
+// releasedWith counts, inside tx, the records of the ticket's job given back
+// under that offer.
+func releasedWith(tx *gorm.DB, ticketID, offerID string) (int64, error) {
+	var n int64
+	err := tx.Raw("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND new_value = ?",
+		ticketID, offerID).Row().Scan(&n)
+	return n, err
+}
+
+// newToken is a random secret of 128 bits, in hex.
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // answerRelease answers another region's release request.
 func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	var req ReleaseRequest
@@ -155,14 +176,12 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 		current := r.State == "accepted" && r.OfferID != nil && *r.OfferID == req.OfferID
 		if !current || req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
 			// Given back already (a repeated request: its answer was lost)?
-			var n int64
-			if err := tx.Raw("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND new_value = ?",
-				t.ID, req.OfferID).Row().Scan(&n); err != nil {
+			if n, err := releasedWith(tx, t.ID, req.OfferID); err != nil || n > 0 {
 				return err
 			}
-			if n > 0 {
-				return nil
-			}
+			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
+		}
+		if r.ReleaseToken != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.ReleaseToken)) != 1 {
 			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
 		}
 		if t.AssigneeHandle != req.Handle || !slices.Contains(releasable, t.Status) {
@@ -171,9 +190,13 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 		// Claim the move: only one request takes the job back.
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'accepted' AND offer_id = ?", r.ID, req.OfferID).
 			Update("updated_at", storage.Now())
-		if res.Error != nil || res.RowsAffected == 0 {
-			if res.Error != nil {
-				return res.Error
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			// Another request took it back first: the same one, repeated?
+			if n, err := releasedWith(tx, t.ID, req.OfferID); err != nil || n > 0 {
+				return err
 			}
 			return apperr.New(apperr.Conflict, "the job was given back meanwhile")
 		}

@@ -36,6 +36,7 @@ type Routing struct {
 	OfferHandle     string     `json:"offered_to,omitempty"`
 	OfferRegion     string     `json:"offered_region,omitempty"`
 	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
+	ReleaseToken    string     `json:"-"` // the assignee's secret to give the job back
 	RequestedBy     string     `json:"requested_by"`
 	RequestedByName string     `json:"-"`
 	Attempts        int        `json:"-"`
@@ -529,6 +530,9 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		}
 		current := r.OfferID != nil && *r.OfferID == req.OfferID
 		if r.State == "accepted" && current {
+			if req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
+				return apperr.New(apperr.Conflict, "this offer was made to someone else")
+			}
 			var err error
 			ticket, err = s.tickets.GetTx(ctx, tx, r.TicketID)
 			return err
@@ -541,7 +545,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 			return apperr.New(apperr.Conflict, "this offer was made to someone else")
 		}
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, req.OfferID).
-			Updates(map[string]any{"state": "accepted", "updated_at": storage.Now()})
+			Updates(map[string]any{"state": "accepted", "release_token": req.ReleaseToken, "updated_at": storage.Now()})
 		if res.Error != nil {
 			return res.Error
 		}
