@@ -225,6 +225,16 @@ func (s *Service) unassigned(ctx context.Context, tx *gorm.DB, c *tickets.Change
 		return err
 	}
 	doc["takenFrom"] = c.Unassigned.Handle
+	// The acceptance that ends: the offer the job was given back under.
+	var offer string
+	err = tx.Raw("SELECT new_value FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND field = '' "+
+		"ORDER BY created_at DESC, id DESC LIMIT 1", c.Ticket.ID).Row().Scan(&offer)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if offer != "" {
+		doc["takenOffer"] = offer
+	}
 	act, err := activityDoc("Update", s.newActivityID(), s.actorFor(c.By), doc, []string{s.actorOfHandle(c.Unassigned.Handle)}, "", time.Now())
 	if err != nil {
 		return err
@@ -431,11 +441,12 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 }
 
 // withdrawCopy ends this node's copy of a ticket whose tracker no longer
-// has it done here: its assignee gave it back (the state names them in
-// takenFrom, and ends their copy whatever its version: edits of theirs may
-// have been on their way, which the tracker no longer takes), or it went to
-// a member of another node. A state for a member of this node's region on
-// another host, or of a ticket this node never held, is refused.
+// has it done here: its assignee gave it back (the state names them and
+// the acceptance that ends, in takenFrom and takenOffer, and ends their
+// copy whatever its version: edits of theirs may have been on their way,
+// which the tracker no longer takes), or it went to a member of another
+// node. A state for a member of this node's region on another host, or of
+// a ticket this node never held, is refused.
 func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.State, a *Activity) error {
 	if st.Assignee.Handle != "" && st.Assignee.Region == s.cfg.Region || a.Type != "Update" {
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
@@ -447,20 +458,33 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	if err != nil {
 		return err
 	}
-	takenFrom, _ := str(a.Object, "takenFrom")
-	mine := takenFrom != "" && strings.EqualFold(takenFrom, cur.AssigneeHandle)
-	if cur.OriginRegion == s.cfg.Region || !mine && st.Version < cur.Version {
-		return nil // not a copy, or an older state than the copy's
+	if cur.OriginRegion == s.cfg.Region {
+		return nil
 	}
-	if cur.AssigneeMemberID != nil {
+	// The acceptance the tracker ends: the member's latest.
+	var offer string
+	takenFrom, _ := str(a.Object, "takenFrom")
+	takenOffer, _ := str(a.Object, "takenOffer")
+	mine := false
+	if cur.AssigneeMemberID != nil && takenFrom != "" && strings.EqualFold(takenFrom, cur.AssigneeHandle) {
+		err := tx.Raw("SELECT id FROM offers WHERE ticket_ap_id = ? AND member_id = ? AND state IN ('accepted', 'withdrawn') "+
+			"ORDER BY created_at DESC, id DESC LIMIT 1", st.APID, *cur.AssigneeMemberID).Row().Scan(&offer)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		mine = offer != "" && offer == takenOffer
+	}
+	if !mine && st.Version < cur.Version {
+		return nil // an older state than the copy's
+	}
+	if mine {
 		// Their offer is over too, even if the answer to their request to
 		// give the job back was lost.
-		if err := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE ticket_ap_id = ? AND member_id = ? AND state = 'accepted'",
-			st.APID, *cur.AssigneeMemberID).Error; err != nil {
+		if err := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE id = ? AND state = 'accepted'", offer).Error; err != nil {
 			return err
 		}
 	}
-	_, err = s.tickets.Withdraw(ctx, tx, cur, s.handleOfActor(a.Actor), "")
+	_, err = s.tickets.Withdraw(ctx, tx, cur, s.handleOfActor(a.Actor), "", st.Version)
 	return err
 }
 
@@ -487,8 +511,10 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 // the tracker's Offer{Ticket}: a pending offer waits for it.
 func heldOrAccepted(ctx context.Context, tx *gorm.DB, apID, memberID string) error {
 	var held int64
-	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ? AND assignee_member_id = ?", apID, memberID).
-		Row().Scan(&held); err != nil {
+	// A cancelled copy does not count: it may be the job the member gave
+	// back, which only a new acceptance brings back.
+	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ? AND assignee_member_id = ? AND status <> 'cancelled'",
+		apID, memberID).Row().Scan(&held); err != nil {
 		return err
 	}
 	if held > 0 {
@@ -756,10 +782,25 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if hostOf(t.APID) != sender {
 		return apperr.New(apperr.Forbidden, "%s does not track %s", sender, ticketID)
 	}
-	// An invitation still on its way when the job ended, or when its
-	// member gave it back (the copy may be another member's now), is
-	// nobody's to answer here.
-	if ended(t.Status) || !s.addressedTo(a, t.AssigneeHandle) {
+	// An invitation for the member whose job this copy is, unless the job
+	// ended. One for another member of this node waits if they accepted
+	// the job (the state that hands them the copy is on its way); one
+	// for a member who gave the job back is nobody's to answer.
+	switch to := s.localAddressee(a); {
+	case to == "" || strings.EqualFold(to, t.AssigneeHandle):
+		if ended(t.Status) {
+			return nil
+		}
+	default:
+		name, _, _ := strings.Cut(to, "@")
+		var n int64
+		if err := tx.Raw("SELECT COUNT(*) FROM offers o JOIN members m ON m.id = o.member_id "+
+			"WHERE o.ticket_ap_id = ? AND m.handle = ? AND o.state IN ('pending', 'accepted')", t.APID, name).Row().Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return notYetFor(t.APID, fmt.Errorf("the copy of %s is not %s's yet", t.APID, to))
+		}
 		return nil
 	}
 	in := planning.Invitation{APID: a.ObjectID}
@@ -781,9 +822,9 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 	return s.planning.ApplyInvite(ctx, tx, t, in)
 }
 
-// addressedTo reports whether an activity is addressed to the member with
-// that handle, or to no member of this node in particular.
-func (s *Service) addressedTo(a *Activity, handle string) bool {
+// localAddressee is the handle of the member of this node an activity is
+// addressed to, or "" for none in particular.
+func (s *Service) localAddressee(a *Activity) string {
 	var to []any
 	switch v := a.Raw["to"].(type) {
 	case []any:
@@ -794,13 +835,10 @@ func (s *Service) addressedTo(a *Activity, handle string) bool {
 	for _, v := range to {
 		u, _ := v.(string)
 		if h := s.handleOfActor(u); strings.Contains(h, "@") && handleHost(h) == s.host {
-			if strings.EqualFold(h, handle) {
-				return true
-			}
-			return false
+			return h
 		}
 	}
-	return true
+	return ""
 }
 
 // applyAnswer records the attendee's answer to an invitation.

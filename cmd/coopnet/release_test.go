@@ -236,3 +236,73 @@ func TestCopyNotHandedOver(t *testing.T) {
 		t.Errorf("Marie's copy took the refused state: %v", m)
 	}
 }
+
+// TestReleaseOutOfOrder: deliveries overtake one another. Marie's copy is
+// ahead of the tracker (edits of hers on their way, which the tracker no
+// longer takes once she gave the job back): the copy still passes to Gwen
+// when she accepts, and Jean's invitation reaches Gwen's calendar. A state
+// of the tracker that named Marie, delivered late, does not bring her
+// copy, and the contact, back.
+func TestReleaseOutOfOrder(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	defer func() {
+		if t.Failed() {
+			t.Log(strings.Join(c.federationTrouble(), "\n"))
+		}
+	}()
+	bzh := c.node("bretagne").n
+	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	apID := c.ticket(jeanID)["ap_id"].(string)
+	var lateState string
+	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' "+
+		"AND body LIKE '%ecole.tilleuls%' ORDER BY id DESC LIMIT 1").Row().Scan(&lateState)
+	if lateState == "" {
+		t.Fatal("no state of the ticket on Marie's node")
+	}
+	bzh.db.Exec("UPDATE tickets SET version = version + 5 WHERE id = ?", marieID) // five edits of hers in flight
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail, map[string]any{"reason": "Imprévu"}, 200)
+	waitFor(t, "the tracker's word applied on Marie's node", func() bool {
+		var n int64
+		bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%takenOffer%' AND state = 'applied'").Row().Scan(&n)
+		return n == 1
+	})
+
+	// The tracker's state naming Marie, delivered late.
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lateState), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["id"], m["type"] = m["id"].(string)+"-late", "Update"
+	b, _ := json.Marshal(m)
+	bzh.db.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
+		"VALUES (?, ?, 'Update', ?, 'pending', 0, '', ?)", m["id"], m["actor"], string(b), time.Now().UTC())
+	waitFor(t, "the late state handled", func() bool {
+		var st string
+		bzh.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", m["id"]).Row().Scan(&st)
+		return st != "" && st != "pending"
+	})
+	mc := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	cl := c.api("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), marieEmail, nil, 200)
+	if mc["status"] != "cancelled" || cl["contact_email"] != "" {
+		t.Errorf("a late state brought Marie's copy back: status %v, contact %q", mc["status"], cl["contact_email"])
+	}
+
+	// Gwen takes the job: the copy, ahead as it is, passes to her; Jean's
+	// invitation reaches her.
+	offer := c.offerFor("bretagne", gwenEmail, jeanID)
+	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+		"start": start, "end": start.Add(2 * time.Hour), "location": "École"}, 201)
+	waitFor(t, "the copy handed to Gwen", func() bool { return c.copyOf("bretagne", gwenEmail, apID) == marieID })
+	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
+	waitFor(t, "the intervention in Gwen's calendar", func() bool {
+		return len(c.api("bretagne", "GET", cal, gwenEmail, nil, 200)["items"].([]any)) == 1
+	})
+	// And the copy follows the tracker again.
+	v := int(c.ticket(jeanID)["version"].(float64))
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
+	waitFor(t, "Jean's edit on Gwen's copy", func() bool {
+		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 200)["title"] == "Site web (refonte)"
+	})
+}

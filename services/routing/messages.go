@@ -147,8 +147,9 @@ type AcceptRequest struct {
 	Name      string `json:"name"`
 	// ReleaseToken is a secret of the member's node, kept by the origin
 	// with the job: a request to give it back must carry it. The offer's
-	// ids travel on the shared stream; this does not.
-	ReleaseToken string `json:"release_token"`
+	// ids travel on the shared stream; this does not. ("" from a node that
+	// predates it: the job is then given back without.)
+	ReleaseToken string `json:"release_token,omitempty"`
 }
 
 // AcceptReply is the origin's decision.
@@ -322,7 +323,7 @@ func (r *ReleaseRequest) validate() error {
 }
 
 func (a *AcceptRequest) validate() error {
-	if a.V != wireVersion || !tokenRe.MatchString(a.ReleaseToken) || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
+	if a.V != wireVersion || a.ReleaseToken != "" && !tokenRe.MatchString(a.ReleaseToken) || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
 		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 ||
 		!plain(a.Handle, false) || !plain(a.Name, false) {
 		return bad("accept request")

@@ -96,7 +96,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 		if err != nil || cur.AssigneeMemberID == nil || *cur.AssigneeMemberID != by.ID {
 			return err // ended meanwhile by the origin's word, perhaps passed to another member
 		}
-		_, err = s.tickets.Withdraw(ctx, tx, cur, by.Handle, reason)
+		_, err = s.tickets.Withdraw(ctx, tx, cur, by.Handle, reason, 0)
 		return err
 	})
 	if err != nil {
@@ -199,6 +199,20 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 				return err
 			}
 			return apperr.New(apperr.Conflict, "the job was given back meanwhile")
+		}
+		if t.AssigneeRegion != s.cfg.Region && t.RemoteTimeMinutes > 0 {
+			// The time the member logged on their node stays on the ticket:
+			// counted here from now on, as the next assignee's node will
+			// report only its own.
+			res := tx.Exec("UPDATE tickets SET time_spent_minutes = time_spent_minutes + remote_time_minutes, remote_time_minutes = 0 "+
+				"WHERE id = ? AND version = ?", t.ID, t.Version)
+			if res.Error != nil || res.RowsAffected == 0 {
+				if res.Error != nil {
+					return res.Error
+				}
+				return apperr.New(apperr.Conflict, "the ticket changed meanwhile: try again")
+			}
+			t.TimeSpentMinutes, t.RemoteTimeMinutes = t.TimeSpentMinutes+t.RemoteTimeMinutes, 0
 		}
 		notes := []tickets.Change{{Action: "released", NewValue: req.OfferID}}
 		if req.Reason != "" {

@@ -184,7 +184,12 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 		return false, err
 	}
 	now := storage.Now()
-	if cur != nil && st.Version < cur.Version {
+	// A state that hands the copy to another member of this node (who
+	// accepted the job: the caller checked) applies whatever the copy's
+	// version: the copy may be ahead of the tracker with edits of the
+	// member who gave the job back, which the tracker no longer takes.
+	handover := cur != nil && (cur.AssigneeMemberID == nil || *cur.AssigneeMemberID != memberID)
+	if cur != nil && st.Version < cur.Version && !handover {
 		return false, nil
 	}
 	var clientID string
@@ -237,6 +242,12 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 		set("assignee", "assignee_handle", cur.AssigneeHandle, st.Assignee.Handle, st.Assignee.Handle)
 		updates["assignee_region"], updates["assignee_member_id"], updates["technician_id"] = st.Assignee.Region, memberID, memberID
 	}
+	if handover {
+		// The time of the member who gave the job back is on the tracker's
+		// side now (it kept it when it took the job back): this node counts
+		// the new member's from nothing.
+		updates["time_spent_minutes"] = 0
+	}
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", cur.ID, cur.Version).Updates(updates)
 	if res.Error != nil {
 		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, res.Error)
@@ -259,38 +270,47 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 // Withdraw ends, inside tx, this node's copy of another region's ticket
 // that its assignee no longer does (they gave it back, or the tracker gave
 // it to someone else): the copy is cancelled, with the reason in its
-// history; its version stays the tracker's, so that the tracker's next
-// state (the job offered to another member of this node) still applies.
-// The hooks hear it as a remote change: nothing is sent back. It reports
-// whether the copy was withdrawn now.
-func (s *Service) Withdraw(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, reason string) (bool, error) {
+// history, and takes the tracker's version when it is given (0 when not:
+// the member's own request), so that an older state of the tracker's,
+// arriving late, cannot bring it back; a newer one (the job offered to
+// another member of this node) still applies. The hooks hear it as a
+// remote change: nothing is sent back. It reports whether the copy was
+// withdrawn now.
+func (s *Service) Withdraw(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, reason string, trackerVersion int) (bool, error) {
 	if t.OriginRegion == s.cfg.Region {
 		return false, apperr.New(apperr.Invalid, "ticket %s is this node's own, not a copy", t.ID)
 	}
+	version := max(t.Version, trackerVersion)
+	now := storage.Now()
 	switch t.Status {
 	case StatusCancelled, StatusClosed:
+		if version > t.Version {
+			if err := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).
+				Updates(map[string]any{"version": version, "updated_at": now}).Error; err != nil {
+				return false, fmt.Errorf("tickets: withdraw %s: %w", t.ID, err)
+			}
+		}
 		return false, nil
 	}
-	now := storage.Now()
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ? AND status = ?", t.ID, t.Version, t.Status).
-		Updates(map[string]any{"status": string(StatusCancelled), "updated_at": now})
+		Updates(map[string]any{"status": string(StatusCancelled), "version": version, "updated_at": now})
 	if res.Error != nil {
 		return false, fmt.Errorf("tickets: withdraw %s: %w", t.ID, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return false, staleVersion(t.Version)
 	}
-	rows := []Change{{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: byHandle, Action: "released",
+	rows := []Change{{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle, Action: "released",
 		Field: "status", OldValue: string(t.Status), NewValue: string(StatusCancelled), CreatedAt: now}}
 	if reason != "" {
-		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: byHandle,
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle,
 			Action: "release_reason", NewValue: reason, CreatedAt: now})
 	}
 	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return false, fmt.Errorf("tickets: history of %s: %w", t.ID, err)
 	}
 	cp := *t
-	cp.Status, cp.UpdatedAt = StatusCancelled, now
+	cp.Status, cp.Version, cp.UpdatedAt = StatusCancelled, version, now
 	return true, s.notify(ctx, tx, &Changed{Ticket: &cp, By: byHandle, Fields: map[string]string{"status": string(StatusCancelled)},
 		OldStatus: t.Status, Remote: true})
 }
