@@ -254,7 +254,7 @@ func TestReleaseOutOfOrder(t *testing.T) {
 	jeanID, marieID := c.sharedTicket("Site web de l'école")
 	apID := c.ticket(jeanID)["ap_id"].(string)
 	var lateState string
-	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' "+
+	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' " +
 		"AND body LIKE '%ecole.tilleuls%' ORDER BY id DESC LIMIT 1").Row().Scan(&lateState)
 	if lateState == "" {
 		t.Fatal("no state of the ticket on Marie's node")
