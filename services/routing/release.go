@@ -162,11 +162,8 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 // the same.
 func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) ReleaseReply {
 	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
-		var r Routing
-		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return apperr.NotFoundf("no such routing")
-			}
+		r, err := routingTx(tx, req.RoutingID)
+		if err != nil {
 			return err
 		}
 		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
@@ -228,7 +225,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 			return err
 		}
 		s.m.releases.Inc()
-		return s.offerNext(ctx, tx, &r, back, place, private, ReasonDeclined, "accepted", map[string]any{"state": "offering"})
+		return s.offerNext(ctx, tx, r, back, place, private, ReasonDeclined, "accepted", map[string]any{"state": "offering"})
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:

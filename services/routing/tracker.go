@@ -521,11 +521,8 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
 	var ticket *tickets.Ticket
 	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
-		var r Routing
-		if err := tx.Where("id = ?", req.RoutingID).Take(&r).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return apperr.NotFoundf("no such routing")
-			}
+		r, err := routingTx(tx, req.RoutingID)
+		if err != nil {
 			return err
 		}
 		current := r.OfferID != nil && *r.OfferID == req.OfferID
@@ -583,6 +580,18 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		s.log.Error("routing: decide acceptance", "offer", req.OfferID, "err", err)
 		return AcceptReply{V: wireVersion, Code: "internal", Message: "the origin node failed to record the acceptance"}
 	}
+}
+
+// routingTx reads a routing inside tx (404 when there is none).
+func routingTx(tx *gorm.DB, id string) (*Routing, error) {
+	var r Routing
+	if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, apperr.NotFoundf("no such routing")
+		}
+		return nil, err
+	}
+	return &r, nil
 }
 
 // RoutingOf returns the latest routing of a ticket, for whoever may see the
