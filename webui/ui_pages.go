@@ -229,6 +229,7 @@ type ticketView struct {
 	Routing    *routing.Routing
 	CanForward bool
 	CanRelease bool // the member doing the job may give it back
+	TakeBack   bool // … or staff take it back from them
 	Moves      []tickets.Status
 	Skills     []skills.Skill
 	Events     []*planning.Event
@@ -256,7 +257,9 @@ func (s *Server) ticketPage(c echo.Context) error {
 		}
 		v.CanForward = tickets.MayForward(t, by.ID, by.Role.IsStaff()) &&
 			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.opt.Region
-		v.CanRelease = t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID && routing.Releasable(t.Status)
+		mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
+		v.CanRelease = (mine || routing.MayTakeBack(t, by, s.opt.Region)) && routing.Releasable(t.Status)
+		v.TakeBack = v.CanRelease && !mine
 	}
 	for _, st := range tickets.Statuses {
 		if tickets.CanMove(t.Status, tickets.Status(st)) {

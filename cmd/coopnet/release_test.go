@@ -306,3 +306,39 @@ func TestReleaseOutOfOrder(t *testing.T) {
 		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 200)["title"] == "Site web (refonte)"
 	})
 }
+
+// TestStaffTakesJobBack: Marie falls ill and cannot say so; Claire, staff of
+// the ticket's region, takes the job back on Jean's node. It goes to the
+// next candidate; Marie's node ends her copy and her offer on the word of
+// Jean's node. Staff of another region, or a technician, cannot.
+func TestStaffTakesJobBack(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	defer func() {
+		if t.Failed() {
+			t.Log(strings.Join(c.federationTrouble(), "\n"))
+		}
+	}()
+	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", yannEmail, map[string]any{"reason": "?"}, 404)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
+	back := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail,
+		map[string]any{"reason": "Marie est malade pour trois semaines."}, 200)
+	if back["status"] != "offered" || back["assignee"] != nil {
+		t.Errorf("the ticket once taken back: %v", back)
+	}
+	c.offerFor("bretagne", gwenEmail, jeanID)
+	if h := c.history(jeanID); !slices.Contains(h, "taken_back status routing") ||
+		!slices.Contains(h, "release_reason <nil> Marie est malade pour trois semaines.") {
+		t.Errorf("Jean's history: %q", h)
+	}
+	waitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
+		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+	})
+	var state string
+	c.node("bretagne").n.db.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
+		Row().Scan(&state)
+	if state != "withdrawn" {
+		t.Errorf("Marie's offer: %s", state)
+	}
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "encore"}, 409)
+}

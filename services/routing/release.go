@@ -50,11 +50,15 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	if err != nil {
 		return nil, err
 	}
-	if t.AssigneeMemberID == nil || *t.AssigneeMemberID != by.ID {
-		return nil, apperr.New(apperr.Forbidden, "only the member doing the job may give it back")
+	mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
+	if !mine && !MayTakeBack(t, by, s.cfg.Region) {
+		return nil, apperr.New(apperr.Forbidden, "only the member doing the job, or staff of the ticket's region, may give it back")
 	}
 	if !slices.Contains(releasable, t.Status) {
 		return nil, apperr.New(apperr.Conflict, "a %s job cannot be given back: only an accepted, scheduled or in-progress one", t.Status)
+	}
+	if !mine {
+		return s.takeBack(ctx, by, t, reason)
 	}
 	var o Offer
 	err = s.db.WithContext(ctx).Where("ticket_ap_id = ? AND member_id = ? AND state = 'accepted'", t.APID, by.ID).
@@ -69,7 +73,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 		Token: o.ReleaseToken, Reason: reason}
 	var rep ReleaseReply
 	if o.OriginRegion == s.cfg.Region {
-		rep = s.decideRelease(ctx, req)
+		rep = s.decideRelease(ctx, req, "")
 	} else if rep, err = s.askRelease(ctx, o.OriginRegion, req); err != nil {
 		return nil, err
 	}
@@ -103,6 +107,35 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 		return nil, fmt.Errorf("routing: record the release of %s: %w", t.ID, err)
 	}
 	s.tickets.Notified()
+	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+}
+
+// MayTakeBack reports whether the actor, staff of the ticket's region on
+// its own node, may take the job back from its assignee (who cannot do it
+// and cannot say so: ill, say).
+func MayTakeBack(t *tickets.Ticket, by members.Actor, region string) bool {
+	return by.Role.IsStaff() && t.OriginRegion == region
+}
+
+// takeBack is staff taking a job back from its assignee, on the ticket's
+// node: as if the assignee gave it back, without their node's secret.
+func (s *Service) takeBack(ctx context.Context, by members.Actor, t *tickets.Ticket, reason string) (*tickets.Ticket, error) {
+	var r Routing
+	err := s.db.WithContext(ctx).Where("ticket_id = ? AND state = 'accepted'", t.ID).Order("created_at DESC, id DESC").Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && r.OfferID == nil {
+		return nil, apperr.New(apperr.Conflict, "this job was not routed through the network: change its status instead")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("routing: routing of %s: %w", t.ID, err)
+	}
+	req := ReleaseRequest{V: wireVersion, OfferID: *r.OfferID, RoutingID: r.ID, Region: r.OfferRegion, Handle: r.OfferHandle, Reason: reason}
+	switch rep := s.decideRelease(ctx, req, by.Handle); {
+	case rep.OK:
+	case rep.Code == "conflict" || rep.Code == "not_found":
+		return nil, apperr.New(apperr.Conflict, "the job cannot be taken back: %s", rep.Message)
+	default:
+		return nil, fmt.Errorf("routing: take back %s: %s: %s", t.ID, rep.Code, rep.Message)
+	}
 	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
 }
 
@@ -152,15 +185,16 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	if !s.receive("release", m.Data, &req) {
 		return
 	}
-	b, _ := json.Marshal(s.decideRelease(ctx, req))
+	b, _ := json.Marshal(s.decideRelease(ctx, req, ""))
 	_ = m.Respond(b)
 }
 
 // decideRelease takes a job back from its assignee, on the origin node, in
 // one transaction guarded by the routing's state and current offer, and
 // offers it to the next candidate. Asking again once it is done answers
-// the same.
-func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) ReleaseReply {
+// the same. staff is the handle of the staff member taking the job back,
+// or "" when the assignee's node asks (with their secret).
+func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff string) ReleaseReply {
 	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
 		r, err := routingTx(tx, req.RoutingID)
 		if err != nil {
@@ -178,7 +212,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 			}
 			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
 		}
-		if r.ReleaseToken != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.ReleaseToken)) != 1 {
+		if staff == "" && r.ReleaseToken != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.ReleaseToken)) != 1 {
 			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
 		}
 		if t.AssigneeHandle != req.Handle || !slices.Contains(releasable, t.Status) {
@@ -215,9 +249,17 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest) Release
 		if req.Reason != "" {
 			notes = append(notes, tickets.Change{Action: "release_reason", NewValue: req.Reason})
 		}
-		back, err := s.tickets.Move(ctx, tx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, req.Handle,
-			"released", notes...)
+		actor, action := req.Handle, "released"
+		if staff != "" {
+			actor, action = staff, "taken_back"
+		}
+		back, err := s.tickets.Move(ctx, tx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, actor, action, notes...)
 		if err != nil {
+			return err
+		}
+		// A member of this node: their offer ends here too.
+		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", req.OfferID).
+			Updates(map[string]any{"state": "withdrawn", "decline_reason": req.Reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
 		}
 		place, private, err := s.clients.ForRouting(ctx, t.ClientID)
