@@ -233,25 +233,25 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		applied int
 		tickets []string // the tickets whose state was applied: what waits for them is due
 	)
-	unlock := s.lockInboxWrites()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		applied, tickets = 0, tickets[:0]
-		for i, row := range rows {
-			failed[i] = nil
-			a, err := s.applyOne(ctx, tx, row, &failed[i])
-			if err != nil {
-				return err
-			}
-			if a != nil {
-				applied++
-				if a.ObjectType == "Ticket" {
-					tickets = append(tickets, a.ObjectID)
+	err := s.inboxWriting(func() error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			applied, tickets = 0, tickets[:0]
+			for i, row := range rows {
+				failed[i] = nil
+				a, err := s.applyOne(ctx, tx, row, &failed[i])
+				if err != nil {
+					return err
+				}
+				if a != nil {
+					applied++
+					if a.ObjectType == "Ticket" {
+						tickets = append(tickets, a.ObjectID)
+					}
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
-	unlock()
 	if err != nil {
 		return 0, fmt.Errorf("federation: apply: %w", err)
 	}

@@ -123,6 +123,12 @@ func (s *Service) writeBatch(ctx context.Context, reqs []*storeReq) {
 	}
 }
 
+// inboxWriting runs f holding inboxWrites (see lockInboxWrites).
+func (s *Service) inboxWriting(f func() error) error {
+	defer s.lockInboxWrites()()
+	return f()
+}
+
 // lockInboxWrites takes inboxWrites on SQLite (one writer at a time is
 // SQLite's rule anyway) and returns its unlock; on PostgreSQL, where
 // writers proceed side by side, it does nothing.

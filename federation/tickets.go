@@ -453,6 +453,15 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	}
 	cur, err := s.tickets.GetByAPID(ctx, tx, st.APID)
 	if apperr.CodeOf(err) == apperr.NotFound {
+		// The copy may not be here yet (its Offer still being retried): the
+		// acceptance it would be held under ends now, so that it is refused
+		// when it comes.
+		if takenOffer, _ := str(a.Object, "takenOffer"); takenOffer != "" {
+			res := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE id = ? AND ticket_ap_id = ? AND state = 'accepted'", takenOffer, st.APID)
+			if res.Error != nil || res.RowsAffected > 0 {
+				return res.Error
+			}
+		}
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
 	}
 	if err != nil {

@@ -258,8 +258,9 @@ func (s *Server) ticketPage(c echo.Context) error {
 		v.CanForward = tickets.MayForward(t, by.ID, by.Role.IsStaff()) &&
 			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.opt.Region
 		mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
-		v.CanRelease = (mine || routing.MayTakeBack(t, by, s.opt.Region)) && routing.Releasable(t.Status)
-		v.TakeBack = v.CanRelease && !mine
+		routed := v.Routing != nil && v.Routing.State == "accepted" && v.Routing.OfferID != nil
+		v.TakeBack = !mine && routed && routing.MayTakeBack(t, by, s.opt.Region) && routing.Releasable(t.Status)
+		v.CanRelease = mine && routing.Releasable(t.Status) || v.TakeBack
 	}
 	for _, st := range tickets.Statuses {
 		if tickets.CanMove(t.Status, tickets.Status(st)) {
@@ -293,7 +294,12 @@ func (s *Server) forwardSubmit(c echo.Context) error {
 
 func (s *Server) releaseSubmit(c echo.Context) error {
 	id := c.Param("id")
-	_, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), id, c.FormValue("reason"))
+	t, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), id, c.FormValue("reason"))
+	if err == nil && t.OriginRegion == s.opt.Region && (t.AssigneeMemberID == nil || *t.AssigneeMemberID != actorOf(c).ID) &&
+		actorOf(c).Role.IsStaff() {
+		// Staff took it back: they follow the ticket on.
+		return redirect(c, "/app/tickets/"+id, "ticket.taken_back")
+	}
 	return submitted(c, err, "/app/tickets/"+id+"#release", "/app/tickets", "ticket.released")
 }
 

@@ -328,7 +328,8 @@ func TestStaffTakesJobBack(t *testing.T) {
 	}
 	c.offerFor("bretagne", gwenEmail, jeanID)
 	if h := c.history(jeanID); !slices.Contains(h, "taken_back status routing") ||
-		!slices.Contains(h, "release_reason <nil> Marie est malade pour trois semaines.") {
+		!slices.Contains(h, "release_reason <nil> Marie est malade pour trois semaines.") ||
+		!slices.Contains(h, "taken_from <nil> "+c.handle(marieEmail)) {
 		t.Errorf("Jean's history: %q", h)
 	}
 	waitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
@@ -341,4 +342,49 @@ func TestStaffTakesJobBack(t *testing.T) {
 		t.Errorf("Marie's offer: %s", state)
 	}
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "encore"}, 409)
+}
+
+// TestTakeBackBeforeCopy: staff take the job back while the ticket's state
+// is still on its way to Marie's node (her node was unreachable, say), and
+// the word that ends her job arrives first. Her acceptance ends there and
+// then: the state, when it comes, is refused, and her node never holds the
+// client.
+func TestTakeBackBeforeCopy(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	bzh := c.node("bretagne").n
+	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	var offerState string
+	var first map[string]any
+	var body string
+	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body)
+	if err := json.Unmarshal([]byte(body), &first); err != nil {
+		t.Fatal(err)
+	}
+	// As if the copy had not arrived yet.
+	bzh.db.Exec("DELETE FROM tickets WHERE id = ?", marieID)
+	bzh.db.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.ticket(jeanID)["ap_id"])
+	if c.copyOf("bretagne", marieEmail, c.ticket(jeanID)["ap_id"].(string)) != "" {
+		t.Fatal("the copy is still there")
+	}
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "Injoignable"}, 200)
+	waitFor(t, "Marie's acceptance ended", func() bool {
+		bzh.db.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
+			Row().Scan(&offerState)
+		return offerState == "withdrawn"
+	})
+	// The state, late.
+	first["id"] = first["id"].(string) + "-late"
+	b, _ := json.Marshal(first)
+	bzh.db.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
+		"VALUES (?, ?, 'Offer', ?, 'pending', 0, '', ?)", first["id"], first["actor"], string(b), time.Now().UTC())
+	waitFor(t, "the late state refused", func() bool {
+		var st string
+		bzh.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", first["id"]).Row().Scan(&st)
+		return st == "failed"
+	})
+	var n int64
+	bzh.db.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Row().Scan(&n)
+	if n != 0 {
+		t.Error("Marie's node holds the client of a job taken back from her")
+	}
 }

@@ -252,6 +252,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		actor, action := req.Handle, "released"
 		if staff != "" {
 			actor, action = staff, "taken_back"
+			notes = append(notes, tickets.Change{Action: "taken_from", NewValue: req.Handle})
 		}
 		back, err := s.tickets.Move(ctx, tx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, actor, action, notes...)
 		if err != nil {
