@@ -88,9 +88,9 @@ func (s *Service) AddAsset(ctx context.Context, by members.Actor, clientID strin
 		d, err := time.Parse(time.DateOnly, in.PurchaseDate)
 		switch {
 		case err != nil:
-			v.Add("purchase_date", "must be a date such as 2019-09-01")
+			v.Reject("purchase_date", "date", "must be a date such as 2019-09-01")
 		case d.After(time.Now().AddDate(0, 0, 1)) || d.Year() < 1980:
-			v.Add("purchase_date", "must be between 1980 and today")
+			v.Reject("purchase_date", "date_range", "must be between 1980 and today")
 		default:
 			a.PurchaseDate = in.PurchaseDate
 		}

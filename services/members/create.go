@@ -63,9 +63,9 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 		Version:     1,
 	}
 	if n := utf8.RuneCountInString(in.Password); n < MinPasswordLen {
-		v.Addf("password", "must be at least %d characters", MinPasswordLen)
+		v.Reject("password", "min_chars", "must be at least %d characters", MinPasswordLen)
 	} else if len(in.Password) > MaxPasswordLen {
-		v.Addf("password", "must be at most %d bytes", MaxPasswordLen)
+		v.Reject("password", "max_bytes", "must be at most %d bytes", MaxPasswordLen)
 	}
 	if in.Handle != "" {
 		m.Handle = strings.TrimSpace(in.Handle)
@@ -75,13 +75,13 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 	}
 	if in.RadiusKm != nil {
 		if *in.RadiusKm < 0 || *in.RadiusKm > MaxRadiusKm {
-			v.Addf("radius_km", "must be between 0 and %d", MaxRadiusKm)
+			v.Reject("radius_km", "int_range", "must be between %d and %d", 0, MaxRadiusKm)
 		}
 		m.RadiusKm = *in.RadiusKm
 	}
 	if in.WeeklyHours != nil {
 		if *in.WeeklyHours < 0 || *in.WeeklyHours > MaxWeeklyHours {
-			v.Addf("weekly_hours", "must be between 0 and %d", MaxWeeklyHours)
+			v.Reject("weekly_hours", "int_range", "must be between %d and %d", 0, MaxWeeklyHours)
 		}
 		m.WeeklyHours = *in.WeeklyHours
 	}
@@ -215,12 +215,12 @@ func (s *Service) checkSkills(ctx context.Context, v *apperr.Validation, in []Sk
 			if err != nil {
 				return nil, err
 			}
-			v.Addf(field+".name", "unknown skill %q; known skills: %s", sk.Name, strings.Join(names, ", "))
+			v.Reject(field+".name", "unknown_skill", "unknown skill %q; known skills: %s", sk.Name, strings.Join(names, ", "))
 		case seen[name]:
 			v.Addf(field+".name", "skill %q is listed twice", name)
 		}
 		if sk.Level < skills.MinLevel || sk.Level > skills.MaxLevel {
-			v.Addf(field+".level", "must be between %d and %d", skills.MinLevel, skills.MaxLevel)
+			v.Reject(field+".level", "int_range", "must be between %d and %d", skills.MinLevel, skills.MaxLevel)
 		}
 		seen[name] = true
 		rows = append(rows, memberSkill{Skill: name, Level: sk.Level})

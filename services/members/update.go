@@ -49,13 +49,13 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	}
 	if in.RadiusKm != nil {
 		if *in.RadiusKm < 0 || *in.RadiusKm > MaxRadiusKm {
-			v.Addf("radius_km", "must be between 0 and %d", MaxRadiusKm)
+			v.Reject("radius_km", "int_range", "must be between %d and %d", 0, MaxRadiusKm)
 		}
 		updates["radius_km"] = *in.RadiusKm
 	}
 	if in.WeeklyHours != nil {
 		if *in.WeeklyHours < 0 || *in.WeeklyHours > MaxWeeklyHours {
-			v.Addf("weekly_hours", "must be between 0 and %d", MaxWeeklyHours)
+			v.Reject("weekly_hours", "int_range", "must be between %d and %d", 0, MaxWeeklyHours)
 		}
 		updates["weekly_hours"] = *in.WeeklyHours
 	}

@@ -107,15 +107,15 @@ type ScheduleInput struct {
 func checkTimes(v *apperr.Validation, start, end *time.Time) {
 	switch {
 	case start == nil:
-		v.Add("start", "is required (RFC 3339, e.g. 2026-12-03T09:00:00+01:00)")
+		v.Reject("start", "required", "is required (RFC 3339, e.g. 2026-12-03T09:00:00+01:00)")
 	case end == nil:
-		v.Add("end", "is required (RFC 3339)")
+		v.Reject("end", "required", "is required (RFC 3339)")
 	case !end.After(*start):
-		v.Add("end", "must be after start")
+		v.Reject("end", "end_after_start", "must be after start")
 	case end.Sub(*start) > MaxDuration:
-		v.Add("end", "an intervention lasts at most 7 days: plan several")
+		v.Reject("end", "max_days", "an intervention lasts at most %d days: plan several", int(MaxDuration/(24*time.Hour)))
 	case start.Year() < 2000 || start.Year() > 2100:
-		v.Add("start", "is out of range")
+		v.Reject("start", "out_of_range", "is out of range")
 	}
 }
 
@@ -131,7 +131,7 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 	checkTimes(&v, in.Start, in.End)
 	location := validate.Text(&v, "location", in.Location, 0, 300, false)
 	if t.AssigneeHandle == "" {
-		v.Add("ticket", "has no assignee yet: an intervention is planned for its assignee")
+		v.Reject("ticket", "no_assignee", "has no assignee yet: an intervention is planned for its assignee")
 	}
 	switch t.Status {
 	case tickets.StatusResolved, tickets.StatusClosed, tickets.StatusCancelled:

@@ -77,14 +77,14 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	if ok, err := s.skills.Known(ctx, skill); err != nil {
 		return nil, err
 	} else if !ok {
-		v.Addf("skill", "unknown skill %q", skill)
+		v.Reject("skill", "unknown_skill_name", "unknown skill %q", skill)
 	}
 	level := in.MinLevel
 	if level == 0 {
 		level = DefaultMinLevel
 	}
 	if level < 1 || level > 5 {
-		v.Add("min_level", "must be between 1 and 5")
+		v.Reject("min_level", "int_range", "must be between %d and %d", 1, 5)
 	}
 	note := validate.Text(&v, "note", in.Note, 0, 2000, true)
 	if err := v.Err(); err != nil {

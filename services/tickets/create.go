@@ -33,7 +33,7 @@ type CreateInput struct {
 func (s *Service) checkSkill(ctx context.Context, v *apperr.Validation, name string) (string, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" {
-		v.Add("skill", "is required")
+		v.Reject("skill", "required", "is required")
 		return name, nil
 	}
 	ok, err := s.skills.Known(ctx, name)
@@ -86,7 +86,7 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 		t.Priority = validate.OneOf(&v, "priority", in.Priority, Priorities...)
 	}
 	if in.OnSite == nil {
-		v.Add("on_site", "is required: true for a visit, false for remote work")
+		v.Reject("on_site", "required", "is required: true for a visit, false for remote work")
 	} else {
 		t.OnSite = *in.OnSite
 	}
@@ -97,7 +97,7 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	}
 	switch {
 	case in.ClientID == "":
-		v.Add("client_id", "is required")
+		v.Reject("client_id", "required", "is required")
 	case !storage.ValidID(in.ClientID):
 		v.Reject("client_id", "not_your_client", notYourClient)
 	}

@@ -83,7 +83,7 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 	}
 	var v apperr.Validation
 	if minutes < 1 || minutes > 24*60 {
-		v.Add("minutes", "must be between 1 and 1440 (one day)")
+		v.Reject("minutes", "minutes_range", "must be between 1 and %d (one day)", 24*60)
 	}
 	note = validate.Text(&v, "note", note, 0, 500, false)
 	if err := v.Err(); err != nil {
