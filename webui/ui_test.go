@@ -174,9 +174,12 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	clientID := strings.TrimPrefix(clientURL, "/app/clients/")
 	// A bad request comes back with its errors and what was typed.
 	code, page, _ = b.post("/app/tickets", url.Values{"_csrf": {csrfOf(t, page)}, "client_id": {clientID}, "title": {""},
-		"skill": {"website"}, "priority": {"normal"}, "estimated_hours": {"16"}})
+		"skill": {""}, "priority": {"normal"}, "estimated_hours": {"16"}})
 	if code != http.StatusUnprocessableEntity || !strings.Contains(page, "field-error") {
 		t.Fatalf("invalid request: %d", code)
+	}
+	if strings.Count(page, "Obligatoire.") < 2 || strings.Contains(page, "Valeur non valide") {
+		t.Errorf("the missing title and skill are not each said to be required, in French:\n%s", page)
 	}
 	code, _, h = b.post("/app/tickets", url.Values{"_csrf": {csrfOf(t, page)}, "client_id": {clientID}, "title": {"Site web de l'école"},
 		"skill": {"website"}, "priority": {"normal"}, "estimated_hours": {"16,5"}})
