@@ -408,7 +408,10 @@ func (b *book) add(memberID string, minutes int) {
 	}
 }
 
-// loadBook reads the members' booked and routed minutes from the database.
+// loadBook reads the members' booked and routed minutes from the database:
+// the jobs they hold (their tickets, and copies of other regions' tickets),
+// their open offers, and the jobs of other regions they accepted whose
+// copy has not arrived yet (counted once, not again with the copy).
 func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, err error) {
 	booked, err = s.tickets.ActiveMinutes(ctx)
 	if err != nil {
@@ -422,7 +425,8 @@ func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, 
 		Routed   int
 	}
 	err = s.db.WithContext(ctx).Model(&Offer{}).Select(`member_id,
-		SUM(CASE WHEN (state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?)
+		SUM(CASE WHEN (state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?
+				AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.ap_id = offers.ticket_ap_id AND t.assignee_member_id = offers.member_id))
 			THEN estimated_minutes ELSE 0 END) AS booked,
 		SUM(CASE WHEN state = 'accepted' AND answered_at >= ? THEN estimated_minutes ELSE 0 END) AS routed`,
 		now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays), quarterStart(now)).
