@@ -233,9 +233,14 @@ type ticketView struct {
 	Moves      []tickets.Status
 	Skills     []skills.Skill
 	Events     []*planning.Event
+	Values     map[string]string // what was typed in a form sent back
 }
 
-func (s *Server) ticketPage(c echo.Context) error {
+func (s *Server) ticketPage(c echo.Context) error { return s.renderTicket(c, http.StatusOK, nil, nil) }
+
+// renderTicket renders a ticket's page; with errs, one of its forms sent
+// back with what was typed (values) and what is wrong in each field.
+func (s *Server) renderTicket(c echo.Context, status int, values, errs map[string]string) error {
 	ctx, by := c.Request().Context(), actorOf(c)
 	t, err := s.opt.Tickets.Get(ctx, by, c.Param("id"))
 	if err != nil {
@@ -275,13 +280,29 @@ func (s *Server) ticketPage(c echo.Context) error {
 			return err
 		}
 	}
-	return s.render(c, http.StatusOK, "ticket", s.newPage(c, "tickets.title", v))
+	v.Values = values
+	p := s.newPage(c, "tickets.title", v)
+	p.Errors = errs
+	return s.render(c, status, "ticket", p)
+}
+
+// ticketFormDone answers a form of a ticket's page after the service's
+// err: the page again with the fields' errors (422), the error page for
+// any other failure, else on to next with the flash message flash.
+func (s *Server) ticketFormDone(c echo.Context, err error, values map[string]string, next, flash string) error {
+	if fe := fieldErrors(langOf(c), err); fe != nil {
+		return s.renderTicket(c, http.StatusUnprocessableEntity, values, fe)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, next, flash)
 }
 
 func (s *Server) commentSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Tickets.AddComment(c.Request().Context(), actorOf(c), id, c.FormValue("body"), c.FormValue("internal") == "on")
-	return submitted(c, err, "/app/tickets/"+id+"#comment", "/app/tickets/"+id+"#comments", "")
+	return s.ticketFormDone(c, err, map[string]string{"body": c.FormValue("body")}, "/app/tickets/"+id+"#comments", "")
 }
 
 func (s *Server) forwardSubmit(c echo.Context) error {
@@ -289,7 +310,7 @@ func (s *Server) forwardSubmit(c echo.Context) error {
 	level, _ := strconv.Atoi(c.FormValue("min_level"))
 	_, err := s.opt.Routing.Forward(c.Request().Context(), actorOf(c), id, routing.ForwardInput{Skill: c.FormValue("skill"),
 		MinLevel: level, Note: c.FormValue("note")})
-	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id+"#routing", "")
+	return s.ticketFormDone(c, err, map[string]string{"note": c.FormValue("note")}, "/app/tickets/"+id+"#routing", "")
 }
 
 func (s *Server) releaseSubmit(c echo.Context) error {
@@ -300,7 +321,7 @@ func (s *Server) releaseSubmit(c echo.Context) error {
 		// Staff took it back: they follow the ticket on.
 		return redirect(c, "/app/tickets/"+id, "ticket.taken_back")
 	}
-	return submitted(c, err, "/app/tickets/"+id+"#release", "/app/tickets", "ticket.released")
+	return s.ticketFormDone(c, err, map[string]string{"reason": c.FormValue("reason")}, "/app/tickets", "ticket.released")
 }
 
 func (s *Server) statusSubmit(c echo.Context) error {
@@ -324,7 +345,8 @@ func (s *Server) eventSubmit(c echo.Context) error {
 	id := c.Param("id")
 	_, err := s.opt.Planning.Schedule(c.Request().Context(), actorOf(c), id, planning.ScheduleInput{
 		Start: parseLocal(c.FormValue("start")), End: parseLocal(c.FormValue("end")), Location: c.FormValue("location")})
-	return submitted(c, err, "/app/tickets/"+id+"#plan", "/app/tickets/"+id+"#plan", "")
+	return s.ticketFormDone(c, err, map[string]string{"start": c.FormValue("start"), "end": c.FormValue("end"),
+		"location": c.FormValue("location")}, "/app/tickets/"+id+"#plan", "")
 }
 
 // --- clients ---

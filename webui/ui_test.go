@@ -191,6 +191,11 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	if !strings.Contains(page, "Site web de l&#39;école") || !strings.Contains(page, "16,5 h") || !strings.Contains(page, "nouvelle") {
 		t.Fatalf("ticket page:\n%s", page)
 	}
+	// An empty comment: the page again, saying so in French, nothing written.
+	if code, bad, _ := b.post(ticketURL+"/comments", url.Values{"_csrf": {csrfOf(t, page)}, "body": {"  "}}); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(bad, "Obligatoire.") || !strings.Contains(bad, "Site web de l&#39;école") || r.count("ticket_comments") != 0 {
+		t.Errorf("an empty comment: %d\n%s", code, bad)
+	}
 	if code, _, _ := b.post(ticketURL+"/comments", url.Values{"_csrf": {csrfOf(t, page)}, "body": {"Rendez-vous mardi"}}); code != http.StatusSeeOther {
 		t.Fatalf("comment: %d", code)
 	}

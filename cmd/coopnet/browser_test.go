@@ -202,6 +202,12 @@ func TestBrowserJourneys(t *testing.T) {
 	// Jean plans the intervention; it reaches Marie's calendar, on her
 	// node; she accepts it there.
 	day := time.Now().In(time.FixedZone("", 0)).AddDate(0, 0, 2).Format(time.DateOnly)
+	// First with the end before the start: the page says so, in French.
+	jean.run("plan badly", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T11:30"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T09:00"),
+		chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#plan .field-error")))
+	if got := jean.text("#plan .field-error"); !strings.Contains(got, "Fin") || !strings.Contains(got, "Après le début") {
+		t.Errorf("the plan form with the end before the start says %q", got)
+	}
 	jean.run("plan", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T09:00"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T11:30"),
 		chromedp.SendKeys(chromedp.CSS("#ev-loc"), "École des Tilleuls"), chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
