@@ -447,15 +447,37 @@ func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
 	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, "offer_declined")
 }
 
-// expiryLoop passes on offers left unanswered past their expiry.
+// resumePostponed, once NATS is back, makes the searches postponed while
+// it was away due at once, rather than after their back-off (up to 30 s).
+func (s *Service) resumePostponed(ctx context.Context) {
+	res := s.db.WithContext(ctx).Model(&Routing{}).Where("state = 'pending' AND attempts > 0 AND lease_until > ?", storage.Now()).
+		Update("lease_until", nil)
+	if res.Error != nil {
+		s.log.Warn("routing: resume the searches postponed while NATS was away", "err", res.Error)
+		return
+	}
+	if res.RowsAffected > 0 {
+		s.log.Info("routing: NATS is back, postponed searches resume", "searches", res.RowsAffected)
+		kick(s.kickRoute)
+	}
+}
+
+// expiryLoop passes on offers left unanswered past their expiry, and
+// resumes postponed searches when NATS comes back.
 func (s *Service) expiryLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	wasUp := s.bus.Connected()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if up := s.bus.Connected(); up != wasUp {
+			if wasUp = up; up {
+				s.resumePostponed(ctx)
+			}
 		}
 		s.sweepCancelled(ctx)
 		var due []Routing
@@ -507,6 +529,12 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 	var req AcceptRequest
 	if !s.receive("accept", m.Data, &req) {
+		return
+	}
+	if err := s.signedBy(ctx, m, req.Handle); err != nil {
+		s.drop("accept", err)
+		b, _ := json.Marshal(AcceptReply{V: wireVersion, Code: "forbidden", Message: "the request is not signed by the member's node"})
+		_ = m.Respond(b)
 		return
 	}
 	rep := s.decideAccept(ctx, req)
