@@ -126,6 +126,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		n.bus = b
 		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights,
 			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
+		n.routing.SetSigner(fed) // acceptances and releases signed with the node's key
 		if err := n.routing.Start(context.Background()); err != nil {
 			b.Close()
 			db.Close()

@@ -172,7 +172,17 @@ func TestReleaseFaults(t *testing.T) {
 	bzh.db.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
 	req, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offerID, "routing_id": routingID, "region": "bretagne",
 		"handle": c.handle(marieEmail), "token": token, "reason": "réponse perdue"})
-	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
+	// Sent as Marie's node sends it: signed with its key.
+	signed := func() *nats.Msg {
+		keyID, sig, err := bzh.fed.SignMessage(context.Background(), "coopnet.v1.release.bourgogne-franche-comte", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg("coopnet.v1.release.bourgogne-franche-comte")
+		m.Data, m.Header = req, nats.Header{"Coopnet-Key-Id": {keyID}, "Coopnet-Signature": {sig}}
+		return m
+	}
+	if msg, err := nc.RequestMsg(signed(), 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
 		t.Fatalf("release: %v %v", msg, err)
 	}
 	waitFor(t, "Marie's copy ended by the tracker's word", func() bool {
@@ -185,7 +195,7 @@ func TestReleaseFaults(t *testing.T) {
 		t.Errorf("after the tracker's word: contact %q, offer %s", cl["contact_email"], state)
 	}
 	// The same request again gets the same answer.
-	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
+	if msg, err := nc.RequestMsg(signed(), 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
 		t.Fatalf("release again: %v %v", msg, err)
 	}
 

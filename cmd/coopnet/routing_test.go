@@ -405,6 +405,31 @@ func TestForgedAcceptance(t *testing.T) {
 	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
 		t.Fatalf("ticket after a forged acceptance: %v", got)
 	}
+	// Nor one in Marie's own name and region: it is not signed by her node.
+	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
+		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.handle(marieEmail), "name": "Marie Le Gall",
+		"release_token": "00112233445566778899aabbccddeeff"})
+	msg, err = nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
+		t.Fatalf("an unsigned acceptance in Marie's name answered %s", msg.Data)
+	}
+	// Signed by another region's node: still not hers.
+	idf := c.node("ile-de-france").n.fed
+	keyID, sig, err := idf.SignMessage(context.Background(), "coopnet.v1.accept.bourgogne-franche-comte", forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("coopnet.v1.accept.bourgogne-franche-comte")
+	m.Data, m.Header = forged, nats.Header{"Coopnet-Key-Id": {keyID}, "Coopnet-Signature": {sig}}
+	if msg, err = nc.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
+		t.Fatalf("an acceptance in Marie's name signed by Île-de-France answered %v %v", msg, err)
+	}
+	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+		t.Fatalf("ticket after forged acceptances: %v", got)
+	}
 	// Another region cannot withdraw the offer either: only its origin can.
 	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
 		"region": "ile-de-france", "reason": "cancelled"})

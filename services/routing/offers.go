@@ -255,7 +255,7 @@ func (s *Service) askAccept(ctx context.Context, by members.Actor, o *Offer) (Ac
 	}
 	b, _ := json.Marshal(req)
 	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
-	msg, err := s.bus.Conn.RequestWithContext(rctx, subjectAccept+o.OriginRegion, b)
+	msg, err := s.request(rctx, subjectAccept+o.OriginRegion, b)
 	cancel()
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {

@@ -148,7 +148,7 @@ func (s *Service) askRelease(ctx context.Context, origin string, req ReleaseRequ
 	}
 	b, _ := json.Marshal(req)
 	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
-	msg, err := s.bus.Conn.RequestWithContext(rctx, subjectRelease+origin, b)
+	msg, err := s.request(rctx, subjectRelease+origin, b)
 	cancel()
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
@@ -183,6 +183,12 @@ func newToken() string {
 func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	var req ReleaseRequest
 	if !s.receive("release", m.Data, &req) {
+		return
+	}
+	if err := s.signedBy(ctx, m, req.Handle); err != nil {
+		s.drop("release", err)
+		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: "forbidden", Message: "the request is not signed by the member's node"})
+		_ = m.Respond(b)
 		return
 	}
 	b, _ := json.Marshal(s.decideRelease(ctx, req, ""))

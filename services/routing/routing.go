@@ -80,6 +80,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	m       *metrics
+	signer  Signer // nil: requests neither signed nor checked
 
 	kickRoute  chan struct{}
 	kickOutbox chan struct{}

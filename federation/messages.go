@@ -1,0 +1,80 @@
+package federation
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Signed routing messages. NATS does not say who published a message: the
+// routing plane's requests that change who does a job (a member's node
+// accepting an offer, or giving the job back) carry a signature by the
+// sending node's ActivityPub key, over the subject and the body, which the
+// deciding node checks against the key of the node hosting the member.
+
+// messageDigest is what a routing message's signature covers.
+func messageDigest(subject string, data []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{'\n'})
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+// SignMessage signs data sent on subject as this node: it returns the key's
+// id and the signature (base64).
+func (s *Service) SignMessage(ctx context.Context, subject string, data []byte) (keyID, signature string, err error) {
+	kp, err := s.keys.get(ctx, "node")
+	if err != nil {
+		return "", "", err
+	}
+	sig, err := rsa.SignPKCS1v15(rand.Reader, kp.private, crypto.SHA256, messageDigest(subject, data))
+	if err != nil {
+		return "", "", fmt.Errorf("federation: sign a message: %w", err)
+	}
+	return s.NodeActor() + "#main-key", base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// errUnsigned is the error of a message that should be signed by a peer
+// and is not, or not by that peer.
+var errUnsigned = errors.New("not signed by the node it speaks for")
+
+// VerifyMessage checks that data sent on subject was signed by the node at
+// host. It reports checked false, and no error, when host is not a peer of
+// this node: there is no key to check against (a coop that routes over
+// NATS without federating).
+func (s *Service) VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked bool, err error) {
+	host = strings.ToLower(host)
+	base, ok := s.peers[host]
+	if !ok {
+		return false, nil
+	}
+	if !strings.EqualFold(keyID, base+"/actor#main-key") {
+		return true, fmt.Errorf("%w: key %q is not the key of %s", errUnsigned, keyID, host)
+	}
+	sig, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil || len(sig) == 0 || len(sig) > 1024 {
+		return true, fmt.Errorf("%w: no readable signature", errUnsigned)
+	}
+	digest := messageDigest(subject, data)
+	key, err := s.key(ctx, keyID, host, false)
+	if err != nil {
+		return true, fmt.Errorf("federation: the key of %s: %w", host, err)
+	}
+	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, sig) == nil {
+		return true, nil
+	}
+	// The peer may have a new key: fetch it once more, within bounds.
+	if s.mayRefetch(host) {
+		if key, err = s.key(ctx, keyID, host, true); err == nil && rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, sig) == nil {
+			return true, nil
+		}
+	}
+	return true, fmt.Errorf("%w: the signature does not verify", errUnsigned)
+}
