@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -41,40 +40,37 @@ func (s *Service) SignMessage(ctx context.Context, subject string, data []byte) 
 	return s.NodeActor() + "#main-key", base64.StdEncoding.EncodeToString(sig), nil
 }
 
-// errUnsigned is the error of a message that should be signed by a peer
-// and is not, or not by that peer.
-var errUnsigned = errors.New("not signed by the node it speaks for")
-
 // VerifyMessage checks that data sent on subject was signed by the node at
-// host. It reports checked false, and no error, when host is not a peer of
-// this node: there is no key to check against (a coop that routes over
-// NATS without federating).
-func (s *Service) VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked bool, err error) {
+// host. It reports checked false when host is not a peer of this node:
+// there is no key to check against (a coop that routes over NATS without
+// federating). valid false is a signature that does not hold; err, a
+// failure to check it (the peer's key could not be fetched).
+func (s *Service) VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked, valid bool, err error) {
 	host = strings.ToLower(host)
 	base, ok := s.peers[host]
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
 	if !strings.EqualFold(keyID, base+"/actor#main-key") {
-		return true, fmt.Errorf("%w: key %q is not the key of %s", errUnsigned, keyID, host)
+		return true, false, nil
 	}
 	sig, err := base64.StdEncoding.DecodeString(signature)
 	if err != nil || len(sig) == 0 || len(sig) > 1024 {
-		return true, fmt.Errorf("%w: no readable signature", errUnsigned)
+		return true, false, nil
 	}
 	digest := messageDigest(subject, data)
 	key, err := s.key(ctx, keyID, host, false)
 	if err != nil {
-		return true, fmt.Errorf("federation: the key of %s: %w", host, err)
+		return true, false, fmt.Errorf("federation: the key of %s: %w", host, err)
 	}
 	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, sig) == nil {
-		return true, nil
+		return true, true, nil
 	}
 	// The peer may have a new key: fetch it once more, within bounds.
 	if s.mayRefetch(host) {
 		if key, err = s.key(ctx, keyID, host, true); err == nil && rsa.VerifyPKCS1v15(key, crypto.SHA256, digest, sig) == nil {
-			return true, nil
+			return true, true, nil
 		}
 	}
-	return true, fmt.Errorf("%w: the signature does not verify", errUnsigned)
+	return true, false, nil
 }

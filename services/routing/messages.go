@@ -156,7 +156,7 @@ type AcceptRequest struct {
 type AcceptReply struct {
 	V       int             `json:"v"`
 	OK      bool            `json:"ok"`
-	Code    string          `json:"code,omitempty"` // conflict, not_found, internal
+	Code    string          `json:"code,omitempty"` // conflict, not_found, forbidden (not signed by the member's node), unavailable, internal
 	Message string          `json:"message,omitempty"`
 	Ticket  json.RawMessage `json:"ticket,omitempty"`
 }
@@ -176,7 +176,7 @@ type ReleaseRequest struct {
 type ReleaseReply struct {
 	V       int    `json:"v"`
 	OK      bool   `json:"ok"`
-	Code    string `json:"code,omitempty"` // conflict, not_found, internal
+	Code    string `json:"code,omitempty"` // conflict, not_found, forbidden, unavailable, internal
 	Message string `json:"message,omitempty"`
 }
 

@@ -236,6 +236,8 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
 			Updates(map[string]any{"state": "lost", "answered_at": now})
 		return nil, apperr.New(apperr.Conflict, "this job is no longer yours to take: %s", rep.Message)
+	case rep.Code == "unavailable":
+		return nil, apperr.New(apperr.Unavailable, "your offer is kept: %s", rep.Message)
 	default:
 		return nil, fmt.Errorf("routing: accept %s: origin says %s: %s", o.ID, rep.Code, rep.Message)
 	}

@@ -81,6 +81,8 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	case rep.OK:
 	case rep.Code == "conflict" || rep.Code == "not_found":
 		return nil, apperr.New(apperr.Conflict, "the job cannot be given back: %s", rep.Message)
+	case rep.Code == "unavailable":
+		return nil, apperr.New(apperr.Unavailable, "the job is still yours: %s", rep.Message)
 	default:
 		return nil, fmt.Errorf("routing: release %s: origin says %s: %s", t.ID, rep.Code, rep.Message)
 	}
@@ -185,9 +187,8 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	if !s.receive("release", m.Data, &req) {
 		return
 	}
-	if err := s.signedBy(ctx, m, req.Handle); err != nil {
-		s.drop("release", err)
-		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: "forbidden", Message: "the request is not signed by the member's node"})
+	if code, msg := s.signedBy(ctx, m, req.Handle); code != "" {
+		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: code, Message: msg})
 		_ = m.Respond(b)
 		return
 	}

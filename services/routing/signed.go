@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -13,9 +14,10 @@ import (
 // Federation provides it, with the nodes' ActivityPub keys.
 type Signer interface {
 	SignMessage(ctx context.Context, subject string, data []byte) (keyID, signature string, err error)
-	// VerifyMessage reports checked false, without error, when host is
-	// not a node it knows a key for.
-	VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked bool, err error)
+	// VerifyMessage reports checked false when host is not a node it
+	// knows a key for; valid, whether the signature holds; err, a failure
+	// to check it.
+	VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked, valid bool, err error)
 }
 
 // Headers of a signed request.
@@ -44,17 +46,28 @@ func (s *Service) request(ctx context.Context, subject string, data []byte) (*na
 }
 
 // signedBy checks that a request received names a member of the node that
-// signed it: handle is the member's full handle (name@host). Without a
+// signed it (handle is the member's full handle, name@host), and if not,
+// returns the code and message to answer: "forbidden" for a signature that
+// does not hold, "unavailable" when it could not be checked. Without a
 // signer, or for a host with no known key, nothing is checked.
-func (s *Service) signedBy(ctx context.Context, m *nats.Msg, handle string) error {
+func (s *Service) signedBy(ctx context.Context, m *nats.Msg, handle string) (code, message string) {
 	if s.signer == nil {
-		return nil
+		return "", ""
 	}
 	_, host, _ := strings.Cut(handle, "@")
 	var keyID, sig string
 	if m.Header != nil {
 		keyID, sig = m.Header.Get(headerKeyID), m.Header.Get(headerSignature)
 	}
-	_, err := s.signer.VerifyMessage(ctx, host, m.Subject, m.Data, keyID, sig)
-	return err
+	checked, valid, err := s.signer.VerifyMessage(ctx, host, m.Subject, m.Data, keyID, sig)
+	switch {
+	case err != nil:
+		s.log.Warn("routing: a request's signature could not be checked", "subject", m.Subject, "host", host, "err", err)
+		return "unavailable", "the key of the member's node could not be fetched: try again in a moment"
+	case checked && !valid:
+		s.drop(strings.TrimPrefix(strings.TrimSuffix(m.Subject, "."+s.cfg.Region), "coopnet.v1."),
+			fmt.Errorf("%w: not signed by %s", errMalformed, host))
+		return "forbidden", "the request is not signed by the member's node"
+	}
+	return "", ""
 }

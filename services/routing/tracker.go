@@ -531,9 +531,8 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 	if !s.receive("accept", m.Data, &req) {
 		return
 	}
-	if err := s.signedBy(ctx, m, req.Handle); err != nil {
-		s.drop("accept", err)
-		b, _ := json.Marshal(AcceptReply{V: wireVersion, Code: "forbidden", Message: "the request is not signed by the member's node"})
+	if code, msg := s.signedBy(ctx, m, req.Handle); code != "" {
+		b, _ := json.Marshal(AcceptReply{V: wireVersion, Code: code, Message: msg})
 		_ = m.Respond(b)
 		return
 	}
