@@ -70,9 +70,11 @@ func (s *Service) verifyRequest(r *http.Request, body []byte) (string, error) {
 	}
 	// Peers sign with their node's key: any other keyId would only make this
 	// node fetch a document from the peer on a stranger's behalf.
-	if want := s.peers[host] + "/actor#main-key"; !strings.EqualFold(p.KeyID, want) {
+	want := s.peers[host] + "/actor#main-key"
+	if !strings.EqualFold(p.KeyID, want) {
 		return "", apperr.New(apperr.Unauthorised, "keyId %s is not %s, the key of the node %s", p.KeyID, want, host)
 	}
+	p.KeyID = want // as the caches know it, whatever the case sent
 	post := r.Method == http.MethodPost
 	if err := requireSigned(p, post); err != nil {
 		return "", apperr.New(apperr.Unauthorised, "%s", err.Error())

@@ -41,19 +41,22 @@ func (s *Service) SignMessage(ctx context.Context, subject string, data []byte) 
 }
 
 // VerifyMessage checks that data sent on subject was signed by the node at
-// host. It reports checked false when host is not a peer of this node:
-// there is no key to check against (a coop that routes over NATS without
-// federating). valid false is a signature that does not hold; err, a
+// host. It reports checked false when this node has no peers: there is no
+// key to check against (a coop that routes over NATS without federating);
+// with peers, a host that is not one of them does not sign validly. valid false is a signature that does not hold; err, a
 // failure to check it (the peer's key could not be fetched).
 func (s *Service) VerifyMessage(ctx context.Context, host, subject string, data []byte, keyID, signature string) (checked, valid bool, err error) {
 	host = strings.ToLower(host)
 	base, ok := s.peers[host]
 	if !ok {
-		return false, false, nil
+		// With peers configured, a member's node must be one of them.
+		return len(s.peers) > 0, false, nil
 	}
-	if !strings.EqualFold(keyID, base+"/actor#main-key") {
+	want := base + "/actor#main-key"
+	if !strings.EqualFold(keyID, want) {
 		return true, false, nil
 	}
+	keyID = want // as the caches know it, whatever the case sent
 	sig, err := base64.StdEncoding.DecodeString(signature)
 	if err != nil || len(sig) == 0 || len(sig) > 1024 {
 		return true, false, nil

@@ -172,6 +172,12 @@ func TestReleaseFaults(t *testing.T) {
 	bzh.db.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
 	req, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offerID, "routing_id": routingID, "region": "bretagne",
 		"handle": c.handle(marieEmail), "token": token, "reason": "réponse perdue"})
+	// Unsigned, even with the right secret, it is refused: only Marie's node
+	// may ask.
+	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil ||
+		!strings.Contains(string(msg.Data), `"code":"forbidden"`) {
+		t.Fatalf("an unsigned release with the right secret answered %v %v", msg, err)
+	}
 	// Sent as Marie's node sends it: signed with its key.
 	signed := func() *nats.Msg {
 		keyID, sig, err := bzh.fed.SignMessage(context.Background(), "coopnet.v1.release.bourgogne-franche-comte", req)

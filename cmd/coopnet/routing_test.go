@@ -430,6 +430,20 @@ func TestForgedAcceptance(t *testing.T) {
 	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
 		t.Fatalf("ticket after forged acceptances: %v", got)
 	}
+	// Nor one in the name of a member of the ticket's own region (who
+	// accepts on that node, never over NATS), nor from a host that is not
+	// a peer.
+	for _, who := range []struct{ region, handle string }{
+		{"bourgogne-franche-comte", "jean@" + strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")},
+		{"bretagne", "marie@elsewhere.test"},
+	} {
+		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": who.region,
+			"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": who.handle, "name": "?"})
+		if msg, err := nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
+			!strings.Contains(string(msg.Data), `"code":"forbidden"`) {
+			t.Fatalf("a forged acceptance for %s answered %v %v", who.handle, msg, err)
+		}
+	}
 	// Another region cannot withdraw the offer either: only its origin can.
 	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
 		"region": "ile-de-france", "reason": "cancelled"})

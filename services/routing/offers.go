@@ -238,6 +238,8 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		return nil, apperr.New(apperr.Conflict, "this job is no longer yours to take: %s", rep.Message)
 	case rep.Code == "unavailable":
 		return nil, apperr.New(apperr.Unavailable, "your offer is kept: %s", rep.Message)
+	case rep.Code == "forbidden":
+		return nil, apperr.New(apperr.Forbidden, "the ticket's node refused the acceptance: %s", rep.Message)
 	default:
 		return nil, fmt.Errorf("routing: accept %s: origin says %s: %s", o.ID, rep.Code, rep.Message)
 	}

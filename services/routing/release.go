@@ -83,6 +83,8 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 		return nil, apperr.New(apperr.Conflict, "the job cannot be given back: %s", rep.Message)
 	case rep.Code == "unavailable":
 		return nil, apperr.New(apperr.Unavailable, "the job is still yours: %s", rep.Message)
+	case rep.Code == "forbidden":
+		return nil, apperr.New(apperr.Forbidden, "the ticket's node refused the request: %s", rep.Message)
 	default:
 		return nil, fmt.Errorf("routing: release %s: origin says %s: %s", t.ID, rep.Code, rep.Message)
 	}
@@ -187,7 +189,12 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	if !s.receive("release", m.Data, &req) {
 		return
 	}
-	if code, msg := s.signedBy(ctx, m, req.Handle); code != "" {
+	code, msg := s.signedBy(ctx, m, req.Handle)
+	if req.Region == s.cfg.Region {
+		// This node's members give jobs back here, never over NATS.
+		code, msg = "forbidden", "a member of this region gives a job back on its node"
+	}
+	if code != "" {
 		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: code, Message: msg})
 		_ = m.Respond(b)
 		return

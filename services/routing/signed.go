@@ -59,7 +59,11 @@ func (s *Service) signedBy(ctx context.Context, m *nats.Msg, handle string) (cod
 	if m.Header != nil {
 		keyID, sig = m.Header.Get(headerKeyID), m.Header.Get(headerSignature)
 	}
-	checked, valid, err := s.signer.VerifyMessage(ctx, host, m.Subject, m.Data, keyID, sig)
+	// Within the member's wait, not the HTTP client's: a peer that does not
+	// answer must not hold every acceptance for long.
+	vctx, cancel := context.WithTimeout(ctx, acceptTimeout/2)
+	defer cancel()
+	checked, valid, err := s.signer.VerifyMessage(vctx, host, m.Subject, m.Data, keyID, sig)
 	switch {
 	case err != nil:
 		s.log.Warn("routing: a request's signature could not be checked", "subject", m.Subject, "host", host, "err", err)
