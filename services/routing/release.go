@@ -189,12 +189,7 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	if !s.receive("release", m.Data, &req) {
 		return
 	}
-	code, msg := s.signedBy(ctx, m, req.Handle)
-	if req.Region == s.cfg.Region {
-		// This node's members give jobs back here, never over NATS.
-		code, msg = "forbidden", "a member of this region gives a job back on its node"
-	}
-	if code != "" {
+	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
 		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: code, Message: msg})
 		_ = m.Respond(b)
 		return

@@ -45,6 +45,17 @@ func (s *Service) request(ctx context.Context, subject string, data []byte) (*na
 	return s.bus.Conn.RequestMsgWithContext(ctx, msg)
 }
 
+// fromMembersNode checks that a request received over NATS in the name of
+// a member (handle, of region) comes from that member's node, and if not,
+// returns the code and message to answer (see signedBy). A member of this
+// node's region acts on this node, never over NATS.
+func (s *Service) fromMembersNode(ctx context.Context, m *nats.Msg, region, handle string) (code, message string) {
+	if region == s.cfg.Region {
+		return "forbidden", "a member of this region acts on its own node"
+	}
+	return s.signedBy(ctx, m, handle)
+}
+
 // signedBy checks that a request received names a member of the node that
 // signed it (handle is the member's full handle, name@host), and if not,
 // returns the code and message to answer: "forbidden" for a signature that

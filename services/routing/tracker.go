@@ -531,12 +531,7 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 	if !s.receive("accept", m.Data, &req) {
 		return
 	}
-	code, msg := s.signedBy(ctx, m, req.Handle)
-	if req.Region == s.cfg.Region {
-		// This node's members accept here, never over NATS.
-		code, msg = "forbidden", "a member of this region accepts on its node"
-	}
-	if code != "" {
+	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
 		b, _ := json.Marshal(AcceptReply{V: wireVersion, Code: code, Message: msg})
 		_ = m.Respond(b)
 		return
