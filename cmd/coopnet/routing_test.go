@@ -310,7 +310,10 @@ func TestNATSRestart(t *testing.T) {
 	who := map[string][2]string{c.handle(marieEmail): {"bretagne", marieEmail}, c.handle(gwenEmail): {"bretagne", gwenEmail},
 		c.handle(paulEmail): {"ile-de-france", paulEmail}}
 	var to [2]string
-	waitFor(t, "B to be offered", func() bool {
+	// The regions reconnect one by one, each after its own delay: a search
+	// that hears nobody with the skill from fewer regions than are alive
+	// asks again rather than calling the ticket unroutable.
+	waitWithin(t, 30*time.Second, "B to be offered", func() bool {
 		h, _ := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
 		to = who[h]
 		return to[0] != ""

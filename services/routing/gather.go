@@ -215,7 +215,7 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 	// passed it waits for the whole window rather than stop at the first
 	// answers, which could be its own region's alone.
 	expected := s.liveRegions()
-	if time.Since(s.started) < presenceSettle {
+	if time.Since(s.started) < presenceSettle || time.Since(time.Unix(0, s.reconnected.Load())) < presenceSettle {
 		expected = 0
 	}
 	timer := time.NewTimer(s.cfg.GatherWindow)

@@ -21,6 +21,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,6 +90,9 @@ type Service struct {
 	presMu   sync.Mutex
 	presence map[string]time.Time
 	started  time.Time // when Start was called
+	// reconnected is when NATS last came back (unix nanoseconds): like a
+	// start, the regions' presence is not known again at once.
+	reconnected atomic.Int64
 
 	holdMu    sync.Mutex
 	holdCache map[string]cachedHolders

@@ -244,6 +244,12 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	}
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
 	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
+	if live := s.liveRegions(); len(ranked) == 0 && len(answers) < live && r.Attempts+1 < maxSearchAttempts {
+		// Nobody among the regions that answered, but not all that are alive
+		// did (NATS just came back, and they are reconnecting): ask again
+		// before calling the ticket unroutable.
+		return s.retryLater(ctx, r, fmt.Sprintf("nobody found among %d of %d regions", len(answers), live))
+	}
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	return s.inTx(ctx, func(tx *gorm.DB) error {
@@ -450,8 +456,9 @@ func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
 // resumePostponed, once NATS is back, makes the searches postponed while
 // it was away due at once, rather than after their back-off (up to 30 s).
 func (s *Service) resumePostponed(ctx context.Context) {
+	// Their count of failed attempts starts again: the outage is over.
 	res := s.db.WithContext(ctx).Model(&Routing{}).Where("state = 'pending' AND attempts > 0 AND lease_until > ?", storage.Now()).
-		Update("lease_until", nil)
+		Updates(map[string]any{"lease_until": nil, "attempts": 0})
 	if res.Error != nil {
 		s.log.Warn("routing: resume the searches postponed while NATS was away", "err", res.Error)
 		return
@@ -476,6 +483,8 @@ func (s *Service) expiryLoop(ctx context.Context) {
 		}
 		if up := s.bus.Connected(); up != wasUp {
 			if wasUp = up; up {
+				s.reconnected.Store(time.Now().UnixNano())
+				s.publishPresence(true) // the others answer with theirs at once
 				s.resumePostponed(ctx)
 			}
 		}
