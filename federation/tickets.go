@@ -343,7 +343,7 @@ func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 			return nil, err
 		}
 		sh := clients.SharedOf(cl)
-		if t.Status == tickets.StatusClosed || t.Status == tickets.StatusCancelled {
+		if ended(t.Status) {
 			sh = sh.AfterJob() // the job is over: the copy's client loses its contact
 		}
 		extra["client"] = sh

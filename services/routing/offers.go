@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -250,28 +249,12 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 func (s *Service) askAccept(ctx context.Context, by members.Actor, o *Offer) (AcceptReply, error) {
 	req := AcceptRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region,
 		MemberID: by.ID, Handle: by.Handle, Name: by.Name, ReleaseToken: o.ReleaseToken}
-	var rep AcceptReply
 	if o.OriginRegion == s.cfg.Region {
 		return s.decideAccept(ctx, req), nil
 	}
-	if !s.bus.Connected() {
-		return rep, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; your offer is kept, try again in a moment")
-	}
-	b, _ := json.Marshal(req)
-	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
-	msg, err := s.request(rctx, subjectAccept+o.OriginRegion, b)
-	cancel()
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			return rep, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; your offer is kept, try again in a moment", o.OriginRegion)
-		}
-		return rep, fmt.Errorf("routing: accept %s: %w", o.ID, err)
-	}
-	if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
-		s.drop("accept_reply", err)
-		return rep, fmt.Errorf("routing: accept %s: bad reply", o.ID)
-	}
-	return rep, nil
+	var rep AcceptReply
+	err := s.askOrigin(ctx, "accept", o.OriginRegion, req, &rep, "your offer is kept")
+	return rep, err
 }
 
 // Decline refuses an offer; the job goes to the next candidate at once.

@@ -54,7 +54,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	if !mine && !MayTakeBack(t, by, s.cfg.Region) {
 		return nil, apperr.New(apperr.Forbidden, "only the member doing the job, or staff of the ticket's region, may give it back")
 	}
-	if !slices.Contains(releasable, t.Status) {
+	if !Releasable(t.Status) {
 		return nil, apperr.New(apperr.Conflict, "a %s job cannot be given back: only an accepted, scheduled or in-progress one", t.Status)
 	}
 	if !mine {
@@ -74,7 +74,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	var rep ReleaseReply
 	if o.OriginRegion == s.cfg.Region {
 		rep = s.decideRelease(ctx, req, "")
-	} else if rep, err = s.askRelease(ctx, o.OriginRegion, req); err != nil {
+	} else if err := s.askOrigin(ctx, "release", o.OriginRegion, req, &rep, "the job is still yours"); err != nil {
 		return nil, err
 	}
 	switch {
@@ -88,17 +88,18 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	default:
 		return nil, fmt.Errorf("routing: release %s: origin says %s: %s", t.ID, rep.Code, rep.Message)
 	}
+	if o.OriginRegion == s.cfg.Region {
+		// Decided here: the offer ended with the decision.
+		return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+	}
 	// The origin took the job back: the offer is over, and this node's copy
-	// (another region's ticket) ends now rather than when the origin's
-	// word arrives over ActivityPub.
+	// of its ticket ends now rather than when the origin's word arrives
+	// over ActivityPub.
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// "withdrawn", which a late "accepted" message does not undo.
 		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", o.ID).
 			Updates(map[string]any{"state": "withdrawn", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
-		}
-		if t.OriginRegion == s.cfg.Region {
-			return nil
 		}
 		cur, err := s.tickets.GetTx(ctx, tx, t.ID)
 		if err != nil || cur.AssigneeMemberID == nil || *cur.AssigneeMemberID != by.ID {
@@ -141,30 +142,6 @@ func (s *Service) takeBack(ctx context.Context, by members.Actor, t *tickets.Tic
 		return nil, fmt.Errorf("routing: take back %s: %s: %s", t.ID, rep.Code, rep.Message)
 	}
 	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
-}
-
-// askRelease sends a release request to the origin region and returns its
-// answer.
-func (s *Service) askRelease(ctx context.Context, origin string, req ReleaseRequest) (ReleaseReply, error) {
-	var rep ReleaseReply
-	if !s.bus.Connected() {
-		return rep, apperr.New(apperr.Unavailable, "the routing network is unreachable right now; the job is still yours, try again in a moment")
-	}
-	b, _ := json.Marshal(req)
-	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
-	msg, err := s.request(rctx, subjectRelease+origin, b)
-	cancel()
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			return rep, apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; the job is still yours, try again in a moment", origin)
-		}
-		return rep, fmt.Errorf("routing: release: %w", err)
-	}
-	if err := decode(msg.Data, &rep); err != nil || rep.V != wireVersion {
-		s.drop("release_reply", err)
-		return rep, fmt.Errorf("routing: release: bad reply from %s", origin)
-	}
-	return rep, nil
 }
 
 // releasedWith counts, inside tx, the records of the ticket's job given back
@@ -224,7 +201,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		if staff == "" && r.ReleaseToken != "" && subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.ReleaseToken)) != 1 {
 			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
 		}
-		if t.AssigneeHandle != req.Handle || !slices.Contains(releasable, t.Status) {
+		if t.AssigneeHandle != req.Handle || !Releasable(t.Status) {
 			return apperr.New(apperr.Conflict, "the job is %s: it can no longer be given back", t.Status)
 		}
 		// Claim the move: only one request takes the job back.

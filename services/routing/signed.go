@@ -2,10 +2,14 @@ package routing
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/coopnet/coopnet/services/apperr"
 )
 
 // Signer proves which node sent a routing request, as NATS does not: the
@@ -54,6 +58,36 @@ func (s *Service) fromMembersNode(ctx context.Context, m *nats.Msg, region, hand
 		return "forbidden", "a member of this region acts on its own node"
 	}
 	return s.signedBy(ctx, m, handle)
+}
+
+// reply is a decision of the ticket's node, sent back over NATS.
+type reply interface{ version() int }
+
+func (r *AcceptReply) version() int  { return r.V }
+func (r *ReleaseReply) version() int { return r.V }
+
+// askOrigin sends req (kind "accept" or "release") to the node of region
+// origin, signed, and decodes its answer into rep. kept says what the
+// member keeps meanwhile, for the error when the origin cannot be reached.
+func (s *Service) askOrigin(ctx context.Context, kind, origin string, req any, rep reply, kept string) error {
+	if !s.bus.Connected() {
+		return apperr.New(apperr.Unavailable, "the routing network is unreachable right now; %s, try again in a moment", kept)
+	}
+	b, _ := json.Marshal(req)
+	rctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+	msg, err := s.request(rctx, "coopnet.v1."+kind+"."+origin, b)
+	cancel()
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			return apperr.New(apperr.Unavailable, "the node of region %s does not answer right now; %s, try again in a moment", origin, kept)
+		}
+		return fmt.Errorf("routing: %s: %w", kind, err)
+	}
+	if err := decode(msg.Data, rep); err != nil || rep.version() != wireVersion {
+		s.drop(kind+"_reply", err)
+		return fmt.Errorf("routing: %s: bad reply from %s", kind, origin)
+	}
+	return nil
 }
 
 // signedBy checks that a request received names a member of the node that
