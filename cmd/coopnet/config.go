@@ -80,7 +80,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"nats-creds", "COOPNET_NATS_CREDS", "NATS credentials file (JWT and nkey seed) for this region", "", &c.NATSCreds},
 		{"nats-nkey", "COOPNET_NATS_NKEY", "file holding this region's NATS nkey seed", "", &c.NATSNKey},
 		{"nats-replicas", "COOPNET_NATS_REPLICAS", "replicas of the durable job stream (3 in a NATS cluster)", "1", &cf.replicas},
-		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness", "level=1,distance=1,load=1,fairness=1", &cf.weights},
+		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness, and what a job must gain to take a member's place in a pending offer", "level=1,distance=1,load=1,fairness=1,supersede=0.2", &cf.weights},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
 		{"key-secret-file", "COOPNET_KEY_SECRET_FILE", "file holding the secret that encrypts the actors' private keys in the database (the same on every replica; empty: stored unencrypted)", "", &c.KeySecretFile},

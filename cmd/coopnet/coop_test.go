@@ -60,6 +60,16 @@ const (
 
 func newCoop(t testing.TB, offerTTL time.Duration) *coop {
 	t.Helper()
+	return newCoopOn(t, offerTTL, map[string]string{
+		"bourgogne-franche-comte": storagetest.PostgresURL(t),
+		"bretagne":                storagetest.SQLiteURL(t),
+		"ile-de-france":           storagetest.SQLiteURL(t),
+	})
+}
+
+// newCoopOn is newCoop with each region's database given.
+func newCoopOn(t testing.TB, offerTTL time.Duration, dbs map[string]string) *coop {
+	t.Helper()
 	c := &coop{t: t, natsDir: filepath.Join(t.TempDir(), "nats"), offerTTL: offerTTL, nodes: map[string]*coopNode{},
 		tokens: map[string]string{}, addrs: map[string]string{}}
 	e, err := bus.StartEmbedded("127.0.0.1", 0, c.natsDir)
@@ -75,11 +85,6 @@ func newCoop(t testing.TB, offerTTL time.Duration) *coop {
 			c.nats.Shutdown()
 		}
 	})
-	dbs := map[string]string{
-		"bourgogne-franche-comte": storagetest.PostgresURL(t),
-		"bretagne":                storagetest.SQLiteURL(t),
-		"ile-de-france":           storagetest.SQLiteURL(t),
-	}
 	// Every node knows its peers' URLs before any starts: take the ports first.
 	lns := map[string]net.Listener{}
 	for _, region := range coopRegions {

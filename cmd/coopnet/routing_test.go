@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
 // TestRoutingStory is the heart of coopnet, across three real nodes and a
@@ -479,4 +480,122 @@ func TestForgedAcceptance(t *testing.T) {
 	if got := c.ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
 		t.Fatalf("ticket after a forged release: %v", got)
 	}
+}
+
+// TestSupersededOffer: a member with no room left because of a pending offer
+// is offered a job that only they can do; their pending offer goes to its
+// job's next candidate. Then the faults: an offer naming one that was
+// answered meanwhile, or a member's offer it is not theirs, ends nothing.
+// Marie's node runs on each database.
+func TestSupersededOffer(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			bzh := storagetest.SQLiteURL(t)
+			if db == "postgres" {
+				bzh = storagetest.PostgresURL(t)
+			}
+			testSupersededOffer(t, newCoopOn(t, 48*time.Hour, map[string]string{
+				"bourgogne-franche-comte": storagetest.PostgresURL(t),
+				"bretagne":                bzh,
+				"ile-de-france":           storagetest.SQLiteURL(t),
+			}))
+		})
+	}
+}
+
+func testSupersededOffer(t *testing.T, c *coop) {
+	bfc := "bourgogne-franche-comte"
+	// Marie (64 h this fortnight) gets the 40-hour job before Gwen.
+	big := c.schoolTicket("Site web et intranet", "website", false, 40)
+	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	first := c.offerFor("bretagne", marieEmail, big)
+	// A 30-hour job at level 4: only Marie has the level (Zoé, level 5, is
+	// full), and she has room only without the pending 40 hours.
+	expert := c.schoolTicket("Site web accessible", "website", false, 30)
+	c.api(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+	second := c.offerFor("bretagne", marieEmail, expert)
+	// The big job went to Gwen.
+	gwen := c.offerFor("bretagne", gwenEmail, big)
+	if c.hasOffer("bretagne", marieEmail, big) {
+		t.Error("Marie still has the offer she was given another job in place of")
+	}
+	if h := c.history(big); count(h, "offer_superseded") != 1 || count(h, "offered_to") != 2 {
+		t.Errorf("history of the big job: %v", h)
+	}
+	r := c.api(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
+	if r["offered_to"] != c.handle(gwenEmail) || r["superseded"] != true {
+		t.Errorf("routing of the big job: %v", r)
+	}
+	// The superseded offer cannot be accepted any more.
+	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 409)
+	metrics := func(region string) string {
+		res, err := http.Get(c.node(region).url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return string(body)
+	}
+	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
+		t.Error("the superseded offer is not counted")
+	}
+
+	// Marie accepts the expert job. A late offer in the place of that
+	// answered offer does not undo it: it is kept as an ordinary offer.
+	c.api("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
+	marie, err := c.node("bretagne").n.members.GetByEmail(context.Background(), marieEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	late := c.schoolTicket("Sauvegardes", "website", false, 10)
+	offer := func(id, member, supersedes string) {
+		t.Helper()
+		msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": id, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
+			"origin_region": bfc, "ticket_id": late, "ticket_ap_id": "http://example.test/tickets/" + late, "member_id": member,
+			"title": "Sauvegardes", "skill": "website", "estimated_minutes": 600, "commune": "Bourguignon", "departement": "25",
+			"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour),
+			"supersedes": supersedes, "regret": 0.5})
+		if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer("01a201c8-0000-7000-8000-0000000000b1", marie.ID, second["id"].(string))
+	// And one naming Gwen's offer in Marie's name ends nothing either.
+	offer("01a201c8-0000-7000-8000-0000000000b2", marie.ID, gwen["id"].(string))
+	waitFor(t, "both late offers stored", func() bool {
+		n := 0
+		for _, it := range c.api("bretagne", "GET", "/api/v1/offers", marieEmail, nil, 200)["items"].([]any) {
+			if it.(map[string]any)["ticket_id"] == late {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if got := c.ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+		t.Errorf("the expert job after a late offer in its place: %v", got)
+	}
+	if !c.hasOffer("bretagne", gwenEmail, big) {
+		t.Error("an offer in Marie's name ended Gwen's")
+	}
+	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
+		t.Error("an offer that was not superseded is counted")
+	}
+	// A malformed superseding offer is dropped and counted.
+	msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": "01a201c8-0000-7000-8000-0000000000b3",
+		"routing_id": "01a201c8-0000-7000-8000-0000000000aa", "origin_region": bfc, "ticket_id": late, "ticket_ap_id": "x",
+		"member_id": marie.ID, "title": "x", "skill": "website", "estimated_minutes": 60, "forwarded_by": "x",
+		"forwarded_by_name": "x", "expires_at": time.Now().Add(time.Hour), "supersedes": "not an id", "regret": -1})
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the malformed offer dropped", func() bool {
+		return strings.Contains(metrics("bretagne"), `coopnet_routing_dropped_messages_total{kind="offer"} 1`)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -317,9 +318,16 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 		return a, err
 	}
 	for i := range cands {
-		if Exclude(cands[i], job) == ReasonCapacity {
-			a.Excluded.Capacity++
+		if Exclude(cands[i], job) != ReasonCapacity {
+			continue
 		}
+		// No room, because of a pending offer: proposed in its place, at
+		// the cost of what that offer's job loses (see rankCost).
+		if c, ok := s.book.inPlaceOf(cands[i], job); ok {
+			cands[i] = c
+			continue
+		}
+		a.Excluded.Capacity++
 	}
 	for _, sc := range RankTop(cands, job, s.cfg.Weights, MaxCandidatesPerRegion) {
 		a.Candidates = append(a.Candidates, sc.Candidate)
@@ -377,6 +385,17 @@ type book struct {
 	loadedAt time.Time
 	booked   map[string]int
 	routed   map[string]int
+	held     map[string][]heldOffer // pending offers that may be superseded, by member
+}
+
+// heldOffer is a pending offer that another job may take the member's place
+// from: its origin sent what its job would lose.
+type heldOffer struct {
+	ID        string
+	MemberID  string
+	Minutes   int
+	Regret    float64
+	ExpiresAt time.Time
 }
 
 const bookTTL = time.Second
@@ -391,7 +410,11 @@ func (b *book) fill(ctx context.Context, cands []Candidate) error {
 		if err != nil {
 			return err
 		}
-		b.booked, b.routed, b.loadedAt = booked, routed, time.Now()
+		held, err := b.s.loadHeld(ctx)
+		if err != nil {
+			return err
+		}
+		b.booked, b.routed, b.held, b.loadedAt = booked, routed, held, time.Now()
 	}
 	for i := range cands {
 		cands[i].BookedMin, cands[i].RoutedMinQtr = b.booked[cands[i].MemberID], b.routed[cands[i].MemberID]
@@ -400,12 +423,52 @@ func (b *book) fill(ctx context.Context, cands []Candidate) error {
 }
 
 // add counts an offer just stored for a member.
-func (b *book) add(memberID string, minutes int) {
+func (b *book) add(o *Offer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.booked != nil {
-		b.booked[memberID] += minutes
+	if b.booked == nil {
+		return
 	}
+	b.booked[o.MemberID] += o.EstimatedMinutes
+	if o.Regret != nil {
+		b.held[o.MemberID] = append(b.held[o.MemberID], heldOffer{ID: o.ID, MemberID: o.MemberID,
+			Minutes: o.EstimatedMinutes, Regret: *o.Regret, ExpiresAt: o.ExpiresAt})
+	}
+}
+
+// supersede forgets an offer whose place another job just took.
+func (b *book) supersede(h heldOffer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.booked == nil {
+		return
+	}
+	b.booked[h.MemberID] -= h.Minutes
+	b.held[h.MemberID] = slices.DeleteFunc(b.held[h.MemberID], func(x heldOffer) bool { return x.ID == h.ID })
+}
+
+// inPlaceOf proposes c, who has no room for job, in the place of one of
+// their pending offers: the one whose job loses least among those that
+// leave room enough once given up. ok is false when there is none.
+func (b *book) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	best := -1
+	held := b.held[c.MemberID]
+	for i, h := range held {
+		if h.ExpiresAt.After(now) && c.CapacityMin-(c.BookedMin-h.Minutes) >= job.EstimatedMinutes &&
+			(best < 0 || h.Regret < held[best].Regret || h.Regret == held[best].Regret && h.ID < held[best].ID) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return c, false
+	}
+	h := held[best]
+	c.BookedMin -= h.Minutes
+	c.Supersedes, c.SupersedeCost = h.ID, h.Regret
+	return c, true
 }
 
 // loadBook reads the members' booked and routed minutes from the database:
@@ -441,6 +504,22 @@ func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, 
 		routed[r.MemberID] = r.Routed
 	}
 	return booked, routed, nil
+}
+
+// loadHeld reads the pending offers that may be superseded, by member.
+func (s *Service) loadHeld(ctx context.Context) (map[string][]heldOffer, error) {
+	var rows []heldOffer
+	err := s.db.WithContext(ctx).Model(&Offer{}).
+		Select("id, member_id, estimated_minutes AS minutes, regret, expires_at").
+		Where("state = 'pending' AND expires_at > ? AND regret IS NOT NULL", storage.Now()).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("routing: offers that may be superseded: %w", err)
+	}
+	held := map[string][]heldOffer{}
+	for _, h := range rows {
+		held[h.MemberID] = append(held[h.MemberID], h)
+	}
+	return held, nil
 }
 
 func minTime(a, b time.Time) time.Time {

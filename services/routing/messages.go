@@ -41,9 +41,16 @@ const (
 	kindDecline  = "decline"  // target → origin: the member declined
 	kindWithdraw = "withdraw" // origin → target: the offer expired or was cancelled
 	kindAccepted = "accepted" // origin → target: the member got the job (in case the reply was lost)
+	// target → origin: another job took the member's place (see rankCost);
+	// the offer's job goes to its next candidate.
+	kindSuperseded = "superseded"
 )
 
 const wireVersion = 1
+
+// maxRegret bounds what a job may say it loses when its offer is superseded
+// (costs are sums of a few weighted terms of about 0..1).
+const maxRegret = 1e6
 
 var (
 	regionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
@@ -82,6 +89,12 @@ type Candidate struct {
 	CapacityMin  int     `json:"capacity_minutes"`       // weekly hours × horizon, in minutes
 	BookedMin    int     `json:"booked_minutes"`         // already booked over the horizon
 	RoutedMinQtr int     `json:"routed_minutes_quarter"` // routed work received this quarter
+	// Supersedes, when set, is a pending offer the member would give up to
+	// take this job (they have no room otherwise; BookedMin leaves it out),
+	// and SupersedeCost what that offer's job loses by going to its next
+	// candidate.
+	Supersedes    string  `json:"supersedes,omitempty"`
+	SupersedeCost float64 `json:"supersede_cost,omitempty"`
 }
 
 // Exclusions count, per region, the members who have the skill but were
@@ -123,6 +136,11 @@ type OfferMsg struct {
 	ForwardedBy      string    `json:"forwarded_by"`
 	ForwardedByName  string    `json:"forwarded_by_name"`
 	ExpiresAt        time.Time `json:"expires_at"`
+	// Supersedes: the member's pending offer this one takes the place of.
+	Supersedes string `json:"supersedes,omitempty"`
+	// Regret: what this job loses if the member's place is taken from it
+	// (see Regret); absent when it has no fallback.
+	Regret *float64 `json:"regret,omitempty"`
 }
 
 // AnswerMsg tells the origin that a member declined, or tells the target
@@ -264,6 +282,10 @@ func (a *Answer) validate(questionID string) error {
 			return bad("candidate %d distance", i)
 		case c.CapacityMin < 0 || c.BookedMin < 0 || c.RoutedMinQtr < 0 || c.RadiusKm < 0:
 			return bad("candidate %d figures", i)
+		case c.Supersedes != "" && !storage.ValidID(c.Supersedes),
+			!finite(c.SupersedeCost) || c.SupersedeCost < 0 || c.SupersedeCost > maxRegret,
+			c.Supersedes == "" && c.SupersedeCost != 0:
+			return bad("candidate %d superseded offer", i)
 		}
 	}
 	return nil
@@ -301,6 +323,9 @@ func (o *OfferMsg) validate() error {
 		return bad("offer figures")
 	case o.ExpiresAt.IsZero() || len(o.ForwardedBy) > 300 || len(o.ForwardedByName) > 300:
 		return bad("offer expiry or sender")
+	case o.Supersedes != "" && (!storage.ValidID(o.Supersedes) || o.Supersedes == o.OfferID),
+		o.Regret != nil && (!finite(*o.Regret) || *o.Regret < 0 || *o.Regret > maxRegret):
+		return bad("offer's superseding figures")
 	}
 	return nil
 }

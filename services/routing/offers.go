@@ -40,6 +40,7 @@ type Offer struct {
 	State            string     `json:"state"`
 	DeclineReason    string     `json:"decline_reason,omitempty"`
 	ReleaseToken     string     `json:"-"` // the secret giving the job back takes (see AcceptRequest)
+	Regret           *float64   `json:"-"` // what the job loses if superseded; nil: never superseded
 	ExpiresAt        time.Time  `json:"expires_at"`
 	AnsweredAt       *time.Time `json:"answered_at,omitempty"`
 	CreatedAt        time.Time  `json:"created_at"`
@@ -66,6 +67,8 @@ func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
 		err = s.receiveWithdraw(ctx, m.Data())
 	case kindAccepted:
 		err = s.receiveAccepted(ctx, m.Data())
+	case kindSuperseded:
+		err = s.receiveSuperseded(ctx, m.Data())
 	default:
 		kind = "unknown" // bounded metric labels, whatever the subject
 		err = bad("unknown kind in %q", m.Subject())
@@ -110,12 +113,16 @@ func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
 	// Only the offer's origin gives its job: the message must name it and
 	// the routing the offer belongs to.
 	return s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND state IN ('pending', 'declined')", a.OfferID, a.Region, a.RoutingID).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND state IN ('pending', 'declined', 'superseded')", a.OfferID, a.Region, a.RoutingID).
 		Updates(map[string]any{"state": "accepted", "answered_at": storage.Now()}).Error
 }
 
 // receiveOffer stores an offer for one of this node's members (once, however
-// often it is delivered).
+// often it is delivered). An offer in the place of a pending one
+// (Supersedes) ends that one, if it is still pending, in the same
+// transaction, and its origin hears of it: its job goes to the next
+// candidate. If the member answered it meanwhile, the new offer stays, as
+// any other: the member sees both and decides.
 func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	var o OfferMsg
 	if err := decode(data, &o); err != nil {
@@ -128,16 +135,47 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
-		ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if storage.IsForeignKeyViolation(res.Error) {
+		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
+	var stored bool
+	var ended *heldOffer
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		stored, ended = false, nil
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if res.Error != nil || res.RowsAffected == 0 || o.Supersedes == "" {
+			stored = res.RowsAffected == 1
+			return res.Error
+		}
+		stored = true
+		var old Offer
+		err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND regret IS NOT NULL", o.Supersedes, o.MemberID).
+			Take(&old).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil // answered, expired or withdrawn meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		res = tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", old.ID).
+			Updates(map[string]any{"state": "superseded", "decline_reason": "", "answered_at": storage.Now()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ended = &heldOffer{ID: old.ID, MemberID: old.MemberID, Minutes: old.EstimatedMinutes}
+		msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
+		return enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg)
+	})
+	if storage.IsForeignKeyViolation(err) {
 		return bad("offer to unknown member %s", o.MemberID) // the member must be of this node
 	}
-	if res.Error != nil {
-		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, res.Error)
+	if err != nil {
+		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
 	}
-	if res.RowsAffected == 1 {
-		s.book.add(o.MemberID, o.EstimatedMinutes)
+	if stored {
+		s.book.add(&row)
+	}
+	if ended != nil {
+		s.book.supersede(*ended)
+		s.m.superseded.Inc()
 	}
 	if s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)

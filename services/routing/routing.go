@@ -156,6 +156,7 @@ type metrics struct {
 	releases   prometheus.Counter
 	declines   prometheus.Counter
 	expired    prometheus.Counter
+	superseded prometheus.Counter
 	unroutable *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
 	gather     prometheus.Histogram
@@ -171,6 +172,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		releases:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_releases_total", Help: "Jobs of this node given back by their assignee."}),
 		declines:   prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_declines_total", Help: "Offers declined on tickets of this node."}),
 		expired:    prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_expired_total", Help: "Offers that expired unanswered."}),
+		superseded: prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_routing_offers_superseded_total", Help: "Pending offers to this node's members given up for another job."}),
 		unroutable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coopnet_routing_unroutable_total", Help: "Tickets found unroutable, by reason."}, []string{"reason"}),
 		dropped:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "coopnet_routing_dropped_messages_total", Help: "Malformed or foreign messages dropped, by kind."}, []string{"kind"}),
 		gather:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "coopnet_routing_gather_seconds", Help: "Time to gather candidates from the regions.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
@@ -178,7 +180,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		pubErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_publish_errors_total", Help: "Failed attempts to publish outbox messages."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.forwards, m.offers, m.accepts, m.releases, m.declines, m.expired, m.unroutable, m.dropped, m.gather,
+		reg.MustRegister(m.forwards, m.offers, m.accepts, m.releases, m.declines, m.expired, m.superseded, m.unroutable, m.dropped, m.gather,
 			m.published, m.pubErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_nats_connected", Help: "1 when the NATS connection is up."},
 				func() float64 {

@@ -31,10 +31,15 @@ type Weights struct {
 	// capacity — spread routed work, so that members where demand is low
 	// get their share.
 	Fairness float64
+	// Supersede: what a job must gain, at least, to take a member who has
+	// no room left because of a pending offer (see rankCost).
+	Supersede float64
 }
 
-// DefaultWeights weigh skill, distance, load and fairness equally.
-var DefaultWeights = Weights{Level: 1, Distance: 1, Load: 1, Fairness: 1}
+// DefaultWeights weigh skill, distance, load and fairness equally; a job
+// takes a member from a pending offer only when that saves the coop a fifth
+// of a criterion.
+var DefaultWeights = Weights{Level: 1, Distance: 1, Load: 1, Fairness: 1, Supersede: 0.2}
 
 // Exclusion reasons, also the reasons a ticket is unroutable.
 const (
@@ -87,11 +92,38 @@ func Cost(c Candidate, j Job, w Weights) float64 {
 	return w.Level*level + w.Distance*dist + w.Load*load + w.Fairness*fair
 }
 
+// rankCost is what a candidate is ranked by: Cost, and for a member who
+// would have to give up a pending offer to take the job (Supersedes), what
+// that offer's job loses by going to its next candidate (SupersedeCost) plus
+// the Supersede weight. Such a member is proposed only when this still beats
+// everyone with room: jobs forwarded in the same days then share the
+// members between them better than first come, first served.
+func rankCost(c Candidate, j Job, w Weights) float64 {
+	cost := Cost(c, j, w)
+	if c.Supersedes != "" {
+		cost += c.SupersedeCost + w.Supersede
+	}
+	return cost
+}
+
+// Regret is what the job would lose if ranked[i] had to give it up: the
+// cost of its next candidate who takes nobody's place, less ranked[i]'s own
+// Cost. ok is false when there is no such candidate: an offer without a
+// fallback is never superseded.
+func Regret(ranked []Scored, i int, j Job, w Weights) (regret float64, ok bool) {
+	for _, n := range ranked[i+1:] {
+		if n.Supersedes == "" {
+			return max(0, round9(n.Cost-Cost(ranked[i].Candidate, j, w))), true
+		}
+	}
+	return 0, false
+}
+
 // quarterPerHorizon converts capacity over the default horizon (14 days) to
 // a quarter (91 days).
 const quarterPerHorizon = 91.0 / DefaultHorizonDays
 
-// Scored is a candidate with its cost.
+// Scored is a candidate with the cost they are ranked by (rankCost).
 type Scored struct {
 	Candidate
 	Cost float64 `json:"cost"`
@@ -113,7 +145,7 @@ func RankTop(cands []Candidate, j Job, w Weights, k int) []Scored {
 		if Exclude(c, j) != "" {
 			continue
 		}
-		sc := Scored{Candidate: c, Cost: round9(Cost(c, j, w))}
+		sc := Scored{Candidate: c, Cost: round9(rankCost(c, j, w))}
 		if len(top) == k && !better(sc, top[k-1]) {
 			continue
 		}
@@ -146,7 +178,8 @@ func better(x, y Scored) bool {
 // round9 removes floating-point noise so that equal costs compare equal.
 func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
 
-// ParseWeights reads weights written as "level=1,distance=1,load=1,fairness=1";
+// ParseWeights reads weights written as
+// "level=1,distance=1,load=1,fairness=1,supersede=0.2";
 // criteria not named keep their default weight. Weights are finite, from 0
 // to 100, and not all zero.
 func ParseWeights(s string) (Weights, error) {
@@ -170,11 +203,13 @@ func ParseWeights(s string) (Weights, error) {
 			w.Load = f
 		case "fairness":
 			w.Fairness = f
+		case "supersede":
+			w.Supersede = f
 		default:
-			return Weights{}, fmt.Errorf("unknown routing weight %q: level, distance, load or fairness", name)
+			return Weights{}, fmt.Errorf("unknown routing weight %q: level, distance, load, fairness or supersede", name)
 		}
 	}
-	if w == (Weights{}) {
+	if w.Level == 0 && w.Distance == 0 && w.Load == 0 && w.Fairness == 0 {
 		return Weights{}, fmt.Errorf("routing weights cannot all be zero")
 	}
 	return w, nil

@@ -147,14 +147,15 @@ func TestUnroutableReason(t *testing.T) {
 }
 
 func TestParseWeights(t *testing.T) {
-	w, err := ParseWeights("level=2, distance=0.5,load=1,fairness=3")
+	w, err := ParseWeights("level=2, distance=0.5,load=1,fairness=3,supersede=0")
 	if err != nil || w != (Weights{Level: 2, Distance: 0.5, Load: 1, Fairness: 3}) {
 		t.Fatalf("ParseWeights = %+v, %v", w, err)
 	}
-	if w, err := ParseWeights("distance=2"); err != nil || w != (Weights{Level: 1, Distance: 2, Load: 1, Fairness: 1}) {
+	if w, err := ParseWeights("distance=2"); err != nil || w != (Weights{Level: 1, Distance: 2, Load: 1, Fairness: 1, Supersede: 0.2}) {
 		t.Fatalf("partial weights = %+v, %v", w, err)
 	}
-	for _, bad := range []string{"speed=1", "level=-1", "level=abc", "level", "level=NaN", "level=0,distance=0,load=0,fairness=0"} {
+	for _, bad := range []string{"speed=1", "level=-1", "level=abc", "level", "level=NaN", "supersede=101",
+		"level=0,distance=0,load=0,fairness=0", "level=0,distance=0,load=0,fairness=0,supersede=1"} {
 		if _, err := ParseWeights(bad); err == nil {
 			t.Errorf("ParseWeights(%q) accepted", bad)
 		}
@@ -186,5 +187,54 @@ func TestRankTopIsRankPrefix(t *testing.T) {
 		if better(full[i], full[i-1]) {
 			t.Fatalf("ranking out of order at %d", i)
 		}
+	}
+}
+
+// TestSupersedeRanking: a member who would give up a pending offer ranks by
+// their cost plus what that offer's job loses plus the Supersede weight.
+func TestSupersedeRanking(t *testing.T) {
+	j := Job{Skill: "website", MinLevel: 1, EstimatedMinutes: 120, OnSite: true}
+	free := cand("free", 2, 50, false, 100, 1200, 0, 0)  // 0.75 + 0.5 + 0.1 = 1.35
+	held := cand("held", 5, 10, false, 100, 1200, 0, 0)  // 0 + 0.1 + 0.1 = 0.2
+	held.Supersedes, held.SupersedeCost = "offer-x", 0.5 // 0.2 + 0.5 + 0.2 = 0.9
+	ranked := Rank([]Candidate{free, held}, j, DefaultWeights)
+	if len(ranked) != 2 || ranked[0].Handle != "held" || math.Abs(ranked[0].Cost-0.9) > 1e-9 || math.Abs(ranked[1].Cost-1.35) > 1e-9 {
+		t.Fatalf("ranking %+v, want held (0.9) then free (1.35)", ranked)
+	}
+	// What the held offer's job loses outweighs the gain: the free member first.
+	held.SupersedeCost = 1.0 // 0.2 + 1.0 + 0.2 = 1.4
+	if ranked := Rank([]Candidate{free, held}, j, DefaultWeights); ranked[0].Handle != "free" {
+		t.Fatalf("ranking %+v, want free first", ranked)
+	}
+	// A large Supersede weight: nobody's place is taken while someone has room.
+	w := DefaultWeights
+	w.Supersede = 100
+	held.SupersedeCost = 0
+	if ranked := Rank([]Candidate{free, held}, j, w); ranked[0].Handle != "free" {
+		t.Fatalf("ranking %+v, want free first with supersede=100", ranked)
+	}
+}
+
+// TestRegret: what a job loses is the cost of its next candidate who takes
+// nobody's place, less its own; none such: no regret, never superseded.
+func TestRegret(t *testing.T) {
+	j := Job{Skill: "website", MinLevel: 1, EstimatedMinutes: 120, OnSite: true}
+	a := cand("a", 5, 10, false, 100, 1200, 0, 0) // 0.2
+	b := cand("b", 4, 10, false, 100, 1200, 0, 0) // 0.45, taking someone's place: +0.1+0.2
+	b.Supersedes, b.SupersedeCost = "offer-y", 0.1
+	c := cand("c", 3, 30, false, 100, 1200, 0, 0) // 0.5 + 0.3 + 0.1 = 0.9
+	ranked := Rank([]Candidate{c, b, a}, j, DefaultWeights)
+	if got := []string{ranked[0].Handle, ranked[1].Handle, ranked[2].Handle}; joinSpace(got) != "a b c" {
+		t.Fatalf("ranking %v", got)
+	}
+	if r, ok := Regret(ranked, 0, j, DefaultWeights); !ok || math.Abs(r-0.7) > 1e-9 {
+		t.Errorf("regret of a = %v, %v; want 0.7 (c's 0.9 less a's 0.2: b takes someone's place)", r, ok)
+	}
+	// b's own cost, not their ranking cost, is what the job pays.
+	if r, ok := Regret(ranked, 1, j, DefaultWeights); !ok || math.Abs(r-(0.9-0.45)) > 1e-9 {
+		t.Errorf("regret of b = %v, %v; want 0.45", r, ok)
+	}
+	if _, ok := Regret(ranked, 2, j, DefaultWeights); ok {
+		t.Error("the last candidate has a regret")
 	}
 }

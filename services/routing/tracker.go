@@ -36,7 +36,8 @@ type Routing struct {
 	OfferHandle     string     `json:"offered_to,omitempty"`
 	OfferRegion     string     `json:"offered_region,omitempty"`
 	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
-	ReleaseToken    string     `json:"-"` // the assignee's secret to give the job back
+	ReleaseToken    string     `json:"-"`                    // the assignee's secret to give the job back
+	Superseded      bool       `json:"superseded,omitempty"` // an offer was superseded: takes nobody's place
 	RequestedBy     string     `json:"requested_by"`
 	RequestedByName string     `json:"-"`
 	Attempts        int        `json:"-"`
@@ -344,6 +345,11 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 		res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, guard).Updates(set)
 		return res.RowsAffected == 1, res.Error
 	}
+	// A job whose offer was superseded takes nobody's place in turn: no
+	// chains of superseded offers.
+	for r.Superseded && r.NextIndex < len(ranked) && ranked[r.NextIndex].Supersedes != "" {
+		r.NextIndex++
+	}
 	if r.NextIndex >= len(ranked) {
 		ok, err := update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
 			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
@@ -381,12 +387,22 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
 		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redactClient(r.Note, private), Skill: r.Skill,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
-		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires}
+		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires,
+		Supersedes: c.Supersedes}
+	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+	if regret, ok := Regret(ranked, r.NextIndex, job, s.cfg.Weights); ok {
+		msg.Regret = &regret
+	}
 	s.m.offers.Inc()
 	return enqueue(ctx, tx, offerID, subjectJobs+c.Region+"."+kindOffer, msg)
 }
 
-// advance moves a routing past its current offer (declined or expired):
+// whySuperseded is the history's word for an offer another job took the
+// member's place from.
+const whySuperseded = "offer_superseded"
+
+// advance moves a routing past its current offer (declined, expired or
+// superseded):
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
 func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, why string) error {
@@ -432,7 +448,11 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		if err != nil {
 			return err
 		}
-		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, "offering", nil)
+		var extra map[string]any
+		if why == whySuperseded {
+			r.Superseded, extra = true, map[string]any{"superseded": true}
+		}
+		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, "offering", extra)
 	})
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
@@ -451,6 +471,19 @@ func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
 	}
 	s.m.declines.Inc()
 	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, "offer_declined")
+}
+
+// receiveSuperseded passes the job on when the member's node gave their
+// place to another job.
+func (s *Service) receiveSuperseded(ctx context.Context, data []byte) error {
+	var a AnswerMsg
+	if err := decode(data, &a); err != nil {
+		return err
+	}
+	if err := a.validate(kindSuperseded); err != nil {
+		return err
+	}
+	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, whySuperseded)
 }
 
 // resumePostponed, once NATS is back, makes the searches postponed while
