@@ -138,32 +138,23 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
 	var stored bool
 	var ended *heldOffer
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
-		stored, ended = false, nil
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if res.Error != nil || res.RowsAffected == 0 || o.Supersedes == "" {
-			stored = res.RowsAffected == 1
-			return res.Error
-		}
-		stored = true
-		var old Offer
-		err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND regret IS NOT NULL", o.Supersedes, o.MemberID).
-			Take(&old).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil // answered, expired or withdrawn meanwhile
-		}
-		if err != nil {
+	var err error
+	if o.Supersedes == "" {
+		// One statement, no transaction: the common case, on the routing's
+		// hot path.
+		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		stored, err = res.RowsAffected == 1, res.Error
+	} else {
+		err = s.inTx(ctx, func(tx *gorm.DB) error {
+			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+			if stored, ended = res.RowsAffected == 1, nil; res.Error != nil || !stored {
+				return res.Error
+			}
+			var err error
+			ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID)
 			return err
-		}
-		res = tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", old.ID).
-			Updates(map[string]any{"state": "superseded", "decline_reason": "", "answered_at": storage.Now()})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
-		ended = &heldOffer{ID: old.ID, MemberID: old.MemberID, Minutes: old.EstimatedMinutes}
-		msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
-		return enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg)
-	})
+		})
+	}
 	if storage.IsForeignKeyViolation(err) {
 		return bad("offer to unknown member %s", o.MemberID) // the member must be of this node
 	}
@@ -181,6 +172,30 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		s.cfg.OnOfferStored(&row)
 	}
 	return nil
+}
+
+// supersede ends the member's pending offer id, inside tx, if it is still
+// pending and may be superseded, and tells its origin; it returns the offer
+// ended, or nil.
+func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID string) (*heldOffer, error) {
+	var old Offer
+	err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND regret IS NOT NULL", id, memberID).Take(&old).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil // answered, expired or withdrawn meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", old.ID).
+		Updates(map[string]any{"state": "superseded", "answered_at": storage.Now()})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, res.Error
+	}
+	msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
+	if err := enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg); err != nil {
+		return nil, err
+	}
+	return &heldOffer{ID: old.ID, MemberID: old.MemberID, Minutes: old.EstimatedMinutes}, nil
 }
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
