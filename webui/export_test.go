@@ -26,7 +26,7 @@ func DynamicKeys() map[string][]string {
 		"event.":    {planning.Invited, planning.Accepted, planning.Tentative, planning.Rejected},
 		"weekday.":  {"0", "1", "2", "3", "4", "5", "6"},
 		"action.": {"created", "updated", "commented", "commented_internally", "forwarded", "offered", "offered_to", "accepted",
-			"unroutable", "offer_declined", "offer_expired", "offer_superseded", "logged_time", "shared", "synced", "refused", "superseded", "planned",
+			"unroutable", "offer_declined", "offer_expired", "offer_superseded", "searched_again", "logged_time", "shared", "synced", "refused", "superseded", "planned",
 			"planning_accepted", "planning_tentative", "planning_rejected", "copy_held", "client_updated"},
 	}
 }

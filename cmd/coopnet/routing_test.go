@@ -542,7 +542,8 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	}
 
 	// Marie accepts the expert job. A late offer in the place of that
-	// answered offer does not undo it: it is kept as an ordinary offer.
+	// answered offer does not undo it: it is kept as an ordinary offer
+	// while she has room (30 h of 64 booked).
 	c.api("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
 	marie, err := c.node("bretagne").n.members.GetByEmail(context.Background(), marieEmail)
 	if err != nil {
@@ -587,6 +588,23 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
 		t.Error("an offer that was not superseded is counted")
 	}
+	// With 50 h booked, a 40-hour offer finds no room: her node declines it
+	// at once rather than leave the job waiting for her answer.
+	heavy, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": "01a201c8-0000-7000-8000-0000000000b4",
+		"routing_id": "01a201c8-0000-7000-8000-0000000000aa", "origin_region": bfc, "ticket_id": late, "ticket_ap_id": "x",
+		"member_id": marie.ID, "title": "Gros chantier", "skill": "website", "estimated_minutes": 40 * 60, "forwarded_by": "x",
+		"forwarded_by_name": "x", "expires_at": time.Now().Add(time.Hour)})
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", heavy); err != nil {
+		t.Fatal(err)
+	}
+	var state, reason string
+	waitFor(t, "the 40-hour offer stored", func() bool {
+		row := c.node("bretagne").n.db.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", "01a201c8-0000-7000-8000-0000000000b4").Row()
+		return row.Scan(&state, &reason) == nil
+	})
+	if state != "declined" || reason != "full" {
+		t.Errorf("an offer beyond Marie's room is %s (%q), want declined (full)", state, reason)
+	}
 	// A malformed superseding offer is dropped and counted.
 	msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": "01a201c8-0000-7000-8000-0000000000b3",
 		"routing_id": "01a201c8-0000-7000-8000-0000000000aa", "origin_region": bfc, "ticket_id": late, "ticket_ap_id": "x",
@@ -598,4 +616,52 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	waitFor(t, "the malformed offer dropped", func() bool {
 		return strings.Contains(metrics("bretagne"), `coopnet_routing_dropped_messages_total{kind="offer"} 1`)
 	})
+}
+
+// TestSupersededJobSearchesAgain: a job whose offer was superseded goes
+// down its list without taking anyone's place; when the list runs out it
+// searches once more, leaving out those it was offered to, and then, with
+// nobody left, is unroutable.
+func TestSupersededJobSearchesAgain(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	bfc := "bourgogne-franche-comte"
+	// 20 h, then 45 h at level 4: Marie (64 h) has room for one only.
+	big := c.schoolTicket("Site web et intranet", "website", false, 20)
+	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	c.offerFor("bretagne", marieEmail, big)
+	expert := c.schoolTicket("Site web accessible", "website", false, 45)
+	c.api(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+	c.offerFor("bretagne", marieEmail, expert)
+	gwen := c.offerFor("bretagne", gwenEmail, big)
+	// Zoé's work under way is done: she has room now (20 h), but was not
+	// among the big job's candidates.
+	for _, it := range c.api("ile-de-france", "GET", "/api/v1/tickets", zoeEmail, nil, 200)["items"].([]any) {
+		if tk := it.(map[string]any); tk["title"] == "Refonte du site" {
+			c.api("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), zoeEmail,
+				map[string]any{"version": tk["version"], "status": "resolved"}, 200)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // the Île-de-France node's view of bookings is at most a second old
+	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
+	paul := c.offerFor("ile-de-france", paulEmail, big)
+	c.api("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
+	zoe := c.offerFor("ile-de-france", zoeEmail, big)
+	h := c.history(big)
+	if count(h, "searched_again") != 1 || count(h, "offered_to") != 4 || count(h, "offer_superseded") != 1 {
+		t.Errorf("history: %v", h)
+	}
+	for _, who := range []struct{ region, email string }{{"bretagne", marieEmail}, {"bretagne", gwenEmail}, {"ile-de-france", paulEmail}} {
+		if c.hasOffer(who.region, who.email, big) {
+			t.Errorf("%s was offered the job again", who.email)
+		}
+	}
+	c.api("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", zoeEmail, nil, 204)
+	waitFor(t, "unroutable", func() bool { return c.ticket(big)["status"] == "unroutable" })
+	if h := c.history(big); count(h, "searched_again") != 1 || count(h, "unroutable") != 1 {
+		t.Errorf("history: %v", h)
+	}
+	r := c.api(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
+	if r["reason"] != "all_declined" {
+		t.Errorf("routing: %v", r)
+	}
 }

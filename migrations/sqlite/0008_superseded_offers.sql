@@ -3,7 +3,8 @@
 -- them more; the pending offer then goes to its job's next candidate. The
 -- origin sends with each offer what its job would lose that way (regret;
 -- NULL: no fallback, never superseded), and marks a routing whose offer was
--- superseded (it then takes nobody's place in turn).
+-- superseded (it then takes nobody's place in turn) and whether it searched
+-- again once its list ran out (it does so once).
 --
 -- SQLite cannot change a CHECK constraint: the offers table is rebuilt
 -- (nothing refers to it).
@@ -43,3 +44,4 @@ DROP TABLE offers;
 ALTER TABLE offers_0008 RENAME TO offers;
 CREATE INDEX offers_by_member ON offers (member_id, state, expires_at);
 ALTER TABLE routings ADD COLUMN superseded BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE routings ADD COLUMN searched_again BOOLEAN NOT NULL DEFAULT false;

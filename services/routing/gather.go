@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -323,7 +322,7 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 		}
 		// No room, because of a pending offer: proposed in its place, at
 		// the cost of what that offer's job loses (see rankCost).
-		if c, ok := s.book.inPlaceOf(cands[i], job); ok {
+		if c, ok := s.book.inPlaceOf(cands[i], job); ok && !q.NoSupersede {
 			cands[i] = c
 			continue
 		}
@@ -417,7 +416,7 @@ func (b *book) fill(ctx context.Context, cands []Candidate) error {
 		b.booked, b.routed, b.held, b.loadedAt = booked, routed, held, time.Now()
 	}
 	for i := range cands {
-		cands[i].BookedMin, cands[i].RoutedMinQtr = b.booked[cands[i].MemberID], b.routed[cands[i].MemberID]
+		cands[i].BookedMin, cands[i].RoutedMinQtr = max(0, b.booked[cands[i].MemberID]), b.routed[cands[i].MemberID]
 	}
 	return nil
 }
@@ -436,15 +435,13 @@ func (b *book) add(o *Offer) {
 	}
 }
 
-// supersede forgets an offer whose place another job just took.
-func (b *book) supersede(h heldOffer) {
+// invalidate makes the next use read the view again: an offer ended (its
+// minutes are no longer booked). Adjusting the counts instead could count
+// twice a change a concurrent reload already saw.
+func (b *book) invalidate() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.booked == nil {
-		return
-	}
-	b.booked[h.MemberID] -= h.Minutes
-	b.held[h.MemberID] = slices.DeleteFunc(b.held[h.MemberID], func(x heldOffer) bool { return x.ID == h.ID })
+	b.loadedAt = time.Time{}
 }
 
 // inPlaceOf proposes c, who has no room for job, in the place of one of

@@ -130,10 +130,11 @@ func (m matchMember) candidate(i int, j matchJob) (Candidate, bool) {
 // matching is one placement of the batch: the member of each job (-1: not
 // placed) and the total cost of the placed jobs.
 type matching struct {
-	member     []int
-	cost       float64
-	placed     int
-	superseded int // offers whose member went to another job
+	member        []int
+	cost          float64
+	placed        int
+	superseded    int // offers whose member went to another job
+	searchedAgain int // superseded jobs whose list ran out
 }
 
 // routerMatch is the router placing the batch's jobs one by one, in order,
@@ -146,19 +147,23 @@ type matching struct {
 //     at the cost of what its job loses (Regret, sent with the offer);
 //   - the job is offered down its ranked list; a member taken meanwhile
 //     declines at once, as a full member's node does;
+//   - a member with no room declines at once (their node does, see
+//     receiveOffer): one given a job of the batch since the search, or one
+//     whose pending offer named was answered meanwhile;
 //   - a job whose offer was superseded goes on down its own list without
-//     taking anyone's place, and searches again (still without) if the list
-//     runs out.
+//     taking anyone's place; if the list runs out it searches once more,
+//     without those it offered the job to, still taking nobody's place.
 //
 // With supersede false nobody is ever proposed in a pending offer's place:
 // first come, first served.
 func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bool) matching {
 	type state struct {
-		list       []Scored
-		next       int
-		superseded bool
-		regret     float64
-		fallback   bool // regret is known: the offer may be superseded
+		list          []Scored
+		next          int
+		superseded    bool
+		searchedAgain bool
+		regret        float64
+		fallback      bool // regret is known: the offer may be superseded
 	}
 	holder := make([]int, len(members))
 	for i := range holder {
@@ -166,12 +171,12 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 	}
 	st := make([]state, len(jobs))
 	g := matching{member: make([]int, len(jobs))}
-	search := func(ji int, mayTakePlace bool) []Scored {
+	search := func(ji int, mayTakePlace bool, offered map[string]bool) []Scored {
 		j := jobs[ji]
 		byRegion := map[string][]Candidate{}
 		for i, m := range members {
 			c, ok := m.candidate(i, j)
-			if !ok {
+			if !ok || offered[c.Handle] {
 				continue
 			}
 			if x := holder[i]; x >= 0 {
@@ -196,13 +201,16 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 		g.member[ji] = -1
 		for {
 			if s.next >= len(s.list) {
-				if !s.superseded || s.list == nil {
+				if !s.superseded || s.searchedAgain {
 					return // unplaced
 				}
-				s.list, s.next = search(ji, false), 0
-				if len(s.list) == 0 {
-					return
+				offered := map[string]bool{}
+				for _, c := range s.list {
+					offered[c.Handle] = true
 				}
+				s.list, s.next, s.searchedAgain = search(ji, false, offered), 0, true
+				g.searchedAgain++
+				continue
 			}
 			c := s.list[s.next]
 			s.next++
@@ -225,7 +233,7 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 		}
 	}
 	for ji := range jobs {
-		st[ji].list = search(ji, supersede)
+		st[ji].list = search(ji, supersede, nil)
 		offer(ji)
 	}
 	for ji, i := range g.member {
@@ -484,8 +492,8 @@ func BenchmarkMatchingQuality(b *testing.B) {
 	fmt.Fprintf(&s, "matching quality: the router vs the optimal assignment (Hungarian), same cost, DefaultWeights\n")
 	fmt.Fprintf(&s, "  %d members in 13 regions, %d jobs (seed %d); a member takes at most one job of the batch\n",
 		len(members), len(jobs), matchSeed)
-	fmt.Fprintf(&s, "  jobs placed: router %d (%d offers superseded), first come first served %d, optimal %d, nobody qualified %d",
-		q.router.placed, q.router.superseded, q.fcfs.placed, q.optimalAll.placed, q.unplaceable)
+	fmt.Fprintf(&s, "  jobs placed: router %d (%d offers superseded, %d searches again), first come first served %d, optimal %d, nobody qualified %d",
+		q.router.placed, q.router.superseded, q.router.searchedAgain, q.fcfs.placed, q.optimalAll.placed, q.unplaceable)
 	if len(q.onlyOptimal) > 0 {
 		fmt.Fprintf(&s, "; the optimum over all jobs places %d the router could not, leaving out %d it placed",
 			len(q.onlyOptimal), q.onlyRouter)

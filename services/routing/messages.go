@@ -74,6 +74,9 @@ type Question struct {
 	Lat              float64 `json:"lat"`
 	Lon              float64 `json:"lon"`
 	HorizonDays      int     `json:"horizon_days"`
+	// NoSupersede: propose nobody in the place of a pending offer (the job
+	// asking had its own offer superseded).
+	NoSupersede bool `json:"no_supersede,omitempty"`
 }
 
 // Candidate is one member a region proposes, with the figures to score them.

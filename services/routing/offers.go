@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,8 +122,10 @@ func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
 // often it is delivered). An offer in the place of a pending one
 // (Supersedes) ends that one, if it is still pending, in the same
 // transaction, and its origin hears of it: its job goes to the next
-// candidate. If the member answered it meanwhile, the new offer stays, as
-// any other: the member sees both and decides.
+// candidate. An offer that finds the member without room for its hours
+// (they got other work since the search, or the offer it was to take the
+// place of was answered meanwhile) is declined at once, so that the job
+// does not wait for an answer that can only be no.
 func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	var o OfferMsg
 	if err := decode(data, &o); err != nil {
@@ -136,23 +139,40 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
 		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
+	full, err := s.noRoom(ctx, &o)
+	if err != nil {
+		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
+	}
 	var stored bool
-	var ended *heldOffer
-	var err error
-	if o.Supersedes == "" {
+	var ended bool
+	if o.Supersedes == "" && !full {
 		// One statement, no transaction: the common case, on the routing's
 		// hot path.
 		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 		stored, err = res.RowsAffected == 1, res.Error
 	} else {
 		err = s.inTx(ctx, func(tx *gorm.DB) error {
+			row.State = "pending"
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-			if stored, ended = res.RowsAffected == 1, nil; res.Error != nil || !stored {
+			if stored, ended = res.RowsAffected == 1, false; res.Error != nil || !stored {
 				return res.Error
 			}
-			var err error
-			ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID)
-			return err
+			if o.Supersedes != "" {
+				var err error
+				if ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID); err != nil || ended {
+					return err
+				}
+			}
+			if !full {
+				return nil
+			}
+			row.State = "declined"
+			if err := tx.Model(&Offer{}).Where("id = ?", row.ID).
+				Updates(map[string]any{"state": "declined", "decline_reason": declinedFull, "answered_at": storage.Now()}).Error; err != nil {
+				return err
+			}
+			msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: row.ID, RoutingID: row.RoutingID, Region: s.cfg.Region, Reason: declinedFull}
+			return enqueue(ctx, tx, "decline-"+row.ID, subjectJobs+row.OriginRegion+"."+kindDecline, msg)
 		})
 	}
 	if storage.IsForeignKeyViolation(err) {
@@ -161,41 +181,64 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
 	}
-	if stored {
+	switch {
+	case ended:
+		s.book.invalidate()
+		s.m.superseded.Inc()
+	case stored && row.State == "pending":
 		s.book.add(&row)
 	}
-	if ended != nil {
-		s.book.supersede(*ended)
-		s.m.superseded.Inc()
-	}
-	if s.cfg.OnOfferStored != nil {
+	if stored && s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)
 	}
 	return nil
 }
 
+// declinedFull is the reason of an offer declined by the member's node:
+// the member had no room left for its hours.
+const declinedFull = "full"
+
+// noRoom reports whether the member an offer is for lacks the room for its
+// hours over the horizon, as the node's view of bookings stands (at most a
+// second old). A member who no longer has the skill is given the benefit of
+// the doubt: they decide.
+func (s *Service) noRoom(ctx context.Context, o *OfferMsg) (bool, error) {
+	holders, err := s.holders(ctx, o.Skill)
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
+	if i < 0 {
+		return false, nil
+	}
+	c := []Candidate{{MemberID: o.MemberID, CapacityMin: holders[i].WeeklyHours * 60 * s.cfg.HorizonDays / 7}}
+	if err := s.book.fill(ctx, c); err != nil {
+		return false, err
+	}
+	return c[0].CapacityMin-c[0].BookedMin < o.EstimatedMinutes, nil
+}
+
 // supersede ends the member's pending offer id, inside tx, if it is still
-// pending and may be superseded, and tells its origin; it returns the offer
-// ended, or nil.
-func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID string) (*heldOffer, error) {
+// pending, unexpired, may be superseded and the member has not started to
+// accept it (Accept keeps the release token before it asks the origin), and
+// tells its origin; it reports whether it ended it.
+func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID string) (bool, error) {
 	var old Offer
-	err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND regret IS NOT NULL", id, memberID).Take(&old).Error
+	err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND expires_at > ? AND regret IS NOT NULL AND release_token = ''",
+		id, memberID, storage.Now()).Take(&old).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil // answered, expired or withdrawn meanwhile
+		return false, nil // answered, expired or withdrawn meanwhile
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", old.ID).
+	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending' AND release_token = ''", old.ID).
 		Updates(map[string]any{"state": "superseded", "answered_at": storage.Now()})
 	if res.Error != nil || res.RowsAffected == 0 {
-		return nil, res.Error
+		return false, res.Error
 	}
 	msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
-	if err := enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg); err != nil {
-		return nil, err
-	}
-	return &heldOffer{ID: old.ID, MemberID: old.MemberID, Minutes: old.EstimatedMinutes}, nil
+	return true, enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg)
 }
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
@@ -207,9 +250,13 @@ func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
 	if err := a.validate(kindWithdraw); err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Model(&Offer{}).
+	res := s.db.WithContext(ctx).Model(&Offer{}).
 		Where("id = ? AND origin_region = ? AND routing_id = ? AND state = 'pending'", a.OfferID, a.Region, a.RoutingID).
-		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()}).Error
+		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()})
+	if res.RowsAffected > 0 {
+		s.book.invalidate() // the member has room again
+	}
+	return res.Error
 }
 
 // PendingOffers lists the actor's offers still open, soonest to expire first.
@@ -260,13 +307,19 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	}
 	if o.ReleaseToken == "" {
 		// The secret the job will take to be given back, kept before it is
-		// sent: a repeated acceptance sends the same.
+		// sent: a repeated acceptance sends the same. Once it is kept, the
+		// offer is no longer superseded (see supersede); if it was just
+		// before, the acceptance stops here.
 		tok := newToken()
-		if err := s.db.WithContext(ctx).Exec("UPDATE offers SET release_token = ? WHERE id = ? AND release_token = ''", tok, o.ID).Error; err != nil {
+		if err := s.db.WithContext(ctx).Exec("UPDATE offers SET release_token = ? WHERE id = ? AND release_token = '' AND state IN ('pending', 'accepted')",
+			tok, o.ID).Error; err != nil {
 			return nil, fmt.Errorf("routing: accept %s: %w", o.ID, err)
 		}
-		if err := s.db.WithContext(ctx).Raw("SELECT release_token FROM offers WHERE id = ?", o.ID).Row().Scan(&o.ReleaseToken); err != nil {
+		if err := s.db.WithContext(ctx).Raw("SELECT release_token, state FROM offers WHERE id = ?", o.ID).Row().Scan(&o.ReleaseToken, &o.State); err != nil {
 			return nil, fmt.Errorf("routing: accept %s: %w", o.ID, err)
+		}
+		if o.ReleaseToken == "" {
+			return nil, apperr.New(apperr.Conflict, "this offer is %s", o.State)
 		}
 	}
 	rep, err := s.askAccept(ctx, by, o)
@@ -342,5 +395,6 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 		}
 		return fmt.Errorf("routing: decline %s: %w", o.ID, err)
 	}
+	s.book.invalidate() // the member has room again
 	return nil
 }

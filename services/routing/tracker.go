@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type Routing struct {
 	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
 	ReleaseToken    string     `json:"-"`                    // the assignee's secret to give the job back
 	Superseded      bool       `json:"superseded,omitempty"` // an offer was superseded: takes nobody's place
+	SearchedAgain   bool       `json:"-"`                    // superseded, its list ran out: searched once more
 	RequestedBy     string     `json:"requested_by"`
 	RequestedByName string     `json:"-"`
 	Attempts        int        `json:"-"`
@@ -220,7 +222,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	}
 	q := Question{V: wireVersion, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
-		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays}
+		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays, NoSupersede: r.Superseded}
 	if !s.bus.Connected() {
 		return s.retryLater(ctx, r, "NATS is not connected")
 	}
@@ -244,6 +246,24 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 		excluded[a.Region] = a.Excluded
 	}
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+	reason := unroutableReason(len(answers), excluded)
+	if r.SearchedAgain {
+		// Searching again after an offer was superseded: not those of the
+		// first search who were offered the job already.
+		var before []Scored
+		if err := json.Unmarshal([]byte(r.Candidates), &before); err != nil {
+			return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
+		}
+		offered := map[string]bool{}
+		for _, c := range before[:min(r.NextIndex, len(before))] {
+			offered[c.Handle] = true
+		}
+		n := len(all)
+		all = slices.DeleteFunc(all, func(c Candidate) bool { return offered[c.Handle] })
+		if len(all) < n {
+			reason = ReasonDeclined
+		}
+	}
 	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
 	if live := s.liveRegions(); len(ranked) == 0 && len(answers) < live && r.Attempts+1 < maxSearchAttempts {
 		// Nobody among the regions that answered, but not all that are alive
@@ -255,7 +275,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	excl, _ := json.Marshal(excluded)
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		r.Candidates, r.NextIndex = string(cands), 0
-		return s.offerNext(ctx, tx, r, t, place, private, unroutableReason(len(answers), excluded), "pending",
+		return s.offerNext(ctx, tx, r, t, place, private, reason, "pending",
 			map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
 	})
 }
@@ -349,6 +369,18 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	// chains of superseded offers.
 	for r.Superseded && r.NextIndex < len(ranked) && ranked[r.NextIndex].Supersedes != "" {
 		r.NextIndex++
+	}
+	if r.NextIndex >= len(ranked) && r.Superseded && !r.SearchedAgain && guard == "offering" {
+		// The list ran out after an offer was superseded: its fallbacks may
+		// have gone meanwhile. Search once more, taking nobody's place.
+		ok, err := update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil,
+			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
+		if err != nil || !ok {
+			return err
+		}
+		_, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusRouting,
+			nil, nil, "routing@"+s.cfg.Region, "searched_again")
+		return err
 	}
 	if r.NextIndex >= len(ranked) {
 		ok, err := update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
@@ -457,6 +489,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
 	}
+	kick(s.kickRoute) // the routing may be pending again (see offerNext)
 	return nil
 }
 
