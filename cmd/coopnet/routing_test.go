@@ -556,20 +556,20 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	defer nc.Close()
 	js, _ := nc.JetStream()
 	late := c.schoolTicket("Sauvegardes", "website", false, 10)
-	offer := func(id, member, supersedes string) {
+	offer := func(id, member, supersedes string, hours int) {
 		t.Helper()
 		msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": id, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
 			"origin_region": bfc, "ticket_id": late, "ticket_ap_id": "http://example.test/tickets/" + late, "member_id": member,
-			"title": "Sauvegardes", "skill": "website", "estimated_minutes": 600, "commune": "Bourguignon", "departement": "25",
+			"title": "Sauvegardes", "skill": "website", "estimated_minutes": hours * 60, "commune": "Bourguignon", "departement": "25",
 			"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour),
 			"supersedes": supersedes, "regret": 0.5})
 		if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
 			t.Fatal(err)
 		}
 	}
-	offer("01a201c8-0000-7000-8000-0000000000b1", marie.ID, second["id"].(string))
+	offer("01a201c8-0000-7000-8000-0000000000b1", marie.ID, second["id"].(string), 10)
 	// And one naming Gwen's offer in Marie's name ends nothing either.
-	offer("01a201c8-0000-7000-8000-0000000000b2", marie.ID, gwen["id"].(string))
+	offer("01a201c8-0000-7000-8000-0000000000b2", marie.ID, gwen["id"].(string), 10)
 	waitFor(t, "both late offers stored", func() bool {
 		n := 0
 		for _, it := range c.api("bretagne", "GET", "/api/v1/offers", marieEmail, nil, 200)["items"].([]any) {
@@ -616,6 +616,28 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	waitFor(t, "the malformed offer dropped", func() bool {
 		return strings.Contains(metrics("bretagne"), `coopnet_routing_dropped_messages_total{kind="offer"} 1`)
 	})
+
+	// Gwen (60 h) holds the big job (40 h). An offer in its place that
+	// finds her with room for both ends nothing: she can take both.
+	gwenM, err := c.node("bretagne").n.members.GetByEmail(context.Background(), gwenEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer("01a201c8-0000-7000-8000-0000000000c1", gwenM.ID, gwen["id"].(string), 10)
+	waitFor(t, "Gwen's small offer", func() bool { return c.hasOffer("bretagne", gwenEmail, late) })
+	if !c.hasOffer("bretagne", gwenEmail, big) {
+		t.Fatal("an offer Gwen had room for superseded her big job")
+	}
+	// One she has room for only without the big job supersedes it, which
+	// goes on to Paul.
+	offer("01a201c8-0000-7000-8000-0000000000c2", gwenM.ID, gwen["id"].(string), 50)
+	c.offerFor("ile-de-france", paulEmail, big)
+	if c.hasOffer("bretagne", gwenEmail, big) {
+		t.Error("Gwen kept the big job's offer")
+	}
+	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 2") {
+		t.Error("the second superseded offer is not counted")
+	}
 }
 
 // TestSupersededJobSearchesAgain: a job whose offer was superseded goes
@@ -663,5 +685,50 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 	r := c.api(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
 	if r["reason"] != "all_declined" {
 		t.Errorf("routing: %v", r)
+	}
+}
+
+// TestAcceptStartedNotSuperseded: once a member has started to accept an
+// offer (here the ticket's node is down, so the acceptance waits), no other
+// job takes its place; when the node is back, the acceptance goes through.
+func TestAcceptStartedNotSuperseded(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	bfc := "bourgogne-franche-comte"
+	big := c.schoolTicket("Site web et intranet", "website", false, 40)
+	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	first := c.offerFor("bretagne", marieEmail, big)
+	c.node(bfc).stop()
+	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
+	// A 30-hour job in the place of the offer she is accepting: she has no
+	// room for both, so her node declines it at once and keeps hers.
+	marie, err := c.node("bretagne").n.members.GetByEmail(context.Background(), marieEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	const other = "01a201c8-0000-7000-8000-0000000000d1"
+	msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": other, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
+		"origin_region": bfc, "ticket_id": "01a201c8-0000-7000-8000-0000000000ab", "ticket_ap_id": "x", "member_id": marie.ID,
+		"title": "Site web accessible", "skill": "website", "estimated_minutes": 30 * 60, "forwarded_by": "x", "forwarded_by_name": "x",
+		"expires_at": time.Now().Add(time.Hour), "supersedes": first["id"], "regret": 0.1})
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	waitFor(t, "the other offer stored", func() bool {
+		return c.node("bretagne").n.db.DB.Raw("SELECT state FROM offers WHERE id = ?", other).Row().Scan(&state) == nil
+	})
+	if state != "declined" || !c.hasOffer("bretagne", marieEmail, big) {
+		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.hasOffer("bretagne", marieEmail, big))
+	}
+	c.restart(bfc)
+	acc := c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 200)
+	if acc["status"] != "accepted" {
+		t.Fatalf("accepted: %v", acc)
 	}
 }

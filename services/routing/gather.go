@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -288,6 +289,9 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	// who pass.
 	var cands []Candidate
 	for _, h := range holders {
+		if slices.Contains(q.Skip, h.Handle) {
+			continue // offered the job already: not counted as left out either
+		}
 		if !h.Active {
 			a.Excluded.Inactive++
 			continue
@@ -313,7 +317,7 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	if len(cands) == 0 {
 		return a, nil
 	}
-	if err := s.book.fill(ctx, cands); err != nil {
+	if _, err := s.book.fill(ctx, cands); err != nil {
 		return a, err
 	}
 	for i := range cands {
@@ -382,6 +386,7 @@ type book struct {
 
 	mu       sync.Mutex
 	loadedAt time.Time
+	gen      uint64 // reloads so far
 	booked   map[string]int
 	routed   map[string]int
 	held     map[string][]heldOffer // pending offers that may be superseded, by member
@@ -400,32 +405,40 @@ type heldOffer struct {
 const bookTTL = time.Second
 
 // fill sets the booked and routed minutes of the candidates, reloading the
-// view first when it is older than bookTTL.
-func (b *book) fill(ctx context.Context, cands []Candidate) error {
+// view first when it is older than bookTTL, and returns the view's
+// generation.
+func (b *book) fill(ctx context.Context, cands []Candidate) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.booked == nil || time.Since(b.loadedAt) >= bookTTL {
 		booked, routed, err := b.s.loadBook(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		held, err := b.s.loadHeld(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		b.booked, b.routed, b.held, b.loadedAt = booked, routed, held, time.Now()
+		b.gen++
 	}
 	for i := range cands {
 		cands[i].BookedMin, cands[i].RoutedMinQtr = max(0, b.booked[cands[i].MemberID]), b.routed[cands[i].MemberID]
 	}
-	return nil
+	return b.gen, nil
 }
 
-// add counts an offer just stored for a member.
-func (b *book) add(o *Offer) {
+// add counts an offer just stored for a member, if the view is still of
+// generation gen, read before the offer was stored. Otherwise a reload in
+// between may have counted it already: the view is read again instead.
+func (b *book) add(gen uint64, o *Offer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.booked == nil {
+		return
+	}
+	if b.gen != gen {
+		b.loadedAt = time.Time{}
 		return
 	}
 	b.booked[o.MemberID] += o.EstimatedMinutes
@@ -508,7 +521,7 @@ func (s *Service) loadHeld(ctx context.Context) (map[string][]heldOffer, error) 
 	var rows []heldOffer
 	err := s.db.WithContext(ctx).Model(&Offer{}).
 		Select("id, member_id, estimated_minutes AS minutes, regret, expires_at").
-		Where("state = 'pending' AND expires_at > ? AND regret IS NOT NULL", storage.Now()).Find(&rows).Error
+		Where("state = 'pending' AND expires_at > ? AND regret IS NOT NULL AND release_token = ''", storage.Now()).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("routing: offers that may be superseded: %w", err)
 	}

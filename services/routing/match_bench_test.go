@@ -162,6 +162,7 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 		next          int
 		superseded    bool
 		searchedAgain bool
+		offered       map[string]bool // members offered the job
 		regret        float64
 		fallback      bool // regret is known: the offer may be superseded
 	}
@@ -204,11 +205,7 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 				if !s.superseded || s.searchedAgain {
 					return // unplaced
 				}
-				offered := map[string]bool{}
-				for _, c := range s.list {
-					offered[c.Handle] = true
-				}
-				s.list, s.next, s.searchedAgain = search(ji, false, offered), 0, true
+				s.list, s.next, s.searchedAgain = search(ji, false, s.offered), 0, true
 				g.searchedAgain++
 				continue
 			}
@@ -217,6 +214,10 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 			if s.superseded && c.Supersedes != "" {
 				continue
 			}
+			if s.offered == nil {
+				s.offered = map[string]bool{}
+			}
+			s.offered[c.Handle] = true
 			i, _ := strconv.Atoi(c.MemberID)
 			x := holder[i]
 			if x >= 0 && (c.Supersedes == "" || c.Supersedes != strconv.Itoa(x)) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -77,7 +78,13 @@ type Question struct {
 	// NoSupersede: propose nobody in the place of a pending offer (the job
 	// asking had its own offer superseded).
 	NoSupersede bool `json:"no_supersede,omitempty"`
+	// Skip: members (handle@host) to leave out, who were offered the job
+	// already.
+	Skip []string `json:"skip,omitempty"`
 }
+
+// maxSkip bounds Question.Skip.
+const maxSkip = 100
 
 // Candidate is one member a region proposes, with the figures to score them.
 type Candidate struct {
@@ -264,6 +271,8 @@ func (q *Question) validate() error {
 		return bad("horizon %d days", q.HorizonDays)
 	case len(q.Commune) > 200 || len(q.Departement) > 3:
 		return bad("location")
+	case len(q.Skip) > maxSkip || slices.ContainsFunc(q.Skip, func(h string) bool { return len(h) == 0 || len(h) > 300 || !plain(h, false) }):
+		return bad("members to skip")
 	}
 	return nil
 }

@@ -119,13 +119,16 @@ func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
 }
 
 // receiveOffer stores an offer for one of this node's members (once, however
-// often it is delivered). An offer in the place of a pending one
-// (Supersedes) ends that one, if it is still pending, in the same
-// transaction, and its origin hears of it: its job goes to the next
-// candidate. An offer that finds the member without room for its hours
-// (they got other work since the search, or the offer it was to take the
-// place of was answered meanwhile) is declined at once, so that the job
-// does not wait for an answer that can only be no.
+// often it is delivered).
+//
+// The member must have room for its hours (the node's view of bookings, at
+// most a second old). Without room, an offer in the place of a pending one
+// (Supersedes) ends that one, in the same transaction, if it is still
+// pending and giving it up leaves room enough; its origin hears of it and
+// offers its job to the next candidate. Otherwise (other work came since
+// the search, or the offer named was answered meanwhile) the new offer is
+// declined at once, so that its job does not wait for an answer that can
+// only be no. With room, nothing is superseded: the member can take both.
 func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	var o OfferMsg
 	if err := decode(data, &o); err != nil {
@@ -139,13 +142,12 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
 		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
-	full, err := s.noRoom(ctx, &o)
+	short, gen, err := s.shortOfRoom(ctx, &o)
 	if err != nil {
 		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
 	}
-	var stored bool
-	var ended bool
-	if o.Supersedes == "" && !full {
+	var stored, ended bool
+	if short <= 0 {
 		// One statement, no transaction: the common case, on the routing's
 		// hot path.
 		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -159,12 +161,9 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 			}
 			if o.Supersedes != "" {
 				var err error
-				if ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID); err != nil || ended {
+				if ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID, short); err != nil || ended {
 					return err
 				}
-			}
-			if !full {
-				return nil
 			}
 			row.State = "declined"
 			if err := tx.Model(&Offer{}).Where("id = ?", row.ID).
@@ -186,7 +185,7 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		s.book.invalidate()
 		s.m.superseded.Inc()
 	case stored && row.State == "pending":
-		s.book.add(&row)
+		s.book.add(gen, &row)
 	}
 	if stored && s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)
@@ -198,36 +197,40 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 // the member had no room left for its hours.
 const declinedFull = "full"
 
-// noRoom reports whether the member an offer is for lacks the room for its
-// hours over the horizon, as the node's view of bookings stands (at most a
-// second old). A member who no longer has the skill is given the benefit of
-// the doubt: they decide.
-func (s *Service) noRoom(ctx context.Context, o *OfferMsg) (bool, error) {
+// shortOfRoom says how many minutes the member an offer is for lacks to
+// take it over the horizon (0 or less: they have room), as the node's view
+// of bookings stands, and that view's generation (see book.add). A member
+// who no longer has the skill is given the benefit of the doubt: they
+// decide.
+func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen uint64, err error) {
 	holders, err := s.holders(ctx, o.Skill)
 	if err != nil {
-		return false, err
+		return 0, 0, err
 	}
-	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
-	if i < 0 {
-		return false, nil
+	c := []Candidate{{MemberID: o.MemberID}}
+	if i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID }); i >= 0 {
+		c[0].CapacityMin = holders[i].WeeklyHours * 60 * s.cfg.HorizonDays / 7
 	}
-	c := []Candidate{{MemberID: o.MemberID, CapacityMin: holders[i].WeeklyHours * 60 * s.cfg.HorizonDays / 7}}
-	if err := s.book.fill(ctx, c); err != nil {
-		return false, err
+	if gen, err = s.book.fill(ctx, c); err != nil {
+		return 0, 0, err
 	}
-	return c[0].CapacityMin-c[0].BookedMin < o.EstimatedMinutes, nil
+	if c[0].CapacityMin == 0 {
+		return 0, gen, nil
+	}
+	return o.EstimatedMinutes - (c[0].CapacityMin - c[0].BookedMin), gen, nil
 }
 
 // supersede ends the member's pending offer id, inside tx, if it is still
-// pending, unexpired, may be superseded and the member has not started to
-// accept it (Accept keeps the release token before it asks the origin), and
-// tells its origin; it reports whether it ended it.
-func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID string) (bool, error) {
+// pending, unexpired, may be superseded, is of at least short minutes (the
+// room the new offer lacks) and the member has not started to accept it
+// (Accept keeps the release token before it asks the origin), and tells its
+// origin; it reports whether it ended it.
+func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID string, short int) (bool, error) {
 	var old Offer
-	err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND expires_at > ? AND regret IS NOT NULL AND release_token = ''",
-		id, memberID, storage.Now()).Take(&old).Error
+	err := tx.Where("id = ? AND member_id = ? AND state = 'pending' AND expires_at > ? AND regret IS NOT NULL AND release_token = '' AND estimated_minutes >= ?",
+		id, memberID, storage.Now(), short).Take(&old).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, nil // answered, expired or withdrawn meanwhile
+		return false, nil // answered, expired, withdrawn meanwhile, or too small to make room
 	}
 	if err != nil {
 		return false, err
@@ -321,6 +324,7 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		if o.ReleaseToken == "" {
 			return nil, apperr.New(apperr.Conflict, "this offer is %s", o.State)
 		}
+		s.book.invalidate() // no longer one that may be superseded
 	}
 	rep, err := s.askAccept(ctx, by, o)
 	if err != nil {
@@ -340,6 +344,7 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 	case rep.Code == "conflict" || rep.Code == "not_found":
 		s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
 			Updates(map[string]any{"state": "lost", "answered_at": now})
+		s.book.invalidate()
 		return nil, apperr.New(apperr.Conflict, "this job is no longer yours to take: %s", rep.Message)
 	case rep.Code == "unavailable":
 		return nil, apperr.New(apperr.Unavailable, "your offer is kept: %s", rep.Message)

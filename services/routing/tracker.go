@@ -223,6 +223,15 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	q := Question{V: wireVersion, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays, NoSupersede: r.Superseded}
+	if r.SearchedAgain {
+		// Searching again after an offer was superseded: not those this
+		// routing offered the job to already.
+		if err := s.db.WithContext(ctx).Model(&tickets.Change{}).
+			Where("ticket_id = ? AND action = 'offered_to' AND created_at >= ?", r.TicketID, r.CreatedAt).
+			Limit(maxSkip).Pluck("new_value", &q.Skip).Error; err != nil {
+			return err
+		}
+	}
 	if !s.bus.Connected() {
 		return s.retryLater(ctx, r, "NATS is not connected")
 	}
@@ -247,22 +256,11 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	}
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
 	reason := unroutableReason(len(answers), excluded)
-	if r.SearchedAgain {
-		// Searching again after an offer was superseded: not those of the
-		// first search who were offered the job already.
-		var before []Scored
-		if err := json.Unmarshal([]byte(r.Candidates), &before); err != nil {
-			return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
-		}
-		offered := map[string]bool{}
-		for _, c := range before[:min(r.NextIndex, len(before))] {
-			offered[c.Handle] = true
-		}
-		n := len(all)
-		all = slices.DeleteFunc(all, func(c Candidate) bool { return offered[c.Handle] })
-		if len(all) < n {
-			reason = ReasonDeclined
-		}
+	if len(q.Skip) > 0 {
+		// Those left out were offered the job: nobody left means they all
+		// said no, whatever the others lacked.
+		all = slices.DeleteFunc(all, func(c Candidate) bool { return slices.Contains(q.Skip, c.Handle) })
+		reason = ReasonDeclined
 	}
 	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
 	if live := s.liveRegions(); len(ranked) == 0 && len(answers) < live && r.Attempts+1 < maxSearchAttempts {
@@ -373,7 +371,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if r.NextIndex >= len(ranked) && r.Superseded && !r.SearchedAgain && guard == "offering" {
 		// The list ran out after an offer was superseded: its fallbacks may
 		// have gone meanwhile. Search once more, taking nobody's place.
-		ok, err := update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil,
+		ok, err := update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil, "attempts": 0,
 			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
 		if err != nil || !ok {
 			return err
