@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -545,31 +546,16 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// answered offer does not undo it: it is kept as an ordinary offer
 	// while she has room (30 h of 64 booked).
 	c.api("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
-	marie, err := c.node("bretagne").n.members.GetByEmail(context.Background(), marieEmail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
+	marie := c.memberID("bretagne", marieEmail)
 	late := c.schoolTicket("Sauvegardes", "website", false, 10)
 	offer := func(id, member, supersedes string, hours int) {
 		t.Helper()
-		msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": id, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
-			"origin_region": bfc, "ticket_id": late, "ticket_ap_id": "http://example.test/tickets/" + late, "member_id": member,
-			"title": "Sauvegardes", "skill": "website", "estimated_minutes": hours * 60, "commune": "Bourguignon", "departement": "25",
-			"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour),
+		c.forgeOffer(map[string]any{"offer_id": id, "ticket_id": late, "member_id": member, "estimated_minutes": hours * 60,
 			"supersedes": supersedes, "regret": 0.5})
-		if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
-			t.Fatal(err)
-		}
 	}
-	offer("01a201c8-0000-7000-8000-0000000000b1", marie.ID, second["id"].(string), 10)
+	offer("01a201c8-0000-7000-8000-0000000000b1", marie, second["id"].(string), 10)
 	// And one naming Gwen's offer in Marie's name ends nothing either.
-	offer("01a201c8-0000-7000-8000-0000000000b2", marie.ID, gwen["id"].(string), 10)
+	offer("01a201c8-0000-7000-8000-0000000000b2", marie, gwen["id"].(string), 10)
 	waitFor(t, "both late offers stored", func() bool {
 		n := 0
 		for _, it := range c.api("bretagne", "GET", "/api/v1/offers", marieEmail, nil, 200)["items"].([]any) {
@@ -590,47 +576,29 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	}
 	// With 50 h booked, a 40-hour offer finds no room: her node declines it
 	// at once rather than leave the job waiting for her answer.
-	heavy, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": "01a201c8-0000-7000-8000-0000000000b4",
-		"routing_id": "01a201c8-0000-7000-8000-0000000000aa", "origin_region": bfc, "ticket_id": late, "ticket_ap_id": "x",
-		"member_id": marie.ID, "title": "Gros chantier", "skill": "website", "estimated_minutes": 40 * 60, "forwarded_by": "x",
-		"forwarded_by_name": "x", "expires_at": time.Now().Add(time.Hour)})
-	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", heavy); err != nil {
-		t.Fatal(err)
-	}
-	var state, reason string
-	waitFor(t, "the 40-hour offer stored", func() bool {
-		row := c.node("bretagne").n.db.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", "01a201c8-0000-7000-8000-0000000000b4").Row()
-		return row.Scan(&state, &reason) == nil
-	})
-	if state != "declined" || reason != "full" {
+	c.forgeOffer(map[string]any{"offer_id": "01a201c8-0000-7000-8000-0000000000b4", "ticket_id": late, "member_id": marie,
+		"title": "Gros chantier", "estimated_minutes": 40 * 60})
+	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000b4"); state != "declined" || reason != "full" {
 		t.Errorf("an offer beyond Marie's room is %s (%q), want declined (full)", state, reason)
 	}
 	// A malformed superseding offer is dropped and counted.
-	msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": "01a201c8-0000-7000-8000-0000000000b3",
-		"routing_id": "01a201c8-0000-7000-8000-0000000000aa", "origin_region": bfc, "ticket_id": late, "ticket_ap_id": "x",
-		"member_id": marie.ID, "title": "x", "skill": "website", "estimated_minutes": 60, "forwarded_by": "x",
-		"forwarded_by_name": "x", "expires_at": time.Now().Add(time.Hour), "supersedes": "not an id", "regret": -1})
-	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
-		t.Fatal(err)
-	}
+	c.forgeOffer(map[string]any{"offer_id": "01a201c8-0000-7000-8000-0000000000b3", "member_id": marie,
+		"supersedes": "not an id", "regret": -1})
 	waitFor(t, "the malformed offer dropped", func() bool {
 		return strings.Contains(metrics("bretagne"), `coopnet_routing_dropped_messages_total{kind="offer"} 1`)
 	})
 
 	// Gwen (60 h) holds the big job (40 h). An offer in its place that
 	// finds her with room for both ends nothing: she can take both.
-	gwenM, err := c.node("bretagne").n.members.GetByEmail(context.Background(), gwenEmail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer("01a201c8-0000-7000-8000-0000000000c1", gwenM.ID, gwen["id"].(string), 10)
+	gwenID := c.memberID("bretagne", gwenEmail)
+	offer("01a201c8-0000-7000-8000-0000000000c1", gwenID, gwen["id"].(string), 10)
 	waitFor(t, "Gwen's small offer", func() bool { return c.hasOffer("bretagne", gwenEmail, late) })
 	if !c.hasOffer("bretagne", gwenEmail, big) {
 		t.Fatal("an offer Gwen had room for superseded her big job")
 	}
 	// One she has room for only without the big job supersedes it, which
 	// goes on to Paul.
-	offer("01a201c8-0000-7000-8000-0000000000c2", gwenM.ID, gwen["id"].(string), 50)
+	offer("01a201c8-0000-7000-8000-0000000000c2", gwenID, gwen["id"].(string), 50)
 	c.offerFor("ile-de-france", paulEmail, big)
 	if c.hasOffer("bretagne", gwenEmail, big) {
 		t.Error("Gwen kept the big job's offer")
@@ -701,29 +669,10 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
 	// A 30-hour job in the place of the offer she is accepting: she has no
 	// room for both, so her node declines it at once and keeps hers.
-	marie, err := c.node("bretagne").n.members.GetByEmail(context.Background(), marieEmail)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
 	const other = "01a201c8-0000-7000-8000-0000000000d1"
-	msg, _ := json.Marshal(map[string]any{"v": 1, "kind": "offer", "offer_id": other, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
-		"origin_region": bfc, "ticket_id": "01a201c8-0000-7000-8000-0000000000ab", "ticket_ap_id": "x", "member_id": marie.ID,
-		"title": "Site web accessible", "skill": "website", "estimated_minutes": 30 * 60, "forwarded_by": "x", "forwarded_by_name": "x",
-		"expires_at": time.Now().Add(time.Hour), "supersedes": first["id"], "regret": 0.1})
-	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", msg); err != nil {
-		t.Fatal(err)
-	}
-	var state string
-	waitFor(t, "the other offer stored", func() bool {
-		return c.node("bretagne").n.db.DB.Raw("SELECT state FROM offers WHERE id = ?", other).Row().Scan(&state) == nil
-	})
-	if state != "declined" || !c.hasOffer("bretagne", marieEmail, big) {
+	c.forgeOffer(map[string]any{"offer_id": other, "member_id": c.memberID("bretagne", marieEmail), "title": "Site web accessible",
+		"estimated_minutes": 30 * 60, "supersedes": first["id"], "regret": 0.1})
+	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.hasOffer("bretagne", marieEmail, big) {
 		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.hasOffer("bretagne", marieEmail, big))
 	}
 	c.restart(bfc)
@@ -731,4 +680,47 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	if acc["status"] != "accepted" {
 		t.Fatalf("accepted: %v", acc)
 	}
+}
+
+// forgeOffer publishes straight on JetStream an offer to a member of
+// Bretagne, as from Bourgogne-Franche-Comté, with the given fields.
+func (c *coop) forgeOffer(fields map[string]any) {
+	c.t.Helper()
+	msg := map[string]any{"v": 1, "kind": "offer", "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
+		"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab", "ticket_ap_id": "x",
+		"title": "Sauvegardes", "skill": "website", "estimated_minutes": 600, "commune": "Bourguignon", "departement": "25",
+		"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour)}
+	maps.Copy(msg, fields)
+	body, _ := json.Marshal(msg)
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", body); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// storedOffer waits for an offer to be stored on a region's node and
+// returns its state and decline reason.
+func (c *coop) storedOffer(region, id string) (state, reason string) {
+	c.t.Helper()
+	waitFor(c.t, "offer "+id+" stored", func() bool {
+		return c.node(region).n.db.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", id).Row().Scan(&state, &reason) == nil
+	})
+	return state, reason
+}
+
+func (c *coop) memberID(region, email string) string {
+	c.t.Helper()
+	m, err := c.node(region).n.members.GetByEmail(context.Background(), email)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m.ID
 }
