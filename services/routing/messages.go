@@ -342,6 +342,15 @@ func (o *OfferMsg) validate() error {
 	return nil
 }
 
+// decodeAnswer reads and checks an AnswerMsg of the given kind.
+func decodeAnswer(data []byte, kind string) (AnswerMsg, error) {
+	var a AnswerMsg
+	if err := decode(data, &a); err != nil {
+		return a, err
+	}
+	return a, a.validate(kind)
+}
+
 func (a *AnswerMsg) validate(kind string) error {
 	if a.V != wireVersion || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
 		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 || !plain(a.Reason, true) {

@@ -104,11 +104,8 @@ const maxDeliveries = 25
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
 func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
-	var a AnswerMsg
-	if err := decode(data, &a); err != nil {
-		return err
-	}
-	if err := a.validate(kindAccepted); err != nil {
+	a, err := decodeAnswer(data, kindAccepted)
+	if err != nil {
 		return err
 	}
 	// Only the offer's origin gives its job: the message must name it and
@@ -246,11 +243,8 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
 func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
-	var a AnswerMsg
-	if err := decode(data, &a); err != nil {
-		return err
-	}
-	if err := a.validate(kindWithdraw); err != nil {
+	a, err := decodeAnswer(data, kindWithdraw)
+	if err != nil {
 		return err
 	}
 	res := s.db.WithContext(ctx).Model(&Offer{}).

@@ -493,11 +493,8 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 
 // receiveDecline passes the job on when a member declined.
 func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
-	var a AnswerMsg
-	if err := decode(data, &a); err != nil {
-		return err
-	}
-	if err := a.validate(kindDecline); err != nil {
+	a, err := decodeAnswer(data, kindDecline)
+	if err != nil {
 		return err
 	}
 	s.m.declines.Inc()
@@ -507,11 +504,8 @@ func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
 // receiveSuperseded passes the job on when the member's node gave their
 // place to another job.
 func (s *Service) receiveSuperseded(ctx context.Context, data []byte) error {
-	var a AnswerMsg
-	if err := decode(data, &a); err != nil {
-		return err
-	}
-	if err := a.validate(kindSuperseded); err != nil {
+	a, err := decodeAnswer(data, kindSuperseded)
+	if err != nil {
 		return err
 	}
 	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, whySuperseded)
