@@ -184,7 +184,7 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 	case stored && row.State == "pending":
 		s.book.add(gen, &row)
 	}
-	if stored && s.cfg.OnOfferStored != nil {
+	if stored && row.State == "pending" && s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)
 	}
 	return nil

@@ -66,7 +66,8 @@ type Config struct {
 	// messages to publish) besides being woken up; 0 means one second.
 	Tick time.Duration
 	// OnOfferStored, when set, is called after an offer to a member of this
-	// node is stored (benchmarks measure routing latency with it).
+	// node is stored pending, for them to answer (benchmarks measure routing
+	// latency with it; an offer declined on arrival is not counted).
 	OnOfferStored func(o *Offer)
 }
 
