@@ -554,17 +554,22 @@ func testSupersededOffer(t *testing.T, c *coop) {
 			"supersedes": supersedes, "regret": 0.5})
 	}
 	offer("01a201c8-0000-7000-8000-0000000000b1", marie, second["id"].(string), 10)
-	// And one naming Gwen's offer in Marie's name ends nothing either.
-	offer("01a201c8-0000-7000-8000-0000000000b2", marie, gwen["id"].(string), 10)
-	waitFor(t, "both late offers stored", func() bool {
-		n := 0
-		for _, it := range c.api("bretagne", "GET", "/api/v1/offers", marieEmail, nil, 200)["items"].([]any) {
-			if it.(map[string]any)["ticket_id"] == late {
-				n++
-			}
+	if state, _ := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000b1"); state != "pending" {
+		t.Errorf("an offer Marie has room for is %s", state)
+	}
+	// Now 40 h of 64 are booked. A 30-hour offer naming Gwen's pending
+	// offer in Marie's name, or Marie's own superseded one, ends nothing:
+	// Marie lacks the room, so her node declines it.
+	for i, named := range []string{gwen["id"].(string), first["id"].(string)} {
+		id := fmt.Sprintf("01a201c8-0000-7000-8000-0000000000b%d", 5+i)
+		offer(id, marie, named, 30)
+		if state, reason := c.storedOffer("bretagne", id); state != "declined" || reason != "full" {
+			t.Errorf("an offer naming %s: %s (%q), want declined (full)", named, state, reason)
 		}
-		return n == 2
-	})
+	}
+	if state, _ := c.storedOffer("bretagne", first["id"].(string)); state != "superseded" {
+		t.Errorf("Marie's superseded offer is now %s", state)
+	}
 	if got := c.ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
 		t.Errorf("the expert job after a late offer in its place: %v", got)
 	}
@@ -574,8 +579,8 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
 		t.Error("an offer that was not superseded is counted")
 	}
-	// With 50 h booked, a 40-hour offer finds no room: her node declines it
-	// at once rather than leave the job waiting for her answer.
+	// A 40-hour offer finds no room either: her node declines it at once
+	// rather than leave the job waiting for her answer.
 	c.forgeOffer(map[string]any{"offer_id": "01a201c8-0000-7000-8000-0000000000b4", "ticket_id": late, "member_id": marie,
 		"title": "Gros chantier", "estimated_minutes": 40 * 60})
 	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000b4"); state != "declined" || reason != "full" {
@@ -595,6 +600,15 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	waitFor(t, "Gwen's small offer", func() bool { return c.hasOffer("bretagne", gwenEmail, late) })
 	if !c.hasOffer("bretagne", gwenEmail, big) {
 		t.Fatal("an offer Gwen had room for superseded her big job")
+	}
+	// One for which giving up the big job would not make room enough ends
+	// nothing (70 h: she lacks 60, the big job is 40).
+	offer("01a201c8-0000-7000-8000-0000000000c3", gwenID, gwen["id"].(string), 70)
+	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000c3"); state != "declined" || reason != "full" {
+		t.Errorf("a 70-hour offer for Gwen: %s (%q), want declined (full)", state, reason)
+	}
+	if !c.hasOffer("bretagne", gwenEmail, big) {
+		t.Fatal("an offer too big for Gwen superseded her big job")
 	}
 	// One she has room for only without the big job supersedes it, which
 	// goes on to Paul.

@@ -205,14 +205,12 @@ func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen 
 		return 0, 0, err
 	}
 	c := []Candidate{{MemberID: o.MemberID}}
-	if i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID }); i >= 0 {
+	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
+	if i >= 0 {
 		c[0].CapacityMin = holders[i].WeeklyHours * 60 * s.cfg.HorizonDays / 7
 	}
-	if gen, err = s.book.fill(ctx, c); err != nil {
-		return 0, 0, err
-	}
-	if c[0].CapacityMin == 0 {
-		return 0, gen, nil
+	if gen, err = s.book.fill(ctx, c); err != nil || i < 0 {
+		return 0, gen, err
 	}
 	return o.EstimatedMinutes - (c[0].CapacityMin - c[0].BookedMin), gen, nil
 }
