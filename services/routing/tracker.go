@@ -46,6 +46,8 @@ type Routing struct {
 	LeaseUntil      *time.Time `json:"-"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+
+	ranked []Scored // Candidates as just ranked by search, not read back
 }
 
 // TableName maps Routing to its table.
@@ -272,7 +274,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	return s.inTx(ctx, func(tx *gorm.DB) error {
-		r.Candidates, r.NextIndex = string(cands), 0
+		r.Candidates, r.NextIndex, r.ranked = string(cands), 0, ranked
 		return s.offerNext(ctx, tx, r, t, place, private, reason, "pending",
 			map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
 	})
@@ -348,9 +350,11 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 // cancelled meanwhile is left alone), with the extra columns given.
 func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
 	private clients.Private, reason, guard string, extra map[string]any) error {
-	var ranked []Scored
-	if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
-		return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
+	ranked := r.ranked
+	if ranked == nil {
+		if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
+			return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
+		}
 	}
 	now := storage.Now()
 	update := func(set map[string]any) (bool, error) {
