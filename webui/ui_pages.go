@@ -429,15 +429,25 @@ func (s *Server) assetSubmit(c echo.Context) error {
 
 // --- offers ---
 
+// offersView is the offers page: the offers to answer, and those that
+// ended lately without the member's answer.
+type offersView struct {
+	Pending, Ended []*routing.Offer
+}
+
 func (s *Server) offersPage(c echo.Context) error {
-	var offers []*routing.Offer
+	var v offersView
 	if s.opt.Routing != nil {
 		var err error
-		if offers, err = s.opt.Routing.PendingOffers(c.Request().Context(), actorOf(c)); err != nil {
+		ctx, by := c.Request().Context(), actorOf(c)
+		if v.Pending, err = s.opt.Routing.PendingOffers(ctx, by); err != nil {
+			return err
+		}
+		if v.Ended, err = s.opt.Routing.EndedOffers(ctx, by); err != nil {
 			return err
 		}
 	}
-	return s.render(c, http.StatusOK, "offers", s.newPage(c, "offers.title", offers))
+	return s.render(c, http.StatusOK, "offers", s.newPage(c, "offers.title", v))
 }
 
 func (s *Server) acceptSubmit(c echo.Context) error {

@@ -8,6 +8,9 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -529,6 +532,12 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	}
 	// The superseded offer cannot be accepted any more.
 	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 409)
+	// Her page of offers says where it went, in French.
+	page := c.page("bretagne", marieEmail, "/app/offers")
+	if !strings.Contains(page, `id="ended-`+first["id"].(string)+`"`) || !strings.Contains(page, "un autre travail avait davantage besoin de vous") ||
+		!strings.Contains(page, `id="offer-`+second["id"].(string)+`"`) {
+		t.Errorf("Marie's offers page does not show the superseded offer ended and the new one to answer:\n%s", page)
+	}
 	metrics := func(region string) string {
 		res, err := http.Get(c.node(region).url + "/metrics")
 		if err != nil {
@@ -737,4 +746,35 @@ func (c *coop) memberID(region, email string) string {
 		c.t.Fatal(err)
 	}
 	return m.ID
+}
+
+// page logs in with the web form as the member and returns a page of the
+// web interface.
+func (c *coop) page(region, email, path string) string {
+	c.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	base := c.node(region).url
+	get := func(u string) string {
+		res, err := browser.Get(u)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			c.t.Fatalf("GET %s: %d", u, res.StatusCode)
+		}
+		return string(body)
+	}
+	csrf := regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`).FindStringSubmatch(get(base + "/app/login"))
+	if csrf == nil {
+		c.t.Fatal("no CSRF token on the login page")
+	}
+	res, err := browser.PostForm(base+"/app/login", url.Values{"_csrf": {csrf[1]}, "email": {email}, "password": {"mot de passe"}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	res.Body.Close()
+	return get(base + path)
 }

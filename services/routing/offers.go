@@ -268,6 +268,25 @@ func (s *Service) PendingOffers(ctx context.Context, by members.Actor) ([]*Offer
 	return out, nil
 }
 
+// EndedOffers lists the actor's offers that ended in the last week without
+// their answer, most recent first: superseded by a job that needed them
+// more, given to someone else, or declined by their node for lack of room.
+// An offer that leaves the inbox is explained there.
+func (s *Service) EndedOffers(ctx context.Context, by members.Actor) ([]*Offer, error) {
+	var out []*Offer
+	err := s.db.WithContext(ctx).
+		Where("member_id = ? AND answered_at > ? AND (state IN ('superseded', 'lost') OR (state = 'declined' AND decline_reason = ?))",
+			by.ID, storage.Now().AddDate(0, 0, -7), declinedFull).
+		Order("answered_at DESC, id").Limit(20).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("routing: ended offers of %s: %w", by.Handle, err)
+	}
+	for _, o := range out {
+		o.fill()
+	}
+	return out, nil
+}
+
 func (s *Service) offerOf(ctx context.Context, by members.Actor, id string) (*Offer, error) {
 	if !storage.ValidID(id) {
 		return nil, apperr.NotFoundf("no offer %q for you", id)
