@@ -161,8 +161,9 @@ func (s *Service) routeLoop(ctx context.Context) {
 			}
 		}
 	}
+	poll := true
 	for {
-		for ctx.Err() == nil {
+		for poll && ctx.Err() == nil {
 			r, err := s.claimPending(ctx)
 			if err != nil || r == nil {
 				break
@@ -170,11 +171,16 @@ func (s *Service) routeLoop(ctx context.Context) {
 			kick(s.kickRoute) // another worker may take the next one meanwhile
 			run(r, nil)
 		}
+		poll = true
 		select {
 		case <-ctx.Done():
 			return
 		case h := <-s.handoff:
+			// A forward handed over needs no look at the database after it:
+			// routings left pending otherwise (a full queue, a search put
+			// off, a second search) kick the workers or wait for the tick.
 			run(h.r, h.t)
+			poll = false
 		case <-t.C:
 		case <-s.kickRoute:
 		}
