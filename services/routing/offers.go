@@ -256,16 +256,7 @@ func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
 
 // PendingOffers lists the actor's offers still open, soonest to expire first.
 func (s *Service) PendingOffers(ctx context.Context, by members.Actor) ([]*Offer, error) {
-	var out []*Offer
-	err := s.db.WithContext(ctx).Where("member_id = ? AND state = 'pending' AND expires_at > ?", by.ID, storage.Now()).
-		Order("expires_at, id").Limit(500).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("routing: offers of %s: %w", by.Handle, err)
-	}
-	for _, o := range out {
-		o.fill()
-	}
-	return out, nil
+	return s.offersOf(ctx, by, "expires_at, id", 500, "state = 'pending' AND expires_at > ?", storage.Now())
 }
 
 // EndedOffers lists the actor's offers that ended in the last week without
@@ -273,13 +264,17 @@ func (s *Service) PendingOffers(ctx context.Context, by members.Actor) ([]*Offer
 // more, given to someone else, or declined by their node for lack of room.
 // An offer that leaves the inbox is explained there.
 func (s *Service) EndedOffers(ctx context.Context, by members.Actor) ([]*Offer, error) {
+	return s.offersOf(ctx, by, "answered_at DESC, id", 20,
+		"answered_at > ? AND (state IN ('superseded', 'lost') OR (state = 'declined' AND decline_reason = ?))",
+		storage.Now().AddDate(0, 0, -7), declinedFull)
+}
+
+// offersOf lists the actor's offers that meet cond, in order, at most limit.
+func (s *Service) offersOf(ctx context.Context, by members.Actor, order string, limit int, cond string, args ...any) ([]*Offer, error) {
 	var out []*Offer
-	err := s.db.WithContext(ctx).
-		Where("member_id = ? AND answered_at > ? AND (state IN ('superseded', 'lost') OR (state = 'declined' AND decline_reason = ?))",
-			by.ID, storage.Now().AddDate(0, 0, -7), declinedFull).
-		Order("answered_at DESC, id").Limit(20).Find(&out).Error
+	err := s.db.WithContext(ctx).Where("member_id = ?", by.ID).Where(cond, args...).Order(order).Limit(limit).Find(&out).Error
 	if err != nil {
-		return nil, fmt.Errorf("routing: ended offers of %s: %w", by.Handle, err)
+		return nil, fmt.Errorf("routing: offers of %s: %w", by.Handle, err)
 	}
 	for _, o := range out {
 		o.fill()
