@@ -302,7 +302,7 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 		}
 		c := Candidate{Region: s.cfg.Region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
 			DistanceKm: dist, RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm,
-			CapacityMin: h.WeeklyHours * 60 * q.HorizonDays / 7}
+			CapacityMin: capacityMin(h.WeeklyHours, q.HorizonDays)}
 		probe := c
 		probe.CapacityMin = math.MaxInt32 // capacity is checked below
 		switch Exclude(probe, job) {
@@ -337,6 +337,9 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	}
 	return a, nil
 }
+
+// capacityMin is a member's capacity over a horizon of days, in minutes.
+func capacityMin(weeklyHours, horizonDays int) int { return weeklyHours * 60 * horizonDays / 7 }
 
 // MaxCandidatesPerRegion bounds a region's answer: a job rarely needs more
 // than a few offers before someone accepts.

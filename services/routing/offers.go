@@ -151,7 +151,6 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 		stored, err = res.RowsAffected == 1, res.Error
 	} else {
 		err = s.inTx(ctx, func(tx *gorm.DB) error {
-			row.State = "pending"
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 			if stored, ended = res.RowsAffected == 1, false; res.Error != nil || !stored {
 				return res.Error
@@ -162,13 +161,8 @@ func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
 					return err
 				}
 			}
-			row.State = "declined"
-			if err := tx.Model(&Offer{}).Where("id = ?", row.ID).
-				Updates(map[string]any{"state": "declined", "decline_reason": declinedFull, "answered_at": storage.Now()}).Error; err != nil {
-				return err
-			}
-			msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: row.ID, RoutingID: row.RoutingID, Region: s.cfg.Region, Reason: declinedFull}
-			return enqueue(ctx, tx, "decline-"+row.ID, subjectJobs+row.OriginRegion+"."+kindDecline, msg)
+			_, err := s.declineTx(ctx, tx, &row, declinedFull)
+			return err
 		})
 	}
 	if storage.IsForeignKeyViolation(err) {
@@ -207,12 +201,25 @@ func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen 
 	c := []Candidate{{MemberID: o.MemberID}}
 	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
 	if i >= 0 {
-		c[0].CapacityMin = holders[i].WeeklyHours * 60 * s.cfg.HorizonDays / 7
+		c[0].CapacityMin = capacityMin(holders[i].WeeklyHours, s.cfg.HorizonDays)
 	}
 	if gen, err = s.book.fill(ctx, c); err != nil || i < 0 {
 		return 0, gen, err
 	}
 	return o.EstimatedMinutes - (c[0].CapacityMin - c[0].BookedMin), gen, nil
+}
+
+// declineTx declines offer o, inside tx, if it is still pending, and tells
+// its origin, which passes the job on; it reports whether it declined it.
+func (s *Service) declineTx(ctx context.Context, tx *gorm.DB, o *Offer, reason string) (bool, error) {
+	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
+		Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return false, res.Error
+	}
+	o.State = "declined"
+	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
+	return true, enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg)
 }
 
 // supersede ends the member's pending offer id, inside tx, if it is still
@@ -388,17 +395,12 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 	if o.State != "pending" {
 		return apperr.New(apperr.Conflict, "this offer is %s", o.State)
 	}
-	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
-			Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()})
-		if res.Error != nil {
-			return res.Error
+		declined, err := s.declineTx(ctx, tx, o, reason)
+		if err == nil && !declined {
+			err = apperr.New(apperr.Conflict, "this offer was answered meanwhile")
 		}
-		if res.RowsAffected == 0 {
-			return apperr.New(apperr.Conflict, "this offer was answered meanwhile")
-		}
-		return enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg)
+		return err
 	})
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -265,9 +264,8 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
 	reason := unroutableReason(len(answers), excluded)
 	if len(q.Skip) > 0 {
-		// Those left out were offered the job: nobody left means they all
-		// said no, whatever the others lacked.
-		all = slices.DeleteFunc(all, func(c Candidate) bool { return slices.Contains(q.Skip, c.Handle) })
+		// The regions left out those offered the job already: nobody left
+		// means they all said no, whatever the others lacked.
 		reason = ReasonDeclined
 	}
 	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
