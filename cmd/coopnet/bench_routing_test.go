@@ -176,6 +176,8 @@ func BenchmarkRoutingLatency(b *testing.B) {
 	// Throughput: 8 forwarders, each forwarding its next ticket as soon as
 	// the offer of the previous one is stored.
 	lats := make([][]time.Duration, benchWorkers)
+	stopProfile := profileLoad(b)
+	cpu := cpuNow()
 	load, err := runLoad(benchWorkers, d, func(w int) func() error {
 		c := r.client()
 		return func() error {
@@ -190,11 +192,13 @@ func BenchmarkRoutingLatency(b *testing.B) {
 			return err
 		}
 	})
+	stopProfile()
 	ranOut := errors.Is(err, errOutOfTickets)
 	if err != nil && !ranOut {
 		b.Fatal(err)
 	}
 	load.lat = slices.Concat(lats...) // offer stored, not the worker's wake-up
+	used := cpu.since(len(load.lat))
 	slices.Sort(load.lat)
 
 	natsSeq, natsLoad := natsBaseline(b, r.nats.URL(), d)
@@ -203,7 +207,7 @@ func BenchmarkRoutingLatency(b *testing.B) {
 	for region, n := range r.byRegion {
 		offers[region] = n.Load()
 	}
-	reportRouting(b, d, seeded, seq, load, natsSeq, natsLoad, offers, ranOut)
+	reportRouting(b, d, seeded, seq, load, natsSeq, natsLoad, offers, ranOut, used)
 }
 
 // startRouteRig starts the embedded NATS server and the three nodes, each
@@ -397,7 +401,7 @@ func natsBaseline(b *testing.B, url string, d time.Duration) (seq, load loadResu
 
 // reportRouting publishes the metrics and logs them, with the targets, for a
 // person.
-func reportRouting(b *testing.B, d, seeded time.Duration, seq, load, natsSeq, natsLoad loadResult, offers map[string]int64, ranOut bool) {
+func reportRouting(b *testing.B, d, seeded time.Duration, seq, load, natsSeq, natsLoad loadResult, offers map[string]int64, ranOut bool, used string) {
 	b.Helper()
 	b.ReportMetric(ms(seq.pct(.50)), "seq_p50_ms")
 	b.ReportMetric(ms(seq.pct(.99)), "seq_p99_ms")
@@ -411,7 +415,7 @@ func reportRouting(b *testing.B, d, seeded time.Duration, seq, load, natsSeq, na
 	b.ReportMetric(ms(natsLoad.pct(.99)), "nats_load_p99_ms")
 	b.ReportMetric(0, "ns/op") // the whole run with its set-up: meaningless here
 
-	// testing keeps ten lines of a benchmark's log: nine here.
+	// testing keeps ten lines of a benchmark's log: ten here.
 	var s strings.Builder
 	fmt.Fprintf(&s, "routing: POST /api/v1/tickets/{id}/forward → offer stored on the member's node\n")
 	fmt.Fprintf(&s, "  3 regions × %d members (seeded in %s), PostgreSQL per node, one embedded NATS; gather window 300ms, "+
@@ -434,6 +438,7 @@ func reportRouting(b *testing.B, d, seeded time.Duration, seq, load, natsSeq, na
 		fmt.Fprintf(&s, "; every ticket made beforehand was forwarded: the load phase ended after %s",
 			load.elapsed.Round(time.Millisecond))
 	}
+	fmt.Fprintf(&s, "\n  CPU during the load (the forward is the operation): %s", used)
 	fmt.Fprintf(&s, "\n  targets: p99 one at a time %.2f ms (≤ %.0f ms) %s; p99 under load %.2f ms (≤ %.0f ms) %s; "+
 		"%.1f forwards/s (≥ %.0f) %s",
 		ms(seq.pct(.99)), ms(routeBenchTargetP99), verdict(seq.pct(.99) <= routeBenchTargetP99),

@@ -28,11 +28,13 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,6 +158,73 @@ func benchDuration(b *testing.B) time.Duration {
 		b.Fatalf("COOPNET_BENCH_SECONDS=%q: want a positive number of seconds", s)
 	}
 	return time.Duration(f * float64(time.Second))
+}
+
+// profileLoad writes a CPU profile of a benchmark's load phase alone (not
+// its seeding nor its baseline) to $COOPNET_BENCH_CPUPROFILE, if set; the
+// function it returns stops it.
+func profileLoad(b *testing.B) func() {
+	b.Helper()
+	path := os.Getenv("COOPNET_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("COOPNET_BENCH_CPUPROFILE: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("COOPNET_BENCH_CPUPROFILE: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Errorf("COOPNET_BENCH_CPUPROFILE: %v", err)
+		}
+	}
+}
+
+// cpuUse is the CPU time used by the whole machine (from /proc/stat) and by
+// this process, from a mark: a load phase's split between the Go process and
+// PostgreSQL.
+type cpuUse struct {
+	at            time.Time
+	machine, self time.Duration
+}
+
+func cpuNow() cpuUse {
+	u := cpuUse{at: time.Now()}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	// The first line of /proc/stat: "cpu  user nice system idle iowait irq
+	// softirq steal …" in clock ticks (USER_HZ, 100 on Linux).
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(data), "\n")
+		f := strings.Fields(line)
+		for i := 1; i < len(f) && i <= 8; i++ {
+			if i == 4 || i == 5 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			u.machine += time.Duration(n) * 10 * time.Millisecond
+		}
+	}
+	return u
+}
+
+// since says how many cores the machine and this process kept busy since
+// u, and the machine's CPU time per operation for ops done meanwhile.
+func (u cpuUse) since(ops int) string {
+	now := cpuNow()
+	wall := now.at.Sub(u.at).Seconds()
+	if wall <= 0 || u.machine == 0 || ops <= 0 {
+		return "unknown"
+	}
+	machine := (now.machine - u.machine).Seconds()
+	return fmt.Sprintf("%.2f cores busy on the machine, %.2f of them in this process; %.2f ms of the machine's CPU per operation",
+		machine/wall, (now.self-u.self).Seconds()/wall, machine*1000/float64(ops))
 }
 
 // benchNode is a node serving HTTP on 127.0.0.1 on a fresh PostgreSQL
