@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -283,59 +282,114 @@ func (s *Service) candidates(ctx context.Context, q Question) (Answer, error) {
 	if err != nil || len(holders) == 0 {
 		return a, err
 	}
+	_, err = s.book.use(ctx, func(bk bookings) {
+		a.Candidates, a.Excluded = rankHolders(s.cfg.Region, q, holders, s.cfg.Weights, bk, MaxCandidatesPerRegion)
+	})
+	return a, err
+}
+
+// bookings is what a region's ranking reads of its members' bookings.
+type bookings interface {
+	// minutes are the member's booked minutes over the horizon and routed
+	// minutes received this quarter.
+	minutes(memberID string) (booked, routed int)
+	// inPlaceOf proposes c, who has no room for job, in the place of one of
+	// their pending offers (see book.inPlaceOf).
+	inPlaceOf(c Candidate, job Job) (Candidate, bool)
+}
+
+// rankHolders ranks a region's members who have the question's skill: the
+// best k who can take the job, best first (as RankTop orders them), and
+// how many were left out and why. A member who lacks room only because of
+// a pending offer is proposed in its place, unless the question says not
+// to.
+//
+// A region answers every question with it, over hundreds of members, so
+// it does the least work for those who cannot make the top k: level and
+// reach first, bookings only for those who pass, the cost from the figures
+// alone, and the great-circle distance, for remote work by a member who
+// accepts it, only when it breaks a tie or is shown in the answer.
+func rankHolders(region string, q Question, holders []members.SkillHolder, w Weights, bk bookings, k int) ([]Candidate, Exclusions) {
+	var ex Exclusions
 	job := Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
 	to := geo.Point{Lat: q.Lat, Lon: q.Lon}
-	// Level and reach first, in memory; bookings are read only for those
-	// who pass.
-	var cands []Candidate
-	for _, h := range holders {
-		if slices.Contains(q.Skip, h.Handle) {
+	var skip map[string]bool
+	if len(q.Skip) > 0 {
+		skip = make(map[string]bool, len(q.Skip))
+		for _, h := range q.Skip {
+			skip[h] = true
+		}
+	}
+	top := newTopK(k)
+	for i := range holders {
+		h := &holders[i]
+		if skip[h.Handle] {
 			continue // offered the job already: not counted as left out either
 		}
 		if !h.Active {
-			a.Excluded.Inactive++
+			ex.Inactive++
 			continue
 		}
-		dist := unknownDistance
-		if h.Lat != nil && h.Lon != nil {
-			dist = math.Round(geo.DistanceKm(geo.Point{Lat: *h.Lat, Lon: *h.Lon}, to)*10) / 10
-		}
-		c := Candidate{Region: s.cfg.Region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
-			DistanceKm: dist, RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm,
-			CapacityMin: capacityMin(h.WeeklyHours, q.HorizonDays)}
-		probe := c
-		probe.CapacityMin = math.MaxInt32 // capacity is checked below
-		switch Exclude(probe, job) {
-		case "":
-			cands = append(cands, c)
-		case ReasonLevel:
-			a.Excluded.Level++
-		case ReasonRadius:
-			a.Excluded.Radius++
-		}
-	}
-	if len(cands) == 0 {
-		return a, nil
-	}
-	if _, err := s.book.fill(ctx, cands); err != nil {
-		return a, err
-	}
-	for i := range cands {
-		if Exclude(cands[i], job) != ReasonCapacity {
+		if h.Level < job.MinLevel {
+			ex.Level++
 			continue
 		}
-		// No room, because of a pending offer: proposed in its place, at
-		// the cost of what that offer's job loses (see rankCost).
-		if c, ok := s.book.inPlaceOf(cands[i], job); ok && !q.NoSupersede {
-			cands[i] = c
+		c := Candidate{Region: region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
+			DistanceKm: -1, RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm, CapacityMin: capacityMin(h.WeeklyHours, q.HorizonDays)}
+		if job.OnSite || !h.RemoteOK {
+			// Reach (and cost) depend on the distance: see Exclude.
+			if beyond(h, to, c.RadiusKm) {
+				ex.Radius++
+				continue
+			}
+			c.DistanceKm = distanceTo(h, to)
+			if c.DistanceKm > float64(c.RadiusKm) {
+				ex.Radius++
+				continue
+			}
+		}
+		c.BookedMin, c.RoutedMinQtr = bk.minutes(h.ID)
+		if c.CapacityMin-c.BookedMin < job.EstimatedMinutes {
+			// No room, because of a pending offer: proposed in its place, at
+			// the cost of what that offer's job loses (see rankCost).
+			in, ok := bk.inPlaceOf(c, job)
+			if !ok || q.NoSupersede {
+				ex.Capacity++
+				continue
+			}
+			c = in
+		}
+		cost := round9(rankCost(c, job, w)) // the distance, if still unknown, is not part of it
+		if !top.mayTake(cost) {
 			continue
 		}
-		a.Excluded.Capacity++
+		if c.DistanceKm < 0 {
+			c.DistanceKm = distanceTo(h, to)
+		}
+		top.offer(Scored{Candidate: c, Cost: cost})
 	}
-	for _, sc := range RankTop(cands, job, s.cfg.Weights, MaxCandidatesPerRegion) {
-		a.Candidates = append(a.Candidates, sc.Candidate)
+	cands := make([]Candidate, len(top.list))
+	for i, sc := range top.list {
+		cands[i] = sc.Candidate
 	}
-	return a, nil
+	return cands, ex
+}
+
+// beyond says, without trigonometry, that a member surely lives farther
+// than km from a place: the great-circle distance is never less than the
+// distance along a meridian between their latitudes (the margin covers
+// distanceTo's rounding). false means "maybe not": see distanceTo.
+func beyond(h *members.SkillHolder, to geo.Point, km int) bool {
+	return h.Lat != nil && geo.EarthRadiusKm*math.Abs(*h.Lat-to.Lat)*math.Pi/180 > float64(km)+0.1
+}
+
+// distanceTo is a member's great-circle distance to a place, to 0.1 km;
+// unknownDistance for a member without a home location.
+func distanceTo(h *members.SkillHolder, to geo.Point) float64 {
+	if h.Lat == nil || h.Lon == nil {
+		return unknownDistance
+	}
+	return math.Round(geo.DistanceKm(geo.Point{Lat: *h.Lat, Lon: *h.Lon}, to)*10) / 10
 }
 
 // capacityMin is a member's capacity over a horizon of days, in minutes.
@@ -390,8 +444,7 @@ type book struct {
 	mu       sync.Mutex
 	loadedAt time.Time
 	gen      uint64 // reloads so far
-	booked   map[string]int
-	routed   map[string]int
+	minutes  map[string]memberMinutes
 	held     map[string][]heldOffer // pending offers that may be superseded, by member
 }
 
@@ -407,14 +460,13 @@ type heldOffer struct {
 
 const bookTTL = time.Second
 
-// fill sets the booked and routed minutes of the candidates, reloading the
-// view first when it is older than bookTTL, and returns the view's
-// generation.
-func (b *book) fill(ctx context.Context, cands []Candidate) (uint64, error) {
+// use runs f with the view of bookings, under the view's lock, reading it
+// again first when it is older than bookTTL, and returns its generation.
+func (b *book) use(ctx context.Context, f func(bookings)) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.booked == nil || time.Since(b.loadedAt) >= bookTTL {
-		booked, routed, err := b.s.loadBook(ctx)
+	if b.minutes == nil || time.Since(b.loadedAt) >= bookTTL {
+		minutes, err := b.s.loadBook(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -422,13 +474,27 @@ func (b *book) fill(ctx context.Context, cands []Candidate) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		b.booked, b.routed, b.held, b.loadedAt = booked, routed, held, time.Now()
+		b.minutes, b.held, b.loadedAt = minutes, held, time.Now()
 		b.gen++
 	}
-	for i := range cands {
-		cands[i].BookedMin, cands[i].RoutedMinQtr = max(0, b.booked[cands[i].MemberID]), b.routed[cands[i].MemberID]
-	}
+	f(lockedBook{b: b, now: time.Now()})
 	return b.gen, nil
+}
+
+// memberMinutes are a member's booked minutes over the horizon and routed
+// minutes received this quarter.
+type memberMinutes struct{ booked, routed int }
+
+// lockedBook is a book whose lock its user holds (see book.use), at one
+// instant.
+type lockedBook struct {
+	b   *book
+	now time.Time
+}
+
+func (l lockedBook) minutes(memberID string) (booked, routed int) {
+	m := l.b.minutes[memberID]
+	return max(0, m.booked), m.routed
 }
 
 // add counts an offer just stored for a member, if the view is still of
@@ -437,14 +503,16 @@ func (b *book) fill(ctx context.Context, cands []Candidate) (uint64, error) {
 func (b *book) add(gen uint64, o *Offer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.booked == nil {
+	if b.minutes == nil {
 		return
 	}
 	if b.gen != gen {
 		b.loadedAt = time.Time{}
 		return
 	}
-	b.booked[o.MemberID] += o.EstimatedMinutes
+	m := b.minutes[o.MemberID]
+	m.booked += o.EstimatedMinutes
+	b.minutes[o.MemberID] = m
 	if o.Regret != nil {
 		b.held[o.MemberID] = append(b.held[o.MemberID], heldOffer{ID: o.ID, MemberID: o.MemberID,
 			Minutes: o.EstimatedMinutes, Regret: *o.Regret, ExpiresAt: o.ExpiresAt})
@@ -463,10 +531,9 @@ func (b *book) invalidate() {
 // inPlaceOf proposes c, who has no room for job, in the place of one of
 // their pending offers: the one whose job loses least among those that
 // leave room enough once given up. ok is false when there is none.
-func (b *book) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
+func (l lockedBook) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
+	b := l.b
+	now := l.now
 	best := -1
 	held := b.held[c.MemberID]
 	for i, h := range held {
@@ -488,12 +555,15 @@ func (b *book) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
 // the jobs they hold (their tickets, and copies of other regions' tickets),
 // their open offers, and the jobs of other regions they accepted whose
 // copy has not arrived yet (counted once, not again with the copy).
-func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, err error) {
-	booked, err = s.tickets.ActiveMinutes(ctx)
+func (s *Service) loadBook(ctx context.Context) (map[string]memberMinutes, error) {
+	held, err := s.tickets.ActiveMinutes(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	routed = map[string]int{}
+	minutes := make(map[string]memberMinutes, len(held))
+	for id, m := range held {
+		minutes[id] = memberMinutes{booked: m}
+	}
 	now := storage.Now()
 	var rows []struct {
 		MemberID string
@@ -510,13 +580,15 @@ func (s *Service) loadBook(ctx context.Context) (booked, routed map[string]int, 
 			minTime(quarterStart(now), now.AddDate(0, 0, -s.cfg.HorizonDays))).
 		Group("member_id").Find(&rows).Error
 	if err != nil {
-		return nil, nil, fmt.Errorf("routing: offered minutes: %w", err)
+		return nil, fmt.Errorf("routing: offered minutes: %w", err)
 	}
 	for _, r := range rows {
-		booked[r.MemberID] += r.Booked
-		routed[r.MemberID] = r.Routed
+		m := minutes[r.MemberID]
+		m.booked += r.Booked
+		m.routed = r.Routed
+		minutes[r.MemberID] = m
 	}
-	return booked, routed, nil
+	return minutes, nil
 }
 
 // loadHeld reads the pending offers that may be superseded, by member.

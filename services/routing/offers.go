@@ -198,15 +198,12 @@ func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen 
 	if err != nil {
 		return 0, 0, err
 	}
-	c := []Candidate{{MemberID: o.MemberID}}
 	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
-	if i >= 0 {
-		c[0].CapacityMin = capacityMin(holders[i].WeeklyHours, s.cfg.HorizonDays)
-	}
-	if gen, err = s.book.fill(ctx, c); err != nil || i < 0 {
+	booked := 0
+	if gen, err = s.book.use(ctx, func(bk bookings) { booked, _ = bk.minutes(o.MemberID) }); err != nil || i < 0 {
 		return 0, gen, err
 	}
-	return o.EstimatedMinutes - (c[0].CapacityMin - c[0].BookedMin), gen, nil
+	return o.EstimatedMinutes - (capacityMin(holders[i].WeeklyHours, s.cfg.HorizonDays) - booked), gen, nil
 }
 
 // declineTx declines offer o, inside tx, if it is still pending, and tells

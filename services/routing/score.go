@@ -137,27 +137,49 @@ func Rank(cands []Candidate, j Job, w Weights) []Scored { return RankTop(cands, 
 // RankTop is Rank keeping only the best k: it selects them without sorting
 // everyone (a region with hundreds of qualified members answers often).
 func RankTop(cands []Candidate, j Job, w Weights, k int) []Scored {
-	if k <= 0 {
-		return nil
-	}
-	top := make([]Scored, 0, min(k, len(cands)))
+	top := newTopK(k)
 	for _, c := range cands {
 		if Exclude(c, j) != "" {
 			continue
 		}
-		sc := Scored{Candidate: c, Cost: round9(rankCost(c, j, w))}
-		if len(top) == k && !better(sc, top[k-1]) {
-			continue
+		if cost := round9(rankCost(c, j, w)); top.mayTake(cost) {
+			top.offer(Scored{Candidate: c, Cost: cost})
 		}
-		// Insert in order, dropping the last when full.
-		i := sort.Search(len(top), func(i int) bool { return better(sc, top[i]) })
-		if len(top) < k {
-			top = append(top, Scored{})
-		}
-		copy(top[i+1:], top[i:len(top)-1])
-		top[i] = sc
 	}
-	return top
+	return top.list
+}
+
+// topK keeps the best k of the candidates offered to it, best first.
+type topK struct {
+	k    int
+	list []Scored
+}
+
+func newTopK(k int) *topK {
+	if k <= 0 {
+		return &topK{}
+	}
+	return &topK{k: k, list: make([]Scored, 0, min(k, 16))}
+}
+
+// mayTake says whether a candidate of this cost could be among the best k:
+// false when it is dearer than all of them (a tie is settled by offer).
+func (t *topK) mayTake(cost float64) bool {
+	return t.k > 0 && (len(t.list) < t.k || cost <= t.list[t.k-1].Cost)
+}
+
+// offer keeps sc if it is among the best k, in order, dropping the last
+// when full.
+func (t *topK) offer(sc Scored) {
+	if t.k <= 0 || len(t.list) == t.k && !better(sc, t.list[t.k-1]) {
+		return
+	}
+	i := sort.Search(len(t.list), func(i int) bool { return better(sc, t.list[i]) })
+	if len(t.list) < t.k {
+		t.list = append(t.list, Scored{})
+	}
+	copy(t.list[i+1:], t.list[i:len(t.list)-1])
+	t.list[i] = sc
 }
 
 // better is the ranking order: lower cost, then higher level, then shorter

@@ -53,12 +53,12 @@ func (s *Service) localLoad(ctx context.Context, question string) (RegionLoad, e
 		Row().Scan(&l.Technicians, &l.CapacityHours); err != nil {
 		return l, fmt.Errorf("routing: capacity: %w", err)
 	}
-	booked, _, err := s.loadBook(ctx)
+	minutes, err := s.loadBook(ctx)
 	if err != nil {
 		return l, err
 	}
-	for _, m := range booked {
-		l.BookedMinutes += m
+	for _, m := range minutes {
+		l.BookedMinutes += m.booked
 	}
 	if err := db.Raw(`SELECT COUNT(*) FROM offers WHERE state = 'accepted' AND origin_region <> ? AND created_at >= ?`,
 		s.cfg.Region, quarterStart(storage.Now())).Row().Scan(&l.RoutedReceived); err != nil {
@@ -173,13 +173,13 @@ func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
 		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("routing: member loads: %w", err)
 	}
-	booked, _, err := s.loadBook(ctx)
+	minutes, err := s.loadBook(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]MemberLoad, len(rows))
 	for i, r := range rows {
-		out[i] = MemberLoad{Name: r.Name, WeeklyHours: r.WeeklyHours, BookedMinutes: booked[r.ID]}
+		out[i] = MemberLoad{Name: r.Name, WeeklyHours: r.WeeklyHours, BookedMinutes: minutes[r.ID].booked}
 	}
 	// Sorted here: SQLite and PostgreSQL order accented names differently.
 	slices.SortFunc(out, func(a, b MemberLoad) int { return strings.Compare(a.Name, b.Name) })
