@@ -205,17 +205,12 @@ func TestReleaseFaults(t *testing.T) {
 		t.Fatalf("release again: %v %v", msg, err)
 	}
 
-	// A late "accepted" message from the origin does not bring the offer
-	// given back to life (Marie would look booked with it).
-	js, err := nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A late "accepted" message from the origin (signed by its node) does
+	// not bring the offer given back to life (Marie would look booked with
+	// it).
 	late, _ := json.Marshal(map[string]any{"v": 1, "kind": "accepted", "offer_id": offerID, "routing_id": routingID,
 		"region": "bourgogne-franche-comte", "reason": ""})
-	if _, err := js.Publish("coopnet.v1.jobs.bretagne.accepted", late, nats.MsgId("late-"+offerID)); err != nil {
-		t.Fatal(err)
-	}
+	c.publishJob("coopnet.v1.jobs.bretagne.accepted", late, "bourgogne-franche-comte")
 	time.Sleep(time.Second) // received and applied meanwhile
 	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if state != "withdrawn" {

@@ -466,6 +466,40 @@ func TestForgedAcceptance(t *testing.T) {
 	if !c.hasOffer("bretagne", marieEmail, id) {
 		t.Fatal("a region that is not the offer's origin withdrew it")
 	}
+	// Nor can anyone end the offer in the name of the node that may: a
+	// withdrawal as from the origin, a decline or a "superseded" as from
+	// Marie's node, an offer in the place of hers, unsigned or signed by
+	// another node, are dropped and counted.
+	answer := func(kind, region string) []byte {
+		b, _ := json.Marshal(map[string]any{"v": 1, "kind": kind, "offer_id": offer["id"], "routing_id": r["id"], "region": region})
+		return b
+	}
+	bfc := "bourgogne-franche-comte"
+	for _, signer := range []string{"", "ile-de-france"} {
+		c.publishJob("coopnet.v1.jobs.bretagne.withdraw", answer("withdraw", bfc), signer)
+		c.publishJob("coopnet.v1.jobs.bourgogne-franche-comte.decline", answer("decline", "bretagne"), signer)
+		c.publishJob("coopnet.v1.jobs.bourgogne-franche-comte.superseded", answer("superseded", "bretagne"), signer)
+	}
+	forged = []byte(`{"v":1,"kind":"offer","offer_id":"01a201c8-0000-7000-8000-0000000000e1","routing_id":"01a201c8-0000-7000-8000-0000000000aa",` +
+		`"origin_region":"bourgogne-franche-comte","ticket_id":"01a201c8-0000-7000-8000-0000000000ab","ticket_ap_id":"` +
+		c.node(bfc).url + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.memberID("bretagne", marieEmail) +
+		`","title":"Urgent","skill":"website","estimated_minutes":3600,"commune":"Bourguignon","departement":"25",` +
+		`"forwarded_by":"jean@example.test","forwarded_by_name":"Jean","expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
+		`","supersedes":"` + offer["id"].(string) + `","regret":0.9}`)
+	c.publishJob("coopnet.v1.jobs.bretagne.offer", forged, "ile-de-france")
+	waitFor(t, "the forged job messages dropped", func() bool {
+		bzh, bfcMetrics := c.metrics("bretagne"), c.metrics(bfc)
+		return strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="withdraw"} 3`) &&
+			strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
+			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="decline"} 2`) &&
+			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="superseded"} 2`)
+	})
+	if !c.hasOffer("bretagne", marieEmail, id) {
+		t.Fatal("a forged message ended Marie's offer")
+	}
+	if got := c.api(bfc, "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); got["offered_to"] != c.handle(marieEmail) {
+		t.Fatalf("the routing after forged declines: %v", got)
+	}
 	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 
 	// Nor can anyone on NATS give the job back in Marie's name: the
@@ -538,15 +572,7 @@ func testSupersededOffer(t *testing.T, c *coop) {
 		!strings.Contains(page, `id="offer-`+second["id"].(string)+`"`) {
 		t.Errorf("Marie's offers page does not show the superseded offer ended and the new one to answer:\n%s", page)
 	}
-	metrics := func(region string) string {
-		res, err := http.Get(c.node(region).url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return string(body)
-	}
+	metrics := c.metrics
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
 		t.Error("the superseded offer is not counted")
 	}
@@ -690,6 +716,7 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	first := c.offerFor("bretagne", marieEmail, big)
 	c.node(bfc).stop()
 	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
+	c.restart(bfc) // its key can be fetched again to check the offer below
 	// A 30-hour job in the place of the offer she is accepting: she has no
 	// room for both, so her node declines it at once and keeps hers.
 	const other = "01a201c8-0000-7000-8000-0000000000d1"
@@ -698,7 +725,6 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.hasOffer("bretagne", marieEmail, big) {
 		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.hasOffer("bretagne", marieEmail, big))
 	}
-	c.restart(bfc)
 	acc := c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 200)
 	if acc["status"] != "accepted" {
 		t.Fatalf("accepted: %v", acc)
@@ -706,15 +732,36 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 }
 
 // forgeOffer publishes straight on JetStream an offer to a member of
-// Bretagne, as from Bourgogne-Franche-Comté, with the given fields.
+// Bretagne, as from Bourgogne-Franche-Comté, with the given fields, signed
+// by that node as it signs an offer in the place of another.
 func (c *coop) forgeOffer(fields map[string]any) {
 	c.t.Helper()
 	msg := map[string]any{"v": 1, "kind": "offer", "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
-		"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab", "ticket_ap_id": "x",
+		"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab",
 		"title": "Sauvegardes", "skill": "website", "estimated_minutes": 600, "commune": "Bourguignon", "departement": "25",
 		"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour)}
 	maps.Copy(msg, fields)
+	if _, ok := msg["ticket_ap_id"]; !ok {
+		msg["ticket_ap_id"] = c.node("bourgogne-franche-comte").url + "/tickets/" + msg["ticket_id"].(string)
+	}
 	body, _ := json.Marshal(msg)
+	c.publishJob("coopnet.v1.jobs.bretagne.offer", body, "bourgogne-franche-comte")
+}
+
+// publishJob publishes a message straight on JetStream, signed by the node
+// of region signer ("": unsigned).
+func (c *coop) publishJob(subject string, body []byte, signer string) {
+	c.t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	if signer != "" {
+		keyID, sig, err := c.node(signer).n.fed.SignMessage(context.Background(), subject, body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		m.Header.Set("Coopnet-Key-Id", keyID)
+		m.Header.Set("Coopnet-Signature", sig)
+	}
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
 	if err != nil {
 		c.t.Fatal(err)
@@ -724,9 +771,21 @@ func (c *coop) forgeOffer(fields map[string]any) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if _, err := js.Publish("coopnet.v1.jobs.bretagne.offer", body); err != nil {
+	if _, err := js.PublishMsg(m); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// metrics is a region's node's /metrics page.
+func (c *coop) metrics(region string) string {
+	c.t.Helper()
+	res, err := http.Get(c.node(region).url + "/metrics")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
 }
 
 // storedOffer waits for an offer to be stored on a region's node and

@@ -58,18 +58,19 @@ func (o *Offer) fill() {
 // handleJob handles one durable message of this region's queue.
 func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
 	kind := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
+	jm := jobMsg{subject: m.Subject(), data: m.Data(), header: m.Headers()}
 	var err error
 	switch kind {
 	case kindOffer:
-		err = s.receiveOffer(ctx, m.Data())
+		err = s.receiveOffer(ctx, jm)
 	case kindDecline:
-		err = s.receiveDecline(ctx, m.Data())
+		err = s.receiveDecline(ctx, jm)
 	case kindWithdraw:
-		err = s.receiveWithdraw(ctx, m.Data())
+		err = s.receiveWithdraw(ctx, jm)
 	case kindAccepted:
-		err = s.receiveAccepted(ctx, m.Data())
+		err = s.receiveAccepted(ctx, jm)
 	case kindSuperseded:
-		err = s.receiveSuperseded(ctx, m.Data())
+		err = s.receiveSuperseded(ctx, jm)
 	default:
 		kind = "unknown" // bounded metric labels, whatever the subject
 		err = bad("unknown kind in %q", m.Subject())
@@ -103,9 +104,12 @@ const maxDeliveries = 25
 
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
-func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
-	a, err := decodeAnswer(data, kindAccepted)
+func (s *Service) receiveAccepted(ctx context.Context, m jobMsg) error {
+	a, err := decodeAnswer(m.data, kindAccepted)
 	if err != nil {
+		return err
+	}
+	if err := s.fromOrigin(ctx, m, a.OfferID); err != nil {
 		return err
 	}
 	// Only the offer's origin gives its job: the message must name it and
@@ -126,13 +130,20 @@ func (s *Service) receiveAccepted(ctx context.Context, data []byte) error {
 // the search, or the offer named was answered meanwhile) the new offer is
 // declined at once, so that its job does not wait for an answer that can
 // only be no. With room, nothing is superseded: the member can take both.
-func (s *Service) receiveOffer(ctx context.Context, data []byte) error {
+func (s *Service) receiveOffer(ctx context.Context, m jobMsg) error {
 	var o OfferMsg
-	if err := decode(data, &o); err != nil {
+	if err := decode(m.data, &o); err != nil {
 		return err
 	}
 	if err := o.validate(); err != nil {
 		return err
+	}
+	if o.Supersedes != "" {
+		// Only the node of the ticket's origin may take a member's place
+		// from another job's offer: it signs such an offer.
+		if err := s.verifyJob(ctx, m, apHost(o.TicketAPID)); err != nil {
+			return err
+		}
 	}
 	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
@@ -216,7 +227,7 @@ func (s *Service) declineTx(ctx context.Context, tx *gorm.DB, o *Offer, reason s
 	}
 	o.State = "declined"
 	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
-	return true, enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg)
+	return true, enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg, true)
 }
 
 // supersede ends the member's pending offer id, inside tx, if it is still
@@ -240,13 +251,16 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 		return false, res.Error
 	}
 	msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
-	return true, enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg)
+	return true, enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg, true)
 }
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
-func (s *Service) receiveWithdraw(ctx context.Context, data []byte) error {
-	a, err := decodeAnswer(data, kindWithdraw)
+func (s *Service) receiveWithdraw(ctx context.Context, m jobMsg) error {
+	a, err := decodeAnswer(m.data, kindWithdraw)
 	if err != nil {
+		return err
+	}
+	if err := s.fromOrigin(ctx, m, a.OfferID); err != nil {
 		return err
 	}
 	res := s.db.WithContext(ctx).Model(&Offer{}).

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"gorm.io/gorm"
 
@@ -20,6 +21,7 @@ type outboxRow struct {
 	ID            string `gorm:"primaryKey"`
 	Subject       string
 	Payload       string
+	Signed        bool // published with the node's signature (see Signer)
 	Attempts      int
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
@@ -28,14 +30,17 @@ type outboxRow struct {
 func (outboxRow) TableName() string { return "bus_outbox" }
 
 // enqueue writes a message to the outbox inside tx. id becomes the
-// message's Nats-Msg-Id.
-func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any) error {
+// message's Nats-Msg-Id. A signed message is published with the node's
+// signature: every message that ends an offer or gives it away, which the
+// receiving node checks (see verifyJob). A plain offer is not signed: by
+// itself it wins nobody, the member's acceptance (signed) does.
+func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any, signed bool) error {
 	payload, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("routing: encode %s: %w", subject, err)
 	}
 	now := storage.Now()
-	row := outboxRow{ID: id, Subject: subject, Payload: string(payload), NextAttemptAt: now, CreatedAt: now}
+	row := outboxRow{ID: id, Subject: subject, Payload: string(payload), Signed: signed, NextAttemptAt: now, CreatedAt: now}
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("routing: outbox %s: %w", subject, err)
 	}
@@ -93,7 +98,18 @@ func (s *Service) publishNow(ctx context.Context, rows []outboxRow) {
 // publish sends one outbox row to JetStream and deletes it.
 func (s *Service) publish(ctx context.Context, r outboxRow) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := s.bus.JS.Publish(pctx, r.Subject, []byte(r.Payload), jetstream.WithMsgID(r.ID))
+	msg := nats.NewMsg(r.Subject)
+	msg.Data = []byte(r.Payload)
+	if r.Signed && s.signer != nil {
+		keyID, sig, err := s.signer.SignMessage(pctx, r.Subject, msg.Data)
+		if err != nil {
+			cancel()
+			return err
+		}
+		msg.Header.Set(headerKeyID, keyID)
+		msg.Header.Set(headerSignature, sig)
+	}
+	_, err := s.bus.JS.PublishMsg(pctx, msg, jetstream.WithMsgID(r.ID))
 	cancel()
 	if err != nil {
 		s.m.pubErrors.Inc()

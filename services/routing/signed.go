@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
 )
@@ -119,4 +121,60 @@ func (s *Service) signedBy(ctx context.Context, m *nats.Msg, handle string) (cod
 		return "forbidden", "the request is not signed by the member's node"
 	}
 	return "", ""
+}
+
+// jobMsg is a durable message of this region's job queue.
+type jobMsg struct {
+	subject string
+	data    []byte
+	header  nats.Header
+}
+
+// verifyJob checks that a job message was signed by the node at host: nil
+// when it was, or when nothing can be checked (no signer; a coop that
+// routes without federating); an errMalformed error when the signature
+// does not hold (the message is dropped, counted and logged); another error
+// when the node's key could not be fetched (the message comes again later).
+func (s *Service) verifyJob(ctx context.Context, m jobMsg, host string) error {
+	if s.signer == nil {
+		return nil
+	}
+	var keyID, sig string
+	if m.header != nil {
+		keyID, sig = m.header.Get(headerKeyID), m.header.Get(headerSignature)
+	}
+	vctx, cancel := context.WithTimeout(ctx, acceptTimeout/2)
+	defer cancel()
+	checked, valid, err := s.signer.VerifyMessage(vctx, host, m.subject, m.data, keyID, sig)
+	switch {
+	case err != nil:
+		return fmt.Errorf("routing: check the signature of %s: %w", m.subject, err)
+	case checked && !valid:
+		return bad("%s not signed by %s", m.subject, host)
+	}
+	return nil
+}
+
+// fromOrigin checks that a message about one of this node's offers comes
+// from the node of its ticket. An offer this node does not have is left
+// to the caller: there is nothing to change.
+func (s *Service) fromOrigin(ctx context.Context, m jobMsg, offerID string) error {
+	var o Offer
+	err := s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", offerID).Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.verifyJob(ctx, m, apHost(o.TicketAPID))
+}
+
+// apHost is the host of an ActivityPub id: the node the object lives on.
+func apHost(id string) string {
+	u, err := url.Parse(id)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
 }

@@ -432,7 +432,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 		msg.Regret = &regret
 	}
 	s.m.offers.Inc()
-	return enqueue(ctx, tx, offerID, subjectJobs+c.Region+"."+kindOffer, msg)
+	return enqueue(ctx, tx, offerID, subjectJobs+c.Region+"."+kindOffer, msg, msg.Supersedes != "")
 }
 
 // whySuperseded is the history's word for an offer another job took the
@@ -473,7 +473,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		}
 		if why == "offer_expired" {
 			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: why}
-			if err := enqueue(ctx, tx, "withdraw-"+offerID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w); err != nil {
+			if err := enqueue(ctx, tx, "withdraw-"+offerID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true); err != nil {
 				return err
 			}
 		}
@@ -500,23 +500,39 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 }
 
 // receiveDecline passes the job on when a member declined.
-func (s *Service) receiveDecline(ctx context.Context, data []byte) error {
-	a, err := decodeAnswer(data, kindDecline)
-	if err != nil {
-		return err
-	}
-	s.m.declines.Inc()
-	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, "offer_declined")
+func (s *Service) receiveDecline(ctx context.Context, m jobMsg) error {
+	return s.receiveEnded(ctx, m, kindDecline, "offer_declined")
 }
 
 // receiveSuperseded passes the job on when the member's node gave their
 // place to another job.
-func (s *Service) receiveSuperseded(ctx context.Context, data []byte) error {
-	a, err := decodeAnswer(data, kindSuperseded)
+func (s *Service) receiveSuperseded(ctx context.Context, m jobMsg) error {
+	return s.receiveEnded(ctx, m, kindSuperseded, whySuperseded)
+}
+
+// receiveEnded passes the job on when the member's node says its offer
+// ended (why); the message must be signed by that node.
+func (s *Service) receiveEnded(ctx context.Context, m jobMsg, kind, why string) error {
+	a, err := decodeAnswer(m.data, kind)
 	if err != nil {
 		return err
 	}
-	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, whySuperseded)
+	var r Routing
+	err = s.db.WithContext(ctx).Select("id", "state", "offer_id", "offer_handle").Where("id = ?", a.RoutingID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && (r.State != "offering" || r.OfferID == nil || *r.OfferID != a.OfferID) {
+		return nil // not the current offer: a late or repeated message changes nothing (see advance)
+	}
+	if err != nil {
+		return err
+	}
+	_, host, _ := strings.Cut(r.OfferHandle, "@")
+	if err := s.verifyJob(ctx, m, host); err != nil {
+		return err
+	}
+	if kind == kindDecline {
+		s.m.declines.Inc()
+	}
+	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, why)
 }
 
 // resumePostponed, once NATS is back, makes the searches postponed while
@@ -592,7 +608,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 				return res.Error
 			}
 			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
-			return enqueue(ctx, tx, "withdraw-"+*r.OfferID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w)
+			return enqueue(ctx, tx, "withdraw-"+*r.OfferID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("routing: end the routing of a cancelled ticket", "routing", r.ID, "err", err)
@@ -667,7 +683,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		// Tell the member's node durably too: the reply to this request may
 		// be lost on the way.
 		msg := AnswerMsg{V: wireVersion, Kind: kindAccepted, OfferID: req.OfferID, RoutingID: r.ID, Region: s.cfg.Region}
-		return enqueue(ctx, tx, "accepted-"+req.OfferID, subjectJobs+req.Region+"."+kindAccepted, msg)
+		return enqueue(ctx, tx, "accepted-"+req.OfferID, subjectJobs+req.Region+"."+kindAccepted, msg, true)
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
