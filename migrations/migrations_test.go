@@ -2,8 +2,10 @@ package migrations_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/storage"
@@ -155,5 +157,60 @@ func TestDialectsHaveTheSameSchema(t *testing.T) {
 		if !pg[n] {
 			t.Errorf("%s: in SQLite, not in PostgreSQL", n)
 		}
+	}
+}
+
+// TestOutboxRowsSignedOnUpgrade: migration 0009 marks the job messages
+// waiting in the outbox since before the upgrade that must now go out
+// signed (a receiving node drops them unsigned), and only those.
+func TestOutboxRowsSignedOnUpgrade(t *testing.T) {
+	all, err := migrations.List(migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range storagetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := storagetest.Open(t, d)
+			list, err := migrations.List(d)
+			if err != nil || len(list) != len(all) {
+				t.Fatalf("%d migrations (%v)", len(list), err)
+			}
+			var update string
+			for _, m := range list {
+				if m.Version == 9 {
+					_, update, _ = strings.Cut(m.SQL, "DEFAULT false;")
+				}
+			}
+			if !strings.Contains(update, "UPDATE bus_outbox") {
+				t.Fatalf("migration 0009 has no UPDATE of the outbox: %q", update)
+			}
+			rows := map[string]bool{ // id → signed after the upgrade
+				"decline":        true,
+				"superseded":     true,
+				"withdraw":       true,
+				"accepted":       true,
+				"offer":          false,
+				"offer-in-place": true,
+			}
+			for id := range rows {
+				kind, payload := strings.TrimSuffix(id, "-in-place"), `{"v":1,"kind":"offer","regret":0.5}`
+				if id == "offer-in-place" {
+					payload = `{"v":1,"kind":"offer","supersedes":"01a201c8-0000-7000-8000-0000000000b1","regret":0.5}`
+				}
+				if err := db.Exec(`INSERT INTO bus_outbox (id, subject, payload, signed, attempts, next_attempt_at, created_at)
+					VALUES (?, ?, ?, false, 0, ?, ?)`, id, "coopnet.v1.jobs.bretagne."+kind, payload, time.Now(), time.Now()).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Exec(update).Error; err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range rows {
+				var signed bool
+				if err := db.Raw("SELECT signed FROM bus_outbox WHERE id = ?", id).Row().Scan(&signed); err != nil || signed != want {
+					t.Errorf("%s: signed %t (%v), want %t", id, signed, err, want)
+				}
+			}
+		})
 	}
 }

@@ -109,13 +109,15 @@ func (s *Service) receiveAccepted(ctx context.Context, m jobMsg) error {
 	if err != nil {
 		return err
 	}
-	if err := s.fromOrigin(ctx, m, a.OfferID); err != nil {
+	apID, found, err := s.fromOrigin(ctx, m, a.OfferID)
+	if err != nil || !found {
 		return err
 	}
 	// Only the offer's origin gives its job: the message must name it and
 	// the routing the offer belongs to.
 	return s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND state IN ('pending', 'declined', 'superseded')", a.OfferID, a.Region, a.RoutingID).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state IN ('pending', 'declined', 'superseded')",
+			a.OfferID, a.Region, a.RoutingID, apID).
 		Updates(map[string]any{"state": "accepted", "answered_at": storage.Now()}).Error
 }
 
@@ -260,11 +262,12 @@ func (s *Service) receiveWithdraw(ctx context.Context, m jobMsg) error {
 	if err != nil {
 		return err
 	}
-	if err := s.fromOrigin(ctx, m, a.OfferID); err != nil {
+	apID, found, err := s.fromOrigin(ctx, m, a.OfferID)
+	if err != nil || !found {
 		return err
 	}
 	res := s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND state = 'pending'", a.OfferID, a.Region, a.RoutingID).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state = 'pending'", a.OfferID, a.Region, a.RoutingID, apID).
 		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()})
 	if res.RowsAffected > 0 {
 		s.book.invalidate() // the member has room again

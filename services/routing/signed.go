@@ -156,18 +156,24 @@ func (s *Service) verifyJob(ctx context.Context, m jobMsg, host string) error {
 }
 
 // fromOrigin checks that a message about one of this node's offers comes
-// from the node of its ticket. An offer this node does not have is left
-// to the caller: there is nothing to change.
-func (s *Service) fromOrigin(ctx context.Context, m jobMsg, offerID string) error {
+// from the node of its ticket, and returns the ticket's ActivityPub id it
+// checked against: the caller changes the offer only if it still names
+// that ticket. found is false for an offer this node does not have (yet):
+// there is nothing to change, and nothing must be, since the offer may be
+// stored between this check and the caller's change.
+func (s *Service) fromOrigin(ctx context.Context, m jobMsg, offerID string) (ticketAPID string, found bool, err error) {
 	var o Offer
-	err := s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", offerID).Take(&o).Error
+	err = s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", offerID).Take(&o).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil
+		return "", false, nil
 	}
 	if err != nil {
-		return err
+		return "", false, err
 	}
-	return s.verifyJob(ctx, m, apHost(o.TicketAPID))
+	if err := s.verifyJob(ctx, m, apHost(o.TicketAPID)); err != nil {
+		return "", false, err
+	}
+	return o.TicketAPID, true, nil
 }
 
 // apHost is the host of an ActivityPub id: the node the object lives on.
