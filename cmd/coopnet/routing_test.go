@@ -91,6 +91,12 @@ func TestDeclineCascadesAndUnroutable(t *testing.T) {
 	marie := c.offerFor("bretagne", marieEmail, id)
 	// Gwen cannot answer Marie's offer.
 	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", gwenEmail, nil, 404)
+	// Someone on NATS publishes first under the id the decline would have
+	// were it the offer's id alone: the real decline still gets through.
+	junk := nats.NewMsg("coopnet.v1.jobs.bourgogne-franche-comte.decline")
+	junk.Data = []byte("{}")
+	junk.Header.Set(nats.MsgIdHdr, "decline-"+marie["id"].(string))
+	c.publishMsg(junk)
 	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
 	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, nil, 409)
 	gwen := c.offerFor("bretagne", gwenEmail, id)
@@ -758,6 +764,12 @@ func (c *coop) publishJob(subject string, body []byte, signer string) {
 		m.Header.Set("Coopnet-Key-Id", keyID)
 		m.Header.Set("Coopnet-Signature", sig)
 	}
+	c.publishMsg(m)
+}
+
+// publishMsg publishes a message straight on JetStream.
+func (c *coop) publishMsg(m *nats.Msg) {
+	c.t.Helper()
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
 	if err != nil {
 		c.t.Fatal(err)

@@ -229,7 +229,7 @@ func (s *Service) declineTx(ctx context.Context, tx *gorm.DB, o *Offer, reason s
 	}
 	o.State = "declined"
 	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
-	return true, enqueue(ctx, tx, "decline-"+o.ID, subjectJobs+o.OriginRegion+"."+kindDecline, msg, true)
+	return true, enqueue(ctx, tx, answerID(kindDecline, o.ID), subjectJobs+o.OriginRegion+"."+kindDecline, msg, true)
 }
 
 // supersede ends the member's pending offer id, inside tx, if it is still
@@ -253,7 +253,7 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 		return false, res.Error
 	}
 	msg := AnswerMsg{V: wireVersion, Kind: kindSuperseded, OfferID: old.ID, RoutingID: old.RoutingID, Region: s.cfg.Region}
-	return true, enqueue(ctx, tx, "superseded-"+old.ID, subjectJobs+old.OriginRegion+"."+kindSuperseded, msg, true)
+	return true, enqueue(ctx, tx, answerID(kindSuperseded, old.ID), subjectJobs+old.OriginRegion+"."+kindSuperseded, msg, true)
 }
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).

@@ -51,6 +51,14 @@ func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any, sign
 	return nil
 }
 
+// answerID is the outbox id, and so the Nats-Msg-Id, of a message about an
+// offer (a decline, a withdrawal…). Every region's node reads the offer's
+// id on the stream: with that id alone, anyone who may publish could send
+// a message under it first, and JetStream would drop the real one as a
+// duplicate. A fresh suffix makes it unguessable; republishing the same
+// row still reuses it, so that JetStream drops the copies.
+func answerID(kind, offerID string) string { return kind + "-" + offerID + "-" + storage.NewID() }
+
 // outboxSetting marks a transaction run by inTx, which collects the
 // messages it enqueues.
 const outboxSetting = "coopnet:outbox"

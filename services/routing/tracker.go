@@ -473,7 +473,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		}
 		if why == "offer_expired" {
 			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: why}
-			if err := enqueue(ctx, tx, "withdraw-"+offerID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true); err != nil {
+			if err := enqueue(ctx, tx, answerID(kindWithdraw, offerID), subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true); err != nil {
 				return err
 			}
 		}
@@ -608,7 +608,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 				return res.Error
 			}
 			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
-			return enqueue(ctx, tx, "withdraw-"+*r.OfferID, subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true)
+			return enqueue(ctx, tx, answerID(kindWithdraw, *r.OfferID), subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("routing: end the routing of a cancelled ticket", "routing", r.ID, "err", err)
@@ -683,7 +683,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		// Tell the member's node durably too: the reply to this request may
 		// be lost on the way.
 		msg := AnswerMsg{V: wireVersion, Kind: kindAccepted, OfferID: req.OfferID, RoutingID: r.ID, Region: s.cfg.Region}
-		return enqueue(ctx, tx, "accepted-"+req.OfferID, subjectJobs+req.Region+"."+kindAccepted, msg, true)
+		return enqueue(ctx, tx, answerID(kindAccepted, req.OfferID), subjectJobs+req.Region+"."+kindAccepted, msg, true)
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
