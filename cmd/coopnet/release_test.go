@@ -211,7 +211,7 @@ func TestReleaseFaults(t *testing.T) {
 	late, _ := json.Marshal(map[string]any{"v": 1, "kind": "accepted", "offer_id": offerID, "routing_id": routingID,
 		"region": "bourgogne-franche-comte", "reason": ""})
 	c.publishJob("coopnet.v1.jobs.bretagne.accepted", late, "bourgogne-franche-comte")
-	time.Sleep(time.Second) // received and applied meanwhile
+	c.jobsHandled("bretagne")
 	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if state != "withdrawn" {
 		t.Errorf("a late acceptance message made the offer %s", state)

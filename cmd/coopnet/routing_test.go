@@ -464,7 +464,7 @@ func TestForgedAcceptance(t *testing.T) {
 	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
 		"region": "ile-de-france", "reason": "cancelled"})
 	c.publishJob("coopnet.v1.jobs.bretagne.withdraw", withdraw, "bourgogne-franche-comte")
-	time.Sleep(time.Second) // it is received and applied to nothing meanwhile
+	c.jobsHandled("bretagne")
 	if !c.hasOffer("bretagne", marieEmail, id) {
 		t.Fatal("a region that is not the offer's origin withdrew it")
 	}
@@ -765,6 +765,25 @@ func (c *coop) publishJob(subject string, body []byte, signer string) {
 		m.Header.Set("Coopnet-Signature", sig)
 	}
 	c.publishMsg(m)
+}
+
+// jobsHandled waits until a region's node has handled every job message
+// published so far: delivered, then acknowledged or dropped.
+func (c *coop) jobsHandled(region string) {
+	c.t.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	waitFor(c.t, region+"'s job messages handled", func() bool {
+		ci, err := js.ConsumerInfo("COOPNET_JOBS", "jobs-"+region)
+		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0
+	})
 }
 
 // publishMsg publishes a message straight on JetStream.
