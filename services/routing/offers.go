@@ -58,7 +58,7 @@ func (o *Offer) fill() {
 // handleJob handles one durable message of this region's queue.
 func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
 	kind := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
-	jm := jobMsg{subject: m.Subject(), data: m.Data(), header: m.Headers()}
+	jm := inMsg{subject: m.Subject(), data: m.Data(), header: m.Headers()}
 	var err error
 	switch kind {
 	case kindOffer:
@@ -104,7 +104,7 @@ const maxDeliveries = 25
 
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
-func (s *Service) receiveAccepted(ctx context.Context, m jobMsg) error {
+func (s *Service) receiveAccepted(ctx context.Context, m inMsg) error {
 	a, err := decodeAnswer(m.data, kindAccepted)
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func (s *Service) receiveAccepted(ctx context.Context, m jobMsg) error {
 // the search, or the offer named was answered meanwhile) the new offer is
 // declined at once, so that its job does not wait for an answer that can
 // only be no. With room, nothing is superseded: the member can take both.
-func (s *Service) receiveOffer(ctx context.Context, m jobMsg) error {
+func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 	var o OfferMsg
 	if err := decode(m.data, &o); err != nil {
 		return err
@@ -143,7 +143,7 @@ func (s *Service) receiveOffer(ctx context.Context, m jobMsg) error {
 	if o.Supersedes != "" {
 		// Only the node of the ticket's origin may take a member's place
 		// from another job's offer: it signs such an offer.
-		if err := s.verifyJob(ctx, m, apHost(o.TicketAPID)); err != nil {
+		if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
 			return err
 		}
 	}
@@ -257,7 +257,7 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 }
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
-func (s *Service) receiveWithdraw(ctx context.Context, m jobMsg) error {
+func (s *Service) receiveWithdraw(ctx context.Context, m inMsg) error {
 	a, err := decodeAnswer(m.data, kindWithdraw)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func (outboxRow) TableName() string { return "bus_outbox" }
 // enqueue writes a message to the outbox inside tx. id becomes the
 // message's Nats-Msg-Id. A signed message is published with the node's
 // signature: every message that ends an offer or gives it away, which the
-// receiving node checks (see verifyJob). A plain offer is not signed: by
+// receiving node checks (see verifySigned). A plain offer is not signed: by
 // itself it wins nobody, the member's acceptance (signed) does.
 func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any, signed bool) error {
 	payload, err := json.Marshal(msg)

@@ -98,44 +98,34 @@ func (s *Service) askOrigin(ctx context.Context, kind, origin string, req any, r
 // does not hold, "unavailable" when it could not be checked. Without a
 // signer, or for a host with no known key, nothing is checked.
 func (s *Service) signedBy(ctx context.Context, m *nats.Msg, handle string) (code, message string) {
-	if s.signer == nil {
-		return "", ""
-	}
 	_, host, _ := strings.Cut(handle, "@")
-	var keyID, sig string
-	if m.Header != nil {
-		keyID, sig = m.Header.Get(headerKeyID), m.Header.Get(headerSignature)
-	}
-	// Within the member's wait, not the HTTP client's: a peer that does not
-	// answer must not hold every acceptance for long.
-	vctx, cancel := context.WithTimeout(ctx, acceptTimeout/2)
-	defer cancel()
-	checked, valid, err := s.signer.VerifyMessage(vctx, host, m.Subject, m.Data, keyID, sig)
+	err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, host)
 	switch {
+	case errors.Is(err, errMalformed):
+		s.drop(strings.TrimPrefix(strings.TrimSuffix(m.Subject, "."+s.cfg.Region), "coopnet.v1."), err)
+		return "forbidden", "the request is not signed by the member's node"
 	case err != nil:
 		s.log.Warn("routing: a request's signature could not be checked", "subject", m.Subject, "host", host, "err", err)
 		return "unavailable", "the key of the member's node could not be fetched: try again in a moment"
-	case checked && !valid:
-		s.drop(strings.TrimPrefix(strings.TrimSuffix(m.Subject, "."+s.cfg.Region), "coopnet.v1."),
-			fmt.Errorf("%w: not signed by %s", errMalformed, host))
-		return "forbidden", "the request is not signed by the member's node"
 	}
 	return "", ""
 }
 
-// jobMsg is a durable message of this region's job queue.
-type jobMsg struct {
+// inMsg is a message received over NATS, with its headers: a request, or
+// a durable message of this region's job queue.
+type inMsg struct {
 	subject string
 	data    []byte
 	header  nats.Header
 }
 
-// verifyJob checks that a job message was signed by the node at host: nil
+// verifySigned checks that a message was signed by the node at host: nil
 // when it was, or when nothing can be checked (no signer; a coop that
 // routes without federating); an errMalformed error when the signature
-// does not hold (the message is dropped, counted and logged); another error
-// when the node's key could not be fetched (the message comes again later).
-func (s *Service) verifyJob(ctx context.Context, m jobMsg, host string) error {
+// does not hold (dropped, counted and logged by the caller); another error
+// when the node's key could not be fetched (a job message comes again
+// later; a request is answered "unavailable").
+func (s *Service) verifySigned(ctx context.Context, m inMsg, host string) error {
 	if s.signer == nil {
 		return nil
 	}
@@ -143,6 +133,8 @@ func (s *Service) verifyJob(ctx context.Context, m jobMsg, host string) error {
 	if m.header != nil {
 		keyID, sig = m.header.Get(headerKeyID), m.header.Get(headerSignature)
 	}
+	// Within a member's wait for an acceptance, not the HTTP client's: a
+	// peer that does not answer must not hold every acceptance for long.
 	vctx, cancel := context.WithTimeout(ctx, acceptTimeout/2)
 	defer cancel()
 	checked, valid, err := s.signer.VerifyMessage(vctx, host, m.subject, m.data, keyID, sig)
@@ -161,7 +153,7 @@ func (s *Service) verifyJob(ctx context.Context, m jobMsg, host string) error {
 // that ticket. found is false for an offer this node does not have (yet):
 // there is nothing to change, and nothing must be, since the offer may be
 // stored between this check and the caller's change.
-func (s *Service) fromOrigin(ctx context.Context, m jobMsg, offerID string) (ticketAPID string, found bool, err error) {
+func (s *Service) fromOrigin(ctx context.Context, m inMsg, offerID string) (ticketAPID string, found bool, err error) {
 	var o Offer
 	err = s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", offerID).Take(&o).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -170,7 +162,7 @@ func (s *Service) fromOrigin(ctx context.Context, m jobMsg, offerID string) (tic
 	if err != nil {
 		return "", false, err
 	}
-	if err := s.verifyJob(ctx, m, apHost(o.TicketAPID)); err != nil {
+	if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
 		return "", false, err
 	}
 	return o.TicketAPID, true, nil

@@ -500,19 +500,19 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 }
 
 // receiveDecline passes the job on when a member declined.
-func (s *Service) receiveDecline(ctx context.Context, m jobMsg) error {
+func (s *Service) receiveDecline(ctx context.Context, m inMsg) error {
 	return s.receiveEnded(ctx, m, kindDecline, "offer_declined")
 }
 
 // receiveSuperseded passes the job on when the member's node gave their
 // place to another job.
-func (s *Service) receiveSuperseded(ctx context.Context, m jobMsg) error {
+func (s *Service) receiveSuperseded(ctx context.Context, m inMsg) error {
 	return s.receiveEnded(ctx, m, kindSuperseded, whySuperseded)
 }
 
 // receiveEnded passes the job on when the member's node says its offer
 // ended (why); the message must be signed by that node.
-func (s *Service) receiveEnded(ctx context.Context, m jobMsg, kind, why string) error {
+func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind, why string) error {
 	a, err := decodeAnswer(m.data, kind)
 	if err != nil {
 		return err
@@ -526,7 +526,7 @@ func (s *Service) receiveEnded(ctx context.Context, m jobMsg, kind, why string) 
 		return err
 	}
 	_, host, _ := strings.Cut(r.OfferHandle, "@")
-	if err := s.verifyJob(ctx, m, host); err != nil {
+	if err := s.verifySigned(ctx, m, host); err != nil {
 		return err
 	}
 	if kind == kindDecline {
