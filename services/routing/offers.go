@@ -105,20 +105,37 @@ const maxDeliveries = 25
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
 func (s *Service) receiveAccepted(ctx context.Context, m inMsg) error {
-	a, err := decodeAnswer(m.data, kindAccepted)
+	_, err := s.originSays(ctx, m, kindAccepted, "accepted", "pending", "declined", "superseded")
+	return err
+}
+
+// originSays applies to one of this node's offers what its origin says in
+// m (kind): the offer, if in one of the states from, becomes to. Only the
+// offer's origin may say it: m must be signed by the node of the offer's
+// ticket, and name the offer's region, routing and ticket. An offer this
+// node does not have (yet) is left alone: it could be stored between the
+// check and the change. It reports whether the offer changed.
+func (s *Service) originSays(ctx context.Context, m inMsg, kind, to string, from ...string) (bool, error) {
+	a, err := decodeAnswer(m.data, kind)
 	if err != nil {
-		return err
+		return false, err
 	}
-	apID, found, err := s.fromOrigin(ctx, m, a.OfferID)
-	if err != nil || !found {
-		return err
+	var o Offer
+	err = s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", a.OfferID).Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, nil
 	}
-	// Only the offer's origin gives its job: the message must name it and
-	// the routing the offer belongs to.
-	return s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state IN ('pending', 'declined', 'superseded')",
-			a.OfferID, a.Region, a.RoutingID, apID).
-		Updates(map[string]any{"state": "accepted", "answered_at": storage.Now()}).Error
+	if err != nil {
+		return false, err
+	}
+	if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
+		return false, err
+	}
+	res := s.db.WithContext(ctx).Model(&Offer{}).
+		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state IN ?", a.OfferID, a.Region, a.RoutingID,
+			o.TicketAPID, from).
+		Updates(map[string]any{"state": to, "answered_at": storage.Now()})
+	return res.RowsAffected > 0, res.Error
 }
 
 // receiveOffer stores an offer for one of this node's members (once, however
@@ -258,21 +275,11 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
 func (s *Service) receiveWithdraw(ctx context.Context, m inMsg) error {
-	a, err := decodeAnswer(m.data, kindWithdraw)
-	if err != nil {
-		return err
-	}
-	apID, found, err := s.fromOrigin(ctx, m, a.OfferID)
-	if err != nil || !found {
-		return err
-	}
-	res := s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state = 'pending'", a.OfferID, a.Region, a.RoutingID, apID).
-		Updates(map[string]any{"state": "withdrawn", "answered_at": storage.Now()})
-	if res.RowsAffected > 0 {
+	withdrawn, err := s.originSays(ctx, m, kindWithdraw, "withdrawn", "pending")
+	if withdrawn {
 		s.book.invalidate() // the member has room again
 	}
-	return res.Error
+	return err
 }
 
 // PendingOffers lists the actor's offers still open, soonest to expire first.

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
-	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
 )
@@ -145,27 +144,6 @@ func (s *Service) verifySigned(ctx context.Context, m inMsg, host string) error 
 		return bad("%s not signed by %s", m.subject, host)
 	}
 	return nil
-}
-
-// fromOrigin checks that a message about one of this node's offers comes
-// from the node of its ticket, and returns the ticket's ActivityPub id it
-// checked against: the caller changes the offer only if it still names
-// that ticket. found is false for an offer this node does not have (yet):
-// there is nothing to change, and nothing must be, since the offer may be
-// stored between this check and the caller's change.
-func (s *Service) fromOrigin(ctx context.Context, m inMsg, offerID string) (ticketAPID string, found bool, err error) {
-	var o Offer
-	err = s.db.WithContext(ctx).Select("id", "ticket_ap_id").Where("id = ?", offerID).Take(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
-		return "", false, err
-	}
-	return o.TicketAPID, true, nil
 }
 
 // apHost is the host of an ActivityPub id: the node the object lives on.
