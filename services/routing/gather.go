@@ -311,7 +311,7 @@ type bookings interface {
 // accepts it, only when it breaks a tie or is shown in the answer.
 func rankHolders(region string, q Question, holders []members.SkillHolder, w Weights, bk bookings, k int) ([]Candidate, Exclusions) {
 	var ex Exclusions
-	job := Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
+	job := q.job()
 	to := geo.Point{Lat: q.Lat, Lon: q.Lon}
 	var skip map[string]bool
 	if len(q.Skip) > 0 {
@@ -556,12 +556,12 @@ func (l lockedBook) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
 // their open offers, and the jobs of other regions they accepted whose
 // copy has not arrived yet (counted once, not again with the copy).
 func (s *Service) loadBook(ctx context.Context) (map[string]memberMinutes, error) {
-	held, err := s.tickets.ActiveMinutes(ctx)
+	active, err := s.tickets.ActiveMinutes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	minutes := make(map[string]memberMinutes, len(held))
-	for id, m := range held {
+	minutes := make(map[string]memberMinutes, len(active))
+	for id, m := range active {
 		minutes[id] = memberMinutes{booked: m}
 	}
 	now := storage.Now()

@@ -83,6 +83,11 @@ type Question struct {
 	Skip []string `json:"skip,omitempty"`
 }
 
+// job is what scoring needs of the question.
+func (q *Question) job() Job {
+	return Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
+}
+
 // maxSkip bounds Question.Skip.
 const maxSkip = 100
 

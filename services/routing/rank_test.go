@@ -17,7 +17,7 @@ import (
 // rankHolders must give the same answer.
 func rankHoldersPlain(region string, q Question, holders []members.SkillHolder, w Weights, bk bookings, k int) ([]Candidate, Exclusions) {
 	var ex Exclusions
-	job := Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
+	job := q.job()
 	var scored []Scored
 	for i := range holders {
 		h := &holders[i]

@@ -49,6 +49,11 @@ type Routing struct {
 	ranked []Scored // Candidates as just ranked by search, not read back
 }
 
+// job is what scoring needs of the routing and its ticket.
+func (r *Routing) job(t *tickets.Ticket) Job {
+	return Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+}
+
 // TableName maps Routing to its table.
 func (Routing) TableName() string { return "routings" }
 
@@ -261,7 +266,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 		all = append(all, a.Candidates...)
 		excluded[a.Region] = a.Excluded
 	}
-	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+	job := r.job(t)
 	reason := unroutableReason(len(answers), excluded)
 	if len(q.Skip) > 0 {
 		// The regions left out those offered the job already: nobody left
@@ -427,7 +432,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires,
 		Supersedes: c.Supersedes}
-	job := Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+	job := r.job(t)
 	if regret, ok := Regret(ranked, r.NextIndex, job, s.cfg.Weights); ok {
 		msg.Regret = &regret
 	}
