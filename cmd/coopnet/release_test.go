@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -153,11 +152,7 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 func TestReleaseFaults(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bzh := c.node("bretagne").n
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := c.natsConn()
 
 	// The answer to Marie's request is lost while edits of hers are on their
 	// way (her copy is ahead of the tracker): the tracker's word still ends

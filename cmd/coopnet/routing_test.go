@@ -344,11 +344,7 @@ func TestNATSRestart(t *testing.T) {
 // counted and logged; the nodes keep routing.
 func TestMalformedMessages(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := c.natsConn()
 	js, _ := nc.JetStream()
 	for _, junk := range [][]byte{[]byte("not json"), []byte(`{"v":1}`), []byte(`{"v":1,"id":"x","skill":"website","extra":1}`), bytes.Repeat([]byte("["), 5000)} {
 		if _, err := nc.Request("coopnet.v1.route.website", junk, 200*time.Millisecond); err == nil {
@@ -401,11 +397,7 @@ func TestForgedAcceptance(t *testing.T) {
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
 	offer := c.offerFor("bretagne", marieEmail, id)
 	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := c.natsConn()
 	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
 		"release_token": "00112233445566778899aabbccddeeff"})
@@ -771,15 +763,7 @@ func (c *coop) publishJob(subject string, body []byte, signer string) {
 // published so far: delivered, then acknowledged or dropped.
 func (c *coop) jobsHandled(region string) {
 	c.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	js := c.jetStream()
 	waitFor(c.t, region+"'s job messages handled", func() bool {
 		ci, err := js.ConsumerInfo("COOPNET_JOBS", "jobs-"+region)
 		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0
@@ -789,18 +773,31 @@ func (c *coop) jobsHandled(region string) {
 // publishMsg publishes a message straight on JetStream.
 func (c *coop) publishMsg(m *nats.Msg) {
 	c.t.Helper()
+	if _, err := c.jetStream().PublishMsg(m); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// natsConn is a connection of the test's own to the coop's NATS, closed
+// when the test ends.
+func (c *coop) natsConn() *nats.Conn {
+	c.t.Helper()
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer nc.Close()
-	js, err := nc.JetStream()
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// jetStream is JetStream over a connection of natsConn.
+func (c *coop) jetStream() nats.JetStreamContext {
+	c.t.Helper()
+	js, err := c.natsConn().JetStream()
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if _, err := js.PublishMsg(m); err != nil {
-		c.t.Fatal(err)
-	}
+	return js
 }
 
 // metrics is a region's node's /metrics page.
