@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"gorm.io/gorm"
 
@@ -106,18 +105,10 @@ func (s *Service) publishNow(ctx context.Context, rows []outboxRow) {
 // publish sends one outbox row to JetStream and deletes it.
 func (s *Service) publish(ctx context.Context, r outboxRow) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	msg := nats.NewMsg(r.Subject)
-	msg.Data = []byte(r.Payload)
-	if r.Signed && s.signer != nil {
-		keyID, sig, err := s.signer.SignMessage(pctx, r.Subject, msg.Data)
-		if err != nil {
-			cancel()
-			return err
-		}
-		msg.Header.Set(headerKeyID, keyID)
-		msg.Header.Set(headerSignature, sig)
+	msg, err := s.newMsg(pctx, r.Subject, []byte(r.Payload), r.Signed)
+	if err == nil {
+		_, err = s.bus.JS.PublishMsg(pctx, msg, jetstream.WithMsgID(r.ID))
 	}
-	_, err := s.bus.JS.PublishMsg(pctx, msg, jetstream.WithMsgID(r.ID))
 	cancel()
 	if err != nil {
 		s.m.pubErrors.Inc()

@@ -37,9 +37,19 @@ func (s *Service) SetSigner(sg Signer) { s.signer = sg }
 
 // request sends a request on subject, signed when a signer is set.
 func (s *Service) request(ctx context.Context, subject string, data []byte) (*nats.Msg, error) {
+	msg, err := s.newMsg(ctx, subject, data, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.bus.Conn.RequestMsgWithContext(ctx, msg)
+}
+
+// newMsg makes a message to send on subject, with the node's signature in
+// its headers when signed and a signer is set.
+func (s *Service) newMsg(ctx context.Context, subject string, data []byte, signed bool) (*nats.Msg, error) {
 	msg := nats.NewMsg(subject)
 	msg.Data = data
-	if s.signer != nil {
+	if signed && s.signer != nil {
 		keyID, sig, err := s.signer.SignMessage(ctx, subject, data)
 		if err != nil {
 			return nil, err
@@ -47,7 +57,7 @@ func (s *Service) request(ctx context.Context, subject string, data []byte) (*na
 		msg.Header.Set(headerKeyID, keyID)
 		msg.Header.Set(headerSignature, sig)
 	}
-	return s.bus.Conn.RequestMsgWithContext(ctx, msg)
+	return msg, nil
 }
 
 // fromMembersNode checks that a request received over NATS in the name of
