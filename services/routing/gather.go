@@ -229,8 +229,8 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 		case <-timer.C:
 			return answers, nil
 		case m := <-ch:
-			var a Answer
-			if err := decode(m.Data, &a); err != nil {
+			a, err := decodeAnswerMsg(m.Data)
+			if err != nil {
 				s.drop("answer", err)
 				continue
 			}
@@ -252,8 +252,12 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 // answerQuestion answers for this region's members: those who could take
 // the job, with their figures, and how many were left out and why.
 func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
-	var q Question
-	if !s.receive("question", m.Data, &q) {
+	q, err := decodeQuestion(m.Data)
+	if err == nil {
+		err = q.validate()
+	}
+	if err != nil {
+		s.drop("question", err)
 		return
 	}
 	if m.Reply == "" {
