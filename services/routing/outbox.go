@@ -34,12 +34,10 @@ func (outboxRow) TableName() string { return "bus_outbox" }
 // receiving node checks (see verifySigned). A plain offer is not signed: by
 // itself it wins nobody, the member's acceptance (signed) does.
 func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any, signed bool) error {
-	payload, err := json.Marshal(msg)
+	row, err := newOutboxRow(id, subject, msg, signed)
 	if err != nil {
-		return fmt.Errorf("routing: encode %s: %w", subject, err)
+		return err
 	}
-	now := storage.Now()
-	row := outboxRow{ID: id, Subject: subject, Payload: string(payload), Signed: signed, NextAttemptAt: now, CreatedAt: now}
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("routing: outbox %s: %w", subject, err)
 	}
@@ -48,6 +46,22 @@ func enqueue(ctx context.Context, tx *gorm.DB, id, subject string, msg any, sign
 		*rows = append(*rows, row)
 	}
 	return nil
+}
+
+// newOutboxRow is a message to publish, due now.
+func newOutboxRow(id, subject string, msg any, signed bool) (outboxRow, error) {
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return outboxRow{}, fmt.Errorf("routing: encode %s: %w", subject, err)
+	}
+	now := storage.Now()
+	return outboxRow{ID: id, Subject: subject, Payload: string(payload), Signed: signed, NextAttemptAt: now, CreatedAt: now}, nil
+}
+
+// insert is the statement that writes the row (see enqueue).
+func (r outboxRow) insert() storage.Stmt {
+	return storage.Stmt{SQL: "INSERT INTO bus_outbox (id, subject, payload, signed, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		Args: []any{r.ID, r.Subject, r.Payload, r.Signed, r.Attempts, r.NextAttemptAt, r.CreatedAt}}
 }
 
 // answerID is the outbox id, and so the Nats-Msg-Id, of a message about an

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,22 +112,21 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	r := Routing{ID: storage.NewID(), TicketID: t.ID, Skill: skill, MinLevel: level, Note: note, State: "pending",
 		Candidates: "[]", Excluded: "{}", RequestedBy: by.Handle, RequestedByName: by.Name, LeaseUntil: &lease,
 		CreatedAt: now, UpdatedAt: now}
-	var moved *tickets.Ticket
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		moved, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
-			tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
+	mv, err := s.tickets.PlanMove(t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
+		tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
+	if err == nil {
+		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, mv) })
 		if err != nil {
-			return err
+			err = mv.Failed(err, 0)
 		}
-		return tx.Create(&r).Error
-	})
+	}
 	if err != nil {
 		if code := apperr.CodeOf(err); code == apperr.Conflict {
 			return nil, apperr.New(apperr.Conflict, "the ticket changed meanwhile, or is already being routed")
 		}
 		return nil, fmt.Errorf("routing: forward %s: %w", ticketID, err)
 	}
+	moved := mv.Ticket
 	s.m.forwards.Inc()
 	select {
 	case s.handoff <- handoff{r: &r, t: moved}:
@@ -136,6 +137,15 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 		kick(s.kickRoute)
 	}
 	return moved, nil
+}
+
+// insertRouting is the statement that saves a new routing (the columns
+// a forward sets; the others take their defaults).
+func insertRouting(r *Routing) storage.Stmt {
+	return storage.Stmt{SQL: `INSERT INTO routings (id, ticket_id, skill, min_level, note, state, candidates, excluded,
+		requested_by, requested_by_name, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		Args: []any{r.ID, r.TicketID, r.Skill, r.MinLevel, r.Note, r.State, r.Candidates, r.Excluded,
+			r.RequestedBy, r.RequestedByName, r.LeaseUntil, r.CreatedAt, r.UpdatedAt}}
 }
 
 // searchLease is how long a routing stays with the process searching for it.
@@ -282,11 +292,9 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	}
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
-	return s.inTx(ctx, func(tx *gorm.DB) error {
-		r.Candidates, r.NextIndex, r.ranked = string(cands), 0, ranked
-		return s.offerNext(ctx, tx, r, t, place, private, reason, "pending",
-			map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
-	})
+	r.Candidates, r.NextIndex, r.ranked = string(cands), 0, ranked
+	return s.offerNextAlone(ctx, r, t, place, private, reason, "pending",
+		map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
 }
 
 // maxSearchAttempts bounds the searches that hear from no region before a
@@ -352,29 +360,109 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 	return ReasonLevel
 }
 
-// offerNext offers the job to the next candidate, inside tx, or finds the
-// ticket unroutable for reason when there is none left.
-//
-// The routing row is updated only if it is still in state guard (a routing
-// cancelled meanwhile is left alone), with the extra columns given.
+// offerNext runs, in tx, the routing's next step (see planNext).
 func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
 	private clients.Private, reason, guard string, extra map[string]any) error {
+	p, err := s.planNext(r, t, place, private, reason, guard, extra)
+	if err != nil {
+		return err
+	}
+	if err := s.db.RunStmts(ctx, tx, p.stmts); err != nil {
+		return p.failed(err)
+	}
+	if err := p.then(ctx, tx); err != nil {
+		return err
+	}
+	if pending, ok := tx.Get(outboxSetting); ok {
+		*pending.(*[]outboxRow) = append(*pending.(*[]outboxRow), p.outbox...)
+	}
+	p.count()
+	return nil
+}
+
+// offerNextAlone runs the routing's next step in a transaction of its own
+// (see planNext), its statements sent together (storage.DB.Pipeline), and
+// publishes its offer once it has committed.
+func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Ticket, place clients.Place,
+	private clients.Private, reason, guard string, extra map[string]any) error {
+	p, err := s.planNext(r, t, place, private, reason, guard, extra)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Pipeline(ctx, p.stmts, func(tx *gorm.DB) error { return p.then(ctx, tx) }); err != nil {
+		return p.failed(err)
+	}
+	p.count()
+	s.publishNow(ctx, p.outbox)
+	return nil
+}
+
+// nextStep is a routing's next step planned by planNext: statements to
+// run in one transaction, the first a guard on the routing's state, then
+// the ticket's move, if any, and the message to publish, if any.
+type nextStep struct {
+	s      *Service
+	stmts  []storage.Stmt
+	move   *tickets.Moving // nil when the ticket's status stays
+	moveAt int             // the index in stmts of the move's guard
+	outbox []outboxRow
+	count  func() // the step's metrics, once done
+}
+
+// failed maps the error of the step's statements: nothing to do when the
+// routing moved on meanwhile (another replica, or a late message),
+// a conflict when the ticket changed.
+func (p *nextStep) failed(err error) error {
+	switch {
+	case storage.UnmetAt(err, 0):
+		return nil
+	case p.move != nil:
+		return p.move.Failed(err, p.moveAt)
+	}
+	return err
+}
+
+// then runs, in the step's transaction once its statements ran, the hooks
+// of the ticket's move.
+func (p *nextStep) then(ctx context.Context, tx *gorm.DB) error {
+	if p.move == nil {
+		return nil
+	}
+	return p.s.tickets.Moved(ctx, tx, p.move)
+}
+
+// planNext plans a routing's next step once its current offer, if any, is
+// over: the offer to its next candidate; when the list has run out, a new
+// search (after a superseded offer) or the ticket unroutable, for reason.
+// guard is the state the routing must still be in; extra, more of its
+// columns to set.
+func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
+	private clients.Private, reason, guard string, extra map[string]any) (*nextStep, error) {
 	ranked := r.ranked
 	if ranked == nil {
 		if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
-			return fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
+			return nil, fmt.Errorf("routing: candidates of %s: %w", r.ID, err)
 		}
 	}
 	now := storage.Now()
-	update := func(set map[string]any) (bool, error) {
+	p := &nextStep{s: s, count: func() {}}
+	update := func(set map[string]any) {
 		for k, v := range extra {
 			if _, ok := set[k]; !ok {
 				set[k] = v
 			}
 		}
 		set["updated_at"] = now
-		res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, guard).Updates(set)
-		return res.RowsAffected == 1, res.Error
+		p.stmts = append(p.stmts, updateRouting(r.ID, guard, set))
+	}
+	move := func(from []tickets.Status, to tickets.Status, action string, notes ...tickets.Change) error {
+		m, err := s.tickets.PlanMove(t, from, to, nil, nil, "routing@"+s.cfg.Region, action, notes...)
+		if err != nil {
+			return err
+		}
+		p.move, p.moveAt = m, len(p.stmts)
+		p.stmts = append(p.stmts, m.Stmts...)
+		return nil
 	}
 	// A job whose offer was superseded takes nobody's place in turn: no
 	// chains of superseded offers.
@@ -384,44 +472,28 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if r.NextIndex >= len(ranked) && r.Superseded && !r.SearchedAgain && guard == "offering" {
 		// The list ran out after an offer was superseded: its fallbacks may
 		// have gone meanwhile. Search once more, taking nobody's place.
-		ok, err := update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil, "attempts": 0,
+		update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil, "attempts": 0,
 			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
-		if err != nil || !ok {
-			return err
-		}
-		_, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusRouting,
-			nil, nil, "routing@"+s.cfg.Region, "searched_again")
-		return err
+		return p, move([]tickets.Status{tickets.StatusOffered}, tickets.StatusRouting, "searched_again")
 	}
 	if r.NextIndex >= len(ranked) {
-		ok, err := update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
+		update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
 			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
-		if err != nil || !ok {
-			return err
-		}
-		if _, err := s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting, tickets.StatusOffered},
-			tickets.StatusUnroutable, nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason); err != nil {
-			return err
-		}
-		s.m.unroutable.WithLabelValues(reason).Inc()
-		return nil
+		p.count = func() { s.m.unroutable.WithLabelValues(reason).Inc() }
+		return p, move([]tickets.Status{tickets.StatusRouting, tickets.StatusOffered}, tickets.StatusUnroutable, "unroutable:"+reason)
 	}
 	c := ranked[r.NextIndex]
 	offerID := storage.NewID()
 	expires := now.Add(s.cfg.OfferTTL)
-	ok, err := update(map[string]any{"next_index": r.NextIndex + 1, "offer_id": offerID, "offer_handle": c.Handle,
+	update(map[string]any{"next_index": r.NextIndex + 1, "offer_id": offerID, "offer_handle": c.Handle,
 		"offer_region": c.Region, "offer_expires_at": expires})
-	if err != nil || !ok {
-		return err
-	}
 	offeredTo := tickets.Change{Action: "offered_to", NewValue: c.Handle}
 	if t.Status == tickets.StatusRouting {
-		if t, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusOffered,
-			nil, nil, "routing@"+s.cfg.Region, "offered", offeredTo); err != nil {
-			return err
+		if err := move([]tickets.Status{tickets.StatusRouting}, tickets.StatusOffered, "offered", offeredTo); err != nil {
+			return nil, err
 		}
-	} else if err := s.tickets.Note(ctx, tx, t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue); err != nil {
-		return err
+	} else {
+		p.stmts = append(p.stmts, tickets.NoteStmt(t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue))
 	}
 	title := redactClient(t.Title, private)
 	if strings.TrimSpace(title) == Redacted {
@@ -432,12 +504,35 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires,
 		Supersedes: c.Supersedes}
-	job := r.job(t)
-	if regret, ok := Regret(ranked, r.NextIndex, job, s.cfg.Weights); ok {
+	if regret, ok := Regret(ranked, r.NextIndex, r.job(t), s.cfg.Weights); ok {
 		msg.Regret = &regret
 	}
-	s.m.offers.Inc()
-	return enqueue(ctx, tx, offerID, subjectJobs+c.Region+"."+kindOffer, msg, msg.Supersedes != "")
+	row, err := newOutboxRow(offerID, subjectJobs+c.Region+"."+kindOffer, msg, msg.Supersedes != "")
+	if err != nil {
+		return nil, err
+	}
+	p.stmts = append(p.stmts, row.insert())
+	p.outbox = []outboxRow{row}
+	p.count = func() { s.m.offers.Inc() }
+	return p, nil
+}
+
+// updateRouting is the statement that sets columns of a routing still in
+// state guard (a guard: see storage.Stmt).
+func updateRouting(id, guard string, set map[string]any) storage.Stmt {
+	cols := slices.Sorted(maps.Keys(set))
+	var q strings.Builder
+	args := make([]any, 0, len(cols)+2)
+	q.WriteString("UPDATE routings SET ")
+	for i, c := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(c + " = ?")
+		args = append(args, set[c])
+	}
+	q.WriteString(" WHERE id = ? AND state = ?")
+	return storage.Stmt{SQL: q.String(), Args: append(args, id, guard), Guard: true}
 }
 
 // whySuperseded is the history's word for an offer another job took the

@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -30,77 +31,129 @@ func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, e
 // and new value are kept, the rest is filled in).
 func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Status, to Status, assignee *Assignee,
 	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Ticket, error) {
+	m, err := s.PlanMove(t, from, to, assignee, assigneeMemberID, actorHandle, action, notes...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.RunStmts(ctx, tx, m.Stmts); err != nil {
+		return nil, m.Failed(err, 0)
+	}
+	if err := s.Moved(ctx, tx, m); err != nil {
+		return nil, err
+	}
+	return m.Ticket, nil
+}
+
+// A Moving is a move of a ticket planned by PlanMove: the statements that
+// make it, to run in a transaction, the first a guard on the ticket's
+// version; then Moved, in the same transaction. A caller with statements
+// of its own runs them all together (storage.DB.Pipeline).
+type Moving struct {
+	Stmts   []storage.Stmt
+	Ticket  *Ticket // as it is once moved
+	version int     // the version moved from
+	changed *Changed
+}
+
+// PlanMove plans what Move does, without running it.
+func (s *Service) PlanMove(t *Ticket, from []Status, to Status, assignee *Assignee,
+	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Moving, error) {
 	cp := *t // the caller's copy stays as it was
 	t = &cp
-	id := t.ID
-	ok := false
-	for _, f := range from {
-		ok = ok || t.Status == f
-	}
-	if !ok {
+	if !slices.Contains(from, t.Status) {
 		return nil, apperr.New(apperr.Conflict, "the ticket is %s, not %v", t.Status, from)
 	}
+	m := &Moving{Ticket: t, version: t.Version}
 	now := storage.Now()
-	updates := map[string]any{"status": string(to), "version": t.Version + 1, "updated_at": now}
-	rows := []Change{}
+	version := t.Version + 1
+	var rows []Change
 	add := func(field, old, new string) {
-		rows = append(rows, Change{ID: storage.NewID(), TicketID: id, Version: t.Version + 1, ActorHandle: actorHandle,
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: actorHandle,
 			Action: action, Field: field, OldValue: old, NewValue: new, CreatedAt: now})
 	}
 	if t.Status != to {
 		add("status", string(t.Status), string(to))
 	}
+	set := "status = ?, version = ?, updated_at = ?"
+	args := []any{string(to), version, now}
 	if assignee != nil {
-		updates["assignee_handle"] = assignee.Handle
-		updates["assignee_region"] = assignee.Region
-		updates["assignee_name"] = assignee.Name
-		updates["assignee_member_id"] = assigneeMemberID
+		set += ", assignee_handle = ?, assignee_region = ?, assignee_name = ?, assignee_member_id = ?"
+		args = append(args, assignee.Handle, assignee.Region, assignee.Name, assigneeMemberID)
 		add("assignee", t.AssigneeHandle, assignee.Handle)
 	}
 	if len(rows) == 0 {
-		return t, nil
+		return m, nil // nothing changes
 	}
 	for _, n := range notes {
-		rows = append(rows, Change{ID: storage.NewID(), TicketID: id, Version: t.Version + 1, ActorHandle: actorHandle,
+		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: actorHandle,
 			Action: n.Action, NewValue: n.NewValue, CreatedAt: now})
 	}
-	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", id, t.Version).Updates(updates)
-	if res.Error != nil {
-		return nil, fmt.Errorf("tickets: move %s: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, staleVersion(t.Version)
-	}
-	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
-		return nil, fmt.Errorf("tickets: history of %s: %w", id, err)
+	m.Stmts = []storage.Stmt{
+		{SQL: "UPDATE tickets SET " + set + " WHERE id = ? AND version = ?", Args: append(args, t.ID, t.Version), Guard: true},
+		InsertHistory(rows...),
 	}
 	old := t.Status
 	var unassigned *Assignee
 	if assignee != nil && t.AssigneeHandle != "" && t.AssigneeHandle != assignee.Handle {
 		unassigned = &Assignee{Handle: t.AssigneeHandle, Region: t.AssigneeRegion, Name: t.AssigneeName}
 	}
-	t.Status, t.Version, t.UpdatedAt = to, t.Version+1, now
+	t.Status, t.Version, t.UpdatedAt = to, version, now
 	fields := map[string]string{"status": string(to)}
 	if assignee != nil {
 		t.AssigneeHandle, t.AssigneeRegion, t.AssigneeName, t.AssigneeMemberID = assignee.Handle, assignee.Region, assignee.Name, assigneeMemberID
 		fields["assignee"] = assignee.Handle
 	}
-	if err := s.notify(ctx, tx, &Changed{Ticket: t, By: actorHandle, Fields: fields, OldStatus: old,
-		Assigned: assignee != nil && assignee.Handle != "", Unassigned: unassigned}); err != nil {
-		return nil, err
+	m.changed = &Changed{Ticket: t, By: actorHandle, Fields: fields, OldStatus: old,
+		Assigned: assignee != nil && assignee.Handle != "", Unassigned: unassigned}
+	return m, nil
+}
+
+// Failed is the error of a move whose statements failed with err, run at
+// index at of a caller's: a conflict when the ticket's version changed
+// meanwhile (its guard).
+func (m *Moving) Failed(err error, at int) error {
+	if storage.UnmetAt(err, at) {
+		return staleVersion(m.version)
 	}
-	return t, nil
+	return fmt.Errorf("tickets: move %s: %w", m.Ticket.ID, err)
+}
+
+// Moved runs, in the transaction where the move's statements ran, what
+// follows them: the hooks that hear of the change.
+func (s *Service) Moved(ctx context.Context, tx *gorm.DB, m *Moving) error {
+	if m.changed == nil {
+		return nil
+	}
+	return s.notify(ctx, tx, m.changed)
+}
+
+// InsertHistory is the statement that records rows in tickets' history.
+func InsertHistory(rows ...Change) storage.Stmt {
+	q := "INSERT INTO ticket_history (id, ticket_id, version, actor_handle, action, field, old_value, new_value, created_at) VALUES "
+	args := make([]any, 0, 9*len(rows))
+	for i, c := range rows {
+		if i > 0 {
+			q += ", "
+		}
+		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		args = append(args, c.ID, c.TicketID, c.Version, c.ActorHandle, c.Action, c.Field, c.OldValue, c.NewValue, c.CreatedAt)
+	}
+	return storage.Stmt{SQL: q, Args: args}
 }
 
 // Note records an event in a ticket's history without changing it (an
 // offer made, an offer declined), inside tx, at the ticket's current version.
 func (s *Service) Note(ctx context.Context, tx *gorm.DB, t *Ticket, actorHandle, action, value string) error {
-	c := Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: actorHandle, Action: action,
-		NewValue: value, CreatedAt: storage.Now()}
-	if err := tx.WithContext(ctx).Create(&c).Error; err != nil {
+	if err := s.db.RunStmts(ctx, tx, []storage.Stmt{NoteStmt(t, actorHandle, action, value)}); err != nil {
 		return fmt.Errorf("tickets: note on %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// NoteStmt is the statement Note runs.
+func NoteStmt(t *Ticket, actorHandle, action, value string) storage.Stmt {
+	return InsertHistory(Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: actorHandle, Action: action,
+		NewValue: value, CreatedAt: storage.Now()})
 }
 
 // MayForward reports whether the actor may forward the ticket: its
