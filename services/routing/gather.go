@@ -138,9 +138,14 @@ func (s *Service) drop(kind string, err error) {
 // receive decodes a request of another region into dst and validates it;
 // a bad one is dropped (counted and logged) and receive reports false.
 func (s *Service) receive(kind string, data []byte, dst interface{ validate() error }) bool {
-	err := decode(data, dst)
+	return s.check(kind, decode(data, dst), dst)
+}
+
+// check validates a message v read with error err (the error first); a bad
+// one is dropped (counted and logged) and check reports false.
+func (s *Service) check(kind string, err error, v interface{ validate() error }) bool {
 	if err == nil {
-		err = dst.validate()
+		err = v.validate()
 	}
 	if err != nil {
 		s.drop(kind, err)
@@ -253,11 +258,7 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 // the job, with their figures, and how many were left out and why.
 func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
 	q, err := decodeQuestion(m.Data)
-	if err == nil {
-		err = q.validate()
-	}
-	if err != nil {
-		s.drop("question", err)
+	if !s.check("question", err, &q) {
 		return
 	}
 	if m.Reply == "" {

@@ -370,7 +370,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if err := s.db.RunStmts(ctx, tx, p.stmts); err != nil {
 		return p.failed(err)
 	}
-	if err := p.then(ctx, tx); err != nil {
+	if err := s.tickets.Moved(ctx, tx, p.move); err != nil {
 		return err
 	}
 	if pending, ok := tx.Get(outboxSetting); ok {
@@ -389,7 +389,7 @@ func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Tic
 	if err != nil {
 		return err
 	}
-	if err := s.db.Pipeline(ctx, p.stmts, func(tx *gorm.DB) error { return p.then(ctx, tx) }); err != nil {
+	if err := s.db.Pipeline(ctx, p.stmts, func(tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, p.move) }); err != nil {
 		return p.failed(err)
 	}
 	p.count()
@@ -401,7 +401,6 @@ func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Tic
 // run in one transaction, the first a guard on the routing's state, then
 // the ticket's move, if any, and the message to publish, if any.
 type nextStep struct {
-	s      *Service
 	stmts  []storage.Stmt
 	move   *tickets.Moving // nil when the ticket's status stays
 	moveAt int             // the index in stmts of the move's guard
@@ -422,15 +421,6 @@ func (p *nextStep) failed(err error) error {
 	return err
 }
 
-// then runs, in the step's transaction once its statements ran, the hooks
-// of the ticket's move.
-func (p *nextStep) then(ctx context.Context, tx *gorm.DB) error {
-	if p.move == nil {
-		return nil
-	}
-	return p.s.tickets.Moved(ctx, tx, p.move)
-}
-
 // planNext plans a routing's next step once its current offer, if any, is
 // over: the offer to its next candidate; when the list has run out, a new
 // search (after a superseded offer) or the ticket unroutable, for reason.
@@ -445,7 +435,7 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 		}
 	}
 	now := storage.Now()
-	p := &nextStep{s: s, count: func() {}}
+	p := &nextStep{count: func() {}}
 	update := func(set map[string]any) {
 		for k, v := range extra {
 			if _, ok := set[k]; !ok {

@@ -21,7 +21,7 @@ type Stmt struct {
 	Args []any
 	// Guard: the statement must change at least one row (an UPDATE that
 	// checks a version or a state); otherwise the statements are not
-	// applied, and Exec or Pipeline return an *Unmet.
+	// applied, and RunStmts or Pipeline return an *Unmet.
 	Guard bool
 }
 

@@ -119,9 +119,9 @@ func (m *Moving) Failed(err error, at int) error {
 }
 
 // Moved runs, in the transaction where the move's statements ran, what
-// follows them: the hooks that hear of the change.
+// follows them: the hooks that hear of the change (none for a nil m).
 func (s *Service) Moved(ctx context.Context, tx *gorm.DB, m *Moving) error {
-	if m.changed == nil {
+	if m == nil || m.changed == nil {
 		return nil
 	}
 	return s.notify(ctx, tx, m.changed)
