@@ -227,9 +227,12 @@ type Presence struct {
 // counted, never retried.
 var errMalformed = errors.New("routing: malformed message")
 
+// maxMessage bounds a message's size.
+const maxMessage = 1 << 20
+
 // decode reads one JSON message strictly into dst.
 func decode(data []byte, dst any) error {
-	if len(data) > 1<<20 {
+	if len(data) > maxMessage {
 		return fmt.Errorf("%w: too large", errMalformed)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -110,7 +110,8 @@ func (r *jsonReader) object(names []string, field func(name string)) {
 	}
 }
 
-// array reads an array, calling elem for each element; elem reads it.
+// array reads an array of at most maxWireArray elements, calling elem for
+// each; elem reads it.
 func (r *jsonReader) array(elem func()) {
 	if !r.expect('[') {
 		return
@@ -119,7 +120,11 @@ func (r *jsonReader) array(elem func()) {
 		r.i++
 		return
 	}
-	for r.err == nil {
+	for n := 0; r.err == nil; n++ {
+		if n == maxWireArray {
+			r.fail("more than %d elements", maxWireArray)
+			return
+		}
 		elem()
 		switch r.next() {
 		case ',':
@@ -296,21 +301,30 @@ func (r *jsonReader) end() error {
 }
 
 var (
-	answerFields     = []string{"v", "question_id", "region", "candidates", "excluded"}
-	exclusionFields  = []string{"level", "radius", "capacity", "inactive"}
-	candidateFields  = []string{"region", "member_id", "handle", "name", "level", "distance_km", "remote_ok", "radius_km", "capacity_minutes", "booked_minutes", "routed_minutes_quarter", "supersedes", "supersede_cost"}
-	questionFields   = []string{"v", "id", "origin_region", "skill", "min_level", "estimated_minutes", "on_site", "commune", "departement", "lat", "lon", "horizon_days", "no_supersede", "skip"}
-	maxWireArrayElem = 10000 // bounds the elements read before validation
+	answerFields    = []string{"v", "question_id", "region", "candidates", "excluded"}
+	exclusionFields = []string{"level", "radius", "capacity", "inactive"}
+	candidateFields = []string{"region", "member_id", "handle", "name", "level", "distance_km", "remote_ok", "radius_km", "capacity_minutes", "booked_minutes", "routed_minutes_quarter", "supersedes", "supersede_cost"}
+	questionFields  = []string{"v", "id", "origin_region", "skill", "min_level", "estimated_minutes", "on_site", "commune", "departement", "lat", "lon", "horizon_days", "no_supersede", "skip"}
 )
+
+// maxWireArray bounds the elements of an array read before validation.
+const maxWireArray = 10000
+
+// readObject reads data, a JSON object of the given fields, calling field
+// for each with the reader, which field reads the value with.
+func readObject(data []byte, names []string, field func(r *jsonReader, name string)) error {
+	if len(data) > maxMessage {
+		return fmt.Errorf("%w: too large", errMalformed)
+	}
+	r := jsonReader{b: data}
+	r.object(names, func(name string) { field(&r, name) })
+	return r.end()
+}
 
 // decodeAnswerMsg reads a region's Answer (not yet validated).
 func decodeAnswerMsg(data []byte) (Answer, error) {
 	var a Answer
-	if len(data) > 1<<20 {
-		return a, fmt.Errorf("%w: too large", errMalformed)
-	}
-	r := jsonReader{b: data}
-	r.object(answerFields, func(name string) {
+	err := readObject(data, answerFields, func(r *jsonReader, name string) {
 		switch name {
 		case "v":
 			a.V = r.int()
@@ -334,16 +348,12 @@ func decodeAnswerMsg(data []byte) (Answer, error) {
 		case "candidates":
 			a.Candidates = make([]Candidate, 0, MaxCandidatesPerRegion)
 			r.array(func() {
-				if len(a.Candidates) == maxWireArrayElem {
-					r.fail("too many candidates")
-					return
-				}
 				a.Candidates = append(a.Candidates, Candidate{})
 				r.candidate(&a.Candidates[len(a.Candidates)-1])
 			})
 		}
 	})
-	return a, r.end()
+	return a, err
 }
 
 func (r *jsonReader) candidate(c *Candidate) {
@@ -382,11 +392,7 @@ func (r *jsonReader) candidate(c *Candidate) {
 // decodeQuestion reads a Question (not yet validated).
 func decodeQuestion(data []byte) (Question, error) {
 	var q Question
-	if len(data) > 1<<20 {
-		return q, fmt.Errorf("%w: too large", errMalformed)
-	}
-	r := jsonReader{b: data}
-	r.object(questionFields, func(name string) {
+	err := readObject(data, questionFields, func(r *jsonReader, name string) {
 		switch name {
 		case "v":
 			q.V = r.int()
@@ -416,14 +422,8 @@ func decodeQuestion(data []byte) (Question, error) {
 			q.NoSupersede = r.bool()
 		case "skip":
 			q.Skip = []string{}
-			r.array(func() {
-				if len(q.Skip) == maxWireArrayElem {
-					r.fail("too many members to skip")
-					return
-				}
-				q.Skip = append(q.Skip, r.str())
-			})
+			r.array(func() { q.Skip = append(q.Skip, r.str()) })
 		}
 	})
-	return q, r.end()
+	return q, err
 }

@@ -15,33 +15,28 @@ import (
 // field name in other case: none of that is what nodes send.)
 func sameAsDecode(t *testing.T, data []byte) (answerOK, questionOK bool) {
 	t.Helper()
-	fast, err := decodeAnswerMsg(data)
-	if err != nil && !errors.Is(err, errMalformed) {
-		t.Fatalf("answer %q: error %v is not errMalformed", data, err)
-	}
-	if err == nil {
-		var slow Answer
-		if serr := decode(data, &slow); serr != nil {
-			t.Fatalf("answer %q: read, but decode says %v", data, serr)
+	return readsAsDecode(t, "answer", data, decodeAnswerMsg), readsAsDecode(t, "question", data, decodeQuestion)
+}
+
+// readsAsDecode checks one reader of sameAsDecode, and reports whether it
+// read data.
+func readsAsDecode[T any](t *testing.T, kind string, data []byte, read func([]byte) (T, error)) bool {
+	t.Helper()
+	fast, err := read(data)
+	if err != nil {
+		if !errors.Is(err, errMalformed) {
+			t.Fatalf("%s %q: error %v is not errMalformed", kind, data, err)
 		}
-		if !reflect.DeepEqual(fast, slow) {
-			t.Fatalf("answer %q:\nread   %#v\ndecode %#v", data, fast, slow)
-		}
+		return false
 	}
-	q, qerr := decodeQuestion(data)
-	if qerr != nil && !errors.Is(qerr, errMalformed) {
-		t.Fatalf("question %q: error %v is not errMalformed", data, qerr)
+	var slow T
+	if serr := decode(data, &slow); serr != nil {
+		t.Fatalf("%s %q: read, but decode says %v", kind, data, serr)
 	}
-	if qerr == nil {
-		var slow Question
-		if serr := decode(data, &slow); serr != nil {
-			t.Fatalf("question %q: read, but decode says %v", data, serr)
-		}
-		if !reflect.DeepEqual(q, slow) {
-			t.Fatalf("question %q:\nread   %#v\ndecode %#v", data, q, slow)
-		}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("%s %q:\nread   %#v\ndecode %#v", kind, data, fast, slow)
 	}
-	return err == nil, qerr == nil
+	return true
 }
 
 // wireText is a random text with what a reader could get wrong: quotes,
@@ -147,6 +142,16 @@ func TestWireJSONRefuses(t *testing.T) {
 			t.Errorf("%s: read as a question %+v", in, q)
 		}
 		sameAsDecode(t, []byte(in))
+	}
+	// Arrays are bounded before validation.
+	skip := func(n int) []byte {
+		return []byte(`{"skip":[` + strings.TrimSuffix(strings.Repeat(`"a",`, n), ",") + `]}`)
+	}
+	if _, err := decodeQuestion(skip(maxWireArray)); err != nil {
+		t.Errorf("%d members to skip: %v", maxWireArray, err)
+	}
+	if _, err := decodeQuestion(skip(maxWireArray + 1)); err == nil {
+		t.Errorf("%d members to skip: read", maxWireArray+1)
 	}
 	// Escapes and white space are read as decode reads them.
 	for _, in := range []string{
