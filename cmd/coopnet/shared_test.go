@@ -341,7 +341,20 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return r.State == "pending" && r.WaitsFor != nil && *r.WaitsFor == nextAP && r.Due != nil
 	})
 	// Something else applied on Marie's node (Paul's new profile) does not
-	// make it due again: it is not tried once more.
+	// make it due again: it is not tried once more. Its back-off is set an
+	// hour ahead first, so that only a wake-up, never its own next attempt
+	// on a slow machine, could try it again before the end of the check.
+	// An attempt already under way when the back-off is set may write its
+	// own over it: set it again until it holds a moment later.
+	waitFor(t, "the early comment's back-off an hour ahead", func() bool {
+		if err := bzh.n.db.Exec("UPDATE federation_inbox SET next_attempt_at = ? WHERE activity_id = ? AND state = 'pending'",
+			time.Now().UTC().Add(time.Hour), act["id"]).Error; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		r := row()
+		return r.State == "pending" && r.Due != nil && r.Due.After(time.Now().Add(30*time.Minute))
+	})
 	before := row()
 	paul := c.api("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
 	c.api("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
@@ -353,7 +366,8 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	}
 
 	// The ticket is routed to Bretagne (to Marie, or to Gwen now that Marie
-	// has work): the comment is applied with it.
+	// has work): the comment is applied with it, though its back-off had an
+	// hour to run.
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
 	var who string
 	waitFor(t, "an offer in Bretagne", func() bool {
