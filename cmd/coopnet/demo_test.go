@@ -102,7 +102,9 @@ func startDemo(t *testing.T, dataDir string, port int) (*syncBuffer, func() int)
 	go func() {
 		codec <- run(ctx, []string{"demo", "--data-dir", dataDir, "--port", strconv.Itoa(port)}, nil, stdout, stderr, envOf(nil))
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	// A wait, not a speed check: under -race on a busy 2-core machine the
+	// three nodes (migrations, seeding, password hashing) once took over 30 s.
+	deadline := time.Now().Add(90 * time.Second)
 	for !strings.Contains(stdout.String(), "Every sample password") {
 		if time.Now().After(deadline) {
 			cancel()
@@ -167,7 +169,7 @@ func TestDemo(t *testing.T) {
 	bzh := "http://127.0.0.1:" + strconv.Itoa(port+1)
 	marie := apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
 	var offer map[string]any
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for offer == nil {
 		if items := apiCall(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
 			offer = items[0].(map[string]any)
