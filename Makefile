@@ -22,8 +22,9 @@ test: vet
 vet:
 	$(GO) vet $(PKGS)
 
-## lint: vet, gofmt and go mod tidy must be clean
+## lint: vet, gofmt and go mod tidy must be clean; no binary or file over 1 MB tracked
 lint: vet
+	@.ci/tracked-files
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go mod tidy would change go.mod/go.sum (above)"; exit 1; }
 
