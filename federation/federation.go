@@ -58,6 +58,8 @@ type Config struct {
 	// KeySecret, when set, encrypts the actors' private keys in the
 	// database; every replica of the node needs the same.
 	KeySecret []byte
+	// KeySecretFile names where KeySecret was read, for errors.
+	KeySecretFile string
 }
 
 // RetryPolicy is how a delivery is retried: exponential back-off from
@@ -146,6 +148,9 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 		// A peer is a URL of the config: never follow a redirect elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	keys, err := newKeyStore(db, keyBits, cfg.KeySecret)
+	if keys != nil {
+		keys.secretFile = cfg.KeySecretFile
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,7 @@ func (s *Service) getTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("Cache-Control", "no-store") // the client's contact
 	return writeAS(c, doc)
 }
 

@@ -50,6 +50,8 @@ type keyStore struct {
 	aead  cipher.AEAD // nil: keys stored as plain PEM
 	mu    sync.Mutex
 	cache map[string]*keyPair
+	// secretFile is where the secret was read, for errors.
+	secretFile string
 }
 
 // encPrefix marks an encrypted private key in federation_keys.
@@ -98,7 +100,8 @@ func (k *keyStore) open(owner, stored string) (string, error) {
 	}
 	plain, err := k.aead.Open(nil, b[:k.aead.NonceSize()], b[k.aead.NonceSize():], []byte(owner))
 	if err != nil {
-		return "", errors.New("COOPNET_KEY_SECRET_FILE does not decrypt the private keys (another secret?)")
+		return "", fmt.Errorf("the secret in %s does not decrypt the private keys: they were encrypted with another one "+
+			"(every replica of a node needs the same secret: give it with COOPNET_KEY_SECRET_FILE)", k.secretFile)
 	}
 	return string(plain), nil
 }

@@ -86,6 +86,16 @@ func TestBadInputWritesNothing(t *testing.T) {
 			{"update with an unknown status", "PATCH", "/api/v1/tickets/" + tid, "technician", map[string]any{"version": 1, "status": "lost"}, "", 422, "status"},
 			{"unknown route", "GET", "/api/v1/nothing-here", "technician", nil, "", 404, ""},
 			{"wrong method", "DELETE", "/api/v1/tickets", "technician", nil, "", 405, ""},
+			{"null body", "POST", "/api/v1/clients", "technician", `null`, "", 400, ""},
+			{"null body to forward", "POST", "/api/v1/tickets/" + tid + "/forward", "technician", `null`, "", 400, ""},
+			{"a bidirectional override in a name", "POST", "/api/v1/clients", "technician", map[string]any{"name": "Marie \u202eeiraM", "kind": "school", "postcode": "25150"}, "", 422, "name"},
+			{"a bidirectional isolate in a member's name", "POST", "/api/v1/members", "staff", member(map[string]any{"name": "Admin\u2067 Bretagne"}), "", 422, "name"},
+			{"negative limit", "GET", "/api/v1/tickets?limit=-5", "technician", nil, "", 422, "limit"},
+			{"limit as text", "GET", "/api/v1/clients?limit=abc", "technician", nil, "", 422, "limit"},
+			{"limit on a list that takes none", "GET", "/api/v1/offers?limit=-5", "technician", nil, "", 422, "limit"},
+			{"limit as text on a list that takes none", "GET", "/api/v1/routing/unroutable?limit=abc", "staff", nil, "", 422, "limit"},
+			{"a misspelt filter", "GET", "/api/v1/tickets?statut=new", "technician", nil, "", 422, "statut"},
+			{"a query on a change", "POST", "/api/v1/clients?dry_run=1", "technician", map[string]any{"name": "X", "kind": "school", "postcode": "25150"}, "", 422, "dry_run"},
 			{"oversized body", "POST", "/api/v1/clients", "technician", `{"name":"` + strings.Repeat("a", webui.MaxBodyBytes+10) + `","kind":"school","postcode":"25150"}`, "", 413, ""},
 		}
 		for _, tc := range cases {
@@ -158,8 +168,21 @@ func TestOperations(t *testing.T) {
 	if ready["ready"] != true {
 		t.Errorf("readyz: %v", ready)
 	}
-	r.must(200, "GET", "/api/v1/me", "technician", nil)
-	res := r.do("GET", "/metrics", "", nil)
+	me := r.do("GET", "/api/v1/me", "technician", nil)
+	if cc := me.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("an API answer with personal data: Cache-Control %q, want no-store", cc)
+	}
+	// The metrics are not public: refused without the token, refused with
+	// a wrong one, served with the right one.
+	if res := r.do("GET", "/metrics", "", nil); res.Status != 403 {
+		t.Errorf("/metrics without a token configured: %d, want 403", res.Status)
+	}
+	tr := newRig(t, storagetest.Open(t, "sqlite"), func(o *webui.Options) { o.MetricsToken = "metrics-secret-123" })
+	if res := tr.doHeader("GET", "/metrics", map[string]string{"Authorization": "Bearer wrong"}); res.Status != 401 {
+		t.Errorf("/metrics with a wrong token: %d, want 401", res.Status)
+	}
+	tr.must(200, "GET", "/api/v1/me", "technician", nil)
+	res := tr.doHeader("GET", "/metrics", map[string]string{"Authorization": "Bearer metrics-secret-123"})
 	for _, want := range []string{
 		`coopnet_http_requests_total{method="GET",route="/api/v1/me",status="200"} 1`,
 		`coopnet_http_request_duration_seconds_bucket{method="GET",route="/api/v1/me",status="200"`,
@@ -167,6 +190,9 @@ func TestOperations(t *testing.T) {
 		if !strings.Contains(string(res.Body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if res.Status != 200 {
+		t.Errorf("/metrics with the token: %d", res.Status)
 	}
 	// A caller's request id is kept; a dangerous one is replaced.
 	req, _ := http.NewRequest("GET", r.srv.URL+"/healthz", nil)

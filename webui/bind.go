@@ -52,8 +52,13 @@ func decodeJSON(c echo.Context, dst any) error {
 	if err != nil {
 		return apperr.New(apperr.BadRequest, "the request body could not be read")
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	switch trimmed := bytes.TrimSpace(body); {
+	case len(trimmed) == 0:
 		return apperr.New(apperr.BadRequest, "the request body is empty: a JSON object is expected")
+	case bytes.Equal(trimmed, []byte("null")):
+		// encoding/json reads null into a struct as nothing at all: the
+		// request would go through as if every field were left out.
+		return apperr.New(apperr.BadRequest, "the body must be a JSON object, not null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -33,3 +33,6 @@ func DynamicKeys() map[string][]string {
 
 // FormatEuros is formatEuros (tests).
 var FormatEuros = formatEuros
+
+// QueryRoutes lists the routes whose query parameters are declared (tests).
+func QueryRoutes() map[string][]string { return queryParams }

@@ -207,3 +207,22 @@ func (r *rig) newTicket(who, clientID string) map[string]any {
 		"client_id": clientID, "title": "Site web de l'école", "description": "actualités et menus",
 		"skill": "website", "priority": "normal", "on_site": false, "estimated_hours": 16})
 }
+
+// doHeader sends a request without a member's token, with the headers given.
+func (r *rig) doHeader(method, path string, headers map[string]string) response {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.srv.URL+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+}

@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/coopnet/coopnet/services/apperr"
 )
 
 const requestIDKey = "request_id"
@@ -44,9 +47,29 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 	return m
 }
 
+// metricsHandler serves /metrics to a request with the metrics token only.
 func (s *Server) metricsHandler() echo.HandlerFunc {
-	h := promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{})
-	return echo.WrapHandler(h)
+	h := echo.WrapHandler(s.MetricsHandler())
+	want := []byte("Bearer " + s.opt.MetricsToken)
+	return func(c echo.Context) error {
+		if s.opt.MetricsToken == "" {
+			return apperr.New(apperr.Forbidden, "the metrics are not public: set COOPNET_METRICS_TOKEN_FILE (then send "+
+				"Authorization: Bearer <token>) or COOPNET_METRICS_LISTEN (a listen address of their own)")
+		}
+		got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="coopnet metrics"`)
+			return apperr.New(apperr.Unauthorised, "send the metrics token: Authorization: Bearer <token>")
+		}
+		return h(c)
+	}
+}
+
+// MetricsHandler serves the node's metrics without any check, for a
+// listen address of their own (COOPNET_METRICS_LISTEN: a private network,
+// a Prometheus on the same host).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{})
 }
 
 // Request ids are a random prefix per process and a counter: unique across
@@ -177,12 +200,16 @@ func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	out := map[string]string{}
-	ok := true
+	ok, degraded := true, false
 	for _, chk := range s.opt.Ready {
 		if err := chk.Func(ctx); err != nil {
-			ok = false
 			out[chk.Name] = "unavailable"
-			s.requestLog(c).Warn("readiness check failed", "check", chk.Name, "err", err)
+			if chk.Degrades {
+				degraded = true
+			} else {
+				ok = false
+			}
+			s.requestLog(c).Warn("readiness check failed", "check", chk.Name, "degrades_only", chk.Degrades, "err", err)
 		} else {
 			out[chk.Name] = "ok"
 		}
@@ -191,5 +218,6 @@ func (s *Server) readyz(c echo.Context) error {
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	return c.JSON(status, map[string]any{"ready": ok, "checks": out})
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(status, map[string]any{"ready": ok, "degraded": degraded, "checks": out})
 }

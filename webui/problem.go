@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/storage"
 )
 
 // Problem is an RFC 9457 problem detail, coopnet's one error shape.
@@ -71,6 +72,12 @@ func toProblem(err error, log *slog.Logger, c echo.Context) Problem {
 	var ae *apperr.Error
 	var he *echo.HTTPError
 	p := Problem{Instance: c.Request().URL.Path, RequestID: requestID(c)}
+	if apperr.CodeOf(err) == apperr.Internal && storage.IsUnavailable(err) {
+		// The database does not answer: nothing about this request, and
+		// worth trying again in a moment (errorHandler adds Retry-After).
+		log.Warn("database unavailable", "err", err, "request_id", p.RequestID)
+		err = &apperr.Error{Code: apperr.Unavailable, Message: "the database does not answer right now: try again in a moment", Err: err}
+	}
 	switch {
 	case errors.As(err, &ae):
 		p.Status = statusOf[ae.Code]
@@ -104,6 +111,10 @@ func toProblem(err error, log *slog.Logger, c echo.Context) Problem {
 	return p
 }
 
+// retryAfter is how long, in seconds, a client should wait before trying
+// again a request answered 503: the database or NATS coming back.
+const retryAfter = "5"
+
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -115,8 +126,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	p := toProblem(err, s.log, c)
-	if p.Status == http.StatusUnauthorized {
+	switch p.Status {
+	case http.StatusUnauthorized:
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="coopnet"`)
+	case http.StatusServiceUnavailable:
+		c.Response().Header().Set("Retry-After", retryAfter)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(p.Status)

@@ -27,10 +27,15 @@ import (
 //go:embed openapi.json
 var assets embed.FS
 
-// Check is a readiness check: nil when the dependency answers.
+// Check is a readiness check: nil when the dependency answers. A check
+// that Degrades does not make the node unready when it fails, only
+// "degraded": the node keeps serving its pages and API without it (NATS
+// away: routing waits, the web works), so a load balancer must not take
+// it out of service for that.
 type Check struct {
-	Name string
-	Func func(ctx context.Context) error
+	Name     string
+	Func     func(ctx context.Context) error
+	Degrades bool
 }
 
 // Options wire a server to its services.
@@ -55,6 +60,12 @@ type Options struct {
 	// X-Forwarded-For is believed; without any, the peer address is the
 	// client's.
 	TrustedProxies []*net.IPNet
+	// MetricsToken, when set, lets /metrics answer a request that sends it
+	// as a bearer token. Without it /metrics is refused on this server:
+	// its figures (members' counts, routing, failures) are not for anyone
+	// who can reach the node; cmd can serve them on a listen address of
+	// their own instead (MetricsHandler).
+	MetricsToken string
 }
 
 // Server is the HTTP server of one node.
@@ -122,7 +133,7 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metricsHandler())
+	e.GET("/metrics", s.metricsHandler(), noStore)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/app/") })
 	s.uiRoutes()
 	if s.opt.Federation != nil {
@@ -132,11 +143,11 @@ func (s *Server) routes() {
 	// Route-level middleware only: echo's group middleware registers
 	// catch-all routes that would turn 405 into 404.
 	api := e.Group("/api/v1")
-	api.GET("/openapi.json", s.openapi)
-	api.POST("/auth/login", s.login)
+	api.GET("/openapi.json", s.openapi, strictQuery)
+	api.POST("/auth/login", s.login, noStore, strictQuery)
 
 	auth := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
-		api.Add(method, path, h, append([]echo.MiddlewareFunc{s.authenticate}, mw...)...)
+		api.Add(method, path, h, append([]echo.MiddlewareFunc{noStore, strictQuery, s.authenticate}, mw...)...)
 	}
 	auth("POST", "/auth/logout", s.logout)
 	auth("GET", "/me", s.me)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/storage"
 )
 
 //go:embed templates/*.html
@@ -375,7 +376,11 @@ func (s *Server) pageError(c echo.Context, err error) error {
 			status, key = he.Code, "error.bad_request"
 		}
 	default:
-		switch apperr.CodeOf(err) {
+		code := apperr.CodeOf(err)
+		if code == apperr.Internal && storage.IsUnavailable(err) {
+			code = apperr.Unavailable
+		}
+		switch code {
 		case apperr.NotFound:
 			status, key = http.StatusNotFound, "error.not_found"
 		case apperr.Forbidden:
@@ -393,6 +398,9 @@ func (s *Server) pageError(c echo.Context, err error) error {
 		case apperr.Unauthorised:
 			return c.Redirect(http.StatusSeeOther, "/app/login")
 		}
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfter)
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("page", "path", c.Request().URL.Path, "request_id", p.RequestID, "err", err)

@@ -37,14 +37,21 @@ type Config struct {
 	// SignatureSkew is how far a peer's signed Date may be from our clock.
 	SignatureSkew time.Duration
 	// KeySecretFile holds the secret that encrypts the federation's
-	// private keys in the database; empty: they are stored as they are.
+	// private keys in the database; empty: a secret the node makes on its
+	// first start in the data directory.
 	KeySecretFile string
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// the node, whose X-Forwarded-For header is believed.
 	TrustedProxies []*net.IPNet
-	DataDir        string
-	LogFormat      string
-	LogLevel       string
+	// MetricsListen is a listen address of its own for /metrics (a private
+	// network); MetricsTokenFile a file holding the bearer token that
+	// /metrics takes on the main address. With neither, /metrics is
+	// refused: it is not public.
+	MetricsListen    string
+	MetricsTokenFile string
+	DataDir          string
+	LogFormat        string
+	LogLevel         string
 }
 
 // setting is one flag with its environment variable.
@@ -83,9 +90,11 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"routing-weights", "COOPNET_ROUTING_WEIGHTS", "weights of the routing's cost: skill level, distance, load, fairness, and what a job must gain to take a member's place in a pending offer", "level=1,distance=1,load=1,fairness=1,supersede=0.2", &cf.weights},
 		{"offer-ttl", "COOPNET_OFFER_TTL", "how long a member has to answer a job offer before it passes on", "48h", &cf.offerTTL},
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
-		{"key-secret-file", "COOPNET_KEY_SECRET_FILE", "file holding the secret that encrypts the actors' private keys in the database (the same on every replica; empty: stored unencrypted)", "", &c.KeySecretFile},
+		{"key-secret-file", "COOPNET_KEY_SECRET_FILE", "file holding the secret (16+ characters) that encrypts the actors' private keys in the database (the same on every replica; empty: <data-dir>/<region>.key-secret, made on first start)", "", &c.KeySecretFile},
 		{"signature-skew", "COOPNET_SIGNATURE_SKEW", "how far the Date of a peer's signed request may be from this node's clock (1s to 12h)", "1h", &cf.skew},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
+		{"metrics-listen", "COOPNET_METRICS_LISTEN", "a listen address of its own for /metrics, e.g. 10.0.0.5:9100 (empty: none)", "", &c.MetricsListen},
+		{"metrics-token-file", "COOPNET_METRICS_TOKEN_FILE", "file holding the bearer token (16+ characters) that /metrics takes on the main address (empty: /metrics is refused there)", "", &c.MetricsTokenFile},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
 		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
 		{"log-level", "COOPNET_LOG_LEVEL", "log level: debug, info, warn, error", "info", &c.LogLevel},
@@ -215,6 +224,13 @@ func (c *Config) finish(regionRequired bool) error {
 		u, err := url.Parse(n)
 		if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss") {
 			errs = append(errs, fmt.Errorf("--nats-url %q must be like nats://host:4222", n))
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q must be host:port, e.g. 127.0.0.1:9100", c.MetricsListen))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q must differ from --listen", c.MetricsListen))
 		}
 	}
 	if c.DataDir == "" {

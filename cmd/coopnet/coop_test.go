@@ -101,6 +101,9 @@ func newCoopOn(t testing.TB, offerTTL time.Duration, dbs map[string]string) *coo
 	return c
 }
 
+// testMetricsToken is the rig's nodes' metrics token (see coop.metrics).
+const testMetricsToken = "rig-metrics-token-0123456789"
+
 var coopRegions = []string{"bourgogne-franche-comte", "bretagne", "ile-de-france"}
 
 // testFederation makes federation quick for tests: retries within a
@@ -131,7 +134,12 @@ func (c *coop) serve(region, dbURL string, ln net.Listener) *coopNode {
 			peers = append(peers, "http://"+c.addrs[r])
 		}
 	}
-	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: c.t.TempDir(),
+	dataDir := c.t.TempDir()
+	tokenFile := filepath.Join(dataDir, "metrics-token")
+	if err := os.WriteFile(tokenFile, []byte(testMetricsToken+"\n"), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: dataDir, MetricsTokenFile: tokenFile,
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), OfferTTL: c.offerTTL, LogFormat: "json", LogLevel: "warn",
 		Peers: peers, SignatureSkew: time.Hour}
 	if err := cfg.finish(true); err != nil {

@@ -179,9 +179,6 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 		ln.Close()
 		return err
 	}
-	if cfg.KeySecretFile == "" {
-		log.Warn("the federation's private keys are stored unencrypted in the database: set COOPNET_KEY_SECRET_FILE")
-	}
 	defer n.Close()
 	return n.serve(ctx, ln, 30*time.Second)
 }

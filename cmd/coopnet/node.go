@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,19 +95,47 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
 	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
 		Version: buildVersion()}
-	if cfg.KeySecretFile != "" {
-		secret, err := os.ReadFile(cfg.KeySecretFile)
-		if err == nil && len(bytes.TrimSpace(secret)) < 16 {
+	// The actors' private keys are stored encrypted, always: with the
+	// secret given, or one this node makes on its first start beside its
+	// data (back it up with the database; replicas sharing a database
+	// need the same one, given by COOPNET_KEY_SECRET_FILE).
+	secretFile := cfg.KeySecretFile
+	if secretFile == "" {
+		secretFile = defaultKeySecretFile(cfg)
+		created, err := ensureSecretFile(secretFile)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("the secret of the federation's private keys: %w", err)
+		}
+		if created {
+			log.Info("made a secret for the federation's private keys: back it up with the database, and give every replica "+
+				"of this node the same one (COOPNET_KEY_SECRET_FILE)", "file", secretFile)
+		}
+	}
+	secret, err := os.ReadFile(secretFile)
+	if err == nil && len(bytes.TrimSpace(secret)) < 16 {
+		err = errors.New("holds fewer than 16 characters")
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("--key-secret-file %s: %w", secretFile, err)
+	}
+	fcfg.KeySecret = bytes.TrimSpace(secret)
+	fcfg.KeySecretFile = secretFile
+	if opt.Federation != nil {
+		opt.Federation(&fcfg)
+	}
+	metricsToken := ""
+	if cfg.MetricsTokenFile != "" {
+		b, err := os.ReadFile(cfg.MetricsTokenFile)
+		if err == nil && len(bytes.TrimSpace(b)) < 16 {
 			err = errors.New("holds fewer than 16 characters")
 		}
 		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("--key-secret-file %s: %w", cfg.KeySecretFile, err)
+			return nil, fmt.Errorf("--metrics-token-file %s: %w", cfg.MetricsTokenFile, err)
 		}
-		fcfg.KeySecret = bytes.TrimSpace(secret)
-	}
-	if opt.Federation != nil {
-		opt.Federation(&fcfg)
+		metricsToken = string(bytes.TrimSpace(b))
 	}
 	fed, err := federation.New(db, ms, dir, fcfg, log, reg)
 	if err != nil {
@@ -117,6 +147,10 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
 	fed.Work(ts, cs, ps)
 	if !opt.NoBus {
+		if err := privateDir(filepath.Join(cfg.DataDir, "nats")); err != nil {
+			db.Close()
+			return nil, err
+		}
 		b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-" + cfg.Region, CredsFile: cfg.NATSCreds,
 			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats"), Replicas: cfg.NATSReplicas}, log)
 		if err != nil {
@@ -132,7 +166,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 			db.Close()
 			return nil, err
 		}
-		ready = append(ready, webui.Check{Name: "nats", Func: b.Ping})
+		ready = append(ready, webui.Check{Name: "nats", Func: b.Ping, Degrades: true})
 	}
 	if !opt.NoFederation {
 		if err := fed.Start(ctx); err != nil {
@@ -143,7 +177,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	n.server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.routing,
 		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
-		TrustedProxies: cfg.TrustedProxies,
+		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
 	})
 	return n, nil
 }
@@ -178,6 +212,19 @@ func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if n.cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.server.MetricsHandler())
+		ms := &http.Server{Addr: n.cfg.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", n.cfg.MetricsListen)
+		if err != nil {
+			hs.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", n.cfg.MetricsListen, err)
+		}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		n.log.Info("metrics listening", "listen", mln.Addr().String())
+	}
 	n.log.Info("node listening", "listen", ln.Addr().String(), "public_url", n.cfg.PublicURL)
 	select {
 	case err := <-errc:
@@ -235,4 +282,49 @@ func (f *freshConns) closeAll() {
 		c.Close()
 		delete(f.conns, c)
 	}
+}
+
+// defaultKeySecretFile is where a node keeps the secret of its private
+// keys when none is given: beside its data, one per region (the demo runs
+// three regions in one data directory).
+func defaultKeySecretFile(cfg Config) string {
+	return filepath.Join(cfg.DataDir, cfg.Region+".key-secret")
+}
+
+// ensureSecretFile makes a random secret at path, readable by this user
+// alone, unless the file exists; it reports whether it made it.
+func ensureSecretFile(path string) (bool, error) {
+	if err := privateDir(filepath.Dir(path)); err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		f.Close()
+		return false, err
+	}
+	if _, err := f.WriteString(base64.RawURLEncoding.EncodeToString(raw) + "\n"); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return false, err
+	}
+	return true, f.Close()
+}
+
+// privateDir makes dir (and its parents) readable by this user alone when
+// it does not exist yet; one that exists keeps its rights.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return nil
 }

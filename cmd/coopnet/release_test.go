@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -211,12 +209,7 @@ func TestReleaseFaults(t *testing.T) {
 	if state != "withdrawn" {
 		t.Errorf("a late acceptance message made the offer %s", state)
 	}
-	res, err := http.Get(c.node("bretagne").url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if body, _ := io.ReadAll(res.Body); strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="accepted"}`) {
+	if body := c.metrics("bretagne"); strings.Contains(body, `coopnet_routing_dropped_messages_total{kind="accepted"}`) {
 		t.Error("the late acceptance message was dropped as malformed: the check above proves nothing")
 	}
 }

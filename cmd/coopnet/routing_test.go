@@ -299,14 +299,27 @@ func TestNATSRestart(t *testing.T) {
 	offerA := c.offerFor("bretagne", marieEmail, a)
 
 	c.stopNATS()
+	// NATS is reported apart: the node stays ready (its web and API work),
+	// degraded, so that a load balancer does not take the web down.
 	waitFor(t, "nodes to see NATS down", func() bool {
 		res, err := http.Get(c.node("bretagne").url + "/readyz")
 		if err != nil {
 			return false
 		}
-		res.Body.Close()
-		return res.StatusCode == 503
+		defer res.Body.Close()
+		var ready struct {
+			Ready, Degraded bool
+			Checks          map[string]string
+		}
+		if err := json.NewDecoder(res.Body).Decode(&ready); err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 || !ready.Ready {
+			t.Fatalf("readyz while only NATS is down: %d %+v, want 200 and ready", res.StatusCode, ready)
+		}
+		return ready.Degraded && ready.Checks["nats"] == "unavailable" && ready.Checks["database"] == "ok"
 	})
+	c.api("bretagne", "GET", "/api/v1/tickets", marieEmail, nil, 200) // the API works without NATS
 	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 503)
 	b := c.schoolTicket("Site B", "website", false, 8)
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", jeanEmail, nil, 202)
@@ -357,12 +370,7 @@ func TestMalformedMessages(t *testing.T) {
 		}
 	}
 	waitFor(t, "the junk to be counted", func() bool {
-		res, err := http.Get(c.node("bretagne").url + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
+		body := c.metrics("bretagne")
 		return strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="question"}`) &&
 			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
 			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="unknown"} 1`)
@@ -803,12 +811,17 @@ func (c *coop) jetStream() nats.JetStreamContext {
 // metrics is a region's node's /metrics page.
 func (c *coop) metrics(region string) string {
 	c.t.Helper()
-	res, err := http.Get(c.node(region).url + "/metrics")
+	req, _ := http.NewRequest("GET", c.node(region).url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		c.t.Fatalf("metrics of %s: %d %s", region, res.StatusCode, body)
+	}
 	return string(body)
 }
 

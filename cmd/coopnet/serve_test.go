@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,9 +72,10 @@ func runCLI(t *testing.T, env []string, stdin string, args ...string) (string, s
 // token, and SIGTERM in the middle of a request: the request finishes, the
 // process exits 0 and stops listening.
 func TestServeAdminAndGracefulShutdown(t *testing.T) {
-	dir := t.TempDir()
-	addr := freePort(t)
-	env := []string{"COOPNET_REGION=bretagne", "COOPNET_DATA_DIR=" + dir, "COOPNET_LISTEN=" + addr, "COOPNET_LOG_FORMAT=json"}
+	dir := filepath.Join(t.TempDir(), "data") // made by coopnet
+	addr, metricsAddr := freePort(t), freePort(t)
+	env := []string{"COOPNET_REGION=bretagne", "COOPNET_DATA_DIR=" + dir, "COOPNET_LISTEN=" + addr, "COOPNET_LOG_FORMAT=json",
+		"COOPNET_METRICS_LISTEN=" + metricsAddr}
 
 	out, stderr, err := runCLI(t, env, "", "migrate")
 	if err != nil || !strings.Contains(out, "applied 0001_init") {
@@ -139,6 +141,18 @@ func TestServeAdminAndGracefulShutdown(t *testing.T) {
 		t.Fatalf("me with the admin token: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	checkPrivateFiles(t, dir, "bretagne")
+	// The metrics are served on their own address, not on the public one.
+	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != 403 {
+		t.Errorf("/metrics on the public address: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/metrics on the metrics address: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	// A request in flight: headers and half of the body sent, then SIGTERM.
 	conn, err := net.Dial("tcp", addr)
@@ -177,5 +191,42 @@ func TestServeAdminAndGracefulShutdown(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
 		}
+	}
+}
+
+// checkPrivateFiles checks what a node keeps in its data directory: the
+// folder, the SQLite database with its WAL, the NATS store and the secret
+// of the private keys are for the node's user alone, and the private keys
+// in the database are encrypted with that secret.
+func checkPrivateFiles(t *testing.T, dir, region string) {
+	t.Helper()
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{dir, 0o700}, {filepath.Join(dir, region+".db"), 0o600}, {filepath.Join(dir, region+".db-wal"), 0o600},
+		{filepath.Join(dir, "nats"), 0o700}, {filepath.Join(dir, region+".key-secret"), 0o600},
+	} {
+		st, err := os.Stat(f.path)
+		if err != nil {
+			t.Errorf("%s: %v", f.path, err)
+			continue
+		}
+		if st.Mode().Perm() != f.mode {
+			t.Errorf("%s is %v, want %v", f.path, st.Mode().Perm(), f.mode)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, region+".db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var plain, sealed int
+	if err := db.QueryRow(`SELECT COUNT(*) FILTER (WHERE private_pem LIKE '-----BEGIN%'),
+		COUNT(*) FILTER (WHERE private_pem LIKE 'coopnet-enc-v1:%') FROM federation_keys`).Scan(&plain, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	if plain != 0 || sealed == 0 {
+		t.Errorf("private keys: %d in the clear, %d encrypted; want none in the clear", plain, sealed)
 	}
 }

@@ -18,7 +18,16 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/validate"
 )
+
+// validHandle reports whether a handle is printable text without control
+// or bidirectional characters.
+func validHandle(h string) bool {
+	var v apperr.Validation
+	validate.Text(&v, "handle", h, 1, maxText, false)
+	return v.Err() == nil
+}
 
 // Entry is one member as the directory shows them.
 type Entry struct {
@@ -53,14 +62,14 @@ func (e *Entry) Check() error {
 	if !ok || local == "" || host == "" || len(e.Handle) > maxText {
 		v.Add("handle", "must be name@host")
 	}
-	if strings.TrimSpace(e.Name) == "" || len(e.Name) > maxText {
-		v.Add("name", "is missing or too long")
-	}
-	if e.Region == "" || len(e.Region) > 64 {
-		v.Add("region", "is missing or too long")
-	}
-	if len(e.Commune) > maxText || len(e.Departement) > 8 {
-		v.Add("location", "is too long")
+	// The same checks as for a name entered on this node: no control or
+	// bidirectional characters, which would make one member read as another.
+	e.Name = validate.Text(&v, "name", e.Name, 1, maxText, false)
+	e.Region = validate.Text(&v, "region", e.Region, 1, 64, false)
+	e.Commune = validate.Text(&v, "commune", e.Commune, 0, maxText, false)
+	e.Departement = validate.Text(&v, "departement", e.Departement, 0, 8, false)
+	if !validHandle(e.Handle) {
+		v.Add("handle", "must be name@host in plain characters")
 	}
 	if len(e.Skills) > maxSkills {
 		v.Add("skills", fmt.Sprintf("at most %d", maxSkills))

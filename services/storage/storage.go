@@ -7,12 +7,16 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -120,10 +124,8 @@ func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
 		if path == "" {
 			return "", nil, errors.New("storage: sqlite URL needs a file path, e.g. sqlite:./data/bretagne.db")
 		}
-		if dir := filepath.Dir(path); dir != "" {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return "", nil, fmt.Errorf("storage: create %s: %w", dir, err)
-			}
+		if err := privateFile(path); err != nil {
+			return "", nil, err
 		}
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
@@ -138,6 +140,37 @@ func dialectorFor(dsn string) (migrations.Dialect, gorm.Dialector, error) {
 	default:
 		return "", nil, fmt.Errorf("storage: unsupported database URL %q: use postgres://… or sqlite:path", Redact(dsn))
 	}
+}
+
+// privateFile makes the SQLite database at path readable by this user
+// alone, before SQLite opens it: it holds password hashes, private keys
+// and clients' contacts. A missing folder is made 0700, a missing file
+// 0600 (SQLite then gives its -wal and -shm files the same rights), and
+// an existing database readable by others (made by an older version) is
+// narrowed to 0600.
+func privateFile(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("storage: create %s: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o600); err != nil {
+				return fmt.Errorf("storage: make %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Redact hides the password of a database URL for logs and errors.
@@ -254,4 +287,37 @@ func (db *DB) Bind(q string) string {
 		fmt.Fprintf(&b, "$%d", n)
 	}
 	return b.String()
+}
+
+// IsUnavailable reports whether err says the database cannot be reached
+// right now (refused or broken connections, a server shutting down or
+// starting, too many connections, SQLite's lock held past its timeout),
+// rather than anything about the request: the API answers 503 with
+// Retry-After instead of a 500.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P01-03: shutting down, crashed,
+		// cannot connect now; 53300: too many connections.
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" ||
+			pg.Code == "53300"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &oe), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "conn closed") ||
+		strings.Contains(s, "failed to connect to") || strings.Contains(s, "connection reset by peer") ||
+		strings.Contains(s, "broken pipe") || strings.Contains(s, "unexpected EOF")
 }

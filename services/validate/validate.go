@@ -36,8 +36,26 @@ func Text(v *apperr.Validation, field, s string, min, max int, multiline bool) s
 			v.Reject(field, "control_chars", "must not contain control characters")
 			break
 		}
+		if Bidi(r) {
+			v.Reject(field, "bidi_chars", "must not contain bidirectional control characters (such as U+202E)")
+			break
+		}
 	}
 	return s
+}
+
+// Bidi reports whether r is a bidirectional formatting character: the
+// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the
+// marks (U+200E, U+200F, U+061C). In a name shown on every node's
+// directory, an override turns « Marie » into a name that reads as
+// someone else's, or hides what follows it: no text coopnet stores needs
+// them.
+func Bidi(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
+		return true
+	}
+	return false
 }
 
 // Email normalises an e-mail address (trimmed, lower-cased) and checks it is
