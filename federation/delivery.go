@@ -33,14 +33,41 @@ type outboxRow struct {
 	LastError     string
 	CreatedAt     time.Time
 	DoneAt        *time.Time
+	// Type, ObjectID and ContextID say what the activity was about, once
+	// its body is gone (see retention.go).
+	Type      string
+	ObjectID  string `gorm:"column:object_id"`
+	ContextID string `gorm:"column:context_id"`
 }
 
 func (outboxRow) TableName() string { return "federation_outbox" }
 
-// leaseFor is how long a worker holds the deliveries it claimed: longer
-// than a whole batch at the client's timeout (30 s each), so that a row is
-// never delivered by two workers at once unless one has died.
-const leaseFor = claimBatch*30*time.Second + time.Minute
+// aboutOf is what an activity is about: its type, its object's id and
+// that object's context or own object (the ticket of a comment or an
+// intervention, the event of an invitation answered, the ticket of an
+// offer accepted).
+func aboutOf(activity map[string]any) (typ, object, context string) {
+	typ, _ = activity["type"].(string)
+	switch o := activity["object"].(type) {
+	case string:
+		object = o
+	case map[string]any:
+		object = idOf(o["id"])
+		if context = idOf(o["context"]); context == "" {
+			context = idOf(o["object"])
+		}
+	}
+	return typ, object, context
+}
+
+// DefaultLease is how long a worker holds the deliveries it claimed before
+// another may take them: short, and renewed every third of it while the
+// worker still works on them (a batch may take a while at the client's
+// timeout of 30 s a delivery), so that a row is never delivered by two
+// workers at once unless one has died — and that a lease stranded by a
+// connection to the database lost at the wrong moment (a claim committed
+// whose answer never came back) holds its rows a minute, not minutes.
+const DefaultLease = time.Minute
 
 // enqueue queues activity for each inbox inside tx: the caller's change
 // and its federation commit together (save first, then publish). Queuing
@@ -55,10 +82,11 @@ func (s *Service) enqueue(ctx context.Context, tx *gorm.DB, activity map[string]
 		return fmt.Errorf("federation: encode %s: %w", id, err)
 	}
 	now := time.Now().UTC()
+	typ, object, context := aboutOf(activity)
 	rows := make([]outboxRow, 0, len(inboxes))
 	for _, in := range inboxes {
 		rows = append(rows, outboxRow{ActivityID: id, Inbox: in, Body: string(body), State: "pending",
-			NextAttemptAt: now, CreatedAt: now})
+			NextAttemptAt: now, CreatedAt: now, Type: typ, ObjectID: object, ContextID: context})
 	}
 	if len(rows) == 0 {
 		return nil
@@ -98,6 +126,7 @@ func (s *Service) deliverLoop(ctx context.Context) {
 				break
 			}
 			batchStart := time.Now()
+			stopRenew := s.renewLeases(ctx, rows)
 			var delivered, released []int64
 			var statuses []int
 			down := map[string]bool{} // peers that did not answer in this batch
@@ -115,6 +144,7 @@ func (s *Service) deliverLoop(ctx context.Context) {
 					down[host] = true
 				}
 			}
+			stopRenew()
 			s.recordDelivered(ctx, delivered, statuses)
 			if len(released) > 0 {
 				// Not now: the next claim would take them again at once
@@ -125,9 +155,10 @@ func (s *Service) deliverLoop(ctx context.Context) {
 						next = time.Now().UTC()
 					}
 				}
-				if err := s.db.WithContext(context.WithoutCancel(ctx)).Exec(
-					"UPDATE federation_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id IN ?",
-					next, released).Error; err != nil {
+				if err := s.untilRecorded(ctx, func(db *gorm.DB) error {
+					return db.Exec("UPDATE federation_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id IN ?",
+						next, released).Error
+				}); err != nil {
 					s.log.Warn("delivery: release", "err", err)
 				}
 			}
@@ -161,7 +192,7 @@ func (s *Service) claim(ctx context.Context, n int) ([]outboxRow, error) {
 			WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
 			ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
 		AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
-		RETURNING id, activity_id, inbox, body, attempts, created_at`, now.Add(leaseFor), now, now, n, now).
+		RETURNING id, activity_id, inbox, body, attempts, created_at`, now.Add(s.cfg.Lease), now, now, n, now).
 		Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("federation: claim deliveries: %w", err)
@@ -180,8 +211,8 @@ func (s *Service) recordDelivered(ctx context.Context, ids []int64, statuses []i
 	}
 	now := time.Now().UTC()
 	for status, ids := range byStatus {
-		err := storage.Retry(func() error {
-			return s.db.WithContext(context.WithoutCancel(ctx)).Exec(`UPDATE federation_outbox
+		err := s.untilRecorded(ctx, func(db *gorm.DB) error {
+			return db.Exec(`UPDATE federation_outbox
 			SET state = 'delivered', done_at = ?, last_error = '', last_status = ?, attempts = attempts + 1, lease_until = NULL
 			WHERE id IN ?`, now, status, ids).Error
 		})
@@ -239,12 +270,74 @@ func (s *Service) deliver(ctx context.Context, row outboxRow) (ok bool, status i
 	if result == "delivered" {
 		return true, status
 	}
-	if err := s.db.WithContext(context.WithoutCancel(ctx)).Model(&outboxRow{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
+	if err := s.untilRecorded(ctx, func(db *gorm.DB) error {
+		return db.Model(&outboxRow{}).Where("id = ?", row.ID).Updates(upd).Error
+	}); err != nil {
 		s.log.Error("delivery: record outcome", "activity", row.ActivityID, "inbox", row.Inbox, "err", err)
 	}
 	s.log.Info("delivery", "activity", row.ActivityID, "inbox", row.Inbox, "result", result, "status", status,
 		"attempt", row.Attempts+1, "err", upd["last_error"])
 	return false, status
+}
+
+// renewLeases keeps the lease of rows while their worker delivers them,
+// until the returned stop is called.
+func (s *Service) renewLeases(ctx context.Context, rows []outboxRow) (stop func()) {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// Only rows still leased: one recorded meanwhile has none.
+				if err := s.db.WithContext(ctx).Exec("UPDATE federation_outbox SET lease_until = ? WHERE id IN ? AND lease_until IS NOT NULL",
+					time.Now().UTC().Add(s.cfg.Lease), ids).Error; err != nil {
+					s.log.Warn("delivery: renew leases", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// recordFor bounds how long a worker keeps trying to record what became
+// of its deliveries while the database does not answer; past that, their
+// leases run out and they are delivered again (the peer stores an
+// activity once).
+const recordFor = 2 * time.Minute
+
+// untilRecorded runs f on the database until it works: at once, then
+// again with growing waits while the database is unavailable (a broken
+// connection, a restart), for up to recordFor, or until the node stops.
+// A delivery that landed is then recorded as soon as the database is
+// back, rather than delivered again a lease later.
+func (s *Service) untilRecorded(ctx context.Context, f func(db *gorm.DB) error) error {
+	db := s.db.WithContext(context.WithoutCancel(ctx))
+	deadline := time.Now().Add(recordFor)
+	wait := 50 * time.Millisecond
+	for {
+		err := storage.Retry(func() error { return f(db) })
+		if err == nil || !storage.IsUnavailable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // backoff is the wait before attempt n+1: First·2ⁿ⁻¹ capped at Max, ±25%.

@@ -60,6 +60,14 @@ type Config struct {
 	KeySecret []byte
 	// KeySecretFile names where KeySecret was read, for errors.
 	KeySecretFile string
+	// Lease is how long a delivery worker holds what it claimed (renewed
+	// while it works on it); 0 means DefaultLease.
+	Lease time.Duration
+	// BodyRetention and RecordRetention: how long the raw body of an
+	// activity received or sent is kept once it is no longer needed, and
+	// how long the rest of its record; 0 means the defaults (see
+	// PurgeActivities).
+	BodyRetention, RecordRetention time.Duration
 }
 
 // RetryPolicy is how a delivery is retried: exponential back-off from
@@ -140,6 +148,18 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.BodyRetention <= 0 {
+		cfg.BodyRetention = DefaultBodyRetention
+	}
+	if cfg.RecordRetention <= 0 {
+		cfg.RecordRetention = DefaultRecordRetention
+	}
+	if cfg.RecordRetention < cfg.BodyRetention {
+		return nil, fmt.Errorf("federation: the record retention (%s) is shorter than the body retention (%s)", cfg.RecordRetention, cfg.BodyRetention)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second

@@ -2,6 +2,8 @@ package federation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -32,6 +34,8 @@ type inboxRow struct {
 	ProcessedAt   *time.Time
 	NextAttemptAt *time.Time
 	WaitsFor      *string // the id of the object it waits for, if any
+	Digest        string  // SHA-256 of the body as received, hex
+	BodyPurgedAt  *time.Time
 }
 
 func (inboxRow) TableName() string { return "federation_inbox" }
@@ -174,8 +178,9 @@ func (s *Service) postInbox(c echo.Context) error {
 			return apperr.New(apperr.Forbidden, "%s does not belong to the signing node %s", id, signer)
 		}
 	}
+	sum := sha256.Sum256(body)
 	row := inboxRow{ActivityID: a.ID, Actor: a.Actor, Type: a.Type, Body: string(body), State: "pending",
-		ReceivedAt: time.Now().UTC()}
+		ReceivedAt: time.Now().UTC(), Digest: hex.EncodeToString(sum[:])}
 	inserted, err := s.storeActivity(r.Context(), row)
 	if err != nil {
 		return err
@@ -343,9 +348,17 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 	}
 	s.metrics.applied.WithLabelValues(state).Inc()
 	s.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
+	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": truncate(applyErr.Error(), 500)}
+	if state == "failed" {
+		// Refused (not the sender's to send, or not valid) or failing for
+		// good: nothing will apply it, so its body — perhaps a client's
+		// data sent where it does not belong — is not kept. The digest
+		// stays, and the error says why.
+		now := time.Now().UTC()
+		upd["body"], upd["body_purged_at"], upd["processed_at"] = "", now, now
+	}
 	// Only if no other replica applied it meanwhile.
-	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
-		Updates(map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": truncate(applyErr.Error(), 500)}).Error
+	return s.db.WithContext(ctx).Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).Updates(upd).Error
 }
 
 var errRollback = errors.New("rollback")

@@ -18,13 +18,17 @@ import (
 // A reopening brings the contact back with the ticket's state.
 const ResolvedRetention = 30 * 24 * time.Hour
 
-// retentionLoop applies ResolvedRetention once an hour.
+// retentionLoop applies ResolvedRetention and the activity retention once
+// an hour.
 func (s *Service) retentionLoop(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if _, err := s.ForgetResolved(ctx, time.Now().Add(-ResolvedRetention)); err != nil && ctx.Err() == nil {
 			s.log.Error("forget the contacts of resolved jobs", "err", err)
+		}
+		if _, _, err := s.PurgeActivities(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("purge old activities", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -83,4 +87,62 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 		return done, fmt.Errorf("federation: the clients of %d resolved jobs could not be forgotten (see the warnings)", failed)
 	}
 	return done, nil
+}
+
+// Defaults of the activity retention (Config.BodyRetention,
+// Config.RecordRetention).
+const (
+	// DefaultBodyRetention is how long a received activity's raw body is
+	// kept once applied (or set aside), and a sent one's once delivered
+	// (or given up): an audit window to see what came and went.
+	DefaultBodyRetention = 7 * 24 * time.Hour
+	// DefaultRecordRetention is how long the rest of the row is kept: the
+	// ids, digest, actor, type and times that de-duplication needs (a peer
+	// retries for two days at most) and that a client's export shows
+	// (which nodes received what, when).
+	DefaultRecordRetention = 400 * 24 * time.Hour
+)
+
+// purgeBatch bounds one statement of PurgeActivities, so that a first run
+// over a long history does not hold a lock for long.
+const purgeBatch = 1000
+
+// PurgeActivities empties the bodies of activities received and applied
+// (or set aside), and sent and delivered (or given up), longer than the
+// body retention ago, and deletes the rows older than the record
+// retention. Activities still to apply or deliver keep their bodies. It
+// reports how many bodies were emptied and rows deleted.
+func (s *Service) PurgeActivities(ctx context.Context, now time.Time) (emptied, deleted int64, err error) {
+	bodyBefore, recordBefore := now.UTC().Add(-s.cfg.BodyRetention), now.UTC().Add(-s.cfg.RecordRetention)
+	steps := []struct {
+		q     string
+		args  []any
+		count *int64
+	}{
+		{`UPDATE federation_inbox SET body = '', body_purged_at = ? WHERE id IN (SELECT id FROM federation_inbox
+			WHERE state <> 'pending' AND body_purged_at IS NULL AND processed_at < ? LIMIT ?)`, []any{now.UTC(), bodyBefore, purgeBatch}, &emptied},
+		{`UPDATE federation_outbox SET body = '', body_purged_at = ? WHERE id IN (SELECT id FROM federation_outbox
+			WHERE state <> 'pending' AND body_purged_at IS NULL AND done_at < ? LIMIT ?)`, []any{now.UTC(), bodyBefore, purgeBatch}, &emptied},
+		{`DELETE FROM federation_inbox WHERE id IN (SELECT id FROM federation_inbox
+			WHERE state <> 'pending' AND processed_at < ? LIMIT ?)`, []any{recordBefore, purgeBatch}, &deleted},
+		{`DELETE FROM federation_outbox WHERE id IN (SELECT id FROM federation_outbox
+			WHERE state <> 'pending' AND done_at < ? LIMIT ?)`, []any{recordBefore, purgeBatch}, &deleted},
+	}
+	for _, st := range steps {
+		for {
+			var res *gorm.DB
+			err := s.inboxWriting(func() error {
+				res = s.db.WithContext(ctx).Exec(st.q, st.args...)
+				return res.Error
+			})
+			if err != nil {
+				return emptied, deleted, fmt.Errorf("federation: purge activities: %w", err)
+			}
+			*st.count += res.RowsAffected
+			if res.RowsAffected < purgeBatch {
+				break
+			}
+		}
+	}
+	return emptied, deleted, nil
 }

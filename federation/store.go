@@ -77,8 +77,8 @@ func (s *Service) storeActivity(ctx context.Context, row inboxRow) (bool, error)
 // whose activity id is already stored, and records each one's outcome.
 func (s *Service) writeBatch(ctx context.Context, reqs []*storeReq) {
 	var q strings.Builder
-	q.WriteString("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) VALUES ")
-	args := make([]any, 0, 5*len(reqs))
+	q.WriteString("INSERT INTO federation_inbox (activity_id, actor, type, body, digest, state, attempts, last_error, received_at) VALUES ")
+	args := make([]any, 0, 6*len(reqs))
 	seen := make(map[string]bool, len(reqs))
 	for _, r := range reqs {
 		if seen[r.row.ActivityID] {
@@ -88,8 +88,8 @@ func (s *Service) writeBatch(ctx context.Context, reqs []*storeReq) {
 		if len(args) > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, 'pending', 0, '', ?)")
-		args = append(args, r.row.ActivityID, r.row.Actor, r.row.Type, r.row.Body, r.row.ReceivedAt.UTC())
+		q.WriteString("(?, ?, ?, ?, ?, 'pending', 0, '', ?)")
+		args = append(args, r.row.ActivityID, r.row.Actor, r.row.Type, r.row.Body, r.row.Digest, r.row.ReceivedAt.UTC())
 	}
 	q.WriteString(" ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id")
 	defer s.lockInboxWrites()()

@@ -36,6 +36,10 @@ type Config struct {
 	Peers   []string
 	// SignatureSkew is how far a peer's signed Date may be from our clock.
 	SignatureSkew time.Duration
+	// ActivityBodies and ActivityRecords: how long the raw bodies of
+	// federation activities are kept once applied or delivered, and how
+	// long the rest of their records.
+	ActivityBodies, ActivityRecords time.Duration
 	// KeySecretFile holds the secret that encrypts the federation's
 	// private keys in the database; empty: a secret the node makes on its
 	// first start in the data directory.
@@ -69,6 +73,8 @@ type configFlags struct {
 	peers    string
 	offerTTL string
 	skew     string
+	bodies   string
+	records  string
 	proxies  string
 	replicas string
 	weights  string
@@ -92,6 +98,8 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"peers", "COOPNET_PEERS", "comma-separated public URLs of the regional nodes this node federates with", "", &cf.peers},
 		{"key-secret-file", "COOPNET_KEY_SECRET_FILE", "file holding the secret (16+ characters) that encrypts the actors' private keys in the database (the same on every replica; empty: <data-dir>/<region>.key-secret, made on first start)", "", &c.KeySecretFile},
 		{"signature-skew", "COOPNET_SIGNATURE_SKEW", "how far the Date of a peer's signed request may be from this node's clock (1s to 12h)", "1h", &cf.skew},
+		{"activity-body-retention", "COOPNET_ACTIVITY_BODY_RETENTION", "how long the raw body of a federation activity is kept once applied or delivered: an audit window (1h to 2160h)", "168h", &cf.bodies},
+		{"activity-record-retention", "COOPNET_ACTIVITY_RECORD_RETENTION", "how long the record of a federation activity (ids, digest, type, times; no body) is kept: de-duplication and who received what (at least the body retention, at most 87600h)", "9600h", &cf.records},
 		{"trusted-proxies", "COOPNET_TRUSTED_PROXIES", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed", "", &cf.proxies},
 		{"metrics-listen", "COOPNET_METRICS_LISTEN", "a listen address of its own for /metrics, e.g. 10.0.0.5:9100 (empty: none)", "", &c.MetricsListen},
 		{"metrics-token-file", "COOPNET_METRICS_TOKEN_FILE", "file holding the bearer token (16+ characters) that /metrics takes on the main address (empty: /metrics is refused there)", "", &c.MetricsTokenFile},
@@ -149,6 +157,17 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	if c.SignatureSkew, skewErr = time.ParseDuration(cf.skew); skewErr != nil || c.SignatureSkew < time.Second || c.SignatureSkew > 12*time.Hour {
 		skewErr = fmt.Errorf("--signature-skew %q must be a duration between 1s and 12h, e.g. 1h", cf.skew)
 	}
+	var retErr error
+	var bErr, rErr error
+	c.ActivityBodies, bErr = time.ParseDuration(cf.bodies)
+	c.ActivityRecords, rErr = time.ParseDuration(cf.records)
+	switch {
+	case bErr != nil || c.ActivityBodies < time.Hour || c.ActivityBodies > 90*24*time.Hour:
+		retErr = fmt.Errorf("--activity-body-retention %q must be a duration between 1h and 2160h, e.g. 168h", cf.bodies)
+	case rErr != nil || c.ActivityRecords < c.ActivityBodies || c.ActivityRecords > 10*365*24*time.Hour:
+		retErr = fmt.Errorf("--activity-record-retention %q must be a duration from the body retention (%s) to 87600h, e.g. 9600h",
+			cf.records, c.ActivityBodies)
+	}
 	var replErr error
 	if n, err := strconv.Atoi(cf.replicas); err != nil || n < 1 || n > 5 {
 		replErr = fmt.Errorf("--nats-replicas %q must be a whole number from 1 to 5", cf.replicas)
@@ -168,7 +187,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	return c, errors.Join(ttlErr, skewErr, replErr, wErr, proxyErr, c.finish(regionRequired))
+	return c, errors.Join(ttlErr, skewErr, retErr, replErr, wErr, proxyErr, c.finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

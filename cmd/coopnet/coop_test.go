@@ -34,6 +34,7 @@ type coop struct {
 	offerTTL time.Duration
 	nodes    map[string]*coopNode
 	addrs    map[string]string // region → listen address, fixed for the test
+	dirs     map[string]string // region → data directory, kept across restarts (the key secret is there)
 	tokens   map[string]string // e-mail → API token
 	tmu      sync.Mutex
 }
@@ -71,7 +72,7 @@ func newCoop(t testing.TB, offerTTL time.Duration) *coop {
 func newCoopOn(t testing.TB, offerTTL time.Duration, dbs map[string]string) *coop {
 	t.Helper()
 	c := &coop{t: t, natsDir: filepath.Join(t.TempDir(), "nats"), offerTTL: offerTTL, nodes: map[string]*coopNode{},
-		tokens: map[string]string{}, addrs: map[string]string{}}
+		tokens: map[string]string{}, addrs: map[string]string{}, dirs: map[string]string{}}
 	e, err := bus.StartEmbedded("127.0.0.1", 0, c.natsDir)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +113,7 @@ func testFederation(fc *federation.Config) {
 	fc.Retry = federation.RetryPolicy{First: 50 * time.Millisecond, Max: 500 * time.Millisecond, GiveUpAfter: time.Hour,
 		UnavailableAfter: time.Hour}
 	fc.Poll = 100 * time.Millisecond
+	fc.Lease = time.Second // renewed every third: a lease stranded by a lost connection holds its rows a second
 }
 
 // start opens and serves a region's node on its address.
@@ -134,7 +136,11 @@ func (c *coop) serve(region, dbURL string, ln net.Listener) *coopNode {
 			peers = append(peers, "http://"+c.addrs[r])
 		}
 	}
-	dataDir := c.t.TempDir()
+	dataDir := c.dirs[region]
+	if dataDir == "" {
+		dataDir = c.t.TempDir()
+		c.dirs[region] = dataDir
+	}
 	tokenFile := filepath.Join(dataDir, "metrics-token")
 	if err := os.WriteFile(tokenFile, []byte(testMetricsToken+"\n"), 0o600); err != nil {
 		c.t.Fatal(err)

@@ -94,7 +94,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	n := &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts, dir: dir}
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
 	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
-		Version: buildVersion()}
+		Version: buildVersion(), BodyRetention: cfg.ActivityBodies, RecordRetention: cfg.ActivityRecords}
 	// The actors' private keys are stored encrypted, always: with the
 	// secret given, or one this node makes on its first start beside its
 	// data (back it up with the database; replicas sharing a database

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/coopnet/coopnet/federation"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
 // TestResolvedJobForgotten: Marie resolved her job and Jean never closed
@@ -50,4 +53,131 @@ func TestResolvedJobForgotten(t *testing.T) {
 	waitFor(t, "the contact back on Marie's node", func() bool {
 		return c.api("bretagne", "GET", clientPath, marieEmail, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"
 	})
+}
+
+// TestActivitiesForgotten: the raw activities a shared job left in the
+// federation tables (the Offer{Ticket} with the school's contact on
+// Marie's node, its delivered copies on Jean's) are kept while needed and
+// for the audit window, then only their records (ids, digest, type,
+// times) stay, and those go after the second window. An activity still
+// to deliver keeps its body.
+func TestActivitiesForgotten(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, _ := c.sharedTicket("Site web de l'école")
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		map[string]any{"body": "Le contact est Mme Martin"}, 201)
+	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
+	bfc, bzh := c.node("bourgogne-franche-comte").n, c.node("bretagne").n
+	bodies := func(db *storage.DB, table string) (withBody, total int64) {
+		db.Raw("SELECT COUNT(*) FROM " + table + " WHERE body <> ''").Scan(&withBody)
+		db.Raw("SELECT COUNT(*) FROM " + table).Scan(&total)
+		return
+	}
+	if n, _ := bodies(bzh.db, "federation_inbox"); n == 0 {
+		t.Fatal("no activity received on Marie's node")
+	}
+	ctx := context.Background()
+	// Within the audit window, nothing goes.
+	if e, d, err := bzh.fed.PurgeActivities(ctx, time.Now().Add(federation.DefaultBodyRetention-time.Hour)); err != nil || e+d != 0 {
+		t.Fatalf("within the audit window: emptied %d, deleted %d (%v)", e, d, err)
+	}
+	// An activity for a peer that does not answer stays with its body.
+	bfc.db.Exec(`INSERT INTO federation_outbox (activity_id, inbox, body, state, next_attempt_at, created_at)
+		VALUES ('https://bfc.test/a/1', 'http://127.0.0.1:1/actor/inbox', '{"id":"x"}', 'pending', ?, ?)`,
+		time.Now().Add(time.Hour).UTC(), time.Now().UTC())
+	later := time.Now().Add(federation.DefaultBodyRetention + time.Hour)
+	for region, n := range map[string]*node{"bourgogne-franche-comte": bfc, "bretagne": bzh} {
+		if _, _, err := n.fed.PurgeActivities(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"federation_inbox", "federation_outbox"} {
+			withBody, total := bodies(n.db, table)
+			want := int64(0)
+			if region == "bourgogne-franche-comte" && table == "federation_outbox" {
+				want = 1 // the one still to deliver
+			}
+			if withBody != want {
+				t.Errorf("%s %s: %d of %d rows keep their body after the audit window, want %d", region, table, withBody, total, want)
+			}
+			if total == 0 {
+				t.Errorf("%s %s: the records went with the bodies", region, table)
+			}
+		}
+	}
+	var missing int64
+	bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE digest = '' OR activity_id = '' OR type = '' OR body_purged_at IS NULL").Scan(&missing)
+	if missing != 0 {
+		t.Errorf("%d received activities lost what de-duplication needs", missing)
+	}
+	var about int64
+	bfc.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'delivered' AND object_id <> '' AND type <> ''").Scan(&about)
+	if about == 0 {
+		t.Error("the records of deliveries do not say what they were about")
+	}
+	// Past the second window, the records go too (but the one still due).
+	much := time.Now().Add(federation.DefaultRecordRetention + time.Hour)
+	for _, n := range []*node{bfc, bzh} {
+		if _, _, err := n.fed.PurgeActivities(ctx, much); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, total := bodies(bzh.db, "federation_inbox"); total != 0 {
+		t.Errorf("Marie's node keeps %d records past the second window", total)
+	}
+	if _, total := bodies(bfc.db, "federation_outbox"); total != 1 {
+		t.Errorf("Jean's node keeps %d deliveries past the second window, want the one still due", total)
+	}
+}
+
+// TestDeliveryLeaseOnDatabaseLoss: Jean's node on PostgreSQL loses its
+// database connections again and again while it delivers a burst of
+// comments to Marie's node; once the database is back, every comment
+// reaches her, without waiting minutes for leases stranded by the lost
+// connections (a claim committed whose answer never came back, an outcome
+// that could not be recorded).
+func TestDeliveryLeaseOnDatabaseLoss(t *testing.T) {
+	pg := storagetest.PostgresURL(t)
+	proxy := storagetest.NewProxy(t, storagetest.Target(t, pg))
+	c := newCoopOn(t, 48*time.Hour, map[string]string{
+		"bourgogne-franche-comte": proxy.URL(pg),
+		"bretagne":                storagetest.SQLiteURL(t),
+		"ile-de-france":           storagetest.SQLiteURL(t),
+	})
+	jeanID, marieID := c.sharedTicket("Site web")
+	received := func() int {
+		var n int
+		c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
+		return n
+	}
+	// Marie's node is down while Jean comments: the comments wait in the
+	// outbox, to go all at once when it is back.
+	c.node("bretagne").stop()
+	const n = 400
+	for i := range n {
+		c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+			map[string]any{"body": fmt.Sprintf("commentaire %d", i)}, 201)
+	}
+	c.restart("bretagne")
+	waitFor(t, "deliveries under way", func() bool { return received() > 0 })
+	// Outages while the workers claim, deliver and record.
+	for i := 0; i < 30 && received() < n; i++ {
+		proxy.Cut()
+		time.Sleep(20 * time.Millisecond) // the outage
+		proxy.Restore()
+		time.Sleep(30 * time.Millisecond) // work between outages
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for received() != n {
+		if time.Now().After(deadline) {
+			var rows []struct {
+				State  string
+				Leased bool
+				N      int
+			}
+			c.node("bourgogne-franche-comte").n.db.Raw("SELECT state, lease_until IS NOT NULL AS leased, COUNT(*) AS n " +
+				"FROM federation_outbox GROUP BY state, leased").Scan(&rows)
+			t.Fatalf("%d of %d comments on Marie's node; Jean's outbox: %+v; trouble: %v", received(), n, rows, c.federationTrouble())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
