@@ -179,6 +179,13 @@ func (s *Service) postInbox(c echo.Context) error {
 		}
 	}
 	sum := sha256.Sum256(body)
+	if err := s.precheck(r.Context(), a, signer); err != nil {
+		if apperr.CodeOf(err) == apperr.Forbidden {
+			s.metrics.inbox.WithLabelValues("forbidden").Inc()
+			s.log.Warn("activity refused", "activity", a.ID, "type", a.Type, "from", signer, "err", err)
+		}
+		return err
+	}
 	row := inboxRow{ActivityID: a.ID, Actor: a.Actor, Type: a.Type, Body: string(body), State: "pending",
 		ReceivedAt: time.Now().UTC(), Digest: hex.EncodeToString(sum[:])}
 	inserted, err := s.storeActivity(r.Context(), row)

@@ -684,15 +684,32 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 		return apperr.New(apperr.Forbidden, "%s does not share %s", sender, ticketID)
 	}
 	body, _ := str(o, "content")
-	handle, _ := str(o, "handle")
-	name, _ := str(o, "authorName")
-	if handleHost(handle) != sender {
-		// Only a member of the sending node may be the author.
-		if by := idOf(o["attributedTo"]); hostOf(by) == sender {
-			handle = s.handleOfActor(by)
-		} else {
-			handle = s.handleOfActor(a.Actor)
+	// The author is the activity's actor, a member of the sending node; the
+	// name shown is what this node knows of them, never what the activity
+	// says: on the tracker, only the ticket's assignee comments from their
+	// node; on a copy, a member of the tracker's node in the directory.
+	handle, err := s.noteAuthor(a, sender)
+	if err != nil {
+		return err
+	}
+	var name string
+	if t.OriginRegion == s.cfg.Region {
+		if !strings.EqualFold(handle, t.AssigneeHandle) {
+			return apperr.New(apperr.Forbidden, "%s does not work on %s", handle, ticketID)
 		}
+		name = t.AssigneeName
+	} else {
+		e, err := s.directory.ByHandle(ctx, tx, handle)
+		if apperr.CodeOf(err) == apperr.NotFound {
+			// Their profile may be on its way (a member who just joined):
+			// wait for it, as for a ticket; one that never comes is set
+			// aside after maxWait.
+			return notYet(fmt.Errorf("%s is not in the directory: %w", handle, errNoDirectoryEntry))
+		}
+		if err != nil {
+			return err
+		}
+		name = e.Name
 	}
 	at := time.Now()
 	if pub, _ := str(o, "published"); pub != "" {

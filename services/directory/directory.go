@@ -252,3 +252,33 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// ByHandle returns, inside tx, the copy of another region's member by
+// their full handle (name@host).
+func (s *Service) ByHandle(ctx context.Context, tx *gorm.DB, handle string) (*Entry, error) {
+	var r entryRow
+	err := tx.WithContext(ctx).Where("handle = ?", strings.ToLower(handle)).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, apperr.NotFoundf("no member %s in the directory", handle)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("directory: %s: %w", handle, err)
+	}
+	return &Entry{APID: r.APID, Handle: r.Handle, Name: r.Name, Region: r.Region, Commune: r.Commune,
+		Departement: r.Departement, RemoteOK: r.RemoteOK, UpdatedAt: r.RemoteUpdatedAt}, nil
+}
+
+// Remove deletes, inside tx, the copy of a member who left their region's
+// node (Delete{Person}), with their skills; it reports whether there was
+// one.
+func (s *Service) Remove(ctx context.Context, tx *gorm.DB, apID string) (bool, error) {
+	tx = tx.WithContext(ctx)
+	if err := tx.Where("ap_id = ?", apID).Delete(&skillRow{}).Error; err != nil {
+		return false, fmt.Errorf("directory: remove %s: %w", apID, err)
+	}
+	res := tx.Where("ap_id = ?", apID).Delete(&entryRow{})
+	if res.Error != nil {
+		return false, fmt.Errorf("directory: remove %s: %w", apID, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// receivedNote is the Create{Note} a region's node received last, as a map
+// to forge others from.
+func (c *coop) receivedNote(region string) map[string]any {
+	c.t.Helper()
+	var body string
+	if err := c.node(region).n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' ORDER BY id DESC LIMIT 1").
+		Row().Scan(&body); err != nil {
+		c.t.Fatal(err)
+	}
+	var act map[string]any
+	if err := json.Unmarshal([]byte(body), &act); err != nil {
+		c.t.Fatal(err)
+	}
+	return act
+}
+
+// forgedNote is note changed to be by the member at actor (an actor id),
+// with a new id, attributed to by and naming handle and name.
+func forgedNote(note map[string]any, suffix, actor, by, handle, name string) map[string]any {
+	b, _ := json.Marshal(note)
+	var act map[string]any
+	_ = json.Unmarshal(b, &act)
+	obj := act["object"].(map[string]any)
+	obj["id"] = obj["id"].(string) + suffix
+	act["id"] = obj["id"].(string) + "/create"
+	act["actor"], obj["attributedTo"], obj["handle"], obj["authorName"] = actor, by, handle, name
+	obj["content"] = "faux commentaire " + suffix
+	return act
+}
+
+// TestNoteAuthorship: a node may comment on a shared ticket only as the
+// member who works on it (on the tracker) or as a member of the tracker's
+// node (on the copy), and the name shown comes from what the receiving
+// node knows of the author, never from the activity. What the sender could
+// have known is refused at once (403) and not kept.
+func TestNoteAuthorship(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Je commence lundi"}, 201)
+	waitFor(t, "Marie's comment on Jean's node", func() bool {
+		return strings.Contains(strings.Join(c.comments("bourgogne-franche-comte", jeanEmail, jeanID), "|"), "Je commence lundi")
+	})
+	bzh := strings.TrimPrefix(c.node("bretagne").url, "http://")
+	note := c.receivedNote("bourgogne-franche-comte")
+	marie := note["actor"].(string)
+	gwen := "http://" + bzh + "/members/gwen"
+	ghost := "http://" + bzh + "/members/personne"
+	bfc := c.node("bourgogne-franche-comte").n
+	storedAs := func(id string) int64 {
+		var n int64
+		bfc.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", id).Scan(&n)
+		return n
+	}
+	for _, tc := range []struct {
+		name string
+		act  map[string]any
+	}{
+		{"as Gwen, who does not work on it", forgedNote(note, "-gwen", gwen, gwen, "gwen@"+bzh, "Gwen Tanguy")},
+		{"as a member who does not exist", forgedNote(note, "-ghost", ghost, ghost, "personne@"+bzh, "Personne")},
+		{"sent by Marie, attributed to Gwen", forgedNote(note, "-mixed", marie, gwen, "marie@"+bzh, "Marie Le Gall")},
+		{"sent by Marie, naming Gwen", forgedNote(note, "-named", marie, marie, "gwen@"+bzh, "Gwen Tanguy")},
+		{"sent by the node itself", forgedNote(note, "-node", "http://"+bzh+"/actor", "http://"+bzh+"/actor", "", "Bretagne")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if status := c.deliverStatus("bretagne", "bourgogne-franche-comte", tc.act); status != http.StatusForbidden {
+				t.Errorf("status %d, want 403", status)
+			}
+			if storedAs(tc.act["id"].(string)) != 0 {
+				t.Errorf("the refused note was stored")
+			}
+		})
+	}
+	// Marie, calling herself someone else: her comment, under her name.
+	act := forgedNote(note, "-name", marie, marie, "marie@"+bzh, "Claire Vernier (équipe de la coop)")
+	c.deliver("bretagne", "bourgogne-franche-comte", act)
+	waitFor(t, "the comment applied", func() bool {
+		for _, it := range c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", jeanEmail, nil, 200)["items"].([]any) {
+			if cm := it.(map[string]any); cm["body"] == "faux commentaire -name" {
+				if cm["author_name"] != "Marie Le Gall" {
+					t.Fatalf("shown as %v", cm["author_name"])
+				}
+				return true
+			}
+		}
+		return false
+	})
+
+	// On Marie's copy: a comment of Jean's node by a member it does not
+	// have waits for their profile, and is not shown meanwhile; one by
+	// Claire (a member of Jean's node) under another name shows hers.
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": "Merci Marie"}, 201)
+	waitFor(t, "Jean's comment on Marie's copy", func() bool {
+		return strings.Contains(strings.Join(c.comments("bretagne", marieEmail, marieID), "|"), "Merci Marie")
+	})
+	fromJean := c.receivedNote("bretagne")
+	bfcHost := strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")
+	nobody := "http://" + bfcHost + "/members/inconnu"
+	claire := "http://" + bfcHost + "/members/claire"
+	waiting := forgedNote(fromJean, "-unknown", nobody, nobody, "inconnu@"+bfcHost, "Jean Dugnouf")
+	c.deliver("bourgogne-franche-comte", "bretagne", waiting)
+	bzhNode := c.node("bretagne").n
+	waitFor(t, "the unknown author's comment waiting", func() bool {
+		var lastErr string
+		bzhNode.db.Raw("SELECT last_error FROM federation_inbox WHERE activity_id = ? AND state = 'pending'", waiting["id"]).Row().Scan(&lastErr)
+		return strings.Contains(lastErr, "directory")
+	})
+	asClaire := forgedNote(fromJean, "-claire", claire, claire, "claire@"+bfcHost, "Jean Dugnouf")
+	c.deliver("bourgogne-franche-comte", "bretagne", asClaire)
+	waitFor(t, "Claire's comment on Marie's copy", func() bool {
+		for _, it := range c.api("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", marieEmail, nil, 200)["items"].([]any) {
+			if cm := it.(map[string]any); cm["body"] == "faux commentaire -claire" {
+				if cm["author_name"] != "Claire Vernier" {
+					t.Fatalf("shown as %v", cm["author_name"])
+				}
+				return true
+			}
+		}
+		return false
+	})
+	for _, body := range c.comments("bretagne", marieEmail, marieID) {
+		if body == "faux commentaire -unknown" {
+			t.Error("a comment by a member the node does not know is shown")
+		}
+	}
+}
+
+// TestForgedActivitiesRefused: validly signed activities that their sender
+// could have known it may not send are answered 403 and not kept: a third
+// region changing Jean's ticket, Bretagne answering an invitation it never
+// got, a profile of another node's member.
+func TestForgedActivitiesRefused(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, _ := c.sharedTicket("Site web")
+	apID := c.ticket(jeanID)["ap_id"].(string)
+	idf := "http://" + strings.TrimPrefix(c.node("ile-de-france").url, "http://")
+	bzh := "http://" + strings.TrimPrefix(c.node("bretagne").url, "http://")
+	bfcHost := strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")
+	cases := []struct {
+		name, from string
+		act        map[string]any
+	}{
+		{"a region that does not work on the ticket changes it", "ile-de-france", map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": idf + "/activities/forged-1", "type": "Update",
+			"actor": idf + "/members/paul", "object": map[string]any{"id": apID, "type": "Ticket", "summary": "Pirate", "version": 99}}},
+		{"a region resolves a ticket it does not work on", "ile-de-france", map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": idf + "/activities/forged-2", "type": "Resolve",
+			"actor": idf + "/members/paul", "object": apID}},
+		{"the assignee's node changes it as another of its members", "bretagne", map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": bzh + "/activities/forged-3", "type": "Update",
+			"actor": bzh + "/members/gwen", "object": map[string]any{"id": apID, "type": "Ticket", "summary": "Pirate", "version": 99}}},
+		{"an answer to an invitation nobody sent", "bretagne", map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": bzh + "/activities/forged-4", "type": "Accept",
+			"actor": bzh + "/members/marie", "object": map[string]any{"type": "Invite", "id": "http://" + bfcHost + "/events/x/invite",
+				"actor": "http://" + bfcHost + "/actor", "object": "http://" + bfcHost + "/events/x"}}},
+		{"a profile of another node's member", "bretagne", map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": bzh + "/activities/forged-5", "type": "Update",
+			"actor": bzh + "/actor", "object": map[string]any{"id": idf + "/members/paul", "type": "Person",
+				"preferredUsername": "paul", "name": "Paul", "inbox": idf + "/actor/inbox", "outbox": idf + "/actor/outbox"}}},
+	}
+	bfc := c.node("bourgogne-franche-comte").n
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if status := c.deliverStatus(tc.from, "bourgogne-franche-comte", tc.act); status != http.StatusForbidden {
+				t.Errorf("status %d, want 403", status)
+			}
+			var n int64
+			bfc.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", tc.act["id"]).Scan(&n)
+			if n != 0 {
+				t.Errorf("the refused activity was stored")
+			}
+		})
+	}
+	if got := c.ticket(jeanID)["title"]; got != "Site web" {
+		t.Errorf("the ticket became %q", got)
+	}
+}
