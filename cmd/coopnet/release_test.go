@@ -225,11 +225,18 @@ func TestCopyNotHandedOver(t *testing.T) {
 	bfc.db.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.handle(gwenEmail), jeanID)
 	v := int(c.ticket(jeanID)["version"].(float64))
 	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web A bis"}, 200)
-	waitFor(t, "the state refused on Marie's node", func() bool {
+	// Refused by Marie's node at once (403: Gwen never accepted the job),
+	// which keeps nothing of it; the tracker gives up that delivery.
+	waitFor(t, "the state refused by Marie's node", func() bool {
 		var n int64
-		bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Update' AND state = 'failed' AND last_error LIKE '%accepted%'").Row().Scan(&n)
+		bfc.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE type = 'Update' AND state = 'failed' AND last_status = 403").Row().Scan(&n)
 		return n == 1
 	})
+	var kept int64
+	bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%Site web A bis%'").Row().Scan(&kept)
+	if kept != 0 {
+		t.Errorf("Marie's node kept the refused state")
+	}
 	c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 404)
 	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["title"] != "Site web A" {
 		t.Errorf("Marie's copy took the refused state: %v", m)
