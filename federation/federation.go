@@ -16,6 +16,7 @@ package federation
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -117,6 +118,13 @@ type Service struct {
 	// that the next applied batch makes it due again.
 	timeWaiters atomic.Bool
 
+	// routingMu guards the node's routing key and what it knows of its
+	// peers' (see messages.go).
+	routingMu   sync.Mutex
+	routingPriv ed25519.PrivateKey
+	routingPub  string
+	peerRoutes  map[string]peerRouting
+
 	peerKeysMu sync.Mutex
 	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
 	refetched  map[string]time.Time      // peer host → when its key was last fetched again after a failed check
@@ -177,7 +185,7 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
 		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
 		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{},
-		seen: map[string]time.Time{}, healthy: map[string]bool{}, backAt: map[string]time.Time{}}
+		seen: map[string]time.Time{}, healthy: map[string]bool{}, backAt: map[string]time.Time{}, peerRoutes: map[string]peerRouting{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
 		if err != nil || pu.Host == "" {
@@ -205,6 +213,9 @@ func (s *Service) MemberActor(handle string) string {
 // node's directory to each peer that has not had it yet.
 func (s *Service) Start(ctx context.Context) error {
 	if _, err := s.keys.get(ctx, "node"); err != nil {
+		return err
+	}
+	if _, _, err := s.routingKey(ctx); err != nil {
 		return err
 	}
 	if err := s.keys.sealAll(ctx); err != nil {

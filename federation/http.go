@@ -81,6 +81,12 @@ func (s *Service) getNodeActor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	_, routingPEM, err := s.routingKey(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	// The key that signs this node's messages on the routing plane (NATS).
+	doc["coopnetRoutingKey"] = map[string]any{"id": s.RoutingKeyID(), "owner": s.NodeActor(), "publicKeyPem": routingPEM}
 	return writeAS(c, doc)
 }
 

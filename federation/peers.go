@@ -23,6 +23,10 @@ type peerRow struct {
 	Unavailable     bool
 	LastSeenAt      *time.Time
 	DirectorySentAt *time.Time
+	// Region and RoutingKeyPEM are the peer's region and routing key, as
+	// its actor says (see messages.go).
+	Region        string
+	RoutingKeyPEM string `gorm:"column:routing_key_pem"`
 }
 
 func (peerRow) TableName() string { return "federation_peers" }
@@ -269,8 +273,17 @@ func likePrefix(s string) string {
 // back-off.
 func (s *Service) greetPeers(ctx context.Context) {
 	for host, base := range s.peers {
-		if _, err := s.fetchJSON(ctx, base+"/actor"); err != nil && ctx.Err() == nil {
-			s.log.Info("peer not reachable at start", "peer", host, "err", err)
+		doc, err := s.fetchJSON(ctx, base+"/actor")
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Info("peer not reachable at start", "peer", host, "err", err)
+			}
+			continue
+		}
+		// Its region and routing key, as it says them now: the first
+		// routing message from it is checked without a fetch.
+		if _, err := s.keepRouting(ctx, host, doc); err != nil {
+			s.log.Warn("peer's routing key", "peer", host, "err", err)
 		}
 	}
 }

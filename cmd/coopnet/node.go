@@ -152,13 +152,14 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 			return nil, err
 		}
 		b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-" + cfg.Region, CredsFile: cfg.NATSCreds,
-			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats"), Replicas: cfg.NATSReplicas}, log)
+			NKeySeedFile: cfg.NATSNKey, StoreDir: filepath.Join(cfg.DataDir, "nats"), Replicas: cfg.NATSReplicas,
+			InboxPrefix: bus.InboxPrefix(cfg.Region)}, log)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
 		n.bus = b
-		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights,
+		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights, Skew: cfg.SignatureSkew,
 			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
 		n.routing.SetSigner(fed) // acceptances and releases signed with the node's key
 		if err := n.routing.Start(context.Background()); err != nil {

@@ -172,15 +172,7 @@ func TestReleaseFaults(t *testing.T) {
 		t.Fatalf("an unsigned release with the right secret answered %v %v", msg, err)
 	}
 	// Sent as Marie's node sends it: signed with its key.
-	signed := func() *nats.Msg {
-		keyID, sig, err := bzh.fed.SignMessage(context.Background(), "coopnet.v1.release.bourgogne-franche-comte", req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := nats.NewMsg("coopnet.v1.release.bourgogne-franche-comte")
-		m.Data, m.Header = req, nats.Header{"Coopnet-Key-Id": {keyID}, "Coopnet-Signature": {sig}}
-		return m
-	}
+	signed := func() *nats.Msg { return signedMsg(t, bzh.fed, "coopnet.v1.release.bourgogne-franche-comte", req) }
 	if msg, err := nc.RequestMsg(signed(), 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
 		t.Fatalf("release: %v %v", msg, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
@@ -432,12 +434,7 @@ func TestForgedAcceptance(t *testing.T) {
 	}
 	// Signed by another region's node: still not hers.
 	idf := c.node("ile-de-france").n.fed
-	keyID, sig, err := idf.SignMessage(context.Background(), "coopnet.v1.accept.bourgogne-franche-comte", forged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := nats.NewMsg("coopnet.v1.accept.bourgogne-franche-comte")
-	m.Data, m.Header = forged, nats.Header{"Coopnet-Key-Id": {keyID}, "Coopnet-Signature": {sig}}
+	m := signedMsg(t, idf, "coopnet.v1.accept.bourgogne-franche-comte", forged)
 	if msg, err = nc.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 		t.Fatalf("an acceptance in Marie's name signed by Île-de-France answered %v %v", msg, err)
 	}
@@ -459,8 +456,8 @@ func TestForgedAcceptance(t *testing.T) {
 		}
 	}
 	// A withdrawal naming another region than the offer's origin changes
-	// nothing, even signed by the origin's node: only its origin withdraws
-	// its offers.
+	// nothing, even signed by the origin's node (it is not that region's
+	// node: dropped): only its origin withdraws its offers.
 	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
 		"region": "ile-de-france", "reason": "cancelled"})
 	c.publishJob("coopnet.v1.jobs.bretagne.withdraw", withdraw, "bourgogne-franche-comte")
@@ -491,7 +488,7 @@ func TestForgedAcceptance(t *testing.T) {
 	c.publishJob("coopnet.v1.jobs.bretagne.offer", forged, "ile-de-france")
 	waitFor(t, "the forged job messages dropped", func() bool {
 		bzh, bfcMetrics := c.metrics("bretagne"), c.metrics(bfc)
-		return strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="withdraw"} 2`) &&
+		return strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="withdraw"} 3`) &&
 			strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="decline"} 2`) &&
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="superseded"} 2`)
@@ -757,14 +754,26 @@ func (c *coop) publishJob(subject string, body []byte, signer string) {
 	m := nats.NewMsg(subject)
 	m.Data = body
 	if signer != "" {
-		keyID, sig, err := c.node(signer).n.fed.SignMessage(context.Background(), subject, body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		m.Header.Set("Coopnet-Key-Id", keyID)
-		m.Header.Set("Coopnet-Signature", sig)
+		m = signedMsg(c.t, c.node(signer).n.fed, subject, body)
 	}
 	c.publishMsg(m)
+}
+
+// signedMsg is a message on subject signed now by fed's node, as the node
+// signs what it publishes on the routing plane.
+func signedMsg(t testing.TB, fed *federation.Service, subject string, body []byte) *nats.Msg {
+	t.Helper()
+	at := time.Now()
+	keyID, sig, err := fed.SignMessage(context.Background(), subject, at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(subject)
+	m.Data = body
+	m.Header.Set("Coopnet-Key-Id", keyID)
+	m.Header.Set("Coopnet-Signature", sig)
+	m.Header.Set("Coopnet-Signed-At", strconv.FormatInt(at.UnixMicro(), 10))
+	return m
 }
 
 // jobsHandled waits until a region's node has handled every job message

@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // receivedNote is the Create{Note} a region's node received last, as a map
@@ -182,5 +187,161 @@ func TestForgedActivitiesRefused(t *testing.T) {
 	}
 	if got := c.ticket(jeanID)["title"]; got != "Site web" {
 		t.Errorf("the ticket became %q", got)
+	}
+}
+
+// TestOffersSignedAndBounded: an offer on the routing plane books the
+// member it is for, so only the node of its ticket, of the region it
+// names, may make one, and for a bounded time. An unsigned one, one signed
+// by another region's node, or one that says it lasts till 2099, sized to
+// Marie's whole capacity, are dropped and counted: Marie is not booked and
+// still gets the next job.
+func TestOffersSignedAndBounded(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	marie := c.memberID("bretagne", marieEmail)
+	for i, tc := range []struct {
+		name, signer string
+		expires      time.Time
+	}{
+		{"unsigned", "", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"signed by another region's node", "ile-de-france", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"signed by the ticket's node, lasting till 2099", "bourgogne-franche-comte", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("01a201c8-0000-7000-8000-0000000001%02d", i)
+			msg := map[string]any{"v": 1, "kind": "offer", "offer_id": id, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
+				"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab",
+				"ticket_ap_id": c.node("bourgogne-franche-comte").url + "/tickets/01a201c8-0000-7000-8000-0000000000ab",
+				"member_id":    marie, "title": "Réservé", "skill": "website", "estimated_minutes": 32 * 2 * 60,
+				"commune": "Bourguignon", "departement": "25", "forwarded_by": "jean@example.test", "forwarded_by_name": "Jean",
+				"expires_at": tc.expires}
+			body, _ := json.Marshal(msg)
+			before := c.metrics("bretagne")
+			c.publishJob("coopnet.v1.jobs.bretagne.offer", body, tc.signer)
+			c.jobsHandled("bretagne")
+			var n int64
+			c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM offers WHERE id = ?", id).Scan(&n)
+			if n != 0 {
+				t.Errorf("the offer was stored")
+			}
+			if after := c.metrics("bretagne"); droppedOffers(after) != droppedOffers(before)+1 {
+				t.Errorf("not counted as dropped: %d then %d", droppedOffers(before), droppedOffers(after))
+			}
+		})
+	}
+	// Marie has all her room: the school's website job comes to her.
+	id := c.schoolTicket("Site web de l'école", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.offerFor("bretagne", marieEmail, id)
+}
+
+// droppedOffers reads coopnet_routing_dropped_messages_total{kind="offer"}
+// in a metrics page.
+func droppedOffers(metrics string) int {
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, `coopnet_routing_dropped_messages_total{kind="offer"} `); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// TestQuestionsAnsweredToTheAskerOnly: the regions' answers carry every
+// candidate's booked and capacity minutes, so a region answers a question
+// only when its asking region's node signed it, and only on that node's
+// own inboxes (which NATS permissions keep from the other regions, see
+// deploy/nats). Over the whole story, what crosses NATS carries none of
+// the client's data: not the title or description as written, not the
+// contact, not even in the acceptance's reply.
+func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	nc := c.natsConn()
+	q := map[string]any{"v": 1, "id": "01a201c8-0000-7000-8000-0000000002a1", "origin_region": "bourgogne-franche-comte",
+		"skill": "website", "min_level": 1, "estimated_minutes": 60, "on_site": false, "commune": "Bourguignon",
+		"departement": "25", "lat": 47.4, "lon": 6.8, "horizon_days": 14}
+	body, _ := json.Marshal(q)
+	bfc := c.node("bourgogne-franche-comte").n.fed
+	ask := func(m *nats.Msg) int {
+		t.Helper()
+		sub, err := nc.SubscribeSync(m.Reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			if _, err := sub.NextMsg(1500 * time.Millisecond); err != nil {
+				return n
+			}
+			n++
+		}
+	}
+	unsigned := nats.NewMsg("coopnet.v1.route.website")
+	unsigned.Data, unsigned.Reply = body, "_INBOX.bourgogne-franche-comte.probe1"
+	if n := ask(unsigned); n != 0 {
+		t.Errorf("an unsigned question got %d answers", n)
+	}
+	elsewhere := signedMsg(t, bfc, "coopnet.v1.route.website", body)
+	elsewhere.Reply = "_INBOX.probe.elsewhere"
+	if n := ask(elsewhere); n != 0 {
+		t.Errorf("a question with its answers sent outside the asker's inboxes got %d answers", n)
+	}
+	asOther := signedMsg(t, c.node("ile-de-france").n.fed, "coopnet.v1.route.website", body)
+	asOther.Reply = "_INBOX.bourgogne-franche-comte.probe2"
+	if n := ask(asOther); n != 0 {
+		t.Errorf("a question in Bourgogne-Franche-Comté's name signed by Île-de-France got %d answers", n)
+	}
+	real := signedMsg(t, bfc, "coopnet.v1.route.website", body)
+	real.Reply = "_INBOX.bourgogne-franche-comte.probe3"
+	if n := ask(real); n != 3 {
+		t.Errorf("the asker's own question got %d answers, want one per region", n)
+	}
+
+	// The whole story, every message on NATS seen.
+	var mu sync.Mutex
+	var wire []string
+	tap, err := nc.Subscribe(">", func(m *nats.Msg) {
+		mu.Lock()
+		wire = append(wire, m.Subject+" "+string(m.Data))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := c.api("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{
+		"name": "Jeanne Dupont", "kind": "person", "postcode": "25150", "commune": "Bourguignon",
+		"contact_name": "Jeanne Dupont", "contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
+	tk := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets", jeanEmail, map[string]any{
+		"client_id": cl["id"], "title": "Site web pour Jeanne Dupont (06 12 34 56 78)",
+		"description": "Appeler Jeanne Dupont au 06 12 34 56 78, jeanne.dupont@example.org", "skill": "website",
+		"on_site": false, "estimated_hours": 8}, 201)
+	id := tk["id"].(string)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+		map[string]any{"note": "Jeanne Dupont préfère le matin : 06 12 34 56 78"}, 202)
+	offer := c.offerFor("bretagne", marieEmail, id)
+	acc := c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	if acc["status"] != "accepted" || acc["description"] != "" {
+		t.Errorf("the acceptance's answer: %v", acc)
+	}
+	waitFor(t, "Marie's copy", func() bool { return c.copyOf("bretagne", marieEmail, tk["ap_id"].(string)) != "" })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tap.Unsubscribe()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(wire) < 5 {
+		t.Fatalf("only %d messages seen on NATS", len(wire))
+	}
+	for _, m := range wire {
+		for _, secret := range []string{"Jeanne", "Dupont", "06 12 34 56 78", "0612345678", "jeanne.dupont", "Appeler"} {
+			if strings.Contains(m, secret) {
+				t.Errorf("%q crossed NATS: %.300s", secret, m)
+			}
+		}
 	}
 }

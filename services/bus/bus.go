@@ -47,6 +47,9 @@ type Config struct {
 	StoreDir string
 	// Replicas of the job stream: 1 for a single server, 3 in a cluster.
 	Replicas int
+	// InboxPrefix, when set, is the prefix of the connection's inboxes
+	// (see InboxPrefix).
+	InboxPrefix string
 }
 
 // Bus is a live connection to NATS with JetStream.
@@ -151,6 +154,9 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 			}
 			log.Warn("NATS error", "subject", subj, "err", err)
 		}),
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
@@ -63,20 +64,7 @@ func (s *Service) subscribe(ctx context.Context) error {
 		return fmt.Errorf("routing: subscribe to answers: %w", err)
 	}
 	s.subs = append(s.subs, sub)
-	sub, err = nc.Subscribe(subjectPresence, func(m *nats.Msg) {
-		var p Presence
-		if err := decode(m.Data, &p); err != nil || p.V != wireVersion || !regionRe.MatchString(p.Region) {
-			s.drop("presence", err)
-			return
-		}
-		s.presMu.Lock()
-		s.presence[p.Region] = time.Now()
-		s.presMu.Unlock()
-		if p.Hello && p.Region != s.cfg.Region {
-			// A region (re)starting: say this one is here too.
-			s.publishPresence(false)
-		}
-	})
+	sub, err = nc.Subscribe(subjectPresence, func(m *nats.Msg) { s.spawn(func() { s.receivePresence(ctx, m) }) })
 	if err != nil {
 		return fmt.Errorf("routing: subscribe to presence: %w", err)
 	}
@@ -156,7 +144,12 @@ func (s *Service) check(kind string, err error, v interface{ validate() error })
 
 func (s *Service) publishPresence(hello bool) {
 	b, _ := json.Marshal(Presence{V: wireVersion, Region: s.cfg.Region, Hello: hello})
-	_ = s.bus.Conn.Publish(subjectPresence, b)
+	msg, err := s.newMsg(context.Background(), subjectPresence, b)
+	if err != nil {
+		s.log.Warn("routing: sign presence", "err", err)
+		return
+	}
+	_ = s.bus.Conn.PublishMsg(msg)
 }
 
 func (s *Service) presenceLoop(ctx context.Context) {
@@ -170,6 +163,38 @@ func (s *Service) presenceLoop(ctx context.Context) {
 			s.publishPresence(false)
 		}
 	}
+}
+
+// receivePresence notes that a region's node is alive, from its signed
+// presence: a forged one would make searches wait for a region that
+// never answers.
+func (s *Service) receivePresence(ctx context.Context, m *nats.Msg) {
+	var p Presence
+	if err := decode(m.Data, &p); err != nil || p.V != wireVersion || !regionRe.MatchString(p.Region) {
+		s.drop("presence", err)
+		return
+	}
+	if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: p.Region}, true); err != nil {
+		s.dropOrWarn("presence", err)
+		return
+	}
+	s.presMu.Lock()
+	s.presence[p.Region] = time.Now()
+	s.presMu.Unlock()
+	if p.Hello && p.Region != s.cfg.Region {
+		// A region (re)starting: say this one is here too.
+		s.publishPresence(false)
+	}
+}
+
+// dropOrWarn drops a message whose signature does not hold, and logs one
+// that could not be checked (the sender's key could not be fetched).
+func (s *Service) dropOrWarn(kind string, err error) {
+	if errors.Is(err, errMalformed) {
+		s.drop(kind, err)
+		return
+	}
+	s.log.Warn("routing: a message could not be checked", "kind", kind, "err", err)
 }
 
 // liveRegions counts the regions heard from recently (this one included).
@@ -212,7 +237,12 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 		delete(s.waiting, q.ID)
 		s.waitMu.Unlock()
 	}()
-	if err := s.bus.Conn.PublishRequest(subjectRoute+q.Skill, s.replyPrefix+q.ID, data); err != nil {
+	msg, err := s.newMsg(ctx, subjectRoute+q.Skill, data)
+	if err != nil {
+		return nil, err
+	}
+	msg.Reply = s.replyPrefix + q.ID
+	if err := s.bus.Conn.PublishMsg(msg); err != nil {
 		return nil, fmt.Errorf("routing: ask regions: %w", err)
 	}
 	// Just after its start a node does not know every region yet (they
@@ -243,6 +273,11 @@ func (s *Service) gather(ctx context.Context, q Question) ([]Answer, error) {
 				s.drop("answer", err)
 				continue
 			}
+			// Only the region's own node answers for its members.
+			if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: a.Region}, true); err != nil {
+				s.dropOrWarn("answer", err)
+				continue
+			}
 			if seen[a.Region] {
 				s.drop("answer", fmt.Errorf("a second answer from %s", a.Region))
 				continue
@@ -261,8 +296,15 @@ func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
 	if !s.check("question", err, &q) {
 		return
 	}
-	if m.Reply == "" {
-		s.drop("question", errors.New("no reply subject"))
+	// The members' figures go to the asking region's node only: the
+	// question must be signed by it, and the answer go to its own inbox
+	// (which NATS lets no other region read, see deploy/nats).
+	if !s.asksFor(m, q.OriginRegion) {
+		s.drop("question", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, q.OriginRegion))
+		return
+	}
+	if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: q.OriginRegion}, true); err != nil {
+		s.dropOrWarn("question", err)
 		return
 	}
 	a, err := s.candidates(ctx, q)
@@ -274,7 +316,12 @@ func (s *Service) answerQuestion(ctx context.Context, m *nats.Msg) {
 	if err != nil {
 		return
 	}
-	_ = m.Respond(b)
+	s.respond(ctx, m, b)
+}
+
+// asksFor reports whether m's reply subject is an inbox of region's node.
+func (s *Service) asksFor(m *nats.Msg, region string) bool {
+	return m.Reply != "" && strings.HasPrefix(m.Reply, bus.InboxPrefix(region)+".")
 }
 
 // candidates computes this region's answer to a question: its best

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // Subjects of the routing plane. Every message is JSON with a version "v".
@@ -187,11 +188,53 @@ type AcceptRequest struct {
 
 // AcceptReply is the origin's decision.
 type AcceptReply struct {
-	V       int             `json:"v"`
-	OK      bool            `json:"ok"`
-	Code    string          `json:"code,omitempty"` // conflict, not_found, forbidden (not signed by the member's node), unavailable, internal
-	Message string          `json:"message,omitempty"`
-	Ticket  json.RawMessage `json:"ticket,omitempty"`
+	V       int    `json:"v"`
+	OK      bool   `json:"ok"`
+	Code    string `json:"code,omitempty"` // conflict, not_found, forbidden (not signed by the member's node), unavailable, internal
+	Message string `json:"message,omitempty"`
+	// Ticket is the job as accepted (an AcceptedTicket): no title or
+	// description as written, no client.
+	Ticket json.RawMessage `json:"ticket,omitempty"`
+	ticket *tickets.Ticket // the ticket given, on the deciding node
+}
+
+// AcceptedTicket is what of a ticket the origin tells the member's node
+// with its acceptance, over NATS, where every region's node can read:
+// what the job is and whose it is now, nothing personal. The ticket itself
+// follows over ActivityPub, to that node only.
+type AcceptedTicket struct {
+	ID             string            `json:"id"`
+	APID           string            `json:"ap_id"`
+	Status         tickets.Status    `json:"status"`
+	Version        int               `json:"version"`
+	Skill          string            `json:"skill"`
+	Priority       string            `json:"priority"`
+	OnSite         bool              `json:"on_site"`
+	EstimatedHours float64           `json:"estimated_hours"`
+	OriginRegion   string            `json:"origin_region"`
+	Assignee       *tickets.Assignee `json:"assignee"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+}
+
+// acceptedOf is what the reply to an acceptance says of ticket t.
+func acceptedOf(t *tickets.Ticket) AcceptedTicket {
+	v := t.View()
+	return AcceptedTicket{ID: v.ID, APID: v.APID, Status: v.Status, Version: v.Version, Skill: v.Skill, Priority: v.Priority,
+		OnSite: v.OnSite, EstimatedHours: v.EstimatedHours, OriginRegion: v.OriginRegion, Assignee: v.Assignee,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+}
+
+func (a *AcceptedTicket) validate(o *Offer) error {
+	switch {
+	case a.ID != o.TicketID || a.APID != o.TicketAPID || a.OriginRegion != o.OriginRegion:
+		return bad("the accepted ticket is not the offer's")
+	case a.Assignee == nil || len(a.Assignee.Handle) > 300 || len(a.Assignee.Name) > 300 || !plain(a.Assignee.Name, false):
+		return bad("the accepted ticket's assignee")
+	case a.Version < 1 || len(a.Priority) > 16 || !skillRe.MatchString(a.Skill) || !finite(a.EstimatedHours):
+		return bad("the accepted ticket's figures")
+	}
+	return nil
 }
 
 // ReleaseRequest asks the origin to take back a job the member accepted.

@@ -16,6 +16,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
 )
 
@@ -128,7 +129,7 @@ func (s *Service) originSays(ctx context.Context, m inMsg, kind, to string, from
 	if err != nil {
 		return false, err
 	}
-	if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
+	if err := s.verifySigned(ctx, m, sender{host: apHost(o.TicketAPID), region: a.Region}, false); err != nil {
 		return false, err
 	}
 	res := s.db.WithContext(ctx).Model(&Offer{}).
@@ -157,12 +158,16 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if o.Supersedes != "" {
-		// Only the node of the ticket's origin may take a member's place
-		// from another job's offer: it signs such an offer.
-		if err := s.verifySigned(ctx, m, apHost(o.TicketAPID)); err != nil {
-			return err
-		}
+	// Only the node of the ticket, of the region the offer says, offers
+	// its job: an offer from anyone else would book the member (and could
+	// take a member's place from another job's offer).
+	if err := s.verifySigned(ctx, m, sender{host: apHost(o.TicketAPID), region: o.OriginRegion}, false); err != nil {
+		return err
+	}
+	// And for a while only: an offer that says it lasts for years would
+	// keep the member booked, never chosen again.
+	if limit := time.Now().Add(MaxOfferTTL + s.cfg.Skew); o.ExpiresAt.After(limit) {
+		return bad("offer %s expires %s, beyond the longest offer (%s)", o.OfferID, o.ExpiresAt.UTC().Format(time.RFC3339), MaxOfferTTL)
 	}
 	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
@@ -390,16 +395,36 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 }
 
 // askAccept asks the offer's origin to give the job to the actor, and
-// returns its answer.
+// returns its answer, with the ticket as the API shows it: this node's own
+// when the origin is this region, else what the origin's reply says of it
+// with the offer's title (scrubbed as the offer was).
 func (s *Service) askAccept(ctx context.Context, by members.Actor, o *Offer) (AcceptReply, error) {
 	req := AcceptRequest{V: wireVersion, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region,
 		MemberID: by.ID, Handle: by.Handle, Name: by.Name, ReleaseToken: o.ReleaseToken}
 	if o.OriginRegion == s.cfg.Region {
-		return s.decideAccept(ctx, req), nil
+		rep := s.decideAccept(ctx, req)
+		if rep.OK {
+			rep.Ticket, _ = json.Marshal(rep.ticket.View())
+		}
+		return rep, nil
 	}
 	var rep AcceptReply
-	err := s.askOrigin(ctx, "accept", o.OriginRegion, req, &rep, "your offer is kept")
-	return rep, err
+	if err := s.askOrigin(ctx, "accept", o.OriginRegion, req, &rep, "your offer is kept"); err != nil || !rep.OK {
+		return rep, err
+	}
+	var at AcceptedTicket
+	if err := decode(rep.Ticket, &at); err != nil {
+		s.drop("accept_reply", err)
+		return rep, fmt.Errorf("routing: accept %s: bad ticket in the reply: %w", o.ID, err)
+	}
+	if err := at.validate(o); err != nil {
+		s.drop("accept_reply", err)
+		return rep, fmt.Errorf("routing: accept %s: %w", o.ID, err)
+	}
+	rep.Ticket, _ = json.Marshal(tickets.View{ID: at.ID, Title: o.Title, Skill: at.Skill, Priority: at.Priority, OnSite: at.OnSite,
+		EstimatedHours: at.EstimatedHours, Status: at.Status, OriginRegion: at.OriginRegion, Assignee: at.Assignee, APID: at.APID,
+		CreatedBy: o.ForwardedBy, Version: at.Version, CreatedAt: at.CreatedAt, UpdatedAt: at.UpdatedAt})
+	return rep, nil
 }
 
 // Decline refuses an offer; the job goes to the next candidate at once.

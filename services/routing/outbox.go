@@ -119,7 +119,7 @@ func (s *Service) publishNow(ctx context.Context, rows []outboxRow) {
 // publish sends one outbox row to JetStream and deletes it.
 func (s *Service) publish(ctx context.Context, r outboxRow) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	msg, err := s.newMsg(pctx, r.Subject, []byte(r.Payload), r.Signed)
+	msg, err := s.newMsg(pctx, r.Subject, []byte(r.Payload))
 	if err == nil {
 		_, err = s.bus.JS.PublishMsg(pctx, msg, jetstream.WithMsgID(r.ID))
 	}

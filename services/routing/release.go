@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -168,12 +167,10 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 		return
 	}
 	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
-		b, _ := json.Marshal(ReleaseReply{V: wireVersion, Code: code, Message: msg})
-		_ = m.Respond(b)
+		s.respondJSON(ctx, m, ReleaseReply{V: wireVersion, Code: code, Message: msg})
 		return
 	}
-	b, _ := json.Marshal(s.decideRelease(ctx, req, ""))
-	_ = m.Respond(b)
+	s.respondJSON(ctx, m, s.decideRelease(ctx, req, ""))
 }
 
 // decideRelease takes a job back from its assignee, on the origin node, in

@@ -38,7 +38,13 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultOfferTTL     = 48 * time.Hour
+	DefaultOfferTTL = 48 * time.Hour
+	// MaxOfferTTL is the longest an offer may last (COOPNET_OFFER_TTL at
+	// most): a member's node refuses an offer that says it lasts longer.
+	MaxOfferTTL = 30 * 24 * time.Hour
+	// DefaultSkew is how far the time a request-reply message was signed
+	// may be from this node's clock.
+	DefaultSkew         = time.Hour
 	DefaultGatherWindow = 300 * time.Millisecond
 	DefaultHorizonDays  = 14
 	DefaultMinLevel     = 1
@@ -62,6 +68,10 @@ type Config struct {
 	OfferTTL     time.Duration // how long a member has to answer an offer
 	GatherWindow time.Duration // how long to wait for regions' answers
 	HorizonDays  int           // capacity is counted over this many days ahead
+	// Skew is how far the signing time of a question, an answer or a
+	// request may be from this node's clock (the federation's signature
+	// skew); 0 means DefaultSkew.
+	Skew time.Duration
 	// Tick is how often the workers look for due work (expired offers,
 	// messages to publish) besides being woken up; 0 means one second.
 	Tick time.Duration
@@ -133,6 +143,9 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
+	}
+	if cfg.Skew <= 0 {
+		cfg.Skew = DefaultSkew
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
 		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), handoff: make(chan handoff, 256),

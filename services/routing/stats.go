@@ -81,13 +81,20 @@ func (s *Service) answerStats(ctx context.Context, m *nats.Msg) {
 	if q.From == s.cfg.Region {
 		return // the asking node has its own figures
 	}
+	if !s.asksFor(m, q.From) {
+		s.drop("stats", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, q.From))
+		return
+	}
+	if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: q.From}, true); err != nil {
+		s.dropOrWarn("stats", err)
+		return
+	}
 	l, err := s.localLoad(ctx, q.Question)
 	if err != nil {
 		s.log.Warn("routing: stats", "err", err)
 		return
 	}
-	b, _ := json.Marshal(l)
-	_ = m.Respond(b)
+	s.respondJSON(ctx, m, l)
 }
 
 // RegionLoads asks every region for its workload and returns the answers
@@ -111,7 +118,12 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 			s.waitMu.Unlock()
 		}()
 		b, _ := json.Marshal(map[string]any{"v": wireVersion, "question": id, "from": s.cfg.Region})
-		if err := s.bus.Conn.PublishRequest(subjectStats, s.replyPrefix+id, b); err == nil {
+		msg, err := s.newMsg(ctx, subjectStats, b)
+		if err == nil {
+			msg.Reply = s.replyPrefix + id
+			err = s.bus.Conn.PublishMsg(msg)
+		}
+		if err == nil {
 			expected := s.liveRegions()
 			timer := time.NewTimer(s.cfg.GatherWindow)
 			defer timer.Stop()
@@ -131,6 +143,10 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 					}
 					if err := l.validate(id); err != nil {
 						s.drop("stats_answer", err)
+						continue
+					}
+					if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: l.Region}, true); err != nil {
+						s.dropOrWarn("stats_answer", err)
 						continue
 					}
 					if !seen[l.Region] {

@@ -616,7 +616,7 @@ func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind, why string) e
 		return err
 	}
 	_, host, _ := strings.Cut(r.OfferHandle, "@")
-	if err := s.verifySigned(ctx, m, host); err != nil {
+	if err := s.verifySigned(ctx, m, sender{host: host, region: a.Region}, false); err != nil {
 		return err
 	}
 	if kind == kindDecline {
@@ -713,13 +713,19 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 		return
 	}
 	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
-		b, _ := json.Marshal(AcceptReply{V: wireVersion, Code: code, Message: msg})
-		_ = m.Respond(b)
+		s.respondJSON(ctx, m, AcceptReply{V: wireVersion, Code: code, Message: msg})
 		return
 	}
 	rep := s.decideAccept(ctx, req)
-	b, _ := json.Marshal(rep)
-	_ = m.Respond(b)
+	if rep.OK {
+		// What the member's node needs to confirm the job, and nothing
+		// else: every region's node can read NATS; the title and
+		// description as written, and the client, go to the member's node
+		// alone, over ActivityPub.
+		b, _ := json.Marshal(acceptedOf(rep.ticket))
+		rep.Ticket = b
+	}
+	s.respondJSON(ctx, m, rep)
 }
 
 // decideAccept gives the ticket to the member if the offer is still the
@@ -778,8 +784,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
 		s.m.accepts.Inc()
-		b, _ := json.Marshal(ticket.View())
-		return AcceptReply{V: wireVersion, OK: true, Ticket: b}
+		return AcceptReply{V: wireVersion, OK: true, ticket: ticket}
 	case code == apperr.Conflict:
 		return AcceptReply{V: wireVersion, Code: "conflict", Message: "the offer is no longer open"}
 	case code == apperr.NotFound:
