@@ -26,8 +26,17 @@ func (s *Service) profileOf(m *members.Member) Profile {
 // MemberChanged queues Update{Person} of m to every peer, inside the
 // transaction that changed m (members' OnChange hook).
 func (s *Service) MemberChanged(ctx context.Context, tx *gorm.DB, m *members.Member) error {
-	if len(s.peers) == 0 || !m.Active {
+	if len(s.peers) == 0 {
 		return nil
+	}
+	if !m.Active {
+		// They left the coop: every peer removes them from its directory,
+		// as durably as any delivery.
+		act, err := activityDoc("Delete", s.newActivityID(), s.NodeActor(), s.MemberActor(m.Handle), s.peerActors(), "", time.Now())
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, act, s.peerInboxes())
 	}
 	act, err := s.personUpdate(m)
 	if err != nil {
@@ -46,11 +55,29 @@ func (s *Service) personUpdate(m *members.Member) (map[string]any, error) {
 		return nil, err
 	}
 	id := s.NodeActor() + "/activities/" + uuid.Must(uuid.NewV7()).String()
+	return updateDoc(id, s.NodeActor(), doc, s.peerActors(), time.Now())
+}
+
+// peerActors are the actors of every peer node.
+func (s *Service) peerActors() []string {
 	to := make([]string, 0, len(s.peers))
 	for _, base := range s.peers {
 		to = append(to, base+"/actor")
 	}
-	return updateDoc(id, s.NodeActor(), doc, to, time.Now())
+	return to
+}
+
+// applyPersonDelete removes from the directory a member who left their
+// region's node. Only that node may say so.
+func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *Activity) error {
+	if h, _ := keyHost(a.ObjectID); h != hostOf(a.Actor) || !strings.Contains(a.ObjectID, "/members/") {
+		return malformed("the Person %s is not a member of the sending node", a.ObjectID)
+	}
+	// From now on: no profile of theirs made before they left, delivered
+	// late, brings the copy back (a member's actor id is never reused: their
+	// handle stays taken on their node).
+	_, err := s.directory.Remove(ctx, tx, a.ObjectID, time.Now())
+	return err
 }
 
 // announceDirectory queues the profile of every member to each peer that

@@ -151,11 +151,18 @@ func (s *Server) routes() {
 	}
 	auth("POST", "/auth/logout", s.logout)
 	auth("GET", "/me", s.me)
+	auth("POST", "/me/password", s.changePassword)
+	auth("GET", "/me/tokens", s.listTokens)
+	auth("POST", "/me/tokens", s.createToken)
+	auth("DELETE", "/me/tokens/:id", s.revokeToken)
 	auth("GET", "/skills", s.listSkills)
 	auth("GET", "/members", s.listMembers)
 	auth("POST", "/members", s.createMember, requireRole(members.Staff, members.Admin))
 	auth("GET", "/members/:id", s.getMember)
 	auth("PATCH", "/members/:id", s.updateMember)
+	auth("POST", "/members/:id/deactivate", s.deactivateMember, requireRole(members.Admin))
+	auth("GET", "/members/skill-proposals", s.skillProposals, requireRole(members.Staff, members.Admin))
+	auth("POST", "/members/:id/skills/review", s.reviewSkill, requireRole(members.Staff, members.Admin))
 	auth("GET", "/directory", s.directory)
 
 	auth("GET", "/clients", s.listClients)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
@@ -20,8 +21,12 @@ func openDB(ctx context.Context, cfg Config) (*storage.DB, error) {
 }
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	const synopsis = "coopnet admin member add|member list|token [settings]"
+	const synopsis = "coopnet admin member add|member list|member password|member deactivate|token|privacy [settings]"
 	switch {
+	case len(args) >= 2 && args[0] == "member" && args[1] == "password":
+		return adminMemberPassword(ctx, args[2:], stdin, stdout, stderr, getenv)
+	case len(args) >= 2 && args[0] == "member" && args[1] == "deactivate":
+		return adminMemberDeactivate(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "member" && args[1] == "add":
 		return adminMemberAdd(ctx, args[2:], stdin, stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "member" && args[1] == "list":
@@ -113,20 +118,8 @@ func adminMemberAdd(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if err != nil {
 		return err
 	}
-	if passwordFile != "" {
-		if in.Password != "" {
-			return usageErr(errors.New("give --password or --password-file, not both"))
-		}
-		var b []byte
-		if passwordFile == "-" {
-			b, err = io.ReadAll(io.LimitReader(stdin, 4096))
-		} else {
-			b, err = os.ReadFile(passwordFile)
-		}
-		if err != nil {
-			return fmt.Errorf("read password: %w", err)
-		}
-		in.Password = strings.TrimRight(string(b), "\r\n")
+	if in.Password, err = readPassword(in.Password, passwordFile, stdin); err != nil {
+		return err
 	}
 	in.Skills, in.Lat, in.Lon, in.RadiusKm, in.WeeklyHours = sk, lat.v, lon.v, radius.v, hrs.v
 	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
@@ -167,10 +160,69 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 	return printJSON(stdout, all)
 }
 
-func adminToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// readPassword is the password given by --password, or read from
+// --password-file (- for standard input), not both.
+func readPassword(password, file string, stdin io.Reader) (string, error) {
+	if file == "" {
+		return password, nil
+	}
+	if password != "" {
+		return "", usageErr(errors.New("give --password or --password-file, not both"))
+	}
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, 4096))
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// adminMemberPassword sets a member's password (one who lost theirs) and
+// ends all their sessions.
+func adminMemberPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	var email, password, passwordFile string
+	cfg, err := parseSettings("admin member password", "coopnet admin member password --email E --password-file F|--password P [settings]",
+		args, stderr, getenv, false, func(fs *flag.FlagSet) {
+			fs.StringVar(&email, "email", "", "the member's e-mail address (required)")
+			fs.StringVar(&password, "password", "", "the new password (prefer --password-file)")
+			fs.StringVar(&passwordFile, "password-file", "", "file holding the new password, - for standard input")
+		})
+	if err != nil {
+		return err
+	}
+	if email == "" {
+		return usageErr(errors.New("--email is required"))
+	}
+	if password, err = readPassword(password, passwordFile, stdin); err != nil {
+		return err
+	}
+	if password == "" {
+		return usageErr(errors.New("--password-file or --password is required"))
+	}
+	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.members.ResetPassword(ctx, email, password); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "password changed; the member's sessions are ended")
+	return nil
+}
+
+// adminMemberDeactivate records that a member left the coop. Their offers
+// and jobs go back to the routing when the node runs, and the peers hear
+// of it then.
+func adminMemberDeactivate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var email string
-	cfg, err := parseSettings("admin token", "coopnet admin token --email E [settings]", args, stderr, getenv, false,
-		func(fs *flag.FlagSet) { fs.StringVar(&email, "email", "", "the member's e-mail address (required)") })
+	cfg, err := parseSettings("admin member deactivate", "coopnet admin member deactivate --email E [settings]", args, stderr, getenv,
+		false, func(fs *flag.FlagSet) { fs.StringVar(&email, "email", "", "the member's e-mail address (required)") })
 	if err != nil {
 		return err
 	}
@@ -186,12 +238,70 @@ func adminToken(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	token, err := n.members.IssueToken(ctx, m.ID, members.APIToken)
+	if m, err = n.members.Deactivate(ctx, nil, m.ID); err != nil {
+		return err
+	}
+	return printJSON(stdout, m)
+}
+
+func adminToken(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var email, label, expires string
+	cfg, err := parseSettings("admin token", "coopnet admin token --email E [--label L] [--expires 90d] [settings]", args, stderr, getenv, false,
+		func(fs *flag.FlagSet) {
+			fs.StringVar(&email, "email", "", "the member's e-mail address (required)")
+			fs.StringVar(&label, "label", "command line", "what the token is for, shown in the member's list of tokens")
+			fs.StringVar(&expires, "expires", "", "lifetime, in days (90d) or as a duration (720h); empty: until revoked")
+		})
+	if err != nil {
+		return err
+	}
+	if email == "" {
+		return usageErr(errors.New("--email is required"))
+	}
+	ttl, err := parseLifetime(expires)
+	if err != nil {
+		return usageErr(err)
+	}
+	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	m, err := n.members.GetByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	token, err := n.members.IssueTokenFor(ctx, m.ID, label, ttl)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, token)
 	return nil
+}
+
+// parseLifetime reads a token's lifetime: "" (until revoked), days ("90d")
+// or a Go duration ("720h"), at most members.MaxTokenDays.
+func parseLifetime(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("--expires %q must be days such as 90d, or a duration such as 720h", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("--expires %q must be days such as 90d, or a duration such as 720h", s)
+		}
+	}
+	if d < time.Hour || d > members.MaxTokenDays*24*time.Hour {
+		return 0, fmt.Errorf("--expires %q must be between 1h and %dd", s, members.MaxTokenDays)
+	}
+	return d, nil
 }
 
 func printJSON(w io.Writer, v any) error {

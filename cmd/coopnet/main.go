@@ -30,7 +30,9 @@ Usage:
   coopnet demo    [--data-dir D] [--port P]   start a demo coop with sample data
   coopnet admin member add --email E --name N --role technician|staff|admin --password P|--password-file F [...]
   coopnet admin member list    print this node's members as JSON
-  coopnet admin token --email E   print a new API token for that member
+  coopnet admin member password --email E --password-file F   set a member's password, ending their sessions
+  coopnet admin member deactivate --email E   a member leaves the coop
+  coopnet admin token --email E [--label L] [--expires 90d]   print a new API token for that member
   coopnet version              print the version
 
 Run "coopnet <command> --help" for a command's settings.

@@ -131,6 +131,13 @@ func (s *Service) Apply(ctx context.Context, tx *gorm.DB, e Entry) (bool, error)
 		return false, err
 	}
 	tx = tx.WithContext(ctx)
+	var left int64
+	if err := tx.Table("directory_left").Where("ap_id = ? AND left_at >= ?", e.APID, e.UpdatedAt.UTC()).Count(&left).Error; err != nil {
+		return false, fmt.Errorf("directory: read %s: %w", e.APID, err)
+	}
+	if left > 0 {
+		return false, nil // a profile from before they left, delivered late
+	}
 	var cur entryRow
 	err := tx.Where("ap_id = ?", e.APID).Take(&cur).Error
 	switch {
@@ -269,10 +276,14 @@ func (s *Service) ByHandle(ctx context.Context, tx *gorm.DB, handle string) (*En
 }
 
 // Remove deletes, inside tx, the copy of a member who left their region's
-// node (Delete{Person}), with their skills; it reports whether there was
-// one.
-func (s *Service) Remove(ctx context.Context, tx *gorm.DB, apID string) (bool, error) {
+// node (Delete{Person}) at time at, with their skills, and remembers when
+// they left; it reports whether there was a copy.
+func (s *Service) Remove(ctx context.Context, tx *gorm.DB, apID string, at time.Time) (bool, error) {
 	tx = tx.WithContext(ctx)
+	if err := tx.Exec(`INSERT INTO directory_left (ap_id, left_at) VALUES (?, ?)
+		ON CONFLICT (ap_id) DO UPDATE SET left_at = excluded.left_at`, apID, at.UTC()).Error; err != nil {
+		return false, fmt.Errorf("directory: remove %s: %w", apID, err)
+	}
 	if err := tx.Where("ap_id = ?", apID).Delete(&skillRow{}).Error; err != nil {
 		return false, fmt.Errorf("directory: remove %s: %w", apID, err)
 	}

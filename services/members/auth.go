@@ -36,6 +36,7 @@ type apiToken struct {
 	MemberID  string
 	TokenHash string
 	Kind      TokenKind
+	Label     string
 	CreatedAt time.Time
 	ExpiresAt *time.Time
 }
@@ -80,21 +81,42 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, *M
 // IssueToken creates a new token for a member. Session tokens expire after
 // the configured session lifetime; API tokens last until revoked.
 func (s *Service) IssueToken(ctx context.Context, memberID string, kind TokenKind) (string, error) {
+	tok, _, err := s.issue(ctx, memberID, kind, "", 0)
+	return tok, err
+}
+
+// issue creates a token: a session (lasting the session lifetime) or an
+// API token with a label, lasting ttl (0: until revoked). Only an active
+// member gets one.
+func (s *Service) issue(ctx context.Context, memberID string, kind TokenKind, label string, ttl time.Duration) (string, TokenInfo, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", fmt.Errorf("members: token: %w", err)
+		return "", TokenInfo{}, fmt.Errorf("members: token: %w", err)
 	}
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	now := storage.Now()
-	row := apiToken{ID: storage.NewID(), MemberID: memberID, TokenHash: hashToken(token), Kind: kind, CreatedAt: now}
+	row := apiToken{ID: storage.NewID(), MemberID: memberID, TokenHash: hashToken(token), Kind: kind, Label: label, CreatedAt: now}
 	if kind == SessionToken {
-		exp := now.Add(s.cfg.SessionTTL)
+		ttl = s.cfg.SessionTTL
+	}
+	if ttl > 0 {
+		exp := now.Add(ttl)
 		row.ExpiresAt = &exp
 	}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
-		return "", fmt.Errorf("members: store token: %w", err)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var active bool
+		if err := tx.Raw("SELECT active FROM members WHERE id = ?", memberID).Row().Scan(&active); err != nil || !active {
+			return ErrInactive
+		}
+		return tx.Create(&row).Error
+	})
+	if errors.Is(err, ErrInactive) {
+		return "", TokenInfo{}, apperr.New(apperr.Conflict, "this member left the coop: no token for them")
 	}
-	return token, nil
+	if err != nil {
+		return "", TokenInfo{}, fmt.Errorf("members: store token: %w", err)
+	}
+	return token, TokenInfo{ID: row.ID, Kind: kind, Label: label, CreatedAt: now, ExpiresAt: row.ExpiresAt}, nil
 }
 
 // Authenticate returns the actor a token belongs to.

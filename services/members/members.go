@@ -63,6 +63,11 @@ type Member struct {
 	CreatedAt       time.Time    `json:"created_at"`
 	UpdatedAt       time.Time    `json:"updated_at"`
 	Skills          []SkillLevel `json:"skills" gorm:"-"`
+	// ProposedSkills are levels the member proposed above those confirmed
+	// (Skills, which the routing uses), waiting for staff.
+	ProposedSkills []SkillLevel `json:"proposed_skills" gorm:"-"`
+	DeactivatedAt  *time.Time   `json:"deactivated_at"`
+	ErasedAt       *time.Time   `json:"erased_at,omitempty"`
 	// Region and FullHandle are filled by the service from the node's config.
 	Region     string `json:"region" gorm:"-"`
 	FullHandle string `json:"full_handle" gorm:"-"`
@@ -152,6 +157,9 @@ func (s *Service) decorate(m *Member) {
 	if m.Skills == nil {
 		m.Skills = []SkillLevel{}
 	}
+	if m.ProposedSkills == nil {
+		m.ProposedSkills = []SkillLevel{}
+	}
 }
 
 // Get returns a member of this node by id.
@@ -182,6 +190,9 @@ func (s *Service) getWhere(ctx context.Context, key, cond string, args ...any) (
 		return nil, fmt.Errorf("members: get %s: %w", key, err)
 	}
 	if err := s.loadSkills(ctx, s.db.DB, []*Member{&m}); err != nil {
+		return nil, err
+	}
+	if err := s.loadProposals(ctx, s.db.DB, []*Member{&m}); err != nil {
 		return nil, err
 	}
 	s.decorate(&m)

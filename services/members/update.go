@@ -35,6 +35,9 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	if err != nil {
 		return nil, err
 	}
+	if !m.Active {
+		return nil, apperr.New(apperr.Conflict, "this member left the coop: their profile no longer changes")
+	}
 	if m.Role == Admin && id != by.ID && by.Role != Admin {
 		// As for creating them: admins manage admins.
 		return nil, apperr.New(apperr.Forbidden, "only an admin changes another admin's profile")
@@ -50,12 +53,16 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	if in.RadiusKm != nil {
 		if *in.RadiusKm < 0 || *in.RadiusKm > MaxRadiusKm {
 			v.Reject("radius_km", "int_range", "must be between %d and %d", 0, MaxRadiusKm)
+		} else if !by.Role.IsStaff() && *in.RadiusKm > SelfMaxRadiusKm && *in.RadiusKm > m.RadiusKm {
+			v.Reject("radius_km", "staff_above", "above %d km, ask your region's staff", SelfMaxRadiusKm)
 		}
 		updates["radius_km"] = *in.RadiusKm
 	}
 	if in.WeeklyHours != nil {
 		if *in.WeeklyHours < 0 || *in.WeeklyHours > MaxWeeklyHours {
 			v.Reject("weekly_hours", "int_range", "must be between %d and %d", 0, MaxWeeklyHours)
+		} else if !by.Role.IsStaff() && *in.WeeklyHours > SelfMaxWeeklyHours && *in.WeeklyHours > m.WeeklyHours {
+			v.Reject("weekly_hours", "staff_above", "above %d hours a week, ask your region's staff", SelfMaxWeeklyHours)
 		}
 		updates["weekly_hours"] = *in.WeeklyHours
 	}
@@ -88,7 +95,7 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	updates["version"] = m.Version + 1
 	updates["updated_at"] = storage.Now()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Member{}).Where("id = ? AND version = ?", id, in.Version).Updates(updates)
+		res := tx.Model(&Member{}).Where("id = ? AND version = ? AND active", id, in.Version).Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -96,16 +103,10 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 			return apperr.New(apperr.Conflict, "the profile was changed meanwhile: reload it and apply your change again")
 		}
 		if in.Skills != nil {
-			if err := tx.Where("member_id = ?", id).Delete(&memberSkill{}).Error; err != nil {
+			// As staff set them, or as the member may: levels above those
+			// confirmed wait for staff (see skills.go).
+			if _, err := s.applySkills(ctx, tx, by, id, skillRows); err != nil {
 				return err
-			}
-			for i := range skillRows {
-				skillRows[i].MemberID = id
-			}
-			if len(skillRows) > 0 {
-				if err := tx.Create(&skillRows).Error; err != nil {
-					return err
-				}
 			}
 		}
 		if !s.hooks.Active() {

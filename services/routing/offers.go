@@ -174,9 +174,14 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
 		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
 		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
-	short, gen, err := s.shortOfRoom(ctx, &o)
+	short, gen, left, err := s.shortOfRoom(ctx, &o)
 	if err != nil {
 		return fmt.Errorf("routing: store offer %s: %w", o.OfferID, err)
+	}
+	declineWhy := declinedFull
+	if left {
+		// The member left the coop: declined at once, whatever their room.
+		short, declineWhy = 1, declinedLeft
 	}
 	var stored, ended bool
 	if short <= 0 {
@@ -190,13 +195,13 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 			if stored, ended = res.RowsAffected == 1, false; res.Error != nil || !stored {
 				return res.Error
 			}
-			if o.Supersedes != "" {
+			if o.Supersedes != "" && !left {
 				var err error
 				if ended, err = s.supersede(ctx, tx, o.Supersedes, o.MemberID, short); err != nil || ended {
 					return err
 				}
 			}
-			_, err := s.declineTx(ctx, tx, &row, declinedFull)
+			_, err := s.declineTx(ctx, tx, &row, declineWhy)
 			return err
 		})
 	}
@@ -228,17 +233,17 @@ const declinedFull = "full"
 // of bookings stands, and that view's generation (see book.add). A member
 // who no longer has the skill is given the benefit of the doubt: they
 // decide.
-func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen uint64, err error) {
+func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen uint64, left bool, err error) {
 	holders, err := s.holders(ctx, o.Skill)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	i := slices.IndexFunc(holders, func(h members.SkillHolder) bool { return h.ID == o.MemberID })
 	booked := 0
 	if gen, err = s.book.use(ctx, func(bk bookings) { booked, _ = bk.minutes(o.MemberID) }); err != nil || i < 0 {
-		return 0, gen, err
+		return 0, gen, false, err
 	}
-	return o.EstimatedMinutes - (capacityMin(holders[i].WeeklyHours, s.cfg.HorizonDays) - booked), gen, nil
+	return o.EstimatedMinutes - (capacityMin(holders[i].WeeklyHours, s.cfg.HorizonDays) - booked), gen, !holders[i].Active, nil
 }
 
 // declineTx declines offer o, inside tx, if it is still pending, and tells

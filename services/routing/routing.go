@@ -224,7 +224,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.publishPresence(true)
-	loops := []func(context.Context){s.expiryLoop, s.outboxLoop, s.presenceLoop}
+	loops := []func(context.Context){s.expiryLoop, s.outboxLoop, s.presenceLoop, s.leaversLoop}
 	for range searchWorkers {
 		loops = append(loops, s.routeLoop)
 	}

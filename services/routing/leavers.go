@@ -1,0 +1,94 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/members"
+)
+
+// declinedLeft is the reason of an offer declined because its member left
+// the coop.
+const declinedLeft = "left"
+
+// leaversEvery is how often the routing looks for what members who left
+// the coop still hold (besides being asked at once, see SweepLeavers).
+const leaversEvery = time.Minute
+
+// leaverReason is the reason of a job given back for a member who left.
+const leaverReason = "A quitté la coopérative / left the cooperative"
+
+// SweepLeavers ends what members of this node who left the coop still
+// hold: their pending offers are declined (their jobs go to the next
+// candidates at once) and the jobs they had accepted are given back, as
+// they would give them back themselves, so that they go to the next
+// candidates of their searches. What cannot be done now (the node of a
+// job's ticket does not answer) is done at a later sweep. It reports how
+// many offers and jobs it ended.
+func (s *Service) SweepLeavers(ctx context.Context) (offers, jobs int, err error) {
+	var pending []*Offer
+	if err := s.db.WithContext(ctx).Raw(`SELECT o.* FROM offers o JOIN members m ON m.id = o.member_id
+		WHERE NOT m.active AND o.state = 'pending' ORDER BY o.created_at`).Scan(&pending).Error; err != nil {
+		return 0, 0, fmt.Errorf("routing: offers of members who left: %w", err)
+	}
+	var errs []error
+	for _, o := range pending {
+		err := s.inTx(ctx, func(tx *gorm.DB) error {
+			declined, err := s.declineTx(ctx, tx, o, declinedLeft)
+			if declined {
+				offers++
+			}
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decline offer %s: %w", o.ID, err))
+		}
+	}
+	if offers > 0 {
+		s.book.invalidate()
+	}
+	var held []struct {
+		TicketID, MemberID, Handle, Name string
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT t.id AS ticket_id, m.id AS member_id, m.handle, m.name FROM tickets t
+		JOIN members m ON m.id = t.assignee_member_id WHERE NOT m.active AND t.status IN ? ORDER BY t.id`, releasable).
+		Scan(&held).Error; err != nil {
+		return offers, 0, fmt.Errorf("routing: jobs of members who left: %w", err)
+	}
+	for _, h := range held {
+		as := members.Actor{ID: h.MemberID, Handle: s.members.FullHandle(h.Handle), Name: h.Name, Role: members.Technician}
+		_, err := s.Release(ctx, as, h.TicketID, leaverReason)
+		switch {
+		case err == nil:
+			jobs++
+		case apperr.CodeOf(err) == apperr.Conflict:
+			// Not routed through the network (their own region's job given
+			// by hand): for staff to hand on; nothing to retry.
+			s.log.Info("routing: a job of a member who left is not a routed one", "ticket", h.TicketID, "err", err)
+		default:
+			errs = append(errs, fmt.Errorf("give back ticket %s: %w", h.TicketID, err))
+		}
+	}
+	return offers, jobs, errors.Join(errs...)
+}
+
+// leaversLoop sweeps what members who left still hold, every leaversEvery.
+func (s *Service) leaversLoop(ctx context.Context) {
+	t := time.NewTicker(leaversEvery)
+	defer t.Stop()
+	for {
+		if _, _, err := s.SweepLeavers(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("routing: what members who left hold; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
