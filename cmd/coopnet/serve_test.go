@@ -111,6 +111,36 @@ func TestServeAdminAndGracefulShutdown(t *testing.T) {
 		t.Fatalf("token: %v %q %s", err, token, stderr)
 	}
 
+	// A token with a label and an expiry; a password reset; a member who
+	// leaves.
+	if out, stderr, err := runCLI(t, env, "", "admin", "token", "--email", "marie@bzh.test", "--label", "sauvegardes", "--expires", "30d"); err != nil ||
+		!strings.HasPrefix(out, "cn_") {
+		t.Fatalf("token with an expiry: %v %q %s", err, out, stderr)
+	}
+	if _, stderr, err := runCLI(t, env, "", "admin", "token", "--email", "marie@bzh.test", "--expires", "5000d"); err == nil ||
+		!strings.Contains(stderr, "--expires") {
+		t.Fatalf("a token for 5000 days: %v %s", err, stderr)
+	}
+	if out, stderr, err := runCLI(t, env, "nouveau mot de passe\n", "admin", "member", "password", "--email", "marie@bzh.test",
+		"--password-file", "-"); err != nil || !strings.Contains(out, "password changed") {
+		t.Fatalf("password reset: %v %s %s", err, out, stderr)
+	}
+	if _, stderr, err := runCLI(t, env, "court\n", "admin", "member", "password", "--email", "marie@bzh.test", "--password-file", "-"); err == nil ||
+		!strings.Contains(stderr, "password") {
+		t.Fatalf("a short password reset: %v %s", err, stderr)
+	}
+	if _, _, err := runCLI(t, env, "un autre mot de passe\n", "admin", "member", "add", "--email", "gwen@bzh.test", "--name", "Gwen",
+		"--password-file", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, err := runCLI(t, env, "", "admin", "member", "deactivate", "--email", "gwen@bzh.test"); err != nil ||
+		!strings.Contains(out, `"active": false`) {
+		t.Fatalf("deactivate: %v %s %s", err, out, stderr)
+	}
+	if _, stderr, err := runCLI(t, env, "", "admin", "token", "--email", "gwen@bzh.test"); err == nil || !strings.Contains(stderr, "left the coop") {
+		t.Fatalf("a token for a member who left: %v %s", err, stderr)
+	}
+
 	cmd := exec.Command(coopnetBinary(t), "serve")
 	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
@@ -160,7 +190,7 @@ func TestServeAdminAndGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	body := `{"email":"marie@bzh.test","password":"un mot de passe"}`
+	body := `{"email":"marie@bzh.test","password":"nouveau mot de passe"}`
 	fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		addr, len(body), body[:10])
 	time.Sleep(200 * time.Millisecond)

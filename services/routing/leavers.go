@@ -31,6 +31,11 @@ const leaverReason = "A quitté la coopérative / left the cooperative"
 // job's ticket does not answer) is done at a later sweep. It reports how
 // many offers and jobs it ended.
 func (s *Service) SweepLeavers(ctx context.Context) (offers, jobs int, err error) {
+	// The members who hold a skill are cached for a moment: one who just
+	// left must not be proposed again meanwhile.
+	s.holdMu.Lock()
+	s.holdCache = map[string]cachedHolders{}
+	s.holdMu.Unlock()
 	var pending []*Offer
 	if err := s.db.WithContext(ctx).Raw(`SELECT o.* FROM offers o JOIN members m ON m.id = o.member_id
 		WHERE NOT m.active AND o.state = 'pending' ORDER BY o.created_at`).Scan(&pending).Error; err != nil {
