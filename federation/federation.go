@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
@@ -117,6 +118,10 @@ type Service struct {
 	// timeWaiters is set when a received activity waits on time alone, so
 	// that the next applied batch makes it due again.
 	timeWaiters atomic.Bool
+
+	// eraseCopy erases this node's copy of another region's ticket (see
+	// SetEraser).
+	eraseCopy func(ctx context.Context, tx *gorm.DB, apID string) error
 
 	// routingMu guards the node's routing key and what it knows of its
 	// peers' (see messages.go).

@@ -425,6 +425,8 @@ func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *Activity) (ignored 
 	case a.Type == "Delete" && (a.ObjectType == "" || a.ObjectType == "Person" || a.ObjectType == "Tombstone") &&
 		strings.Contains(a.ObjectID, "/members/"):
 		return false, s.applyPersonDelete(ctx, tx, a)
+	case a.Type == "Delete" && a.Raw["coopnetErase"] == "client" && s.tickets != nil:
+		return false, s.applyErase(ctx, tx, a)
 	case !work:
 	case (a.Type == "Offer" || a.Type == "Update") && a.ObjectType == "Ticket":
 		return false, s.applyTicket(ctx, tx, a)

@@ -36,6 +36,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -507,6 +508,12 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 		return err
 	}
 	if _, err := s.clients.UpsertShared(ctx, tx, t.APID, cl.TechnicianID, clients.SharedOf(cl).AfterJob()); err != nil {
+		return err
+	}
+	// The job's record stays, its title and description scrubbed of the
+	// contact as an offer's are (a phone number written in the title).
+	p := clients.Private{Name: cl.Name, Kind: cl.Kind, ContactName: cl.ContactName, ContactEmail: cl.ContactEmail, ContactPhone: cl.ContactPhone}
+	if err := s.tickets.ScrubTx(ctx, tx, t.ID, routing.Scrub(t.Title, p), routing.Scrub(t.Description, p)); err != nil {
 		return err
 	}
 	return s.planning.ForgetPlaces(ctx, tx, t.APID)

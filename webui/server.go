@@ -19,6 +19,7 @@ import (
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -46,6 +47,7 @@ type Options struct {
 	Clients   *clients.Service
 	Tickets   *tickets.Service
 	Planning  *planning.Service
+	Privacy   *privacy.Service
 	Routing   *routing.Service
 	Skills    *skills.Catalog
 	// Directory is the coop-wide member directory.
@@ -172,6 +174,11 @@ func (s *Server) routes() {
 	auth("GET", "/clients/:id/sites", s.listSites)
 	auth("POST", "/clients/:id/sites", s.addSite)
 	auth("GET", "/clients/:id/assets", s.listAssets)
+	auth("GET", "/clients/:id/export", s.exportClient, requireRole(members.Staff, members.Admin))
+	auth("POST", "/clients/:id/erasure", s.eraseClient, requireRole(members.Staff, members.Admin))
+	auth("GET", "/members/:id/export", s.exportMember)
+	auth("POST", "/members/:id/erasure", s.eraseMember, requireRole(members.Admin))
+	auth("GET", "/privacy/record", s.privacyRecord)
 	auth("POST", "/clients/:id/assets", s.addAsset)
 
 	auth("GET", "/tickets", s.listTickets)

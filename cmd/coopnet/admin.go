@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -31,6 +32,8 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return adminMemberAdd(ctx, args[2:], stdin, stdout, stderr, getenv)
 	case len(args) >= 2 && args[0] == "member" && args[1] == "list":
 		return adminMemberList(ctx, args[2:], stdout, stderr, getenv)
+	case len(args) >= 1 && args[0] == "privacy":
+		return adminPrivacy(args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "token":
 		return adminToken(ctx, args[1:], stdout, stderr, getenv)
 	default:
@@ -308,4 +311,30 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// adminPrivacy prints the record of processing (RGPD article 30): what
+// personal data a node holds, in which tables, why, shared with whom, kept
+// how long. It needs no database: the record is one list in the code.
+func adminPrivacy(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin privacy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "markdown", "markdown (a table, as the README shows it) or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	switch *format {
+	case "markdown":
+		_, err := io.WriteString(stdout, privacy.Markdown())
+		return err
+	case "json":
+		return printJSON(stdout, privacy.Record)
+	}
+	return usageErr(fmt.Errorf("--format %q must be markdown or json", *format))
 }

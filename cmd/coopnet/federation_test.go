@@ -68,6 +68,11 @@ func TestProfileChangeFederates(t *testing.T) {
 	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v,
 		"skills": []map[string]any{{"name": "website", "level": 5}, {"name": "training", "level": 3}}}, 200)
 	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v, "name": "Marie"}, 409)
+	// Levels above those confirmed are proposals: Yann, staff of her
+	// region, confirms them, and only then do they reach the directories.
+	for _, skill := range []string{"website", "training"} {
+		c.api("bretagne", "POST", "/api/v1/members/"+id+"/skills/review", yannEmail, map[string]any{"skill": skill, "decision": "confirm"}, 200)
+	}
 	for _, r := range []struct{ region, email string }{{"bourgogne-franche-comte", jeanEmail}, {"ile-de-france", paulEmail}} {
 		defer func() {
 			if t.Failed() {

@@ -24,6 +24,7 @@ import (
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -146,6 +147,8 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ms.OnChange(fed.MemberChanged, fed.Wake)
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
 	fed.Work(ts, cs, ps)
+	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed)
+	fed.SetEraser(priv.EraseCopyTx)
 	if !opt.NoBus {
 		if err := privateDir(filepath.Join(cfg.DataDir, "nats")); err != nil {
 			db.Close()
@@ -176,7 +179,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		}
 	}
 	n.server = webui.New(webui.Options{
-		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.routing,
+		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.routing, Privacy: priv,
 		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
 		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
 	})

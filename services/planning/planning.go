@@ -360,3 +360,28 @@ func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state
 	}
 	return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t, Remote: true})
 }
+
+// OfTickets returns, inside tx, the interventions on tickets ids (a
+// client's export), by start.
+func (s *Service) OfTickets(ctx context.Context, tx *gorm.DB, ids []string) ([]*Event, error) {
+	out := []*Event{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if err := tx.WithContext(ctx).Where("ticket_id IN ?", ids).Order("start_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("planning: events of tickets: %w", err)
+	}
+	return out, nil
+}
+
+// EraseTicketsTx erases, inside tx, the places of the interventions on
+// tickets ids (a client's erasure); their times stay.
+func (s *Service) EraseTicketsTx(ctx context.Context, tx *gorm.DB, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := tx.WithContext(ctx).Model(&Event{}).Where("ticket_id IN ?", ids).Update("location", "").Error; err != nil {
+		return fmt.Errorf("planning: erase places: %w", err)
+	}
+	return nil
+}

@@ -321,3 +321,18 @@ func IsUnavailable(err error) bool {
 		strings.Contains(s, "failed to connect to") || strings.Contains(s, "connection reset by peer") ||
 		strings.Contains(s, "broken pipe") || strings.Contains(s, "unexpected EOF")
 }
+
+// Tables lists the tables of the database, from its own catalogue, sorted:
+// a table added later is listed too (the record of processing and the
+// scan for personal data rely on it).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+	if db.Dialect == migrations.Postgres {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	}
+	var out []string
+	if err := db.WithContext(ctx).Raw(q).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("storage: list tables: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// The text an erased ticket and its comments keep.
+const (
+	ErasedTitle   = "Demande effacée"
+	ErasedComment = "[effacé]"
+)
+
+// TimeEntry is time logged on a ticket, as a client's export shows it.
+type TimeEntry struct {
+	Minutes   int       `json:"minutes"`
+	Note      string    `json:"note"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Record is one ticket of a client, as the client's export shows it:
+// the ticket, its public comments and the time logged on it.
+type Record struct {
+	Ticket   View        `json:"ticket"`
+	APID     string      `json:"-"`
+	Comments []*Comment  `json:"comments"`
+	Time     []TimeEntry `json:"time"`
+}
+
+// OfClient returns, inside tx, every ticket of a client with its public
+// comments and time, oldest first (a client's export; the caller checked
+// who asks).
+func (s *Service) OfClient(ctx context.Context, tx *gorm.DB, clientID string) ([]Record, error) {
+	tx = tx.WithContext(ctx)
+	var ts []*Ticket
+	if err := tx.Where("client_id = ?", clientID).Order("id").Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("tickets: of client %s: %w", clientID, err)
+	}
+	out := make([]Record, 0, len(ts))
+	for _, t := range ts {
+		r := Record{Ticket: t.View(), APID: t.APID, Comments: []*Comment{}, Time: []TimeEntry{}}
+		if err := tx.Where("ticket_id = ? AND NOT internal", t.ID).Order("created_at, id").Find(&r.Comments).Error; err != nil {
+			return nil, fmt.Errorf("tickets: comments of %s: %w", t.ID, err)
+		}
+		if err := tx.Table("ticket_time").Select("minutes, note, created_at").Where("ticket_id = ?", t.ID).
+			Order("created_at, id").Scan(&r.Time).Error; err != nil {
+			return nil, fmt.Errorf("tickets: time of %s: %w", t.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Erased is what an erasure changed of a client's tickets: their ids here
+// and their ActivityPub ids (to find what the federation and the routing
+// hold of them).
+type Erased struct {
+	IDs, APIDs []string
+}
+
+// EraseClientTx anonymises, inside tx, the tickets of a client: titles,
+// descriptions, the comments (public and internal), the old and new values
+// of those fields in the history, the notes of the time logged. Statuses,
+// skills, estimates, hours and dates stay: the coop's figures.
+func (s *Service) EraseClientTx(ctx context.Context, tx *gorm.DB, clientID string) (Erased, error) {
+	tx = tx.WithContext(ctx)
+	var e Erased
+	var rows []struct {
+		ID   string
+		APID string `gorm:"column:ap_id"`
+	}
+	if err := tx.Table("tickets").Select("id, ap_id").Where("client_id = ?", clientID).Scan(&rows).Error; err != nil {
+		return e, fmt.Errorf("tickets: erase for %s: %w", clientID, err)
+	}
+	for _, r := range rows {
+		e.IDs, e.APIDs = append(e.IDs, r.ID), append(e.APIDs, r.APID)
+	}
+	if len(e.IDs) == 0 {
+		return e, nil
+	}
+	steps := []struct {
+		q    string
+		args []any
+	}{
+		{"UPDATE tickets SET title = ?, description = '', version = version + 1, updated_at = ? WHERE id IN ?",
+			[]any{ErasedTitle, time.Now().UTC(), e.IDs}},
+		{"UPDATE ticket_comments SET body = ? WHERE ticket_id IN ?", []any{ErasedComment, e.IDs}},
+		{"UPDATE ticket_history SET old_value = '', new_value = '' WHERE ticket_id IN ? AND field IN ('title', 'description', 'reason', 'release_reason')",
+			[]any{e.IDs}},
+		{"UPDATE ticket_history SET new_value = '' WHERE ticket_id IN ? AND action IN ('release_reason', 'refused')", []any{e.IDs}},
+		{"UPDATE ticket_time SET note = '' WHERE ticket_id IN ?", []any{e.IDs}},
+	}
+	for _, st := range steps {
+		if err := tx.Exec(st.q, st.args...).Error; err != nil {
+			return e, fmt.Errorf("tickets: erase for %s: %w", clientID, err)
+		}
+	}
+	return e, nil
+}
+
+// ScrubTx sets, inside tx, the title and description of this node's copy
+// of another region's ticket, scrubbed of its client's contact once the
+// job is over. The version does not change: the tracker's next state, if
+// the job comes back, sets them again.
+func (s *Service) ScrubTx(ctx context.Context, tx *gorm.DB, id, title, description string) error {
+	if err := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ? WHERE id = ? AND origin_region <> ?",
+		title, description, id, s.cfg.Region).Error; err != nil {
+		return fmt.Errorf("tickets: scrub %s: %w", id, err)
+	}
+	return nil
+}
