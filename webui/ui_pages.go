@@ -68,6 +68,21 @@ func (s *Server) uiRoutes() {
 	page("POST", "/events/:id/answer", s.answerSubmit, planned)
 	page("GET", "/directory", s.directoryPage)
 	page("GET", "/staff", s.dashboardPage, staff)
+	page("GET", "/account", s.accountPage)
+	page("POST", "/account/password", s.passwordSubmit)
+	page("POST", "/account/tokens", s.tokenSubmit)
+	page("POST", "/account/tokens/:id/revoke", s.revokeSubmit)
+	page("POST", "/account/skills", s.skillSubmit)
+	page("GET", "/staff/members", s.membersPage, staff)
+	page("POST", "/staff/members/:id/skills", s.reviewSubmit, staff)
+	admin := requireRole(members.Admin)
+	page("GET", "/staff/members/:id/deactivate", s.deactivatePage, admin)
+	page("POST", "/staff/members/:id/deactivate", s.deactivateSubmit, admin)
+	page("GET", "/staff/members/:id/erase", s.eraseMemberPage, admin)
+	page("POST", "/staff/members/:id/erase", s.eraseMemberSubmit, admin)
+	page("GET", "/clients/:id/export", s.clientExportPage, staff)
+	page("GET", "/clients/:id/erase", s.eraseClientPage, staff)
+	page("POST", "/clients/:id/erase", s.eraseClientSubmit, staff)
 }
 
 func (s *Server) loginPage(c echo.Context) error {
