@@ -22,7 +22,9 @@ type accountView struct {
 	Values   map[string]string
 }
 
-func (s *Server) accountPage(c echo.Context) error { return s.renderAccount(c, http.StatusOK, nil, "", "", nil) }
+func (s *Server) accountPage(c echo.Context) error {
+	return s.renderAccount(c, http.StatusOK, nil, "", "", nil)
+}
 
 func (s *Server) renderAccount(c echo.Context, status int, errs map[string]string, form, newToken string, values map[string]string) error {
 	ctx, by := c.Request().Context(), actorOf(c)

@@ -20,7 +20,9 @@ func (s *Server) clientExportPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "client_export", s.newPage(c, "privacy.export_title", e))
 }
 
-func (s *Server) eraseClientPage(c echo.Context) error { return s.eraseClientPageWith(c, http.StatusOK, nil) }
+func (s *Server) eraseClientPage(c echo.Context) error {
+	return s.eraseClientPageWith(c, http.StatusOK, nil)
+}
 
 func (s *Server) eraseClientPageWith(c echo.Context, status int, errs map[string]string) error {
 	cl, err := s.opt.Clients.Get(c.Request().Context(), actorOf(c), c.Param("id"))

@@ -82,7 +82,9 @@ func (s *Server) deactivatePageWith(c echo.Context) error {
 	return s.render(c, http.StatusUnprocessableEntity, "confirm", p)
 }
 
-func (s *Server) eraseMemberPage(c echo.Context) error { return s.eraseMemberPageWith(c, http.StatusOK, nil) }
+func (s *Server) eraseMemberPage(c echo.Context) error {
+	return s.eraseMemberPageWith(c, http.StatusOK, nil)
+}
 
 func (s *Server) eraseMemberPageWith(c echo.Context, status int, errs map[string]string) error {
 	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
