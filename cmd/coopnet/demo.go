@@ -34,11 +34,18 @@ type demoRegion struct {
 type demoClient struct {
 	technician string // e-mail of the member in charge
 	start      bool   // the technician starts work on the tickets at once
+	done       bool   // the tickets are done and closed (a client staff may export or erase)
 	in         clients.CreateInput
 	tickets    []tickets.CreateInput
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// demoProposals are skill levels sample members propose for themselves,
+// waiting for their region's staff (« Membres »).
+var demoProposals = map[string]members.SkillLevel{
+	"paul@idf.coopnet.example": {Name: "training", Level: 3},
+}
 
 // demoCoop is the story of the README: Jean at Bourguignon (Doubs) has a
 // school that wants a website; Marie in Bretagne makes websites; Paul and
@@ -64,6 +71,15 @@ var demoCoop = []demoRegion{
 					{Title: "Imprimante de la classe de CM2 hors service", Description: "Bourrage papier permanent.",
 						Skill: "printing", Priority: "high", OnSite: ptr(true), EstimatedHours: ptr(1.5)},
 				}},
+			// A private person whose request is done: her data can be
+			// exported and, at her request, erased (« Membres », RGPD).
+			{technician: "jean@bfc.coopnet.example", done: true,
+				in: clients.CreateInput{Description: clients.Description{Name: "Jeanne Dupont", Kind: "person", Postcode: "25150", Commune: "Bourguignon",
+					ContactName: "Jeanne Dupont", ContactEmail: "jeanne.dupont@example.org", ContactPhone: "06 12 34 56 78"}},
+				tickets: []tickets.CreateInput{
+					{Title: "Ordinateur portable très lent", Description: "Nettoyage et passage à une distribution légère.",
+						Skill: "workstation", Priority: "normal", OnSite: ptr(true), EstimatedHours: ptr(2.0)},
+				}},
 			{technician: "jean@bfc.coopnet.example",
 				in: clients.CreateInput{Description: clients.Description{Name: "Mairie de Pont-de-Roide-Vermondans", Kind: "town_hall", Postcode: "25150",
 					Commune: "Pont-de-Roide-Vermondans", ContactName: "Secrétariat de mairie", ContactPhone: "03 81 00 00 02"}},
@@ -80,6 +96,12 @@ var demoCoop = []demoRegion{
 				Postcode: "35000", Commune: "Rennes", RadiusKm: ptr(30), RemoteOK: true, WeeklyHours: ptr(32),
 				Skills: []members.SkillLevel{{Name: "website", Level: 4}, {Name: "email", Level: 3}}},
 			{Email: "yann@bzh.coopnet.example", Name: "Yann Kervella", Role: "staff", Handle: "yann", Postcode: "29000", Commune: "Quimper"},
+			{Email: "admin@bzh.coopnet.example", Name: "Admin Bretagne", Role: "admin", Handle: "admin"},
+			// Erwan is leaving the coop: the administrator deactivates him
+			// (« Membres »).
+			{Email: "erwan@bzh.coopnet.example", Name: "Erwan Le Bihan", Role: "technician", Handle: "erwan",
+				Postcode: "29200", Commune: "Brest", RemoteOK: true, WeeklyHours: ptr(20),
+				Skills: []members.SkillLevel{{Name: "network", Level: 3}}},
 		},
 		clients: []demoClient{
 			{technician: "marie@bzh.coopnet.example",
@@ -210,6 +232,14 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 			return err
 		}
 		byEmail[m.Email] = members.Actor{ID: m.ID, Handle: m.FullHandle, Name: m.Name, Role: m.Role}
+		if p, ok := demoProposals[m.Email]; ok {
+			// The member proposes a level above those confirmed: it waits
+			// for their region's staff.
+			skills := append(append([]members.SkillLevel{}, m.Skills...), p)
+			if _, err := n.members.Update(ctx, byEmail[m.Email], m.ID, members.UpdateInput{Version: m.Version, Skills: &skills}); err != nil {
+				return err
+			}
+		}
 	}
 	for _, dc := range r.clients {
 		tech := byEmail[dc.technician]
@@ -223,9 +253,15 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 			if err != nil {
 				return err
 			}
-			if dc.start {
-				st := tickets.StatusInProgress
-				if _, err := n.tickets.Update(ctx, tech, t.ID, tickets.UpdateInput{Version: t.Version, Status: &st}); err != nil {
+			var steps []tickets.Status
+			switch {
+			case dc.start:
+				steps = []tickets.Status{tickets.StatusInProgress}
+			case dc.done:
+				steps = []tickets.Status{tickets.StatusInProgress, tickets.StatusResolved, tickets.StatusClosed}
+			}
+			for _, st := range steps {
+				if t, err = n.tickets.Update(ctx, tech, t.ID, tickets.UpdateInput{Version: t.Version, Status: &st}); err != nil {
 					return err
 				}
 			}
@@ -254,6 +290,9 @@ func printDemo(w io.Writer, nodes []*node) {
 	fmt.Fprintln(w, "The story, in the browser: Jean (Bourgogne-Franche-Comté) opens the school's website request in")
 	fmt.Fprintln(w, "« Mes demandes » and forwards it to the network; Marie (Bretagne) finds it in « Propositions » and")
 	fmt.Fprintln(w, "accepts it; Jean sees her as the assignee; Claire (staff) sees the routed job on the dashboard.")
+	fmt.Fprintln(w, "People's data: Claire exports, then erases, the data of Jeanne Dupont (« Mes clients » › Jeanne Dupont ›")
+	fmt.Fprintln(w, "« Données personnelles »); Bretagne's admin deactivates Erwan, who leaves the coop (« Membres »); Sophie")
+	fmt.Fprintln(w, "(staff, Île-de-France) confirms the training level Paul proposed (« Membres »); everyone has « Mon compte ».")
 	fmt.Fprintln(w, "README.md (Démarrage rapide) has the same story through the JSON API.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",

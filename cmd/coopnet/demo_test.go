@@ -144,15 +144,15 @@ func TestDemo(t *testing.T) {
 	login := apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
 	token := login["token"].(string)
 	tickets := apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)
-	if len(tickets) != 3 {
-		t.Fatalf("Jean has %d tickets, want 3", len(tickets))
+	if len(tickets) != 4 {
+		t.Fatalf("Jean has %d tickets, want 4", len(tickets))
 	}
 	c := apiCall(t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
 	apiCall(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c["id"], "title": "Poste de l'accueil très lent",
 		"skill": "workstation", "priority": "normal", "on_site": true, "estimated_hours": 2}, 201)
-	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 4 {
-		t.Errorf("after creating one, Jean has %d tickets, want 4", n)
+	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 5 {
+		t.Errorf("after creating one, Jean has %d tickets, want 5", n)
 	}
 	// The story: Jean forwards the school's website request to the network…
 	var website string
@@ -263,6 +263,33 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "Mes demandes") || !strings.Contains(string(page), "Site web") {
 		t.Fatalf("Jean's requests in the browser: %d\n%s", resp.StatusCode, page)
 	}
+	// People's data: Claire (staff) exports Jeanne Dupont's data; Sophie
+	// (staff, Île-de-France) sees the level Paul proposed; Bretagne's
+	// admin deactivates Erwan, who leaves.
+	claire := apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "claire@bfc.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	var jeanne string
+	for _, it := range apiCall(t, "GET", base+"/api/v1/clients?q=dupont", claire, nil, 200)["items"].([]any) {
+		jeanne = it.(map[string]any)["id"].(string)
+	}
+	if exp := apiCall(t, "GET", base+"/api/v1/clients/"+jeanne+"/export", claire, nil, 200); len(exp["tickets"].([]any)) != 1 {
+		t.Errorf("Jeanne's export: %v", exp)
+	}
+	idf := "http://127.0.0.1:" + strconv.Itoa(port+2)
+	sophie := apiCall(t, "POST", idf+"/api/v1/auth/login", "", map[string]any{"email": "staff@idf.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	if props := apiCall(t, "GET", idf+"/api/v1/members/skill-proposals", sophie, nil, 200)["items"].([]any); len(props) != 1 ||
+		props[0].(map[string]any)["skill"] != "training" {
+		t.Errorf("the proposals waiting in Île-de-France: %v", props)
+	}
+	admin := apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "admin@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	var erwan string
+	for _, it := range apiCall(t, "GET", bzh+"/api/v1/members", admin, nil, 200)["items"].([]any) {
+		if m := it.(map[string]any); m["handle"] == "erwan" {
+			erwan = m["id"].(string)
+		}
+	}
+	if m := apiCall(t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m["active"] != false {
+		t.Errorf("Erwan deactivated: %v", m)
+	}
 	// A connection that never sends a request (an HTTP client dialling
 	// ahead does that) does not hold the stop: net/http would wait five
 	// seconds for it, the whole of the demo's grace.
@@ -278,7 +305,7 @@ func TestDemo(t *testing.T) {
 	_, stop = startDemo(t, dir, port)
 	defer stop()
 	login = apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
-	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 4 {
-		t.Errorf("after a restart Jean has %d tickets, want 4 (kept, not seeded twice)", n)
+	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 5 {
+		t.Errorf("after a restart Jean has %d tickets, want 5 (kept, not seeded twice)", n)
 	}
 }
