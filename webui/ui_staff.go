@@ -47,6 +47,12 @@ type confirmView struct {
 }
 
 func (s *Server) deactivatePage(c echo.Context) error {
+	return s.deactivatePageWith(c, http.StatusOK, nil)
+}
+
+// deactivatePageWith is the page that asks before a member's deactivation,
+// with what is wrong in the form sent back (errs).
+func (s *Server) deactivatePageWith(c echo.Context, status int, errs map[string]string) error {
 	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -54,12 +60,13 @@ func (s *Server) deactivatePage(c echo.Context) error {
 	p := s.newPage(c, "members.deactivate", nil)
 	p.Data = &confirmView{Heading: p.T("members.deactivate_heading", m.Name), Text: p.T("members.deactivate_text"),
 		Action: "/app/staff/members/" + m.ID + "/deactivate", Submit: p.T("members.deactivate"), Back: "/app/staff/members", Name: m.Name}
-	return s.render(c, http.StatusOK, "confirm", p)
+	p.Errors = errs
+	return s.render(c, status, "confirm", p)
 }
 
 func (s *Server) deactivateSubmit(c echo.Context) error {
 	if c.FormValue("confirm") != "on" {
-		return s.deactivatePageWith(c)
+		return s.deactivatePageWith(c, http.StatusUnprocessableEntity, map[string]string{"confirm": T(langOf(c), "field.confirm")})
 	}
 	a := actorOf(c)
 	_, err := s.opt.Members.Deactivate(c.Request().Context(), &a, c.Param("id"))
@@ -67,19 +74,6 @@ func (s *Server) deactivateSubmit(c echo.Context) error {
 		s.afterLeaving(c)
 	}
 	return submitted(c, err, "/app/staff/members", "/app/staff/members", "members.deactivated")
-}
-
-// deactivatePageWith is the confirmation page again, saying to tick the box.
-func (s *Server) deactivatePageWith(c echo.Context) error {
-	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	p := s.newPage(c, "members.deactivate", nil)
-	p.Data = &confirmView{Heading: p.T("members.deactivate_heading", m.Name), Text: p.T("members.deactivate_text"),
-		Action: "/app/staff/members/" + m.ID + "/deactivate", Submit: p.T("members.deactivate"), Back: "/app/staff/members", Name: m.Name}
-	p.Errors = map[string]string{"confirm": p.T("field.confirm")}
-	return s.render(c, http.StatusUnprocessableEntity, "confirm", p)
 }
 
 func (s *Server) eraseMemberPage(c echo.Context) error {

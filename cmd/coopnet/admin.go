@@ -163,6 +163,15 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 	return printJSON(stdout, all)
 }
 
+// adminNode opens the node, without NATS nor the federation's workers,
+// for a command about the member with that e-mail (required).
+func adminNode(ctx context.Context, cfg Config, email string, stderr io.Writer) (*node, error) {
+	if email == "" {
+		return nil, usageErr(errors.New("--email is required"))
+	}
+	return openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+}
+
 // readPassword is the password given by --password, or read from
 // --password-file (- for standard input), not both.
 func readPassword(password, file string, stdin io.Reader) (string, error) {
@@ -198,16 +207,13 @@ func adminMemberPassword(ctx context.Context, args []string, stdin io.Reader, st
 	if err != nil {
 		return err
 	}
-	if email == "" {
-		return usageErr(errors.New("--email is required"))
-	}
 	if password, err = readPassword(password, passwordFile, stdin); err != nil {
 		return err
 	}
-	if password == "" {
+	if password == "" && email != "" {
 		return usageErr(errors.New("--password-file or --password is required"))
 	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	n, err := adminNode(ctx, cfg, email, stderr)
 	if err != nil {
 		return err
 	}
@@ -229,10 +235,7 @@ func adminMemberDeactivate(ctx context.Context, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if email == "" {
-		return usageErr(errors.New("--email is required"))
-	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	n, err := adminNode(ctx, cfg, email, stderr)
 	if err != nil {
 		return err
 	}

@@ -48,14 +48,7 @@ func (s *Service) Deactivate(ctx context.Context, by *Actor, id string) (*Member
 		if err := tx.Where("member_id = ?", id).Delete(&skillProposal{}).Error; err != nil {
 			return err
 		}
-		var cur Member
-		if err := tx.Where("id = ?", id).Take(&cur).Error; err != nil {
-			return err
-		}
-		if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
-			return err
-		}
-		return s.hooks.Within(ctx, tx, &cur)
+		return s.changedWithin(ctx, tx, id)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("members: deactivate %s: %w", id, err)

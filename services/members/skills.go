@@ -235,14 +235,7 @@ func (s *Service) ReviewSkill(ctx context.Context, by Actor, memberID, skill str
 			Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
 			return err
 		}
-		var cur Member
-		if err := tx.Where("id = ?", memberID).Take(&cur).Error; err != nil {
-			return err
-		}
-		if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
-			return err
-		}
-		return s.hooks.Within(ctx, tx, &cur)
+		return s.changedWithin(ctx, tx, memberID)
 	})
 	if err != nil {
 		if apperr.CodeOf(err) != apperr.Internal {

@@ -109,17 +109,7 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 				return err
 			}
 		}
-		if !s.hooks.Active() {
-			return nil
-		}
-		var cur Member
-		if err := tx.Where("id = ?", id).Take(&cur).Error; err != nil {
-			return err
-		}
-		if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
-			return err
-		}
-		return s.hooks.Within(ctx, tx, &cur)
+		return s.changedWithin(ctx, tx, id)
 	})
 	if apperr.CodeOf(err) == apperr.Conflict {
 		return nil, err
@@ -129,4 +119,20 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	}
 	s.hooks.After()
 	return s.Get(ctx, id)
+}
+
+// changedWithin runs, inside tx, the in-transaction hook on member id as
+// the transaction leaves them (with their confirmed skills).
+func (s *Service) changedWithin(ctx context.Context, tx *gorm.DB, id string) error {
+	if !s.hooks.Active() {
+		return nil
+	}
+	var cur Member
+	if err := tx.Where("id = ?", id).Take(&cur).Error; err != nil {
+		return err
+	}
+	if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
+		return err
+	}
+	return s.hooks.Within(ctx, tx, &cur)
 }
