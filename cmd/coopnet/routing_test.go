@@ -32,14 +32,17 @@ import (
 func TestRoutingStory(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.schoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
+	c.api("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.ticket(id)["client_id"].(string)+"/sites", jeanEmail,
+		map[string]any{"name": "École", "address": "12 rue des Écoles", "postcode": "25150", "commune": "Bourguignon"}, 201)
 
 	fwd := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
-		map[string]any{"note": "Petit site vitrine ; contact : Mme Martin, ecole.tilleuls@example.org"}, 202)
+		map[string]any{"note": "Petit site vitrine ; contact : Mme Martin, ecole.tilleuls@example.org, 06 12 34 56 78 ; rendez-vous rue des Écoles"}, 202)
 	if fwd["status"] != "routing" {
 		t.Fatalf("forwarded: %v", fwd)
 	}
 	offer := c.offerFor("bretagne", marieEmail, id)
-	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" || offer["note"] != "Petit site vitrine ; contact : [client], [client]" ||
+	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" ||
+		offer["note"] != "Petit site vitrine ; contact : [client], [e-mail], [téléphone] ; rendez-vous [adresse]" ||
 		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
 		t.Errorf("offer: %v", offer)
 	}
@@ -47,7 +50,7 @@ func TestRoutingStory(t *testing.T) {
 		t.Errorf("offer title %q: the client's name must not travel before acceptance", offer["title"])
 	}
 	raw, _ := json.Marshal(offer)
-	for _, private := range []string{"Tilleuls", "Martin", "ecole.tilleuls"} {
+	for _, private := range []string{"Tilleuls", "Martin", "ecole.tilleuls", "12 34 56 78", "des Écoles"} {
 		if bytes.Contains(raw, []byte(private)) {
 			t.Errorf("the offer carries the client's %q before acceptance: %s", private, raw)
 		}

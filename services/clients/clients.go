@@ -251,11 +251,15 @@ type Place struct {
 type Private struct {
 	Name, Kind                              string
 	ContactName, ContactEmail, ContactPhone string
+	// Addresses are those of the client's sites that have one, each as
+	// stored: the address, then the postcode and commune
+	// ("12 rue des Écoles, 25150 Bourguignon").
+	Addresses []string
 }
 
 // ForRouting returns where a client is, and what identifies them personally
-// (name and contact) so that it can be scrubbed from any text about their
-// job that leaves the node.
+// (name, contact and their sites' addresses) so that it can be scrubbed from
+// any text about their job that leaves the node.
 func (s *Service) ForRouting(ctx context.Context, id string) (Place, Private, error) {
 	var c Client
 	err := s.db.WithContext(ctx).Select("commune, departement, lat, lon, name, kind, contact_name, contact_email, contact_phone").
@@ -266,6 +270,18 @@ func (s *Service) ForRouting(ctx context.Context, id string) (Place, Private, er
 	if err != nil {
 		return Place{}, Private{}, fmt.Errorf("clients: %s for routing: %w", id, err)
 	}
-	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon},
-		Private{Name: c.Name, Kind: c.Kind, ContactName: c.ContactName, ContactEmail: c.ContactEmail, ContactPhone: c.ContactPhone}, nil
+	var sites []Site
+	if err := s.db.WithContext(ctx).Select("address, postcode, commune").Where("client_id = ? AND address <> ''", id).
+		Order("id").Find(&sites).Error; err != nil {
+		return Place{}, Private{}, fmt.Errorf("clients: %s's sites for routing: %w", id, err)
+	}
+	p := Private{Name: c.Name, Kind: c.Kind, ContactName: c.ContactName, ContactEmail: c.ContactEmail, ContactPhone: c.ContactPhone}
+	for _, site := range sites {
+		a := site.Address
+		if place := strings.TrimSpace(site.Postcode + " " + site.Commune); place != "" {
+			a += ", " + place
+		}
+		p.Addresses = append(p.Addresses, a)
+	}
+	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon}, p, nil
 }

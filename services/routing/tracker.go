@@ -486,7 +486,7 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 		p.stmts = append(p.stmts, tickets.NoteStmt(t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue))
 	}
 	title := redactClient(t.Title, private)
-	if strings.TrimSpace(title) == Redacted {
+	if scrubbedAway(title) {
 		title = "Demande " + r.Skill // nothing left once the client's name is out
 	}
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
