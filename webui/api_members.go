@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,17 +38,23 @@ func (s *Server) login(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if !s.loginAllowed(c.RealIP(), req.Email) {
-		return apperr.New(apperr.RateLimited, "too many failed logins: wait a quarter of an hour")
+	if wait, err := s.loginWait(c, req.Email); err != nil {
+		return err
+	} else if wait > 0 {
+		return apperr.New(apperr.RateLimited, "too many failed logins from this address: try again in %s", wait.Round(time.Second))
 	}
 	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised {
-			s.loginFailed(c.RealIP(), req.Email)
+			if err := s.loginFailed(c, req.Email); err != nil {
+				return err
+			}
 		}
 		return err
 	}
-	s.loginSucceeded(req.Email)
+	if err := s.loginSucceeded(c, req.Email); err != nil {
+		return err
+	}
 	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
 	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
 }

@@ -1,9 +1,10 @@
 package webui
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -104,84 +105,22 @@ func (s *Server) setSessionCookie(c echo.Context, token string, ttl time.Duratio
 	})
 }
 
-// Failed logins are limited per client address (ten in a quarter of an
-// hour), and per account (a hundred, from any addresses): enough to stop
-// guessing from one address, or a slow guess of one account from many,
-// while someone failing at will from one address cannot lock another
-// member out of their account.
-const (
-	loginFailsPerAddress = 10
-	loginFailsPerAccount = 100
-	loginWindow          = 15 * time.Minute
-)
-
-// loginAllowed reports whether a login attempt from address ip for email
-// may be tried.
-func (s *Server) loginAllowed(ip, email string) bool {
-	return s.logins.Allowed("ip:"+ip) && s.accountLogins.Allowed(strings.ToLower(strings.TrimSpace(email)))
+// loginWait is how long a login from c for email must still wait (see
+// members.LoginWait); the answer carries it as Retry-After.
+func (s *Server) loginWait(c echo.Context, email string) (time.Duration, error) {
+	wait, err := s.opt.Members.LoginWait(c.Request().Context(), c.RealIP(), email, s.opt.Now())
+	if err == nil && wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	}
+	return wait, err
 }
 
 // loginFailed counts a failed login.
-func (s *Server) loginFailed(ip, email string) {
-	s.logins.Fail("ip:" + ip)
-	s.accountLogins.Fail(strings.ToLower(strings.TrimSpace(email)))
+func (s *Server) loginFailed(c echo.Context, email string) error {
+	return s.opt.Members.LoginFailed(c.Request().Context(), c.RealIP(), email, s.opt.Now())
 }
 
-// loginSucceeded forgets the account's failures.
-func (s *Server) loginSucceeded(email string) {
-	s.accountLogins.Reset(strings.ToLower(strings.TrimSpace(email)))
-}
-
-// limiter counts failures per key in a sliding window: at most max per
-// window.
-type limiter struct {
-	max    int
-	window time.Duration
-
-	mu    sync.Mutex
-	fails map[string][]time.Time
-}
-
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, fails: map[string][]time.Time{}}
-}
-
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	ts := l.fails[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > l.window {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.fails, key)
-	} else {
-		l.fails[key] = ts
-	}
-	return ts
-}
-
-// Allowed reports whether key may try again now.
-func (l *limiter) Allowed(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(key, time.Now())) < l.max
-}
-
-// Fail records a failure for key.
-func (l *limiter) Fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if len(l.fails) > 100000 { // bounded memory under a flood of addresses
-		l.fails = map[string][]time.Time{}
-	}
-	l.fails[key] = append(l.recent(key, now), now)
-}
-
-// Reset forgets key's failures (after a successful login).
-func (l *limiter) Reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
+// loginSucceeded forgets the account's failures at this address.
+func (s *Server) loginSucceeded(c echo.Context, email string) error {
+	return s.opt.Members.LoginSucceeded(c.Request().Context(), c.RealIP(), email)
 }

@@ -39,6 +39,7 @@ type rig struct {
 	tokens  map[string]string // role (and "other" technician) → token
 	ids     map[string]string // same keys → member id
 	logs    *bytes.Buffer
+	opt     webui.Options
 }
 
 type rigOption func(*webui.Options)
@@ -59,7 +60,7 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	server := webui.New(o)
 	srv := httptest.NewServer(server.Handler())
 	t.Cleanup(srv.Close)
-	r := &rig{t: t, db: db, srv: srv, server: server, members: ms, tokens: map[string]string{}, ids: map[string]string{}, logs: logs}
+	r := &rig{t: t, db: db, srv: srv, server: server, members: ms, tokens: map[string]string{}, ids: map[string]string{}, logs: logs, opt: o}
 	ctx := context.Background()
 	for _, p := range []struct{ key, role, email string }{
 		{"technician", "technician", "jean@bfc.test"},
@@ -79,6 +80,15 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 		r.tokens[p.key], r.ids[p.key] = tok, m.ID
 	}
 	return r
+}
+
+// replica starts another server of the same node (the same database and
+// services, a process state of its own), as a second replica behind a
+// load balancer or the node after a restart.
+func (r *rig) replica() *httptest.Server {
+	srv := httptest.NewServer(webui.New(r.opt).Handler())
+	r.t.Cleanup(srv.Close)
+	return srv
 }
 
 // lockedWriter lets concurrent handlers log into one buffer.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +69,8 @@ type Options struct {
 	// who can reach the node; cmd can serve them on a listen address of
 	// their own instead (MetricsHandler).
 	MetricsToken string
+	// Now is the server's clock (failed logins' waits); time.Now when nil.
+	Now func() time.Time
 }
 
 // Server is the HTTP server of one node.
@@ -76,11 +79,8 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	metrics *httpMetrics
-	secure  bool     // cookies only over https
-	origin  string   // scheme://host of the public URL
-	logins  *limiter // failed logins per client address
-	// accountLogins are failed logins per account.
-	accountLogins *limiter
+	secure  bool   // cookies only over https
+	origin  string // scheme://host of the public URL
 }
 
 // New builds the server and its routes.
@@ -88,19 +88,20 @@ func New(opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
 	u, _ := url.Parse(opt.PublicURL)
 	s := &Server{
-		opt:           opt,
-		log:           opt.Logger,
-		echo:          echo.New(),
-		metrics:       newHTTPMetrics(opt.Registry),
-		secure:        u != nil && u.Scheme == "https",
-		origin:        originOf(u),
-		logins:        newLimiter(loginFailsPerAddress, loginWindow),
-		accountLogins: newLimiter(loginFailsPerAccount, loginWindow),
+		opt:     opt,
+		log:     opt.Logger,
+		echo:    echo.New(),
+		metrics: newHTTPMetrics(opt.Registry),
+		secure:  u != nil && u.Scheme == "https",
+		origin:  originOf(u),
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

@@ -394,7 +394,7 @@ func (s *Server) pageError(c echo.Context, err error) error {
 		case apperr.TooLarge:
 			status, key = http.StatusRequestEntityTooLarge, "error.too_large"
 		case apperr.RateLimited:
-			status, key = http.StatusTooManyRequests, "login.limited"
+			status, key = http.StatusTooManyRequests, "error.rate_limited"
 		case apperr.Unauthorised:
 			return c.Redirect(http.StatusSeeOther, "/app/login")
 		}

@@ -2,6 +2,8 @@ package webui
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -100,23 +102,29 @@ func safeNext(next string) string {
 func (s *Server) loginSubmit(c echo.Context) error {
 	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
 	next := safeNext(c.FormValue("next"))
-	fail := func(status int, key string) error {
+	fail := func(status int, key string, args ...any) error {
 		p := s.newPage(c, "login.title", map[string]string{"Next": next, "Email": email})
-		p.Errors = map[string]string{"": p.T(key)}
+		p.Errors = map[string]string{"": p.T(key, args...)}
 		return s.render(c, status, "login", p)
 	}
-	if !s.loginAllowed(c.RealIP(), email) {
-		return fail(http.StatusTooManyRequests, "login.limited")
+	if wait, err := s.loginWait(c, email); err != nil {
+		return err
+	} else if wait > 0 {
+		return fail(http.StatusTooManyRequests, "login.limited", waitText(wait))
 	}
 	token, _, err := s.opt.Members.Login(c.Request().Context(), email, password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised || apperr.CodeOf(err) == apperr.Invalid {
-			s.loginFailed(c.RealIP(), email)
+			if err := s.loginFailed(c, email); err != nil {
+				return err
+			}
 			return fail(http.StatusUnauthorized, "login.failed")
 		}
 		return err
 	}
-	s.loginSucceeded(email)
+	if err := s.loginSucceeded(c, email); err != nil {
+		return err
+	}
 	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
 	return c.Redirect(http.StatusSeeOther, next)
 }
@@ -622,4 +630,13 @@ func regionBars(loads []routing.RegionLoad) []loadBar {
 		out[i] = loadBar{Name: l.Region, BookedMinutes: l.BookedMinutes, WeeklyHours: l.CapacityHours}
 	}
 	return out
+}
+
+// waitText says a wait as people read it, in either language: "45 s",
+// "3 min".
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds())))
+	}
+	return fmt.Sprintf("%d min", int(math.Ceil(d.Minutes())))
 }

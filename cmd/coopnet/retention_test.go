@@ -21,6 +21,9 @@ func TestResolvedJobForgotten(t *testing.T) {
 	v := int(c.api("bretagne", "GET", copyPath, marieEmail, nil, 200)["version"].(float64))
 	c.api("bretagne", "PATCH", copyPath, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
 	waitFor(t, "resolved on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
+	// The tracker's own word of the resolution comes back with the
+	// contact: it is applied before the month passes, as in life.
+	waitFor(t, "everything delivered and applied", func() bool { return c.pendingDeliveries() == 0 })
 	clientPath := "/api/v1/clients/" + c.api("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
 
 	fed, ctx := c.node("bretagne").n.fed, context.Background()
@@ -30,8 +33,7 @@ func TestResolvedJobForgotten(t *testing.T) {
 	if cl := c.api("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_email"] != "ecole.tilleuls@example.org" {
 		t.Fatalf("the contact went too early: %v", cl)
 	}
-	// A month later. (The tracker's own word of the resolution may still
-	// be on its way, and would make the copy's last change now again.)
+	// A month later.
 	waitFor(t, "the client of a job resolved a month ago forgotten", func() bool {
 		c.node("bretagne").n.db.Exec("UPDATE tickets SET updated_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour).UTC(), marieID)
 		n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention))
