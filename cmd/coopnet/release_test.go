@@ -150,7 +150,7 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 func TestReleaseFaults(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bzh := c.node("bretagne").n
-	nc := c.natsConn()
+	nc := c.natsConnAs("bretagne")
 
 	// The answer to Marie's request is lost while edits of hers are on their
 	// way (her copy is ahead of the tracker): the tracker's word still ends

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/coopnet/coopnet/federation"
+	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
@@ -410,11 +411,10 @@ func TestForgedAcceptance(t *testing.T) {
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
 	offer := c.offerFor("bretagne", marieEmail, id)
 	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-	nc := c.natsConn()
 	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
 		"release_token": "00112233445566778899aabbccddeeff"})
-	msg, err := nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
+	msg, err := c.natsConnAs("ile-de-france").Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +428,8 @@ func TestForgedAcceptance(t *testing.T) {
 	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.handle(marieEmail), "name": "Marie Le Gall",
 		"release_token": "00112233445566778899aabbccddeeff"})
-	msg, err = nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
+	bzh := c.natsConnAs("bretagne")
+	msg, err = bzh.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +439,7 @@ func TestForgedAcceptance(t *testing.T) {
 	// Signed by another region's node: still not hers.
 	idf := c.node("ile-de-france").n.fed
 	m := signedMsg(t, idf, "coopnet.v1.accept.bourgogne-franche-comte", forged)
-	if msg, err = nc.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
+	if msg, err = bzh.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 		t.Fatalf("an acceptance in Marie's name signed by Île-de-France answered %v %v", msg, err)
 	}
 	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
@@ -453,7 +454,7 @@ func TestForgedAcceptance(t *testing.T) {
 	} {
 		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": who.region,
 			"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": who.handle, "name": "?"})
-		if msg, err := nc.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
+		if msg, err := c.natsConnAs(who.region).Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
 			!strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 			t.Fatalf("a forged acceptance for %s answered %v %v", who.handle, msg, err)
 		}
@@ -509,7 +510,7 @@ func TestForgedAcceptance(t *testing.T) {
 	for _, token := range []string{"00112233445566778899aabbccddeeff", ""} {
 		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
 			"handle": c.handle(marieEmail), "token": token, "reason": "forgé"})
-		msg, err = nc.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
+		msg, err = bzh.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -803,6 +804,18 @@ func (c *coop) publishMsg(m *nats.Msg) {
 func (c *coop) natsConn() *nats.Conn {
 	c.t.Helper()
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// natsConnAs connects to the coop's NATS with region's inbox prefix, as
+// that region's node asks its questions.
+func (c *coop) natsConnAs(region string) *nats.Conn {
+	c.t.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
 	if err != nil {
 		c.t.Fatal(err)
 	}

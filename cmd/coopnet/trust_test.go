@@ -345,3 +345,47 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersOnlyOnInboxes: a node answers an acceptance or a release
+// only on an inbox of the member's node that asks. An answer published
+// where the request says, with the node's own NATS rights, would let
+// anyone make it publish anywhere: on "$JS.API.STREAM.PURGE.COOPNET_JOBS",
+// the answer purges every region's queue (NATS lets a subscriber answer
+// whatever reply subject a request names, see deploy/nats).
+func TestAnswersOnlyOnInboxes(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	nc := c.natsConn()
+	probe, err := nc.SubscribeSync("coopnet.v1.probe.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"01a201c8-0000-7000-8000-0000000003a1", "01a201c8-0000-7000-8000-0000000003a2", "01a201c8-0000-7000-8000-0000000003a3"}
+	for _, r := range []struct {
+		subject string
+		body    map[string]any
+	}{
+		{"coopnet.v1.accept.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
+			"region": "bretagne", "member_id": ids[2], "handle": c.handle(marieEmail), "name": "Marie Le Gall"}},
+		{"coopnet.v1.release.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
+			"region": "bretagne", "handle": c.handle(marieEmail), "reason": "test"}},
+	} {
+		body, _ := json.Marshal(r.body)
+		for i, m := range []*nats.Msg{
+			{Subject: r.subject, Data: body},
+			signedMsg(t, c.node("bretagne").n.fed, r.subject, body),
+		} {
+			m.Reply = fmt.Sprintf("coopnet.v1.probe.%d", i)
+			if err := nc.PublishMsg(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	kind := func(k string) string { return `coopnet_routing_dropped_messages_total{kind="` + k + `"} 2` }
+	waitFor(t, "the four requests dropped", func() bool {
+		m := c.metrics("bourgogne-franche-comte")
+		return strings.Contains(m, kind("accept")) && strings.Contains(m, kind("release"))
+	})
+	if m, err := probe.NextMsg(time.Millisecond); err == nil {
+		t.Fatalf("a node answered on %s: %s", m.Subject, m.Data)
+	}
+}

@@ -166,6 +166,11 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 	if !s.receive("release", m.Data, &req) {
 		return
 	}
+	// The answer goes to the member's node only, and only that node asks.
+	if !s.asksFor(m, req.Region) {
+		s.drop("release", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, req.Region))
+		return
+	}
 	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
 		s.respondJSON(ctx, m, ReleaseReply{V: wireVersion, Code: code, Message: msg})
 		return

@@ -76,9 +76,15 @@ func (s *Service) newMsg(ctx context.Context, subject string, data []byte) (*nat
 	return msg, nil
 }
 
-// respond answers request m with data, signed.
+// respond answers request m with data, signed, if m asks for an answer on
+// an inbox. A reply subject that is not an inbox would have this node
+// publish where the asker may not, with this node's rights: on
+// "$JS.API.STREAM.PURGE.COOPNET_JOBS", say, an answer purges the stream.
 func (s *Service) respond(ctx context.Context, m *nats.Msg, data []byte) {
-	if m.Reply == "" {
+	if !strings.HasPrefix(m.Reply, "_INBOX.") {
+		if m.Reply != "" {
+			s.drop("reply", fmt.Errorf("reply subject %q of %s is not an inbox", m.Reply, m.Subject))
+		}
 		return
 	}
 	msg, err := s.newMsg(ctx, m.Reply, data)

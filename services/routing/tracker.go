@@ -712,6 +712,11 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 	if !s.receive("accept", m.Data, &req) {
 		return
 	}
+	// The answer goes to the member's node only, and only that node asks.
+	if !s.asksFor(m, req.Region) {
+		s.drop("accept", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, req.Region))
+		return
+	}
 	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
 		s.respondJSON(ctx, m, AcceptReply{V: wireVersion, Code: code, Message: msg})
 		return
