@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coopnet/coopnet/services/bus"
+	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/storage"
@@ -22,7 +24,7 @@ func openDB(ctx context.Context, cfg Config) (*storage.DB, error) {
 }
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	const synopsis = "coopnet admin member add|member list|member password|member deactivate|token|privacy [settings]"
+	const synopsis = "coopnet admin member add|member list|member password|member deactivate|token|privacy|nats-config [settings]"
 	switch {
 	case len(args) >= 2 && args[0] == "member" && args[1] == "password":
 		return adminMemberPassword(ctx, args[2:], stdin, stdout, stderr, getenv)
@@ -34,6 +36,8 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return adminMemberList(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 1 && args[0] == "privacy":
 		return adminPrivacy(args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "nats-config":
+		return adminNATSConfig(args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "token":
 		return adminToken(ctx, args[1:], stdout, stderr, getenv)
 	default:
@@ -341,3 +345,40 @@ func adminPrivacy(args []string, stdout, stderr io.Writer) error {
 	}
 	return usageErr(fmt.Errorf("--format %q must be markdown or json", *format))
 }
+
+// adminNATSConfig prints the authorization block of a nats-server
+// configuration for the coop's regions (all of France's by default): one
+// user per region with what its node may publish and subscribe to, and
+// the operators' user. deploy/nats/coopnet-regions.conf is its output.
+func adminNATSConfig(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin nats-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var regions stringList
+	fs.Var(&regions, "region", "a region of the coop (repeat it; default: every region of France)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if len(regions) == 0 {
+		for r := range geo.Regions {
+			regions = append(regions, r)
+		}
+	}
+	conf, err := bus.AuthorizationConfig(regions)
+	if err != nil {
+		return usageErr(err)
+	}
+	_, err = io.WriteString(stdout, conf)
+	return err
+}
+
+// stringList collects a repeated flag's values.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -37,6 +37,11 @@ type coop struct {
 	dirs     map[string]string // region → data directory, kept across restarts (the key secret is there)
 	tokens   map[string]string // e-mail → API token
 	tmu      sync.Mutex
+	// natsUser is the user:password@ each region's node connects with,
+	// and opsUser the test's own connections' ("" on the embedded server,
+	// which asks none).
+	natsUser map[string]string
+	opsUser  string
 }
 
 type coopNode struct {
@@ -71,9 +76,18 @@ func newCoop(t testing.TB, offerTTL time.Duration) *coop {
 // newCoopOn is newCoop with each region's database given.
 func newCoopOn(t testing.TB, offerTTL time.Duration, dbs map[string]string) *coop {
 	t.Helper()
+	return newCoopWith(t, offerTTL, dbs, func(dir string) (*bus.Embedded, error) { return bus.StartEmbedded("127.0.0.1", 0, dir) }, nil, "")
+}
+
+// newCoopWith is newCoopOn on the NATS server startNATS starts (storing
+// JetStream in the directory it is given), each region's node connecting
+// as natsUser[region] and the test as opsUser ("user:password@").
+func newCoopWith(t testing.TB, offerTTL time.Duration, dbs map[string]string, startNATS func(dir string) (*bus.Embedded, error),
+	natsUser map[string]string, opsUser string) *coop {
+	t.Helper()
 	c := &coop{t: t, natsDir: filepath.Join(t.TempDir(), "nats"), offerTTL: offerTTL, nodes: map[string]*coopNode{},
-		tokens: map[string]string{}, addrs: map[string]string{}, dirs: map[string]string{}}
-	e, err := bus.StartEmbedded("127.0.0.1", 0, c.natsDir)
+		tokens: map[string]string{}, addrs: map[string]string{}, dirs: map[string]string{}, natsUser: natsUser, opsUser: opsUser}
+	e, err := startNATS(c.natsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +160,7 @@ func (c *coop) serve(region, dbURL string, ln net.Listener) *coopNode {
 		c.t.Fatal(err)
 	}
 	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: dataDir, MetricsTokenFile: tokenFile,
-		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), OfferTTL: c.offerTTL, LogFormat: "json", LogLevel: "warn",
+		NATSURL: fmt.Sprintf("nats://%s127.0.0.1:%d", c.natsUser[region], c.natsPort), OfferTTL: c.offerTTL, LogFormat: "json", LogLevel: "warn",
 		Peers: peers, SignatureSkew: time.Hour}
 	if err := cfg.finish(true); err != nil {
 		c.t.Fatal(err)

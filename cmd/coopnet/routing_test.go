@@ -803,7 +803,7 @@ func (c *coop) publishMsg(m *nats.Msg) {
 // when the test ends.
 func (c *coop) natsConn() *nats.Conn {
 	c.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort))
+	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.opsUser, c.natsPort))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -815,7 +815,7 @@ func (c *coop) natsConn() *nats.Conn {
 // that region's node asks its questions.
 func (c *coop) natsConnAs(region string) *nats.Conn {
 	c.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
+	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.opsUser, c.natsPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -188,8 +188,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-// ensureStream creates or updates the job stream. It waits for the server
-// (RetryOnFailedConnect lets Connect return before the first connection).
+// ensureStream creates the job stream if it is missing. It waits for the
+// server (RetryOnFailedConnect lets Connect return before the first
+// connection). A stream already there with other settings is updated
+// where this node may (the embedded server); under the coop's NATS
+// permissions (deploy/nats) a region's node may not change it, and says
+// so: the operators do, as the README's "NATS in production" tells.
 func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
 	if replicas <= 0 {
 		replicas = 1
@@ -208,7 +212,10 @@ func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := b.JS.CreateOrUpdateStream(cctx, cfg)
+		_, err := b.JS.CreateStream(cctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			err = b.streamDiffers(cctx, cfg)
+		}
 		cancel()
 		if err == nil {
 			return nil
@@ -216,11 +223,34 @@ func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
 		if last := b.Conn.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization") {
 			return fmt.Errorf("bus: NATS refused this node's credentials: %w", last)
 		}
+		if last := b.Conn.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "permissions violation") {
+			return fmt.Errorf("bus: NATS does not let this node use the job stream (see the README's \"NATS in production\"): %w", last)
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("bus: create stream %s: %w", JobsStream, err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// streamDiffers handles a job stream that exists with other settings than
+// want: it updates it if this node may, else logs what differs.
+func (b *Bus) streamDiffers(ctx context.Context, want jetstream.StreamConfig) error {
+	st, err := b.JS.Stream(ctx, JobsStream)
+	if err != nil {
+		return err
+	}
+	have := st.CachedInfo().Config
+	if have.Retention != want.Retention || strings.Join(have.Subjects, ",") != JobsSubjects {
+		return fmt.Errorf("bus: the stream %s on NATS is not coopnet's (subjects %v, retention %v)", JobsStream, have.Subjects, have.Retention)
+	}
+	uctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := b.JS.UpdateStream(uctx, want); err != nil {
+		b.log.Warn("the job stream's settings differ from this version's and this node may not change them: have the NATS operators update it",
+			"stream", JobsStream, "replicas", have.Replicas, "want_replicas", want.Replicas, "max_age", have.MaxAge, "want_max_age", want.MaxAge, "err", err)
+	}
+	return nil
 }
 
 // Ping checks that NATS is connected, for readiness.

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/coopnet/coopnet/services/bus"
+	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+)
+
+// TestShippedNATSConfig: the regions' users in deploy/nats are what
+// `coopnet admin nats-config` writes from the code's one list of
+// permissions, for every region of France and for the trial's three.
+func TestShippedNATSConfig(t *testing.T) {
+	var all []string
+	for r := range geo.Regions {
+		all = append(all, r)
+	}
+	for file, regions := range map[string][]string{
+		"coopnet-regions.conf":       all,
+		"coopnet-regions-trial.conf": coopRegions,
+	} {
+		want, err := bus.AuthorizationConfig(regions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("deploy/nats/%s is not what `coopnet admin nats-config` writes for %v: regenerate it", file, regions)
+		}
+	}
+	for _, bad := range [][]string{{"Bretagne"}, {"bretagne", "bretagne"}, {bus.OpsUser}, {}} {
+		if _, err := bus.AuthorizationConfig(bad); err == nil {
+			t.Errorf("a configuration for %q", bad)
+		}
+	}
+}
+
+// startShippedNATS starts a nats-server from deploy/nats/nats-cluster.conf
+// and the coopnet-regions.conf it includes, as shipped, alone on
+// 127.0.0.1 (without its cluster, whose other servers are not here), and
+// returns each region's user:password@.
+func startShippedNATS(t *testing.T) (start func(dir string) (*bus.Embedded, error), users map[string]string, ops string) {
+	dir := t.TempDir()
+	for _, f := range []string{"nats-cluster.conf", "coopnet-regions.conf"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "nats", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users = map[string]string{}
+	for r := range geo.Regions {
+		pw := "pw-" + storagetest.Name(r)
+		t.Setenv(bus.PasswordVariable(r), pw)
+		users[r] = r + ":" + pw + "@"
+	}
+	t.Setenv("COOPNET_NATS_PASSWORD_OPS", "ops-password")
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "nats-cluster.conf"))
+	if err != nil {
+		t.Fatalf("the shipped NATS configuration: %v", err)
+	}
+	if len(opts.Users) != len(geo.Regions)+1 {
+		t.Fatalf("the shipped configuration has %d users, want one per region and the operators'", len(opts.Users))
+	}
+	return func(store string) (*bus.Embedded, error) {
+		o := opts.Clone()
+		o.Host, o.Port, o.HTTPPort = "127.0.0.1", server.RANDOM_PORT, 0
+		o.Cluster, o.Routes, o.RoutesStr = server.ClusterOpts{}, nil, ""
+		o.JetStream, o.StoreDir, o.NoSigs, o.NoLog = true, store, true, true
+		ns, err := server.NewServer(o)
+		if err != nil {
+			return nil, err
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			ns.Shutdown()
+			return nil, fmt.Errorf("the NATS server did not start")
+		}
+		return &bus.Embedded{Server: ns}, nil
+	}, users, "coopnet-ops:ops-password@"
+}
+
+// TestNATSPermissions: three regions' nodes on a nats-server started from
+// the shipped configuration, each connected as its own region, share a
+// job (question, answers, offer, acceptance, the job's messages, a
+// release), and the workload figures; while Bretagne's user is refused
+// what it may not do: read another region's inbox, acceptances or job
+// queue, or everything; purge, delete or change the job stream; pull from,
+// delete or acknowledge on another region's consumer, or make one of its
+// own on another's jobs. Without a user, nobody connects.
+func TestNATSPermissions(t *testing.T) {
+	start, users, ops := startShippedNATS(t)
+	c := newCoopWith(t, 48*time.Hour, map[string]string{
+		"bourgogne-franche-comte": storagetest.SQLiteURL(t),
+		"bretagne":                storagetest.SQLiteURL(t),
+		"ile-de-france":           storagetest.SQLiteURL(t),
+	}, start, users, ops)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Fatal("a connection without a user was let in")
+	}
+	if nc, err := nats.Connect(strings.Replace(url, "nats://", "nats://bretagne:wrong@", 1)); err == nil {
+		nc.Close()
+		t.Fatal("a wrong password was let in")
+	}
+
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	bzh, err := nats.Connect(strings.Replace(url, "nats://", "nats://"+users["bretagne"], 1),
+		nats.CustomInboxPrefix(bus.InboxPrefix("bretagne")),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			mu.Lock()
+			refused[err.Error()] = true
+			mu.Unlock()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bzh.Close()
+	expect := func(what, subject string) {
+		t.Helper()
+		waitFor(t, "Bretagne refused to "+what+" "+subject, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for e := range refused {
+				if strings.Contains(strings.ToLower(e), "permissions violation for "+what) && strings.Contains(e, `"`+subject+`"`) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	for _, subject := range []string{
+		"_INBOX.bourgogne-franche-comte.>", "_INBOX.>", "coopnet.v1.accept.bourgogne-franche-comte",
+		"coopnet.v1.release.ile-de-france", "coopnet.v1.jobs.>", "coopnet.v1.jobs.bourgogne-franche-comte.offer", ">",
+	} {
+		if _, err := bzh.Subscribe(subject, func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		expect("subscription to", subject)
+	}
+	for _, subject := range []string{
+		"$JS.API.STREAM.PURGE.COOPNET_JOBS", "$JS.API.STREAM.DELETE.COOPNET_JOBS", "$JS.API.STREAM.UPDATE.COOPNET_JOBS",
+		"$JS.API.STREAM.MSG.GET.COOPNET_JOBS",
+		"$JS.API.CONSUMER.MSG.NEXT.COOPNET_JOBS.jobs-bourgogne-franche-comte",
+		"$JS.API.CONSUMER.DELETE.COOPNET_JOBS.jobs-bourgogne-franche-comte",
+		"$JS.API.CONSUMER.CREATE.COOPNET_JOBS.jobs-bretagne.coopnet.v1.jobs.bourgogne-franche-comte.>",
+		"$JS.API.CONSUMER.CREATE.COOPNET_JOBS.spy",
+		"$JS.ACK.COOPNET_JOBS.jobs-bourgogne-franche-comte.1.1.1.1.1",
+		"coopnet.v2.anything",
+	} {
+		if err := bzh.PublishRequest(subject, "_INBOX.bretagne.probe", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		expect("publish to", subject)
+	}
+	js := c.jetStream()
+	info, err := js.StreamInfo(bus.JobsStream)
+	if err != nil {
+		t.Fatalf("the job stream after Bretagne's attempts: %v", err)
+	}
+	var consumers []string
+	for name := range js.ConsumerNames(bus.JobsStream) {
+		consumers = append(consumers, name)
+	}
+	sort.Strings(consumers)
+	if strings.Join(consumers, " ") != "jobs-bourgogne-franche-comte jobs-bretagne jobs-ile-de-france" || info.Config.MaxAge != 14*24*time.Hour {
+		t.Fatalf("the job stream after Bretagne's attempts: consumers %v, max age %v", consumers, info.Config.MaxAge)
+	}
+
+	// Under these permissions the coop works: a job shared, then given
+	// back and taken by the next candidate; the workload of every region.
+	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail,
+		map[string]any{"reason": "Je ne peux plus, désolée."}, 200)
+	waitFor(t, "the job offered to the next candidate", func() bool {
+		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", jeanEmail, nil, 200)
+		return r["offered_to"] != nil && r["offered_to"] != c.handle(marieEmail)
+	})
+	loads, err := c.node("bourgogne-franche-comte").n.routing.RegionLoads(t.Context())
+	if err != nil || len(loads) != 3 {
+		t.Fatalf("the regions' workload under the shipped permissions: %v %v", loads, err)
+	}
+}
