@@ -327,14 +327,8 @@ func adminPrivacy(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admin privacy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "markdown", "markdown (a table, as the README shows it) or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageErr(err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	switch *format {
 	case "markdown":
@@ -355,14 +349,8 @@ func adminNATSConfig(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var regions stringList
 	fs.Var(&regions, "region", "a region of the coop (repeat it; default: every region of France)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageErr(err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if len(regions) == 0 {
 		for r := range geo.Regions {
@@ -382,3 +370,18 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// parseFlags parses a command's flags, which take no arguments besides:
+// a bad one is a usage error, --help asks for the command's help.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	return nil
+}

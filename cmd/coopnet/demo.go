@@ -143,11 +143,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	dataDir := fs.String("data-dir", "./data/demo", "directory for the demo databases")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	port := fs.Int("port", 8080, "port of the first region; the others follow")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageErr(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *port < 1 || *port > 65535-len(demoCoop) {
 		return usageErr(fmt.Errorf("--port %d is out of range", *port))
