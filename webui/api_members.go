@@ -38,19 +38,14 @@ func (s *Server) login(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if wait, err := s.loginWait(c, req.Email); err != nil {
+	if wait, err := s.loginAttempt(c, req.Email); err != nil {
 		return err
 	} else if wait > 0 {
 		return apperr.New(apperr.RateLimited, "too many failed logins from this address: try again in %s", wait.Round(time.Second))
 	}
 	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
-		if apperr.CodeOf(err) == apperr.Unauthorised {
-			if err := s.loginFailed(c, req.Email); err != nil {
-				return err
-			}
-		}
-		return err
+		return err // counted as a failure by loginAttempt
 	}
 	if err := s.loginSucceeded(c, req.Email); err != nil {
 		return err

@@ -105,22 +105,19 @@ func (s *Server) setSessionCookie(c echo.Context, token string, ttl time.Duratio
 	})
 }
 
-// loginWait is how long a login from c for email must still wait (see
-// members.LoginWait); the answer carries it as Retry-After.
-func (s *Server) loginWait(c echo.Context, email string) (time.Duration, error) {
-	wait, err := s.opt.Members.LoginWait(c.Request().Context(), c.RealIP(), email, s.opt.Now())
+// loginAttempt counts a login attempt from c for email and reports how
+// long it must still wait first (see members.LoginAttempt); the answer
+// carries it as Retry-After.
+func (s *Server) loginAttempt(c echo.Context, email string) (time.Duration, error) {
+	wait, err := s.opt.Members.LoginAttempt(c.Request().Context(), c.RealIP(), email, s.opt.Now())
 	if err == nil && wait > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	}
 	return wait, err
 }
 
-// loginFailed counts a failed login.
-func (s *Server) loginFailed(c echo.Context, email string) error {
-	return s.opt.Members.LoginFailed(c.Request().Context(), c.RealIP(), email, s.opt.Now())
-}
-
-// loginSucceeded forgets the account's failures at this address.
+// loginSucceeded takes the attempt back and forgets the account's failures
+// at this address.
 func (s *Server) loginSucceeded(c echo.Context, email string) error {
-	return s.opt.Members.LoginSucceeded(c.Request().Context(), c.RealIP(), email)
+	return s.opt.Members.LoginSucceeded(c.Request().Context(), c.RealIP(), email, s.opt.Now())
 }

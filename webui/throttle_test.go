@@ -32,10 +32,12 @@ func (c *testClock) Add(d time.Duration) {
 // TestLoginThrottle: failing logins at will, from a hundred addresses or
 // ten times from ten, does not lock anyone (an admin here) out of their
 // account; an account failing at one address, and one address failing on
-// many accounts, wait longer and longer; the count is in the database, so
-// that a second replica (or the node after a restart) sees it; a success
-// forgets the account's failures at its address, and a day forgets
-// everything. Neither address nor e-mail is kept in clear.
+// many accounts, wait longer and longer, but not an account that logged in
+// from that address before; attempts sent all at once are held as one
+// after another; the count is in the database, so that a second replica
+// (or the node after a restart) sees it; a success forgets the account's
+// failures at its address, and a day forgets the rest. Neither address nor
+// e-mail is kept in clear.
 func TestLoginThrottle(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
@@ -107,16 +109,56 @@ func TestLoginThrottle(t *testing.T) {
 			t.Fatalf("the login page while waiting: %d %s", code, page)
 		}
 
-		// One address on many accounts.
+		// One address on many accounts: Claire, who logged in from there
+		// before, is not held up (a school's or an office's shared
+		// address); an account not known there waits.
 		const spray = "203.0.113.99"
+		if got, _ := login(r.srv.URL, spray, "claire@bfc.test", testPassword); got != 200 {
+			t.Fatalf("Claire at the shared address: %d", got)
+		}
 		for i := range members.AddressFreeFailures {
 			if got, _ := login(r.srv.URL, spray, fmt.Sprintf("nobody%d@bfc.test", i), "wrong password"); got != 401 {
 				t.Fatalf("address failure %d: %d", i+1, got)
 			}
 		}
 		login(r.srv.URL, spray, "nobody-else@bfc.test", "wrong password")
-		if got, after := login(r.srv.URL, spray, "claire@bfc.test", testPassword); got != 429 || after == "" {
-			t.Fatalf("an address past its failures, on another account: %d (Retry-After %q), want 429", got, after)
+		if got, after := login(r.srv.URL, spray, "admin@bfc.test", testPassword); got != 429 || after == "" {
+			t.Fatalf("an address past its failures, on an account not known there: %d (Retry-After %q), want 429", got, after)
+		}
+		if got, _ := login(replica.URL, spray, "claire@bfc.test", testPassword); got != 200 {
+			t.Fatalf("Claire, known at the shared address, after its failures: %d, want 200", got)
+		}
+
+		// A flood of attempts sent at once is held as if sent one after
+		// another: at most the free failures and one more reach the
+		// password check.
+		const flood = "203.0.113.150"
+		var wg sync.WaitGroup
+		statuses := make(chan int, 40)
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				base := r.srv.URL
+				if i%2 == 1 {
+					base = replica.URL
+				}
+				got, _ := login(base, flood, "jean@bfc.test", "wrong password")
+				statuses <- got
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		checked := 0
+		for st := range statuses {
+			if st == 401 {
+				checked++
+			} else if st != 429 {
+				t.Fatalf("an attempt of the flood: %d", st)
+			}
+		}
+		if checked > members.PairFreeFailures+1 {
+			t.Fatalf("%d of 40 attempts sent at once had their password checked, want at most %d", checked, members.PairFreeFailures+1)
 		}
 
 		// Nothing in clear.
@@ -140,13 +182,21 @@ func TestLoginThrottle(t *testing.T) {
 			t.Fatalf("a success after one failure: %d", got)
 		}
 
-		// A day forgets the rest, and the rows go.
-		clock.Add(members.LoginFailureMemory + time.Minute)
+		// A day forgets the failures, and their rows go; the known pairs
+		// stay, for a month.
+		clock.Add(members.PairFailureMemory + time.Minute)
 		login(r.srv.URL, "192.0.2.99", "nobody@bfc.test", "wrong password")
-		var n int64
-		db.Raw("SELECT COUNT(*) FROM login_failures").Scan(&n)
-		if n != 2 {
-			t.Errorf("%d rows of login failures a day on, want only the 2 of the last failure", n)
+		var old, known int64
+		db.Raw("SELECT COUNT(*) FROM login_failures WHERE last_at < ? AND succeeded_at IS NULL", clock.Now().Add(-time.Hour)).Scan(&old)
+		db.Raw("SELECT COUNT(*) FROM login_failures WHERE succeeded_at IS NOT NULL").Scan(&known)
+		if old != 0 || known != 4 {
+			t.Errorf("a day on: %d rows of old failures (want 0), %d known pairs (want 4: the admin, Jean twice, Claire)", old, known)
+		}
+		clock.Add(members.KnownPairFor)
+		login(r.srv.URL, "192.0.2.99", "nobody@bfc.test", "wrong password")
+		db.Raw("SELECT COUNT(*) FROM login_failures").Scan(&known)
+		if known != 2 {
+			t.Errorf("a month on: %d rows, want the last attempt's 2", known)
 		}
 	})
 }

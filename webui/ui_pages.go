@@ -107,7 +107,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		p.Errors = map[string]string{"": p.T(key, args...)}
 		return s.render(c, status, "login", p)
 	}
-	if wait, err := s.loginWait(c, email); err != nil {
+	if wait, err := s.loginAttempt(c, email); err != nil {
 		return err
 	} else if wait > 0 {
 		return fail(http.StatusTooManyRequests, "login.limited", waitText(wait))
@@ -115,9 +115,6 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	token, _, err := s.opt.Members.Login(c.Request().Context(), email, password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthorised || apperr.CodeOf(err) == apperr.Invalid {
-			if err := s.loginFailed(c, email); err != nil {
-				return err
-			}
 			return fail(http.StatusUnauthorized, "login.failed")
 		}
 		return err

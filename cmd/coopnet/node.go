@@ -122,6 +122,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		return nil, fmt.Errorf("--key-secret-file %s: %w", secretFile, err)
 	}
 	fcfg.KeySecret = bytes.TrimSpace(secret)
+	ms.SetThrottleSecret(fcfg.KeySecret)
 	fcfg.KeySecretFile = secretFile
 	if opt.Federation != nil {
 		opt.Federation(&fcfg)

@@ -114,6 +114,8 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	dummyPW []byte
+	// throttleKey is the HMAC key of login attempts (SetThrottleSecret).
+	throttleKey []byte
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedActor
