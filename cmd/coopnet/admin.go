@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ func openDB(ctx context.Context, cfg Config) (*storage.DB, error) {
 }
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	const synopsis = "coopnet admin member add|member list|member password|member deactivate|token|privacy|nats-config [settings]"
+	const synopsis = "coopnet admin member add|member list|member password|member deactivate|token|privacy|nats-config|nats-stream [settings]"
 	switch {
 	case len(args) >= 2 && args[0] == "member" && args[1] == "password":
 		return adminMemberPassword(ctx, args[2:], stdin, stdout, stderr, getenv)
@@ -36,6 +37,8 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return adminMemberList(ctx, args[2:], stdout, stderr, getenv)
 	case len(args) >= 1 && args[0] == "privacy":
 		return adminPrivacy(args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "nats-stream":
+		return adminNATSStream(ctx, args[1:], stdout, stderr, getenv)
 	case len(args) >= 1 && args[0] == "nats-config":
 		return adminNATSConfig(args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "token":
@@ -384,4 +387,46 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	return nil
+}
+
+// adminNATSStream creates the job stream on the coop's NATS, or brings its
+// settings to this version's, as the operators' user (the regions' nodes
+// may not: see bus.Permissions), and prints its state.
+func adminNATSStream(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("admin nats-stream", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg Config
+	fs.StringVar(&cfg.NATSURL, "nats-url", getenv("COOPNET_NATS_URL"), "the coop's NATS servers, with the operators' user (COOPNET_NATS_URL)")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", getenv("COOPNET_NATS_CREDS"), "a NATS credentials file (COOPNET_NATS_CREDS)")
+	fs.StringVar(&cfg.NATSNKey, "nats-nkey", getenv("COOPNET_NATS_NKEY"), "an nkey seed file (COOPNET_NATS_NKEY)")
+	replicas := getenv("COOPNET_NATS_REPLICAS")
+	if replicas == "" {
+		replicas = "1"
+	}
+	fs.StringVar(&replicas, "nats-replicas", replicas, "replicas of the job stream (COOPNET_NATS_REPLICAS)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(replicas)
+	if err != nil || n < 1 || n > 5 {
+		return usageErr(fmt.Errorf("--nats-replicas %q must be 1 to 5", replicas))
+	}
+	cfg.NATSReplicas = n
+	if cfg.NATSURL == "" {
+		return usageErr(errors.New("--nats-url (COOPNET_NATS_URL) is required: an embedded NATS server makes its stream itself"))
+	}
+	b, err := bus.Connect(ctx, bus.Config{URLs: cfg.NATSURL, Name: "coopnet-admin", CredsFile: cfg.NATSCreds,
+		NKeySeedFile: cfg.NATSNKey, Replicas: cfg.NATSReplicas}, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	st, err := b.JS.Stream(ctx, bus.JobsStream)
+	if err != nil {
+		return fmt.Errorf("the job stream: %w", err)
+	}
+	info := st.CachedInfo()
+	return printJSON(stdout, map[string]any{"stream": info.Config.Name, "subjects": info.Config.Subjects,
+		"replicas": info.Config.Replicas, "max_age": info.Config.MaxAge.String(), "messages": info.State.Msgs,
+		"consumers": info.State.Consumers})
 }

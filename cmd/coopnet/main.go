@@ -34,6 +34,7 @@ Usage:
   coopnet admin member deactivate --email E   a member leaves the coop
   coopnet admin privacy [--format markdown|json]   print the record of processing (RGPD)
   coopnet admin nats-config [--region r]...        print the regions' NATS users and permissions
+  coopnet admin nats-stream [--nats-url U]          create the job stream, as the NATS operators
   coopnet admin token --email E [--label L] [--expires 90d]   print a new API token for that member
   coopnet version              print the version
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/geo"
@@ -92,6 +96,22 @@ func startShippedNATS(t *testing.T) (start func(dir string) (*bus.Embedded, erro
 			ns.Shutdown()
 			return nil, fmt.Errorf("the NATS server did not start")
 		}
+		url := ns.ClientURL()
+		// No region's node may make the job stream: it stops, saying so.
+		_, err = bus.Connect(context.Background(), bus.Config{URLs: strings.Replace(url, "nats://", "nats://"+users["bretagne"], 1),
+			InboxPrefix: bus.InboxPrefix("bretagne")}, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), "coopnet admin nats-stream") {
+			ns.Shutdown()
+			return nil, fmt.Errorf("a region's node on a NATS without the job stream: %v", err)
+		}
+		// The operators make it.
+		var out, errOut bytes.Buffer
+		env := map[string]string{"COOPNET_NATS_URL": strings.Replace(url, "nats://", "nats://coopnet-ops:ops-password@", 1)}
+		if err := cmdAdmin(context.Background(), []string{"nats-stream"}, nil, &out, &errOut, func(k string) string { return env[k] }); err != nil ||
+			!strings.Contains(out.String(), `"stream": "COOPNET_JOBS"`) {
+			ns.Shutdown()
+			return nil, fmt.Errorf("coopnet admin nats-stream: %v %s %s", err, out.String(), errOut.String())
+		}
 		return &bus.Embedded{Server: ns}, nil
 	}, users, "coopnet-ops:ops-password@"
 }
@@ -159,6 +179,7 @@ func TestNATSPermissions(t *testing.T) {
 	}
 	for _, subject := range []string{
 		"$JS.API.STREAM.PURGE.COOPNET_JOBS", "$JS.API.STREAM.DELETE.COOPNET_JOBS", "$JS.API.STREAM.UPDATE.COOPNET_JOBS",
+		"$JS.API.STREAM.CREATE.OTHER",
 		"$JS.API.STREAM.MSG.GET.COOPNET_JOBS",
 		"$JS.API.CONSUMER.MSG.NEXT.COOPNET_JOBS.jobs-bourgogne-franche-comte",
 		"$JS.API.CONSUMER.DELETE.COOPNET_JOBS.jobs-bourgogne-franche-comte",
@@ -198,5 +219,22 @@ func TestNATSPermissions(t *testing.T) {
 	loads, err := c.node("bourgogne-franche-comte").n.routing.RegionLoads(t.Context())
 	if err != nil || len(loads) != 3 {
 		t.Fatalf("the regions' workload under the shipped permissions: %v %v", loads, err)
+	}
+
+	// A stream set up to copy the jobs elsewhere (by whoever could)
+	// stops a node at start.
+	cfg := bus.StreamConfig(1)
+	cfg.RePublish = &jetstream.RePublish{Source: "coopnet.v1.jobs.>", Destination: "elsewhere.>"}
+	opsJS, err := jetstream.New(c.natsConn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsJS.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bus.Connect(t.Context(), bus.Config{URLs: strings.Replace(url, "nats://", "nats://"+users["bretagne"], 1),
+		InboxPrefix: bus.InboxPrefix("bretagne")}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "copies its messages elsewhere") {
+		t.Fatalf("a node on a job stream that republishes: %v", err)
 	}
 }

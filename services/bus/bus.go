@@ -188,17 +188,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-// ensureStream creates the job stream if it is missing. It waits for the
-// server (RetryOnFailedConnect lets Connect return before the first
-// connection). A stream already there with other settings is updated
-// where this node may (the embedded server); under the coop's NATS
-// permissions (deploy/nats) a region's node may not change it, and says
-// so: the operators do, as the README's "NATS in production" tells.
-func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
+// StreamConfig is the job stream's configuration, with replicas.
+func StreamConfig(replicas int) jetstream.StreamConfig {
 	if replicas <= 0 {
 		replicas = 1
 	}
-	cfg := jetstream.StreamConfig{
+	return jetstream.StreamConfig{
 		Name:        JobsStream,
 		Description: "coopnet job offers and answers between regions",
 		Subjects:    []string{JobsSubjects},
@@ -209,45 +204,79 @@ func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
 		Duplicates:  10 * time.Minute,
 		MaxMsgSize:  1 << 20,
 	}
+}
+
+// ensureStream makes sure the job stream is there and coopnet's, waiting
+// for the server (RetryOnFailedConnect lets Connect return before the
+// first connection). A missing stream is created where this node may (the
+// embedded server; the operators' user): under the coop's NATS
+// permissions (deploy/nats) a region's node may neither create nor change
+// it, so that no region sets it up to copy the others' jobs elsewhere. A
+// stream that is not coopnet's, or that copies or takes messages from
+// elsewhere, stops the node; one with other settings (replicas, age) is
+// updated where this node may, else logged.
+func (b *Bus) ensureStream(ctx context.Context, replicas int) error {
+	want := StreamConfig(replicas)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := b.JS.CreateStream(cctx, cfg)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			err = b.streamDiffers(cctx, cfg)
+		st, err := b.JS.Stream(cctx, JobsStream)
+		switch {
+		case err == nil:
+			err = b.checkStream(cctx, st.CachedInfo().Config, want)
+			cancel()
+			return err
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			_, err = b.JS.CreateStream(cctx, want)
+			if err == nil {
+				cancel()
+				return nil
+			}
+			if permissionRefused(b.Conn) {
+				cancel()
+				return fmt.Errorf("bus: the job stream %s is missing and NATS does not let this node create it: "+
+					"have the operators create it (coopnet admin nats-stream, as %s)", JobsStream, OpsUser)
+			}
 		}
 		cancel()
-		if err == nil {
-			return nil
-		}
 		if last := b.Conn.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization") {
 			return fmt.Errorf("bus: NATS refused this node's credentials: %w", last)
 		}
-		if last := b.Conn.LastError(); last != nil && strings.Contains(strings.ToLower(last.Error()), "permissions violation") {
-			return fmt.Errorf("bus: NATS does not let this node use the job stream (see the README's \"NATS in production\"): %w", last)
+		if err != nil && permissionRefused(b.Conn) {
+			return fmt.Errorf("bus: NATS does not let this node use the job stream (see the README's \"NATS in production\"): %w", b.Conn.LastError())
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("bus: create stream %s: %w", JobsStream, err)
+			return fmt.Errorf("bus: the job stream %s: %w", JobsStream, err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 }
 
-// streamDiffers handles a job stream that exists with other settings than
-// want: it updates it if this node may, else logs what differs.
-func (b *Bus) streamDiffers(ctx context.Context, want jetstream.StreamConfig) error {
-	st, err := b.JS.Stream(ctx, JobsStream)
-	if err != nil {
-		return err
-	}
-	have := st.CachedInfo().Config
+func permissionRefused(nc *nats.Conn) bool {
+	last := nc.LastError()
+	return last != nil && strings.Contains(strings.ToLower(last.Error()), "permissions violation")
+}
+
+// checkStream refuses a job stream that is not coopnet's or whose
+// messages go or come elsewhere, and updates one with other settings
+// where this node may.
+func (b *Bus) checkStream(ctx context.Context, have, want jetstream.StreamConfig) error {
 	if have.Retention != want.Retention || strings.Join(have.Subjects, ",") != JobsSubjects {
 		return fmt.Errorf("bus: the stream %s on NATS is not coopnet's (subjects %v, retention %v)", JobsStream, have.Subjects, have.Retention)
+	}
+	if have.RePublish != nil || have.Mirror != nil || len(have.Sources) > 0 || have.SubjectTransform != nil ||
+		have.AllowDirect || have.MirrorDirect {
+		return fmt.Errorf("bus: the stream %s on NATS copies its messages elsewhere or takes them from elsewhere "+
+			"(republish, mirror, sources, subject transform or direct get): have the operators remove that, the jobs are for their regions only", JobsStream)
+	}
+	if have.Replicas == want.Replicas && have.MaxAge == want.MaxAge && have.MaxMsgSize == want.MaxMsgSize &&
+		have.Duplicates == want.Duplicates && have.Storage == want.Storage {
+		return nil
 	}
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := b.JS.UpdateStream(uctx, want); err != nil {
-		b.log.Warn("the job stream's settings differ from this version's and this node may not change them: have the NATS operators update it",
+		b.log.Warn("the job stream's settings differ from this version's and this node may not change them: have the operators update it (coopnet admin nats-stream)",
 			"stream", JobsStream, "replicas", have.Replicas, "want_replicas", want.Replicas, "max_age", have.MaxAge, "want_max_age", want.MaxAge, "err", err)
 	}
 	return nil

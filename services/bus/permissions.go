@@ -28,16 +28,16 @@ const (
 //     acceptances and releases of its own tickets, and to its own inboxes
 //     (InboxPrefix): never another region's, where the answers to that
 //     region's questions and requests come;
-//   - on JetStream, create the job stream if it is missing and read its
-//     state (not change, purge or delete it), and create, read, pull from
-//     and acknowledge its own durable consumer, filtered on its own
-//     region's jobs: never another region's.
+//   - on JetStream, read the job stream's state (not create, change, purge
+//     or delete it: the operators create it, so that no region sets it up
+//     to copy the jobs elsewhere), and create, read, pull from and
+//     acknowledge its own durable consumer, filtered on its own region's
+//     jobs: never another region's.
 func Permissions(region string) (publish, subscribe []string) {
 	consumer := JobsStream + ".jobs-" + region
 	publish = []string{
 		subjRoute, subjStats, subjPresence, subjAccept + "*", subjRelease + "*", JobsSubjects,
 		"_INBOX.>",
-		"$JS.API.STREAM.CREATE." + JobsStream,
 		"$JS.API.STREAM.INFO." + JobsStream,
 		"$JS.API.CONSUMER.CREATE." + consumer + "." + SubjectPrefix + "jobs." + region + ".>",
 		"$JS.API.CONSUMER.INFO." + consumer,
@@ -61,6 +61,9 @@ func PasswordVariable(region string) string {
 	return "COOPNET_NATS_PASSWORD_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
 }
 
+// opsPasswordVariable holds OpsUser's password.
+const opsPasswordVariable = "COOPNET_NATS_PASSWORD_OPS"
+
 // OpsUser is the user of the configuration AuthorizationConfig writes that
 // may do everything: for the coop's operators (the nats CLI), to change
 // the stream's settings, look into it or repair it. No node uses it.
@@ -80,14 +83,17 @@ func AuthorizationConfig(regions []string) (string, error) {
 # from the server's configuration. One user per region, named after it,
 # whose node connects with COOPNET_NATS_URL=nats://<region>:<password>@...;
 # the passwords come from nats-server's environment (a missing one stops
-# the server at start). The operators' user may do everything.
+# the server at start): letters and digits, starting with a letter (the
+# configuration reads a number, or a brace, as something else). The
+# operators' user may do everything; it creates the job stream
+# ("coopnet admin nats-stream").
 authorization {
   users = [
-    {user: "` + OpsUser + `", password: $COOPNET_NATS_PASSWORD_OPS}
+    {user: "` + OpsUser + `", password: $` + opsPasswordVariable + `}
 `)
 	seen := map[string]bool{}
 	for _, r := range regions {
-		if !regionName.MatchString(r) || r == OpsUser {
+		if !regionName.MatchString(r) || r == OpsUser || PasswordVariable(r) == opsPasswordVariable {
 			return "", fmt.Errorf("bus: %q is not a region's name (lower-case letters, digits and dashes)", r)
 		}
 		if seen[r] {
