@@ -210,8 +210,21 @@ func TestNATSPermissions(t *testing.T) {
 	// Under these permissions the coop works: a job shared, then given
 	// back and taken by the next candidate; the workload of every region.
 	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail,
-		map[string]any{"reason": "Je ne peux plus, désolée."}, 200)
+	waitFor(t, "Marie's job given back", func() bool {
+		var out map[string]any
+		switch code := apiStatus(t, "POST", c.node("bretagne").url+"/api/v1/tickets/"+marieID+"/release", c.tokens[marieEmail],
+			map[string]any{"reason": "Je ne peux plus, désolée."}, &out); code {
+		case 200:
+			return true
+		case 503: // Jean's node slow to answer (a loaded machine): she tries again, as the page tells her
+			return false
+		case 409: // it answered the first time after all, too late for her node to hear it
+			return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+		default:
+			t.Fatalf("Marie gives the job back: %d %v", code, out)
+			return false
+		}
+	})
 	waitFor(t, "the job offered to the next candidate", func() bool {
 		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", jeanEmail, nil, 200)
 		return r["offered_to"] != nil && r["offered_to"] != c.handle(marieEmail)
