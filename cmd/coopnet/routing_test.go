@@ -160,7 +160,7 @@ func TestForwardRefusals(t *testing.T) {
 // assigns the ticket once; an expired offer accepted at the same time as
 // the next one loses.
 func TestExactlyOneAcceptance(t *testing.T) {
-	c := newCoop(t, 3*time.Second)
+	c := newCoop(t, 48*time.Hour) // offers expire when the test says (expireOffer), not when a loaded machine gets there
 	id := c.schoolTicket("Site web de l'école", "website", false, 16)
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
 	offer := c.offerFor("bretagne", marieEmail, id)
@@ -196,6 +196,7 @@ func TestExactlyOneAcceptance(t *testing.T) {
 		return byHandle[first] != ""
 	})
 	late := c.offerFor("bretagne", byHandle[first], id2)
+	c.expireOffer(id2)
 	var second string
 	waitFor(t, "the offer to pass on", func() bool {
 		second, _ = c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
@@ -242,12 +243,15 @@ func post(t *testing.T, url, token string) int {
 // whose node is down; the offer waits in JetStream and reaches her when the
 // node comes back; a withdrawn offer disappears from the inbox.
 func TestOfferToARegionThatIsDown(t *testing.T) {
-	c := newCoop(t, 4*time.Second)
+	c := newCoop(t, 48*time.Hour)
 	id := c.schoolTicket("Site web de l'école", "website", false, 16)
 	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
 	c.offerFor("bretagne", marieEmail, id)
 	c.node("bretagne").stop()
-	// Marie's offer expires; the next candidate is Gwen, in Bretagne, down.
+	// Marie's offer expires (its time is set past, rather than waited
+	// for: Gwen's, next, must not expire before she accepts it on a
+	// loaded machine); the next candidate is Gwen, in Bretagne, down.
+	c.expireOffer(id)
 	waitFor(t, "the offer to pass to Gwen", func() bool {
 		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
 		return r["offered_to"] == c.handle(gwenEmail)
@@ -809,6 +813,18 @@ func (c *coop) natsConn() *nats.Conn {
 	}
 	c.t.Cleanup(nc.Close)
 	return nc
+}
+
+// expireOffer makes the current offer of the ticket's routing (on its
+// region's node, Bourgogne-Franche-Comté) past its expiry, for the
+// tracker's next round.
+func (c *coop) expireOffer(ticketID string) {
+	c.t.Helper()
+	res := c.node("bourgogne-franche-comte").n.db.Exec("UPDATE routings SET offer_expires_at = ? WHERE ticket_id = ? AND state = 'offering'",
+		time.Now().Add(-time.Minute).UTC(), ticketID)
+	if res.Error != nil || res.RowsAffected != 1 {
+		c.t.Fatalf("expire the offer of %s: %v (%d routings)", ticketID, res.Error, res.RowsAffected)
+	}
 }
 
 // natsConnAs connects to the coop's NATS with region's inbox prefix, as
