@@ -94,10 +94,11 @@ type Service struct {
 	hooks storage.Hooks[*Client]
 }
 
-// OnChange sets the hooks run when a client is changed: within the
-// transaction, then after it commits. Set once, before serving.
+// OnChange adds a listener run when a client is changed: within the
+// transaction, then after it commits. Add listeners while
+// wiring, before serving; each gets every change (storage.Hooks).
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Client) error, after func()) {
-	s.hooks.Set(within, after)
+	s.hooks.Add(within, after)
 }
 
 // New returns the clients service.

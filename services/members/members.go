@@ -125,10 +125,11 @@ type Service struct {
 	hooks storage.Hooks[*Member]
 }
 
-// OnChange sets the hooks run when a member is created or changed: within
-// the transaction, then after it commits. Set once, before serving.
+// OnChange adds a listener run when a member is created or changed: within
+// the transaction, then after it commits. Add listeners while
+// wiring, before serving; each gets every change (storage.Hooks).
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, m *Member) error, after func()) {
-	s.hooks.Set(within, after)
+	s.hooks.Add(within, after)
 }
 
 type cachedActor struct {

@@ -86,10 +86,11 @@ func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
 	return &Service{db: db, tickets: ts, cfg: cfg}
 }
 
-// OnChange sets the hooks run when an event changes: within the
-// transaction, then after it commits. Set once, before serving.
+// OnChange adds a listener run when an event changes: within the
+// transaction, then after it commits. Add listeners while
+// wiring, before serving; each gets every change (storage.Hooks).
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
-	s.hooks.Set(within, after)
+	s.hooks.Add(within, after)
 }
 
 func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {

@@ -2,39 +2,70 @@ package storage
 
 import (
 	"context"
+	"sync"
 
 	"gorm.io/gorm"
 )
 
-// Hooks are what a service runs when one of its objects changes: Within,
-// inside the transaction that changed it (to queue what the change means
-// elsewhere, atomically with it), then After, once it committed. Set them
-// once, before serving; unset hooks do nothing.
+// Hooks are what a service runs when one of its objects changes, for each
+// listener registered: Within, inside the transaction that changed it (to
+// queue what the change means elsewhere, atomically with it), in the order
+// the listeners were added, the first error undoing the change; then
+// After, once it committed. Any number of listeners (federation today;
+// invoicing, notifications later) each get every change: adding one never
+// replaces another. Add them while wiring, before serving.
 type Hooks[T any] struct {
+	mu        sync.RWMutex
+	listeners []hook[T]
+}
+
+type hook[T any] struct {
 	within func(ctx context.Context, tx *gorm.DB, v T) error
 	after  func()
 }
 
-// Set sets the hooks.
-func (h *Hooks[T]) Set(within func(ctx context.Context, tx *gorm.DB, v T) error, after func()) {
-	h.within, h.after = within, after
+// Add adds a listener; either function may be nil.
+func (h *Hooks[T]) Add(within func(ctx context.Context, tx *gorm.DB, v T) error, after func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.listeners = append(h.listeners, hook[T]{within: within, after: after})
 }
 
-// Within runs the in-transaction hook.
+func (h *Hooks[T]) all() []hook[T] {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.listeners
+}
+
+// Within runs the listeners' in-transaction hooks, stopping at the first
+// error.
 func (h *Hooks[T]) Within(ctx context.Context, tx *gorm.DB, v T) error {
-	if h.within == nil {
-		return nil
+	for _, l := range h.all() {
+		if l.within != nil {
+			if err := l.within(ctx, tx, v); err != nil {
+				return err
+			}
+		}
 	}
-	return h.within(ctx, tx, v)
+	return nil
 }
 
-// After runs the after-commit hook.
+// After runs the listeners' after-commit hooks.
 func (h *Hooks[T]) After() {
-	if h.after != nil {
-		h.after()
+	for _, l := range h.all() {
+		if l.after != nil {
+			l.after()
+		}
 	}
 }
 
-// Active reports whether an in-transaction hook is set (to skip preparing
-// what only it would use).
-func (h *Hooks[T]) Active() bool { return h.within != nil }
+// Active reports whether a listener has an in-transaction hook (to skip
+// preparing what only one would use).
+func (h *Hooks[T]) Active() bool {
+	for _, l := range h.all() {
+		if l.within != nil {
+			return true
+		}
+	}
+	return false
+}

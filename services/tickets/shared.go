@@ -49,11 +49,12 @@ type Changed struct {
 	Remote bool
 }
 
-// OnChange sets the hooks run when a ticket changes: within the
+// OnChange adds a listener run when a ticket changes: within the
 // transaction, then after it commits (when the service made the
-// transaction). Set once, before serving.
+// transaction). Add listeners while
+// wiring, before serving; each gets every change (storage.Hooks).
 func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
-	s.hooks.Set(within, after)
+	s.hooks.Add(within, after)
 }
 
 func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
