@@ -93,7 +93,7 @@ func (s *Service) announceDirectory(ctx context.Context) error {
 		if !ok {
 			continue // a peer no longer configured
 		}
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			after := ""
 			for {
 				ms, err := s.members.List(ctx, members.ListOptions{After: after, Limit: 200})

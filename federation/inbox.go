@@ -248,7 +248,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 		tickets []string // the tickets whose state was applied: what waits for them is due
 	)
 	err := s.inboxWriting(func() error {
-		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			applied, tickets = 0, tickets[:0]
 			for i, row := range rows {
 				failed[i] = nil

@@ -56,7 +56,7 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 	done, failed := 0, 0
 	for _, r := range rows {
 		forgot := false
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			if s.db.Dialect == migrations.Postgres {
 				// The client, then the ticket, as the inbox writes them: a
 				// reopening applied meanwhile is seen below, not undone.

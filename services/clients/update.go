@@ -46,7 +46,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 	stale := &apperr.Error{Code: apperr.Conflict,
 		Message: fmt.Sprintf("the client was changed meanwhile (now version %d): reload it and apply your change again", c.Version),
 		Fields:  map[string]string{"version": "is stale"}}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Client{}).Where("id = ? AND version = ?", c.ID, in.Version).Updates(u)
 		if res.Error != nil {
 			return res.Error

@@ -80,7 +80,7 @@ func (s *Service) setPassword(ctx context.Context, memberID, password, keep stri
 	if err != nil {
 		return fmt.Errorf("members: hash password: %w", err)
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Model(&Member{}).Where("id = ?", memberID).
 			Updates(map[string]any{"password_hash": string(hash), "updated_at": storage.Now()}).Error; err != nil {
 			return err

@@ -103,7 +103,7 @@ func (s *Service) issue(ctx context.Context, memberID string, kind TokenKind, la
 		exp := now.Add(ttl)
 		row.ExpiresAt = &exp
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var active bool
 		if err := tx.Raw("SELECT active FROM members WHERE id = ?", memberID).Row().Scan(&active); err != nil || !active {
 			return ErrInactive

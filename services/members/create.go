@@ -147,7 +147,7 @@ func (s *Service) Create(ctx context.Context, by *Actor, in CreateInput) (*Membe
 // insert writes a new member and their skills in one transaction, choosing
 // a free handle when it has none.
 func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var taken int64
 		if err := tx.Model(&Member{}).Where("email = ?", m.Email).Count(&taken).Error; err != nil {
 			return err

@@ -36,7 +36,7 @@ func (s *Service) Deactivate(ctx context.Context, by *Actor, id string) (*Member
 		return m, nil
 	}
 	now := storage.Now()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Member{}).Where("id = ? AND active", id).
 			Updates(map[string]any{"active": false, "deactivated_at": now, "version": gorm.Expr("version + 1"), "updated_at": now})
 		if res.Error != nil || res.RowsAffected == 0 {

@@ -200,7 +200,7 @@ func (s *Service) ReviewSkill(ctx context.Context, by Actor, memberID, skill str
 		return nil, err
 	}
 	skill = strings.ToLower(strings.TrimSpace(skill))
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var p skillProposal
 		if err := tx.Where("member_id = ? AND skill = ?", memberID, skill).Take(&p).Error; err != nil {
 			return apperr.NotFoundf("%s has no proposal for %q", m.Name, skill)

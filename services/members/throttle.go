@@ -102,7 +102,7 @@ func (s *Service) LoginAttempt(ctx context.Context, addr, email string, now time
 	pair, address := s.throttleKeys(addr, email)
 	now = now.UTC()
 	var wait time.Duration
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// count adds the attempt to key unless it must wait, in one
 		// statement, so that replicas counting at once lose nothing and
 		// let nothing through.
@@ -155,7 +155,7 @@ func (s *Service) LoginAttempt(ctx context.Context, addr, email string, now time
 func (s *Service) LoginSucceeded(ctx context.Context, addr, email string, now time.Time) error {
 	pair, address := s.throttleKeys(addr, email)
 	now = now.UTC()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// Was it known? Then LoginAttempt did not count it at the address.
 		var known int64
 		if err := tx.Raw("SELECT COUNT(*) FROM login_failures WHERE key = ? AND succeeded_at > ?", pair, now.Add(-KnownPairFor)).

@@ -94,7 +94,7 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	}
 	updates["version"] = m.Version + 1
 	updates["updated_at"] = storage.Now()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Member{}).Where("id = ? AND version = ? AND active", id, in.Version).Updates(updates)
 		if res.Error != nil {
 			return res.Error

@@ -149,7 +149,7 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 	if t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID {
 		e.State = Accepted
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Create(e).Error; err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 	if e.State == state {
 		return &e, nil
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		e.State, e.UpdatedAt = state, storage.Now()
 		if err := tx.Model(&Event{}).Where("id = ?", e.ID).Updates(map[string]any{"state": state, "updated_at": e.UpdatedAt}).Error; err != nil {
 			return err

@@ -164,7 +164,7 @@ func (s *Service) EraseMember(ctx context.Context, by members.Actor, id, reason 
 	if err != nil {
 		return err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := s.members.EraseTx(ctx, tx, id); err != nil {
 			return err
 		}

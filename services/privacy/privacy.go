@@ -117,7 +117,7 @@ func (s *Service) ExportClient(ctx context.Context, by members.Actor, clientID s
 	}
 	out := &ClientExport{GeneratedAt: storage.Now(), Region: s.region, Client: held.Client, Sites: held.Sites, Assets: held.Assets,
 		KeptByLaw: keptByLaw, Notes: []string{invoiceNote}, Erasures: []Erasure{}}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if out.Tickets, err = s.tickets.OfClient(ctx, tx, clientID); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 	if open > 0 {
 		return apperr.New(apperr.Conflict, "%s has %d request(s) under way: close or cancel them before erasing its data", held.Client.Name, open)
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		recs, err := s.tickets.OfClient(ctx, tx, clientID)
 		if err != nil {
 			return err

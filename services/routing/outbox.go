@@ -87,7 +87,7 @@ func (s *Service) inTx(ctx context.Context, f func(tx *gorm.DB) error) error {
 // not wait for JetStream.
 func (s *Service) inTxThen(ctx context.Context, background bool, f func(tx *gorm.DB) error) error {
 	var pending []outboxRow
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// A new session, so that the setting is kept and statements do not
 		// accumulate on the one the setting created.
 		return f(tx.Set(outboxSetting, &pending).Session(&gorm.Session{}))

@@ -94,7 +94,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	// The origin took the job back: the offer is over, and this node's copy
 	// of its ticket ends now rather than when the origin's word arrives
 	// over ActivityPub.
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// "withdrawn", which a late "accepted" message does not undo.
 		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", o.ID).
 			Updates(map[string]any{"state": "withdrawn", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {

@@ -305,7 +305,7 @@ const maxSearchAttempts = 8
 // giveUp finds a ticket unroutable after searches that kept failing, so
 // that staff see it instead of a ticket "routing" for ever.
 func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
 			Updates(map[string]any{"state": "unroutable", "reason": reason, "updated_at": storage.Now()})
 		if res.Error != nil || res.RowsAffected == 0 {

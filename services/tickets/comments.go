@@ -35,7 +35,7 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	if internal {
 		action = "commented_internally"
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Create(c).Error; err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 	}
 	now := storage.Now()
 	var out *Ticket
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Exec(`INSERT INTO ticket_time (id, ticket_id, member_id, minutes, note, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			storage.NewID(), t.ID, by.ID, minutes, note, now).Error; err != nil {
 			return err

@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"context"
+	"sync"
+
+	"gorm.io/gorm"
+)
+
+// Transactions travel in the context: WithTx opens one and hands fn a
+// context that carries it, and Conn gives whoever holds that context the
+// connection to use, the transaction's or the database's. A method that
+// takes its connection from Conn works the same inside a caller's
+// transaction or on its own, so services write their tables safely
+// inside each other's transactions without passing *gorm.DB around.
+
+type txKey struct{}
+
+// txState is the transaction a context carries, with what waits for its
+// commit.
+type txState struct {
+	db    *DB
+	tx    *gorm.DB
+	mu    sync.Mutex
+	after []func()
+}
+
+// WithTx runs fn in a transaction and commits it if fn returns nil, else
+// rolls it back. fn's context carries the transaction (Conn); tx is the
+// same transaction, for code that still takes it as a parameter. Called
+// with a context that already carries one of db's transactions, it joins
+// it as a savepoint: fn's failure undoes fn's writes alone, and what fn
+// queued with AfterCommit waits for the outermost commit. Once the
+// outermost transaction commits, the functions queued with AfterCommit
+// run, in order; after a rollback they do not.
+func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *gorm.DB) error) error {
+	if outer, ok := ctx.Value(txKey{}).(*txState); ok && outer.db == db {
+		inner := &txState{db: db}
+		err := outer.tx.Transaction(func(tx *gorm.DB) error {
+			inner.tx = tx
+			return fn(context.WithValue(ctx, txKey{}, inner), tx)
+		})
+		if err == nil {
+			outer.mu.Lock()
+			outer.after = append(outer.after, inner.after...)
+			outer.mu.Unlock()
+		}
+		return err
+	}
+	st := &txState{db: db}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		st.tx = tx
+		return fn(context.WithValue(ctx, txKey{}, st), tx)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range st.after {
+		f()
+	}
+	return nil
+}
+
+// Conn is the connection for ctx: the transaction of db it carries, or db
+// itself, with ctx.
+func (db *DB) Conn(ctx context.Context) *gorm.DB {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == db {
+		return st.tx
+	}
+	return db.WithContext(ctx)
+}
+
+// InTx reports whether ctx carries a transaction of db.
+func (db *DB) InTx(ctx context.Context) bool {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	return ok && st.db == db
+}
+
+// AfterCommit runs f once the transaction ctx carries has committed (the
+// outermost one), or at once when ctx carries none. After a rollback f
+// does not run.
+func AfterCommit(ctx context.Context, f func()) {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		f()
+		return
+	}
+	st.mu.Lock()
+	st.after = append(st.after, f)
+	st.mu.Unlock()
+}

@@ -1,0 +1,106 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/storage/storagetest"
+)
+
+// TestTransactionInTheContext: what a method writes through Conn(ctx)
+// is in the caller's transaction when there is one (seen inside, kept on
+// commit, gone on rollback), on its own when there is none; a nested
+// WithTx is a savepoint; what waits for the commit runs after the
+// outermost commit only, and never after a rollback.
+func TestTransactionInTheContext(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.Exec("CREATE TABLE tx_probe (id TEXT PRIMARY KEY)").Error; err != nil {
+			t.Fatal(err)
+		}
+		// A method of some service, unaware of transactions.
+		insert := func(ctx context.Context, id string) error {
+			return db.Conn(ctx).Exec("INSERT INTO tx_probe (id) VALUES (?)", id).Error
+		}
+		committed := func(id string) bool { // seen from another connection
+			var n int64
+			db.SQL.QueryRowContext(ctx, db.Bind("SELECT COUNT(*) FROM tx_probe WHERE id = ?"), id).Scan(&n)
+			return n == 1
+		}
+		var log []string
+		boom := errors.New("boom")
+
+		// Outside a transaction: on its own, at once.
+		if err := insert(ctx, "alone"); err != nil || !committed("alone") || db.InTx(ctx) {
+			t.Fatalf("outside a transaction: %v", err)
+		}
+		storage.AfterCommit(ctx, func() { log = append(log, "at once") })
+
+		err := db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+			if !db.InTx(ctx) {
+				t.Error("the context carries no transaction")
+			}
+			if err := insert(ctx, "outer"); err != nil {
+				return err
+			}
+			var n int64
+			db.Conn(ctx).Raw("SELECT COUNT(*) FROM tx_probe WHERE id = 'outer'").Scan(&n)
+			if n != 1 {
+				t.Error("the transaction does not see its own write through Conn")
+			}
+			storage.AfterCommit(ctx, func() {
+				if committed("outer") { // it runs once the write is there for everyone
+					log = append(log, "outer")
+				}
+			})
+			// A savepoint that fails: its write goes, its waiters too.
+			if err := db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+				if err := insert(ctx, "inner-failed"); err != nil {
+					return err
+				}
+				storage.AfterCommit(ctx, func() { log = append(log, "inner-failed") })
+				return boom
+			}); !errors.Is(err, boom) {
+				t.Errorf("the failed savepoint returned %v", err)
+			}
+			// One that succeeds: its waiter waits for the outermost commit.
+			if err := db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+				storage.AfterCommit(ctx, func() { log = append(log, "inner") })
+				return insert(ctx, "inner")
+			}); err != nil {
+				return err
+			}
+			if len(log) != 1 {
+				t.Errorf("something ran before the commit: %v", log)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !committed("outer") || !committed("inner") || committed("inner-failed") {
+			t.Errorf("after the commit: outer %v, inner %v, inner-failed %v", committed("outer"), committed("inner"), committed("inner-failed"))
+		}
+		if got := strings.Join(log, "|"); got != "at once|outer|inner" {
+			t.Errorf("after the commit ran %q", got)
+		}
+
+		// A rollback: nothing kept, nothing run.
+		log = nil
+		err = db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+			storage.AfterCommit(ctx, func() { log = append(log, "rolled back") })
+			if err := insert(ctx, "rolled-back"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) || committed("rolled-back") || len(log) != 0 {
+			t.Errorf("a rollback: %v, kept %v, ran %v", err, committed("rolled-back"), log)
+		}
+	})
+}
