@@ -291,7 +291,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 // itself, the savepoint is rolled back and *failed says why; err is an error
 // of the database, which fails the whole batch.
 func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (applied *Activity, err error) {
-	err = tx.Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error { // a savepoint of ctx's transaction
 		// Claim: only one worker moves a row out of pending.
 		res := tx.Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
 			Updates(map[string]any{"state": "applied", "processed_at": time.Now().UTC(), "attempts": row.Attempts + 1})

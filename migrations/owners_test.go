@@ -31,7 +31,7 @@ var crossings = []string{
 	"services/privacy: offers", "services/privacy: routings", "services/privacy: ticket_comments",
 	"services/privacy: ticket_events", "services/privacy: ticket_time", "services/privacy: tickets",
 	"services/routing: members", "services/routing: ticket_history", "services/routing: tickets",
-	"services/tickets: clients", "services/tickets: skills",
+	"services/tickets: clients",
 }
 
 // tableRef finds the tables a SQL text names.

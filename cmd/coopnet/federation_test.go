@@ -93,3 +93,30 @@ func TestProfileChangeFederates(t *testing.T) {
 		})
 	}
 }
+
+// TestSkillLearntFromAPeer: a shared ticket's skill that the assignee's
+// node does not know yet (Jean's node has just added it to its
+// vocabulary) is added to that node's vocabulary with the ticket, in the
+// same transaction, rather than refused.
+func TestSkillLearntFromAPeer(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, marieID := c.sharedTicket("Site web et impression 3D")
+	bfc := c.node("bourgogne-franche-comte").n
+	if err := bfc.db.Exec("INSERT INTO skills (name, label_fr, label_en) VALUES ('impression-3d', 'Impression 3D', '3D printing')").Error; err != nil {
+		t.Fatal(err)
+	}
+	bfc.skills.Add(context.Background(), "impression-3d") // forgets the cached vocabulary
+	v := c.ticket(jeanID)["version"]
+	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "skill": "impression-3d"}, 200)
+	waitFor(t, "the new skill on Marie's copy", func() bool {
+		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["skill"] == "impression-3d"
+	})
+	var n int64
+	c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM skills WHERE name = 'impression-3d'").Scan(&n)
+	if n != 1 {
+		t.Fatalf("Bretagne's vocabulary has %d impression-3d", n)
+	}
+	if known, err := c.node("bretagne").n.skills.Known(context.Background(), "impression-3d"); err != nil || !known {
+		t.Fatalf("Bretagne's cached vocabulary does not know the new skill: %v %v", known, err)
+	}
+}

@@ -62,6 +62,22 @@ func (c *Catalog) load(ctx context.Context) error {
 	return nil
 }
 
+// Add adds name to the vocabulary, labelled with its name, unless it is
+// there, in the transaction ctx carries if any (storage.WithTx); the
+// cache forgets the vocabulary once that commits.
+func (c *Catalog) Add(ctx context.Context, name string) error {
+	if err := c.db.Conn(ctx).Exec(`INSERT INTO skills (name, label_fr, label_en) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		name, name, name).Error; err != nil {
+		return fmt.Errorf("skills: add %s: %w", name, err)
+	}
+	storage.AfterCommit(ctx, func() {
+		c.mu.Lock()
+		c.byName = nil
+		c.mu.Unlock()
+	})
+	return nil
+}
+
 // List returns the vocabulary sorted by name.
 func (c *Catalog) List(ctx context.Context) ([]Skill, error) {
 	if err := c.load(ctx); err != nil {

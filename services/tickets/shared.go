@@ -176,9 +176,8 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	}
 	// The skill vocabulary is the coop's: a skill another node has and
 	// this one does not yet is added rather than refused.
-	if err := tx.WithContext(ctx).Exec(`INSERT INTO skills (name, label_fr, label_en) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		st.Skill, st.Skill, st.Skill).Error; err != nil {
-		return false, fmt.Errorf("tickets: skill %s: %w", st.Skill, err)
+	if err := s.skills.Add(ctx, st.Skill); err != nil {
+		return false, err
 	}
 	cur, err := s.GetByAPID(ctx, tx, st.APID)
 	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
