@@ -89,7 +89,7 @@ func TestTablesHaveOneOwner(t *testing.T) {
 					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Table" && len(n.Args) == 1 {
 						if l, ok := n.Args[0].(*ast.BasicLit); ok {
 							s, _ := strconv.Unquote(l.Value)
-							note(pkg, strings.Fields(s+" ")[0], fset.Position(n.Pos()).String())
+							note(pkg, strings.Fields(s + " ")[0], fset.Position(n.Pos()).String())
 						}
 					}
 				case *ast.FuncDecl:
