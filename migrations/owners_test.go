@@ -30,7 +30,7 @@ var crossings = []string{
 	"services/planning: tickets",
 	"services/privacy: offers", "services/privacy: routings", "services/privacy: ticket_comments",
 	"services/privacy: ticket_events", "services/privacy: ticket_time", "services/privacy: tickets",
-	"services/routing: members", "services/routing: ticket_history", "services/routing: tickets",
+	"services/routing: ticket_history", "services/routing: tickets",
 	"services/tickets: clients",
 }
 

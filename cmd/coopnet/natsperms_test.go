@@ -233,6 +233,15 @@ func TestNATSPermissions(t *testing.T) {
 	if err != nil || len(loads) != 3 {
 		t.Fatalf("the regions' workload under the shipped permissions: %v %v", loads, err)
 	}
+	for _, l := range loads {
+		if l.Technicians < 1 || l.CapacityHours < l.Technicians {
+			t.Errorf("the workload of %s: %d technicians, %d hours a week", l.Region, l.Technicians, l.CapacityHours)
+		}
+	}
+	ml, err := c.node("bretagne").n.routing.MemberLoads(t.Context())
+	if err != nil || len(ml) < 2 || ml[0].WeeklyHours <= 0 {
+		t.Fatalf("Bretagne's members' loads: %+v %v", ml, err)
+	}
 
 	// A stream set up to copy the jobs elsewhere (by whoever could)
 	// stops a node at start.

@@ -283,6 +283,38 @@ func (s *Service) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// Left lists the members of this node who left the coop (deactivated,
+// not yet erased), as actors.
+func (s *Service) Left(ctx context.Context) ([]Actor, error) {
+	var rows []struct{ ID, Handle, Name, Role string }
+	if err := s.db.Conn(ctx).Raw(`SELECT id, handle, name, role FROM members WHERE NOT active ORDER BY id`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("members: who left: %w", err)
+	}
+	out := make([]Actor, len(rows))
+	for i, r := range rows {
+		out[i] = Actor{ID: r.ID, Handle: s.FullHandle(r.Handle), Name: r.Name, Role: Role(r.Role)}
+	}
+	return out, nil
+}
+
+// Capacity is an active technician of this node with their weekly hours:
+// what the coop's workload figures count.
+type Capacity struct {
+	ID          string
+	Name        string
+	WeeklyHours int
+}
+
+// Technicians lists this node's active technicians.
+func (s *Service) Technicians(ctx context.Context) ([]Capacity, error) {
+	var out []Capacity
+	if err := s.db.Conn(ctx).Raw(`SELECT id, name, weekly_hours FROM members WHERE active AND role = ?`, Technician).
+		Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("members: technicians: %w", err)
+	}
+	return out, nil
+}
+
 // SessionTTL is how long a login session lasts.
 func (s *Service) SessionTTL() time.Duration { return s.cfg.SessionTTL }
 

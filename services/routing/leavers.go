@@ -36,9 +36,17 @@ func (s *Service) SweepLeavers(ctx context.Context) (offers, jobs int, err error
 	s.holdMu.Lock()
 	s.holdCache = map[string]cachedHolders{}
 	s.holdMu.Unlock()
+	left, err := s.members.Left(ctx)
+	if err != nil || len(left) == 0 {
+		return 0, 0, err
+	}
+	ids := make([]string, len(left))
+	for i, m := range left {
+		ids[i] = m.ID
+	}
 	var pending []*Offer
-	if err := s.db.WithContext(ctx).Raw(`SELECT o.* FROM offers o JOIN members m ON m.id = o.member_id
-		WHERE NOT m.active AND o.state = 'pending' ORDER BY o.created_at`).Scan(&pending).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("member_id IN ? AND state = 'pending'", ids).Order("created_at").
+		Find(&pending).Error; err != nil {
 		return 0, 0, fmt.Errorf("routing: offers of members who left: %w", err)
 	}
 	var errs []error
@@ -57,26 +65,32 @@ func (s *Service) SweepLeavers(ctx context.Context) (offers, jobs int, err error
 	if offers > 0 {
 		s.book.invalidate()
 	}
-	var held []struct {
-		TicketID, MemberID, Handle, Name string
+	type held struct {
+		ticketID string
+		as       members.Actor
 	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT t.id AS ticket_id, m.id AS member_id, m.handle, m.name FROM tickets t
-		JOIN members m ON m.id = t.assignee_member_id WHERE NOT m.active AND t.status IN ? ORDER BY t.id`, releasable).
-		Scan(&held).Error; err != nil {
-		return offers, 0, fmt.Errorf("routing: jobs of members who left: %w", err)
+	var jobsHeld []held
+	for _, m := range left {
+		ids, err := s.tickets.AssignedTo(ctx, m.ID, releasable)
+		if err != nil {
+			return offers, 0, fmt.Errorf("routing: jobs of members who left: %w", err)
+		}
+		m.Role = members.Technician // giving a job back as its technician would
+		for _, id := range ids {
+			jobsHeld = append(jobsHeld, held{ticketID: id, as: m})
+		}
 	}
-	for _, h := range held {
-		as := members.Actor{ID: h.MemberID, Handle: s.members.FullHandle(h.Handle), Name: h.Name, Role: members.Technician}
-		_, err := s.Release(ctx, as, h.TicketID, leaverReason)
+	for _, h := range jobsHeld {
+		_, err := s.Release(ctx, h.as, h.ticketID, leaverReason)
 		switch {
 		case err == nil:
 			jobs++
 		case apperr.CodeOf(err) == apperr.Conflict:
 			// Not routed through the network (their own region's job given
 			// by hand): for staff to hand on; nothing to retry.
-			s.log.Info("routing: a job of a member who left is not a routed one", "ticket", h.TicketID, "err", err)
+			s.log.Info("routing: a job of a member who left is not a routed one", "ticket", h.ticketID, "err", err)
 		default:
-			errs = append(errs, fmt.Errorf("give back ticket %s: %w", h.TicketID, err))
+			errs = append(errs, fmt.Errorf("give back ticket %s: %w", h.ticketID, err))
 		}
 	}
 	return offers, jobs, errors.Join(errs...)

@@ -49,9 +49,13 @@ func (l *RegionLoad) validate(question string) error {
 func (s *Service) localLoad(ctx context.Context, question string) (RegionLoad, error) {
 	l := RegionLoad{V: wireVersion, Question: question, Region: s.cfg.Region}
 	db := s.db.WithContext(ctx)
-	if err := db.Raw(`SELECT COUNT(*), COALESCE(SUM(weekly_hours), 0) FROM members WHERE active AND role = 'technician'`).
-		Row().Scan(&l.Technicians, &l.CapacityHours); err != nil {
+	techs, err := s.members.Technicians(ctx)
+	if err != nil {
 		return l, fmt.Errorf("routing: capacity: %w", err)
+	}
+	for _, m := range techs {
+		l.Technicians++
+		l.CapacityHours += m.WeeklyHours
 	}
 	minutes, err := s.loadBook(ctx)
 	if err != nil {
@@ -180,13 +184,8 @@ type MemberLoad struct {
 // MemberLoads lists this node's active technicians with their load, by
 // name.
 func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
-	var rows []struct {
-		ID          string
-		Name        string
-		WeeklyHours int
-	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT id, name, weekly_hours FROM members WHERE active AND role = 'technician'`).
-		Scan(&rows).Error; err != nil {
+	rows, err := s.members.Technicians(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("routing: member loads: %w", err)
 	}
 	minutes, err := s.loadBook(ctx)

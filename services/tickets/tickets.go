@@ -264,6 +264,17 @@ type ListOptions struct {
 	Limit  int
 }
 
+// AssignedTo lists the ids of this node's tickets in one of the statuses
+// assigned to the member, oldest id first.
+func (s *Service) AssignedTo(ctx context.Context, memberID string, statuses []Status) ([]string, error) {
+	var ids []string
+	if err := s.db.Conn(ctx).Raw("SELECT id FROM tickets WHERE assignee_member_id = ? AND status IN ? ORDER BY id", memberID, statuses).
+		Scan(&ids).Error; err != nil {
+		return nil, fmt.Errorf("tickets: assigned to %s: %w", memberID, err)
+	}
+	return ids, nil
+}
+
 // List returns the tickets the actor may see, newest first.
 func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Ticket, error) {
 	q := s.visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
