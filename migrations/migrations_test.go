@@ -106,60 +106,6 @@ func TestApplyOnceConcurrently(t *testing.T) {
 	}
 }
 
-// TestDialectsHaveTheSameSchema: once migrated, both dialects have the same
-// tables, columns and named indexes (types differ by design: TIMESTAMPTZ and
-// DATETIME, and so on). A column or index a migration forgets in one
-// dialect — say, when SQLite rebuilds a table — fails here.
-func TestDialectsHaveTheSameSchema(t *testing.T) {
-	ctx := context.Background()
-	schema := map[migrations.Dialect]map[string]bool{}
-	for _, d := range storagetest.Dialects {
-		db, err := storage.Open(ctx, emptyURL(t, d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var columns, indexes string
-		if d == migrations.Postgres {
-			columns = `SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = current_schema()`
-			indexes = `SELECT tablename || ' index ' || indexname FROM pg_indexes WHERE schemaname = current_schema()
-				AND indexname NOT LIKE '%\_pkey' AND indexname NOT LIKE '%\_key'`
-		} else {
-			columns = `SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-				WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'`
-			indexes = `SELECT tbl_name || ' index ' || name FROM sqlite_master WHERE type = 'index'
-				AND name NOT LIKE 'sqlite\_autoindex\_%' ESCAPE '\'`
-		}
-		schema[d] = map[string]bool{}
-		for _, q := range []string{columns, indexes} {
-			var names []string
-			if err := db.Raw(q).Scan(&names).Error; err != nil {
-				t.Fatalf("%s: %v", d, err)
-			}
-			for _, n := range names {
-				schema[d][n] = true
-			}
-		}
-		if len(schema[d]) < 100 {
-			t.Fatalf("%s: only %d columns and indexes read", d, len(schema[d]))
-		}
-	}
-	pg, lite := schema[migrations.Postgres], schema[migrations.SQLite]
-	for n := range pg {
-		if !lite[n] {
-			t.Errorf("%s: in PostgreSQL, not in SQLite", n)
-		}
-	}
-	for n := range lite {
-		if !pg[n] {
-			t.Errorf("%s: in SQLite, not in PostgreSQL", n)
-		}
-	}
-}
-
 // TestOutboxRowsSignedOnUpgrade: migration 0009 marks the job messages
 // waiting in the outbox since before the upgrade that must now go out
 // signed (a receiving node drops them unsigned), and only those.
