@@ -76,7 +76,7 @@ func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *Activit
 	// From now on: no profile of theirs made before they left, delivered
 	// late, brings the copy back (a member's actor id is never reused: their
 	// handle stays taken on their node).
-	_, err := s.directory.Remove(ctx, tx, a.ObjectID, time.Now())
+	_, err := s.directory.Remove(ctx, a.ObjectID, time.Now())
 	return err
 }
 
@@ -146,6 +146,6 @@ func (s *Service) applyPersonUpdate(ctx context.Context, tx *gorm.DB, a *Activit
 	for _, sk := range p.Skills {
 		e.Skills = append(e.Skills, members.SkillLevel{Name: sk.Name, Level: sk.Level})
 	}
-	_, err = s.directory.Apply(ctx, tx, e)
+	_, err = s.directory.Apply(ctx, e)
 	return err
 }

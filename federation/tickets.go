@@ -339,7 +339,7 @@ func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 		extra["assignee"] = map[string]any{"handle": t.AssigneeHandle, "region": t.AssigneeRegion, "name": t.AssigneeName}
 	}
 	if withClient {
-		cl, err := s.clients.GetTx(ctx, tx, t.ClientID)
+		cl, err := s.clients.ByID(ctx, t.ClientID)
 		if err != nil {
 			return nil, err
 		}
@@ -503,11 +503,11 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 // the contact person, the exact place, and the places of the
 // interventions.
 func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) error {
-	cl, err := s.clients.GetTx(ctx, tx, t.ClientID)
+	cl, err := s.clients.ByID(ctx, t.ClientID)
 	if err != nil {
 		return err
 	}
-	if _, err := s.clients.UpsertShared(ctx, tx, t.APID, cl.TechnicianID, clients.SharedOf(cl).AfterJob()); err != nil {
+	if _, err := s.clients.UpsertShared(ctx, t.APID, cl.TechnicianID, clients.SharedOf(cl).AfterJob()); err != nil {
 		return err
 	}
 	// The job's record stays, its title and description scrubbed of the
@@ -516,7 +516,7 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 	if err := s.tickets.ScrubTx(ctx, tx, t.ID, routing.Scrub(t.Title, p), routing.Scrub(t.Description, p)); err != nil {
 		return err
 	}
-	return s.planning.ForgetPlaces(ctx, tx, t.APID)
+	return s.planning.ForgetPlaces(ctx, t.APID)
 }
 
 // heldOrAccepted checks, inside tx, that a ticket's state may be kept here
@@ -706,7 +706,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 		}
 		name = t.AssigneeName
 	} else {
-		e, err := s.directory.ByHandle(ctx, tx, handle)
+		e, err := s.directory.ByHandle(ctx, handle)
 		if apperr.CodeOf(err) == apperr.NotFound {
 			// Their profile may be on its way (a member who just joined):
 			// wait for it, as for a ticket; one that never comes is set
@@ -852,7 +852,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if loc, ok := o["location"].(map[string]any); ok {
 		in.Location, _ = str(loc, "name")
 	}
-	return s.planning.ApplyInvite(ctx, tx, t, in)
+	return s.planning.ApplyInvite(ctx, t, in)
 }
 
 // localAddressee is the handle of the member of this node an activity is
@@ -894,5 +894,5 @@ func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) err
 			at = limit
 		}
 	}
-	return s.planning.ApplyAnswer(ctx, tx, eventID, state, s.handleOfActor(a.Actor), at)
+	return s.planning.ApplyAnswer(ctx, eventID, state, s.handleOfActor(a.Actor), at)
 }

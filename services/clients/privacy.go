@@ -52,13 +52,13 @@ func (s *Service) ForPrivacy(ctx context.Context, by members.Actor, id string) (
 	return h, nil
 }
 
-// EraseTx anonymises, inside tx, a client with its sites and assets: the
+// Erase anonymises, inside tx, a client with its sites and assets: the
 // name, the contact, the addresses, the exact places (kept to 0.1°, about
 // 10 km, with the département), the hostnames and notes. Kinds, dates and
 // counts stay for the coop's figures. It applies to this node's clients
 // and to the copy of another region's (by its id here).
-func (s *Service) EraseTx(ctx context.Context, tx *gorm.DB, id string) error {
-	tx = tx.WithContext(ctx)
+func (s *Service) Erase(ctx context.Context, id string) error {
+	tx := s.db.Conn(ctx)
 	var c Client
 	if err := tx.Where("id = ?", id).Take(&c).Error; err != nil {
 		return fmt.Errorf("clients: erase %s: %w", id, err)
@@ -88,7 +88,8 @@ func (s *Service) EraseTx(ctx context.Context, tx *gorm.DB, id string) error {
 
 // SharedCopy is the local id of the client of another region's ticket
 // (apID) held on this node, or "" when there is none.
-func (s *Service) SharedCopy(ctx context.Context, tx *gorm.DB, apID string) (string, error) {
+func (s *Service) SharedCopy(ctx context.Context, apID string) (string, error) {
+	tx := s.db.Conn(ctx)
 	var ids []string
 	if err := tx.WithContext(ctx).Model(&Client{}).Where("origin_ap_id = ?", apID).Pluck("id", &ids).Error; err != nil {
 		return "", fmt.Errorf("clients: copy of %s: %w", apID, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/coopnet/coopnet/services/apperr"
@@ -46,9 +45,10 @@ func (sh Shared) AfterJob() Shared {
 	return sh
 }
 
-// GetTx reads a client inside a transaction, whoever asks (federation acts
+// ByID reads a client inside a transaction, whoever asks (federation acts
 // for the node).
-func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Client, error) {
+func (s *Service) ByID(ctx context.Context, id string) (*Client, error) {
+	tx := s.db.Conn(ctx)
 	var c Client
 	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return nil, fmt.Errorf("clients: get %s: %w", id, err)
@@ -77,7 +77,8 @@ func (sh *Shared) check() error {
 // UpsertShared keeps, inside tx, the client of another region's ticket
 // (identified by the ticket's ActivityPub id) as the tracker last sent it,
 // in the charge of the member who works on it, and returns its local id.
-func (s *Service) UpsertShared(ctx context.Context, tx *gorm.DB, ticketAPID, technicianID string, sh Shared) (string, error) {
+func (s *Service) UpsertShared(ctx context.Context, ticketAPID, technicianID string, sh Shared) (string, error) {
+	tx := s.db.Conn(ctx)
 	if err := sh.check(); err != nil {
 		return "", err
 	}

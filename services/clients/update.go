@@ -54,7 +54,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		if res.RowsAffected == 0 {
 			return stale
 		}
-		cur, err := s.GetTx(ctx, tx, c.ID)
+		cur, err := s.ByID(ctx, c.ID)
 		if err != nil {
 			return err
 		}

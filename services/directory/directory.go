@@ -126,7 +126,8 @@ func New(db *storage.DB, region, host string) *Service {
 // is as recent or more: an older or repeated Update changes nothing, so
 // updates may arrive late, twice or out of order. It reports whether the
 // copy changed.
-func (s *Service) Apply(ctx context.Context, tx *gorm.DB, e Entry) (bool, error) {
+func (s *Service) Apply(ctx context.Context, e Entry) (bool, error) {
+	tx := s.db.Conn(ctx)
 	if err := e.Check(); err != nil {
 		return false, err
 	}
@@ -262,7 +263,8 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
 
 // ByHandle returns, inside tx, the copy of another region's member by
 // their full handle (name@host).
-func (s *Service) ByHandle(ctx context.Context, tx *gorm.DB, handle string) (*Entry, error) {
+func (s *Service) ByHandle(ctx context.Context, handle string) (*Entry, error) {
+	tx := s.db.Conn(ctx)
 	var r entryRow
 	err := tx.WithContext(ctx).Where("handle = ?", strings.ToLower(handle)).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -278,8 +280,8 @@ func (s *Service) ByHandle(ctx context.Context, tx *gorm.DB, handle string) (*En
 // Remove deletes, inside tx, the copy of a member who left their region's
 // node (Delete{Person}) at time at, with their skills, and remembers when
 // they left; it reports whether there was a copy.
-func (s *Service) Remove(ctx context.Context, tx *gorm.DB, apID string, at time.Time) (bool, error) {
-	tx = tx.WithContext(ctx)
+func (s *Service) Remove(ctx context.Context, apID string, at time.Time) (bool, error) {
+	tx := s.db.Conn(ctx)
 	if err := tx.Exec(`INSERT INTO directory_left (ap_id, left_at) VALUES (?, ?)
 		ON CONFLICT (ap_id) DO UPDATE SET left_at = excluded.left_at`, apID, at.UTC()).Error; err != nil {
 		return false, fmt.Errorf("directory: remove %s: %w", apID, err)

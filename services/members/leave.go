@@ -59,21 +59,12 @@ func (s *Service) Deactivate(ctx context.Context, by *Actor, id string) (*Member
 	return s.Get(ctx, id)
 }
 
-// Inactive lists the ids of the members who left the coop (for the
-// routing's sweep of their offers and jobs).
-func (s *Service) Inactive(ctx context.Context) ([]string, error) {
-	var ids []string
-	if err := s.db.WithContext(ctx).Model(&Member{}).Where("NOT active").Pluck("id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("members: inactive: %w", err)
-	}
-	return ids, nil
-}
-
-// EraseTx anonymises, inside tx, what this node holds of a member who left
+// Erase anonymises, inside tx, what this node holds of a member who left
 // the coop: name, e-mail, home place, skills and proposals; the password
 // is made unusable. Their handle and id stay, as the pseudonym their work
 // is recorded under (tickets, time, history: the coop's figures).
-func (s *Service) EraseTx(ctx context.Context, tx *gorm.DB, id string) error {
+func (s *Service) Erase(ctx context.Context, id string) error {
+	tx := s.db.Conn(ctx)
 	var m Member
 	if err := tx.WithContext(ctx).Where("id = ?", id).Take(&m).Error; err != nil {
 		return apperr.NotFoundf("no member %q on this node", id)

@@ -269,9 +269,10 @@ type Invitation struct {
 	Location   string
 }
 
-// ApplyInvite keeps, inside tx, an invitation received for the assignee of
+// ApplyInvite keeps, in the transaction ctx carries, an invitation received for the assignee of
 // ticket t (this node's copy): new, or moved (its answer is asked again).
-func (s *Service) ApplyInvite(ctx context.Context, tx *gorm.DB, t *tickets.Ticket, in Invitation) error {
+func (s *Service) ApplyInvite(ctx context.Context, t *tickets.Ticket, in Invitation) error {
+	tx := s.db.Conn(ctx)
 	var v apperr.Validation
 	checkTimes(&v, &in.Start, &in.End)
 	in.Location = validate.Text(&v, "location", in.Location, 0, 300, false)
@@ -310,11 +311,12 @@ func (s *Service) ApplyInvite(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 	return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
 }
 
-// ForgetPlaces erases, inside tx, the places of the interventions on this
+// ForgetPlaces erases, in the transaction ctx carries, the places of the interventions on this
 // node's copy of another region's ticket ticketAPID (federation calls it
 // for copies only): once the job is over, the
 // client's address is not kept where no work for them is done.
-func (s *Service) ForgetPlaces(ctx context.Context, tx *gorm.DB, ticketAPID string) error {
+func (s *Service) ForgetPlaces(ctx context.Context, ticketAPID string) error {
+	tx := s.db.Conn(ctx)
 	err := tx.WithContext(ctx).Model(&Event{}).
 		Where("ticket_id IN (SELECT id FROM tickets WHERE ap_id = ?)", ticketAPID).
 		Updates(map[string]any{"location": "", "updated_at": storage.Now()}).Error
@@ -324,11 +326,12 @@ func (s *Service) ForgetPlaces(ctx context.Context, tx *gorm.DB, ticketAPID stri
 	return nil
 }
 
-// ApplyAnswer records, inside tx, the answer the attendee's node sent to
+// ApplyAnswer records, in the transaction ctx carries, the answer the attendee's node sent to
 // an invitation of this node; from must be the attendee's full handle, at
 // when they gave it. Answers may arrive out of order: one older than the
 // last applied is ignored.
-func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state, from string, at time.Time) error {
+func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string, at time.Time) error {
+	tx := s.db.Conn(ctx)
 	var e Event
 	err := tx.WithContext(ctx).Where("ap_id = ?", eventAPID).Take(&e).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -362,9 +365,10 @@ func (s *Service) ApplyAnswer(ctx context.Context, tx *gorm.DB, eventAPID, state
 	return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t, Remote: true})
 }
 
-// OfTickets returns, inside tx, the interventions on tickets ids (a
+// OfTickets returns, in the transaction ctx carries, the interventions on tickets ids (a
 // client's export), by start.
-func (s *Service) OfTickets(ctx context.Context, tx *gorm.DB, ids []string) ([]*Event, error) {
+func (s *Service) OfTickets(ctx context.Context, ids []string) ([]*Event, error) {
+	tx := s.db.Conn(ctx)
 	out := []*Event{}
 	if len(ids) == 0 {
 		return out, nil
@@ -375,9 +379,10 @@ func (s *Service) OfTickets(ctx context.Context, tx *gorm.DB, ids []string) ([]*
 	return out, nil
 }
 
-// EraseTicketsTx erases, inside tx, the places of the interventions on
+// EraseTickets erases, in the transaction ctx carries, the places of the interventions on
 // tickets ids (a client's erasure); their times stay.
-func (s *Service) EraseTicketsTx(ctx context.Context, tx *gorm.DB, ids []string) error {
+func (s *Service) EraseTickets(ctx context.Context, ids []string) error {
+	tx := s.db.Conn(ctx)
 	if len(ids) == 0 {
 		return nil
 	}

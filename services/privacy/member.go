@@ -165,7 +165,7 @@ func (s *Service) EraseMember(ctx context.Context, by members.Actor, id, reason 
 		return err
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		if err := s.members.EraseTx(ctx, tx, id); err != nil {
+		if err := s.members.Erase(ctx, id); err != nil {
 			return err
 		}
 		for _, st := range []struct {

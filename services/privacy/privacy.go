@@ -125,7 +125,7 @@ func (s *Service) ExportClient(ctx context.Context, by members.Actor, clientID s
 		for _, r := range out.Tickets {
 			ids, apIDs = append(ids, r.Ticket.ID), append(apIDs, r.APID)
 		}
-		if out.Interventions, err = s.planning.OfTickets(ctx, tx, ids); err != nil {
+		if out.Interventions, err = s.planning.OfTickets(ctx, ids); err != nil {
 			return err
 		}
 		out.SharedWith = []Delivery{}
@@ -195,19 +195,19 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 		for _, r := range recs {
 			ids = append(ids, r.Ticket.ID)
 		}
-		events, err := s.planning.OfTickets(ctx, tx, ids)
+		events, err := s.planning.OfTickets(ctx, ids)
 		if err != nil {
 			return err
 		}
 		related := s.relatedIDs(&ClientExport{Tickets: recs, Interventions: events})
-		if err := s.clients.EraseTx(ctx, tx, clientID); err != nil {
+		if err := s.clients.Erase(ctx, clientID); err != nil {
 			return err
 		}
 		e, err := s.tickets.EraseClientTx(ctx, tx, clientID)
 		if err != nil {
 			return err
 		}
-		if err := s.planning.EraseTicketsTx(ctx, tx, e.IDs); err != nil {
+		if err := s.planning.EraseTickets(ctx, e.IDs); err != nil {
 			return err
 		}
 		if err := routing.EraseTicketsTx(ctx, tx, e.IDs, e.APIDs); err != nil {
@@ -236,18 +236,18 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 // ticket (apID) and what it held of its client, when the ticket's node
 // says the client's data was erased there.
 func (s *Service) EraseCopyTx(ctx context.Context, tx *gorm.DB, apID string) error {
-	copyID, err := s.clients.SharedCopy(ctx, tx, apID)
+	copyID, err := s.clients.SharedCopy(ctx, apID)
 	if err != nil || copyID == "" {
 		return err
 	}
-	if err := s.clients.EraseTx(ctx, tx, copyID); err != nil {
+	if err := s.clients.Erase(ctx, copyID); err != nil {
 		return err
 	}
 	e, err := s.tickets.EraseClientTx(ctx, tx, copyID)
 	if err != nil {
 		return err
 	}
-	if err := s.planning.EraseTicketsTx(ctx, tx, e.IDs); err != nil {
+	if err := s.planning.EraseTickets(ctx, e.IDs); err != nil {
 		return err
 	}
 	if err := routing.EraseTicketsTx(ctx, tx, e.IDs, append(e.APIDs, apID)); err != nil {

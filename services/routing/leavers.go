@@ -51,7 +51,7 @@ func (s *Service) SweepLeavers(ctx context.Context) (offers, jobs int, err error
 	}
 	var errs []error
 	for _, o := range pending {
-		err := s.inTx(ctx, func(tx *gorm.DB) error {
+		err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			declined, err := s.declineTx(ctx, tx, o, declinedLeft)
 			if declined {
 				offers++

@@ -190,7 +190,7 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 		stored, err = res.RowsAffected == 1, res.Error
 	} else {
-		err = s.inTx(ctx, func(tx *gorm.DB) error {
+		err = s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 			if stored, ended = res.RowsAffected == 1, false; res.Error != nil || !stored {
 				return res.Error
@@ -446,7 +446,7 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 	if o.State != "pending" {
 		return apperr.New(apperr.Conflict, "this offer is %s", o.State)
 	}
-	err = s.inTx(ctx, func(tx *gorm.DB) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		declined, err := s.declineTx(ctx, tx, o, reason)
 		if err == nil && !declined {
 			err = apperr.New(apperr.Conflict, "this offer was answered meanwhile")

@@ -76,21 +76,22 @@ func answerID(kind, offerID string) string { return kind + "-" + offerID + "-" +
 // messages it enqueues.
 const outboxSetting = "coopnet:outbox"
 
-// inTx runs f in a transaction and, once it has committed, publishes at
-// once the messages f enqueued (the outbox loop retries any that fail).
-func (s *Service) inTx(ctx context.Context, f func(tx *gorm.DB) error) error {
+// inTx runs f in a transaction (which f's context carries) and, once it
+// has committed, publishes at once the messages f enqueued (the outbox
+// loop retries any that fail).
+func (s *Service) inTx(ctx context.Context, f func(ctx context.Context, tx *gorm.DB) error) error {
 	return s.inTxThen(ctx, false, f)
 }
 
 // inTxThen is inTx; with background, the messages are published by another
 // goroutine, so that the caller (an acceptance waiting for its answer) does
 // not wait for JetStream.
-func (s *Service) inTxThen(ctx context.Context, background bool, f func(tx *gorm.DB) error) error {
+func (s *Service) inTxThen(ctx context.Context, background bool, f func(ctx context.Context, tx *gorm.DB) error) error {
 	var pending []outboxRow
 	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// A new session, so that the setting is kept and statements do not
 		// accumulate on the one the setting created.
-		return f(tx.Set(outboxSetting, &pending).Session(&gorm.Session{}))
+		return f(ctx, tx.Set(outboxSetting, &pending).Session(&gorm.Session{}))
 	})
 	switch {
 	case err != nil || len(pending) == 0:

@@ -184,7 +184,7 @@ func (s *Service) answerRelease(ctx context.Context, m *nats.Msg) {
 // the same. staff is the handle of the staff member taking the job back,
 // or "" when the assignee's node asks (with their secret).
 func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff string) ReleaseReply {
-	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
+	err := s.inTxThen(ctx, true, func(ctx context.Context, tx *gorm.DB) error {
 		r, err := routingTx(tx, req.RoutingID)
 		if err != nil {
 			return err

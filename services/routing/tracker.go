@@ -115,7 +115,7 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	mv, err := s.tickets.PlanMove(t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
 		tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
 	if err == nil {
-		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, mv) })
+		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, mv) })
 		if err != nil {
 			err = mv.Failed(err, 0)
 		}
@@ -389,7 +389,7 @@ func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Tic
 	if err != nil {
 		return err
 	}
-	if err := s.db.Pipeline(ctx, p.stmts, func(tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, p.move) }); err != nil {
+	if err := s.db.Pipeline(ctx, p.stmts, func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, p.move) }); err != nil {
 		return p.failed(err)
 	}
 	p.count()
@@ -534,7 +534,7 @@ const whySuperseded = "offer_superseded"
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
 func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, why string) error {
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -691,7 +691,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 		return
 	}
 	for _, r := range stale {
-		err := s.inTx(ctx, func(tx *gorm.DB) error {
+		err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, r.State).
 				Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()})
 			if res.Error != nil || res.RowsAffected == 0 || r.State != "offering" || r.OfferID == nil {
@@ -739,7 +739,7 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 // again for an offer already won answers the same.
 func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
 	var ticket *tickets.Ticket
-	err := s.inTxThen(ctx, true, func(tx *gorm.DB) error {
+	err := s.inTxThen(ctx, true, func(ctx context.Context, tx *gorm.DB) error {
 		r, err := routingTx(tx, req.RoutingID)
 		if err != nil {
 			return err

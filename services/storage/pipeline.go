@@ -65,15 +65,17 @@ func (db *DB) RunStmts(ctx context.Context, tx *gorm.DB, stmts []Stmt) error {
 // guard's failure is known once they all ran, and rolls them all back).
 // On SQLite, where there is no network, they run one after the other in a
 // gorm transaction. more runs in the same transaction (the statements that
-// depend on what stmts did: hooks of other services); it may be nil.
-func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(tx *gorm.DB) error) error {
-	if db.Dialect != migrations.Postgres {
-		return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// depend on what stmts did: hooks of other services), with a context that
+// carries it (Conn, AfterCommit); it may be nil. Called inside a
+// transaction, it runs in it, as a savepoint.
+func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(ctx context.Context, tx *gorm.DB) error) error {
+	if db.Dialect != migrations.Postgres || db.InTx(ctx) {
+		return db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			if err := db.RunStmts(ctx, tx, stmts); err != nil {
 				return err
 			}
 			if more != nil {
-				return more(tx)
+				return more(ctx, tx)
 			}
 			return nil
 		})
@@ -115,10 +117,12 @@ func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(tx *gorm.DB)
 		}
 		return first
 	})
+	st := &txState{db: db}
 	if err == nil && more != nil {
 		g := db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
 		g.Statement.ConnPool = tx
-		err = more(g)
+		st.tx = g
+		err = more(context.WithValue(ctx, txKey{}, st), g) // more's context carries the transaction, as WithTx's
 	}
 	if err != nil {
 		if tx.open {
@@ -128,7 +132,13 @@ func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(tx *gorm.DB)
 		}
 		return err
 	}
-	return tx.commit(ctx)
+	if err := tx.commit(ctx); err != nil {
+		return err
+	}
+	for _, f := range st.after {
+		f()
+	}
+	return nil
 }
 
 // pinnedTx is the transaction Pipeline opened on one connection, as gorm

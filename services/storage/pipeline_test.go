@@ -62,21 +62,23 @@ func TestPipeline(t *testing.T) {
 
 		// Applied, with what more did in the same transaction.
 		var inMore int
-		err := db.Pipeline(ctx, []storage.Stmt{bump, insert("b")}, func(tx *gorm.DB) error {
-			// more sees what the statements did.
-			if err := tx.Raw("SELECT n FROM pipe_test WHERE id = 'a'").Scan(&inMore).Error; err != nil {
+		committed := false
+		err := db.Pipeline(ctx, []storage.Stmt{bump, insert("b")}, func(ctx context.Context, tx *gorm.DB) error {
+			// more sees what the statements did, through its context too.
+			if err := db.Conn(ctx).Raw("SELECT n FROM pipe_test WHERE id = 'a'").Scan(&inMore).Error; err != nil {
 				return err
 			}
+			storage.AfterCommit(ctx, func() { committed = true })
 			return tx.Exec("INSERT INTO pipe_test (id, n) VALUES ('c', 3)").Error
 		})
-		if err != nil || inMore != 2 {
-			t.Fatalf("Pipeline: %v (more read n = %d, want 2)", err, inMore)
+		if err != nil || inMore != 2 || !committed {
+			t.Fatalf("Pipeline: %v (more read n = %d, want 2; after the commit ran: %v)", err, inMore, committed)
 		}
 		want = map[string]int{"a": 2, "b": 0, "c": 3}
 		check("applied")
 
 		// A guard that fails: nothing applied, even the statements after it.
-		err = db.Pipeline(ctx, []storage.Stmt{insert("d"), bump, insert("e")}, func(*gorm.DB) error {
+		err = db.Pipeline(ctx, []storage.Stmt{insert("d"), bump, insert("e")}, func(context.Context, *gorm.DB) error {
 			t.Error("more ran after a failed guard")
 			return nil
 		})
@@ -93,15 +95,15 @@ func TestPipeline(t *testing.T) {
 
 		// more fails: nothing applied.
 		boom := errors.New("boom")
-		if err := db.Pipeline(ctx, []storage.Stmt{insert("g")}, func(*gorm.DB) error { return boom }); !errors.Is(err, boom) {
+		if err := db.Pipeline(ctx, []storage.Stmt{insert("g")}, func(context.Context, *gorm.DB) error { return boom }); !errors.Is(err, boom) {
 			t.Fatalf("more failed: %v", err)
 		}
 		check("more failed")
 
-		// A gorm transaction inside more is a savepoint of Pipeline's: its
+		// A transaction inside more is a savepoint of Pipeline's: its
 		// rollback leaves the rest, which commits.
-		err = db.Pipeline(ctx, []storage.Stmt{insert("h")}, func(tx *gorm.DB) error {
-			if err := tx.Transaction(func(tx *gorm.DB) error {
+		err = db.Pipeline(ctx, []storage.Stmt{insert("h")}, func(ctx context.Context, tx *gorm.DB) error {
+			if err := db.WithTx(ctx, func(_ context.Context, tx *gorm.DB) error {
 				if err := tx.Exec("INSERT INTO pipe_test (id, n) VALUES ('i', 9)").Error; err != nil {
 					return err
 				}
@@ -120,7 +122,7 @@ func TestPipeline(t *testing.T) {
 		if db.Dialect == migrations.Postgres {
 			// more ignores a failed statement: PostgreSQL has rolled the
 			// transaction back, and Pipeline says so instead of "committed".
-			err = db.Pipeline(ctx, []storage.Stmt{insert("k")}, func(tx *gorm.DB) error {
+			err = db.Pipeline(ctx, []storage.Stmt{insert("k")}, func(_ context.Context, tx *gorm.DB) error {
 				_ = tx.Exec("INSERT INTO pipe_test (id, n) VALUES ('a', 0)").Error
 				return nil
 			})

@@ -194,7 +194,7 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	}
 	var clientID string
 	if st.Client != nil {
-		if clientID, err = s.clients.UpsertShared(ctx, tx, st.APID, memberID, *st.Client); err != nil {
+		if clientID, err = s.clients.UpsertShared(ctx, st.APID, memberID, *st.Client); err != nil {
 			return false, err
 		}
 	}
