@@ -41,7 +41,7 @@ func (s *Service) getTicket(c echo.Context) error {
 		return notFound
 	}
 	ctx := r.Context()
-	t, err := s.tickets.GetByAPID(ctx, s.db.DB, s.cfg.PublicURL+"/tickets/"+c.Param("id"))
+	t, err := s.tickets.GetByAPID(ctx, s.cfg.PublicURL+"/tickets/"+c.Param("id"))
 	if apperr.CodeOf(err) == apperr.NotFound || (err == nil && (t.OriginRegion != s.cfg.Region || handleHost(t.AssigneeHandle) != host)) {
 		return notFound
 	}

@@ -69,7 +69,7 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 		if err := s.precheckTracked(ctx, a, ticketID, sender); err != nil {
 			return err
 		}
-		t, err := s.tickets.GetByAPID(ctx, s.db.DB, ticketID)
+		t, err := s.tickets.GetByAPID(ctx, ticketID)
 		if err == nil && !strings.EqualFold(author, t.AssigneeHandle) {
 			return apperr.New(apperr.Forbidden, "%s does not work on %s: only its assignee comments from %s", author, ticketID, sender)
 		}

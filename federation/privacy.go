@@ -123,7 +123,7 @@ func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *Activity) erro
 	if s.eraseCopy == nil {
 		return nil
 	}
-	t, err := s.tickets.GetByAPID(ctx, tx, apID)
+	t, err := s.tickets.GetByAPID(ctx, apID)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil
 	}

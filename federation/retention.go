@@ -67,7 +67,7 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 					return err
 				}
 			}
-			t, err := s.tickets.GetTx(ctx, tx, r.ID)
+			t, err := s.tickets.ByID(ctx, r.ID)
 			if err != nil || t.Status != tickets.StatusResolved || !t.UpdatedAt.Before(before) {
 				return err // changed meanwhile: left for the next round
 			}

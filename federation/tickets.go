@@ -56,7 +56,7 @@ func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Cli
 	if c.OriginAPID != nil {
 		return nil
 	}
-	ids, err := s.tickets.SharedOfClient(ctx, tx, c.ID)
+	ids, err := s.tickets.SharedOfClient(ctx, c.ID)
 	if err != nil {
 		return err
 	}
@@ -78,11 +78,11 @@ func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Cli
 // read again, not reported: the client's edit is not the ticket's.
 func (s *Service) touchTicket(ctx context.Context, tx *gorm.DB, id string) (*tickets.Ticket, error) {
 	for attempt := 1; ; attempt++ {
-		t, err := s.tickets.GetTx(ctx, tx, id)
+		t, err := s.tickets.ByID(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		t, err = s.tickets.Touch(ctx, tx, t, t.CreatedBy, "client_updated")
+		t, err = s.tickets.Touch(ctx, t, t.CreatedBy, "client_updated")
 		if apperr.CodeOf(err) == apperr.Conflict && attempt < 5 {
 			continue
 		}
@@ -423,7 +423,7 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if err := heldOrAccepted(ctx, tx, st.APID, memberID); err != nil {
 		return err
 	}
-	applied, err := s.tickets.ApplyState(ctx, tx, st, memberID, st.CreatedBy)
+	applied, err := s.tickets.ApplyState(ctx, st, memberID, st.CreatedBy)
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	if st.Assignee.Handle != "" && st.Assignee.Region == s.cfg.Region || a.Type != "Update" {
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
 	}
-	cur, err := s.tickets.GetByAPID(ctx, tx, st.APID)
+	cur, err := s.tickets.GetByAPID(ctx, st.APID)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		// The copy may not be here yet (its Offer still being retried): the
 		// acceptance it would be held under ends now, so that it is refused
@@ -494,7 +494,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 			return err
 		}
 	}
-	_, err = s.tickets.Withdraw(ctx, tx, cur, s.handleOfActor(a.Actor), "", st.Version)
+	_, err = s.tickets.Withdraw(ctx, cur, s.handleOfActor(a.Actor), "", st.Version)
 	return err
 }
 
@@ -513,7 +513,7 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 	// The job's record stays, its title and description scrubbed of the
 	// contact as an offer's are (a phone number written in the title).
 	p := clients.Private{Name: cl.Name, Kind: cl.Kind, ContactName: cl.ContactName, ContactEmail: cl.ContactEmail, ContactPhone: cl.ContactPhone}
-	if err := s.tickets.ScrubTx(ctx, tx, t.ID, routing.Scrub(t.Title, p), routing.Scrub(t.Description, p)); err != nil {
+	if err := s.tickets.Scrub(ctx, t.ID, routing.Scrub(t.Title, p), routing.Scrub(t.Description, p)); err != nil {
 		return err
 	}
 	return s.planning.ForgetPlaces(ctx, t.APID)
@@ -601,7 +601,7 @@ func stateFrom(o map[string]any) (tickets.State, error) {
 // trackedTicket reads a ticket this node tracks and checks that sender,
 // the host of a signed request, is its assignee's node.
 func (s *Service) trackedTicket(ctx context.Context, tx *gorm.DB, apID, sender string) (*tickets.Ticket, error) {
-	t, err := s.tickets.GetByAPID(ctx, tx, apID)
+	t, err := s.tickets.GetByAPID(ctx, apID)
 	if err != nil {
 		return nil, err
 	}
@@ -637,7 +637,7 @@ func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *Activity, send
 		p.Status = &st
 	}
 	p.Seq, _ = num(o, "version")
-	_, err = s.tickets.ApplyPatch(ctx, tx, t, p, s.handleOfActor(a.Actor))
+	_, err = s.tickets.ApplyPatch(ctx, t, p, s.handleOfActor(a.Actor))
 	return err
 }
 
@@ -665,7 +665,7 @@ func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *Activity, ti
 		return err
 	}
 	seq, _ := num(a.Raw, "version")
-	_, err = s.tickets.ApplyPatch(ctx, tx, t, tickets.Patch{Status: &to, Seq: seq}, s.handleOfActor(a.Actor))
+	_, err = s.tickets.ApplyPatch(ctx, t, tickets.Patch{Status: &to, Seq: seq}, s.handleOfActor(a.Actor))
 	return err
 }
 
@@ -677,7 +677,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 	if hostOf(a.ObjectID) != sender {
 		return apperr.New(apperr.Forbidden, "a comment of %s sent by %s", a.ObjectID, sender)
 	}
-	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
+	t, err := s.tickets.GetByAPID(ctx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
 		return notYetFor(ticketID, err) // the ticket itself is on its way
 	}
@@ -724,7 +724,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 			at = p
 		}
 	}
-	_, err = s.tickets.AddRemoteComment(ctx, tx, t, a.ObjectID, handle, name, body, at)
+	_, err = s.tickets.AddRemoteComment(ctx, t, a.ObjectID, handle, name, body, at)
 	return err
 }
 
@@ -736,7 +736,7 @@ func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activi
 	if err != nil {
 		return err
 	}
-	return s.tickets.Note(ctx, tx, t, s.handleOfActor(a.Actor), "copy_held", hostOf(a.Actor))
+	return s.tickets.Note(ctx, t, s.handleOfActor(a.Actor), "copy_held", hostOf(a.Actor))
 }
 
 // --- planning ---
@@ -805,7 +805,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		return apperr.New(apperr.Forbidden, "an event of %s sent by %s", a.ObjectID, sender)
 	}
 	ticketID := idOf(o["context"])
-	t, err := s.tickets.GetByAPID(ctx, tx, ticketID)
+	t, err := s.tickets.GetByAPID(ctx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
 		return notYetFor(ticketID, err) // the ticket itself is on its way
 	}

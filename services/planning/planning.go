@@ -153,7 +153,7 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 		if err := tx.Create(e).Error; err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, tx, t, by.Handle, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+		if err := s.tickets.Note(ctx, t, by.Handle, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true})
@@ -192,11 +192,11 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 		if err := tx.Model(&Event{}).Where("id = ?", e.ID).Updates(map[string]any{"state": state, "updated_at": e.UpdatedAt}).Error; err != nil {
 			return err
 		}
-		t, err := s.tickets.GetTx(ctx, tx, e.TicketID)
+		t, err := s.tickets.ByID(ctx, e.TicketID)
 		if err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, tx, t, by.Handle, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+		if err := s.tickets.Note(ctx, t, by.Handle, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t})
@@ -305,7 +305,7 @@ func (s *Service) ApplyInvite(ctx context.Context, t *tickets.Ticket, in Invitat
 			return fmt.Errorf("planning: move invitation %s: %w", in.APID, err)
 		}
 	}
-	if err := s.tickets.Note(ctx, tx, t, in.Organizer, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+	if err := s.tickets.Note(ctx, t, in.Organizer, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
 	return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
@@ -354,12 +354,12 @@ func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string
 	if e.State == state {
 		return nil
 	}
-	t, err := s.tickets.GetTx(ctx, tx, e.TicketID)
+	t, err := s.tickets.ByID(ctx, e.TicketID)
 	if err != nil {
 		return err
 	}
 	e.State = state
-	if err := s.tickets.Note(ctx, tx, t, from, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+	if err := s.tickets.Note(ctx, t, from, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
 	return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t, Remote: true})

@@ -118,7 +118,7 @@ func (s *Service) ExportClient(ctx context.Context, by members.Actor, clientID s
 	out := &ClientExport{GeneratedAt: storage.Now(), Region: s.region, Client: held.Client, Sites: held.Sites, Assets: held.Assets,
 		KeptByLaw: keptByLaw, Notes: []string{invoiceNote}, Erasures: []Erasure{}}
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		if out.Tickets, err = s.tickets.OfClient(ctx, tx, clientID); err != nil {
+		if out.Tickets, err = s.tickets.OfClient(ctx, clientID); err != nil {
 			return err
 		}
 		ids, apIDs := make([]string, 0, len(out.Tickets)), make([]string, 0, len(out.Tickets))
@@ -187,7 +187,7 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 		return apperr.New(apperr.Conflict, "%s has %d request(s) under way: close or cancel them before erasing its data", held.Client.Name, open)
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		recs, err := s.tickets.OfClient(ctx, tx, clientID)
+		recs, err := s.tickets.OfClient(ctx, clientID)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 		if err := s.clients.Erase(ctx, clientID); err != nil {
 			return err
 		}
-		e, err := s.tickets.EraseClientTx(ctx, tx, clientID)
+		e, err := s.tickets.EraseClient(ctx, clientID)
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (s *Service) EraseCopyTx(ctx context.Context, tx *gorm.DB, apID string) err
 	if err := s.clients.Erase(ctx, copyID); err != nil {
 		return err
 	}
-	e, err := s.tickets.EraseClientTx(ctx, tx, copyID)
+	e, err := s.tickets.EraseClient(ctx, copyID)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	}
 	if o.OriginRegion == s.cfg.Region {
 		// Decided here: the offer ended with the decision.
-		return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+		return s.tickets.ByID(ctx, t.ID)
 	}
 	// The origin took the job back: the offer is over, and this node's copy
 	// of its ticket ends now rather than when the origin's word arrives
@@ -100,11 +100,11 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 			Updates(map[string]any{"state": "withdrawn", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
 		}
-		cur, err := s.tickets.GetTx(ctx, tx, t.ID)
+		cur, err := s.tickets.ByID(ctx, t.ID)
 		if err != nil || cur.AssigneeMemberID == nil || *cur.AssigneeMemberID != by.ID {
 			return err // ended meanwhile by the origin's word, perhaps passed to another member
 		}
-		_, err = s.tickets.Withdraw(ctx, tx, cur, by.Handle, reason, 0)
+		_, err = s.tickets.Withdraw(ctx, cur, by.Handle, reason, 0)
 		return err
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	}
 	s.tickets.Notified()
 	s.book.invalidate() // the member has room again
-	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+	return s.tickets.ByID(ctx, t.ID)
 }
 
 // MayTakeBack reports whether the actor, staff of the ticket's region on
@@ -141,7 +141,7 @@ func (s *Service) takeBack(ctx context.Context, by members.Actor, t *tickets.Tic
 	default:
 		return nil, fmt.Errorf("routing: take back %s: %s: %s", t.ID, rep.Code, rep.Message)
 	}
-	return s.tickets.GetTx(ctx, s.db.DB, t.ID)
+	return s.tickets.ByID(ctx, t.ID)
 }
 
 // releasedWith counts, inside tx, the records of the ticket's job given back
@@ -189,7 +189,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		if err != nil {
 			return err
 		}
-		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		t, err := s.tickets.ByID(ctx, r.TicketID)
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 			actor, action = staff, "taken_back"
 			notes = append(notes, tickets.Change{Action: "taken_from", NewValue: req.Handle})
 		}
-		back, err := s.tickets.Move(ctx, tx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, actor, action, notes...)
+		back, err := s.tickets.Move(ctx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, actor, action, notes...)
 		if err != nil {
 			return err
 		}

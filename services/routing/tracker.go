@@ -115,7 +115,7 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	mv, err := s.tickets.PlanMove(t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
 		tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
 	if err == nil {
-		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, mv) })
+		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, mv) })
 		if err != nil {
 			err = mv.Failed(err, 0)
 		}
@@ -229,7 +229,7 @@ func (s *Service) claimPending(ctx context.Context) (*Routing, error) {
 func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) error {
 	var err error
 	if t == nil {
-		if t, err = s.tickets.GetTx(ctx, s.db.DB, r.TicketID); err != nil {
+		if t, err = s.tickets.ByID(ctx, r.TicketID); err != nil {
 			return err
 		}
 	}
@@ -311,11 +311,11 @@ func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		t, err := s.tickets.ByID(ctx, r.TicketID)
 		if err != nil {
 			return err
 		}
-		_, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
+		_, err = s.tickets.Move(ctx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
 			nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason)
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return nil // cancelled by hand meanwhile
@@ -370,7 +370,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if err := s.db.RunStmts(ctx, tx, p.stmts); err != nil {
 		return p.failed(err)
 	}
-	if err := s.tickets.Moved(ctx, tx, p.move); err != nil {
+	if err := s.tickets.Moved(ctx, p.move); err != nil {
 		return err
 	}
 	if pending, ok := tx.Get(outboxSetting); ok {
@@ -389,7 +389,7 @@ func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Tic
 	if err != nil {
 		return err
 	}
-	if err := s.db.Pipeline(ctx, p.stmts, func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, tx, p.move) }); err != nil {
+	if err := s.db.Pipeline(ctx, p.stmts, func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, p.move) }); err != nil {
 		return p.failed(err)
 	}
 	p.count()
@@ -554,11 +554,11 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		t, err := s.tickets.ByID(ctx, r.TicketID)
 		if err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, tx, t, r.OfferHandle, why, offerID); err != nil {
+		if err := s.tickets.Note(ctx, t, r.OfferHandle, why, offerID); err != nil {
 			return err
 		}
 		if why == "offer_expired" {
@@ -750,7 +750,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 				return apperr.New(apperr.Conflict, "this offer was made to someone else")
 			}
 			var err error
-			ticket, err = s.tickets.GetTx(ctx, tx, r.TicketID)
+			ticket, err = s.tickets.ByID(ctx, r.TicketID)
 			return err
 		}
 		if r.State != "offering" || !current || r.OfferExpiresAt == nil || !r.OfferExpiresAt.After(time.Now()) {
@@ -772,11 +772,11 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		if req.Region == s.cfg.Region {
 			memberID = &req.MemberID
 		}
-		t, err := s.tickets.GetTx(ctx, tx, r.TicketID)
+		t, err := s.tickets.ByID(ctx, r.TicketID)
 		if err != nil {
 			return err
 		}
-		ticket, err = s.tickets.Move(ctx, tx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
+		ticket, err = s.tickets.Move(ctx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
 			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, "accepted")
 		if err != nil {
 			return err

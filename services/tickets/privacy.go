@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // The text an erased ticket and its comments keep.
@@ -33,8 +31,8 @@ type Record struct {
 // OfClient returns, inside tx, every ticket of a client with its public
 // comments and time, oldest first (a client's export; the caller checked
 // who asks).
-func (s *Service) OfClient(ctx context.Context, tx *gorm.DB, clientID string) ([]Record, error) {
-	tx = tx.WithContext(ctx)
+func (s *Service) OfClient(ctx context.Context, clientID string) ([]Record, error) {
+	tx := s.db.Conn(ctx)
 	var ts []*Ticket
 	if err := tx.Where("client_id = ?", clientID).Order("id").Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("tickets: of client %s: %w", clientID, err)
@@ -61,12 +59,12 @@ type Erased struct {
 	IDs, APIDs []string
 }
 
-// EraseClientTx anonymises, inside tx, the tickets of a client: titles,
+// EraseClient anonymises, inside tx, the tickets of a client: titles,
 // descriptions, the comments (public and internal), the old and new values
 // of those fields in the history, the notes of the time logged. Statuses,
 // skills, estimates, hours and dates stay: the coop's figures.
-func (s *Service) EraseClientTx(ctx context.Context, tx *gorm.DB, clientID string) (Erased, error) {
-	tx = tx.WithContext(ctx)
+func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, error) {
+	tx := s.db.Conn(ctx)
 	var e Erased
 	var rows []struct {
 		ID   string
@@ -101,11 +99,12 @@ func (s *Service) EraseClientTx(ctx context.Context, tx *gorm.DB, clientID strin
 	return e, nil
 }
 
-// ScrubTx sets, inside tx, the title and description of this node's copy
+// Scrub sets, inside tx, the title and description of this node's copy
 // of another region's ticket, scrubbed of its client's contact once the
 // job is over. The version does not change: the tracker's next state, if
 // the job comes back, sets them again.
-func (s *Service) ScrubTx(ctx context.Context, tx *gorm.DB, id, title, description string) error {
+func (s *Service) Scrub(ctx context.Context, id, title, description string) error {
+	tx := s.db.Conn(ctx)
 	if err := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ? WHERE id = ? AND origin_region <> ?",
 		title, description, id, s.cfg.Region).Error; err != nil {
 		return fmt.Errorf("tickets: scrub %s: %w", id, err)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"gorm.io/gorm"
-
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/storage"
 )
@@ -15,9 +13,10 @@ import (
 // inside the routing service's transaction, so that the ticket and the
 // routing state change together or not at all.
 
-// GetTx reads a ticket inside a transaction, whoever asks (the routing flow
+// ByID reads a ticket inside a transaction, whoever asks (the routing flow
 // acts for the node, not for a member).
-func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, error) {
+func (s *Service) ByID(ctx context.Context, id string) (*Ticket, error) {
+	tx := s.db.Conn(ctx)
 	return s.getRow(ctx, tx, id, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)
 }
 
@@ -29,8 +28,9 @@ func (s *Service) GetTx(ctx context.Context, tx *gorm.DB, id string) (*Ticket, e
 //
 // Notes, if any, are recorded in the history with the move (their action
 // and new value are kept, the rest is filled in).
-func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Status, to Status, assignee *Assignee,
+func (s *Service) Move(ctx context.Context, t *Ticket, from []Status, to Status, assignee *Assignee,
 	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Ticket, error) {
+	tx := s.db.Conn(ctx)
 	m, err := s.PlanMove(t, from, to, assignee, assigneeMemberID, actorHandle, action, notes...)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (s *Service) Move(ctx context.Context, tx *gorm.DB, t *Ticket, from []Statu
 	if err := s.db.RunStmts(ctx, tx, m.Stmts); err != nil {
 		return nil, m.Failed(err, 0)
 	}
-	if err := s.Moved(ctx, tx, m); err != nil {
+	if err := s.Moved(ctx, m); err != nil {
 		return nil, err
 	}
 	return m.Ticket, nil
@@ -120,7 +120,8 @@ func (m *Moving) Failed(err error, at int) error {
 
 // Moved runs, in the transaction where the move's statements ran, what
 // follows them: the hooks that hear of the change (none for a nil m).
-func (s *Service) Moved(ctx context.Context, tx *gorm.DB, m *Moving) error {
+func (s *Service) Moved(ctx context.Context, m *Moving) error {
+	tx := s.db.Conn(ctx)
 	if m == nil || m.changed == nil {
 		return nil
 	}
@@ -143,7 +144,8 @@ func InsertHistory(rows ...Change) storage.Stmt {
 
 // Note records an event in a ticket's history without changing it (an
 // offer made, an offer declined), inside tx, at the ticket's current version.
-func (s *Service) Note(ctx context.Context, tx *gorm.DB, t *Ticket, actorHandle, action, value string) error {
+func (s *Service) Note(ctx context.Context, t *Ticket, actorHandle, action, value string) error {
+	tx := s.db.Conn(ctx)
 	if err := s.db.RunStmts(ctx, tx, []storage.Stmt{NoteStmt(t, actorHandle, action, value)}); err != nil {
 		return fmt.Errorf("tickets: note on %s: %w", t.ID, err)
 	}

@@ -72,7 +72,8 @@ func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/com
 
 // GetByAPID reads a ticket by its ActivityPub id inside tx: this node's own
 // ticket or its copy of another region's.
-func (s *Service) GetByAPID(ctx context.Context, tx *gorm.DB, apID string) (*Ticket, error) {
+func (s *Service) GetByAPID(ctx context.Context, apID string) (*Ticket, error) {
+	tx := s.db.Conn(ctx)
 	return s.getRow(ctx, tx, apID, "SELECT "+ticketColumns+" FROM tickets WHERE ap_id = ?", apID)
 }
 
@@ -101,7 +102,7 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 			WHERE id = ?`, minutes, now, t.ID).Error; err != nil {
 			return err
 		}
-		cur, err := s.GetTx(ctx, tx, t.ID)
+		cur, err := s.ByID(ctx, t.ID)
 		if err != nil {
 			return err
 		}
@@ -167,7 +168,8 @@ func (st *State) check() error {
 // as its tracker sent it, for memberID, the local member it is assigned
 // to. A state older than the copy is ignored (applied is false); the first
 // state creates the copy and must carry the client.
-func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberID, byHandle string) (applied bool, err error) {
+func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle string) (applied bool, err error) {
+	tx := s.db.Conn(ctx)
 	if err := st.check(); err != nil {
 		return false, err
 	}
@@ -179,7 +181,7 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 	if err := s.skills.Add(ctx, st.Skill); err != nil {
 		return false, err
 	}
-	cur, err := s.GetByAPID(ctx, tx, st.APID)
+	cur, err := s.GetByAPID(ctx, st.APID)
 	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
 		return false, err
 	}
@@ -260,7 +262,7 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 			return false, err
 		}
 	}
-	t, err := s.GetTx(ctx, tx, cur.ID)
+	t, err := s.ByID(ctx, cur.ID)
 	if err != nil {
 		return false, err
 	}
@@ -276,7 +278,8 @@ func (s *Service) ApplyState(ctx context.Context, tx *gorm.DB, st State, memberI
 // another member of this node) still applies. The hooks hear it as a
 // remote change: nothing is sent back. It reports whether the copy was
 // withdrawn now.
-func (s *Service) Withdraw(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, reason string, trackerVersion int) (bool, error) {
+func (s *Service) Withdraw(ctx context.Context, t *Ticket, byHandle, reason string, trackerVersion int) (bool, error) {
+	tx := s.db.Conn(ctx)
 	if t.OriginRegion == s.cfg.Region {
 		return false, apperr.New(apperr.Invalid, "ticket %s is this node's own, not a copy", t.ID)
 	}
@@ -335,7 +338,8 @@ type Patch struct {
 // not valid here (a status the ticket can no longer take) is refused and
 // the refusal recorded. The ticket takes a new version in every case, and
 // the hooks hear of it, so that the whole state goes back to the copy.
-func (s *Service) ApplyPatch(ctx context.Context, tx *gorm.DB, t *Ticket, p Patch, byHandle string) (*Ticket, error) {
+func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle string) (*Ticket, error) {
+	tx := s.db.Conn(ctx)
 	now := storage.Now()
 	version := t.Version + 1
 	fields := map[string]string{}
@@ -429,7 +433,7 @@ func (s *Service) ApplyPatch(ctx context.Context, tx *gorm.DB, t *Ticket, p Patc
 	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return nil, err
 	}
-	out, err := s.GetTx(ctx, tx, t.ID)
+	out, err := s.ByID(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -438,8 +442,9 @@ func (s *Service) ApplyPatch(ctx context.Context, tx *gorm.DB, t *Ticket, p Patc
 
 // AddRemoteComment stores, inside tx, a public comment the other node of
 // a shared ticket sent: once, however often it arrives.
-func (s *Service) AddRemoteComment(ctx context.Context, tx *gorm.DB, t *Ticket, apID, authorHandle, authorName, body string,
+func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorHandle, authorName, body string,
 	at time.Time) (stored bool, err error) {
+	tx := s.db.Conn(ctx)
 	var v apperr.Validation
 	body = validate.Text(&v, "content", body, 1, 20000, true)
 	authorName = validate.Text(&v, "attributedTo.name", authorName, 0, 200, false)
@@ -462,7 +467,8 @@ func (s *Service) AddRemoteComment(ctx context.Context, tx *gorm.DB, t *Ticket, 
 
 // SharedOfClient lists, inside tx, the open tickets of a client of this
 // node assigned to a member of another region.
-func (s *Service) SharedOfClient(ctx context.Context, tx *gorm.DB, clientID string) ([]string, error) {
+func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string, error) {
+	tx := s.db.Conn(ctx)
 	var ids []string
 	err := tx.WithContext(ctx).Model(&Ticket{}).Where("client_id = ? AND origin_region = ? AND assignee_handle <> '' AND assignee_region <> ?",
 		clientID, s.cfg.Region, s.cfg.Region).Where("status NOT IN ?", []string{"closed", "cancelled"}).Pluck("id", &ids).Error
@@ -475,7 +481,8 @@ func (s *Service) SharedOfClient(ctx context.Context, tx *gorm.DB, clientID stri
 // Touch gives a ticket a new version inside tx without changing its
 // fields, and records why in its history (its client changed, say): the
 // state sent to the other node then supersedes the earlier ones.
-func (s *Service) Touch(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, action string) (*Ticket, error) {
+func (s *Service) Touch(ctx context.Context, t *Ticket, byHandle, action string) (*Ticket, error) {
+	tx := s.db.Conn(ctx)
 	now := storage.Now()
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).
 		Updates(map[string]any{"version": t.Version + 1, "updated_at": now})
@@ -489,5 +496,5 @@ func (s *Service) Touch(ctx context.Context, tx *gorm.DB, t *Ticket, byHandle, a
 		ActorHandle: byHandle, Action: action, CreatedAt: now}).Error; err != nil {
 		return nil, err
 	}
-	return s.GetTx(ctx, tx, t.ID)
+	return s.ByID(ctx, t.ID)
 }

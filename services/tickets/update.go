@@ -153,7 +153,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		if err := tx.Create(&rows).Error; err != nil {
 			return err
 		}
-		cur, err := s.GetTx(ctx, tx, t.ID)
+		cur, err := s.ByID(ctx, t.ID)
 		if err != nil {
 			return err
 		}
