@@ -25,7 +25,8 @@ func (s *Service) profileOf(m *members.Member) Profile {
 
 // MemberChanged queues Update{Person} of m to every peer, inside the
 // transaction that changed m (members' OnChange hook).
-func (s *Service) MemberChanged(ctx context.Context, tx *gorm.DB, m *members.Member) error {
+func (s *Service) MemberChanged(ctx context.Context, m *members.Member) error {
+	tx := s.db.Conn(ctx)
 	if len(s.peers) == 0 {
 		return nil
 	}

@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
@@ -121,7 +120,7 @@ type Service struct {
 
 	// eraseCopy erases this node's copy of another region's ticket (see
 	// SetEraser).
-	eraseCopy func(ctx context.Context, tx *gorm.DB, apID string) error
+	eraseCopy func(ctx context.Context, apID string) error
 
 	// routingMu guards the node's routing key and what it knows of its
 	// peers' (see messages.go).

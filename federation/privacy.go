@@ -18,7 +18,8 @@ var _ privacy.Sharing = (*Service)(nil)
 // Recipients lists, from the records of deliveries, what this node sent
 // other nodes about the objects ids (tickets, their comments and
 // interventions, by ActivityPub id), oldest first.
-func (s *Service) Recipients(ctx context.Context, tx *gorm.DB, ids []string) ([]privacy.Delivery, error) {
+func (s *Service) Recipients(ctx context.Context, ids []string) ([]privacy.Delivery, error) {
+	tx := s.db.Conn(ctx)
 	out := []privacy.Delivery{}
 	if len(ids) == 0 {
 		return out, nil
@@ -50,7 +51,7 @@ func (s *Service) Recipients(ctx context.Context, tx *gorm.DB, ids []string) ([]
 // SetEraser gives federation what erases, inside a transaction, this
 // node's copy of another region's ticket (apID) when its tracker says its
 // client's data was erased. Set once, before Start.
-func (s *Service) SetEraser(f func(ctx context.Context, tx *gorm.DB, apID string) error) {
+func (s *Service) SetEraser(f func(ctx context.Context, apID string) error) {
 	s.eraseCopy = f
 }
 
@@ -59,8 +60,8 @@ func (s *Service) SetEraser(f func(ctx context.Context, tx *gorm.DB, apID string
 // objects (ids: its tickets, their comments and interventions), gives up
 // the deliveries of them still due, and tells every node that received
 // one of its tickets to erase its copy, as durably as any delivery.
-func (s *Service) ClientErased(ctx context.Context, tx *gorm.DB, tickets []string, ids []string) error {
-	tx = tx.WithContext(ctx)
+func (s *Service) ClientErased(ctx context.Context, tickets []string, ids []string) error {
+	tx := s.db.Conn(ctx)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -133,7 +134,7 @@ func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *Activity) erro
 	if t.OriginRegion == s.cfg.Region {
 		return apperr.New(apperr.Forbidden, "%s is this node's own ticket", apID)
 	}
-	if err := s.eraseCopy(ctx, tx, apID); err != nil {
+	if err := s.eraseCopy(ctx, apID); err != nil {
 		return err
 	}
 	var related []string

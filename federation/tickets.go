@@ -52,7 +52,8 @@ func (s *Service) Work(ts *tickets.Service, cs *clients.Service, ps *planning.Se
 // ClientChanged sends the new state of each open ticket of the client
 // that another region's member works on: their node holds the client's
 // contact for the job, and it must not go stale (clients' OnChange hook).
-func (s *Service) ClientChanged(ctx context.Context, tx *gorm.DB, c *clients.Client) error {
+func (s *Service) ClientChanged(ctx context.Context, c *clients.Client) error {
+	tx := s.db.Conn(ctx)
 	if c.OriginAPID != nil {
 		return nil
 	}
@@ -145,7 +146,8 @@ func hostOf(u string) string {
 
 // TicketChanged queues what a change to a shared ticket means for the
 // other node, inside the transaction that made it (tickets' OnChange hook).
-func (s *Service) TicketChanged(ctx context.Context, tx *gorm.DB, c *tickets.Changed) error {
+func (s *Service) TicketChanged(ctx context.Context, c *tickets.Changed) error {
+	tx := s.db.Conn(ctx)
 	t := c.Ticket
 	if t.OriginRegion != s.cfg.Region && ended(t.Status) && !ended(c.OldStatus) {
 		if err := s.jobOver(ctx, tx, t); err != nil {
@@ -743,7 +745,8 @@ func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activi
 
 // EventChanged queues an invitation to the attendee's node, or the
 // attendee's answer to the organiser's node (planning's OnChange hook).
-func (s *Service) EventChanged(ctx context.Context, tx *gorm.DB, c *planning.Changed) error {
+func (s *Service) EventChanged(ctx context.Context, c *planning.Changed) error {
+	tx := s.db.Conn(ctx)
 	e, t := c.Event, c.Ticket
 	if c.Remote {
 		return nil

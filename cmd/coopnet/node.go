@@ -149,7 +149,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
 	fed.Work(ts, cs, ps)
 	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed)
-	fed.SetEraser(priv.EraseCopyTx)
+	fed.SetEraser(priv.EraseCopy)
 	if !opt.NoBus {
 		if err := privateDir(filepath.Join(cfg.DataDir, "nats")); err != nil {
 			db.Close()

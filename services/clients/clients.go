@@ -97,7 +97,7 @@ type Service struct {
 // OnChange adds a listener run when a client is changed: within the
 // transaction, then after it commits. Add listeners while
 // wiring, before serving; each gets every change (storage.Hooks).
-func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Client) error, after func()) {
+func (s *Service) OnChange(within func(ctx context.Context, c *Client) error, after func()) {
 	s.hooks.Add(within, after)
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
-	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
@@ -40,15 +39,15 @@ func TestEveryListenerHearsAChange(t *testing.T) {
 		}
 		var heard []string
 		fail := false
-		cs.OnChange(func(_ context.Context, tx *gorm.DB, cl *clients.Client) error {
+		cs.OnChange(func(ctx context.Context, cl *clients.Client) error {
 			var name string
-			if err := tx.Raw("SELECT name FROM clients WHERE id = ?", cl.ID).Row().Scan(&name); err != nil {
+			if err := db.Conn(ctx).Raw("SELECT name FROM clients WHERE id = ?", cl.ID).Row().Scan(&name); err != nil {
 				return err
 			}
 			heard = append(heard, "first:"+name) // sees the change, inside its transaction
 			return nil
 		}, func() { heard = append(heard, "first after") })
-		cs.OnChange(func(context.Context, *gorm.DB, *clients.Client) error {
+		cs.OnChange(func(context.Context, *clients.Client) error {
 			heard = append(heard, "second")
 			if fail {
 				return errors.New("the second listener fails")

@@ -52,7 +52,7 @@ func (s *Service) ForPrivacy(ctx context.Context, by members.Actor, id string) (
 	return h, nil
 }
 
-// Erase anonymises, inside tx, a client with its sites and assets: the
+// Erase anonymises, in the transaction ctx carries, a client with its sites and assets: the
 // name, the contact, the addresses, the exact places (kept to 0.1°, about
 // 10 km, with the département), the hostnames and notes. Kinds, dates and
 // counts stay for the coop's figures. It applies to this node's clients

@@ -74,7 +74,7 @@ func (sh *Shared) check() error {
 	return v.Err()
 }
 
-// UpsertShared keeps, inside tx, the client of another region's ticket
+// UpsertShared keeps, in the transaction ctx carries, the client of another region's ticket
 // (identified by the ticket's ActivityPub id) as the tracker last sent it,
 // in the charge of the member who works on it, and returns its local id.
 func (s *Service) UpsertShared(ctx context.Context, ticketAPID, technicianID string, sh Shared) (string, error) {

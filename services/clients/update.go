@@ -60,7 +60,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		}
 		// The nodes of other regions working for this client get the
 		// corrected contact with their tickets (federation).
-		return s.hooks.Within(ctx, tx, cur)
+		return s.hooks.Within(ctx, cur)
 	})
 	if errors.Is(err, stale) {
 		return nil, stale

@@ -122,7 +122,7 @@ func New(db *storage.DB, region, host string) *Service {
 	return &Service{db: db, region: region, host: host}
 }
 
-// Apply stores a peer's copy of a profile inside tx, unless the copy held
+// Apply stores a peer's copy of a profile in the transaction ctx carries, unless the copy held
 // is as recent or more: an older or repeated Update changes nothing, so
 // updates may arrive late, twice or out of order. It reports whether the
 // copy changed.
@@ -261,7 +261,7 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
 	return out, nil
 }
 
-// ByHandle returns, inside tx, the copy of another region's member by
+// ByHandle returns, in the transaction ctx carries, the copy of another region's member by
 // their full handle (name@host).
 func (s *Service) ByHandle(ctx context.Context, handle string) (*Entry, error) {
 	tx := s.db.Conn(ctx)
@@ -277,7 +277,7 @@ func (s *Service) ByHandle(ctx context.Context, handle string) (*Entry, error) {
 		Departement: r.Departement, RemoteOK: r.RemoteOK, UpdatedAt: r.RemoteUpdatedAt}, nil
 }
 
-// Remove deletes, inside tx, the copy of a member who left their region's
+// Remove deletes, in the transaction ctx carries, the copy of a member who left their region's
 // node (Delete{Person}) at time at, with their skills, and remembers when
 // they left; it reports whether there was a copy.
 func (s *Service) Remove(ctx context.Context, apID string, at time.Time) (bool, error) {

@@ -185,7 +185,7 @@ func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill
 			for i, r := range skillRows {
 				c.Skills[i] = SkillLevel{Name: r.Skill, Level: r.Level}
 			}
-			return s.hooks.Within(ctx, tx, &c)
+			return s.hooks.Within(ctx, &c)
 		}
 		return nil
 	})

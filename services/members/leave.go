@@ -59,7 +59,7 @@ func (s *Service) Deactivate(ctx context.Context, by *Actor, id string) (*Member
 	return s.Get(ctx, id)
 }
 
-// Erase anonymises, inside tx, what this node holds of a member who left
+// Erase anonymises, in the transaction ctx carries, what this node holds of a member who left
 // the coop: name, e-mail, home place, skills and proposals; the password
 // is made unusable. Their handle and id stay, as the pseudonym their work
 // is recorded under (tickets, time, history: the coop's figures).

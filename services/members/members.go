@@ -128,7 +128,7 @@ type Service struct {
 // OnChange adds a listener run when a member is created or changed: within
 // the transaction, then after it commits. Add listeners while
 // wiring, before serving; each gets every change (storage.Hooks).
-func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, m *Member) error, after func()) {
+func (s *Service) OnChange(within func(ctx context.Context, m *Member) error, after func()) {
 	s.hooks.Add(within, after)
 }
 

@@ -134,5 +134,5 @@ func (s *Service) changedWithin(ctx context.Context, tx *gorm.DB, id string) err
 	if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
 		return err
 	}
-	return s.hooks.Within(ctx, tx, &cur)
+	return s.hooks.Within(ctx, &cur)
 }

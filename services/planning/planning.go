@@ -89,12 +89,12 @@ func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
 // OnChange adds a listener run when an event changes: within the
 // transaction, then after it commits. Add listeners while
 // wiring, before serving; each gets every change (storage.Hooks).
-func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
+func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
 	s.hooks.Add(within, after)
 }
 
-func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
-	return s.hooks.Within(ctx, tx, c)
+func (s *Service) notify(ctx context.Context, c *Changed) error {
+	return s.hooks.Within(ctx, c)
 }
 
 func (s *Service) notified() { s.hooks.After() }
@@ -156,7 +156,7 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 		if err := s.tickets.Note(ctx, t, by.Handle, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true})
+		return s.notify(ctx, &Changed{Event: e, Ticket: t, Invite: true})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("planning: schedule on %s: %w", ticketID, err)
@@ -199,7 +199,7 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 		if err := s.tickets.Note(ctx, t, by.Handle, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t})
+		return s.notify(ctx, &Changed{Event: &e, Ticket: t})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("planning: answer %s: %w", eventID, err)
@@ -308,7 +308,7 @@ func (s *Service) ApplyInvite(ctx context.Context, t *tickets.Ticket, in Invitat
 	if err := s.tickets.Note(ctx, t, in.Organizer, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
-	return s.notify(ctx, tx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
+	return s.notify(ctx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
 }
 
 // ForgetPlaces erases, in the transaction ctx carries, the places of the interventions on this
@@ -362,7 +362,7 @@ func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string
 	if err := s.tickets.Note(ctx, t, from, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
-	return s.notify(ctx, tx, &Changed{Event: &e, Ticket: t, Remote: true})
+	return s.notify(ctx, &Changed{Event: &e, Ticket: t, Remote: true})
 }
 
 // OfTickets returns, in the transaction ctx carries, the interventions on tickets ids (a

@@ -39,8 +39,8 @@ type Delivery struct {
 // Sharing is what the federation does for privacy: say who received what,
 // and carry an erasure to them.
 type Sharing interface {
-	Recipients(ctx context.Context, tx *gorm.DB, ids []string) ([]Delivery, error)
-	ClientErased(ctx context.Context, tx *gorm.DB, tickets, ids []string) error
+	Recipients(ctx context.Context, ids []string) ([]Delivery, error)
+	ClientErased(ctx context.Context, tickets, ids []string) error
 	Wake()
 }
 
@@ -131,7 +131,7 @@ func (s *Service) ExportClient(ctx context.Context, by members.Actor, clientID s
 		out.SharedWith = []Delivery{}
 		if s.sharing != nil {
 			related := append(apIDs, s.relatedIDs(out)...)
-			if out.SharedWith, err = s.sharing.Recipients(ctx, tx, related); err != nil {
+			if out.SharedWith, err = s.sharing.Recipients(ctx, related); err != nil {
 				return err
 			}
 		}
@@ -210,11 +210,11 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 		if err := s.planning.EraseTickets(ctx, e.IDs); err != nil {
 			return err
 		}
-		if err := routing.EraseTicketsTx(ctx, tx, e.IDs, e.APIDs); err != nil {
+		if err := routing.EraseTickets(ctx, s.db, e.IDs, e.APIDs); err != nil {
 			return err
 		}
 		if s.sharing != nil {
-			if err := s.sharing.ClientErased(ctx, tx, e.APIDs, append(append([]string{}, e.APIDs...), related...)); err != nil {
+			if err := s.sharing.ClientErased(ctx, e.APIDs, append(append([]string{}, e.APIDs...), related...)); err != nil {
 				return err
 			}
 		}
@@ -232,10 +232,11 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 	return nil
 }
 
-// EraseCopyTx erases, inside tx, this node's copy of another region's
+// EraseCopy erases, in the transaction ctx carries, this node's copy of another region's
 // ticket (apID) and what it held of its client, when the ticket's node
 // says the client's data was erased there.
-func (s *Service) EraseCopyTx(ctx context.Context, tx *gorm.DB, apID string) error {
+func (s *Service) EraseCopy(ctx context.Context, apID string) error {
+	tx := s.db.Conn(ctx)
 	copyID, err := s.clients.SharedCopy(ctx, apID)
 	if err != nil || copyID == "" {
 		return err
@@ -250,7 +251,7 @@ func (s *Service) EraseCopyTx(ctx context.Context, tx *gorm.DB, apID string) err
 	if err := s.planning.EraseTickets(ctx, e.IDs); err != nil {
 		return err
 	}
-	if err := routing.EraseTicketsTx(ctx, tx, e.IDs, append(e.APIDs, apID)); err != nil {
+	if err := routing.EraseTickets(ctx, s.db, e.IDs, append(e.APIDs, apID)); err != nil {
 		return err
 	}
 	return s.record(ctx, tx, "copy", copyID, "", "erased on "+apID)

@@ -4,21 +4,23 @@ import (
 	"context"
 	"fmt"
 
-	"gorm.io/gorm"
-
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/storage"
 )
 
 // ErasedText is what the erased title or note of a routing or an offer
 // keeps.
 const ErasedText = "[effacé]"
 
-// EraseTicketsTx erases, inside tx, the free texts the routing holds about
+// EraseTickets erases, in the transaction ctx carries on db, the free
+// texts the routing holds about
 // tickets (a client's erasure): the forward notes of their routings on
 // this node, and the titles, notes and decline reasons of the offers of
 // them made to this node's members. Ids, figures and states stay.
-func EraseTicketsTx(ctx context.Context, tx *gorm.DB, ticketIDs, apIDs []string) error {
-	tx = tx.WithContext(ctx)
+// (A function of the package rather than of the service: a node without
+// NATS runs no routing service, and still erases what it holds.)
+func EraseTickets(ctx context.Context, db *storage.DB, ticketIDs, apIDs []string) error {
+	tx := db.Conn(ctx)
 	if len(ticketIDs) > 0 {
 		if err := tx.Exec("UPDATE routings SET note = ? WHERE ticket_id IN ? AND note <> ''", ErasedText, ticketIDs).Error; err != nil {
 			return fmt.Errorf("routing: erase notes: %w", err)

@@ -3,13 +3,12 @@ package storage
 import (
 	"context"
 	"sync"
-
-	"gorm.io/gorm"
 )
 
 // Hooks are what a service runs when one of its objects changes, for each
-// listener registered: Within, inside the transaction that changed it (to
-// queue what the change means elsewhere, atomically with it), in the order
+// listener registered: Within, inside the transaction that changed it,
+// which its context carries (storage.DB.Conn: to queue what the change
+// means elsewhere, atomically with it), in the order
 // the listeners were added, the first error undoing the change; then
 // After, once it committed. Any number of listeners (federation today;
 // invoicing, notifications later) each get every change: adding one never
@@ -20,12 +19,12 @@ type Hooks[T any] struct {
 }
 
 type hook[T any] struct {
-	within func(ctx context.Context, tx *gorm.DB, v T) error
+	within func(ctx context.Context, v T) error
 	after  func()
 }
 
 // Add adds a listener; either function may be nil.
-func (h *Hooks[T]) Add(within func(ctx context.Context, tx *gorm.DB, v T) error, after func()) {
+func (h *Hooks[T]) Add(within func(ctx context.Context, v T) error, after func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.listeners = append(h.listeners, hook[T]{within: within, after: after})
@@ -39,10 +38,10 @@ func (h *Hooks[T]) all() []hook[T] {
 
 // Within runs the listeners' in-transaction hooks, stopping at the first
 // error.
-func (h *Hooks[T]) Within(ctx context.Context, tx *gorm.DB, v T) error {
+func (h *Hooks[T]) Within(ctx context.Context, v T) error {
 	for _, l := range h.all() {
 		if l.within != nil {
-			if err := l.within(ctx, tx, v); err != nil {
+			if err := l.within(ctx, v); err != nil {
 				return err
 			}
 		}

@@ -43,7 +43,7 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 			Action: action, NewValue: c.ID, CreatedAt: now}).Error; err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, &Changed{Ticket: t, By: by.Handle, OldStatus: t.Status, Comment: c})
+		return s.notify(ctx, &Changed{Ticket: t, By: by.Handle, OldStatus: t.Status, Comment: c})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: comment on %s: %w", ticketID, err)

@@ -28,7 +28,7 @@ type Record struct {
 	Time     []TimeEntry `json:"time"`
 }
 
-// OfClient returns, inside tx, every ticket of a client with its public
+// OfClient returns, in the transaction ctx carries, every ticket of a client with its public
 // comments and time, oldest first (a client's export; the caller checked
 // who asks).
 func (s *Service) OfClient(ctx context.Context, clientID string) ([]Record, error) {
@@ -59,7 +59,7 @@ type Erased struct {
 	IDs, APIDs []string
 }
 
-// EraseClient anonymises, inside tx, the tickets of a client: titles,
+// EraseClient anonymises, in the transaction ctx carries, the tickets of a client: titles,
 // descriptions, the comments (public and internal), the old and new values
 // of those fields in the history, the notes of the time logged. Statuses,
 // skills, estimates, hours and dates stay: the coop's figures.
@@ -99,7 +99,7 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 	return e, nil
 }
 
-// Scrub sets, inside tx, the title and description of this node's copy
+// Scrub sets, in the transaction ctx carries, the title and description of this node's copy
 // of another region's ticket, scrubbed of its client's contact once the
 // job is over. The version does not change: the tracker's next state, if
 // the job comes back, sets them again.

@@ -20,7 +20,7 @@ func (s *Service) ByID(ctx context.Context, id string) (*Ticket, error) {
 	return s.getRow(ctx, tx, id, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)
 }
 
-// Move changes a ticket's status inside tx, provided it is in one of the
+// Move changes a ticket's status in the transaction ctx carries, provided it is in one of the
 // statuses from, and records who did it; with an assignee, it also assigns
 // the ticket. t is the ticket as the caller read it: if it changed since
 // (another version), nothing is written and a conflict is returned, as when
@@ -121,11 +121,10 @@ func (m *Moving) Failed(err error, at int) error {
 // Moved runs, in the transaction where the move's statements ran, what
 // follows them: the hooks that hear of the change (none for a nil m).
 func (s *Service) Moved(ctx context.Context, m *Moving) error {
-	tx := s.db.Conn(ctx)
 	if m == nil || m.changed == nil {
 		return nil
 	}
-	return s.notify(ctx, tx, m.changed)
+	return s.notify(ctx, m.changed)
 }
 
 // InsertHistory is the statement that records rows in tickets' history.
@@ -143,7 +142,7 @@ func InsertHistory(rows ...Change) storage.Stmt {
 }
 
 // Note records an event in a ticket's history without changing it (an
-// offer made, an offer declined), inside tx, at the ticket's current version.
+// offer made, an offer declined), in the transaction ctx carries, at the ticket's current version.
 func (s *Service) Note(ctx context.Context, t *Ticket, actorHandle, action, value string) error {
 	tx := s.db.Conn(ctx)
 	if err := s.db.RunStmts(ctx, tx, []storage.Stmt{NoteStmt(t, actorHandle, action, value)}); err != nil {

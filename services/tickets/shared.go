@@ -53,12 +53,12 @@ type Changed struct {
 // transaction, then after it commits (when the service made the
 // transaction). Add listeners while
 // wiring, before serving; each gets every change (storage.Hooks).
-func (s *Service) OnChange(within func(ctx context.Context, tx *gorm.DB, c *Changed) error, after func()) {
+func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
 	s.hooks.Add(within, after)
 }
 
-func (s *Service) notify(ctx context.Context, tx *gorm.DB, c *Changed) error {
-	return s.hooks.Within(ctx, tx, c)
+func (s *Service) notify(ctx context.Context, c *Changed) error {
+	return s.hooks.Within(ctx, c)
 }
 
 func (s *Service) notified() { s.hooks.After() }
@@ -70,7 +70,7 @@ func (s *Service) Notified() { s.hooks.After() }
 // CommentAPID is the ActivityPub id of a comment made on this node.
 func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/comments/" + id }
 
-// GetByAPID reads a ticket by its ActivityPub id inside tx: this node's own
+// GetByAPID reads a ticket by its ActivityPub id in the transaction ctx carries: this node's own
 // ticket or its copy of another region's.
 func (s *Service) GetByAPID(ctx context.Context, apID string) (*Ticket, error) {
 	tx := s.db.Conn(ctx)
@@ -113,7 +113,7 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 			return err
 		}
 		out = cur
-		return s.notify(ctx, tx, &Changed{Ticket: cur, By: by.Handle, Fields: map[string]string{"time_spent_minutes": total},
+		return s.notify(ctx, &Changed{Ticket: cur, By: by.Handle, Fields: map[string]string{"time_spent_minutes": total},
 			OldStatus: cur.Status})
 	})
 	if err != nil {
@@ -164,7 +164,7 @@ func (st *State) check() error {
 	return v.Err()
 }
 
-// ApplyState keeps, inside tx, this node's copy of another region's ticket
+// ApplyState keeps, in the transaction ctx carries, this node's copy of another region's ticket
 // as its tracker sent it, for memberID, the local member it is assigned
 // to. A state older than the copy is ignored (applied is false); the first
 // state creates the copy and must carry the client.
@@ -217,7 +217,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 			ActorHandle: byHandle, Action: "shared", NewValue: st.OriginRegion, CreatedAt: now}).Error; err != nil {
 			return false, err
 		}
-		return true, s.notify(ctx, tx, &Changed{Ticket: t, By: byHandle, OldStatus: t.Status, Assigned: true, Remote: true})
+		return true, s.notify(ctx, &Changed{Ticket: t, By: byHandle, OldStatus: t.Status, Assigned: true, Remote: true})
 	}
 	fields := map[string]string{}
 	var rows []Change
@@ -266,10 +266,10 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 	if err != nil {
 		return false, err
 	}
-	return true, s.notify(ctx, tx, &Changed{Ticket: t, By: byHandle, Fields: fields, OldStatus: cur.Status, Remote: true})
+	return true, s.notify(ctx, &Changed{Ticket: t, By: byHandle, Fields: fields, OldStatus: cur.Status, Remote: true})
 }
 
-// Withdraw ends, inside tx, this node's copy of another region's ticket
+// Withdraw ends, in the transaction ctx carries, this node's copy of another region's ticket
 // that its assignee no longer does (they gave it back, or the tracker gave
 // it to someone else): the copy is cancelled, with the reason in its
 // history, and takes the tracker's version when it is given (0 when not:
@@ -314,7 +314,7 @@ func (s *Service) Withdraw(ctx context.Context, t *Ticket, byHandle, reason stri
 	}
 	cp := *t
 	cp.Status, cp.Version, cp.UpdatedAt = StatusCancelled, version, now
-	return true, s.notify(ctx, tx, &Changed{Ticket: &cp, By: byHandle, Fields: map[string]string{"status": string(StatusCancelled)},
+	return true, s.notify(ctx, &Changed{Ticket: &cp, By: byHandle, Fields: map[string]string{"status": string(StatusCancelled)},
 		OldStatus: t.Status, Remote: true})
 }
 
@@ -333,7 +333,7 @@ type Patch struct {
 	Seq int
 }
 
-// ApplyPatch applies, on the tracker inside tx, a change the assignee's
+// ApplyPatch applies, on the tracker in the transaction ctx carries, a change the assignee's
 // node made to its copy of t. Fields are applied one by one; one that is
 // not valid here (a status the ticket can no longer take) is refused and
 // the refusal recorded. The ticket takes a new version in every case, and
@@ -437,10 +437,10 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 	if err != nil {
 		return nil, err
 	}
-	return out, s.notify(ctx, tx, &Changed{Ticket: out, By: byHandle, Fields: fields, OldStatus: t.Status, Remote: true})
+	return out, s.notify(ctx, &Changed{Ticket: out, By: byHandle, Fields: fields, OldStatus: t.Status, Remote: true})
 }
 
-// AddRemoteComment stores, inside tx, a public comment the other node of
+// AddRemoteComment stores, in the transaction ctx carries, a public comment the other node of
 // a shared ticket sent: once, however often it arrives.
 func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorHandle, authorName, body string,
 	at time.Time) (stored bool, err error) {
@@ -465,7 +465,7 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error
 }
 
-// SharedOfClient lists, inside tx, the open tickets of a client of this
+// SharedOfClient lists, in the transaction ctx carries, the open tickets of a client of this
 // node assigned to a member of another region.
 func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string, error) {
 	tx := s.db.Conn(ctx)
@@ -478,7 +478,7 @@ func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string
 	return ids, nil
 }
 
-// Touch gives a ticket a new version inside tx without changing its
+// Touch gives a ticket a new version in the transaction ctx carries without changing its
 // fields, and records why in its history (its client changed, say): the
 // state sent to the other node then supersedes the earlier ones.
 func (s *Service) Touch(ctx context.Context, t *Ticket, byHandle, action string) (*Ticket, error) {

@@ -157,7 +157,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		if err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, &Changed{Ticket: cur, By: by.Handle, Fields: fields, OldStatus: t.Status})
+		return s.notify(ctx, &Changed{Ticket: cur, By: by.Handle, Fields: fields, OldStatus: t.Status})
 	})
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Conflict {
