@@ -40,11 +40,14 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 			return nil // malformed (set aside), or a copy withdrawn: the worker sees
 		}
 		name, _, _ := strings.Cut(st.Assignee.Handle, "@")
-		var memberID string
-		if err := s.db.WithContext(ctx).Raw("SELECT id FROM members WHERE handle = ? AND active", name).Row().Scan(&memberID); err != nil {
+		memberID, err := s.members.ActiveID(ctx, name)
+		if err != nil {
+			return err
+		}
+		if memberID == "" {
 			return apperr.New(apperr.Forbidden, "%s is not an active member of this node", st.Assignee.Handle)
 		}
-		if err := heldOrAccepted(ctx, s.db.DB, st.APID, memberID); apperr.CodeOf(err) == apperr.Forbidden {
+		if err := s.heldOrAccepted(ctx, st.APID, memberID); apperr.CodeOf(err) == apperr.Forbidden {
 			return err
 		}
 		return nil
@@ -79,9 +82,11 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 		if hostOf(eventID) != s.host {
 			return apperr.New(apperr.Forbidden, "%s is not an event of this node", eventID)
 		}
-		var attendee string
-		err := s.db.WithContext(ctx).Raw("SELECT attendee_handle FROM ticket_events WHERE ap_id = ?", eventID).Row().Scan(&attendee)
-		if err != nil || handleHost(attendee) != sender {
+		attendee, err := s.planning.AttendeeOf(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		if handleHost(attendee) != sender {
 			return apperr.New(apperr.Forbidden, "%s invited nobody of %s to %s", s.host, sender, eventID)
 		}
 		return nil

@@ -137,8 +137,8 @@ func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *Activity) erro
 	if err := s.eraseCopy(ctx, apID); err != nil {
 		return err
 	}
-	var related []string
-	if err := tx.WithContext(ctx).Raw("SELECT ap_id FROM ticket_events WHERE ticket_id = ?", t.ID).Scan(&related).Error; err != nil {
+	related, err := s.planning.EventAPIDs(ctx, t.ID)
+	if err != nil {
 		return err
 	}
 	return s.emptyReceived(ctx, tx, append(related, apID))

@@ -229,10 +229,8 @@ func (s *Service) unassigned(ctx context.Context, tx *gorm.DB, c *tickets.Change
 	}
 	doc["takenFrom"] = c.Unassigned.Handle
 	// The acceptance that ends: the offer the job was given back under.
-	var offer string
-	err = tx.Raw("SELECT new_value FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND field = '' "+
-		"ORDER BY created_at DESC, id DESC LIMIT 1", c.Ticket.ID).Row().Scan(&offer)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	offer, err := s.tickets.ReleasedUnder(ctx, c.Ticket.ID)
+	if err != nil {
 		return err
 	}
 	if offer != "" {
@@ -410,19 +408,18 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if handleHost(st.Assignee.Handle) != s.host {
 		return s.withdrawCopy(ctx, tx, st, a)
 	}
-	// Read in tx: on SQLite, a query on another connection while this
-	// transaction holds the write lock may wait for a pool slot held by a
-	// writer waiting for this transaction.
+	// Read in the transaction (ctx carries it): on SQLite, a query on
+	// another connection while this transaction holds the write lock may
+	// wait for a pool slot held by a writer waiting for this transaction.
 	name, _, _ := strings.Cut(st.Assignee.Handle, "@")
-	var memberID string
-	err = tx.WithContext(ctx).Raw("SELECT id FROM members WHERE handle = ? AND active", name).Row().Scan(&memberID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	memberID, err := s.members.ActiveID(ctx, name)
+	if err != nil {
 		return err
 	}
-	if err != nil {
+	if memberID == "" {
 		return apperr.New(apperr.Invalid, "ticket %s is assigned to %s, not an active member of this node", st.APID, st.Assignee.Handle)
 	}
-	if err := heldOrAccepted(ctx, tx, st.APID, memberID); err != nil {
+	if err := s.heldOrAccepted(ctx, st.APID, memberID); err != nil {
 		return err
 	}
 	applied, err := s.tickets.ApplyState(ctx, st, memberID, st.CreatedBy)
@@ -527,16 +524,12 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 // contact, in the charge of a member who never took the job. The acceptance
 // is recorded when the tracker's answer comes back, which may be just after
 // the tracker's Offer{Ticket}: a pending offer waits for it.
-func heldOrAccepted(ctx context.Context, tx *gorm.DB, apID, memberID string) error {
-	var held int64
+func (s *Service) heldOrAccepted(ctx context.Context, apID, memberID string) error {
+	tx := s.db.Conn(ctx)
 	// A cancelled copy does not count: it may be the job the member gave
 	// back, which only a new acceptance brings back.
-	if err := tx.WithContext(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ? AND assignee_member_id = ? AND status <> 'cancelled'",
-		apID, memberID).Row().Scan(&held); err != nil {
+	if held, err := s.tickets.HeldBy(ctx, apID, memberID); err != nil || held {
 		return err
-	}
-	if held > 0 {
-		return nil
 	}
 	var states []string
 	if err := tx.WithContext(ctx).Raw("SELECT state FROM offers WHERE ticket_ap_id = ? AND member_id = ?", apID, memberID).
@@ -829,9 +822,13 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		}
 	default:
 		name, _, _ := strings.Cut(to, "@")
+		memberID, err := s.members.ActiveID(ctx, name)
+		if err != nil {
+			return err
+		}
 		var n int64
-		if err := tx.Raw("SELECT COUNT(*) FROM offers o JOIN members m ON m.id = o.member_id "+
-			"WHERE o.ticket_ap_id = ? AND m.handle = ? AND o.state IN ('pending', 'accepted')", t.APID, name).Row().Scan(&n); err != nil {
+		if err := tx.Raw("SELECT COUNT(*) FROM offers WHERE ticket_ap_id = ? AND member_id = ? AND state IN ('pending', 'accepted')",
+			t.APID, memberID).Row().Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -23,8 +23,7 @@ import (
 // The list only shrinks: a crossing that is gone must leave it, a new one
 // fails.
 var crossings = []string{
-	"federation: clients", "federation: members", "federation: offers", "federation: ticket_events",
-	"federation: ticket_history", "federation: tickets",
+	"federation: clients", "federation: offers", "federation: tickets",
 	"services/clients: tickets",
 	"services/directory: member_skills", "services/directory: members",
 	"services/planning: tickets",

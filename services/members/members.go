@@ -283,6 +283,20 @@ func (s *Service) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// ActiveID is the id of the active member of this node whose handle (the
+// part before @) is handle, or "" when there is none, in the transaction
+// ctx carries if any.
+func (s *Service) ActiveID(ctx context.Context, handle string) (string, error) {
+	var ids []string
+	if err := s.db.Conn(ctx).Raw("SELECT id FROM members WHERE handle = ? AND active", handle).Scan(&ids).Error; err != nil {
+		return "", fmt.Errorf("members: %s: %w", handle, err)
+	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	return ids[0], nil
+}
+
 // Left lists the members of this node who left the coop (deactivated,
 // not yet erased), as actors.
 func (s *Service) Left(ctx context.Context) ([]Actor, error) {

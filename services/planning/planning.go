@@ -365,6 +365,28 @@ func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string
 	return s.notify(ctx, &Changed{Event: &e, Ticket: t, Remote: true})
 }
 
+// AttendeeOf is the handle of the member invited to the intervention of
+// ActivityPub id eventAPID, or "" when this node has no such event.
+func (s *Service) AttendeeOf(ctx context.Context, eventAPID string) (string, error) {
+	var h []string
+	if err := s.db.Conn(ctx).Model(&Event{}).Where("ap_id = ?", eventAPID).Pluck("attendee_handle", &h).Error; err != nil {
+		return "", fmt.Errorf("planning: attendee of %s: %w", eventAPID, err)
+	}
+	if len(h) == 0 {
+		return "", nil
+	}
+	return h[0], nil
+}
+
+// EventAPIDs lists the ActivityPub ids of the interventions on ticket id.
+func (s *Service) EventAPIDs(ctx context.Context, ticketID string) ([]string, error) {
+	var ids []string
+	if err := s.db.Conn(ctx).Model(&Event{}).Where("ticket_id = ?", ticketID).Pluck("ap_id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("planning: events of %s: %w", ticketID, err)
+	}
+	return ids, nil
+}
+
 // OfTickets returns, in the transaction ctx carries, the interventions on tickets ids (a
 // client's export), by start.
 func (s *Service) OfTickets(ctx context.Context, ids []string) ([]*Event, error) {

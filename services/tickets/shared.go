@@ -465,6 +465,32 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error
 }
 
+// ReleasedUnder is the offer under which ticket id's job was last given
+// back ("" when it never was), from its history.
+func (s *Service) ReleasedUnder(ctx context.Context, id string) (string, error) {
+	var offers []string
+	if err := s.db.Conn(ctx).Raw("SELECT new_value FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND field = '' "+
+		"ORDER BY created_at DESC, id DESC LIMIT 1", id).Scan(&offers).Error; err != nil {
+		return "", fmt.Errorf("tickets: release of %s: %w", id, err)
+	}
+	if len(offers) == 0 {
+		return "", nil
+	}
+	return offers[0], nil
+}
+
+// HeldBy reports whether this node holds a copy of ticket apID, not
+// cancelled, assigned to the member (a cancelled copy may be the job the
+// member gave back).
+func (s *Service) HeldBy(ctx context.Context, apID, memberID string) (bool, error) {
+	var n int64
+	if err := s.db.Conn(ctx).Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ? AND assignee_member_id = ? AND status <> 'cancelled'",
+		apID, memberID).Row().Scan(&n); err != nil {
+		return false, fmt.Errorf("tickets: copy of %s: %w", apID, err)
+	}
+	return n > 0, nil
+}
+
 // SharedOfClient lists, in the transaction ctx carries, the open tickets of a client of this
 // node assigned to a member of another region.
 func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string, error) {
