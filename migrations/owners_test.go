@@ -27,8 +27,6 @@ var crossings = []string{
 	"services/clients: tickets",
 	"services/directory: member_skills", "services/directory: members",
 	"services/planning: tickets",
-	"services/privacy: offers", "services/privacy: routings", "services/privacy: ticket_comments",
-	"services/privacy: ticket_events", "services/privacy: ticket_time", "services/privacy: tickets",
 	"services/routing: ticket_history", "services/routing: tickets",
 	"services/tickets: clients",
 }

@@ -365,6 +365,24 @@ func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string
 	return s.notify(ctx, &Changed{Event: &e, Ticket: t, Remote: true})
 }
 
+// Attendance is an intervention a member attended (a member's export).
+type Attendance struct {
+	TicketID string    `json:"ticket_id"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	State    string    `json:"state"`
+}
+
+// AttendedBy lists the interventions member id attends, by start.
+func (s *Service) AttendedBy(ctx context.Context, id string) ([]Attendance, error) {
+	out := []Attendance{}
+	if err := s.db.Conn(ctx).Raw(`SELECT ticket_id, start_at AS start, end_at AS "end", state FROM ticket_events
+		WHERE attendee_member_id = ? ORDER BY start_at`, id).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("planning: interventions of %s: %w", id, err)
+	}
+	return out, nil
+}
+
 // AttendeeOf is the handle of the member invited to the intervention of
 // ActivityPub id eventAPID, or "" when this node has no such event.
 func (s *Service) AttendeeOf(ctx context.Context, eventAPID string) (string, error) {

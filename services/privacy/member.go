@@ -9,7 +9,10 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
 )
 
@@ -25,44 +28,14 @@ type MemberWork struct {
 	Interventions  []InterventionR `json:"interventions"`
 }
 
-// TicketRef names a ticket without its content.
-type TicketRef struct {
-	ID        string    `json:"id"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// CommentRef is one of the member's comments: their own words.
-type CommentRef struct {
-	TicketID  string    `json:"ticket_id"`
-	Body      string    `json:"body"`
-	Internal  bool      `json:"internal"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// TimeRef is time the member logged.
-type TimeRef struct {
-	TicketID  string    `json:"ticket_id"`
-	Minutes   int       `json:"minutes"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// OfferRef is a job offered to the member, and their answer.
-type OfferRef struct {
-	ID            string    `json:"id"`
-	OriginRegion  string    `json:"origin_region"`
-	State         string    `json:"state"`
-	DeclineReason string    `json:"decline_reason"`
-	CreatedAt     time.Time `json:"created_at"`
-}
-
-// InterventionR is an intervention the member attended.
-type InterventionR struct {
-	TicketID string    `json:"ticket_id"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	State    string    `json:"state"`
-}
+// The references of a member's export, as their owners read them.
+type (
+	TicketRef     = tickets.WorkRef
+	CommentRef    = tickets.CommentRef
+	TimeRef       = tickets.TimeRef
+	OfferRef      = routing.OfferRef
+	InterventionR = planning.Attendance
+)
 
 // MemberExport is everything this node holds about one of its members.
 type MemberExport struct {
@@ -104,43 +77,24 @@ func (s *Service) ExportMember(ctx context.Context, by members.Actor, id string)
 	if out.Tokens, err = s.members.Tokens(ctx, members.Actor{ID: id}, ""); err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx)
+	work, err := s.tickets.WorkOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	w := &out.Work
-	steps := []struct {
-		dst  any
-		q    string
-		args []any
-	}{
-		{&w.TicketsTakenIn, "SELECT id, status, created_at FROM tickets WHERE technician_id = ? ORDER BY created_at", []any{id}},
-		{&w.TicketsDone, "SELECT id, status, created_at FROM tickets WHERE assignee_member_id = ? ORDER BY created_at", []any{id}},
-		{&w.Comments, "SELECT ticket_id, body, internal, created_at FROM ticket_comments WHERE author_id = ? ORDER BY created_at", []any{id}},
-		{&w.Time, "SELECT ticket_id, minutes, created_at FROM ticket_time WHERE member_id = ? ORDER BY created_at", []any{id}},
-		{&w.Offers, "SELECT id, origin_region, state, decline_reason, created_at FROM offers WHERE member_id = ? ORDER BY created_at", []any{id}},
-		{&w.Interventions, `SELECT ticket_id, start_at AS start, end_at AS "end", state FROM ticket_events WHERE attendee_member_id = ? ORDER BY start_at`, []any{id}},
-		{&out.Erasures, "SELECT * FROM erasures WHERE subject = 'member' AND subject_id = ? ORDER BY created_at", []any{id}},
+	w.TicketsTakenIn, w.TicketsDone, w.Comments, w.Time = work.TakenIn, work.Assigned, work.Comments, work.Time
+	if w.Offers, err = routing.OffersOf(ctx, s.db, id); err != nil {
+		return nil, err
 	}
-	for _, st := range steps {
-		if err := db.Raw(st.q, st.args...).Scan(st.dst).Error; err != nil {
-			return nil, fmt.Errorf("privacy: export member %s: %w", id, err)
-		}
+	if w.Interventions, err = s.planning.AttendedBy(ctx, id); err != nil {
+		return nil, err
 	}
-	for _, p := range []any{&w.TicketsTakenIn, &w.TicketsDone} {
-		if *p.(*[]TicketRef) == nil {
-			*p.(*[]TicketRef) = []TicketRef{}
-		}
+	if err := s.db.WithContext(ctx).Where("subject = 'member' AND subject_id = ?", id).Order("created_at").Find(&out.Erasures).Error; err != nil {
+		return nil, fmt.Errorf("privacy: export member %s: %w", id, err)
 	}
-	if w.Comments == nil {
-		w.Comments = []CommentRef{}
-	}
-	if w.Time == nil {
-		w.Time = []TimeRef{}
-	}
-	if w.Offers == nil {
-		w.Offers = []OfferRef{}
-	}
-	if w.Interventions == nil {
-		w.Interventions = []InterventionR{}
-	}
+	// An empty list, never null, in the export.
+	w.TicketsTakenIn, w.TicketsDone, w.Comments, w.Time = nonNil(w.TicketsTakenIn), nonNil(w.TicketsDone), nonNil(w.Comments), nonNil(w.Time)
+	w.Offers, w.Interventions, out.Erasures = nonNil(w.Offers), nonNil(w.Interventions), nonNil(out.Erasures)
 	return out, nil
 }
 
@@ -168,18 +122,11 @@ func (s *Service) EraseMember(ctx context.Context, by members.Actor, id, reason 
 		if err := s.members.Erase(ctx, id); err != nil {
 			return err
 		}
-		for _, st := range []struct {
-			q   string
-			arg string
-		}{
-			{"UPDATE ticket_comments SET author_name = ? WHERE author_id = ?", id},
-			{"UPDATE tickets SET assignee_name = ? WHERE assignee_member_id = ?", id},
-			{"UPDATE routings SET requested_by_name = ? WHERE requested_by = ?", m.FullHandle},
-			{"UPDATE offers SET forwarded_by_name = ? WHERE forwarded_by = ?", m.FullHandle},
-		} {
-			if err := tx.Exec(st.q, members.ErasedName, st.arg).Error; err != nil {
-				return err
-			}
+		if err := s.tickets.EraseMemberName(ctx, id, members.ErasedName); err != nil {
+			return err
+		}
+		if err := routing.EraseMemberName(ctx, s.db, m.FullHandle, members.ErasedName); err != nil {
+			return err
 		}
 		return s.record(ctx, tx, "member", id, by.Handle, reason)
 	})
@@ -190,4 +137,11 @@ func (s *Service) EraseMember(ctx context.Context, by members.Actor, id, reason 
 		return fmt.Errorf("privacy: erase member %s: %w", id, err)
 	}
 	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

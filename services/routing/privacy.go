@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/storage"
@@ -38,3 +39,37 @@ func EraseTickets(ctx context.Context, db *storage.DB, ticketIDs, apIDs []string
 // note are scrubbed before they leave the node: for the copy of a job once
 // it ended, whose title and description stay as its record.
 func Scrub(text string, p clients.Private) string { return redactClient(text, p) }
+
+// OfferRef is a job offered to a member, and their answer (a member's
+// export).
+type OfferRef struct {
+	ID            string    `json:"id"`
+	OriginRegion  string    `json:"origin_region"`
+	State         string    `json:"state"`
+	DeclineReason string    `json:"decline_reason"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// OffersOf lists the offers made to member id on db, by date.
+func OffersOf(ctx context.Context, db *storage.DB, id string) ([]OfferRef, error) {
+	out := []OfferRef{}
+	if err := db.Conn(ctx).Raw("SELECT id, origin_region, state, decline_reason, created_at FROM offers WHERE member_id = ? ORDER BY created_at",
+		id).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("routing: offers of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// EraseMemberName replaces, on db, the name of the member of full handle
+// handle on the routings they asked for and the offers they forwarded.
+func EraseMemberName(ctx context.Context, db *storage.DB, handle, name string) error {
+	for _, q := range []string{
+		"UPDATE routings SET requested_by_name = ? WHERE requested_by = ?",
+		"UPDATE offers SET forwarded_by_name = ? WHERE forwarded_by = ?",
+	} {
+		if err := db.Conn(ctx).Exec(q, name, handle).Error; err != nil {
+			return fmt.Errorf("routing: erase the name of %s: %w", handle, err)
+		}
+	}
+	return nil
+}

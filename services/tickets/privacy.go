@@ -111,3 +111,70 @@ func (s *Service) Scrub(ctx context.Context, id, title, description string) erro
 	}
 	return nil
 }
+
+// WorkRef names a ticket a member took in or worked on, without its
+// content (a member's export).
+type WorkRef struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CommentRef is one of a member's comments: their own words.
+type CommentRef struct {
+	TicketID  string    `json:"ticket_id"`
+	Body      string    `json:"body"`
+	Internal  bool      `json:"internal"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TimeRef is time a member logged.
+type TimeRef struct {
+	TicketID  string    `json:"ticket_id"`
+	Minutes   int       `json:"minutes"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Work is what a member did on this node's tickets (a member's export).
+type Work struct {
+	TakenIn, Assigned []WorkRef
+	Comments          []CommentRef
+	Time              []TimeRef
+}
+
+// WorkOf returns what member id did on this node's tickets, each list by
+// date.
+func (s *Service) WorkOf(ctx context.Context, id string) (Work, error) {
+	w := Work{TakenIn: []WorkRef{}, Assigned: []WorkRef{}, Comments: []CommentRef{}, Time: []TimeRef{}}
+	db := s.db.Conn(ctx)
+	for _, st := range []struct {
+		dst any
+		q   string
+	}{
+		{&w.TakenIn, "SELECT id, status, created_at FROM tickets WHERE technician_id = ? ORDER BY created_at"},
+		{&w.Assigned, "SELECT id, status, created_at FROM tickets WHERE assignee_member_id = ? ORDER BY created_at"},
+		{&w.Comments, "SELECT ticket_id, body, internal, created_at FROM ticket_comments WHERE author_id = ? ORDER BY created_at"},
+		{&w.Time, "SELECT ticket_id, minutes, created_at FROM ticket_time WHERE member_id = ? ORDER BY created_at"},
+	} {
+		if err := db.Raw(st.q, id).Scan(st.dst).Error; err != nil {
+			return w, fmt.Errorf("tickets: work of %s: %w", id, err)
+		}
+	}
+	return w, nil
+}
+
+// EraseMemberName replaces member id's name on the records of their work
+// (their comments, the tickets assigned to them) by name; their handle
+// stays, as the pseudonym the work is recorded under.
+func (s *Service) EraseMemberName(ctx context.Context, id, name string) error {
+	db := s.db.Conn(ctx)
+	for _, q := range []string{
+		"UPDATE ticket_comments SET author_name = ? WHERE author_id = ?",
+		"UPDATE tickets SET assignee_name = ? WHERE assignee_member_id = ?",
+	} {
+		if err := db.Exec(q, name, id).Error; err != nil {
+			return fmt.Errorf("tickets: erase the name of %s: %w", id, err)
+		}
+	}
+	return nil
+}
