@@ -82,3 +82,60 @@ func TestMemberLeaves(t *testing.T) {
 		t.Errorf("a job offered to a member who left")
 	}
 }
+
+// TestMemberExportAndErasure: Marie exports what her node holds about her
+// (her profile, her work: the job she did, her time, her comment, the
+// offer she accepted), another technician may not; once she left, her
+// node's admin erases her data: her name goes from her profile and the
+// records of her work, which keep her handle.
+func TestMemberExportAndErasure(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	admin := c.addAdmin("bretagne", "admin@bzh.test")
+	_, marieCopy := c.sharedTicket("Site web de l'école")
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/time", marieEmail, map[string]any{"minutes": 45}, 201)
+	c.api("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée"}, 201)
+	id := c.memberID("bretagne", marieEmail)
+	path := "/api/v1/members/" + id + "/export"
+
+	exp := c.api("bretagne", "GET", path, marieEmail, nil, 200)
+	w := exp["work"].(map[string]any)
+	list := func(k string) []any {
+		l, ok := w[k].([]any)
+		if !ok {
+			t.Fatalf("work.%s is %v, want a list", k, w[k])
+		}
+		return l
+	}
+	if exp["member"].(map[string]any)["email"] != marieEmail || len(list("tickets_assigned")) != 1 || len(list("time")) != 1 ||
+		len(list("comments")) != 1 || len(list("offers")) != 1 || len(list("tickets_taken_in")) != 1 || len(list("interventions")) != 0 { // her copy is in her charge too
+		t.Fatalf("Marie's export: %v", exp)
+	}
+	if o := list("offers")[0].(map[string]any); o["state"] != "accepted" || o["origin_region"] != "bourgogne-franche-comte" {
+		t.Errorf("her offer in the export: %v", o)
+	}
+	if tm := list("time")[0].(map[string]any); tm["minutes"] != 45.0 || tm["ticket_id"] != marieCopy {
+		t.Errorf("her time in the export: %v", tm)
+	}
+	c.api("bretagne", "GET", path, gwenEmail, nil, 403)
+	c.api("bretagne", "GET", path, admin, nil, 200)
+
+	c.api("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 409) // still a member
+	c.api("bretagne", "POST", "/api/v1/members/"+id+"/deactivate", admin, nil, 200)
+	c.api("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 204)
+	after := c.api("bretagne", "GET", path, admin, nil, 200)
+	if m := after["member"].(map[string]any); m["name"] == "Marie Le Gall" || m["email"] == marieEmail {
+		t.Errorf("her profile after the erasure: %v", m)
+	}
+	if len(after["erasures"].([]any)) != 1 {
+		t.Errorf("the erasure is not recorded: %v", after["erasures"])
+	}
+	var names []string
+	c.node("bretagne").n.db.Raw("SELECT assignee_name FROM tickets WHERE id = ?", marieCopy).Scan(&names)
+	var authors []string
+	c.node("bretagne").n.db.Raw("SELECT author_name FROM ticket_comments WHERE ticket_id = ?", marieCopy).Scan(&authors)
+	for _, n := range append(names, authors...) {
+		if n == "Marie Le Gall" {
+			t.Errorf("her name stays on the records of her work: %v %v", names, authors)
+		}
+	}
+}
