@@ -27,7 +27,7 @@ var crossings = []string{
 	"services/clients: tickets",
 	"services/directory: member_skills", "services/directory: members",
 	"services/planning: tickets",
-	"services/routing: ticket_history", "services/routing: tickets",
+	"services/routing: tickets",
 	"services/tickets: clients",
 }
 

@@ -144,15 +144,6 @@ func (s *Service) takeBack(ctx context.Context, by members.Actor, t *tickets.Tic
 	return s.tickets.ByID(ctx, t.ID)
 }
 
-// releasedWith counts, inside tx, the records of the ticket's job given back
-// under that offer.
-func releasedWith(tx *gorm.DB, ticketID, offerID string) (int64, error) {
-	var n int64
-	err := tx.Raw("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND new_value = ?",
-		ticketID, offerID).Row().Scan(&n)
-	return n, err
-}
-
 // newToken is a random secret of 128 bits, in hex.
 func newToken() string {
 	b := make([]byte, 16)
@@ -196,7 +187,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		current := r.State == "accepted" && r.OfferID != nil && *r.OfferID == req.OfferID
 		if !current || req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
 			// Given back already (a repeated request: its answer was lost)?
-			if n, err := releasedWith(tx, t.ID, req.OfferID); err != nil || n > 0 {
+			if done, err := s.tickets.ReleasedUnderOffer(ctx, t.ID, req.OfferID); err != nil || done {
 				return err
 			}
 			return apperr.New(apperr.Conflict, "this job is not %s's", req.Handle)
@@ -215,7 +206,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		}
 		if res.RowsAffected == 0 {
 			// Another request took it back first: the same one, repeated?
-			if n, err := releasedWith(tx, t.ID, req.OfferID); err != nil || n > 0 {
+			if done, err := s.tickets.ReleasedUnderOffer(ctx, t.ID, req.OfferID); err != nil || done {
 				return err
 			}
 			return apperr.New(apperr.Conflict, "the job was given back meanwhile")
@@ -224,15 +215,9 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 			// The time the member logged on their node stays on the ticket:
 			// counted here from now on, as the next assignee's node will
 			// report only its own.
-			res := tx.Exec("UPDATE tickets SET time_spent_minutes = time_spent_minutes + remote_time_minutes, remote_time_minutes = 0 "+
-				"WHERE id = ? AND version = ?", t.ID, t.Version)
-			if res.Error != nil || res.RowsAffected == 0 {
-				if res.Error != nil {
-					return res.Error
-				}
-				return apperr.New(apperr.Conflict, "the ticket changed meanwhile: try again")
+			if err := s.tickets.KeepRemoteTime(ctx, t); err != nil {
+				return err
 			}
-			t.TimeSpentMinutes, t.RemoteTimeMinutes = t.TimeSpentMinutes+t.RemoteTimeMinutes, 0
 		}
 		notes := []tickets.Change{{Action: "released", NewValue: req.OfferID}}
 		if req.Reason != "" {

@@ -479,6 +479,34 @@ func (s *Service) ReleasedUnder(ctx context.Context, id string) (string, error) 
 	return offers[0], nil
 }
 
+// ReleasedUnderOffer reports whether ticket id's job was given back under
+// that offer, from its history.
+func (s *Service) ReleasedUnderOffer(ctx context.Context, id, offerID string) (bool, error) {
+	var n int64
+	if err := s.db.Conn(ctx).Raw("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = ? AND action = 'released' AND new_value = ?",
+		id, offerID).Row().Scan(&n); err != nil {
+		return false, fmt.Errorf("tickets: releases of %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// KeepRemoteTime counts as the ticket's own the time its assignee logged
+// on their node (another region's), at t's version: when the job is
+// given back, the next assignee's node will report only its own. A ticket
+// changed meanwhile is a conflict. t is updated.
+func (s *Service) KeepRemoteTime(ctx context.Context, t *Ticket) error {
+	res := s.db.Conn(ctx).Exec("UPDATE tickets SET time_spent_minutes = time_spent_minutes + remote_time_minutes, remote_time_minutes = 0 "+
+		"WHERE id = ? AND version = ?", t.ID, t.Version)
+	if res.Error != nil {
+		return fmt.Errorf("tickets: keep the remote time of %s: %w", t.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return apperr.New(apperr.Conflict, "the ticket changed meanwhile: try again")
+	}
+	t.TimeSpentMinutes, t.RemoteTimeMinutes = t.TimeSpentMinutes+t.RemoteTimeMinutes, 0
+	return nil
+}
+
 // HeldBy reports whether this node holds a copy of ticket apID, not
 // cancelled, assigned to the member (a cancelled copy may be the job the
 // member gave back).
