@@ -515,7 +515,7 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 	if err := s.tickets.Scrub(ctx, t.ID, routing.Scrub(t.Title, p), routing.Scrub(t.Description, p)); err != nil {
 		return err
 	}
-	return s.planning.ForgetPlaces(ctx, t.APID)
+	return s.planning.ForgetPlaces(ctx, t.ID)
 }
 
 // heldOrAccepted checks, inside tx, that a ticket's state may be kept here

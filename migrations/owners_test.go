@@ -26,7 +26,6 @@ var crossings = []string{
 	"federation: clients", "federation: offers", "federation: tickets",
 	"services/clients: tickets",
 	"services/directory: member_skills", "services/directory: members",
-	"services/planning: tickets",
 	"services/routing: tickets",
 	"services/tickets: clients",
 }

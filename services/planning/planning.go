@@ -221,30 +221,39 @@ func (s *Service) Calendar(ctx context.Context, by members.Actor, from, to time.
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		Event
-		Title string
-	}
-	err := s.db.WithContext(ctx).Table("ticket_events").Select("ticket_events.*, tickets.title AS title").
-		Joins("JOIN tickets ON tickets.id = ticket_events.ticket_id").
-		Where("(ticket_events.attendee_member_id = ? OR ticket_events.organizer_handle = ?)", by.ID, by.Handle).
-		// Not the interventions of a job cancelled, or given back by the
-		// member who was to do them.
-		Where("tickets.status <> 'cancelled' AND ticket_events.attendee_handle = tickets.assignee_handle").
-		Where("ticket_events.start_at < ? AND ticket_events.end_at > ?", to.UTC(), from.UTC()).
-		Order("ticket_events.start_at, ticket_events.id").Limit(1000).Find(&rows).Error
+	var events []*Event
+	err := s.db.Conn(ctx).Where("(attendee_member_id = ? OR organizer_handle = ?) AND start_at < ? AND end_at > ?",
+		by.ID, by.Handle, to.UTC(), from.UTC()).Order("start_at, id").Limit(2 * calendarMax).Find(&events).Error
 	if err != nil {
 		return nil, fmt.Errorf("planning: calendar: %w", err)
 	}
-	out := make([]*Event, len(rows))
-	for i := range rows {
-		e := rows[i].Event
-		e.TicketTitle = rows[i].Title
+	ids := make([]string, 0, len(events))
+	for _, e := range events {
+		ids = append(ids, e.TicketID)
+	}
+	jobs, err := s.tickets.Briefs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Event, 0, len(events))
+	for _, e := range events {
+		// Not the interventions of a job cancelled, or given back by the
+		// member who was to do them.
+		j, ok := jobs[e.TicketID]
+		if !ok || j.Status == tickets.StatusCancelled || e.AttendeeHandle != j.AssigneeHandle {
+			continue
+		}
+		e.TicketTitle = j.Title
 		e.StartAt, e.EndAt = e.StartAt.UTC(), e.EndAt.UTC()
-		out[i] = &e
+		if out = append(out, e); len(out) == calendarMax {
+			break
+		}
 	}
 	return out, nil
 }
+
+// calendarMax bounds a calendar's interventions.
+const calendarMax = 1000
 
 // OfTicket lists the interventions planned on a ticket the actor may see,
 // soonest first.
@@ -311,17 +320,15 @@ func (s *Service) ApplyInvite(ctx context.Context, t *tickets.Ticket, in Invitat
 	return s.notify(ctx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
 }
 
-// ForgetPlaces erases, in the transaction ctx carries, the places of the interventions on this
-// node's copy of another region's ticket ticketAPID (federation calls it
-// for copies only): once the job is over, the
+// ForgetPlaces erases, in the transaction ctx carries, the places of the
+// interventions on ticket id, this node's copy of another region's ticket
+// (federation calls it for copies only): once the job is over, the
 // client's address is not kept where no work for them is done.
-func (s *Service) ForgetPlaces(ctx context.Context, ticketAPID string) error {
-	tx := s.db.Conn(ctx)
-	err := tx.WithContext(ctx).Model(&Event{}).
-		Where("ticket_id IN (SELECT id FROM tickets WHERE ap_id = ?)", ticketAPID).
+func (s *Service) ForgetPlaces(ctx context.Context, ticketID string) error {
+	err := s.db.Conn(ctx).Model(&Event{}).Where("ticket_id = ?", ticketID).
 		Updates(map[string]any{"location": "", "updated_at": storage.Now()}).Error
 	if err != nil {
-		return fmt.Errorf("planning: forget the places of %s: %w", ticketAPID, err)
+		return fmt.Errorf("planning: forget the places of %s: %w", ticketID, err)
 	}
 	return nil
 }

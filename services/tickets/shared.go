@@ -479,6 +479,29 @@ func (s *Service) ReleasedUnder(ctx context.Context, id string) (string, error) 
 	return offers[0], nil
 }
 
+// Brief is what another service shows of a ticket beside its own rows.
+type Brief struct {
+	ID, Title      string
+	Status         Status
+	AssigneeHandle string
+}
+
+// Briefs returns the tickets of ids this node holds, by id.
+func (s *Service) Briefs(ctx context.Context, ids []string) (map[string]Brief, error) {
+	out := make(map[string]Brief, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []Brief
+	if err := s.db.Conn(ctx).Raw("SELECT id, title, status, assignee_handle FROM tickets WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("tickets: briefs: %w", err)
+	}
+	for _, b := range rows {
+		out[b.ID] = b
+	}
+	return out, nil
+}
+
 // ReleasedUnderOffer reports whether ticket id's job was given back under
 // that offer, from its history.
 func (s *Service) ReleasedUnderOffer(ctx context.Context, id, offerID string) (bool, error) {
