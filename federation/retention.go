@@ -7,7 +7,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -45,11 +44,13 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 	if s.tickets == nil {
 		return 0, nil
 	}
-	var rows []struct{ ID, ClientID string }
-	err := s.db.WithContext(ctx).Raw(`SELECT t.id, t.client_id FROM tickets t JOIN clients c ON c.id = t.client_id
-		WHERE t.origin_region <> ? AND t.status = 'resolved' AND t.updated_at < ? AND c.origin_ap_id = t.ap_id
-		AND (c.contact_name <> '' OR c.contact_email <> '' OR c.contact_phone <> '') ORDER BY t.updated_at LIMIT 500`,
-		s.cfg.Region, before.UTC()).Scan(&rows).Error
+	// The copies' clients that still carry a contact, then those of their
+	// tickets resolved long ago: a client's copy belongs to one ticket.
+	withContact, err := s.clients.CopiesWithContact(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("federation: resolved jobs: %w", err)
+	}
+	rows, err := s.tickets.ResolvedCopies(ctx, withContact, before, 500)
 	if err != nil {
 		return 0, fmt.Errorf("federation: resolved jobs: %w", err)
 	}
@@ -57,18 +58,19 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 	for _, r := range rows {
 		forgot := false
 		err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-			if s.db.Dialect == migrations.Postgres {
-				// The client, then the ticket, as the inbox writes them: a
-				// reopening applied meanwhile is seen below, not undone.
-				if err := tx.Exec("SELECT id FROM clients WHERE id = ? FOR UPDATE", r.ClientID).Error; err != nil {
-					return err
-				}
-				if err := tx.Exec("SELECT id FROM tickets WHERE id = ? FOR UPDATE", r.ID).Error; err != nil {
-					return err
-				}
-			}
+			// The client, then the ticket, as the inbox writes them: a
+			// reopening applied meanwhile is seen below, not undone.
 			t, err := s.tickets.ByID(ctx, r.ID)
-			if err != nil || t.Status != tickets.StatusResolved || !t.UpdatedAt.Before(before) {
+			if err != nil {
+				return err
+			}
+			if err := s.clients.Lock(ctx, t.ClientID); err != nil {
+				return err
+			}
+			if err := s.tickets.Lock(ctx, r.ID); err != nil {
+				return err
+			}
+			if t, err = s.tickets.ByID(ctx, r.ID); err != nil || t.Status != tickets.StatusResolved || !t.UpdatedAt.Before(before) {
 				return err // changed meanwhile: left for the next round
 			}
 			forgot = true

@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm/clause"
 
+	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/storage"
@@ -100,4 +101,24 @@ func (s *Service) UpsertShared(ctx context.Context, ticketAPID, technicianID str
 		return "", fmt.Errorf("clients: shared client of %s: %w", ticketAPID, err)
 	}
 	return id, nil
+}
+
+// CopiesWithContact lists the ids of the clients of other regions' tickets
+// held on this node that still carry a contact person.
+func (s *Service) CopiesWithContact(ctx context.Context) ([]string, error) {
+	var ids []string
+	if err := s.db.Conn(ctx).Model(&Client{}).Where("origin_ap_id IS NOT NULL AND (contact_name <> '' OR contact_email <> '' OR contact_phone <> '')").
+		Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("clients: copies with a contact: %w", err)
+	}
+	return ids, nil
+}
+
+// Lock locks client id's row until the end of the transaction ctx
+// carries (PostgreSQL; on SQLite the transaction holds the database).
+func (s *Service) Lock(ctx context.Context, id string) error {
+	if s.db.Dialect != migrations.Postgres {
+		return nil
+	}
+	return s.db.Conn(ctx).Exec("SELECT id FROM clients WHERE id = ? FOR UPDATE", id).Error
 }

@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
@@ -574,4 +575,29 @@ func (s *Service) Touch(ctx context.Context, t *Ticket, byHandle, action string)
 		return nil, err
 	}
 	return s.ByID(ctx, t.ID)
+}
+
+// ResolvedCopies lists, oldest change first and at most limit, the copies
+// of other regions' tickets of the clients clientIDs (the ticket's client
+// being its own copy) resolved and unchanged since before.
+func (s *Service) ResolvedCopies(ctx context.Context, clientIDs []string, before time.Time, limit int) ([]Brief, error) {
+	var out []Brief
+	if len(clientIDs) == 0 {
+		return out, nil
+	}
+	if err := s.db.Conn(ctx).Raw(`SELECT id, title, status, assignee_handle FROM tickets WHERE origin_region <> ? AND status = ?
+		AND updated_at < ? AND client_id IN ? ORDER BY updated_at LIMIT ?`, s.cfg.Region, StatusResolved, before.UTC(), clientIDs, limit).
+		Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("tickets: resolved copies: %w", err)
+	}
+	return out, nil
+}
+
+// Lock locks ticket id's row until the end of the transaction ctx
+// carries (PostgreSQL; on SQLite the transaction holds the database).
+func (s *Service) Lock(ctx context.Context, id string) error {
+	if s.db.Dialect != migrations.Postgres {
+		return nil
+	}
+	return s.db.Conn(ctx).Exec("SELECT id FROM tickets WHERE id = ? FOR UPDATE", id).Error
 }
