@@ -21,9 +21,7 @@ package federation
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -457,9 +455,8 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 		// acceptance it would be held under ends now, so that it is refused
 		// when it comes.
 		if takenOffer, _ := str(a.Object, "takenOffer"); takenOffer != "" {
-			res := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE id = ? AND ticket_ap_id = ? AND state = 'accepted'", takenOffer, st.APID)
-			if res.Error != nil || res.RowsAffected > 0 {
-				return res.Error
+			if ended, err := routing.WithdrawAccepted(ctx, s.db, takenOffer, st.APID); err != nil || ended {
+				return err
 			}
 		}
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
@@ -476,9 +473,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	takenOffer, _ := str(a.Object, "takenOffer")
 	mine := false
 	if cur.AssigneeMemberID != nil && takenFrom != "" && strings.EqualFold(takenFrom, cur.AssigneeHandle) {
-		err := tx.Raw("SELECT id FROM offers WHERE ticket_ap_id = ? AND member_id = ? AND state IN ('accepted', 'withdrawn') "+
-			"ORDER BY created_at DESC, id DESC LIMIT 1", st.APID, *cur.AssigneeMemberID).Row().Scan(&offer)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if offer, err = routing.LatestAccepted(ctx, s.db, st.APID, *cur.AssigneeMemberID); err != nil {
 			return err
 		}
 		mine = offer != "" && offer == takenOffer
@@ -489,7 +484,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	if mine {
 		// Their offer is over too, even if the answer to their request to
 		// give the job back was lost.
-		if err := tx.Exec("UPDATE offers SET state = 'withdrawn' WHERE id = ? AND state = 'accepted'", offer).Error; err != nil {
+		if _, err := routing.WithdrawAccepted(ctx, s.db, offer, ""); err != nil {
 			return err
 		}
 	}
@@ -525,15 +520,13 @@ func (s *Service) jobOver(ctx context.Context, tx *gorm.DB, t *tickets.Ticket) e
 // is recorded when the tracker's answer comes back, which may be just after
 // the tracker's Offer{Ticket}: a pending offer waits for it.
 func (s *Service) heldOrAccepted(ctx context.Context, apID, memberID string) error {
-	tx := s.db.Conn(ctx)
 	// A cancelled copy does not count: it may be the job the member gave
 	// back, which only a new acceptance brings back.
 	if held, err := s.tickets.HeldBy(ctx, apID, memberID); err != nil || held {
 		return err
 	}
-	var states []string
-	if err := tx.WithContext(ctx).Raw("SELECT state FROM offers WHERE ticket_ap_id = ? AND member_id = ?", apID, memberID).
-		Scan(&states).Error; err != nil {
+	states, err := routing.OfferStates(ctx, s.db, apID, memberID)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -826,10 +819,15 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		if err != nil {
 			return err
 		}
-		var n int64
-		if err := tx.Raw("SELECT COUNT(*) FROM offers WHERE ticket_ap_id = ? AND member_id = ? AND state IN ('pending', 'accepted')",
-			t.APID, memberID).Row().Scan(&n); err != nil {
+		states, err := routing.OfferStates(ctx, s.db, t.APID, memberID)
+		if err != nil {
 			return err
+		}
+		n := 0
+		for _, st := range states {
+			if st == "pending" || st == "accepted" {
+				n++
+			}
 		}
 		if n > 0 {
 			return notYetFor(t.APID, fmt.Errorf("the copy of %s is not %s's yet", t.APID, to))

@@ -73,3 +73,44 @@ func EraseMemberName(ctx context.Context, db *storage.DB, handle, name string) e
 	}
 	return nil
 }
+
+// The member's side of an offer, for federation, which applies the
+// tracker's word on a job (functions of the package: a node without NATS
+// runs no routing service, and still holds its members' offers).
+
+// WithdrawAccepted ends, on db in ctx's transaction, the accepted offer id
+// (of ticket apID when apID is not ""), and reports whether it did.
+func WithdrawAccepted(ctx context.Context, db *storage.DB, id, apID string) (bool, error) {
+	q := db.Conn(ctx).Model(&Offer{}).Where("id = ? AND state = 'accepted'", id)
+	if apID != "" {
+		q = q.Where("ticket_ap_id = ?", apID)
+	}
+	res := q.Update("state", "withdrawn")
+	if res.Error != nil {
+		return false, fmt.Errorf("routing: withdraw offer %s: %w", id, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// LatestAccepted is the id of the member's latest offer of ticket apID
+// that was accepted (and perhaps withdrawn since), or "".
+func LatestAccepted(ctx context.Context, db *storage.DB, apID, memberID string) (string, error) {
+	var ids []string
+	if err := db.Conn(ctx).Model(&Offer{}).Where("ticket_ap_id = ? AND member_id = ? AND state IN ('accepted', 'withdrawn')", apID, memberID).
+		Order("created_at DESC, id DESC").Limit(1).Pluck("id", &ids).Error; err != nil {
+		return "", fmt.Errorf("routing: offers of %s: %w", apID, err)
+	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	return ids[0], nil
+}
+
+// OfferStates lists the states of the member's offers of ticket apID.
+func OfferStates(ctx context.Context, db *storage.DB, apID, memberID string) ([]string, error) {
+	var states []string
+	if err := db.Conn(ctx).Model(&Offer{}).Where("ticket_ap_id = ? AND member_id = ?", apID, memberID).Pluck("state", &states).Error; err != nil {
+		return nil, fmt.Errorf("routing: offers of %s: %w", apID, err)
+	}
+	return states, nil
+}
