@@ -682,13 +682,23 @@ func (s *Service) expiryLoop(ctx context.Context) {
 // by hand) while they were being routed, and withdraws their open offer
 // from the member's inbox.
 func (s *Service) sweepCancelled(ctx context.Context) {
-	var stale []Routing
-	err := s.db.WithContext(ctx).Table("routings").Select("routings.*").
-		Joins("JOIN tickets ON tickets.id = routings.ticket_id").
-		Where("routings.state IN ('pending', 'offering') AND tickets.status NOT IN ('routing', 'offered')").
-		Limit(100).Find(&stale).Error
+	var active []Routing
+	if err := s.db.WithContext(ctx).Where("state IN ('pending', 'offering')").Find(&active).Error; err != nil {
+		return
+	}
+	ids := make([]string, len(active))
+	for i, r := range active {
+		ids[i] = r.TicketID
+	}
+	jobs, err := s.tickets.Briefs(ctx, ids)
 	if err != nil {
 		return
+	}
+	var stale []Routing
+	for _, r := range active {
+		if j, ok := jobs[r.TicketID]; ok && j.Status != tickets.StatusRouting && j.Status != tickets.StatusOffered && len(stale) < 100 {
+			stale = append(stale, r)
+		}
 	}
 	for _, r := range stale {
 		err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
@@ -847,20 +857,24 @@ func (s *Service) UnroutableTickets(ctx context.Context, by members.Actor) ([]Un
 	if !by.Role.IsStaff() {
 		return nil, apperr.New(apperr.Forbidden, "only staff see unroutable tickets")
 	}
-	var rows []struct {
-		Routing
-		Title string
-	}
-	err := s.db.WithContext(ctx).Table("routings").Select("routings.*, tickets.title").
-		Joins("JOIN tickets ON tickets.id = routings.ticket_id").
-		Where("routings.state = 'unroutable' AND tickets.status = 'unroutable'").
-		Order("routings.updated_at DESC").Limit(500).Find(&rows).Error
+	ids, err := s.tickets.InStatus(ctx, tickets.StatusUnroutable, 500)
 	if err != nil {
-		return nil, fmt.Errorf("routing: unroutable: %w", err)
+		return nil, err
+	}
+	jobs, err := s.tickets.Briefs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Routing
+	if len(ids) > 0 {
+		if err := s.db.WithContext(ctx).Where("state = 'unroutable' AND ticket_id IN ?", ids).Order("updated_at DESC").
+			Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("routing: unroutable: %w", err)
+		}
 	}
 	out := make([]Unroutable, 0, len(rows))
 	for _, r := range rows {
-		u := Unroutable{TicketID: r.TicketID, Title: r.Title, Skill: r.Skill, MinLevel: r.MinLevel, Reason: r.Reason,
+		u := Unroutable{TicketID: r.TicketID, Title: jobs[r.TicketID].Title, Skill: r.Skill, MinLevel: r.MinLevel, Reason: r.Reason,
 			RequestedBy: r.RequestedBy, Since: r.UpdatedAt.UTC(), Excluded: map[string]Exclusions{}}
 		_ = json.Unmarshal([]byte(r.Excluded), &u.Excluded)
 		out = append(out, u)

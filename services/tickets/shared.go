@@ -487,6 +487,16 @@ type Brief struct {
 	AssigneeHandle string
 }
 
+// InStatus lists the ids of this node's tickets in status st, the most
+// recently changed first, at most limit.
+func (s *Service) InStatus(ctx context.Context, st Status, limit int) ([]string, error) {
+	var ids []string
+	if err := s.db.Conn(ctx).Model(&Ticket{}).Where("status = ?", st).Order("updated_at DESC").Limit(limit).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("tickets: in status %s: %w", st, err)
+	}
+	return ids, nil
+}
+
 // Briefs returns the tickets of ids this node holds, by id.
 func (s *Service) Briefs(ctx context.Context, ids []string) (map[string]Brief, error) {
 	out := make(map[string]Brief, len(ids))
