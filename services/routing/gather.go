@@ -607,7 +607,19 @@ func (l lockedBook) inPlaceOf(c Candidate, job Job) (Candidate, bool) {
 // the jobs they hold (their tickets, and copies of other regions' tickets),
 // their open offers, and the jobs of other regions they accepted whose
 // copy has not arrived yet (counted once, not again with the copy).
-func (s *Service) loadBook(ctx context.Context) (map[string]memberMinutes, error) {
+func (s *Service) loadBook(ctx context.Context) (minutes map[string]memberMinutes, err error) {
+	// Both reads see the same moment: a copy arriving between them (its
+	// job not yet among the member's tickets, its accepted offer already
+	// left out as held) would leave the job out of the member's book,
+	// which would then take more than the member has room for.
+	err = s.db.Snapshot(ctx, func(ctx context.Context) error {
+		minutes, err = s.readBook(ctx)
+		return err
+	})
+	return minutes, err
+}
+
+func (s *Service) readBook(ctx context.Context) (map[string]memberMinutes, error) {
 	active, err := s.tickets.ActiveMinutes(ctx)
 	if err != nil {
 		return nil, err
@@ -622,7 +634,7 @@ func (s *Service) loadBook(ctx context.Context) (map[string]memberMinutes, error
 		Booked   int
 		Routed   int
 	}
-	err = s.db.WithContext(ctx).Model(&Offer{}).Select(`member_id,
+	err = s.db.Conn(ctx).Model(&Offer{}).Select(`member_id,
 		SUM(CASE WHEN (state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?
 				AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.ap_id = offers.ticket_ap_id AND t.assignee_member_id = offers.member_id))
 			THEN estimated_minutes ELSE 0 END) AS booked,

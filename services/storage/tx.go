@@ -2,9 +2,12 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 
 	"gorm.io/gorm"
+
+	"github.com/coopnet/coopnet/migrations"
 )
 
 // Transactions travel in the context: WithTx opens one and hands fn a
@@ -59,6 +62,22 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *gorm.
 		f()
 	}
 	return nil
+}
+
+// Snapshot runs fn with a context whose reads (through Conn) all see the
+// database as it was at one moment, for reads that must agree with each
+// other (two services' tables read one after the other while a third
+// writes): a read-only REPEATABLE READ transaction on PostgreSQL, a
+// transaction on SQLite. Inside a transaction already, fn runs in it.
+func (db *DB) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	if db.InTx(ctx) || db.Dialect != migrations.Postgres {
+		return db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
+	}
+	st := &txState{db: db}
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		st.tx = tx
+		return fn(context.WithValue(ctx, txKey{}, st))
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 }
 
 // Conn is the connection for ctx: the transaction of db it carries, or db

@@ -104,3 +104,47 @@ func TestTransactionInTheContext(t *testing.T) {
 		}
 	})
 }
+
+// TestSnapshot: two reads inside Snapshot agree, though another
+// connection writes between them (on PostgreSQL the write commits and the
+// snapshot does not see it; on SQLite it waits for the snapshot to end).
+func TestSnapshot(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.Exec("CREATE TABLE snap_probe (id TEXT PRIMARY KEY)").Error; err != nil {
+			t.Fatal(err)
+		}
+		count := func(ctx context.Context) (n int64) {
+			db.Conn(ctx).Raw("SELECT COUNT(*) FROM snap_probe").Scan(&n)
+			return n
+		}
+		wrote := make(chan error, 1)
+		err := db.Snapshot(ctx, func(ctx context.Context) error {
+			if n := count(ctx); n != 0 {
+				t.Fatalf("first read: %d rows", n)
+			}
+			write := func() {
+				_, err := db.SQL.ExecContext(context.Background(), "INSERT INTO snap_probe (id) VALUES ('x')")
+				wrote <- err
+			}
+			if db.Dialect == "postgres" {
+				write() // commits now, beside the snapshot
+			} else {
+				go write() // waits for the snapshot's end
+			}
+			if n := count(ctx); n != 0 {
+				t.Errorf("the second read of the snapshot sees %d rows written since", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(ctx); n != 1 {
+			t.Errorf("after the snapshot: %d rows, want the one written", n)
+		}
+	})
+}

@@ -172,7 +172,7 @@ func (s *Service) ActiveMinutes(ctx context.Context) (map[string]int, error) {
 		MemberID string
 		Minutes  int
 	}
-	err := s.db.WithContext(ctx).Model(&Ticket{}).Select("assignee_member_id AS member_id, SUM(estimated_minutes) AS minutes").
+	err := s.db.Conn(ctx).Model(&Ticket{}).Select("assignee_member_id AS member_id, SUM(estimated_minutes) AS minutes").
 		Where("assignee_member_id IS NOT NULL AND status IN ?", []string{"accepted", "scheduled", "in_progress"}).
 		Group("assignee_member_id").Find(&rows).Error
 	if err != nil {
