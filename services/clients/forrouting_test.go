@@ -11,28 +11,15 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
 // TestForRoutingAddresses: what identifies a client for routing holds the
 // addresses of their sites that have one, with postcode and commune.
 func TestForRoutingAddresses(t *testing.T) {
-	db := storagetest.Open(t, migrations.SQLite)
 	ctx := context.Background()
-	ms := members.New(db, skills.NewCatalog(db), members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test",
-		BcryptCost: bcrypt.MinCost}, nil)
-	m, err := ms.Create(ctx, nil, members.CreateInput{Email: "jean@bfc.test", Name: "Jean", Role: "technician",
-		Password: "mot de passe", Postcode: "25150"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	by := members.Actor{ID: m.ID, Role: m.Role}
-	cs := clients.New(db)
-	c, err := cs.Create(ctx, by, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls",
-		Kind: "school", Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, by, c := schoolOfJean(t, storagetest.Open(t, migrations.SQLite))
 	for _, in := range []clients.SiteInput{
 		{Name: "École", Address: "12 rue des Écoles", Postcode: "25150", Commune: "Bourguignon"},
 		{Name: "Gymnase", Postcode: "25150"},                                 // no address: nothing to scrub
@@ -51,4 +38,26 @@ func TestForRoutingAddresses(t *testing.T) {
 		!slices.Equal(private.Addresses, want) {
 		t.Errorf("for routing: %+v %+v", place, private)
 	}
+}
+
+// schoolOfJean is the clients service over db, with Jean, a technician,
+// and his client the school near Bourguignon (Mme Martin its contact).
+func schoolOfJean(t *testing.T, db *storage.DB) (*clients.Service, members.Actor, *clients.Client) {
+	t.Helper()
+	ctx := context.Background()
+	ms := members.New(db, skills.NewCatalog(db), members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test",
+		BcryptCost: bcrypt.MinCost}, nil)
+	m, err := ms.Create(ctx, nil, members.CreateInput{Email: "jean@bfc.test", Name: "Jean", Role: "technician",
+		Password: "mot de passe", Postcode: "25150"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := members.Actor{ID: m.ID, Role: m.Role}
+	cs := clients.New(db)
+	c, err := cs.Create(ctx, by, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls",
+		Kind: "school", Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs, by, c
 }

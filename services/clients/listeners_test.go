@@ -6,11 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/coopnet/coopnet/services/clients"
-	"github.com/coopnet/coopnet/services/members"
-	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
@@ -23,20 +19,7 @@ import (
 func TestEveryListenerHearsAChange(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		ms := members.New(db, skills.NewCatalog(db), members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test",
-			BcryptCost: bcrypt.MinCost}, nil)
-		m, err := ms.Create(ctx, nil, members.CreateInput{Email: "jean@bfc.test", Name: "Jean", Role: "technician",
-			Password: "mot de passe", Postcode: "25150"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		by := members.Actor{ID: m.ID, Role: m.Role}
-		cs := clients.New(db)
-		c, err := cs.Create(ctx, by, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls",
-			Kind: "school", Postcode: "25150", Commune: "Bourguignon"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs, by, c := schoolOfJean(t, db)
 		var heard []string
 		fail := false
 		cs.OnChange(func(ctx context.Context, cl *clients.Client) error {
@@ -56,7 +39,7 @@ func TestEveryListenerHearsAChange(t *testing.T) {
 		}, func() { heard = append(heard, "second after") })
 
 		if _, err := cs.Update(ctx, by, c.ID, clients.UpdateInput{Version: c.Version, Description: clients.Description{
-			Name: "École des Tilleuls", Kind: "school", Postcode: "25150", Commune: "Bourguignon"}}); err != nil {
+			Name: "École des Tilleuls", Kind: "school", Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin"}}); err != nil {
 			t.Fatal(err)
 		}
 		if got := joined(heard); got != "first:École des Tilleuls|second|first after|second after" {

@@ -7,7 +7,6 @@ import (
 
 	"gorm.io/gorm/clause"
 
-	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/storage"
@@ -117,8 +116,5 @@ func (s *Service) CopiesWithContact(ctx context.Context) ([]string, error) {
 // Lock locks client id's row until the end of the transaction ctx
 // carries (PostgreSQL; on SQLite the transaction holds the database).
 func (s *Service) Lock(ctx context.Context, id string) error {
-	if s.db.Dialect != migrations.Postgres {
-		return nil
-	}
-	return s.db.Conn(ctx).Exec("SELECT id FROM clients WHERE id = ? FOR UPDATE", id).Error
+	return s.db.LockRow(ctx, "clients", id)
 }

@@ -108,3 +108,14 @@ func AfterCommit(ctx context.Context, f func()) {
 	st.after = append(st.after, f)
 	st.mu.Unlock()
 }
+
+// LockRow locks the row of table with that id until the end of the
+// transaction ctx carries: SELECT … FOR UPDATE on PostgreSQL; nothing on
+// SQLite, whose transactions hold the whole database. (For the table's
+// owner: the others lock through its API.)
+func (db *DB) LockRow(ctx context.Context, table, id string) error {
+	if db.Dialect != migrations.Postgres {
+		return nil
+	}
+	return db.Conn(ctx).Exec("SELECT id FROM "+table+" WHERE id = ? FOR UPDATE", id).Error
+}

@@ -25,7 +25,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
@@ -606,8 +605,5 @@ func (s *Service) ResolvedCopies(ctx context.Context, clientIDs []string, before
 // Lock locks ticket id's row until the end of the transaction ctx
 // carries (PostgreSQL; on SQLite the transaction holds the database).
 func (s *Service) Lock(ctx context.Context, id string) error {
-	if s.db.Dialect != migrations.Postgres {
-		return nil
-	}
-	return s.db.Conn(ctx).Exec("SELECT id FROM tickets WHERE id = ? FOR UPDATE", id).Error
+	return s.db.LockRow(ctx, "tickets", id)
 }
