@@ -109,6 +109,7 @@ type Service struct {
 	holdCache map[string]cachedHolders
 
 	replyPrefix string // the subject prefix of answers to this node's questions
+	sweepAfter  string // where sweepCancelled's next batch starts (its loop's alone)
 	waitMu      sync.Mutex
 	waiting     map[string]chan *nats.Msg // question id → its gather
 

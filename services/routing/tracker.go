@@ -678,13 +678,23 @@ func (s *Service) expiryLoop(ctx context.Context) {
 	}
 }
 
+// sweepBatch is how many routings in flight sweepCancelled looks at in a
+// round.
+const sweepBatch = 200
+
 // sweepCancelled ends the routings of tickets cancelled (or otherwise moved
 // by hand) while they were being routed, and withdraws their open offer
 // from the member's inbox.
 func (s *Service) sweepCancelled(ctx context.Context) {
+	// A batch of the routings in flight at each round, in turn (there may
+	// be thousands): the tickets' node is asked about theirs.
 	var active []Routing
-	if err := s.db.WithContext(ctx).Where("state IN ('pending', 'offering')").Find(&active).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("state IN ('pending', 'offering') AND id > ?", s.sweepAfter).Order("id").
+		Limit(sweepBatch).Find(&active).Error; err != nil {
 		return
+	}
+	if s.sweepAfter = ""; len(active) == sweepBatch {
+		s.sweepAfter = active[len(active)-1].ID
 	}
 	ids := make([]string, len(active))
 	for i, r := range active {
@@ -696,7 +706,7 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 	}
 	var stale []Routing
 	for _, r := range active {
-		if j, ok := jobs[r.TicketID]; ok && j.Status != tickets.StatusRouting && j.Status != tickets.StatusOffered && len(stale) < 100 {
+		if j, ok := jobs[r.TicketID]; ok && j.Status != tickets.StatusRouting && j.Status != tickets.StatusOffered {
 			stale = append(stale, r)
 		}
 	}
