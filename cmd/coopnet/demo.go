@@ -137,6 +137,10 @@ var demoCoop = []demoRegion{
 	},
 }
 
+// demoGatherWindow is how long a demo node's forward waits for the
+// regions' answers at most.
+const demoGatherWindow = 3 * time.Second
+
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -191,7 +195,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		// region not yet listening are retried within seconds, not minutes.
 		n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{Federation: func(fc *federation.Config) {
 			fc.Retry.First, fc.Retry.Max = time.Second, time.Minute
-		}})
+		},
+			// Three nodes on one machine, perhaps a laptop busy with other
+			// work: a forward waits longer for a region's answer than
+			// production's 300 ms (it goes on as soon as all have answered).
+			GatherWindow: demoGatherWindow})
 		if err != nil {
 			return err
 		}
