@@ -208,7 +208,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			return fmt.Errorf("demo: seed %s: %w", r.slug, err)
 		}
 	}
-	printDemo(stdout, nodes)
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i, n := range nodes {
@@ -218,8 +217,43 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			errs[i] = n.serve(ctx, listeners[i], 5*time.Second)
 		}()
 	}
+	// Where to log in is printed once the regions know each other (each
+	// has the others' keys and has heard them on NATS), so that the story
+	// told below works at once, even on a busy machine.
+	if !demoRegionsMet(ctx, nodes, time.Minute) && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "coopnet demo: the regions have not all heard from each other yet; a job forwarded now may not reach them all")
+	}
+	if ctx.Err() == nil {
+		printDemo(stdout, nodes)
+	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// demoRegionsMet waits until every node hears every region on NATS (their
+// signed presence checked with the keys each fetched from the others), at
+// most for wait, and reports whether they do.
+func demoRegionsMet(ctx context.Context, nodes []*node, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		met := true
+		for _, n := range nodes {
+			if n.routing != nil && n.routing.LiveRegions() < len(nodes) {
+				met = false
+			}
+		}
+		if met {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // seedDemo fills an empty node with the region's sample data, through the

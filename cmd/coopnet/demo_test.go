@@ -174,7 +174,9 @@ func TestDemo(t *testing.T) {
 		if items := apiCall(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
 			offer = items[0].(map[string]any)
 		} else if time.Now().After(deadline) {
-			t.Fatal("no offer reached Marie")
+			var r map[string]any
+			apiStatus(t, "GET", base+"/api/v1/tickets/"+website+"/routing", token, nil, &r)
+			t.Fatalf("no offer reached Marie; the job's routing: %v", r)
 		} else {
 			time.Sleep(50 * time.Millisecond)
 		}
