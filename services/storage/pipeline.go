@@ -135,9 +135,7 @@ func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(ctx context.
 	if err := tx.commit(ctx); err != nil {
 		return err
 	}
-	for _, f := range st.after {
-		f()
-	}
+	st.committed()
 	return nil
 }
 

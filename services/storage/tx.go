@@ -50,18 +50,33 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *gorm.
 		}
 		return err
 	}
+	return db.begin(ctx, nil, fn)
+}
+
+// begin runs fn in a new transaction (with opts when not nil) whose
+// context carries it, and once it commits, what waits for the commit.
+func (db *DB) begin(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context, tx *gorm.DB) error) error {
 	st := &txState{db: db}
+	var o []*sql.TxOptions
+	if opts != nil {
+		o = append(o, opts)
+	}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		st.tx = tx
 		return fn(context.WithValue(ctx, txKey{}, st), tx)
-	})
+	}, o...)
 	if err != nil {
 		return err
 	}
+	st.committed()
+	return nil
+}
+
+// committed runs what waited for the transaction's commit, in order.
+func (st *txState) committed() {
 	for _, f := range st.after {
 		f()
 	}
-	return nil
 }
 
 // Snapshot runs fn with a context whose reads (through Conn) all see the
@@ -73,11 +88,8 @@ func (db *DB) Snapshot(ctx context.Context, fn func(ctx context.Context) error) 
 	if db.InTx(ctx) || db.Dialect != migrations.Postgres {
 		return db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
 	}
-	st := &txState{db: db}
-	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st.tx = tx
-		return fn(context.WithValue(ctx, txKey{}, st))
-	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	return db.begin(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		func(ctx context.Context, _ *gorm.DB) error { return fn(ctx) })
 }
 
 // Conn is the connection for ctx: the transaction of db it carries, or db
