@@ -60,17 +60,14 @@ func (s *Service) ForgetResolved(ctx context.Context, before time.Time) (int, er
 		err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			// The client, then the ticket, as the inbox writes them: a
 			// reopening applied meanwhile is seen below, not undone.
-			t, err := s.tickets.ByID(ctx, r.ID)
-			if err != nil {
-				return err
-			}
-			if err := s.clients.Lock(ctx, t.ClientID); err != nil {
+			if err := s.clients.Lock(ctx, r.ClientID); err != nil {
 				return err
 			}
 			if err := s.tickets.Lock(ctx, r.ID); err != nil {
 				return err
 			}
-			if t, err = s.tickets.ByID(ctx, r.ID); err != nil || t.Status != tickets.StatusResolved || !t.UpdatedAt.Before(before) {
+			t, err := s.tickets.ByID(ctx, r.ID)
+			if err != nil || t.Status != tickets.StatusResolved || !t.UpdatedAt.Before(before) {
 				return err // changed meanwhile: left for the next round
 			}
 			forgot = true

@@ -482,6 +482,7 @@ func (s *Service) ReleasedUnder(ctx context.Context, id string) (string, error) 
 // Brief is what another service shows of a ticket beside its own rows.
 type Brief struct {
 	ID, Title      string
+	ClientID       string
 	Status         Status
 	AssigneeHandle string
 }
@@ -503,7 +504,7 @@ func (s *Service) Briefs(ctx context.Context, ids []string) (map[string]Brief, e
 		return out, nil
 	}
 	var rows []Brief
-	if err := s.db.Conn(ctx).Raw("SELECT id, title, status, assignee_handle FROM tickets WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+	if err := s.db.Conn(ctx).Raw("SELECT id, title, client_id, status, assignee_handle FROM tickets WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("tickets: briefs: %w", err)
 	}
 	for _, b := range rows {
@@ -594,7 +595,7 @@ func (s *Service) ResolvedCopies(ctx context.Context, clientIDs []string, before
 	if len(clientIDs) == 0 {
 		return out, nil
 	}
-	if err := s.db.Conn(ctx).Raw(`SELECT id, title, status, assignee_handle FROM tickets WHERE origin_region <> ? AND status = ?
+	if err := s.db.Conn(ctx).Raw(`SELECT id, title, client_id, status, assignee_handle FROM tickets WHERE origin_region <> ? AND status = ?
 		AND updated_at < ? AND client_id IN ? ORDER BY updated_at LIMIT ?`, s.cfg.Region, StatusResolved, before.UTC(), clientIDs, limit).
 		Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("tickets: resolved copies: %w", err)
