@@ -1,5 +1,13 @@
 // Package migrations holds coopnet's versioned database schema as reviewable
-// SQL files, one directory per dialect, and the runner that applies them.
+// SQL files, one per version for both dialects, and the runner that applies
+// them.
+//
+// A file is written in PostgreSQL's SQL. Its SQLite text is the same with
+// TIMESTAMPTZ read as DATETIME, DOUBLE PRECISION as REAL and BIGSERIAL
+// PRIMARY KEY as INTEGER PRIMARY KEY AUTOINCREMENT; what differs beyond that
+// goes between a line "-- [postgres]" and a line "-- [sqlite]", each block
+// running to the next marker, and "-- [both]" goes back to the common text.
+// TestParity checks that both dialects end with the same schema.
 //
 // Files are named NNNN_description.sql and applied in order, each in its own
 // transaction, and recorded in schema_migrations. A migration, once shipped,
@@ -22,10 +30,10 @@ import (
 	"time"
 )
 
-//go:embed postgres/*.sql sqlite/*.sql
+//go:embed sql/*.sql
 var files embed.FS
 
-// Dialect names a SQL dialect with its own migration directory.
+// Dialect names a SQL dialect.
 type Dialect string
 
 // Supported dialects.
@@ -47,10 +55,13 @@ type Migration struct {
 
 // List returns the migrations of a dialect in version order.
 func List(d Dialect) ([]Migration, error) {
-	dir := string(d)
+	if d != Postgres && d != SQLite {
+		return nil, fmt.Errorf("migrations: unknown dialect %q", d)
+	}
+	const dir = "sql"
 	entries, err := fs.ReadDir(files, dir)
 	if err != nil {
-		return nil, fmt.Errorf("migrations: unknown dialect %q: %w", d, err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	var out []Migration
 	seen := map[int]string{}
@@ -72,10 +83,47 @@ func List(d Dialect) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migrations: read %s: %w", name, err)
 		}
-		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(body)})
+		text, err := inDialect(string(body), d)
+		if err != nil {
+			return nil, fmt.Errorf("migrations: %s: %w", name, err)
+		}
+		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: text})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// sqliteTypes are the PostgreSQL spellings a migration's common text uses
+// and what SQLite reads for them.
+var sqliteTypes = strings.NewReplacer("TIMESTAMPTZ", "DATETIME", "DOUBLE PRECISION", "REAL",
+	"BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+// inDialect returns a migration's text for dialect d: the common lines (for
+// SQLite with its type names) and d's own blocks.
+func inDialect(src string, d Dialect) (string, error) {
+	var b strings.Builder
+	in := "both"
+	for n, line := range strings.Split(src, "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "-- ["); ok && strings.HasSuffix(m, "]") {
+			switch m = strings.TrimSuffix(m, "]"); m {
+			case "both", string(Postgres), string(SQLite):
+				in = m
+				continue
+			default:
+				return "", fmt.Errorf("line %d: unknown section %q", n+1, m)
+			}
+		}
+		switch {
+		case in == "both" && d == SQLite:
+			b.WriteString(sqliteTypes.Replace(line))
+		case in == "both" || in == string(d):
+			b.WriteString(line)
+		default:
+			continue
+		}
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 // Apply applies every pending migration of dialect d to db and returns the

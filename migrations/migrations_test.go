@@ -24,12 +24,28 @@ func TestListIsOrderedAndParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(pg) == 0 || len(pg) != len(lite) {
-		t.Fatalf("%d PostgreSQL and %d SQLite migrations: each migration needs both", len(pg), len(lite))
+		t.Fatalf("%d PostgreSQL and %d SQLite migrations: each source gives both", len(pg), len(lite))
 	}
 	for i := range pg {
 		if pg[i].Version != i+1 || pg[i].Name != lite[i].Name {
-			t.Errorf("migration %d: %s / %s: versions must run 1, 2, 3… with the same names in both dialects", i, pg[i].Name, lite[i].Name)
+			t.Errorf("migration %d: %s / %s: versions must run 1, 2, 3…", i, pg[i].Name, lite[i].Name)
 		}
+		for _, m := range []migrations.Migration{pg[i], lite[i]} {
+			if strings.Contains(m.SQL, "-- [") {
+				t.Errorf("%s: a section marker is left in its text", m.Name)
+			}
+		}
+		if strings.Contains(lite[i].SQL, "TIMESTAMPTZ") || strings.Contains(lite[i].SQL, "BIGSERIAL") {
+			t.Errorf("%s: SQLite's text has PostgreSQL's types", lite[i].Name)
+		}
+	}
+	// The sections: the skills' name check is a regular expression on
+	// PostgreSQL and a length on SQLite, and each dialect gets only its own.
+	if !strings.Contains(pg[0].SQL, "name ~ '^[a-z]") || strings.Contains(pg[0].SQL, "length(name)") {
+		t.Errorf("PostgreSQL's 0001 is not its section:\n%s", pg[0].SQL[:400])
+	}
+	if !strings.Contains(lite[0].SQL, "length(name) BETWEEN 2 AND 32") || strings.Contains(lite[0].SQL, "name ~") {
+		t.Errorf("SQLite's 0001 is not its section:\n%s", lite[0].SQL[:400])
 	}
 	if _, err := migrations.List("oracle"); err == nil {
 		t.Error("an unknown dialect is accepted")

@@ -3,7 +3,11 @@
 -- are stored in UTC. Money, when it comes, is in integer cents.
 
 CREATE TABLE skills (
+-- [postgres]
+    name     TEXT PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9-]{1,31}$'),
+-- [sqlite]
     name     TEXT PRIMARY KEY CHECK (length(name) BETWEEN 2 AND 32),
+-- [both]
     label_fr TEXT NOT NULL,
     label_en TEXT NOT NULL
 );
@@ -32,16 +36,16 @@ CREATE TABLE members (
     postcode         TEXT NOT NULL DEFAULT '',
     commune          TEXT NOT NULL DEFAULT '',
     departement      TEXT NOT NULL DEFAULT '',
-    lat              REAL,
-    lon              REAL,
+    lat              DOUBLE PRECISION,
+    lon              DOUBLE PRECISION,
     location_precise BOOLEAN NOT NULL DEFAULT FALSE,
     radius_km        INTEGER NOT NULL DEFAULT 50 CHECK (radius_km BETWEEN 0 AND 1000),
     remote_ok        BOOLEAN NOT NULL DEFAULT FALSE,
     weekly_hours     INTEGER NOT NULL DEFAULT 35 CHECK (weekly_hours BETWEEN 0 AND 80),
     active           BOOLEAN NOT NULL DEFAULT TRUE,
     version          INTEGER NOT NULL DEFAULT 1,
-    created_at       DATETIME NOT NULL,
-    updated_at       DATETIME NOT NULL
+    created_at       TIMESTAMPTZ NOT NULL,
+    updated_at       TIMESTAMPTZ NOT NULL
 );
 
 CREATE TABLE member_skills (
@@ -57,8 +61,8 @@ CREATE TABLE api_tokens (
     member_id  TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
     token_hash TEXT NOT NULL UNIQUE,
     kind       TEXT NOT NULL CHECK (kind IN ('api', 'session')),
-    created_at DATETIME NOT NULL,
-    expires_at DATETIME
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ
 );
 CREATE INDEX api_tokens_by_member ON api_tokens (member_id);
 
@@ -70,16 +74,16 @@ CREATE TABLE clients (
     postcode         TEXT NOT NULL,
     commune          TEXT NOT NULL,
     departement      TEXT NOT NULL,
-    lat              REAL NOT NULL,
-    lon              REAL NOT NULL,
+    lat              DOUBLE PRECISION NOT NULL,
+    lon              DOUBLE PRECISION NOT NULL,
     location_precise BOOLEAN NOT NULL DEFAULT FALSE,
     contact_name     TEXT NOT NULL DEFAULT '',
     contact_email    TEXT NOT NULL DEFAULT '',
     contact_phone    TEXT NOT NULL DEFAULT '',
     search_text      TEXT NOT NULL DEFAULT '', -- name and commune, lower-cased, without accents
     version          INTEGER NOT NULL DEFAULT 1,
-    created_at       DATETIME NOT NULL,
-    updated_at       DATETIME NOT NULL
+    created_at       TIMESTAMPTZ NOT NULL,
+    updated_at       TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX clients_by_technician ON clients (technician_id, id);
 
@@ -91,9 +95,9 @@ CREATE TABLE sites (
     postcode    TEXT NOT NULL,
     commune     TEXT NOT NULL,
     departement TEXT NOT NULL,
-    lat         REAL NOT NULL,
-    lon         REAL NOT NULL,
-    created_at  DATETIME NOT NULL
+    lat         DOUBLE PRECISION NOT NULL,
+    lon         DOUBLE PRECISION NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX sites_by_client ON sites (client_id, id);
 
@@ -106,7 +110,7 @@ CREATE TABLE assets (
     os            TEXT NOT NULL DEFAULT '',
     purchase_date TEXT NOT NULL DEFAULT '',
     notes         TEXT NOT NULL DEFAULT '',
-    created_at    DATETIME NOT NULL
+    created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX assets_by_client ON assets (client_id, id);
 
@@ -130,8 +134,8 @@ CREATE TABLE tickets (
     ap_id              TEXT NOT NULL UNIQUE,
     created_by         TEXT NOT NULL, -- full handle of who took the request in
     version            INTEGER NOT NULL DEFAULT 1,
-    created_at         DATETIME NOT NULL,
-    updated_at         DATETIME NOT NULL
+    created_at         TIMESTAMPTZ NOT NULL,
+    updated_at         TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX tickets_by_technician ON tickets (technician_id, id);
 CREATE INDEX tickets_by_assignee ON tickets (assignee_member_id, id);
@@ -146,7 +150,7 @@ CREATE TABLE ticket_comments (
     author_name   TEXT NOT NULL,
     body          TEXT NOT NULL,
     internal      BOOLEAN NOT NULL,
-    created_at    DATETIME NOT NULL
+    created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX ticket_comments_by_ticket ON ticket_comments (ticket_id, id);
 
@@ -162,6 +166,6 @@ CREATE TABLE ticket_history (
     field        TEXT NOT NULL DEFAULT '',
     old_value    TEXT NOT NULL DEFAULT '',
     new_value    TEXT NOT NULL DEFAULT '',
-    created_at   DATETIME NOT NULL
+    created_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX ticket_history_by_ticket ON ticket_history (ticket_id, id);

@@ -5,6 +5,12 @@
 -- NULL: no fallback, never superseded), and marks a routing whose offer was
 -- superseded (it then takes nobody's place in turn) and whether it searched
 -- again once its list ran out (it does so once).
+-- [postgres]
+ALTER TABLE offers ADD COLUMN regret DOUBLE PRECISION;
+ALTER TABLE offers DROP CONSTRAINT offers_state_check;
+ALTER TABLE offers ADD CONSTRAINT offers_state_check
+    CHECK (state IN ('pending', 'accepted', 'declined', 'expired', 'withdrawn', 'lost', 'superseded'));
+-- [sqlite]
 --
 -- SQLite cannot change a CHECK constraint: the offers table is rebuilt
 -- (nothing refers to it).
@@ -43,5 +49,6 @@ FROM offers;
 DROP TABLE offers;
 ALTER TABLE offers_0008 RENAME TO offers;
 CREATE INDEX offers_by_member ON offers (member_id, state, expires_at);
+-- [both]
 ALTER TABLE routings ADD COLUMN superseded BOOLEAN NOT NULL DEFAULT false;
 ALTER TABLE routings ADD COLUMN searched_again BOOLEAN NOT NULL DEFAULT false;
