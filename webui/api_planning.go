@@ -13,6 +13,7 @@ import (
 
 type timeRequest struct {
 	Minutes int    `json:"minutes"`
+	OnSite  *bool  `json:"on_site"`
 	Note    string `json:"note"`
 }
 
@@ -23,7 +24,7 @@ func (s *Server) logTime(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.opt.Tickets.LogTime(c.Request().Context(), actorOf(c), c.Param("id"), req.Minutes, req.Note)
+	t, err := s.opt.Tickets.LogTime(c.Request().Context(), actorOf(c), c.Param("id"), req.Minutes, req.OnSite, req.Note)
 	if err != nil {
 		return err
 	}

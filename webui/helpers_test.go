@@ -16,6 +16,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -51,7 +52,7 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	catalog := skills.NewCatalog(db)
 	ms := members.New(db, catalog, members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test", BcryptCost: bcrypt.MinCost}, log)
 	cs := clients.New(db)
-	ts := tickets.New(db, catalog, cs, tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
+	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
 	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs,
 		Tickets: ts, Skills: catalog, Directory: directory.New(db, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}
 	for _, f := range opts {

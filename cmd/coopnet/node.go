@@ -22,6 +22,7 @@ import (
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/privacy"
@@ -87,7 +88,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	ms := members.New(db, catalog, members.Config{Region: cfg.Region, Host: cfg.Host(), BcryptCost: opt.BcryptCost,
 		TokenCacheTTL: 5 * time.Second}, log)
 	cs := clients.New(db)
-	ts := tickets.New(db, catalog, cs, tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
+	ts := tickets.New(db, catalog, cs, ledger.New(db, cfg.Region), tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

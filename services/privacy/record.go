@@ -42,7 +42,7 @@ var Record = []Entry{
 		Kept:       "while the coop works for them; erased at their request",
 		Rights:     "export: GET /api/v1/clients/{id}/export (staff); erasure: POST /api/v1/clients/{id}/erasure (staff), propagated to every node that received one of their requests"},
 	{Data: "Requests: titles, descriptions, public and internal comments, history, time logged with its notes, interventions with their places",
-		Subjects: "clients and their contacts; members (who did what)", Where: []string{"tickets", "ticket_comments", "ticket_history", "ticket_time", "ticket_events"},
+		Subjects: "clients and their contacts; members (who did what)", Where: []string{"tickets", "ticket_comments", "ticket_history", "time_entries", "ticket_events"},
 		Purpose:    "doing and recording the work",
 		SharedWith: "the node of the member of another region assigned to the request: the request, its public comments and interventions (internal comments never leave the node)",
 		Kept:       "the record of the work; their texts are erased with the client's data",

@@ -37,15 +37,21 @@ func (s *Service) OfClient(ctx context.Context, clientID string) ([]Record, erro
 	if err := tx.Where("client_id = ?", clientID).Order("id").Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("tickets: of client %s: %w", clientID, err)
 	}
+	if err := s.timedAll(ctx, ts); err != nil {
+		return nil, err
+	}
 	out := make([]Record, 0, len(ts))
 	for _, t := range ts {
 		r := Record{Ticket: t.View(), APID: t.APID, Comments: []*Comment{}, Time: []TimeEntry{}}
 		if err := tx.Where("ticket_id = ? AND NOT internal", t.ID).Order("created_at, id").Find(&r.Comments).Error; err != nil {
 			return nil, fmt.Errorf("tickets: comments of %s: %w", t.ID, err)
 		}
-		if err := tx.Table("ticket_time").Select("minutes, note, created_at").Where("ticket_id = ?", t.ID).
-			Order("created_at, id").Scan(&r.Time).Error; err != nil {
-			return nil, fmt.Errorf("tickets: time of %s: %w", t.ID, err)
+		logged, err := s.ledger.Logged(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range logged {
+			r.Time = append(r.Time, TimeEntry{Minutes: e.Minutes, Note: e.Note, CreatedAt: e.CreatedAt.UTC()})
 		}
 		out = append(out, r)
 	}
@@ -89,14 +95,13 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 		{"UPDATE ticket_history SET old_value = '', new_value = '' WHERE ticket_id IN ? AND field IN ('title', 'description', 'reason', 'release_reason')",
 			[]any{e.IDs}},
 		{"UPDATE ticket_history SET new_value = '' WHERE ticket_id IN ? AND action IN ('release_reason', 'refused')", []any{e.IDs}},
-		{"UPDATE ticket_time SET note = '' WHERE ticket_id IN ?", []any{e.IDs}},
 	}
 	for _, st := range steps {
 		if err := tx.Exec(st.q, st.args...).Error; err != nil {
 			return e, fmt.Errorf("tickets: erase for %s: %w", clientID, err)
 		}
 	}
-	return e, nil
+	return e, s.ledger.EraseNotes(ctx, e.IDs)
 }
 
 // Scrub sets, in the transaction ctx carries, the title and description of this node's copy
@@ -154,11 +159,17 @@ func (s *Service) WorkOf(ctx context.Context, id string) (Work, error) {
 		{&w.TakenIn, "SELECT id, status, created_at FROM tickets WHERE technician_id = ? ORDER BY created_at"},
 		{&w.Assigned, "SELECT id, status, created_at FROM tickets WHERE assignee_member_id = ? ORDER BY created_at"},
 		{&w.Comments, "SELECT ticket_id, body, internal, created_at FROM ticket_comments WHERE author_id = ? ORDER BY created_at"},
-		{&w.Time, "SELECT ticket_id, minutes, created_at FROM ticket_time WHERE member_id = ? ORDER BY created_at"},
 	} {
 		if err := db.Raw(st.q, id).Scan(st.dst).Error; err != nil {
 			return w, fmt.Errorf("tickets: work of %s: %w", id, err)
 		}
+	}
+	logged, err := s.ledger.ByMember(ctx, id)
+	if err != nil {
+		return w, err
+	}
+	for _, e := range logged {
+		w.Time = append(w.Time, TimeRef{TicketID: e.TicketID, Minutes: e.Minutes, CreatedAt: e.CreatedAt.UTC()})
 	}
 	return w, nil
 }

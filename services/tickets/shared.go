@@ -27,6 +27,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/validate"
@@ -77,29 +78,26 @@ func (s *Service) GetByAPID(ctx context.Context, apID string) (*Ticket, error) {
 	return s.getRow(ctx, tx, apID, "SELECT "+ticketColumns+" FROM tickets WHERE ap_id = ?", apID)
 }
 
-// LogTime records time the actor spent on a ticket they work on.
-func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string, minutes int, note string) (*Ticket, error) {
+// LogTime records, in the ledger, time the actor spent on a ticket they
+// work on; onSite says whether on the client's site (nil: as the ticket
+// asks).
+func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string, minutes int, onSite *bool, note string) (*Ticket, error) {
 	t, err := s.Get(ctx, by, ticketID)
 	if err != nil {
 		return nil, err
 	}
-	var v apperr.Validation
-	if minutes < 1 || minutes > 24*60 {
-		v.Reject("minutes", "minutes_range", "must be between 1 and %d (one day)", 24*60)
+	site := t.OnSite
+	if onSite != nil {
+		site = *onSite
 	}
-	note = validate.Text(&v, "note", note, 0, 500, false)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	now := storage.Now()
 	var out *Ticket
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		if err := tx.Exec(`INSERT INTO ticket_time (id, ticket_id, member_id, minutes, note, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			storage.NewID(), t.ID, by.ID, minutes, note, now).Error; err != nil {
+		if _, err := s.ledger.Log(ctx, ledger.LogInput{TicketID: t.ID, MemberID: by.ID, MemberHandle: by.Handle,
+			Minutes: minutes, OnSite: site, Note: note}); err != nil {
 			return err
 		}
-		if err := tx.Exec(`UPDATE tickets SET time_spent_minutes = time_spent_minutes + ?, version = version + 1, updated_at = ?
-			WHERE id = ?`, minutes, now, t.ID).Error; err != nil {
+		now := storage.Now()
+		if err := tx.Exec(`UPDATE tickets SET version = version + 1, updated_at = ? WHERE id = ?`, now, t.ID).Error; err != nil {
 			return err
 		}
 		cur, err := s.ByID(ctx, t.ID)
@@ -117,6 +115,9 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 			OldStatus: cur.Status})
 	})
 	if err != nil {
+		if apperr.CodeOf(err) == apperr.Invalid {
+			return nil, err
+		}
 		return nil, fmt.Errorf("tickets: log time on %s: %w", ticketID, err)
 	}
 	s.notified()
@@ -208,11 +209,15 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 			Description: st.Description, Skill: st.Skill, Priority: st.Priority, OnSite: st.OnSite,
 			EstimatedMinutes: st.EstimatedMinutes, Status: st.Status, OriginRegion: st.OriginRegion,
 			AssigneeMemberID: &memberID, AssigneeHandle: st.Assignee.Handle, AssigneeRegion: st.Assignee.Region,
-			AssigneeName: st.Assignee.Name, APID: st.APID, CreatedBy: st.CreatedBy, RemoteTimeMinutes: st.TrackerMinutes,
+			AssigneeName: st.Assignee.Name, APID: st.APID, CreatedBy: st.CreatedBy,
 			Version: st.Version, CreatedAt: st.CreatedAt.UTC(), UpdatedAt: now}
 		if err := tx.WithContext(ctx).Create(t).Error; err != nil {
 			return false, fmt.Errorf("tickets: create the copy of %s: %w", st.APID, err)
 		}
+		if _, _, err := s.ledger.Report(ctx, t.ID, st.OriginRegion, "", st.TrackerMinutes); err != nil {
+			return false, err
+		}
+		t.RemoteTimeMinutes = st.TrackerMinutes
 		if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
 			ActorHandle: byHandle, Action: "shared", NewValue: st.OriginRegion, CreatedAt: now}).Error; err != nil {
 			return false, err
@@ -221,7 +226,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 	}
 	fields := map[string]string{}
 	var rows []Change
-	updates := map[string]any{"version": st.Version, "updated_at": now, "remote_time_minutes": st.TrackerMinutes}
+	updates := map[string]any{"version": st.Version, "updated_at": now}
 	set := func(field, column, old, new string, value any) {
 		if old != new {
 			fields[field] = new
@@ -244,18 +249,23 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 		set("assignee", "assignee_handle", cur.AssigneeHandle, st.Assignee.Handle, st.Assignee.Handle)
 		updates["assignee_region"], updates["assignee_member_id"], updates["technician_id"] = st.Assignee.Region, memberID, memberID
 	}
-	if handover {
-		// The time of the member who gave the job back is on the tracker's
-		// side now (it kept it when it took the job back): this node counts
-		// the new member's from nothing.
-		updates["time_spent_minutes"] = 0
-	}
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", cur.ID, cur.Version).Updates(updates)
 	if res.Error != nil {
 		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return false, staleVersion(cur.Version) // a member changed the copy meanwhile: tried again
+	}
+	if handover {
+		// The time of the member who gave the job back is on the tracker's
+		// side now (it kept it when it took the job back): this node counts
+		// the new member's from nothing.
+		if _, err := s.ledger.HandOver(ctx, cur.ID, cur.AssigneeHandle); err != nil {
+			return false, err
+		}
+	}
+	if _, _, err := s.ledger.Report(ctx, cur.ID, st.OriginRegion, "", st.TrackerMinutes); err != nil {
+		return false, err
 	}
 	if len(rows) > 0 {
 		if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
@@ -367,7 +377,9 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		}
 		if old != new {
 			fields[field] = new
-			updates[column] = value
+			if column != "" {
+				updates[column] = value
+			}
 			record("updated", field, old, new)
 		}
 	}
@@ -414,7 +426,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		}
 	}
 	if m := p.AssigneeMinutes; m != nil && *m >= 0 && *m <= 1<<30 {
-		set("time_spent_minutes", "remote_time_minutes", strconv.Itoa(t.RemoteTimeMinutes), strconv.Itoa(*m), *m)
+		set("time_spent_minutes", "", strconv.Itoa(t.RemoteTimeMinutes), strconv.Itoa(*m), *m) // in the ledger, below
 	}
 	if len(rows) == 0 {
 		record("synced", "", "", "") // nothing new: the version moves on all the same
@@ -432,6 +444,11 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 	}
 	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return nil, err
+	}
+	if _, ok := fields["time_spent_minutes"]; ok {
+		if _, _, err := s.ledger.Report(ctx, t.ID, t.AssigneeRegion, t.AssigneeHandle, *p.AssigneeMinutes); err != nil {
+			return nil, err
+		}
 	}
 	out, err := s.ByID(ctx, t.ID)
 	if err != nil {
@@ -524,20 +541,15 @@ func (s *Service) ReleasedUnderOffer(ctx context.Context, id, offerID string) (b
 	return n > 0, nil
 }
 
-// KeepRemoteTime counts as the ticket's own the time its assignee logged
-// on their node (another region's), at t's version: when the job is
-// given back, the next assignee's node will report only its own. A ticket
-// changed meanwhile is a conflict. t is updated.
+// KeepRemoteTime counts as the ticket's own, in the ledger, the time its
+// assignee logged on their node (another region's): the job is given back,
+// and the next assignee's node will report only its own. t is updated.
 func (s *Service) KeepRemoteTime(ctx context.Context, t *Ticket) error {
-	res := s.db.Conn(ctx).Exec("UPDATE tickets SET time_spent_minutes = time_spent_minutes + remote_time_minutes, remote_time_minutes = 0 "+
-		"WHERE id = ? AND version = ?", t.ID, t.Version)
-	if res.Error != nil {
-		return fmt.Errorf("tickets: keep the remote time of %s: %w", t.ID, res.Error)
+	kept, err := s.ledger.Keep(ctx, t.ID, t.AssigneeRegion, t.AssigneeHandle)
+	if err != nil {
+		return fmt.Errorf("tickets: keep the remote time of %s: %w", t.ID, err)
 	}
-	if res.RowsAffected == 0 {
-		return apperr.New(apperr.Conflict, "the ticket changed meanwhile: try again")
-	}
-	t.TimeSpentMinutes, t.RemoteTimeMinutes = t.TimeSpentMinutes+t.RemoteTimeMinutes, 0
+	t.TimeSpentMinutes, t.RemoteTimeMinutes = t.TimeSpentMinutes+kept, t.RemoteTimeMinutes-kept
 	return nil
 }
 

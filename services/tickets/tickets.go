@@ -16,6 +16,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -64,10 +65,11 @@ type Ticket struct {
 	AssigneeName     string
 	APID             string `gorm:"column:ap_id"`
 	CreatedBy        string // full handle of the member who took the request in
-	// TimeSpentMinutes is the time logged on this node; RemoteTimeMinutes
-	// the time the other node of a shared ticket reported.
-	TimeSpentMinutes  int
-	RemoteTimeMinutes int
+	// TimeSpentMinutes is the time logged on this node (or kept by it);
+	// RemoteTimeMinutes the time the other node of a shared ticket
+	// reported: the ledger's totals, read with the ticket.
+	TimeSpentMinutes  int `gorm:"-"`
+	RemoteTimeMinutes int `gorm:"-"`
 	Version           int
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
@@ -173,6 +175,7 @@ type Service struct {
 	db      *storage.DB
 	skills  *skills.Catalog
 	clients *clients.Service
+	ledger  *ledger.Service
 	cfg     Config
 	log     *slog.Logger
 
@@ -187,9 +190,9 @@ type Service struct {
 }
 
 // New returns the tickets service.
-func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, cfg Config, log *slog.Logger) *Service {
+func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledger.Service, cfg Config, log *slog.Logger) *Service {
 	get := "SELECT " + ticketColumns + " FROM tickets WHERE id = ?"
-	return &Service{db: db, skills: catalog, clients: cl, cfg: cfg, log: log,
+	return &Service{db: db, skills: catalog, clients: cl, ledger: lg, cfg: cfg, log: log,
 		getAny:    db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
 		getMine:   db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
 		insertAny: insertQuery(db, members.Staff), insertMine: insertQuery(db, members.Technician)}
@@ -213,12 +216,12 @@ func (s *Service) visible(q *gorm.DB, by members.Actor) *gorm.DB {
 // ticketColumns are the columns of tickets in the order scanTicket reads them.
 const ticketColumns = `id, client_id, technician_id, title, description, skill, priority, on_site,
 	estimated_minutes, status, origin_region, assignee_member_id, assignee_handle, assignee_region,
-	assignee_name, ap_id, created_by, time_spent_minutes, remote_time_minutes, version, created_at, updated_at`
+	assignee_name, ap_id, created_by, version, created_at, updated_at`
 
 func scanTicket(row interface{ Scan(...any) error }, t *Ticket) error {
 	return row.Scan(&t.ID, &t.ClientID, &t.TechnicianID, &t.Title, &t.Description, &t.Skill, &t.Priority, &t.OnSite,
 		&t.EstimatedMinutes, &t.Status, &t.OriginRegion, &t.AssigneeMemberID, &t.AssigneeHandle, &t.AssigneeRegion,
-		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.TimeSpentMinutes, &t.RemoteTimeMinutes, &t.Version, &t.CreatedAt, &t.UpdatedAt)
+		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.Version, &t.CreatedAt, &t.UpdatedAt)
 }
 
 // Get returns a ticket the actor may see; others are reported as not found.
@@ -235,12 +238,44 @@ func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Ticket
 	} else {
 		row = s.db.SQL.QueryRowContext(ctx, s.getMine, id, by.ID, by.ID)
 	}
-	return scanOne(row, id)
+	t, err := scanOne(row, id)
+	return s.timed(ctx, t, err)
 }
 
 // getRow reads one ticket with a query over ticketColumns.
 func (s *Service) getRow(ctx context.Context, db *gorm.DB, id, q string, args ...any) (*Ticket, error) {
-	return scanOne(db.WithContext(ctx).Raw(q, args...).Row(), id)
+	t, err := scanOne(db.WithContext(ctx).Raw(q, args...).Row(), id)
+	return s.timed(ctx, t, err)
+}
+
+// timed fills in the time of a ticket just read from the ledger, in the
+// transaction ctx carries if any.
+func (s *Service) timed(ctx context.Context, t *Ticket, err error) (*Ticket, error) {
+	if err != nil {
+		return nil, err
+	}
+	tot, err := s.ledger.Of(ctx, t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("tickets: time of %s: %w", t.ID, err)
+	}
+	t.TimeSpentMinutes, t.RemoteTimeMinutes = tot.Here, tot.Peer
+	return t, nil
+}
+
+// timedAll fills in the time of tickets just read from the ledger.
+func (s *Service) timedAll(ctx context.Context, ts []*Ticket) error {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	all, err := s.ledger.OfMany(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("tickets: time: %w", err)
+	}
+	for _, t := range ts {
+		t.TimeSpentMinutes, t.RemoteTimeMinutes = all[t.ID].Here, all[t.ID].Peer
+	}
+	return nil
 }
 
 // scanOne reads the ticket of a row over ticketColumns; no row is not found.
@@ -288,5 +323,5 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 	if err := q.Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("tickets: list: %w", err)
 	}
-	return ts, nil
+	return ts, s.timedAll(ctx, ts)
 }
