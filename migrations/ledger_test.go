@@ -94,6 +94,11 @@ func TestCountersBecomeTheLedger(t *testing.T) {
 				if here != w[0] || peer != w[1] {
 					t.Errorf("%s: here %d peer %d, want %d and %d", id, here, peer, w[0], w[1])
 				}
+				var th, tp int
+				err := db.Raw("SELECT here_minutes, peer_minutes FROM ticket_time_totals WHERE ticket_id = ?", id).Row().Scan(&th, &tp)
+				if (err == nil) != (w != [2]int{}) || th != w[0] || tp != w[1] {
+					t.Errorf("%s: totals %d and %d (%v), want %d and %d", id, th, tp, err, w[0], w[1])
+				}
 			}
 			var handle, region, note string
 			var onSite bool

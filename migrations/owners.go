@@ -15,7 +15,7 @@ var Owners = map[string]string{
 	"clients": "services/clients", "sites": "services/clients", "assets": "services/clients",
 
 	"tickets": "services/tickets", "ticket_comments": "services/tickets", "ticket_history": "services/tickets",
-	"time_entries": "services/ledger",
+	"time_entries": "services/ledger", "ticket_time_totals": "services/ledger",
 
 	"ticket_events": "services/planning",
 
@@ -27,4 +27,11 @@ var Owners = map[string]string{
 	"federation_peers": "federation",
 
 	"erasures": "services/privacy",
+}
+
+// Published are the tables whose owner lets any package read them in SQL
+// (a SELECT, a JOIN), never write them: read models with a fixed shape,
+// kept by their owner, for reads too hot for a second query.
+var Published = map[string]bool{
+	"ticket_time_totals": true, // services/ledger: a ticket's time, read with the ticket
 }

@@ -30,12 +30,12 @@ var crossings = []string{
 }
 
 // tableRef finds the tables a SQL text names.
-var tableRef = regexp.MustCompile(`(?i)\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+([a-z_]+)`)
+var tableRef = regexp.MustCompile(`(?i)\b(FROM|JOIN|INTO|UPDATE|TABLE)\s+([a-z_]+)`)
 
 // TestTablesHaveOneOwner: every table of the schema (from the database's
 // own catalogue) has an owner in migrations.Owners, and no package's code
 // names a table it does not own, in SQL text or in gorm's Table(…),
-// beyond the crossings still listed. (A gorm model is defined by its
+// beyond the crossings still listed, but for reading a published one. (A gorm model is defined by its
 // table's owner: TableName methods are checked too.)
 func TestTablesHaveOneOwner(t *testing.T) {
 	db := storagetest.Open(t, migrations.SQLite)
@@ -55,7 +55,10 @@ func TestTablesHaveOneOwner(t *testing.T) {
 	}
 
 	found := map[string][]string{} // "package: table" → where
-	note := func(pkg, table, where string) {
+	note := func(pkg, keyword, table, where string) {
+		if migrations.Published[table] && (strings.EqualFold(keyword, "FROM") || strings.EqualFold(keyword, "JOIN")) {
+			return // read, as its owner lets every package
+		}
 		if owner, ok := migrations.Owners[table]; ok && owner != pkg {
 			found[pkg+": "+table] = append(found[pkg+": "+table], where)
 		}
@@ -77,14 +80,14 @@ func TestTablesHaveOneOwner(t *testing.T) {
 					if n.Kind == token.STRING {
 						s, _ := strconv.Unquote(n.Value)
 						for _, m := range tableRef.FindAllStringSubmatch(s, -1) {
-							note(pkg, m[1], fset.Position(n.Pos()).String())
+							note(pkg, m[1], m[2], fset.Position(n.Pos()).String())
 						}
 					}
 				case *ast.CallExpr:
 					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Table" && len(n.Args) == 1 {
 						if l, ok := n.Args[0].(*ast.BasicLit); ok {
 							s, _ := strconv.Unquote(l.Value)
-							note(pkg, strings.Fields(s + " ")[0], fset.Position(n.Pos()).String())
+							note(pkg, "TABLE", strings.Fields(s + " ")[0], fset.Position(n.Pos()).String())
 						}
 					}
 				case *ast.FuncDecl:
@@ -92,7 +95,7 @@ func TestTablesHaveOneOwner(t *testing.T) {
 						if r, ok := n.Body.List[0].(*ast.ReturnStmt); ok && len(r.Results) == 1 {
 							if l, ok := r.Results[0].(*ast.BasicLit); ok {
 								s, _ := strconv.Unquote(l.Value)
-								note(pkg, s, fset.Position(n.Pos()).String())
+								note(pkg, "TABLE", s, fset.Position(n.Pos()).String())
 							}
 						}
 					}

@@ -25,6 +25,15 @@ CREATE TABLE time_entries (
     created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX time_entries_by_ticket ON time_entries (ticket_id, source);
+
+-- A ticket's totals, the sums of its entries, which the ledger keeps with
+-- every entry it appends (in the same transaction) and publishes to the
+-- other packages: they may read this table, the ledger alone writes it.
+CREATE TABLE ticket_time_totals (
+    ticket_id    TEXT PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,
+    here_minutes INTEGER NOT NULL,
+    peer_minutes INTEGER NOT NULL
+);
 CREATE INDEX time_entries_by_member ON time_entries (member_id, created_at);
 
 -- What was logged: by the ticket's assignee when they are the member,
@@ -55,6 +64,10 @@ SELECT 'reported-' || t.id, t.id, 'reported', 'peer',
     CASE WHEN t.assignee_member_id IS NULL THEN t.assignee_region ELSE t.origin_region END,
     t.remote_time_minutes, t.updated_at
 FROM tickets t WHERE t.remote_time_minutes <> 0;
+
+INSERT INTO ticket_time_totals (ticket_id, here_minutes, peer_minutes)
+SELECT ticket_id, SUM(CASE WHEN source = 'here' THEN minutes ELSE 0 END), SUM(CASE WHEN source = 'peer' THEN minutes ELSE 0 END)
+FROM time_entries GROUP BY ticket_id;
 
 DROP TABLE ticket_time;
 ALTER TABLE tickets DROP COLUMN time_spent_minutes;

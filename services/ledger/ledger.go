@@ -1,6 +1,10 @@
 // Package ledger is the time ledger: one row per entry of time spent on a
 // ticket, appended and never changed, and the totals derived from the
-// entries. It owns the table time_entries.
+// entries. It owns the tables time_entries and ticket_time_totals: the
+// totals are the sums of the entries, kept with each entry appended, in
+// its transaction, and published: another package may read them in SQL
+// (tickets reads a ticket and its time in one query), the ledger alone
+// writes them.
 //
 // A node counts two totals per ticket: the time of its own members (Here),
 // and, for a ticket shared with another region's node, the time that node
@@ -14,9 +18,10 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/storage"
@@ -77,16 +82,10 @@ func (t Totals) All() int { return t.Here + t.Peer }
 type Service struct {
 	db     *storage.DB
 	region string
-	// sumOne is the totals of one ticket, in the database's placeholders,
-	// for the hottest read of the API (a ticket by id).
-	sumOne string
 }
 
 // New returns the ledger of the node of region.
-func New(db *storage.DB, region string) *Service {
-	return &Service{db: db, region: region,
-		sumOne: db.Bind("SELECT source, SUM(minutes) FROM time_entries WHERE ticket_id = ? GROUP BY source")}
-}
+func New(db *storage.DB, region string) *Service { return &Service{db: db, region: region} }
 
 // LogInput is time a member of this node spent on a ticket.
 type LogInput struct {
@@ -111,50 +110,16 @@ func (s *Service) Log(ctx context.Context, in LogInput) (*Entry, error) {
 		return nil, err
 	}
 	id := in.MemberID
-	e := &Entry{ID: storage.NewID(), TicketID: in.TicketID, Kind: Logged, Source: Here, MemberID: &id,
-		MemberHandle: in.MemberHandle, OriginRegion: s.region, Minutes: in.Minutes, OnSite: in.OnSite, Note: note,
-		CreatedAt: storage.Now()}
-	if err := s.db.Conn(ctx).Create(e).Error; err != nil {
-		return nil, fmt.Errorf("ledger: log on %s: %w", in.TicketID, err)
-	}
-	return e, nil
+	e := &Entry{TicketID: in.TicketID, Kind: Logged, Source: Here, MemberID: &id,
+		MemberHandle: in.MemberHandle, OriginRegion: s.region, Minutes: in.Minutes, OnSite: in.OnSite, Note: note}
+	return e, s.append(ctx, e)
 }
 
 // Of returns the totals of one ticket, in the transaction ctx carries if
 // any.
 func (s *Service) Of(ctx context.Context, ticketID string) (Totals, error) {
-	var rows *sql.Rows
-	var err error
-	if s.db.InTx(ctx) {
-		rows, err = s.db.Conn(ctx).Raw("SELECT source, SUM(minutes) FROM time_entries WHERE ticket_id = ? GROUP BY source", ticketID).Rows()
-	} else {
-		rows, err = s.db.SQL.QueryContext(ctx, s.sumOne, ticketID)
-	}
-	if err != nil {
-		return Totals{}, fmt.Errorf("ledger: totals of %s: %w", ticketID, err)
-	}
-	defer rows.Close()
-	var t Totals
-	for rows.Next() {
-		var src Source
-		var n int
-		if err := rows.Scan(&src, &n); err != nil {
-			return Totals{}, fmt.Errorf("ledger: totals of %s: %w", ticketID, err)
-		}
-		t.add(src, n)
-	}
-	if err := rows.Err(); err != nil {
-		return Totals{}, fmt.Errorf("ledger: totals of %s: %w", ticketID, err)
-	}
-	return t, nil
-}
-
-func (t *Totals) add(src Source, n int) {
-	if src == Peer {
-		t.Peer += n
-	} else {
-		t.Here += n
-	}
+	all, err := s.OfMany(ctx, []string{ticketID})
+	return all[ticketID], err
 }
 
 // OfMany returns the totals of tickets, by id (a ticket without entries is
@@ -165,18 +130,16 @@ func (s *Service) OfMany(ctx context.Context, ticketIDs []string) (map[string]To
 		return out, nil
 	}
 	var rows []struct {
-		TicketID string
-		Source   Source
-		Minutes  int
+		TicketID    string
+		HereMinutes int
+		PeerMinutes int
 	}
-	if err := s.db.Conn(ctx).Raw("SELECT ticket_id, source, SUM(minutes) AS minutes FROM time_entries WHERE ticket_id IN ? GROUP BY ticket_id, source",
+	if err := s.db.Conn(ctx).Raw("SELECT ticket_id, here_minutes, peer_minutes FROM ticket_time_totals WHERE ticket_id IN ?",
 		ticketIDs).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("ledger: totals: %w", err)
 	}
 	for _, r := range rows {
-		t := out[r.TicketID]
-		t.add(r.Source, r.Minutes)
-		out[r.TicketID] = t
+		out[r.TicketID] = Totals{Here: r.HereMinutes, Peer: r.PeerMinutes}
 	}
 	return out, nil
 }
@@ -230,9 +193,23 @@ func (s *Service) HandOver(ctx context.Context, ticketID, handle string) (int, e
 		OriginRegion: s.region, Minutes: -t.Here})
 }
 
+// append writes an entry and adds it to its ticket's totals, in one
+// transaction (the caller's, or one of its own).
 func (s *Service) append(ctx context.Context, e *Entry) error {
 	e.ID, e.CreatedAt = storage.NewID(), storage.Now()
-	if err := s.db.Conn(ctx).Create(e).Error; err != nil {
+	here, peer := e.Minutes, 0
+	if e.Source == Peer {
+		here, peer = 0, e.Minutes
+	}
+	err := s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		if err := tx.Create(e).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`INSERT INTO ticket_time_totals (ticket_id, here_minutes, peer_minutes) VALUES (?, ?, ?)
+			ON CONFLICT (ticket_id) DO UPDATE SET here_minutes = ticket_time_totals.here_minutes + excluded.here_minutes,
+			peer_minutes = ticket_time_totals.peer_minutes + excluded.peer_minutes`, e.TicketID, here, peer).Error
+	})
+	if err != nil {
 		return fmt.Errorf("ledger: %s on %s: %w", e.Kind, e.TicketID, err)
 	}
 	return nil

@@ -70,6 +70,15 @@ func TestTotalsAreTheSumOfEntries(t *testing.T) {
 				if err != nil || many[ticket] != tot || many["other"] != (ledger.Totals{}) {
 					t.Errorf("%s: OfMany %v (%v), want %+v", step, many, err, tot)
 				}
+				var here2, peer2 int
+				if err := db.Raw(`SELECT COALESCE(SUM(CASE WHEN source = 'here' THEN minutes END), 0),
+					COALESCE(SUM(CASE WHEN source = 'peer' THEN minutes END), 0) FROM time_entries WHERE ticket_id = ?`, ticket).
+					Row().Scan(&here2, &peer2); err != nil {
+					t.Fatal(err)
+				}
+				if here2 != tot.Here || peer2 != tot.Peer {
+					t.Errorf("%s: the totals %+v are not the sums of the entries (%d, %d)", step, tot, here2, peer2)
+				}
 				if n := entries(); n != rows {
 					t.Errorf("%s: %d entries, want %d", step, n, rows)
 				}

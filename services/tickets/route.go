@@ -17,7 +17,7 @@ import (
 // acts for the node, not for a member).
 func (s *Service) ByID(ctx context.Context, id string) (*Ticket, error) {
 	tx := s.db.Conn(ctx)
-	return s.getRow(ctx, tx, id, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)
+	return s.getRow(ctx, tx, id, ticketSelect+" WHERE id = ?", id)
 }
 
 // Move changes a ticket's status in the transaction ctx carries, provided it is in one of the

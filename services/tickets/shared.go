@@ -75,7 +75,7 @@ func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/com
 // ticket or its copy of another region's.
 func (s *Service) GetByAPID(ctx context.Context, apID string) (*Ticket, error) {
 	tx := s.db.Conn(ctx)
-	return s.getRow(ctx, tx, apID, "SELECT "+ticketColumns+" FROM tickets WHERE ap_id = ?", apID)
+	return s.getRow(ctx, tx, apID, ticketSelect+" WHERE ap_id = ?", apID)
 }
 
 // LogTime records, in the ledger, time the actor spent on a ticket they

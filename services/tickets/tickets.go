@@ -191,7 +191,7 @@ type Service struct {
 
 // New returns the tickets service.
 func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledger.Service, cfg Config, log *slog.Logger) *Service {
-	get := "SELECT " + ticketColumns + " FROM tickets WHERE id = ?"
+	get := ticketSelect + " WHERE id = ?"
 	return &Service{db: db, skills: catalog, clients: cl, ledger: lg, cfg: cfg, log: log,
 		getAny:    db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
 		getMine:   db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
@@ -213,15 +213,18 @@ func (s *Service) visible(q *gorm.DB, by members.Actor) *gorm.DB {
 	return q.Where("(technician_id = ? OR assignee_member_id = ?)", by.ID, by.ID)
 }
 
-// ticketColumns are the columns of tickets in the order scanTicket reads them.
-const ticketColumns = `id, client_id, technician_id, title, description, skill, priority, on_site,
+// ticketSelect reads tickets with their time, the totals the ledger
+// publishes, in the order scanTicket reads them.
+const ticketSelect = `SELECT id, client_id, technician_id, title, description, skill, priority, on_site,
 	estimated_minutes, status, origin_region, assignee_member_id, assignee_handle, assignee_region,
-	assignee_name, ap_id, created_by, version, created_at, updated_at`
+	assignee_name, ap_id, created_by, version, created_at, updated_at,
+	COALESCE(here_minutes, 0), COALESCE(peer_minutes, 0)
+	FROM tickets LEFT JOIN ticket_time_totals ON ticket_id = id`
 
 func scanTicket(row interface{ Scan(...any) error }, t *Ticket) error {
 	return row.Scan(&t.ID, &t.ClientID, &t.TechnicianID, &t.Title, &t.Description, &t.Skill, &t.Priority, &t.OnSite,
 		&t.EstimatedMinutes, &t.Status, &t.OriginRegion, &t.AssigneeMemberID, &t.AssigneeHandle, &t.AssigneeRegion,
-		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.Version, &t.CreatedAt, &t.UpdatedAt)
+		&t.AssigneeName, &t.APID, &t.CreatedBy, &t.Version, &t.CreatedAt, &t.UpdatedAt, &t.TimeSpentMinutes, &t.RemoteTimeMinutes)
 }
 
 // Get returns a ticket the actor may see; others are reported as not found.
@@ -238,28 +241,12 @@ func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Ticket
 	} else {
 		row = s.db.SQL.QueryRowContext(ctx, s.getMine, id, by.ID, by.ID)
 	}
-	t, err := scanOne(row, id)
-	return s.timed(ctx, t, err)
+	return scanOne(row, id)
 }
 
-// getRow reads one ticket with a query over ticketColumns.
+// getRow reads one ticket with a query over ticketSelect.
 func (s *Service) getRow(ctx context.Context, db *gorm.DB, id, q string, args ...any) (*Ticket, error) {
-	t, err := scanOne(db.WithContext(ctx).Raw(q, args...).Row(), id)
-	return s.timed(ctx, t, err)
-}
-
-// timed fills in the time of a ticket just read from the ledger, in the
-// transaction ctx carries if any.
-func (s *Service) timed(ctx context.Context, t *Ticket, err error) (*Ticket, error) {
-	if err != nil {
-		return nil, err
-	}
-	tot, err := s.ledger.Of(ctx, t.ID)
-	if err != nil {
-		return nil, fmt.Errorf("tickets: time of %s: %w", t.ID, err)
-	}
-	t.TimeSpentMinutes, t.RemoteTimeMinutes = tot.Here, tot.Peer
-	return t, nil
+	return scanOne(db.WithContext(ctx).Raw(q, args...).Row(), id)
 }
 
 // timedAll fills in the time of tickets just read from the ledger.
@@ -278,7 +265,7 @@ func (s *Service) timedAll(ctx context.Context, ts []*Ticket) error {
 	return nil
 }
 
-// scanOne reads the ticket of a row over ticketColumns; no row is not found.
+// scanOne reads the ticket of a row over ticketSelect; no row is not found.
 func scanOne(row *sql.Row, id string) (*Ticket, error) {
 	var t Ticket
 	err := scanTicket(row, &t)
