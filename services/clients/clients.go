@@ -90,15 +90,26 @@ func (Asset) TableName() string { return "assets" }
 
 // Service is the clients domain.
 type Service struct {
-	db    *storage.DB
-	hooks storage.Hooks[*Client]
+	db *storage.DB
 }
 
-// OnChange adds a listener run when a client is changed: within the
-// transaction, then after it commits. Add listeners while
-// wiring, before serving; each gets every change (storage.Hooks).
+// ClientChanged is published when a client of this node is changed, with
+// the client as the transaction leaves it.
+type ClientChanged struct{ Client *Client }
+
+// OnChange adds a listener of ClientChanged: within the transaction, then
+// after it commits. Add listeners while wiring, before serving; each gets
+// every change.
 func (s *Service) OnChange(within func(ctx context.Context, c *Client) error, after func()) {
-	s.hooks.Add(within, after)
+	var in func(context.Context, ClientChanged) error
+	if within != nil {
+		in = func(ctx context.Context, e ClientChanged) error { return within(ctx, e.Client) }
+	}
+	storage.Listen(s.db, in, func(ClientChanged) {
+		if after != nil {
+			after()
+		}
+	})
 }
 
 // New returns the clients service.

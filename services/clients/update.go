@@ -60,7 +60,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		}
 		// The nodes of other regions working for this client get the
 		// corrected contact with their tickets (federation).
-		return s.hooks.Within(ctx, cur)
+		return storage.Publish(ctx, s.db, ClientChanged{Client: cur})
 	})
 	if errors.Is(err, stale) {
 		return nil, stale
@@ -68,6 +68,5 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 	if err != nil {
 		return nil, fmt.Errorf("clients: update %s: %w", id, err)
 	}
-	s.hooks.After()
 	return s.Get(ctx, by, id)
 }

@@ -78,6 +78,10 @@ type Totals struct {
 // All is the ticket's total, on both nodes.
 func (t Totals) All() int { return t.Here + t.Peer }
 
+// TimeLogged is published with every entry appended to the ledger, of
+// whatever kind, inside the transaction that appends it.
+type TimeLogged struct{ Entry Entry }
+
 // Service is the ledger of one node.
 type Service struct {
 	db     *storage.DB
@@ -205,9 +209,12 @@ func (s *Service) append(ctx context.Context, e *Entry) error {
 		if err := tx.Create(e).Error; err != nil {
 			return err
 		}
-		return tx.Exec(`INSERT INTO ticket_time_totals (ticket_id, here_minutes, peer_minutes) VALUES (?, ?, ?)
+		if err := tx.Exec(`INSERT INTO ticket_time_totals (ticket_id, here_minutes, peer_minutes) VALUES (?, ?, ?)
 			ON CONFLICT (ticket_id) DO UPDATE SET here_minutes = ticket_time_totals.here_minutes + excluded.here_minutes,
-			peer_minutes = ticket_time_totals.peer_minutes + excluded.peer_minutes`, e.TicketID, here, peer).Error
+			peer_minutes = ticket_time_totals.peer_minutes + excluded.peer_minutes`, e.TicketID, here, peer).Error; err != nil {
+			return err
+		}
+		return storage.Publish(ctx, s.db, TimeLogged{Entry: *e})
 	})
 	if err != nil {
 		return fmt.Errorf("ledger: %s on %s: %w", e.Kind, e.TicketID, err)

@@ -179,19 +179,16 @@ func (s *Service) insert(ctx context.Context, m *Member, skillRows []memberSkill
 				return err
 			}
 		}
-		if s.hooks.Active() {
+		if storage.Listening[MemberChanged](s.db) {
 			c := *m
 			c.Skills = make([]SkillLevel, len(skillRows))
 			for i, r := range skillRows {
 				c.Skills[i] = SkillLevel{Name: r.Skill, Level: r.Level}
 			}
-			return s.hooks.Within(ctx, &c)
+			return storage.Publish(ctx, s.db, MemberChanged{Member: &c})
 		}
 		return nil
 	})
-	if err == nil {
-		s.hooks.After()
-	}
 	return err
 }
 

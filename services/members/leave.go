@@ -54,7 +54,6 @@ func (s *Service) Deactivate(ctx context.Context, by *Actor, id string) (*Member
 		return nil, fmt.Errorf("members: deactivate %s: %w", id, err)
 	}
 	s.forgetTokens()
-	s.hooks.After()
 	s.log.Info("member deactivated", "member", id)
 	return s.Get(ctx, id)
 }

@@ -119,17 +119,26 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedActor
-
-	// hooks run when a member is created or changed: inside the
-	// transaction, then after it has committed.
-	hooks storage.Hooks[*Member]
 }
 
-// OnChange adds a listener run when a member is created or changed: within
-// the transaction, then after it commits. Add listeners while
-// wiring, before serving; each gets every change (storage.Hooks).
+// MemberChanged is published when a member is created or changed (their
+// profile, their confirmed skills, their leaving), with the member as the
+// transaction leaves them.
+type MemberChanged struct{ Member *Member }
+
+// OnChange adds a listener of MemberChanged: within the transaction, then
+// after it commits. Add listeners while wiring, before serving; each gets
+// every change.
 func (s *Service) OnChange(within func(ctx context.Context, m *Member) error, after func()) {
-	s.hooks.Add(within, after)
+	var in func(context.Context, MemberChanged) error
+	if within != nil {
+		in = func(ctx context.Context, e MemberChanged) error { return within(ctx, e.Member) }
+	}
+	storage.Listen(s.db, in, func(MemberChanged) {
+		if after != nil {
+			after()
+		}
+	})
 }
 
 type cachedActor struct {

@@ -243,9 +243,6 @@ func (s *Service) ReviewSkill(ctx context.Context, by Actor, memberID, skill str
 		}
 		return nil, fmt.Errorf("members: review %s of %s: %w", skill, memberID, err)
 	}
-	if confirm {
-		s.hooks.After()
-	}
 	return s.Get(ctx, memberID)
 }
 

@@ -117,14 +117,13 @@ func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInpu
 	if err != nil {
 		return nil, fmt.Errorf("members: update %s: %w", id, err)
 	}
-	s.hooks.After()
 	return s.Get(ctx, id)
 }
 
 // changedWithin runs, inside tx, the in-transaction hook on member id as
 // the transaction leaves them (with their confirmed skills).
 func (s *Service) changedWithin(ctx context.Context, tx *gorm.DB, id string) error {
-	if !s.hooks.Active() {
+	if !storage.Listening[MemberChanged](s.db) {
 		return nil
 	}
 	var cur Member
@@ -134,5 +133,5 @@ func (s *Service) changedWithin(ctx context.Context, tx *gorm.DB, id string) err
 	if err := s.loadSkills(ctx, tx, []*Member{&cur}); err != nil {
 		return err
 	}
-	return s.hooks.Within(ctx, &cur)
+	return storage.Publish(ctx, s.db, MemberChanged{Member: &cur})
 }

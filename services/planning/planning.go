@@ -78,7 +78,14 @@ type Service struct {
 	db      *storage.DB
 	tickets *tickets.Service
 	cfg     Config
-	hooks   storage.Hooks[*Changed]
+}
+
+// EventPlanned is published when an intervention is planned or its time
+// or place changes (here, or by the organiser's node for a copy).
+type EventPlanned struct {
+	Event  *Event
+	Ticket *tickets.Ticket
+	Remote bool
 }
 
 // New returns the planning service.
@@ -86,18 +93,28 @@ func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
 	return &Service{db: db, tickets: ts, cfg: cfg}
 }
 
-// OnChange adds a listener run when an event changes: within the
-// transaction, then after it commits. Add listeners while
-// wiring, before serving; each gets every change (storage.Hooks).
+// OnChange adds a listener of every change to an event (*Changed):
+// within the transaction, then after it commits. Add listeners while
+// wiring, before serving; each gets every change.
 func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
-	s.hooks.Add(within, after)
+	storage.Listen(s.db, within, func(*Changed) {
+		if after != nil {
+			after()
+		}
+	})
 }
 
+// notify publishes a change, and EventPlanned for an invitation, inside
+// the transaction ctx carries.
 func (s *Service) notify(ctx context.Context, c *Changed) error {
-	return s.hooks.Within(ctx, c)
+	if err := storage.Publish(ctx, s.db, c); err != nil {
+		return err
+	}
+	if c.Invite {
+		return storage.Publish(ctx, s.db, EventPlanned{Event: c.Event, Ticket: c.Ticket, Remote: c.Remote})
+	}
+	return nil
 }
-
-func (s *Service) notified() { s.hooks.After() }
 
 // ScheduleInput is a new intervention.
 type ScheduleInput struct {
@@ -161,7 +178,6 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 	if err != nil {
 		return nil, fmt.Errorf("planning: schedule on %s: %w", ticketID, err)
 	}
-	s.notified()
 	return e, nil
 }
 
@@ -204,7 +220,6 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 	if err != nil {
 		return nil, fmt.Errorf("planning: answer %s: %w", eventID, err)
 	}
-	s.notified()
 	return &e, nil
 }
 

@@ -80,7 +80,9 @@ var Record = []Entry{
 }
 
 // NotPersonal are the tables that hold no personal data.
-var NotPersonal = []string{"skills", "schema_migrations", "federation_keys", "federation_peers"}
+var NotPersonal = []string{"skills", "schema_migrations", "federation_keys", "federation_peers",
+	"ticket_time_totals", // minutes per ticket, the sums of time_entries
+}
 
 // Tables lists every table the record names, sorted.
 func Tables() []string {

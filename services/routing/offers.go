@@ -103,6 +103,42 @@ func (s *Service) handleJob(ctx context.Context, m jetstream.Msg) {
 // rather than retried for ever.
 const maxDeliveries = 25
 
+// OfferMade is published when an offer is stored for a member of this
+// node, inside the transaction that stores it.
+type OfferMade struct{ Offer *Offer }
+
+// OfferAnswered is published when one of this node's offers is answered:
+// declined (by its member, or at once for want of room), or as its origin
+// says (accepted, lost, withdrawn…); Offer.State is its new state.
+type OfferAnswered struct{ Offer *Offer }
+
+// answered sets offer id's state (if it is in state from, when given) and
+// publishes OfferAnswered, in one transaction when someone listens.
+func (s *Service) answered(ctx context.Context, id, state string, at time.Time, from string) error {
+	change := func(ctx context.Context) (bool, error) {
+		q := s.db.Conn(ctx).Model(&Offer{}).Where("id = ?", id)
+		if from != "" {
+			q = q.Where("state = ?", from)
+		}
+		res := q.Updates(map[string]any{"state": state, "answered_at": at})
+		return res.RowsAffected > 0, res.Error
+	}
+	if !storage.Listening[OfferAnswered](s.db) {
+		_, err := change(ctx)
+		return err
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		if changed, err := change(ctx); err != nil || !changed {
+			return err
+		}
+		var now Offer
+		if err := tx.Where("id = ?", id).Take(&now).Error; err != nil {
+			return err
+		}
+		return storage.Publish(ctx, s.db, OfferAnswered{Offer: &now})
+	})
+}
+
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
 func (s *Service) receiveAccepted(ctx context.Context, m inMsg) error {
@@ -132,11 +168,28 @@ func (s *Service) originSays(ctx context.Context, m inMsg, kind, to string, from
 	if err := s.verifySigned(ctx, m, sender{host: apHost(o.TicketAPID), region: a.Region}, false); err != nil {
 		return false, err
 	}
-	res := s.db.WithContext(ctx).Model(&Offer{}).
-		Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state IN ?", a.OfferID, a.Region, a.RoutingID,
-			o.TicketAPID, from).
-		Updates(map[string]any{"state": to, "answered_at": storage.Now()})
-	return res.RowsAffected > 0, res.Error
+	change := func(ctx context.Context) (bool, error) {
+		res := s.db.Conn(ctx).Model(&Offer{}).
+			Where("id = ? AND origin_region = ? AND routing_id = ? AND ticket_ap_id = ? AND state IN ?", a.OfferID, a.Region, a.RoutingID,
+				o.TicketAPID, from).
+			Updates(map[string]any{"state": to, "answered_at": storage.Now()})
+		return res.RowsAffected > 0, res.Error
+	}
+	if !storage.Listening[OfferAnswered](s.db) {
+		return change(ctx) // one statement, no transaction
+	}
+	var changed bool
+	err = s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		if changed, err = change(ctx); err != nil || !changed {
+			return err
+		}
+		var now Offer
+		if err := tx.Where("id = ?", a.OfferID).Take(&now).Error; err != nil {
+			return err
+		}
+		return storage.Publish(ctx, s.db, OfferAnswered{Offer: &now})
+	})
+	return changed, err
 }
 
 // receiveOffer stores an offer for one of this node's members (once, however
@@ -184,7 +237,7 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 		short, declineWhy = 1, declinedLeft
 	}
 	var stored, ended bool
-	if short <= 0 {
+	if short <= 0 && !storage.Listening[OfferMade](s.db) {
 		// One statement, no transaction: the common case, on the routing's
 		// hot path.
 		res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -194,6 +247,12 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 			if stored, ended = res.RowsAffected == 1, false; res.Error != nil || !stored {
 				return res.Error
+			}
+			if err := storage.Publish(ctx, s.db, OfferMade{Offer: &row}); err != nil {
+				return err
+			}
+			if short <= 0 {
+				return nil
 			}
 			if o.Supersedes != "" && !left {
 				var err error
@@ -255,6 +314,9 @@ func (s *Service) declineTx(ctx context.Context, tx *gorm.DB, o *Offer, reason s
 		return false, res.Error
 	}
 	o.State = "declined"
+	if err := storage.Publish(ctx, s.db, OfferAnswered{Offer: o}); err != nil {
+		return false, err
+	}
 	msg := AnswerMsg{V: wireVersion, Kind: kindDecline, OfferID: o.ID, RoutingID: o.RoutingID, Region: s.cfg.Region, Reason: reason}
 	return true, enqueue(ctx, tx, answerID(kindDecline, o.ID), subjectJobs+o.OriginRegion+"."+kindDecline, msg, true)
 }
@@ -380,14 +442,14 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		// The origin gave the job: the offer is accepted, even if the member
 		// declined it meanwhile (the origin ignores a decline that comes
 		// after the acceptance).
-		if err := s.db.WithContext(ctx).Model(&Offer{}).Where("id = ?", o.ID).
-			Updates(map[string]any{"state": "accepted", "answered_at": now}).Error; err != nil {
+		if err := s.answered(ctx, o.ID, "accepted", now, ""); err != nil {
 			return nil, fmt.Errorf("routing: record acceptance of %s: %w", o.ID, err)
 		}
 		return rep.Ticket, nil
 	case rep.Code == "conflict" || rep.Code == "not_found":
-		s.db.WithContext(ctx).Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
-			Updates(map[string]any{"state": "lost", "answered_at": now})
+		if err := s.answered(ctx, o.ID, "lost", now, "pending"); err != nil {
+			s.log.Warn("routing: record a lost offer", "offer", o.ID, "err", err)
+		}
 		s.book.invalidate()
 		return nil, apperr.New(apperr.Conflict, "this job is no longer yours to take: %s", rep.Message)
 	case rep.Code == "unavailable":

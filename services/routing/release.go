@@ -110,7 +110,6 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	if err != nil {
 		return nil, fmt.Errorf("routing: record the release of %s: %w", t.ID, err)
 	}
-	s.tickets.Notified()
 	s.book.invalidate() // the member has room again
 	return s.tickets.ByID(ctx, t.ID)
 }
@@ -246,7 +245,6 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
-		s.tickets.Notified()
 		s.book.invalidate() // the member has room again, if of this node
 		return ReleaseReply{V: wireVersion, OK: true}
 	case code == apperr.Conflict:

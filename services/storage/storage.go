@@ -34,6 +34,7 @@ type DB struct {
 	*gorm.DB
 	SQL     *sql.DB
 	Dialect migrations.Dialect
+	bus     *Bus // the services' events (Publish, Listen)
 }
 
 // Open connects to the database named by url: "postgres://…" (or
@@ -101,7 +102,7 @@ func connect(ctx context.Context, dialect migrations.Dialect, dsn string) (*DB, 
 		sqlDB.Close()
 		return nil, fmt.Errorf("storage: connect to %s: %w", Redact(dsn), err)
 	}
-	return &DB{DB: gdb, SQL: sqlDB, Dialect: dialect}, nil
+	return &DB{DB: gdb, SQL: sqlDB, Dialect: dialect, bus: &Bus{}}, nil
 }
 
 // sqliteBusy reports whether err is SQLite's "database is locked".

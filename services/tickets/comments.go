@@ -48,7 +48,6 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	if err != nil {
 		return nil, fmt.Errorf("tickets: comment on %s: %w", ticketID, err)
 	}
-	s.notified()
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"gorm.io/gorm"
 	"math"
 	"strings"
 
@@ -113,7 +114,16 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 		return nil, v.Err()
 	}
 	t.CreatedBy = by.Handle
-	err = s.insert(ctx, by, in.ClientID, t)
+	if storage.Listening[TicketCreated](s.db) {
+		err = s.db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+			if err := s.insert(ctx, by, in.ClientID, t); err != nil {
+				return err
+			}
+			return storage.Publish(ctx, s.db, TicketCreated{Ticket: t, By: by.Handle})
+		})
+	} else {
+		err = s.insert(ctx, by, in.ClientID, t) // nobody listens: one statement, no transaction
+	}
 	if apperr.CodeOf(err) == apperr.Invalid {
 		return nil, err
 	}
@@ -140,7 +150,7 @@ func (s *Service) insert(ctx context.Context, by members.Actor, clientID string,
 	// Straight to SQL with a statement built once: gorm would parse it and
 	// render its arguments on every call, which costs as much as the query.
 	var tech string
-	err := s.db.SQL.QueryRowContext(ctx, q, args...).Scan(&tech)
+	err := s.db.Conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&tech)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &apperr.Error{Code: apperr.Invalid, Message: "some fields are not valid",
 			Fields: map[string]string{"client_id": notYourClient}}

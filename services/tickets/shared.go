@@ -50,23 +50,56 @@ type Changed struct {
 	Remote bool
 }
 
-// OnChange adds a listener run when a ticket changes: within the
-// transaction, then after it commits (when the service made the
-// transaction). Add listeners while
-// wiring, before serving; each gets every change (storage.Hooks).
+// TicketCreated is published when a ticket is taken in on this node.
+type TicketCreated struct {
+	Ticket *Ticket
+	By     string // full handle of who took it in
+}
+
+// TicketMoved is published when a ticket's status changes, by whatever
+// path (a member, the routing, the other node of a shared ticket).
+type TicketMoved struct {
+	Ticket   *Ticket // as it now is
+	From, To Status
+	By       string
+	Remote   bool // the change came from the other node
+}
+
+// CommentAdded is published when a comment is added to a ticket, here or
+// by the other node of a shared ticket.
+type CommentAdded struct {
+	Ticket  *Ticket
+	Comment *Comment
+	Remote  bool
+}
+
+// OnChange adds a listener of every change to a ticket (the event
+// *Changed): within the transaction, then after it commits. Add listeners
+// while wiring, before serving; each gets every change.
 func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
-	s.hooks.Add(within, after)
+	storage.Listen(s.db, within, func(*Changed) {
+		if after != nil {
+			after()
+		}
+	})
 }
 
+// notify publishes a change, and the typed events it makes, inside the
+// transaction ctx carries.
 func (s *Service) notify(ctx context.Context, c *Changed) error {
-	return s.hooks.Within(ctx, c)
+	if err := storage.Publish(ctx, s.db, c); err != nil {
+		return err
+	}
+	if c.Comment != nil {
+		if err := storage.Publish(ctx, s.db, CommentAdded{Ticket: c.Ticket, Comment: c.Comment, Remote: c.Remote}); err != nil {
+			return err
+		}
+	}
+	if c.OldStatus != c.Ticket.Status {
+		return storage.Publish(ctx, s.db, TicketMoved{Ticket: c.Ticket, From: c.OldStatus, To: c.Ticket.Status, By: c.By, Remote: c.Remote})
+	}
+	return nil
 }
-
-func (s *Service) notified() { s.hooks.After() }
-
-// Notified runs the after-commit hook for a caller that changed tickets in
-// its own transaction (the routing flow), once it committed.
-func (s *Service) Notified() { s.hooks.After() }
 
 // CommentAPID is the ActivityPub id of a comment made on this node.
 func (s *Service) CommentAPID(id string) string { return s.cfg.PublicURL + "/comments/" + id }
@@ -120,7 +153,6 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 		}
 		return nil, fmt.Errorf("tickets: log time on %s: %w", ticketID, err)
 	}
-	s.notified()
 	return out, nil
 }
 
@@ -478,8 +510,11 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 	if res.RowsAffected == 0 {
 		return false, nil
 	}
-	return true, tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
-		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error
+	if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
+		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error; err != nil {
+		return false, err
+	}
+	return true, storage.Publish(ctx, s.db, CommentAdded{Ticket: t, Comment: c, Remote: true})
 }
 
 // ReleasedUnder is the offer under which ticket id's job was last given

@@ -179,8 +179,6 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 
-	hooks storage.Hooks[*Changed]
-
 	// The reads of one ticket by id, in the database's placeholders (see
 	// visible): by staff (id, the node's region, the actor's id twice), and
 	// by a technician (id, the actor's id twice).

@@ -165,7 +165,6 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		}
 		return nil, fmt.Errorf("tickets: update %s: %w", id, err)
 	}
-	s.notified()
 	return s.Get(ctx, by, id)
 }
 
