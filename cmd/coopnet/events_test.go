@@ -55,9 +55,13 @@ func listenAll(t *testing.T, db *storage.DB) *heard {
 	storage.Listen(db, func(ctx context.Context, e tickets.TicketCreated) error { return in(ctx) },
 		func(e tickets.TicketCreated) { h.add("TicketCreated " + e.Ticket.Title) })
 	storage.Listen(db, func(ctx context.Context, e tickets.TicketMoved) error { return in(ctx) },
-		func(e tickets.TicketMoved) { h.add(fmt.Sprintf("TicketMoved %s→%s remote=%t", e.From, e.To, e.Remote)) })
+		func(e tickets.TicketMoved) {
+			h.add(fmt.Sprintf("TicketMoved %s→%s remote=%t", e.From, e.To, e.Remote))
+		})
 	storage.Listen(db, func(ctx context.Context, e tickets.CommentAdded) error { return in(ctx) },
-		func(e tickets.CommentAdded) { h.add(fmt.Sprintf("CommentAdded %s remote=%t", e.Comment.Body, e.Remote)) })
+		func(e tickets.CommentAdded) {
+			h.add(fmt.Sprintf("CommentAdded %s remote=%t", e.Comment.Body, e.Remote))
+		})
 	storage.Listen(db, func(ctx context.Context, e ledger.TimeLogged) error { return in(ctx) },
 		func(e ledger.TimeLogged) {
 			h.add(fmt.Sprintf("TimeLogged %s %s %d", e.Entry.Kind, e.Entry.Source, e.Entry.Minutes))
@@ -67,7 +71,9 @@ func listenAll(t *testing.T, db *storage.DB) *heard {
 	storage.Listen(db, func(ctx context.Context, e routing.OfferAnswered) error { return in(ctx) },
 		func(e routing.OfferAnswered) { h.add("OfferAnswered " + e.Offer.State) })
 	storage.Listen(db, func(ctx context.Context, e planning.EventPlanned) error { return in(ctx) },
-		func(e planning.EventPlanned) { h.add(fmt.Sprintf("EventPlanned %s remote=%t", e.Event.Location, e.Remote)) })
+		func(e planning.EventPlanned) {
+			h.add(fmt.Sprintf("EventPlanned %s remote=%t", e.Event.Location, e.Remote))
+		})
 	storage.Listen(db, func(ctx context.Context, e clients.ClientChanged) error { return in(ctx) },
 		func(e clients.ClientChanged) { h.add("ClientChanged " + e.Client.ContactName) })
 	return h
