@@ -724,7 +724,7 @@ func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activi
 	if err != nil {
 		return err
 	}
-	return s.tickets.Note(ctx, t, s.handleOfActor(a.Actor), "copy_held", hostOf(a.Actor))
+	return s.tickets.Note(ctx, t, s.handleOfActor(a.Actor), tickets.ActCopyHeld, hostOf(a.Actor))
 }
 
 // --- planning ---

@@ -30,6 +30,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 //go:embed templates/*.html
@@ -175,7 +176,7 @@ func templateFuncs() template.FuncMap {
 		"add": func(a, b int) int { return a + b },
 		// action is the catalogue key of a history entry's action
 		// ("unroutable:full" is an unroutable one).
-		"action": func(a string) string { a, _, _ = strings.Cut(a, ":"); return "action." + a },
+		"action": func(a tickets.Action) string { return "action." + string(a.Base()) },
 		"mul":    func(a, b int) int { return a * b },
 		"float":  func(i int) float64 { return float64(i) },
 		"day":    formatDay,

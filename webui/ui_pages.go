@@ -283,7 +283,7 @@ func (s *Server) renderTicket(c echo.Context, status int, values, errs map[strin
 		v.CanForward = tickets.MayForward(t, by.ID, by.Role.IsStaff()) &&
 			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.opt.Region
 		mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
-		routed := v.Routing != nil && v.Routing.State == "accepted" && v.Routing.OfferID != nil
+		routed := v.Routing != nil && v.Routing.State == routing.RoutingAccepted && v.Routing.OfferID != nil
 		v.TakeBack = !mine && routed && routing.MayTakeBack(t, by, s.opt.Region) && routing.Releasable(t.Status)
 		v.CanRelease = mine && routing.Releasable(t.Status) || v.TakeBack
 	}

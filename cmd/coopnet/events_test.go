@@ -69,7 +69,7 @@ func listenAll(t *testing.T, db *storage.DB) *heard {
 	storage.Listen(db, func(ctx context.Context, e routing.OfferMade) error { return in(ctx) },
 		func(e routing.OfferMade) { h.add("OfferMade " + e.Offer.Title) })
 	storage.Listen(db, func(ctx context.Context, e routing.OfferAnswered) error { return in(ctx) },
-		func(e routing.OfferAnswered) { h.add("OfferAnswered " + e.Offer.State) })
+		func(e routing.OfferAnswered) { h.add("OfferAnswered " + string(e.Offer.State)) })
 	storage.Listen(db, func(ctx context.Context, e planning.EventPlanned) error { return in(ctx) },
 		func(e planning.EventPlanned) {
 			h.add(fmt.Sprintf("EventPlanned %s remote=%t", e.Event.Location, e.Remote))

@@ -170,7 +170,7 @@ func (s *Service) Schedule(ctx context.Context, by members.Actor, ticketID strin
 		if err := tx.Create(e).Error; err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, t, by.Handle, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+		if err := s.tickets.Note(ctx, t, by.Handle, tickets.ActPlanned, e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
 		return s.notify(ctx, &Changed{Event: e, Ticket: t, Invite: true})
@@ -212,7 +212,7 @@ func (s *Service) Answer(ctx context.Context, by members.Actor, eventID, answer 
 		if err != nil {
 			return err
 		}
-		if err := s.tickets.Note(ctx, t, by.Handle, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+		if err := s.tickets.Note(ctx, t, by.Handle, tickets.PlanningAnswer(state), e.StartAt.Format(time.RFC3339)); err != nil {
 			return err
 		}
 		return s.notify(ctx, &Changed{Event: &e, Ticket: t})
@@ -329,7 +329,7 @@ func (s *Service) ApplyInvite(ctx context.Context, t *tickets.Ticket, in Invitat
 			return fmt.Errorf("planning: move invitation %s: %w", in.APID, err)
 		}
 	}
-	if err := s.tickets.Note(ctx, t, in.Organizer, "planned", e.StartAt.Format(time.RFC3339)); err != nil {
+	if err := s.tickets.Note(ctx, t, in.Organizer, tickets.ActPlanned, e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
 	return s.notify(ctx, &Changed{Event: e, Ticket: t, Invite: true, Remote: true})
@@ -381,7 +381,7 @@ func (s *Service) ApplyAnswer(ctx context.Context, eventAPID, state, from string
 		return err
 	}
 	e.State = state
-	if err := s.tickets.Note(ctx, t, from, "planning_"+state, e.StartAt.Format(time.RFC3339)); err != nil {
+	if err := s.tickets.Note(ctx, t, from, tickets.PlanningAnswer(state), e.StartAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
 	return s.notify(ctx, &Changed{Event: &e, Ticket: t, Remote: true})

@@ -39,7 +39,7 @@ type Offer struct {
 	DistanceKm       float64    `json:"distance_km"`
 	ForwardedBy      string     `json:"forwarded_by"`
 	ForwardedByName  string     `json:"forwarded_by_name"`
-	State            string     `json:"state"`
+	State            OfferState `json:"state"`
 	DeclineReason    string     `json:"decline_reason,omitempty"`
 	ReleaseToken     string     `json:"-"` // the secret giving the job back takes (see AcceptRequest)
 	Regret           *float64   `json:"-"` // what the job loses if superseded; nil: never superseded
@@ -114,7 +114,10 @@ type OfferAnswered struct{ Offer *Offer }
 
 // answered sets offer id's state (if it is in state from, when given) and
 // publishes OfferAnswered, in one transaction when someone listens.
-func (s *Service) answered(ctx context.Context, id, state string, at time.Time, from string) error {
+func (s *Service) answered(ctx context.Context, id string, state OfferState, at time.Time, from OfferState) error {
+	if from != "" && !from.Moves(state) {
+		return fmt.Errorf("routing: an offer cannot go from %s to %s", from, state)
+	}
 	change := func(ctx context.Context) (bool, error) {
 		q := s.db.Conn(ctx).Model(&Offer{}).Where("id = ?", id)
 		if from != "" {
@@ -142,7 +145,7 @@ func (s *Service) answered(ctx context.Context, id, state string, at time.Time, 
 // receiveAccepted records on the member's node that the origin gave them
 // the job, even when the reply to their acceptance was lost.
 func (s *Service) receiveAccepted(ctx context.Context, m inMsg) error {
-	_, err := s.originSays(ctx, m, kindAccepted, "accepted", "pending", "declined", "superseded")
+	_, err := s.originSays(ctx, m, kindAccepted, OfferAccepted, OfferPending, OfferDeclined, OfferSuperseded)
 	return err
 }
 
@@ -152,7 +155,12 @@ func (s *Service) receiveAccepted(ctx context.Context, m inMsg) error {
 // ticket, and name the offer's region, routing and ticket. An offer this
 // node does not have (yet) is left alone: it could be stored between the
 // check and the change. It reports whether the offer changed.
-func (s *Service) originSays(ctx context.Context, m inMsg, kind, to string, from ...string) (bool, error) {
+func (s *Service) originSays(ctx context.Context, m inMsg, kind string, to OfferState, from ...OfferState) (bool, error) {
+	for _, f := range from {
+		if !f.Moves(to) {
+			return false, fmt.Errorf("routing: an offer cannot go from %s to %s", f, to)
+		}
+	}
 	a, err := decodeAnswer(m.data, kind)
 	if err != nil {
 		return false, err
@@ -225,7 +233,7 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 	row := Offer{ID: o.OfferID, RoutingID: o.RoutingID, OriginRegion: o.OriginRegion, TicketID: o.TicketID,
 		TicketAPID: o.TicketAPID, MemberID: o.MemberID, Title: o.Title, Note: o.Note, Skill: o.Skill,
 		EstimatedMinutes: o.EstimatedMinutes, OnSite: o.OnSite, Commune: o.Commune, Departement: o.Departement,
-		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: "pending",
+		DistanceKm: o.DistanceKm, ForwardedBy: o.ForwardedBy, ForwardedByName: o.ForwardedByName, State: OfferPending,
 		Regret: o.Regret, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: storage.Now()}
 	short, gen, left, err := s.shortOfRoom(ctx, &o)
 	if err != nil {
@@ -274,10 +282,10 @@ func (s *Service) receiveOffer(ctx context.Context, m inMsg) error {
 	case ended:
 		s.book.invalidate()
 		s.m.superseded.Inc()
-	case stored && row.State == "pending":
+	case stored && row.State == OfferPending:
 		s.book.add(gen, &row)
 	}
-	if stored && row.State == "pending" && s.cfg.OnOfferStored != nil {
+	if stored && row.State == OfferPending && s.cfg.OnOfferStored != nil {
 		s.cfg.OnOfferStored(&row)
 	}
 	return nil
@@ -309,11 +317,11 @@ func (s *Service) shortOfRoom(ctx context.Context, o *OfferMsg) (short int, gen 
 // its origin, which passes the job on; it reports whether it declined it.
 func (s *Service) declineTx(ctx context.Context, tx *gorm.DB, o *Offer, reason string) (bool, error) {
 	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending'", o.ID).
-		Updates(map[string]any{"state": "declined", "decline_reason": reason, "answered_at": storage.Now()})
+		Updates(map[string]any{"state": OfferDeclined, "decline_reason": reason, "answered_at": storage.Now()})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
-	o.State = "declined"
+	o.State = OfferDeclined
 	if err := storage.Publish(ctx, s.db, OfferAnswered{Offer: o}); err != nil {
 		return false, err
 	}
@@ -337,7 +345,7 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 		return false, err
 	}
 	res := tx.Model(&Offer{}).Where("id = ? AND state = 'pending' AND release_token = ''", old.ID).
-		Updates(map[string]any{"state": "superseded", "answered_at": storage.Now()})
+		Updates(map[string]any{"state": OfferSuperseded, "answered_at": storage.Now()})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
@@ -347,7 +355,7 @@ func (s *Service) supersede(ctx context.Context, tx *gorm.DB, id, memberID strin
 
 // receiveWithdraw closes an offer the origin took back (expired, cancelled).
 func (s *Service) receiveWithdraw(ctx context.Context, m inMsg) error {
-	withdrawn, err := s.originSays(ctx, m, kindWithdraw, "withdrawn", "pending")
+	withdrawn, err := s.originSays(ctx, m, kindWithdraw, OfferWithdrawn, OfferPending)
 	if withdrawn {
 		s.book.invalidate() // the member has room again
 	}
@@ -408,8 +416,8 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		return nil, err
 	}
 	switch {
-	case o.State == "accepted":
-	case o.State != "pending":
+	case o.State == OfferAccepted:
+	case o.State != OfferPending:
 		return nil, apperr.New(apperr.Conflict, "this offer is %s", o.State)
 	case !o.ExpiresAt.After(time.Now()):
 		return nil, apperr.New(apperr.Conflict, "this offer has expired")
@@ -442,12 +450,12 @@ func (s *Service) Accept(ctx context.Context, by members.Actor, offerID string) 
 		// The origin gave the job: the offer is accepted, even if the member
 		// declined it meanwhile (the origin ignores a decline that comes
 		// after the acceptance).
-		if err := s.answered(ctx, o.ID, "accepted", now, ""); err != nil {
+		if err := s.answered(ctx, o.ID, OfferAccepted, now, ""); err != nil {
 			return nil, fmt.Errorf("routing: record acceptance of %s: %w", o.ID, err)
 		}
 		return rep.Ticket, nil
 	case rep.Code == "conflict" || rep.Code == "not_found":
-		if err := s.answered(ctx, o.ID, "lost", now, "pending"); err != nil {
+		if err := s.answered(ctx, o.ID, OfferLost, now, OfferPending); err != nil {
 			s.log.Warn("routing: record a lost offer", "offer", o.ID, "err", err)
 		}
 		s.book.invalidate()
@@ -505,7 +513,7 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 	if err != nil {
 		return err
 	}
-	if o.State != "pending" {
+	if o.State != OfferPending {
 		return apperr.New(apperr.Conflict, "this offer is %s", o.State)
 	}
 	err = s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {

@@ -85,7 +85,7 @@ func WithdrawAccepted(ctx context.Context, db *storage.DB, id, apID string) (boo
 	if apID != "" {
 		q = q.Where("ticket_ap_id = ?", apID)
 	}
-	res := q.Update("state", "withdrawn")
+	res := q.Update("state", OfferWithdrawn)
 	if res.Error != nil {
 		return false, fmt.Errorf("routing: withdraw offer %s: %w", id, res.Error)
 	}

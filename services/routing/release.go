@@ -97,7 +97,7 @@ func (s *Service) Release(ctx context.Context, by members.Actor, ticketID, reaso
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		// "withdrawn", which a late "accepted" message does not undo.
 		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", o.ID).
-			Updates(map[string]any{"state": "withdrawn", "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
+			Updates(map[string]any{"state": OfferWithdrawn, "decline_reason": reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
 		}
 		cur, err := s.tickets.ByID(ctx, t.ID)
@@ -183,7 +183,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		if err != nil {
 			return err
 		}
-		current := r.State == "accepted" && r.OfferID != nil && *r.OfferID == req.OfferID
+		current := r.State == RoutingAccepted && r.OfferID != nil && *r.OfferID == req.OfferID
 		if !current || req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
 			// Given back already (a repeated request: its answer was lost)?
 			if done, err := s.tickets.ReleasedUnderOffer(ctx, t.ID, req.OfferID); err != nil || done {
@@ -218,14 +218,14 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 				return err
 			}
 		}
-		notes := []tickets.Change{{Action: "released", NewValue: req.OfferID}}
+		notes := []tickets.Change{{Action: tickets.ActReleased, NewValue: req.OfferID}}
 		if req.Reason != "" {
-			notes = append(notes, tickets.Change{Action: "release_reason", NewValue: req.Reason})
+			notes = append(notes, tickets.Change{Action: tickets.ActReleaseReason, NewValue: req.Reason})
 		}
-		actor, action := req.Handle, "released"
+		actor, action := req.Handle, tickets.ActReleased
 		if staff != "" {
-			actor, action = staff, "taken_back"
-			notes = append(notes, tickets.Change{Action: "taken_from", NewValue: req.Handle})
+			actor, action = staff, tickets.ActTakenBack
+			notes = append(notes, tickets.Change{Action: tickets.ActTakenFrom, NewValue: req.Handle})
 		}
 		back, err := s.tickets.Move(ctx, t, releasable, tickets.StatusRouting, &tickets.Assignee{}, nil, actor, action, notes...)
 		if err != nil {
@@ -233,7 +233,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 		}
 		// A member of this node: their offer ends here too.
 		if err := tx.Model(&Offer{}).Where("id = ? AND state = 'accepted'", req.OfferID).
-			Updates(map[string]any{"state": "withdrawn", "decline_reason": req.Reason, "answered_at": storage.Now()}).Error; err != nil {
+			Updates(map[string]any{"state": OfferWithdrawn, "decline_reason": req.Reason, "answered_at": storage.Now()}).Error; err != nil {
 			return err
 		}
 		place, private, err := s.clients.ForRouting(ctx, t.ClientID)
@@ -241,7 +241,7 @@ func (s *Service) decideRelease(ctx context.Context, req ReleaseRequest, staff s
 			return err
 		}
 		s.m.releases.Inc()
-		return s.offerNext(ctx, tx, r, back, place, private, ReasonDeclined, "accepted", map[string]any{"state": "offering"})
+		return s.offerNext(ctx, tx, r, back, place, private, ReasonDeclined, RoutingAccepted, map[string]any{"state": RoutingOffering})
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:

@@ -24,29 +24,29 @@ import (
 
 // Routing is the search for a member to do one ticket, on the ticket's node.
 type Routing struct {
-	ID              string     `json:"id" gorm:"primaryKey"`
-	TicketID        string     `json:"ticket_id"`
-	Skill           string     `json:"skill"`
-	MinLevel        int        `json:"min_level"`
-	Note            string     `json:"note"`
-	State           string     `json:"state"` // pending, offering, accepted, unroutable, cancelled
-	Reason          string     `json:"reason,omitempty"`
-	Candidates      string     `json:"-"`
-	Excluded        string     `json:"-"`
-	NextIndex       int        `json:"-"`
-	OfferID         *string    `json:"offer_id,omitempty"`
-	OfferHandle     string     `json:"offered_to,omitempty"`
-	OfferRegion     string     `json:"offered_region,omitempty"`
-	OfferExpiresAt  *time.Time `json:"offer_expires_at,omitempty"`
-	ReleaseToken    string     `json:"-"`                    // the assignee's secret to give the job back
-	Superseded      bool       `json:"superseded,omitempty"` // an offer was superseded: takes nobody's place
-	SearchedAgain   bool       `json:"-"`                    // superseded, its list ran out: searched once more
-	RequestedBy     string     `json:"requested_by"`
-	RequestedByName string     `json:"-"`
-	Attempts        int        `json:"-"`
-	LeaseUntil      *time.Time `json:"-"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	ID              string       `json:"id" gorm:"primaryKey"`
+	TicketID        string       `json:"ticket_id"`
+	Skill           string       `json:"skill"`
+	MinLevel        int          `json:"min_level"`
+	Note            string       `json:"note"`
+	State           RoutingState `json:"state"`
+	Reason          string       `json:"reason,omitempty"`
+	Candidates      string       `json:"-"`
+	Excluded        string       `json:"-"`
+	NextIndex       int          `json:"-"`
+	OfferID         *string      `json:"offer_id,omitempty"`
+	OfferHandle     string       `json:"offered_to,omitempty"`
+	OfferRegion     string       `json:"offered_region,omitempty"`
+	OfferExpiresAt  *time.Time   `json:"offer_expires_at,omitempty"`
+	ReleaseToken    string       `json:"-"`                    // the assignee's secret to give the job back
+	Superseded      bool         `json:"superseded,omitempty"` // an offer was superseded: takes nobody's place
+	SearchedAgain   bool         `json:"-"`                    // superseded, its list ran out: searched once more
+	RequestedBy     string       `json:"requested_by"`
+	RequestedByName string       `json:"-"`
+	Attempts        int          `json:"-"`
+	LeaseUntil      *time.Time   `json:"-"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
 
 	ranked []Scored // Candidates as just ranked by search, not read back
 }
@@ -109,11 +109,11 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 	// worker at once; should this process stop first, the lease runs out and
 	// any replica takes it up.
 	lease := now.Add(searchLease)
-	r := Routing{ID: storage.NewID(), TicketID: t.ID, Skill: skill, MinLevel: level, Note: note, State: "pending",
+	r := Routing{ID: storage.NewID(), TicketID: t.ID, Skill: skill, MinLevel: level, Note: note, State: RoutingPending,
 		Candidates: "[]", Excluded: "{}", RequestedBy: by.Handle, RequestedByName: by.Name, LeaseUntil: &lease,
 		CreatedAt: now, UpdatedAt: now}
 	mv, err := s.tickets.PlanMove(t, []tickets.Status{tickets.StatusNew, tickets.StatusUnroutable},
-		tickets.StatusRouting, nil, nil, by.Handle, "forwarded")
+		tickets.StatusRouting, nil, nil, by.Handle, tickets.ActForwarded)
 	if err == nil {
 		err = s.db.Pipeline(ctx, append(mv.Stmts, insertRouting(&r)), func(ctx context.Context, tx *gorm.DB) error { return s.tickets.Moved(ctx, mv) })
 		if err != nil {
@@ -236,7 +236,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	if t.Status != tickets.StatusRouting {
 		// Cancelled by hand before the search ran.
 		return s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
-			Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()}).Error
+			Updates(map[string]any{"state": RoutingCancelled, "updated_at": storage.Now()}).Error
 	}
 	place, private, err := s.clients.ForRouting(ctx, t.ClientID)
 	if err != nil {
@@ -293,8 +293,8 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	cands, _ := json.Marshal(ranked)
 	excl, _ := json.Marshal(excluded)
 	r.Candidates, r.NextIndex, r.ranked = string(cands), 0, ranked
-	return s.offerNextAlone(ctx, r, t, place, private, reason, "pending",
-		map[string]any{"candidates": string(cands), "excluded": string(excl), "state": "offering"})
+	return s.offerNextAlone(ctx, r, t, place, private, reason, RoutingPending,
+		map[string]any{"candidates": string(cands), "excluded": string(excl), "state": RoutingOffering})
 }
 
 // maxSearchAttempts bounds the searches that hear from no region before a
@@ -307,7 +307,7 @@ const maxSearchAttempts = 8
 func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
 	return s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
-			Updates(map[string]any{"state": "unroutable", "reason": reason, "updated_at": storage.Now()})
+			Updates(map[string]any{"state": RoutingUnroutable, "reason": reason, "updated_at": storage.Now()})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
@@ -316,7 +316,7 @@ func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
 			return err
 		}
 		_, err = s.tickets.Move(ctx, t, []tickets.Status{tickets.StatusRouting}, tickets.StatusUnroutable,
-			nil, nil, "routing@"+s.cfg.Region, "unroutable:"+reason)
+			nil, nil, "routing@"+s.cfg.Region, tickets.ActUnroutable.With(reason))
 		if apperr.CodeOf(err) == apperr.Conflict {
 			return nil // cancelled by hand meanwhile
 		}
@@ -362,7 +362,7 @@ func unroutableReason(answered int, ex map[string]Exclusions) string {
 
 // offerNext runs, in tx, the routing's next step (see planNext).
 func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
-	private clients.Private, reason, guard string, extra map[string]any) error {
+	private clients.Private, reason string, guard RoutingState, extra map[string]any) error {
 	p, err := s.planNext(r, t, place, private, reason, guard, extra)
 	if err != nil {
 		return err
@@ -384,7 +384,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 // (see planNext), its statements sent together (storage.DB.Pipeline), and
 // publishes its offer once it has committed.
 func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Ticket, place clients.Place,
-	private clients.Private, reason, guard string, extra map[string]any) error {
+	private clients.Private, reason string, guard RoutingState, extra map[string]any) error {
 	p, err := s.planNext(r, t, place, private, reason, guard, extra)
 	if err != nil {
 		return err
@@ -427,7 +427,7 @@ func (p *nextStep) failed(err error) error {
 // guard is the state the routing must still be in; extra, more of its
 // columns to set.
 func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
-	private clients.Private, reason, guard string, extra map[string]any) (*nextStep, error) {
+	private clients.Private, reason string, guard RoutingState, extra map[string]any) (*nextStep, error) {
 	ranked := r.ranked
 	if ranked == nil {
 		if err := json.Unmarshal([]byte(r.Candidates), &ranked); err != nil {
@@ -436,16 +436,24 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 	}
 	now := storage.Now()
 	p := &nextStep{count: func() {}}
-	update := func(set map[string]any) {
+	update := func(set map[string]any) error {
 		for k, v := range extra {
 			if _, ok := set[k]; !ok {
 				set[k] = v
 			}
 		}
 		set["updated_at"] = now
+		to := guard
+		if st, ok := set["state"].(RoutingState); ok {
+			to = st
+		}
+		if !guard.Moves(to) {
+			return fmt.Errorf("routing: %s cannot go from %s to %s", r.ID, guard, to)
+		}
 		p.stmts = append(p.stmts, updateRouting(r.ID, guard, set))
+		return nil
 	}
-	move := func(from []tickets.Status, to tickets.Status, action string, notes ...tickets.Change) error {
+	move := func(from []tickets.Status, to tickets.Status, action tickets.Action, notes ...tickets.Change) error {
 		m, err := s.tickets.PlanMove(t, from, to, nil, nil, "routing@"+s.cfg.Region, action, notes...)
 		if err != nil {
 			return err
@@ -459,27 +467,33 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 	for r.Superseded && r.NextIndex < len(ranked) && ranked[r.NextIndex].Supersedes != "" {
 		r.NextIndex++
 	}
-	if r.NextIndex >= len(ranked) && r.Superseded && !r.SearchedAgain && guard == "offering" {
+	if r.NextIndex >= len(ranked) && r.Superseded && !r.SearchedAgain && guard == RoutingOffering {
 		// The list ran out after an offer was superseded: its fallbacks may
 		// have gone meanwhile. Search once more, taking nobody's place.
-		update(map[string]any{"state": "pending", "searched_again": true, "lease_until": nil, "attempts": 0,
-			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
-		return p, move([]tickets.Status{tickets.StatusOffered}, tickets.StatusRouting, "searched_again")
+		if err := update(map[string]any{"state": RoutingPending, "searched_again": true, "lease_until": nil, "attempts": 0,
+			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil}); err != nil {
+			return nil, err
+		}
+		return p, move([]tickets.Status{tickets.StatusOffered}, tickets.StatusRouting, tickets.ActSearchedAgain)
 	}
 	if r.NextIndex >= len(ranked) {
-		update(map[string]any{"state": "unroutable", "reason": reason, "next_index": r.NextIndex,
-			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil})
+		if err := update(map[string]any{"state": RoutingUnroutable, "reason": reason, "next_index": r.NextIndex,
+			"offer_id": nil, "offer_handle": "", "offer_region": "", "offer_expires_at": nil}); err != nil {
+			return nil, err
+		}
 		p.count = func() { s.m.unroutable.WithLabelValues(reason).Inc() }
-		return p, move([]tickets.Status{tickets.StatusRouting, tickets.StatusOffered}, tickets.StatusUnroutable, "unroutable:"+reason)
+		return p, move([]tickets.Status{tickets.StatusRouting, tickets.StatusOffered}, tickets.StatusUnroutable, tickets.ActUnroutable.With(reason))
 	}
 	c := ranked[r.NextIndex]
 	offerID := storage.NewID()
 	expires := now.Add(s.cfg.OfferTTL)
-	update(map[string]any{"next_index": r.NextIndex + 1, "offer_id": offerID, "offer_handle": c.Handle,
-		"offer_region": c.Region, "offer_expires_at": expires})
-	offeredTo := tickets.Change{Action: "offered_to", NewValue: c.Handle}
+	if err := update(map[string]any{"next_index": r.NextIndex + 1, "offer_id": offerID, "offer_handle": c.Handle,
+		"offer_region": c.Region, "offer_expires_at": expires}); err != nil {
+		return nil, err
+	}
+	offeredTo := tickets.Change{Action: tickets.ActOfferedTo, NewValue: c.Handle}
 	if t.Status == tickets.StatusRouting {
-		if err := move([]tickets.Status{tickets.StatusRouting}, tickets.StatusOffered, "offered", offeredTo); err != nil {
+		if err := move([]tickets.Status{tickets.StatusRouting}, tickets.StatusOffered, tickets.ActOffered, offeredTo); err != nil {
 			return nil, err
 		}
 	} else {
@@ -509,7 +523,7 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 
 // updateRouting is the statement that sets columns of a routing still in
 // state guard (a guard: see storage.Stmt).
-func updateRouting(id, guard string, set map[string]any) storage.Stmt {
+func updateRouting(id string, guard RoutingState, set map[string]any) storage.Stmt {
 	cols := slices.Sorted(maps.Keys(set))
 	var q strings.Builder
 	args := make([]any, 0, len(cols)+2)
@@ -522,18 +536,18 @@ func updateRouting(id, guard string, set map[string]any) storage.Stmt {
 		args = append(args, set[c])
 	}
 	q.WriteString(" WHERE id = ? AND state = ?")
-	return storage.Stmt{SQL: q.String(), Args: append(args, id, guard), Guard: true}
+	return storage.Stmt{SQL: q.String(), Args: append(args, id, string(guard)), Guard: true}
 }
 
 // whySuperseded is the history's word for an offer another job took the
 // member's place from.
-const whySuperseded = "offer_superseded"
+const whySuperseded = tickets.ActOfferSuperseded
 
 // advance moves a routing past its current offer (declined, expired or
 // superseded):
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
-func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, why string) error {
+func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion string, why tickets.Action) error {
 	err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
@@ -542,7 +556,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 			}
 			return err
 		}
-		if r.State != "offering" || r.OfferID == nil || *r.OfferID != offerID {
+		if r.State != RoutingOffering || r.OfferID == nil || *r.OfferID != offerID {
 			return nil
 		}
 		if fromRegion != "" && fromRegion != r.OfferRegion {
@@ -561,15 +575,15 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		if err := s.tickets.Note(ctx, t, r.OfferHandle, why, offerID); err != nil {
 			return err
 		}
-		if why == "offer_expired" {
-			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: why}
+		if why == tickets.ActOfferExpired {
+			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: string(why)}
 			if err := enqueue(ctx, tx, answerID(kindWithdraw, offerID), subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true); err != nil {
 				return err
 			}
 		}
 		if t.Status != tickets.StatusOffered {
 			// Cancelled by hand meanwhile: stop here.
-			return tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": "cancelled",
+			return tx.Model(&Routing{}).Where("id = ?", r.ID).Updates(map[string]any{"state": RoutingCancelled,
 				"offer_id": nil, "updated_at": storage.Now()}).Error
 		}
 		place, private, err := s.clients.ForRouting(ctx, t.ClientID)
@@ -580,7 +594,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 		if why == whySuperseded {
 			r.Superseded, extra = true, map[string]any{"superseded": true}
 		}
-		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, "offering", extra)
+		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, RoutingOffering, extra)
 	})
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
@@ -591,7 +605,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion, w
 
 // receiveDecline passes the job on when a member declined.
 func (s *Service) receiveDecline(ctx context.Context, m inMsg) error {
-	return s.receiveEnded(ctx, m, kindDecline, "offer_declined")
+	return s.receiveEnded(ctx, m, kindDecline, tickets.ActOfferDeclined)
 }
 
 // receiveSuperseded passes the job on when the member's node gave their
@@ -602,14 +616,14 @@ func (s *Service) receiveSuperseded(ctx context.Context, m inMsg) error {
 
 // receiveEnded passes the job on when the member's node says its offer
 // ended (why); the message must be signed by that node.
-func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind, why string) error {
+func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind string, why tickets.Action) error {
 	a, err := decodeAnswer(m.data, kind)
 	if err != nil {
 		return err
 	}
 	var r Routing
 	err = s.db.WithContext(ctx).Select("id", "state", "offer_id", "offer_handle").Where("id = ?", a.RoutingID).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && (r.State != "offering" || r.OfferID == nil || *r.OfferID != a.OfferID) {
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && (r.State != RoutingOffering || r.OfferID == nil || *r.OfferID != a.OfferID) {
 		return nil // not the current offer: a late or repeated message changes nothing (see advance)
 	}
 	if err != nil {
@@ -671,7 +685,7 @@ func (s *Service) expiryLoop(ctx context.Context) {
 				continue
 			}
 			s.m.expired.Inc()
-			if err := s.advance(ctx, r.ID, *r.OfferID, "", "offer_expired"); err != nil && ctx.Err() == nil {
+			if err := s.advance(ctx, r.ID, *r.OfferID, "", tickets.ActOfferExpired); err != nil && ctx.Err() == nil {
 				s.log.Error("routing: expire offer", "routing", r.ID, "err", err)
 			}
 		}
@@ -713,8 +727,8 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 	for _, r := range stale {
 		err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, r.State).
-				Updates(map[string]any{"state": "cancelled", "updated_at": storage.Now()})
-			if res.Error != nil || res.RowsAffected == 0 || r.State != "offering" || r.OfferID == nil {
+				Updates(map[string]any{"state": RoutingCancelled, "updated_at": storage.Now()})
+			if res.Error != nil || res.RowsAffected == 0 || r.State != RoutingOffering || r.OfferID == nil {
 				return res.Error
 			}
 			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
@@ -765,7 +779,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 			return err
 		}
 		current := r.OfferID != nil && *r.OfferID == req.OfferID
-		if r.State == "accepted" && current {
+		if r.State == RoutingAccepted && current {
 			if req.Handle != r.OfferHandle || req.Region != r.OfferRegion {
 				return apperr.New(apperr.Conflict, "this offer was made to someone else")
 			}
@@ -773,7 +787,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 			ticket, err = s.tickets.ByID(ctx, r.TicketID)
 			return err
 		}
-		if r.State != "offering" || !current || r.OfferExpiresAt == nil || !r.OfferExpiresAt.After(time.Now()) {
+		if r.State != RoutingOffering || !current || r.OfferExpiresAt == nil || !r.OfferExpiresAt.After(time.Now()) {
 			return apperr.New(apperr.Conflict, "the offer is no longer open")
 		}
 		// Only the member the job was offered to, from their region.
@@ -781,7 +795,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 			return apperr.New(apperr.Conflict, "this offer was made to someone else")
 		}
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, req.OfferID).
-			Updates(map[string]any{"state": "accepted", "release_token": req.ReleaseToken, "updated_at": storage.Now()})
+			Updates(map[string]any{"state": RoutingAccepted, "release_token": req.ReleaseToken, "updated_at": storage.Now()})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -797,7 +811,7 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 			return err
 		}
 		ticket, err = s.tickets.Move(ctx, t, []tickets.Status{tickets.StatusOffered}, tickets.StatusAccepted,
-			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, "accepted")
+			&tickets.Assignee{Handle: req.Handle, Region: req.Region, Name: req.Name}, memberID, req.Handle, tickets.ActAccepted)
 		if err != nil {
 			return err
 		}

@@ -31,9 +31,9 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 		apID := s.CommentAPID(c.ID)
 		c.APID = &apID
 	}
-	action := "commented"
+	action := ActCommented
 	if internal {
-		action = "commented_internally"
+		action = ActCommentedInternally
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Create(c).Error; err != nil {
@@ -74,7 +74,7 @@ func (s *Service) History(ctx context.Context, by members.Actor, ticketID, after
 	}
 	var out []*Change
 	if after == "" {
-		out = append(out, &Change{ID: t.ID, TicketID: t.ID, Version: 1, ActorHandle: t.CreatedBy, Action: "created",
+		out = append(out, &Change{ID: t.ID, TicketID: t.ID, Version: 1, ActorHandle: t.CreatedBy, Action: ActCreated,
 			NewValue: string(StatusNew), CreatedAt: t.CreatedAt})
 		limit--
 	}

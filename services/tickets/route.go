@@ -29,7 +29,7 @@ func (s *Service) ByID(ctx context.Context, id string) (*Ticket, error) {
 // Notes, if any, are recorded in the history with the move (their action
 // and new value are kept, the rest is filled in).
 func (s *Service) Move(ctx context.Context, t *Ticket, from []Status, to Status, assignee *Assignee,
-	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Ticket, error) {
+	assigneeMemberID *string, actorHandle string, action Action, notes ...Change) (*Ticket, error) {
 	tx := s.db.Conn(ctx)
 	m, err := s.PlanMove(t, from, to, assignee, assigneeMemberID, actorHandle, action, notes...)
 	if err != nil {
@@ -57,11 +57,14 @@ type Moving struct {
 
 // PlanMove plans what Move does, without running it.
 func (s *Service) PlanMove(t *Ticket, from []Status, to Status, assignee *Assignee,
-	assigneeMemberID *string, actorHandle, action string, notes ...Change) (*Moving, error) {
+	assigneeMemberID *string, actorHandle string, action Action, notes ...Change) (*Moving, error) {
 	cp := *t // the caller's copy stays as it was
 	t = &cp
 	if !slices.Contains(from, t.Status) {
 		return nil, apperr.New(apperr.Conflict, "the ticket is %s, not %v", t.Status, from)
+	}
+	if t.Status != to && !Allowed(t.Status, to, ByRouting, action) {
+		return nil, fmt.Errorf("tickets: the lifecycle has no move of %s from %s to %s by the routing", action, t.Status, to)
 	}
 	m := &Moving{Ticket: t, version: t.Version}
 	now := storage.Now()
@@ -136,14 +139,14 @@ func InsertHistory(rows ...Change) storage.Stmt {
 			q += ", "
 		}
 		q += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		args = append(args, c.ID, c.TicketID, c.Version, c.ActorHandle, c.Action, c.Field, c.OldValue, c.NewValue, c.CreatedAt)
+		args = append(args, c.ID, c.TicketID, c.Version, c.ActorHandle, string(c.Action), c.Field, c.OldValue, c.NewValue, c.CreatedAt)
 	}
 	return storage.Stmt{SQL: q, Args: args}
 }
 
 // Note records an event in a ticket's history without changing it (an
 // offer made, an offer declined), in the transaction ctx carries, at the ticket's current version.
-func (s *Service) Note(ctx context.Context, t *Ticket, actorHandle, action, value string) error {
+func (s *Service) Note(ctx context.Context, t *Ticket, actorHandle string, action Action, value string) error {
 	tx := s.db.Conn(ctx)
 	if err := s.db.RunStmts(ctx, tx, []storage.Stmt{NoteStmt(t, actorHandle, action, value)}); err != nil {
 		return fmt.Errorf("tickets: note on %s: %w", t.ID, err)
@@ -152,7 +155,7 @@ func (s *Service) Note(ctx context.Context, t *Ticket, actorHandle, action, valu
 }
 
 // NoteStmt is the statement Note runs.
-func NoteStmt(t *Ticket, actorHandle, action, value string) storage.Stmt {
+func NoteStmt(t *Ticket, actorHandle string, action Action, value string) storage.Stmt {
 	return InsertHistory(Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: actorHandle, Action: action,
 		NewValue: value, CreatedAt: storage.Now()})
 }

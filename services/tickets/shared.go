@@ -139,7 +139,7 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 		}
 		total := strconv.Itoa(cur.TimeSpentMinutes)
 		if err := tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: cur.Version, ActorHandle: by.Handle,
-			Action: "logged_time", Field: "time_spent_minutes", OldValue: strconv.Itoa(t.TimeSpentMinutes), NewValue: total,
+			Action: ActLoggedTime, Field: "time_spent_minutes", OldValue: strconv.Itoa(t.TimeSpentMinutes), NewValue: total,
 			CreatedAt: now}).Error; err != nil {
 			return err
 		}
@@ -251,7 +251,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 		}
 		t.RemoteTimeMinutes = st.TrackerMinutes
 		if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
-			ActorHandle: byHandle, Action: "shared", NewValue: st.OriginRegion, CreatedAt: now}).Error; err != nil {
+			ActorHandle: byHandle, Action: ActShared, NewValue: st.OriginRegion, CreatedAt: now}).Error; err != nil {
 			return false, err
 		}
 		return true, s.notify(ctx, &Changed{Ticket: t, By: byHandle, OldStatus: t.Status, Assigned: true, Remote: true})
@@ -264,7 +264,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 			fields[field] = new
 			updates[column] = value
 			rows = append(rows, Change{ID: storage.NewID(), TicketID: cur.ID, Version: st.Version, ActorHandle: byHandle,
-				Action: "synced", Field: field, OldValue: old, NewValue: new, CreatedAt: now})
+				Action: ActSynced, Field: field, OldValue: old, NewValue: new, CreatedAt: now})
 		}
 	}
 	set("title", "title", cur.Title, st.Title, st.Title)
@@ -337,6 +337,9 @@ func (s *Service) Withdraw(ctx context.Context, t *Ticket, byHandle, reason stri
 		}
 		return false, nil
 	}
+	if !Allowed(t.Status, StatusCancelled, ByTracker, ActReleased) {
+		return false, fmt.Errorf("tickets: the lifecycle has no withdrawal of a copy from %s", t.Status)
+	}
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ? AND status = ?", t.ID, t.Version, t.Status).
 		Updates(map[string]any{"status": string(StatusCancelled), "version": version, "updated_at": now})
 	if res.Error != nil {
@@ -345,11 +348,11 @@ func (s *Service) Withdraw(ctx context.Context, t *Ticket, byHandle, reason stri
 	if res.RowsAffected == 0 {
 		return false, staleVersion(t.Version)
 	}
-	rows := []Change{{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle, Action: "released",
+	rows := []Change{{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle, Action: ActReleased,
 		Field: "status", OldValue: string(t.Status), NewValue: string(StatusCancelled), CreatedAt: now}}
 	if reason != "" {
 		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle,
-			Action: "release_reason", NewValue: reason, CreatedAt: now})
+			Action: ActReleaseReason, NewValue: reason, CreatedAt: now})
 	}
 	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return false, fmt.Errorf("tickets: history of %s: %w", t.ID, err)
@@ -387,7 +390,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 	fields := map[string]string{}
 	updates := map[string]any{"version": version, "updated_at": now}
 	var rows []Change
-	record := func(action, field, old, new string) {
+	record := func(action Action, field, old, new string) {
 		rows = append(rows, Change{ID: storage.NewID(), TicketID: t.ID, Version: version, ActorHandle: byHandle,
 			Action: action, Field: field, OldValue: old, NewValue: new, CreatedAt: now})
 	}
@@ -402,7 +405,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 	set := func(field, column, old, new string, value any) {
 		if p.Seq > 0 {
 			if p.Seq < seqs[field] {
-				record("superseded", field, old, new) // a later change of the copy was applied
+				record(ActSuperseded, field, old, new) // a later change of the copy was applied
 				return
 			}
 			seqs[field] = p.Seq
@@ -412,7 +415,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 			if column != "" {
 				updates[column] = value
 			}
-			record("updated", field, old, new)
+			record(ActUpdated, field, old, new)
 		}
 	}
 	text := func(field, column, old string, in *string, min, max int, multiline bool) {
@@ -422,7 +425,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		var v apperr.Validation
 		val := validate.Text(&v, field, *in, min, max, multiline)
 		if v.Err() != nil {
-			record("refused", field, old, "")
+			record(ActRefused, field, old, "")
 			return
 		}
 		set(field, column, old, val, val)
@@ -434,7 +437,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		if pr := validate.OneOf(&v, "priority", *p.Priority, Priorities...); v.Err() == nil {
 			set("priority", "priority", t.Priority, pr, pr)
 		} else {
-			record("refused", "priority", t.Priority, "")
+			record(ActRefused, "priority", t.Priority, "")
 		}
 	}
 	if p.OnSite != nil {
@@ -444,7 +447,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		if *m >= 0 && *m <= MaxEstimatedHours*60 {
 			set("estimated_hours", "estimated_minutes", hours(t.EstimatedMinutes), hours(*m), *m)
 		} else {
-			record("refused", "estimated_hours", hours(t.EstimatedMinutes), "")
+			record(ActRefused, "estimated_hours", hours(t.EstimatedMinutes), "")
 		}
 	}
 	if to := p.Status; to != nil && *to == t.Status && p.Seq > seqs["status"] {
@@ -454,14 +457,14 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		if superseded || CanMove(t.Status, *to) {
 			set("status", "status", string(t.Status), string(*to), string(*to)) // records a superseded change as such
 		} else {
-			record("refused", "status", string(t.Status), string(*to))
+			record(ActRefused, "status", string(t.Status), string(*to))
 		}
 	}
 	if m := p.AssigneeMinutes; m != nil && *m >= 0 && *m <= 1<<30 {
 		set("time_spent_minutes", "", strconv.Itoa(t.RemoteTimeMinutes), strconv.Itoa(*m), *m) // in the ledger, below
 	}
 	if len(rows) == 0 {
-		record("synced", "", "", "") // nothing new: the version moves on all the same
+		record(ActSynced, "", "", "") // nothing new: the version moves on all the same
 	}
 	if p.Seq > 0 {
 		b, _ := json.Marshal(seqs)
@@ -511,7 +514,7 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 		return false, nil
 	}
 	if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
-		ActorHandle: authorHandle, Action: "commented", NewValue: c.ID, CreatedAt: storage.Now()}).Error; err != nil {
+		ActorHandle: authorHandle, Action: ActCommented, NewValue: c.ID, CreatedAt: storage.Now()}).Error; err != nil {
 		return false, err
 	}
 	return true, storage.Publish(ctx, s.db, CommentAdded{Ticket: t, Comment: c, Remote: true})
@@ -616,7 +619,7 @@ func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string
 // Touch gives a ticket a new version in the transaction ctx carries without changing its
 // fields, and records why in its history (its client changed, say): the
 // state sent to the other node then supersedes the earlier ones.
-func (s *Service) Touch(ctx context.Context, t *Ticket, byHandle, action string) (*Ticket, error) {
+func (s *Service) Touch(ctx context.Context, t *Ticket, byHandle string, action Action) (*Ticket, error) {
 	tx := s.db.Conn(ctx)
 	now := storage.Now()
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).

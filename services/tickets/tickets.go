@@ -154,7 +154,7 @@ type Change struct {
 	TicketID    string    `json:"ticket_id"`
 	Version     int       `json:"version"`
 	ActorHandle string    `json:"actor"`
-	Action      string    `json:"action"`
+	Action      Action    `json:"action"`
 	Field       string    `json:"field,omitempty"`
 	OldValue    string    `json:"old,omitempty"`
 	NewValue    string    `json:"new,omitempty"`

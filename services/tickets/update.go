@@ -26,31 +26,6 @@ type UpdateInput struct {
 	Status         *Status
 }
 
-// transitions lists the statuses a member may move a ticket to by hand.
-// Routing, offers and acceptance belong to the routing flow, not to edits.
-var transitions = map[Status][]Status{
-	StatusNew:        {StatusScheduled, StatusInProgress, StatusResolved, StatusCancelled},
-	StatusAccepted:   {StatusScheduled, StatusInProgress, StatusResolved, StatusCancelled},
-	StatusScheduled:  {StatusInProgress, StatusResolved, StatusCancelled},
-	StatusInProgress: {StatusScheduled, StatusResolved, StatusCancelled},
-	StatusResolved:   {StatusClosed, StatusInProgress},
-	StatusUnroutable: {StatusNew, StatusCancelled},
-	StatusRouting:    {StatusCancelled},
-	StatusOffered:    {StatusCancelled},
-	StatusClosed:     {},
-	StatusCancelled:  {},
-}
-
-// CanMove reports whether a ticket may go from one status to another by hand.
-func CanMove(from, to Status) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
-
 // Update applies a change to a ticket, provided in.Version is its current
 // version: otherwise nothing is written and a conflict is returned with the
 // current version, so that the caller can re-read and retry.
@@ -147,7 +122,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 		fields := make(map[string]string, len(changes))
 		for i, c := range changes {
 			rows[i] = Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version + 1, ActorHandle: by.Handle,
-				Action: "updated", Field: c.field, OldValue: c.old, NewValue: c.new, CreatedAt: now}
+				Action: ActUpdated, Field: c.field, OldValue: c.old, NewValue: c.new, CreatedAt: now}
 			fields[c.field] = c.new
 		}
 		if err := tx.Create(&rows).Error; err != nil {
