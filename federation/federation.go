@@ -103,7 +103,6 @@ type Service struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
-	batch storeBatcher // group commit of received activities
 	// inboxWrites, on SQLite, queues the inbox's two writers (storing what
 	// arrives, applying it) in the process rather than on SQLite's busy
 	// timeout, whose sleeps left a busy inbox mostly idle.

@@ -47,15 +47,12 @@ func (s *Server) getTicket(c echo.Context) error {
 	return ticketJSON(c, http.StatusOK, t)
 }
 
-// ticketJSON answers a ticket as c.JSON would (with its final newline),
-// but written without reflection: reading a ticket is the API's hottest
-// path.
+// ticketJSON answers a ticket. (A writer without reflection did it
+// before: the read benchmark's ratio was 0.45 and 0.39 with it, 0.41 and
+// 0.38 with encoding/json, alternating on 3 December 2026: within its
+// noise, so the plain way stays.)
 func ticketJSON(c echo.Context, status int, t *tickets.Ticket) error {
-	v := t.View()
-	if _, pretty := c.QueryParams()["pretty"]; pretty {
-		return c.JSON(status, v) // indented, as echo does for ?pretty
-	}
-	return c.Blob(status, echo.MIMEApplicationJSON, append(v.AppendJSON(make([]byte, 0, 1024)), '\n'))
+	return c.JSON(status, t.View())
 }
 
 func (s *Server) listTickets(c echo.Context) error {

@@ -273,7 +273,24 @@ var errMalformed = errors.New("routing: malformed message")
 // maxMessage bounds a message's size.
 const maxMessage = 1 << 20
 
-// decode reads one JSON message strictly into dst.
+// decodeAnswerMsg reads a region's Answer (not yet validated).
+func decodeAnswerMsg(data []byte) (Answer, error) {
+	var a Answer
+	return a, decode(data, &a)
+}
+
+// decodeQuestion reads a Question (not yet validated).
+func decodeQuestion(data []byte) (Question, error) {
+	var q Question
+	return q, decode(data, &q)
+}
+
+// decode reads one JSON message strictly into dst, with encoding/json.
+// (The busiest messages, answers and questions, had a reader of their
+// own, without reflection: 17 µs rather than 75 µs for an answer of 20
+// candidates, about 175 µs of a forward's 5.7 ms of CPU: 3 %. The routing
+// benchmark could not tell the two apart beyond its noise, 169–276 against
+// 225–316 forwards/s, on 3 December 2026; the plain way stays.)
 func decode(data []byte, dst any) error {
 	if len(data) > maxMessage {
 		return fmt.Errorf("%w: too large", errMalformed)

@@ -68,6 +68,12 @@ func (db *DB) RunStmts(ctx context.Context, tx *gorm.DB, stmts []Stmt) error {
 // depend on what stmts did: hooks of other services), with a context that
 // carries it (Conn, AfterCommit); it may be nil. Called inside a
 // transaction, it runs in it, as a savepoint.
+//
+// It earns its place: with the plain way (a gorm transaction, one
+// statement after the other) the routing benchmark gave 196, 218 and 298
+// forwards/s and 8.7 ms of CPU per forward, against 303, 312 and 253 and
+// 5.9 ms with it, alternating on 3 December 2026: 28 % fewer forwards/s by
+// the medians.
 func (db *DB) Pipeline(ctx context.Context, stmts []Stmt, more func(ctx context.Context, tx *gorm.DB) error) error {
 	if db.Dialect != migrations.Postgres || db.InTx(ctx) {
 		return db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
