@@ -278,23 +278,19 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 		RemoteOK: true, Skills: []members.SkillLevel{{Name: "website", Level: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	for i, wait := range []time.Duration{0, 1500 * time.Millisecond} {
-		// At once: the node waits for the whole window. A moment later:
-		// the other regions have answered its first presence, so it
-		// expects their answers.
+	for i, known := range []bool{false, true} {
+		// At once: the node waits for the whole window. Once the other
+		// regions have answered its first presence, it expects their
+		// answers. (Waited for as a state, not a duration.)
 		id := c.schoolTicket(fmt.Sprintf("Site web de l'école (%d)", i), "website", false, 4)
 		bfc := c.restart("bourgogne-franche-comte")
-		time.Sleep(wait)
-		if wait > 0 {
-			// Well before the others' next periodic presence (every 5 s).
-			if n := bfc.n.routing.LiveRegions(); n != 3 {
-				t.Fatalf("%v after a restart the node knows %d regions, want 3", wait, n)
-			}
+		if known {
+			waitFor(t, "the restarted node to know the three regions", func() bool { return bfc.n.routing.LiveRegions() == 3 })
 		}
 		c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
 		c.offerFor("bretagne", marieEmail, id)
 		if st := c.ticket(id)["status"]; st != "offered" {
-			t.Fatalf("forwarded %v after a restart: %v", wait, st)
+			t.Fatalf("forwarded after a restart (the regions known: %t): %v", known, st)
 		}
 	}
 }
