@@ -51,7 +51,7 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
 	catalog := skills.NewCatalog(db)
 	ms := members.New(db, catalog, members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test", BcryptCost: bcrypt.MinCost}, log)
-	cs := clients.New(db)
+	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
 	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs,
 		Tickets: ts, Skills: catalog, Directory: directory.New(db, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}

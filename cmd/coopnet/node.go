@@ -87,7 +87,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	catalog := skills.NewCatalog(db)
 	ms := members.New(db, catalog, members.Config{Region: cfg.Region, Host: cfg.Host(), BcryptCost: opt.BcryptCost,
 		TokenCacheTTL: 5 * time.Second}, log)
-	cs := clients.New(db)
+	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, cfg.Region), tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),

@@ -90,7 +90,8 @@ func (Asset) TableName() string { return "assets" }
 
 // Service is the clients domain.
 type Service struct {
-	db *storage.DB
+	db      *storage.DB
+	members *members.Service
 }
 
 // ClientChanged is published when a client of this node is changed, with
@@ -112,8 +113,8 @@ func (s *Service) OnChange(within func(ctx context.Context, c *Client) error, af
 	})
 }
 
-// New returns the clients service.
-func New(db *storage.DB) *Service { return &Service{db: db} }
+// New returns the clients service, whose technicians are ms's members.
+func New(db *storage.DB, ms *members.Service) *Service { return &Service{db: db, members: ms} }
 
 // CreateInput is what it takes to record a client: its description and
 // who is in charge.
@@ -161,13 +162,15 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 		if !by.Role.IsStaff() {
 			return nil, apperr.New(apperr.Forbidden, "only coop staff may put a client in another member's charge")
 		}
-		var n int64
+		known := false
 		if storage.ValidID(in.TechnicianID) {
-			if err := s.db.WithContext(ctx).Model(&members.Member{}).Where("id = ?", in.TechnicianID).Count(&n).Error; err != nil {
+			_, err := s.members.Get(ctx, in.TechnicianID)
+			if err != nil && apperr.CodeOf(err) != apperr.NotFound {
 				return nil, fmt.Errorf("clients: check technician: %w", err)
 			}
+			known = err == nil
 		}
-		if n == 0 {
+		if !known {
 			v.Add("technician_id", "is not a member of this node")
 		}
 		c.TechnicianID = in.TechnicianID

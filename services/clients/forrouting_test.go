@@ -53,7 +53,7 @@ func schoolOfJean(t *testing.T, db *storage.DB) (*clients.Service, members.Actor
 		t.Fatal(err)
 	}
 	by := members.Actor{ID: m.ID, Role: m.Role}
-	cs := clients.New(db)
+	cs := clients.New(db, ms)
 	c, err := cs.Create(ctx, by, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls",
 		Kind: "school", Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin"}})
 	if err != nil {

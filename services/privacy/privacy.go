@@ -178,10 +178,9 @@ func (s *Service) EraseClient(ctx context.Context, by members.Actor, clientID, r
 	if err != nil {
 		return err
 	}
-	var open int64
-	if err := s.db.WithContext(ctx).Model(&tickets.Ticket{}).Where("client_id = ? AND status NOT IN ?", clientID,
-		[]tickets.Status{tickets.StatusResolved, tickets.StatusClosed, tickets.StatusCancelled}).Count(&open).Error; err != nil {
-		return fmt.Errorf("privacy: open tickets of %s: %w", clientID, err)
+	open, err := s.tickets.CountOfClient(ctx, clientID, tickets.StatusResolved, tickets.StatusClosed, tickets.StatusCancelled)
+	if err != nil {
+		return err
 	}
 	if open > 0 {
 		return apperr.New(apperr.Conflict, "%s has %d request(s) under way: close or cancel them before erasing its data", held.Client.Name, open)

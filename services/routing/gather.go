@@ -635,11 +635,9 @@ func (s *Service) readBook(ctx context.Context) (map[string]memberMinutes, error
 		Routed   int
 	}
 	err = s.db.Conn(ctx).Model(&Offer{}).Select(`member_id,
-		SUM(CASE WHEN (state = 'pending' AND expires_at > ?) OR (state = 'accepted' AND origin_region <> ? AND answered_at > ?
-				AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.ap_id = offers.ticket_ap_id AND t.assignee_member_id = offers.member_id))
-			THEN estimated_minutes ELSE 0 END) AS booked,
+		SUM(CASE WHEN state = 'pending' AND expires_at > ? THEN estimated_minutes ELSE 0 END) AS booked,
 		SUM(CASE WHEN state = 'accepted' AND answered_at >= ? THEN estimated_minutes ELSE 0 END) AS routed`,
-		now, s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays), quarterStart(now)).
+		now, quarterStart(now)).
 		Where("state = 'pending' OR (state = 'accepted' AND answered_at >= ?)",
 			minTime(quarterStart(now), now.AddDate(0, 0, -s.cfg.HorizonDays))).
 		Group("member_id").Find(&rows).Error
@@ -651,6 +649,33 @@ func (s *Service) readBook(ctx context.Context) (map[string]memberMinutes, error
 		m.booked += r.Booked
 		m.routed = r.Routed
 		minutes[r.MemberID] = m
+	}
+	// Jobs of other regions accepted lately whose copy has not arrived
+	// yet: booked all the same (once it arrives, the member's tickets
+	// count it).
+	var accepted []struct {
+		MemberID, TicketAPID string
+		EstimatedMinutes     int
+	}
+	if err := s.db.Conn(ctx).Model(&Offer{}).Select("member_id, ticket_ap_id, estimated_minutes").
+		Where("state = 'accepted' AND origin_region <> ? AND answered_at > ?", s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays)).
+		Find(&accepted).Error; err != nil {
+		return nil, fmt.Errorf("routing: accepted minutes: %w", err)
+	}
+	apIDs := make([]string, len(accepted))
+	for i, a := range accepted {
+		apIDs[i] = a.TicketAPID
+	}
+	held, err := s.tickets.AssigneesOf(ctx, apIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range accepted {
+		if held[a.TicketAPID] != a.MemberID {
+			m := minutes[a.MemberID]
+			m.booked += a.EstimatedMinutes
+			minutes[a.MemberID] = m
+		}
 	}
 	return minutes, nil
 }

@@ -248,9 +248,7 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	if r.SearchedAgain {
 		// Searching again after an offer was superseded: not those this
 		// routing offered the job to already.
-		if err := s.db.WithContext(ctx).Model(&tickets.Change{}).
-			Where("ticket_id = ? AND action = 'offered_to' AND created_at >= ?", r.TicketID, r.CreatedAt).
-			Limit(maxSkip).Pluck("new_value", &q.Skip).Error; err != nil {
+		if q.Skip, err = s.tickets.OfferedTo(ctx, r.TicketID, r.CreatedAt, maxSkip); err != nil {
 			return err
 		}
 	}

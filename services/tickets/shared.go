@@ -603,6 +603,46 @@ func (s *Service) HeldBy(ctx context.Context, apID, memberID string) (bool, erro
 	return n > 0, nil
 }
 
+// OfferedTo lists the handles ticket id was offered to since a moment,
+// from its history, at most limit of them.
+func (s *Service) OfferedTo(ctx context.Context, id string, since time.Time, limit int) ([]string, error) {
+	var out []string
+	if err := s.db.Conn(ctx).Model(&Change{}).Where("ticket_id = ? AND action = ? AND created_at >= ?", id, ActOfferedTo, since).
+		Limit(limit).Pluck("new_value", &out).Error; err != nil {
+		return nil, fmt.Errorf("tickets: offered %s to: %w", id, err)
+	}
+	return out, nil
+}
+
+// CountOfClient counts a client's tickets in a status other than those
+// given (its requests under way, when the given ones are the ended).
+func (s *Service) CountOfClient(ctx context.Context, clientID string, except ...Status) (int64, error) {
+	var n int64
+	if err := s.db.Conn(ctx).Model(&Ticket{}).Where("client_id = ? AND status NOT IN ?", clientID, except).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("tickets: tickets of client %s: %w", clientID, err)
+	}
+	return n, nil
+}
+
+// AssigneesOf returns, for the tickets of this node with those
+// ActivityPub ids that are assigned to a member of this node, whom to
+// (ap_id → member id), in the transaction ctx carries.
+func (s *Service) AssigneesOf(ctx context.Context, apIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(apIDs))
+	if len(apIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct{ APID, AssigneeMemberID string }
+	if err := s.db.Conn(ctx).Raw("SELECT ap_id AS ap_id, assignee_member_id FROM tickets WHERE ap_id IN ? AND assignee_member_id IS NOT NULL",
+		apIDs).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("tickets: assignees: %w", err)
+	}
+	for _, r := range rows {
+		out[r.APID] = r.AssigneeMemberID
+	}
+	return out, nil
+}
+
 // SharedOfClient lists, in the transaction ctx carries, the open tickets of a client of this
 // node assigned to a member of another region.
 func (s *Service) SharedOfClient(ctx context.Context, clientID string) ([]string, error) {
