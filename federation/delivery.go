@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/coopnet/coopnet/migrations"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -108,7 +108,7 @@ func (s *Service) peerInboxes() []string {
 }
 
 // Wake tells the delivery workers that work was queued (after a commit).
-func (s *Service) Wake() { poke(s.wake) }
+func (s *Service) Wake() { s.wake.Poke() }
 
 func (s *Service) deliverLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Poll)
@@ -342,13 +342,7 @@ func (s *Service) untilRecorded(ctx context.Context, f func(db *gorm.DB) error) 
 
 // backoff is the wait before attempt n+1: First·2ⁿ⁻¹ capped at Max, ±25%.
 func (s *Service) backoff(n int) time.Duration {
-	d := s.cfg.Retry.First
-	for i := 1; i < n && d < s.cfg.Retry.Max; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.Retry.Max)
-	jitter := time.Duration((rand.Float64() - .5) * .5 * float64(d))
-	return d + jitter
+	return queue.Backoff{First: s.cfg.Retry.First, Max: s.cfg.Retry.Max}.After(n)
 }
 
 // peerOutcome tracks whether a peer answers: one failing for longer than

@@ -35,6 +35,7 @@ import (
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -98,8 +99,8 @@ type Service struct {
 	peers     map[string]string // allowed host → base URL
 	metrics   *metrics
 
-	wake      chan struct{} // deliveries queued
-	inboxWake chan struct{} // activities received
+	wake      queue.Signal // deliveries queued
+	inboxWake queue.Signal // activities received
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
@@ -187,7 +188,7 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	}
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
 		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
-		wake: make(chan struct{}, 1), inboxWake: make(chan struct{}, 1), peerKeys: map[string]*rsa.PublicKey{},
+		wake: queue.NewSignal(), inboxWake: queue.NewSignal(), peerKeys: map[string]*rsa.PublicKey{},
 		seen: map[string]time.Time{}, healthy: map[string]bool{}, backAt: map[string]time.Time{}, peerRoutes: map[string]peerRouting{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
@@ -262,13 +263,6 @@ func (s *Service) Stop() {
 	if s.stop != nil {
 		s.stop()
 		s.wg.Wait()
-	}
-}
-
-func poke(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
 	}
 }
 

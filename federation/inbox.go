@@ -196,7 +196,7 @@ func (s *Service) postInbox(c echo.Context) error {
 		s.metrics.inbox.WithLabelValues("duplicate").Inc()
 	} else {
 		s.metrics.inbox.WithLabelValues("accepted").Inc()
-		poke(s.inboxWake)
+		s.inboxWake.Poke()
 	}
 	return c.NoContent(http.StatusAccepted)
 }

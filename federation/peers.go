@@ -233,7 +233,7 @@ func (s *Service) sawPeer(ctx context.Context, host string) {
 			s.log.Warn("peer back: reschedule", "peer", host, "err", err)
 		}
 		s.log.Info("peer is back", "peer", host)
-		poke(s.wake)
+		s.wake.Poke()
 	}
 	s.markSeen(host, now)
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"gorm.io/gorm"
 
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -111,7 +111,7 @@ func (s *Service) inTxThen(ctx context.Context, background bool, f func(ctx cont
 func (s *Service) publishNow(ctx context.Context, rows []outboxRow) {
 	for _, r := range rows {
 		if !s.bus.Connected() || s.publish(ctx, r) != nil {
-			kick(s.kickOutbox)
+			s.kickOutbox.Poke()
 			return
 		}
 	}
@@ -180,6 +180,10 @@ func (s *Service) outboxLoop(ctx context.Context) {
 	}
 }
 
+// outboxBackoff is the wait before a message that failed to go out is
+// tried again.
+var outboxBackoff = queue.Backoff{First: time.Second, Max: time.Minute}
+
 // flushOutbox publishes every due message. A failure leaves the row with a
 // later next attempt (exponential back-off with jitter, at most a minute):
 // while NATS is down, messages wait in the database, not in memory.
@@ -204,8 +208,7 @@ func (s *Service) flushOutbox(ctx context.Context) {
 			}
 			attempted++
 			if err := s.publish(ctx, r); err != nil {
-				backoff := min(time.Duration(1<<min(r.Attempts, 6))*time.Second, time.Minute)
-				backoff += time.Duration(rand.Int64N(int64(backoff / 2)))
+				backoff := outboxBackoff.After(r.Attempts + 1)
 				s.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ?", r.ID).
 					Updates(map[string]any{"attempts": r.Attempts + 1, "next_attempt_at": storage.Now().Add(backoff)})
 				if ctx.Err() == nil {

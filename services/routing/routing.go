@@ -31,6 +31,7 @@ import (
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -94,8 +95,8 @@ type Service struct {
 	m       *metrics
 	signer  Signer // nil: requests neither signed nor checked
 
-	kickRoute  chan struct{}
-	kickOutbox chan struct{}
+	kickRoute  queue.Signal
+	kickOutbox queue.Signal
 	handoff    chan handoff
 
 	presMu   sync.Mutex
@@ -149,19 +150,12 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 		cfg.Skew = DefaultSkew
 	}
 	s := &Service{db: db, bus: b, members: ms, clients: cs, tickets: ts, skills: catalog, cfg: cfg, log: log,
-		kickRoute: make(chan struct{}, 1), kickOutbox: make(chan struct{}, 1), handoff: make(chan handoff, 256),
+		kickRoute: queue.NewSignal(), kickOutbox: queue.NewSignal(), handoff: make(chan handoff, 256),
 		presence: map[string]time.Time{}, holdCache: map[string]cachedHolders{}, waiting: map[string]chan *nats.Msg{},
 		pool: make(chan struct{}, handlerPool)}
 	s.book.s = s
 	s.m = newMetrics(reg, s)
 	return s
-}
-
-func kick(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
 
 type metrics struct {

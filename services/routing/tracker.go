@@ -17,6 +17,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
@@ -134,7 +135,7 @@ func (s *Service) Forward(ctx context.Context, by members.Actor, ticketID string
 		// Every worker busy and the queue full: release the lease so that
 		// the next worker free claims it from the database.
 		s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).Update("lease_until", nil)
-		kick(s.kickRoute)
+		s.kickRoute.Poke()
 	}
 	return moved, nil
 }
@@ -182,7 +183,7 @@ func (s *Service) routeLoop(ctx context.Context) {
 			if err != nil || r == nil {
 				break
 			}
-			kick(s.kickRoute) // another worker may take the next one meanwhile
+			s.kickRoute.Poke() // another worker may take the next one meanwhile
 			run(r, nil)
 		}
 		poll = true
@@ -323,10 +324,14 @@ func (s *Service) giveUp(ctx context.Context, r *Routing, reason string) error {
 	})
 }
 
+// searchBackoff is the wait before a search that heard from too few
+// regions is made again.
+var searchBackoff = queue.Backoff{First: time.Second, Max: 30 * time.Second}
+
 // retryLater leaves a routing pending and lets it be claimed again after a
-// back-off: one, two, four… seconds, at most thirty.
+// back-off: one, two, four… seconds (±25 %), at most thirty.
 func (s *Service) retryLater(ctx context.Context, r *Routing, why string) error {
-	wait := min(time.Duration(1<<min(r.Attempts, 5))*time.Second, 30*time.Second)
+	wait := searchBackoff.After(r.Attempts + 1)
 	s.log.Warn("routing: search postponed", "routing", r.ID, "ticket", r.TicketID, "why", why, "retry_in", wait)
 	return s.db.WithContext(ctx).Model(&Routing{}).Where("id = ? AND state = 'pending'", r.ID).
 		Updates(map[string]any{"attempts": r.Attempts + 1, "lease_until": storage.Now().Add(wait)}).Error
@@ -597,7 +602,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion st
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
 	}
-	kick(s.kickRoute) // the routing may be pending again (see offerNext)
+	s.kickRoute.Poke() // the routing may be pending again (see offerNext)
 	return nil
 }
 
@@ -649,7 +654,7 @@ func (s *Service) resumePostponed(ctx context.Context) {
 	}
 	if res.RowsAffected > 0 {
 		s.log.Info("routing: NATS is back, postponed searches resume", "searches", res.RowsAffected)
-		kick(s.kickRoute)
+		s.kickRoute.Poke()
 	}
 }
 

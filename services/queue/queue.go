@@ -1,0 +1,45 @@
+// Package queue holds what coopnet's durable queues share: the wake-up of
+// their workers and the back-off of an item that failed. The queues
+// themselves (the routings to search, the NATS outbox, the federation's
+// outbox and inbox) are tables of their owners, leased and retried there;
+// they take their waits and their wake-ups from here, so that there is one
+// formula and one helper. (One package serving the four queues as topics
+// is the next step: see the README's architecture section.)
+package queue
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Signal wakes a worker that waits for work: pokes that come while it is
+// busy fold into one, and a poke never blocks.
+type Signal chan struct{}
+
+// NewSignal returns a signal.
+func NewSignal() Signal { return make(Signal, 1) }
+
+// Poke wakes the worker, now or when it next waits.
+func (s Signal) Poke() {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
+// Backoff is the wait before an item that failed is tried again:
+// First·2ⁿ⁻¹ after the n-th attempt, capped at Max, within ±25 % so that
+// items that failed together are not all tried again together.
+type Backoff struct {
+	First, Max time.Duration
+}
+
+// After is the wait after attempt n (1 for the first).
+func (b Backoff) After(n int) time.Duration {
+	d := b.First
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return d + time.Duration((rand.Float64()-.5)*.5*float64(d))
+}
