@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/redact"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -38,7 +39,7 @@ func EraseTickets(ctx context.Context, db *storage.DB, ticketIDs, apIDs []string
 // Scrub replaces in text what identifies client p, as an offer's title and
 // note are scrubbed before they leave the node: for the copy of a job once
 // it ended, whose title and description stay as its record.
-func Scrub(text string, p clients.Private) string { return redactClient(text, p) }
+func Scrub(text string, p clients.Private) string { return redact.Client(text, p) }
 
 // OfferRef is a job offered to a member, and their answer (a member's
 // export).

@@ -18,6 +18,7 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/queue"
+	"github.com/coopnet/coopnet/services/redact"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
@@ -502,12 +503,12 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 	} else {
 		p.stmts = append(p.stmts, tickets.NoteStmt(t, "routing@"+s.cfg.Region, offeredTo.Action, offeredTo.NewValue))
 	}
-	title := redactClient(t.Title, private)
-	if scrubbedAway(title) {
+	title := redact.Client(t.Title, private)
+	if redact.ScrubbedAway(title) {
 		title = "Demande " + r.Skill // nothing left once the client's name is out
 	}
 	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
-		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redactClient(r.Note, private), Skill: r.Skill,
+		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redact.Client(r.Note, private), Skill: r.Skill,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires,
 		Supersedes: c.Supersedes}

@@ -1,4 +1,4 @@
-package routing
+package redact
 
 import (
 	"strings"
@@ -14,17 +14,17 @@ var tilleuls = clients.Private{Name: "École primaire des Tilleuls", Kind: "scho
 	ContactEmail: "direction.tilleuls@example.org", ContactPhone: "03 81 00 00 01",
 	Addresses: []string{"12 rue des Écoles, 25150 Bourguignon", "Bâtiment B, 3 bis allée du Stade, 25150 Bourguignon"}}
 
-// redactCases runs redactClient on each input of tests, and checks that the
+// redactCases runs Client on each input of tests, and checks that the
 // result is the one wanted and that redacting it again changes nothing.
 func redactCases(t *testing.T, p clients.Private, tests []struct{ in, want string }) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got := redactClient(tc.in, p)
+			got := Client(tc.in, p)
 			if got != tc.want {
-				t.Errorf("redactClient(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+				t.Errorf("Client(%q)\n got %q\nwant %q", tc.in, got, tc.want)
 			}
-			if again := redactClient(got, p); again != got {
+			if again := Client(got, p); again != got {
 				t.Errorf("redacting %q again gives %q", got, again)
 			}
 		})
@@ -268,8 +268,8 @@ func TestScrubbedAway(t *testing.T) {
 		"[client]": true, " [client] – [téléphone] ": true, "[adresse], [e-mail]": true, "": true,
 		"Site web de l'[client]": false, "[client] 2": false,
 	} {
-		if got := scrubbedAway(in); got != want {
-			t.Errorf("scrubbedAway(%q) = %v", in, got)
+		if got := ScrubbedAway(in); got != want {
+			t.Errorf("ScrubbedAway(%q) = %v", in, got)
 		}
 	}
 }
@@ -292,7 +292,7 @@ func FuzzRedact(f *testing.F) {
 	f.Fuzz(func(t *testing.T, before, after string, form uint8) {
 		phone := tilleulsPhones[int(form)%len(tilleulsPhones)]
 		text := before + " " + phone + " " + tilleuls.ContactEmail + " 12 rue des Écoles " + after
-		got := redactClient(text, tilleuls)
+		got := Client(text, tilleuls)
 		if !utf8.ValidString(got) {
 			t.Errorf("not UTF-8: %q", got)
 		}
@@ -305,10 +305,10 @@ func FuzzRedact(f *testing.F) {
 		if strings.Contains(folded, tilleuls.ContactEmail) || strings.Contains(folded, " 12 rue des ecoles ") {
 			t.Errorf("the e-mail or address is left in %q", got)
 		}
-		if again := redactClient(got, tilleuls); again != got {
+		if again := Client(got, tilleuls); again != got {
 			t.Errorf("not idempotent:\n%q\n%q\n%q", text, got, again)
 		}
-		if plain := redactClient(before, tilleuls); redactClient(plain, tilleuls) != plain {
+		if plain := Client(before, tilleuls); Client(plain, tilleuls) != plain {
 			t.Errorf("not idempotent on %q: %q", before, plain)
 		}
 		// A text of pieces that make phone numbers, addresses, names and
@@ -318,8 +318,8 @@ func FuzzRedact(f *testing.F) {
 			b.WriteString(fuzzPieces[int(c)%len(fuzzPieces)])
 		}
 		pieces := b.String()
-		plain := redactClient(pieces, tilleuls)
-		if again := redactClient(plain, tilleuls); again != plain {
+		plain := Client(pieces, tilleuls)
+		if again := Client(plain, tilleuls); again != plain {
 			t.Errorf("not idempotent:\n%q\n%q\n%q", pieces, plain, again)
 		}
 	})
@@ -352,7 +352,7 @@ func BenchmarkRedact(b *testing.B) {
 	b.SetBytes(int64(len(benchNote)))
 	b.ReportAllocs()
 	for b.Loop() {
-		redactClient(benchNote, tilleuls)
+		Client(benchNote, tilleuls)
 	}
 }
 
@@ -362,6 +362,6 @@ func BenchmarkRedactFigures(b *testing.B) {
 	note := strings.Repeat("1 ", 1000)
 	b.SetBytes(int64(len(note)))
 	for b.Loop() {
-		redactClient(note, tilleuls)
+		Client(note, tilleuls)
 	}
 }

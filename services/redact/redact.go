@@ -1,4 +1,10 @@
-package routing
+// Package redact scrubs a client's personal data from the texts that go to
+// other regions (a job's title and note in an offer, a copy's texts once
+// its job is over): the client's name, contact, phone and sites, and
+// anyone's e-mail address, phone number, street address, public IP address
+// and name after a civility, each replaced by a marker that says what was
+// there.
+package redact
 
 import (
 	"slices"
@@ -24,7 +30,7 @@ const (
 	RedactedIP      = "[IP]"
 )
 
-// redactClient scrubs what identifies client p, or anyone, from text: any
+// Client scrubs what identifies client p, or anyone, from text: any
 // e-mail address, phone number, street address with its number, public IP
 // address and name after a civility ("M. Martin"); the client's phone
 // however written, their name and contact as
@@ -34,7 +40,7 @@ const (
 // offer, which technicians write freely: a client's personal data leaves
 // the node only once a member has accepted to work for them. Redacting a
 // redacted text changes nothing.
-func redactClient(text string, p clients.Private) string {
+func Client(text string, p clients.Private) string {
 	s := newScrubber(text)
 	// What may be written inside a word, or next to one, first; what
 	// follows takes it for a marker, as it would in a text redacted already
@@ -127,9 +133,9 @@ var genericMailboxes = map[string]bool{"info": true, "infos": true, "contact": t
 	"hello": true, "office": true, "bureau": true, "association": true, "asso": true, "president": true,
 	"presidence": true, "tresorier": true, "compta": true, "comptabilite": true, "support": true, "sav": true}
 
-// scrubbedAway reports whether nothing is left of a redacted text but
+// ScrubbedAway reports whether nothing is left of a redacted text but
 // markers and punctuation.
-func scrubbedAway(text string) bool {
+func ScrubbedAway(text string) bool {
 	for _, m := range markers {
 		if m != "" {
 			text = strings.ReplaceAll(text, m, "")
