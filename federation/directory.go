@@ -24,9 +24,9 @@ func (s *Service) profileOf(m *members.Member) Profile {
 }
 
 // MemberChanged queues Update{Person} of m to every peer, inside the
-// transaction that changed m (members' OnChange hook).
-func (s *Service) MemberChanged(ctx context.Context, m *members.Member) error {
-	tx := s.db.Conn(ctx)
+// transaction that changed m (a listener of members.MemberChanged).
+func (s *Service) MemberChanged(ctx context.Context, e members.MemberChanged) error {
+	tx, m := s.db.Conn(ctx), e.Member
 	if len(s.peers) == 0 {
 		return nil
 	}

@@ -78,7 +78,7 @@ func startTestNode(t *testing.T, region, publicURL string, peers []string, dbURL
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms.OnChange(fed.MemberChanged, fed.Wake)
+	storage.ListenThen(db, fed.MemberChanged, fed.Wake)
 	if err := fed.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

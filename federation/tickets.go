@@ -35,6 +35,7 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -42,16 +43,16 @@ import (
 // nodes, and hooks it to their changes. Call it once, before Start.
 func (s *Service) Work(ts *tickets.Service, cs *clients.Service, ps *planning.Service) {
 	s.tickets, s.clients, s.planning = ts, cs, ps
-	ts.OnChange(s.TicketChanged, s.Wake)
-	ps.OnChange(s.EventChanged, s.Wake)
-	cs.OnChange(s.ClientChanged, s.Wake)
+	storage.ListenThen(s.db, s.TicketChanged, s.Wake)
+	storage.ListenThen(s.db, s.EventChanged, s.Wake)
+	storage.ListenThen(s.db, s.ClientChanged, s.Wake)
 }
 
 // ClientChanged sends the new state of each open ticket of the client
 // that another region's member works on: their node holds the client's
-// contact for the job, and it must not go stale (clients' OnChange hook).
-func (s *Service) ClientChanged(ctx context.Context, c *clients.Client) error {
-	tx := s.db.Conn(ctx)
+// contact for the job, and it must not go stale (a listener of clients.ClientChanged).
+func (s *Service) ClientChanged(ctx context.Context, e clients.ClientChanged) error {
+	tx, c := s.db.Conn(ctx), e.Client
 	if c.OriginAPID != nil {
 		return nil
 	}
@@ -143,7 +144,7 @@ func hostOf(u string) string {
 }
 
 // TicketChanged queues what a change to a shared ticket means for the
-// other node, inside the transaction that made it (tickets' OnChange hook).
+// other node, inside the transaction that made it (a listener of *tickets.Changed).
 func (s *Service) TicketChanged(ctx context.Context, c *tickets.Changed) error {
 	tx := s.db.Conn(ctx)
 	t := c.Ticket
@@ -730,7 +731,7 @@ func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activi
 // --- planning ---
 
 // EventChanged queues an invitation to the attendee's node, or the
-// attendee's answer to the organiser's node (planning's OnChange hook).
+// attendee's answer to the organiser's node (a listener of *planning.Changed).
 func (s *Service) EventChanged(ctx context.Context, c *planning.Changed) error {
 	tx := s.db.Conn(ctx)
 	e, t := c.Event, c.Ticket

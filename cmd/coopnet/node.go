@@ -146,7 +146,7 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		return nil, err
 	}
 	n.fed = fed
-	ms.OnChange(fed.MemberChanged, fed.Wake)
+	storage.ListenThen(db, fed.MemberChanged, fed.Wake)
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
 	fed.Work(ts, cs, ps)
 	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed)

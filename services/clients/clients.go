@@ -98,21 +98,6 @@ type Service struct {
 // the client as the transaction leaves it.
 type ClientChanged struct{ Client *Client }
 
-// OnChange adds a listener of ClientChanged: within the transaction, then
-// after it commits. Add listeners while wiring, before serving; each gets
-// every change.
-func (s *Service) OnChange(within func(ctx context.Context, c *Client) error, after func()) {
-	var in func(context.Context, ClientChanged) error
-	if within != nil {
-		in = func(ctx context.Context, e ClientChanged) error { return within(ctx, e.Client) }
-	}
-	storage.Listen(s.db, in, func(ClientChanged) {
-		if after != nil {
-			after()
-		}
-	})
-}
-
 // New returns the clients service, whose technicians are ms's members.
 func New(db *storage.DB, ms *members.Service) *Service { return &Service{db: db, members: ms} }
 

@@ -22,7 +22,8 @@ func TestEveryListenerHearsAChange(t *testing.T) {
 		cs, by, c := schoolOfJean(t, db)
 		var heard []string
 		fail := false
-		cs.OnChange(func(ctx context.Context, cl *clients.Client) error {
+		storage.ListenThen(db, func(ctx context.Context, e clients.ClientChanged) error {
+			cl := e.Client
 			var name string
 			if err := db.Conn(ctx).Raw("SELECT name FROM clients WHERE id = ?", cl.ID).Row().Scan(&name); err != nil {
 				return err
@@ -30,7 +31,7 @@ func TestEveryListenerHearsAChange(t *testing.T) {
 			heard = append(heard, "first:"+name) // sees the change, inside its transaction
 			return nil
 		}, func() { heard = append(heard, "first after") })
-		cs.OnChange(func(context.Context, *clients.Client) error {
+		storage.ListenThen(db, func(context.Context, clients.ClientChanged) error {
 			heard = append(heard, "second")
 			if fail {
 				return errors.New("the second listener fails")

@@ -17,7 +17,7 @@ const ErasedName = "Ancien membre"
 // Deactivate records that a member left the coop: they can no longer log
 // in, their sessions and tokens stop working at once (on this replica; on
 // others within TokenCacheTTL), they get no more offers, and every peer
-// removes them from its directory (the OnChange hook, in the same
+// removes them from its directory (a listener of MemberChanged, in the same
 // transaction). by is an administrator (nil: the node's command line).
 // Their pending offers and jobs go back to the routing (routing sweeps
 // inactive members). Deactivating twice is a no-op.

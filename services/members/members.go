@@ -126,21 +126,6 @@ type Service struct {
 // transaction leaves them.
 type MemberChanged struct{ Member *Member }
 
-// OnChange adds a listener of MemberChanged: within the transaction, then
-// after it commits. Add listeners while wiring, before serving; each gets
-// every change.
-func (s *Service) OnChange(within func(ctx context.Context, m *Member) error, after func()) {
-	var in func(context.Context, MemberChanged) error
-	if within != nil {
-		in = func(ctx context.Context, e MemberChanged) error { return within(ctx, e.Member) }
-	}
-	storage.Listen(s.db, in, func(MemberChanged) {
-		if after != nil {
-			after()
-		}
-	})
-}
-
 type cachedActor struct {
 	actor   Actor
 	expires time.Time

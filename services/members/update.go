@@ -26,7 +26,7 @@ type UpdateInput struct {
 }
 
 // Update changes a member's profile: their own, or any member's for staff.
-// The change reaches every peer node's directory (the OnChange hook).
+// The change reaches every peer node's directory (a listener of MemberChanged: federation).
 func (s *Service) Update(ctx context.Context, by Actor, id string, in UpdateInput) (*Member, error) {
 	if id != by.ID && !by.Role.IsStaff() {
 		return nil, apperr.New(apperr.Forbidden, "a member changes only their own profile; staff change any")

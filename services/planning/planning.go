@@ -93,17 +93,6 @@ func New(db *storage.DB, ts *tickets.Service, cfg Config) *Service {
 	return &Service{db: db, tickets: ts, cfg: cfg}
 }
 
-// OnChange adds a listener of every change to an event (*Changed):
-// within the transaction, then after it commits. Add listeners while
-// wiring, before serving; each gets every change.
-func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
-	storage.Listen(s.db, within, func(*Changed) {
-		if after != nil {
-			after()
-		}
-	})
-}
-
 // notify publishes a change, and EventPlanned for an invitation, inside
 // the transaction ctx carries.
 func (s *Service) notify(ctx context.Context, c *Changed) error {

@@ -76,6 +76,16 @@ func Publish[E any](ctx context.Context, db *DB, e E) error {
 	return nil
 }
 
+// ListenThen is Listen with an after-commit part that needs not the
+// event (a worker's wake-up); either may be nil.
+func ListenThen[E any](db *DB, within func(ctx context.Context, e E) error, after func()) {
+	var then func(E)
+	if after != nil {
+		then = func(E) { after() }
+	}
+	Listen(db, within, then)
+}
+
 // Listening reports whether events of type E have a listener on db's bus
 // (to skip preparing an event nobody hears).
 func Listening[E any](db *DB) bool { return len(listenersOf[E](db)) > 0 }

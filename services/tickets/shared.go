@@ -73,17 +73,6 @@ type CommentAdded struct {
 	Remote  bool
 }
 
-// OnChange adds a listener of every change to a ticket (the event
-// *Changed): within the transaction, then after it commits. Add listeners
-// while wiring, before serving; each gets every change.
-func (s *Service) OnChange(within func(ctx context.Context, c *Changed) error, after func()) {
-	storage.Listen(s.db, within, func(*Changed) {
-		if after != nil {
-			after()
-		}
-	})
-}
-
 // notify publishes a change, and the typed events it makes, inside the
 // transaction ctx carries.
 func (s *Service) notify(ctx context.Context, c *Changed) error {
