@@ -654,8 +654,9 @@ func (s *Service) readBook(ctx context.Context) (map[string]memberMinutes, error
 	// yet: booked all the same (once it arrives, the member's tickets
 	// count it).
 	var accepted []struct {
-		MemberID, TicketAPID string
-		EstimatedMinutes     int
+		MemberID         string
+		TicketAPID       string `gorm:"column:ticket_ap_id"`
+		EstimatedMinutes int
 	}
 	if err := s.db.Conn(ctx).Model(&Offer{}).Select("member_id, ticket_ap_id, estimated_minutes").
 		Where("state = 'accepted' AND origin_region <> ? AND answered_at > ?", s.cfg.Region, now.AddDate(0, 0, -s.cfg.HorizonDays)).

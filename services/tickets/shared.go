@@ -621,8 +621,11 @@ func (s *Service) AssigneesOf(ctx context.Context, apIDs []string) (map[string]s
 	if len(apIDs) == 0 {
 		return out, nil
 	}
-	var rows []struct{ APID, AssigneeMemberID string }
-	if err := s.db.Conn(ctx).Raw("SELECT ap_id AS ap_id, assignee_member_id FROM tickets WHERE ap_id IN ? AND assignee_member_id IS NOT NULL",
+	var rows []struct {
+		APID             string `gorm:"column:ap_id"`
+		AssigneeMemberID string
+	}
+	if err := s.db.Conn(ctx).Raw("SELECT ap_id, assignee_member_id FROM tickets WHERE ap_id IN ? AND assignee_member_id IS NOT NULL",
 		apIDs).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("tickets: assignees: %w", err)
 	}
