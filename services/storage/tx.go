@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 
@@ -22,10 +23,26 @@ type txKey struct{}
 // txState is the transaction a context carries, with what waits for its
 // commit.
 type txState struct {
-	db    *DB
-	tx    *gorm.DB
-	mu    sync.Mutex
-	after []func()
+	db     *DB
+	tx     *gorm.DB
+	parent *txState    // the transaction a savepoint belongs to
+	done   atomic.Bool // committed or rolled back: its context no longer carries it
+	mu     sync.Mutex
+	after  []func()
+}
+
+// current is the open transaction of db that ctx carries, or nil: a
+// savepoint's once it is released is its parent's, and a context kept
+// past its transaction's end (a closure run after the commit) carries
+// none.
+func current(ctx context.Context, db *DB) *txState {
+	st, _ := ctx.Value(txKey{}).(*txState)
+	for ; st != nil && st.db == db; st = st.parent {
+		if !st.done.Load() {
+			return st
+		}
+	}
+	return nil
 }
 
 // WithTx runs fn in a transaction and commits it if fn returns nil, else
@@ -37,12 +54,13 @@ type txState struct {
 // outermost transaction commits, the functions queued with AfterCommit
 // run, in order; after a rollback they do not.
 func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *gorm.DB) error) error {
-	if outer, ok := ctx.Value(txKey{}).(*txState); ok && outer.db == db {
-		inner := &txState{db: db}
+	if outer := current(ctx, db); outer != nil {
+		inner := &txState{db: db, parent: outer}
 		err := outer.tx.Transaction(func(tx *gorm.DB) error {
 			inner.tx = tx
 			return fn(context.WithValue(ctx, txKey{}, inner), tx)
 		})
+		inner.done.Store(true)
 		if err == nil {
 			outer.mu.Lock()
 			outer.after = append(outer.after, inner.after...)
@@ -61,10 +79,11 @@ func (db *DB) begin(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 	if opts != nil {
 		o = append(o, opts)
 	}
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		st.tx = tx
 		return fn(context.WithValue(ctx, txKey{}, st), tx)
 	}, o...)
+	st.done.Store(true)
 	if err != nil {
 		return err
 	}
@@ -95,24 +114,31 @@ func (db *DB) Snapshot(ctx context.Context, fn func(ctx context.Context) error) 
 // Conn is the connection for ctx: the transaction of db it carries, or db
 // itself, with ctx.
 func (db *DB) Conn(ctx context.Context) *gorm.DB {
-	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.db == db {
-		return st.tx
+	if st := current(ctx, db); st != nil {
+		return st.tx.WithContext(ctx)
 	}
-	return db.WithContext(ctx)
+	return db.DB.WithContext(ctx)
 }
 
-// InTx reports whether ctx carries a transaction of db.
-func (db *DB) InTx(ctx context.Context) bool {
-	st, ok := ctx.Value(txKey{}).(*txState)
-	return ok && st.db == db
-}
+// WithContext is Conn: it shadows gorm's, which would take a connection
+// of its own from the pool inside a caller's transaction: on SQLite, whose
+// writer holds the database, a read there waits on a pool the
+// transaction's callers may have exhausted (a release stalled its
+// origin's node that way), and a write waits for the transaction itself.
+func (db *DB) WithContext(ctx context.Context) *gorm.DB { return db.Conn(ctx) }
+
+// InTx reports whether ctx carries an open transaction of db.
+func (db *DB) InTx(ctx context.Context) bool { return current(ctx, db) != nil }
 
 // AfterCommit runs f once the transaction ctx carries has committed (the
 // outermost one), or at once when ctx carries none. After a rollback f
 // does not run.
 func AfterCommit(ctx context.Context, f func()) {
-	st, ok := ctx.Value(txKey{}).(*txState)
-	if !ok {
+	st, _ := ctx.Value(txKey{}).(*txState)
+	if st != nil {
+		st = current(ctx, st.db)
+	}
+	if st == nil {
 		f()
 		return
 	}

@@ -105,6 +105,58 @@ func TestTransactionInTheContext(t *testing.T) {
 	})
 }
 
+// TestWithContextIsTheTransaction: db.WithContext(ctx), gorm's usual
+// way in, is Conn: inside a transaction it is that transaction (it sees
+// the uncommitted write; on SQLite a connection of its own would wait for
+// the writer, the transaction itself); a savepoint's context kept past the
+// savepoint is its parent's transaction; a context kept past the commit
+// is the database's.
+func TestWithContextIsTheTransaction(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.Exec("CREATE TABLE wc_probe (id TEXT PRIMARY KEY)").Error; err != nil {
+			t.Fatal(err)
+		}
+		count := func(ctx context.Context) (n int64) {
+			if err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM wc_probe").Scan(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		var kept, savepoint context.Context
+		err := db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+			kept = ctx
+			if err := db.WithContext(ctx).Exec("INSERT INTO wc_probe (id) VALUES ('a')").Error; err != nil {
+				return err
+			}
+			if n := count(ctx); n != 1 {
+				t.Errorf("inside the transaction WithContext counts %d rows, not its own write", n)
+			}
+			if err := db.WithTx(ctx, func(ctx context.Context, _ *gorm.DB) error {
+				savepoint = ctx
+				return db.WithContext(ctx).Exec("INSERT INTO wc_probe (id) VALUES ('b')").Error
+			}); err != nil {
+				return err
+			}
+			if !db.InTx(savepoint) || count(savepoint) != 2 {
+				t.Errorf("a released savepoint's context: in a transaction %v, %d rows", db.InTx(savepoint), count(savepoint))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.InTx(kept) || db.InTx(savepoint) || count(kept) != 2 || count(savepoint) != 2 {
+			t.Errorf("contexts kept past the commit: in a transaction %v/%v", db.InTx(kept), db.InTx(savepoint))
+		}
+		ran := false
+		storage.AfterCommit(kept, func() { ran = true })
+		if !ran {
+			t.Error("AfterCommit with a context kept past the commit waits for a commit that is over")
+		}
+	})
+}
+
 // TestSnapshot: two reads inside Snapshot agree, though another
 // connection writes between them (on PostgreSQL the write commits and the
 // snapshot does not see it; on SQLite it waits for the snapshot to end).
