@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"os"
@@ -132,12 +133,12 @@ func adminMemberAdd(ctx context.Context, args []string, stdin io.Reader, stdout,
 		return err
 	}
 	in.Skills, in.Lat, in.Lon, in.RadiusKm, in.WeeklyHours = sk, lat.v, lon.v, radius.v, hrs.v
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	n, err := node.Open(ctx, cfg, newLogger(cfg, stderr), node.Options{Version: buildVersion(), NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	m, err := n.members.Create(ctx, nil, in)
+	m, err := n.Members.Create(ctx, nil, in)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	n, err := node.Open(ctx, cfg, newLogger(cfg, stderr), node.Options{Version: buildVersion(), NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 	all := []*members.Member{}
 	after := ""
 	for {
-		page, err := n.members.List(ctx, members.ListOptions{After: after, Limit: 500})
+		page, err := n.Members.List(ctx, members.ListOptions{After: after, Limit: 500})
 		if err != nil {
 			return err
 		}
@@ -172,11 +173,11 @@ func adminMemberList(ctx context.Context, args []string, stdout, stderr io.Write
 
 // adminNode opens the node, without NATS nor the federation's workers,
 // for a command about the member with that e-mail (required).
-func adminNode(ctx context.Context, cfg Config, email string, stderr io.Writer) (*node, error) {
+func adminNode(ctx context.Context, cfg Config, email string, stderr io.Writer) (*node.Node, error) {
 	if email == "" {
 		return nil, usageErr(errors.New("--email is required"))
 	}
-	return openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	return node.Open(ctx, cfg, newLogger(cfg, stderr), node.Options{Version: buildVersion(), NoBus: true, NoFederation: true})
 }
 
 // readPassword is the password given by --password, or read from
@@ -225,7 +226,7 @@ func adminMemberPassword(ctx context.Context, args []string, stdin io.Reader, st
 		return err
 	}
 	defer n.Close()
-	if err := n.members.ResetPassword(ctx, email, password); err != nil {
+	if err := n.Members.ResetPassword(ctx, email, password); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "password changed; the member's sessions are ended")
@@ -247,11 +248,11 @@ func adminMemberDeactivate(ctx context.Context, args []string, stdout, stderr io
 		return err
 	}
 	defer n.Close()
-	m, err := n.members.GetByEmail(ctx, email)
+	m, err := n.Members.GetByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
-	if m, err = n.members.Deactivate(ctx, nil, m.ID); err != nil {
+	if m, err = n.Members.Deactivate(ctx, nil, m.ID); err != nil {
 		return err
 	}
 	return printJSON(stdout, m)
@@ -275,16 +276,16 @@ func adminToken(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return usageErr(err)
 	}
-	n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{NoBus: true, NoFederation: true})
+	n, err := node.Open(ctx, cfg, newLogger(cfg, stderr), node.Options{Version: buildVersion(), NoBus: true, NoFederation: true})
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	m, err := n.members.GetByEmail(ctx, email)
+	m, err := n.Members.GetByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
-	token, err := n.members.IssueTokenFor(ctx, m.ID, label, ttl)
+	token, err := n.Members.IssueTokenFor(ctx, m.ID, label, ttl)
 	if err != nil {
 		return err
 	}

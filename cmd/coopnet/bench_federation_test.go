@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"net"
@@ -37,21 +38,21 @@ import (
 
 // benchServe opens a node without NATS and serves it on ln until the
 // benchmark ends.
-func benchServe(b *testing.B, region, dbURL string, ln net.Listener, peers []string) *node {
+func benchServe(b *testing.B, region, dbURL string, ln net.Listener, peers []string) *node.Node {
 	b.Helper()
 	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: b.TempDir(),
 		LogFormat: "json", LogLevel: "warn", Peers: peers, SignatureSkew: time.Hour}
-	if err := cfg.finish(true); err != nil {
+	if err := cfg.Finish(true); err != nil {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	n, err := openNode(context.Background(), cfg, log, nodeOptions{NoBus: true, BcryptCost: bcrypt.MinCost})
+	n, err := node.Open(context.Background(), cfg, log, node.Options{NoBus: true, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- n.serve(ctx, ln, 10*time.Second) }()
+	go func() { served <- n.Serve(ctx, ln, 10*time.Second) }()
 	b.Cleanup(func() {
 		cancel()
 		<-served
@@ -120,7 +121,7 @@ func rawRequest(req *http.Request, body []byte) []byte {
 
 // signedRequests prepares n activities from sender to target's inbox, signed
 // by the sender (on every core), and the same bodies unsigned.
-func signedRequests(b *testing.B, sender *node, from, to string, first, n int) (signed, unsigned [][]byte) {
+func signedRequests(b *testing.B, sender *node.Node, from, to string, first, n int) (signed, unsigned [][]byte) {
 	b.Helper()
 	signed, unsigned = make([][]byte, n), make([][]byte, n)
 	var next atomic.Int64
@@ -137,7 +138,7 @@ func signedRequests(b *testing.B, sender *node, from, to string, first, n int) (
 				req, _ := http.NewRequest(http.MethodPost, to+"/actor/inbox", nil)
 				req.Header.Set("Content-Type", "application/activity+json")
 				unsigned[i] = rawRequest(req, body)
-				if err := sender.fed.Sign(req, body); err != nil {
+				if err := sender.Fed.Sign(req, body); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -220,9 +221,9 @@ func benchInbox(b *testing.B, dbURL string) {
 	// Then the inbox worker applies what it stored (not measured above).
 	t0 := time.Now()
 	var stored, pending int64
-	recv.db.Raw("SELECT COUNT(*) FROM federation_inbox").Scan(&stored)
+	recv.DB.Raw("SELECT COUNT(*) FROM federation_inbox").Scan(&stored)
 	for {
-		recv.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&pending)
+		recv.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&pending)
 		if pending == 0 || time.Since(t0) > 5*time.Minute {
 			break
 		}
@@ -247,14 +248,14 @@ func BenchmarkFederationDelivery(b *testing.B) {
 	ctx := context.Background()
 
 	// The profiles queue while the delivery workers are stopped.
-	sender.fed.Stop()
+	sender.Fed.Stop()
 	for i := range members {
-		if _, err := sender.members.Create(ctx, nil, members_(i)); err != nil {
+		if _, err := sender.Members.Create(ctx, nil, members_(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	var rows []struct{ Inbox, Body string }
-	if err := sender.db.Raw("SELECT inbox, body FROM federation_outbox WHERE state = 'pending'").Scan(&rows).Error; err != nil {
+	if err := sender.DB.Raw("SELECT inbox, body FROM federation_outbox WHERE state = 'pending'").Scan(&rows).Error; err != nil {
 		b.Fatal(err)
 	}
 	if len(rows) != 2*members {
@@ -274,7 +275,7 @@ func BenchmarkFederationDelivery(b *testing.B) {
 			body := []byte(strings.Replace(rows[i].Body, "/activities/", "/activities/direct-", 1))
 			req, _ := http.NewRequest(http.MethodPost, rows[i].Inbox, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/activity+json")
-			if err := sender.fed.Sign(req, body); err != nil {
+			if err := sender.Fed.Sign(req, body); err != nil {
 				return err
 			}
 			resp, err := client.Do(req)
@@ -294,12 +295,12 @@ func BenchmarkFederationDelivery(b *testing.B) {
 	}
 
 	t0 := time.Now()
-	if err := sender.fed.Start(ctx); err != nil {
+	if err := sender.Fed.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
 	var pending int64
 	for {
-		sender.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'pending'").Scan(&pending)
+		sender.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'pending'").Scan(&pending)
 		if pending == 0 || time.Since(t0) > 5*time.Minute {
 			break
 		}
@@ -307,7 +308,7 @@ func BenchmarkFederationDelivery(b *testing.B) {
 	}
 	elapsed := time.Since(t0)
 	var delivered int64
-	sender.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'delivered'").Scan(&delivered)
+	sender.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'delivered'").Scan(&delivered)
 	rate := float64(delivered) / elapsed.Seconds()
 	b.ReportMetric(rate, "outbox_deliveries/s")
 	b.ReportMetric(raw.rate(), "direct_posts/s")
@@ -339,32 +340,32 @@ func members_(i int) members.CreateInput {
 func BenchmarkFederationCatchUp(b *testing.B) {
 	const comments, edits = 900, 100
 	c := newCoop(b, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
-	c.node("bretagne").stop()
+	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
+	c.Node("bretagne").Stop()
 
 	t0 := time.Now()
 	for i := range comments + edits {
 		if i%10 == 9 {
-			v := int(c.ticket(jeanID)["version"].(float64))
-			c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail,
+			v := int(c.Ticket(jeanID)["version"].(float64))
+			c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail,
 				map[string]any{"version": v, "description": fmt.Sprintf("Version %d du cahier des charges", i)}, 200)
 			continue
 		}
-		c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 			map[string]any{"body": fmt.Sprintf("Message %d", i)}, 201)
 	}
 	made := time.Since(t0)
 
 	t1 := time.Now()
-	bzh := c.restart("bretagne")
+	bzh := c.Restart("bretagne")
 	var n int64
 	waitWithin(b, 10*time.Minute, "Bretagne to catch up", func() bool {
-		bzh.n.db.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
+		bzh.N.DB.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
 		if n < comments {
 			return false
 		}
-		m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-		return sameState(c.ticket(jeanID), m)
+		m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		return sameState(c.Ticket(jeanID), m)
 	})
 	caught := time.Since(t1)
 	b.ReportMetric(caught.Seconds(), "catch_up_s")

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"math"
@@ -75,7 +76,7 @@ var errOutOfTickets = errors.New("out of tickets")
 // routeRig is the three-node network of the benchmark.
 type routeRig struct {
 	nats    *bus.Embedded
-	nodes   map[string]*node
+	nodes   map[string]*node.Node
 	started time.Time // when the last node started
 
 	// waiting maps a ticket being forwarded to its *pendingForward, until
@@ -219,7 +220,7 @@ func startRouteRig(b *testing.B) *routeRig {
 		b.Fatal(err)
 	}
 	b.Cleanup(e.Shutdown) // last: after the nodes
-	r := &routeRig{nats: e, nodes: map[string]*node{}, byRegion: map[string]*atomic.Int64{}}
+	r := &routeRig{nats: e, nodes: map[string]*node.Node{}, byRegion: map[string]*atomic.Int64{}}
 	for _, rg := range routeBenchRegions {
 		r.byRegion[rg.region] = new(atomic.Int64)
 	}
@@ -230,7 +231,7 @@ func startRouteRig(b *testing.B) *routeRig {
 	return r
 }
 
-func (r *routeRig) startNode(b *testing.B, region string) *node {
+func (r *routeRig) startNode(b *testing.B, region string) *node.Node {
 	b.Helper()
 	dbURL := storagetest.PostgresURL(b) // dropped after the node closes
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -239,13 +240,13 @@ func (r *routeRig) startNode(b *testing.B, region string) *node {
 	}
 	cfg := Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: b.TempDir(),
 		NATSURL: r.nats.URL(), OfferTTL: 48 * time.Hour, LogFormat: "json", LogLevel: "info"}
-	if err := cfg.finish(true); err != nil {
+	if err := cfg.Finish(true); err != nil {
 		ln.Close()
 		b.Fatal(err)
 	}
 	// Logs are encoded as in production, then dropped.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	n, err := openNode(context.Background(), cfg, log, nodeOptions{BcryptCost: bcrypt.MinCost,
+	n, err := node.Open(context.Background(), cfg, log, node.Options{BcryptCost: bcrypt.MinCost,
 		GatherWindow: 300 * time.Millisecond, Tick: time.Second, // the production default: work is driven by wake-ups, the tick only catches what they miss
 		OnOfferStored: func(o *routing.Offer) { r.offerStored(region, o) }})
 	if err != nil {
@@ -254,7 +255,7 @@ func (r *routeRig) startNode(b *testing.B, region string) *node {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- n.serve(ctx, ln, 10*time.Second) }()
+	go func() { served <- n.Serve(ctx, ln, 10*time.Second) }()
 	b.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
@@ -291,7 +292,7 @@ func (r *routeRig) seed(b *testing.B, count int) {
 					for _, k := range rng.Perm(len(routeBenchSkills))[:1+rng.IntN(3)] {
 						skills = append(skills, members.SkillLevel{Name: routeBenchSkills[k], Level: 1 + rng.IntN(5)})
 					}
-					_, err := n.members.Create(ctx, nil, members.CreateInput{
+					_, err := n.Members.Create(ctx, nil, members.CreateInput{
 						Email: fmt.Sprintf("m%04d@%s.bench", i, rg.domain), Name: fmt.Sprintf("Membre %d (%s)", i, rg.domain),
 						Role: "technician", Password: benchPassword, Postcode: rg.postcodes[rng.IntN(len(rg.postcodes))],
 						RadiusKm: ptrTo(20 + rng.IntN(61)), RemoteOK: rng.IntN(2) == 0, WeeklyHours: ptrTo(20 + rng.IntN(16)),
@@ -311,17 +312,17 @@ func (r *routeRig) seed(b *testing.B, count int) {
 	}
 
 	n := r.nodes[routeBenchRegions[0].region]
-	tech, err := n.members.Create(ctx, nil, members.CreateInput{Email: "tech@bfc.bench", Name: "Jean Dugnouf",
+	tech, err := n.Members.Create(ctx, nil, members.CreateInput{Email: "tech@bfc.bench", Name: "Jean Dugnouf",
 		Role: "technician", Password: benchPassword, Postcode: "25150", Commune: "Bourguignon",
 		Skills: []members.SkillLevel{{Name: "workstation", Level: 4}}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if r.token, err = n.members.IssueToken(ctx, tech.ID, members.APIToken); err != nil {
+	if r.token, err = n.Members.IssueToken(ctx, tech.ID, members.APIToken); err != nil {
 		b.Fatal(err)
 	}
 	actor := members.Actor{ID: tech.ID, Handle: tech.FullHandle, Name: tech.Name, Role: tech.Role}
-	cl, err := n.clients.Create(ctx, actor, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls", Kind: "school",
+	cl, err := n.Clients.Create(ctx, actor, clients.CreateInput{Description: clients.Description{Name: "École primaire des Tilleuls", Kind: "school",
 		Postcode: "25150", Commune: "Bourguignon", ContactName: "Mme Martin", ContactEmail: "ecole.tilleuls@example.org"}})
 	if err != nil {
 		b.Fatal(err)
@@ -331,7 +332,7 @@ func (r *routeRig) seed(b *testing.B, count int) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < count; i += workers {
-				t, err := n.tickets.Create(ctx, actor, tickets.CreateInput{ClientID: cl.ID,
+				t, err := n.Tickets.Create(ctx, actor, tickets.CreateInput{ClientID: cl.ID,
 					Title: fmt.Sprintf("Site web de l'école (%d)", i), Description: "Mettre à jour le site vitrine.",
 					Skill: "website", OnSite: ptrTo(false), EstimatedHours: ptrTo(routeBenchJobHours)})
 				if err != nil {

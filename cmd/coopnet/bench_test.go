@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"math"
@@ -78,7 +79,7 @@ func BenchmarkTicketCreateAPI(b *testing.B) {
 		priority, on_site, estimated_minutes, status, origin_region, assignee_member_id, assignee_handle,
 		assignee_region, assignee_name, ap_id, created_by, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
-	publicURL, host := bn.n.cfg.PublicURL, bn.n.cfg.Host()
+	publicURL, host := bn.n.Cfg.PublicURL, bn.n.Cfg.Host()
 
 	api, raw := runPaired(b, d, func(w int) func() error {
 		c := bn.wireClient()
@@ -230,7 +231,7 @@ func (u cpuUse) since(ops int) string {
 // benchNode is a node serving HTTP on 127.0.0.1 on a fresh PostgreSQL
 // database, with one technician logged in and one client of theirs.
 type benchNode struct {
-	n        *node
+	n        *node.Node
 	dbURL    string
 	base     string // http://127.0.0.1:port
 	tr       *http.Transport
@@ -251,20 +252,20 @@ func startBenchNode(b *testing.B) *benchNode {
 	}
 	cfg := Config{Region: benchRegion, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: b.TempDir(),
 		LogFormat: "json", LogLevel: "info"}
-	if err := cfg.finish(true); err != nil {
+	if err := cfg.Finish(true); err != nil {
 		ln.Close()
 		b.Fatal(err)
 	}
 	// The access log is encoded as in production, then dropped.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	n, err := openNode(context.Background(), cfg, log, nodeOptions{BcryptCost: bcrypt.MinCost})
+	n, err := node.Open(context.Background(), cfg, log, node.Options{BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		ln.Close()
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- n.serve(ctx, ln, 10*time.Second) }()
+	go func() { served <- n.Serve(ctx, ln, 10*time.Second) }()
 	bn := &benchNode{n: n, dbURL: dbURL, base: "http://" + ln.Addr().String(),
 		tr: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}
 	b.Cleanup(func() {
@@ -276,7 +277,7 @@ func startBenchNode(b *testing.B) *benchNode {
 		n.Close()
 	})
 
-	m, err := n.members.Create(context.Background(), nil, members.CreateInput{
+	m, err := n.Members.Create(context.Background(), nil, members.CreateInput{
 		Email: "bench@bfc.test", Name: "Bench Technician", Role: "technician", Password: benchPassword,
 		Postcode: "25150", Skills: []members.SkillLevel{{Name: benchSkill, Level: 3}},
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"net"
@@ -45,10 +46,10 @@ func BenchmarkPages(b *testing.B) {
 	ln.Close()
 	cfg := Config{Region: benchRegion, Listen: ln.Addr().String(), DatabaseURL: storagetest.PostgresURL(b), DataDir: b.TempDir(),
 		LogFormat: "json", LogLevel: "warn"}
-	if err := cfg.finish(true); err != nil {
+	if err := cfg.Finish(true); err != nil {
 		b.Fatal(err)
 	}
-	n, err := openNode(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nodeOptions{BcryptCost: bcrypt.MinCost})
+	n, err := node.Open(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), node.Options{BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func BenchmarkPages(b *testing.B) {
 		if i == nMembers-1 {
 			role = "staff"
 		}
-		m, err := n.members.Create(ctx, nil, members.CreateInput{Email: fmt.Sprintf("m%03d@bfc.test", i), Name: fmt.Sprintf("Membre %03d", i),
+		m, err := n.Members.Create(ctx, nil, members.CreateInput{Email: fmt.Sprintf("m%03d@bfc.test", i), Name: fmt.Sprintf("Membre %03d", i),
 			Role: role, Password: benchPassword, Postcode: "25000", Skills: []members.SkillLevel{{Name: "website", Level: 1 + i%5}}})
 		if err != nil {
 			b.Fatal(err)
@@ -79,7 +80,7 @@ func BenchmarkPages(b *testing.B) {
 	for i := range 50 {
 		a := members.Actor{ID: techs[i].ID, Handle: techs[i].FullHandle, Name: techs[i].Name, Role: techs[i].Role}
 		d := clients.Description{Name: fmt.Sprintf("Client %d", i), Kind: "school", Postcode: "25150"}
-		cl, err := n.clients.Create(ctx, a, clients.CreateInput{Description: d})
+		cl, err := n.Clients.Create(ctx, a, clients.CreateInput{Description: d})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func BenchmarkPages(b *testing.B) {
 		}
 		ts = append(ts, t)
 	}
-	if err := n.db.CreateInBatches(ts, 500).Error; err != nil {
+	if err := n.DB.CreateInBatches(ts, 500).Error; err != nil {
 		b.Fatal(err)
 	}
 	var rs []routing.Routing
@@ -118,7 +119,7 @@ func BenchmarkPages(b *testing.B) {
 		}
 		rs = append(rs, r)
 	}
-	if err := n.db.CreateInBatches(rs, 200).Error; err != nil {
+	if err := n.DB.CreateInBatches(rs, 200).Error; err != nil {
 		b.Fatal(err)
 	}
 	me := techs[0]
@@ -129,14 +130,14 @@ func BenchmarkPages(b *testing.B) {
 			Title: fmt.Sprintf("Travail %d", i), Skill: "website", EstimatedMinutes: 240, Commune: "Rennes", Departement: "35",
 			ForwardedBy: "yann@bzh.test", ForwardedByName: "Yann", State: "pending", ExpiresAt: now.Add(48 * time.Hour), CreatedAt: now})
 	}
-	if err := n.db.Create(&offers).Error; err != nil {
+	if err := n.DB.Create(&offers).Error; err != nil {
 		b.Fatal(err)
 	}
-	n.db.Exec("ANALYZE") // fresh statistics, as autovacuum would have after such a load
+	n.DB.Exec("ANALYZE") // fresh statistics, as autovacuum would have after such a load
 
-	handler := n.server.Handler()
+	handler := n.Server.Handler()
 	cookie := func(m *members.Member) *http.Cookie {
-		tok, err := n.members.IssueToken(ctx, m.ID, members.SessionToken)
+		tok, err := n.Members.IssueToken(ctx, m.ID, members.SessionToken)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -163,27 +164,27 @@ func BenchmarkPages(b *testing.B) {
 		page, query func() error
 	}{
 		{"ticket list (200 of 10,000)", page("/app/tickets", techCookie), func() error {
-			_, err := n.tickets.List(ctx, techActor, tickets.ListOptions{Limit: 200})
+			_, err := n.Tickets.List(ctx, techActor, tickets.ListOptions{Limit: 200})
 			return err
 		}},
 		{"offers inbox (30 offers)", page("/app/offers", techCookie), func() error {
-			_, err := n.routing.PendingOffers(ctx, techActor)
+			_, err := n.Routing.PendingOffers(ctx, techActor)
 			return err
 		}},
 		{"staff dashboard", page("/app/staff", staffCookie), func() error {
-			if _, err := n.tickets.Stats(ctx); err != nil {
+			if _, err := n.Tickets.Stats(ctx); err != nil {
 				return err
 			}
-			if _, err := n.routing.UnroutableTickets(ctx, staffActor); err != nil {
+			if _, err := n.Routing.UnroutableTickets(ctx, staffActor); err != nil {
 				return err
 			}
-			if _, err := n.routing.AcceptedByRegion(ctx); err != nil {
+			if _, err := n.Routing.AcceptedByRegion(ctx); err != nil {
 				return err
 			}
-			if _, err := n.routing.RegionLoads(ctx); err != nil { // this region's figures, and the others' over NATS
+			if _, err := n.Routing.RegionLoads(ctx); err != nil { // this region's figures, and the others' over NATS
 				return err
 			}
-			_, err := n.routing.MemberLoads(ctx)
+			_, err := n.Routing.MemberLoads(ctx)
 			return err
 		}},
 	}

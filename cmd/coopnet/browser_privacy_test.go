@@ -16,9 +16,9 @@ import (
 func TestBrowserPrivacy(t *testing.T) {
 	exe := chromium(t)
 	c := newCoop(t, 48*time.Hour)
-	bfc, bzh := c.node("bourgogne-franche-comte").url, c.node("bretagne").url
+	bfc, bzh := c.Node("bourgogne-franche-comte").URL, c.Node("bretagne").URL
 	admin := c.addAdmin("bretagne", "admin@bzh.test")
-	cl := c.api("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": "Jeanne Dupont",
+	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": "Jeanne Dupont",
 		"kind": "person", "postcode": "25150", "commune": "Bourguignon", "contact_name": "Jeanne Dupont",
 		"contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
 	clientURL := bfc + "/app/clients/" + cl["id"].(string)
@@ -50,7 +50,7 @@ func TestBrowserPrivacy(t *testing.T) {
 	}
 	claire.shot("3-erased")
 	var contact string
-	c.node("bourgogne-franche-comte").n.db.Raw("SELECT contact_email FROM clients WHERE id = ?", cl["id"]).Row().Scan(&contact)
+	c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT contact_email FROM clients WHERE id = ?", cl["id"]).Row().Scan(&contact)
 	if contact != "" {
 		t.Errorf("the contact is still stored: %q", contact)
 	}

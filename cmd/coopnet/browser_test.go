@@ -136,7 +136,7 @@ func (p *person) noHorizontalScroll(url string) {
 func TestBrowserJourneys(t *testing.T) {
 	exe := chromium(t)
 	c := newCoop(t, 48*time.Hour)
-	bfc, bzh := c.node("bourgogne-franche-comte").url, c.node("bretagne").url
+	bfc, bzh := c.Node("bourgogne-franche-comte").URL, c.Node("bretagne").URL
 
 	// (1) Jean.
 	jean := newPerson(t, exe, "1-jean")
@@ -285,7 +285,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("a form without a CSRF token: %d", resp.StatusCode)
 	}
 	var n int64
-	c.node("bourgogne-franche-comte").n.db.Raw("SELECT COUNT(*) FROM ticket_comments WHERE body = 'forgé'").Scan(&n)
+	c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT COUNT(*) FROM ticket_comments WHERE body = 'forgé'").Scan(&n)
 	if n != 0 {
 		t.Error("a form without a CSRF token wrote a comment")
 	}

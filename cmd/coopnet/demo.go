@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"net"
 	"path/filepath"
@@ -160,7 +161,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return err
 	}
 	defer nats.Shutdown()
-	var nodes []*node
+	var nodes []*node.Node
 	var listeners []net.Listener
 	defer func() {
 		for _, n := range nodes {
@@ -183,7 +184,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		cfg := Config{Region: r.slug, Listen: listen, DataDir: *dataDir, LogFormat: "text", LogLevel: "warn",
 			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db"), NATSURL: nats.URL(),
 			OfferTTL: routing.DefaultOfferTTL, Peers: peers, SignatureSkew: time.Hour}
-		if err := cfg.finish(true); err != nil {
+		if err := cfg.Finish(true); err != nil {
 			return err
 		}
 		ln, err := net.Listen("tcp", listen)
@@ -193,7 +194,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		listeners = append(listeners, ln)
 		// The regions start one after the other: the first deliveries to a
 		// region not yet listening are retried within seconds, not minutes.
-		n, err := openNode(ctx, cfg, newLogger(cfg, stderr), nodeOptions{Federation: func(fc *federation.Config) {
+		n, err := node.Open(ctx, cfg, newLogger(cfg, stderr), node.Options{Version: buildVersion(), Federation: func(fc *federation.Config) {
 			fc.Retry.First, fc.Retry.Max = time.Second, time.Minute
 		},
 			// Three nodes on one machine, perhaps a laptop busy with other
@@ -214,7 +215,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = n.serve(ctx, listeners[i], 5*time.Second)
+			errs[i] = n.Serve(ctx, listeners[i], 5*time.Second)
 		}()
 	}
 	// Where to log in is printed once the regions know each other (each
@@ -233,12 +234,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 // demoRegionsMet waits until every node hears every region on NATS (their
 // signed presence checked with the keys each fetched from the others), at
 // most for wait, and reports whether they do.
-func demoRegionsMet(ctx context.Context, nodes []*node, wait time.Duration) bool {
+func demoRegionsMet(ctx context.Context, nodes []*node.Node, wait time.Duration) bool {
 	deadline := time.Now().Add(wait)
 	for {
 		met := true
 		for _, n := range nodes {
-			if n.routing != nil && n.routing.LiveRegions() < len(nodes) {
+			if n.Routing != nil && n.Routing.LiveRegions() < len(nodes) {
 				met = false
 			}
 		}
@@ -258,15 +259,15 @@ func demoRegionsMet(ctx context.Context, nodes []*node, wait time.Duration) bool
 
 // seedDemo fills an empty node with the region's sample data, through the
 // services as a person would; a node that already has members is left as is.
-func seedDemo(ctx context.Context, n *node, r demoRegion) error {
-	count, err := n.members.Count(ctx)
+func seedDemo(ctx context.Context, n *node.Node, r demoRegion) error {
+	count, err := n.Members.Count(ctx)
 	if err != nil || count > 0 {
 		return err
 	}
 	byEmail := map[string]members.Actor{}
 	for _, in := range r.members {
 		in.Password = DemoPassword
-		m, err := n.members.Create(ctx, nil, in)
+		m, err := n.Members.Create(ctx, nil, in)
 		if err != nil {
 			return err
 		}
@@ -275,20 +276,20 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 			// The member proposes a level above those confirmed: it waits
 			// for their region's staff.
 			skills := append(append([]members.SkillLevel{}, m.Skills...), p)
-			if _, err := n.members.Update(ctx, byEmail[m.Email], m.ID, members.UpdateInput{Version: m.Version, Skills: &skills}); err != nil {
+			if _, err := n.Members.Update(ctx, byEmail[m.Email], m.ID, members.UpdateInput{Version: m.Version, Skills: &skills}); err != nil {
 				return err
 			}
 		}
 	}
 	for _, dc := range r.clients {
 		tech := byEmail[dc.technician]
-		c, err := n.clients.Create(ctx, tech, dc.in)
+		c, err := n.Clients.Create(ctx, tech, dc.in)
 		if err != nil {
 			return err
 		}
 		for _, tin := range dc.tickets {
 			tin.ClientID = c.ID
-			t, err := n.tickets.Create(ctx, tech, tin)
+			t, err := n.Tickets.Create(ctx, tech, tin)
 			if err != nil {
 				return err
 			}
@@ -300,7 +301,7 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 				steps = []tickets.Status{tickets.StatusInProgress, tickets.StatusResolved, tickets.StatusClosed}
 			}
 			for _, st := range steps {
-				if t, err = n.tickets.Update(ctx, tech, t.ID, tickets.UpdateInput{Version: t.Version, Status: &st}); err != nil {
+				if t, err = n.Tickets.Update(ctx, tech, t.ID, tickets.UpdateInput{Version: t.Version, Status: &st}); err != nil {
 					return err
 				}
 			}
@@ -309,18 +310,18 @@ func seedDemo(ctx context.Context, n *node, r demoRegion) error {
 	return nil
 }
 
-func printDemo(w io.Writer, nodes []*node) {
+func printDemo(w io.Writer, nodes []*node.Node) {
 	fmt.Fprintln(w, "coopnet demo: a cooperative of three regions is running, sharing one embedded NATS. Ctrl-C stops it.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tLOG IN AT\tE-MAIL\tROLE")
 	for _, n := range nodes {
 		for _, r := range demoCoop {
-			if r.slug != n.cfg.Region {
+			if r.slug != n.Cfg.Region {
 				continue
 			}
 			for _, m := range r.members {
-				fmt.Fprintf(tw, "%s\t%s/app/login\t%s\t%s\n", r.slug, n.cfg.PublicURL, m.Email, m.Role)
+				fmt.Fprintf(tw, "%s\t%s/app/login\t%s\t%s\n", r.slug, n.Cfg.PublicURL, m.Email, m.Role)
 			}
 		}
 	}
@@ -335,6 +336,6 @@ func printDemo(w io.Writer, nodes []*node) {
 	fmt.Fprintln(w, "README.md (Démarrage rapide) has the same story through the JSON API.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",
-			nodes[0].cfg.PublicURL, DemoPassword)
+			nodes[0].Cfg.PublicURL, DemoPassword)
 	}
 }

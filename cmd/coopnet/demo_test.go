@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -60,37 +59,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func apiCall(t testing.TB, method, url, token string, body any, want int) map[string]any {
-	t.Helper()
-	var out map[string]any
-	if code := apiStatus(t, method, url, token, body, &out); code != want {
-		t.Fatalf("%s %s: %d, want %d: %v", method, url, code, want, out)
-	}
-	return out
-}
-
-// apiStatus calls the API and decodes the answer into out; it returns the
-// status.
-func apiStatus(t testing.TB, method, url, token string, body any, out *map[string]any) int {
-	t.Helper()
-	var buf bytes.Buffer
-	if body != nil {
-		_ = json.NewEncoder(&buf).Encode(body)
-	}
-	req, _ := http.NewRequest(method, url, &buf)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	_ = json.NewDecoder(resp.Body).Decode(out)
-	return resp.StatusCode
 }
 
 // startDemo runs "coopnet demo" in the test process until the test ends.

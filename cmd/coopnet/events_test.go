@@ -86,16 +86,16 @@ func listenAll(t *testing.T, db *storage.DB) *heard {
 // federation's takes nothing from it (the story goes through).
 func TestSeedStoryEvents(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	bfc := listenAll(t, c.node("bourgogne-franche-comte").n.db)
-	bzh := listenAll(t, c.node("bretagne").n.db)
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée."}, 201)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90}, 201)
+	bfc := listenAll(t, c.Node("bourgogne-franche-comte").N.DB)
+	bzh := listenAll(t, c.Node("bretagne").N.DB)
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée."}, 201)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90}, 201)
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École, Bourguignon"}, 201)
-	jc := c.api("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
+	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
 		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
 		"contact_name": "M. Durand"}, 200)
 
@@ -116,7 +116,7 @@ func TestSeedStoryEvents(t *testing.T) {
 	if bzh.has("TicketCreated Site web de l'école") || bfc.has("OfferMade Site web de l'école") {
 		t.Errorf("a node heard what happened on another:\nBFC:\n%s\nBretagne:\n%s", bfc, bzh)
 	}
-	if got := c.ticket(jeanID)["time_spent_hours"]; got != 1.5 {
+	if got := c.Ticket(jeanID)["time_spent_hours"]; got != 1.5 {
 		t.Errorf("Jean's ticket shows %v hours, want 1.5", got)
 	}
 }

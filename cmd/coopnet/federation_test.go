@@ -12,7 +12,7 @@ import (
 // directoryHandles lists the handles a node's directory shows.
 func (c *coop) directoryHandles(region, email string) map[string]string {
 	out := map[string]string{}
-	for _, it := range c.api(region, "GET", "/api/v1/directory?limit=200", email, nil, 200)["items"].([]any) {
+	for _, it := range c.API(region, "GET", "/api/v1/directory?limit=200", email, nil, 200)["items"].([]any) {
 		e := it.(map[string]any)
 		out[e["handle"].(string)] = e["region"].(string)
 	}
@@ -28,27 +28,27 @@ func TestDirectoryConverges(t *testing.T) {
 	waitFor(t, "three directories of seven", func() bool {
 		return all("bourgogne-franche-comte", jeanEmail) && all("bretagne", marieEmail) && all("ile-de-france", paulEmail)
 	})
-	if got := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.handle(marieEmail)]; got != "bretagne" {
+	if got := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.Handle(marieEmail)]; got != "bretagne" {
 		t.Fatalf("Marie in Jean's directory: %q", got)
 	}
 
-	c.node("ile-de-france").stop()
+	c.Node("ile-de-france").Stop()
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if _, err := c.node("bretagne").n.members.Create(ctx, nil, members.CreateInput{Email: fmt.Sprintf("nouveau%d@bzh.test", i),
+		if _, err := c.Node("bretagne").N.Members.Create(ctx, nil, members.CreateInput{Email: fmt.Sprintf("nouveau%d@bzh.test", i),
 			Name: fmt.Sprintf("Nouveau %d", i), Role: "technician", Password: "mot de passe", Postcode: "35000",
 			Skills: []members.SkillLevel{{Name: "training", Level: 3}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitFor(t, "Jean's directory of ten", func() bool { return len(c.directoryHandles("bourgogne-franche-comte", jeanEmail)) == 10 })
-	c.restart("ile-de-france")
+	c.Restart("ile-de-france")
 	waitFor(t, "Paul's directory of ten", func() bool { return len(c.directoryHandles("ile-de-france", paulEmail)) == 10 })
 	for region, n := range map[string]int64{"ile-de-france": 8, "bourgogne-franche-comte": 8} {
 		// The profiles of the other regions at the start (two and three),
 		// three more from Bretagne: each stored and applied once.
 		var stored, applied int64
-		db := c.node(region).n.db
+		db := c.Node(region).N.DB
 		db.Table("federation_inbox").Count(&stored)
 		db.Table("federation_inbox").Where("state = 'applied'").Count(&applied)
 		if stored != n || applied != n {
@@ -62,26 +62,26 @@ func TestDirectoryConverges(t *testing.T) {
 // member may not change someone else's profile.
 func TestProfileChangeFederates(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	me := c.api("bretagne", "GET", "/api/v1/me", marieEmail, nil, 200)
+	me := c.API("bretagne", "GET", "/api/v1/me", marieEmail, nil, 200)
 	id, v := me["id"].(string), int(me["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/members/"+id, gwenEmail, map[string]any{"version": v, "name": "Usurpée"}, 403)
-	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v,
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, gwenEmail, map[string]any{"version": v, "name": "Usurpée"}, 403)
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v,
 		"skills": []map[string]any{{"name": "website", "level": 5}, {"name": "training", "level": 3}}}, 200)
-	c.api("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v, "name": "Marie"}, 409)
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v, "name": "Marie"}, 409)
 	// Levels above those confirmed are proposals: Yann, staff of her
 	// region, confirms them, and only then do they reach the directories.
 	for _, skill := range []string{"website", "training"} {
-		c.api("bretagne", "POST", "/api/v1/members/"+id+"/skills/review", yannEmail, map[string]any{"skill": skill, "decision": "confirm"}, 200)
+		c.API("bretagne", "POST", "/api/v1/members/"+id+"/skills/review", yannEmail, map[string]any{"skill": skill, "decision": "confirm"}, 200)
 	}
 	for _, r := range []struct{ region, email string }{{"bourgogne-franche-comte", jeanEmail}, {"ile-de-france", paulEmail}} {
 		defer func() {
 			if t.Failed() {
-				t.Log(c.api(r.region, "GET", "/api/v1/directory", r.email, nil, 200), c.federationTrouble())
+				t.Log(c.API(r.region, "GET", "/api/v1/directory", r.email, nil, 200), c.federationTrouble())
 			}
 		}()
 		waitFor(t, r.region+" to see Marie's new skills", func() bool {
-			for _, it := range c.api(r.region, "GET", "/api/v1/directory?skill=training&min_level=3", r.email, nil, 200)["items"].([]any) {
-				if e := it.(map[string]any); e["handle"] == c.handle(marieEmail) {
+			for _, it := range c.API(r.region, "GET", "/api/v1/directory?skill=training&min_level=3", r.email, nil, 200)["items"].([]any) {
+				if e := it.(map[string]any); e["handle"] == c.Handle(marieEmail) {
 					levels := map[string]float64{}
 					for _, sk := range e["skills"].([]any) {
 						levels[sk.(map[string]any)["name"].(string)] = sk.(map[string]any)["level"].(float64)
@@ -100,23 +100,23 @@ func TestProfileChangeFederates(t *testing.T) {
 // same transaction, rather than refused.
 func TestSkillLearntFromAPeer(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web et impression 3D")
-	bfc := c.node("bourgogne-franche-comte").n
-	if err := bfc.db.Exec("INSERT INTO skills (name, label_fr, label_en) VALUES ('impression-3d', 'Impression 3D', '3D printing')").Error; err != nil {
+	jeanID, marieID := c.SharedTicket("Site web et impression 3D")
+	bfc := c.Node("bourgogne-franche-comte").N
+	if err := bfc.DB.Exec("INSERT INTO skills (name, label_fr, label_en) VALUES ('impression-3d', 'Impression 3D', '3D printing')").Error; err != nil {
 		t.Fatal(err)
 	}
-	bfc.skills.Add(context.Background(), "impression-3d") // forgets the cached vocabulary
-	v := c.ticket(jeanID)["version"]
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "skill": "impression-3d"}, 200)
+	bfc.Skills.Add(context.Background(), "impression-3d") // forgets the cached vocabulary
+	v := c.Ticket(jeanID)["version"]
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "skill": "impression-3d"}, 200)
 	waitFor(t, "the new skill on Marie's copy", func() bool {
-		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["skill"] == "impression-3d"
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["skill"] == "impression-3d"
 	})
 	var n int64
-	c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM skills WHERE name = 'impression-3d'").Scan(&n)
+	c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM skills WHERE name = 'impression-3d'").Scan(&n)
 	if n != 1 {
 		t.Fatalf("Bretagne's vocabulary has %d impression-3d", n)
 	}
-	if known, err := c.node("bretagne").n.skills.Known(context.Background(), "impression-3d"); err != nil || !known {
+	if known, err := c.Node("bretagne").N.Skills.Known(context.Background(), "impression-3d"); err != nil || !known {
 		t.Fatalf("Bretagne's cached vocabulary does not know the new skill: %v %v", known, err)
 	}
 }

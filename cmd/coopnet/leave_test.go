@@ -11,20 +11,20 @@ import (
 // addAdmin registers an administrator on a region's node and returns their
 // e-mail (their API token is in the rig).
 func (c *coop) addAdmin(region, email string) string {
-	c.t.Helper()
-	n := c.node(region).n
-	m, err := n.members.Create(context.Background(), nil, members.CreateInput{Email: email, Name: "Admin " + region, Role: "admin",
+	c.T.Helper()
+	n := c.Node(region).N
+	m, err := n.Members.Create(context.Background(), nil, members.CreateInput{Email: email, Name: "Admin " + region, Role: "admin",
 		Password: "mot de passe"})
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
-	tok, err := n.members.IssueToken(context.Background(), m.ID, members.APIToken)
+	tok, err := n.Members.IssueToken(context.Background(), m.ID, members.APIToken)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
-	c.tmu.Lock()
-	c.tokens[email] = tok
-	c.tmu.Unlock()
+	c.TokensMu.Lock()
+	c.Tokens[email] = tok
+	c.TokensMu.Unlock()
 	return email
 }
 
@@ -36,49 +36,49 @@ func (c *coop) addAdmin(region, email string) string {
 func TestMemberLeaves(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	admin := c.addAdmin("bretagne", "admin@bzh.test")
-	second := c.schoolTicket("Site web de la mairie", "website", false, 8)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+second+"/forward", jeanEmail, nil, 202)
-	c.offerFor("bretagne", marieEmail, second)
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	second := c.SchoolTicket("Site web de la mairie", "website", false, 8)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+second+"/forward", jeanEmail, nil, 202)
+	c.OfferFor("bretagne", marieEmail, second)
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
 	waitFor(t, "Marie in every directory", func() bool {
-		_, inBFC := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.handle(marieEmail)]
-		_, inIDF := c.directoryHandles("ile-de-france", paulEmail)[c.handle(marieEmail)]
+		_, inBFC := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.Handle(marieEmail)]
+		_, inIDF := c.directoryHandles("ile-de-france", paulEmail)[c.Handle(marieEmail)]
 		return inBFC && inIDF
 	})
 
-	m := c.api("bretagne", "POST", "/api/v1/members/"+c.memberID("bretagne", marieEmail)+"/deactivate", admin, nil, 200)
+	m := c.API("bretagne", "POST", "/api/v1/members/"+c.memberID("bretagne", marieEmail)+"/deactivate", admin, nil, 200)
 	if m["active"] != false {
 		t.Fatalf("deactivated: %v", m)
 	}
-	c.api("bretagne", "GET", "/api/v1/me", marieEmail, nil, 401)
+	c.API("bretagne", "GET", "/api/v1/me", marieEmail, nil, 401)
 	// Her pending offer: declined for her, offered to the next candidate.
-	c.offerFor("bretagne", gwenEmail, second)
+	c.OfferFor("bretagne", gwenEmail, second)
 	// Her job: given back, offered anew; her copy ends.
 	waitFor(t, "Marie's job back to the routing", func() bool {
-		tk := c.ticket(jeanID)
+		tk := c.Ticket(jeanID)
 		return tk["assignee"] == nil && tk["status"] == "offered"
 	})
 	waitFor(t, "Marie's copy ended", func() bool {
 		var status, contact string
-		bzh := c.node("bretagne").n
-		bzh.db.Raw("SELECT status FROM tickets WHERE id = ?", marieID).Row().Scan(&status)
-		bzh.db.Raw("SELECT c.contact_email FROM clients c JOIN tickets t ON t.client_id = c.id WHERE t.id = ?", marieID).Row().Scan(&contact)
+		bzh := c.Node("bretagne").N
+		bzh.DB.Raw("SELECT status FROM tickets WHERE id = ?", marieID).Row().Scan(&status)
+		bzh.DB.Raw("SELECT c.contact_email FROM clients c JOIN tickets t ON t.client_id = c.id WHERE t.id = ?", marieID).Row().Scan(&contact)
 		return status == "cancelled" && contact == ""
 	})
-	if h := c.history(jeanID); count(h, "released") == 0 {
+	if h := c.History(jeanID); count(h, "released") == 0 {
 		t.Errorf("Jean's ticket does not say the job was given back: %v", h)
 	}
 	waitFor(t, "Marie gone from every directory", func() bool {
-		_, inBFC := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.handle(marieEmail)]
-		_, inIDF := c.directoryHandles("ile-de-france", paulEmail)[c.handle(marieEmail)]
-		_, inBZH := c.directoryHandles("bretagne", gwenEmail)[c.handle(marieEmail)]
+		_, inBFC := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.Handle(marieEmail)]
+		_, inIDF := c.directoryHandles("ile-de-france", paulEmail)[c.Handle(marieEmail)]
+		_, inBZH := c.directoryHandles("bretagne", gwenEmail)[c.Handle(marieEmail)]
 		return !inBFC && !inIDF && !inBZH
 	})
 	// And no more offers for her.
-	third := c.schoolTicket("Site web de la médiathèque", "website", false, 4)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+third+"/forward", jeanEmail, nil, 202)
-	waitFor(t, "the third job offered", func() bool { return c.ticket(third)["status"] == "offered" })
-	if r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+third+"/routing", jeanEmail, nil, 200); r["offered_to"] == c.handle(marieEmail) {
+	third := c.SchoolTicket("Site web de la médiathèque", "website", false, 4)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+third+"/forward", jeanEmail, nil, 202)
+	waitFor(t, "the third job offered", func() bool { return c.Ticket(third)["status"] == "offered" })
+	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+third+"/routing", jeanEmail, nil, 200); r["offered_to"] == c.Handle(marieEmail) {
 		t.Errorf("a job offered to a member who left")
 	}
 }
@@ -91,13 +91,13 @@ func TestMemberLeaves(t *testing.T) {
 func TestMemberExportAndErasure(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	admin := c.addAdmin("bretagne", "admin@bzh.test")
-	_, marieCopy := c.sharedTicket("Site web de l'école")
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/time", marieEmail, map[string]any{"minutes": 45}, 201)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée"}, 201)
+	_, marieCopy := c.SharedTicket("Site web de l'école")
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/time", marieEmail, map[string]any{"minutes": 45}, 201)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieCopy+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée"}, 201)
 	id := c.memberID("bretagne", marieEmail)
 	path := "/api/v1/members/" + id + "/export"
 
-	exp := c.api("bretagne", "GET", path, marieEmail, nil, 200)
+	exp := c.API("bretagne", "GET", path, marieEmail, nil, 200)
 	w := exp["work"].(map[string]any)
 	list := func(k string) []any {
 		l, ok := w[k].([]any)
@@ -116,13 +116,13 @@ func TestMemberExportAndErasure(t *testing.T) {
 	if tm := list("time")[0].(map[string]any); tm["minutes"] != 45.0 || tm["ticket_id"] != marieCopy {
 		t.Errorf("her time in the export: %v", tm)
 	}
-	c.api("bretagne", "GET", path, gwenEmail, nil, 403)
-	c.api("bretagne", "GET", path, admin, nil, 200)
+	c.API("bretagne", "GET", path, gwenEmail, nil, 403)
+	c.API("bretagne", "GET", path, admin, nil, 200)
 
-	c.api("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 409) // still a member
-	c.api("bretagne", "POST", "/api/v1/members/"+id+"/deactivate", admin, nil, 200)
-	c.api("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 204)
-	after := c.api("bretagne", "GET", path, admin, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 409) // still a member
+	c.API("bretagne", "POST", "/api/v1/members/"+id+"/deactivate", admin, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/members/"+id+"/erasure", admin, map[string]any{"reason": "demande", "confirm": true}, 204)
+	after := c.API("bretagne", "GET", path, admin, nil, 200)
 	if m := after["member"].(map[string]any); m["name"] == "Marie Le Gall" || m["email"] == marieEmail {
 		t.Errorf("her profile after the erasure: %v", m)
 	}
@@ -130,9 +130,9 @@ func TestMemberExportAndErasure(t *testing.T) {
 		t.Errorf("the erasure is not recorded: %v", after["erasures"])
 	}
 	var names []string
-	c.node("bretagne").n.db.Raw("SELECT assignee_name FROM tickets WHERE id = ?", marieCopy).Scan(&names)
+	c.Node("bretagne").N.DB.Raw("SELECT assignee_name FROM tickets WHERE id = ?", marieCopy).Scan(&names)
 	var authors []string
-	c.node("bretagne").n.db.Raw("SELECT author_name FROM ticket_comments WHERE ticket_id = ?", marieCopy).Scan(&authors)
+	c.Node("bretagne").N.DB.Raw("SELECT author_name FROM ticket_comments WHERE ticket_id = ?", marieCopy).Scan(&authors)
 	for _, n := range append(names, authors...) {
 		if n == "Marie Le Gall" {
 			t.Errorf("her name stays on the records of her work: %v %v", names, authors)

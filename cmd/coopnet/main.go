@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"net"
@@ -179,13 +180,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	n, err := openNode(ctx, cfg, log, nodeOptions{})
+	n, err := node.Open(ctx, cfg, log, node.Options{Version: buildVersion()})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer n.Close()
-	return n.serve(ctx, ln, 30*time.Second)
+	return n.Serve(ctx, ln, 30*time.Second)
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -131,7 +131,7 @@ func TestNATSPermissions(t *testing.T) {
 		"bretagne":                storagetest.SQLiteURL(t),
 		"ile-de-france":           storagetest.SQLiteURL(t),
 	}, start, users, ops)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", c.NATSPort)
 
 	if nc, err := nats.Connect(url); err == nil {
 		nc.Close()
@@ -209,27 +209,27 @@ func TestNATSPermissions(t *testing.T) {
 
 	// Under these permissions the coop works: a job shared, then given
 	// back and taken by the next candidate; the workload of every region.
-	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
+	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 	waitFor(t, "Marie's job given back", func() bool {
 		var out map[string]any
-		switch code := apiStatus(t, "POST", c.node("bretagne").url+"/api/v1/tickets/"+marieID+"/release", c.tokens[marieEmail],
+		switch code := apiStatus(t, "POST", c.Node("bretagne").URL+"/api/v1/tickets/"+marieID+"/release", c.Tokens[marieEmail],
 			map[string]any{"reason": "Je ne peux plus, désolée."}, &out); code {
 		case 200:
 			return true
 		case 503: // Jean's node slow to answer (a loaded machine): she tries again, as the page tells her
 			return false
 		case 409: // it answered the first time after all, too late for her node to hear it
-			return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+			return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
 		default:
 			t.Fatalf("Marie gives the job back: %d %v", code, out)
 			return false
 		}
 	})
 	waitFor(t, "the job offered to the next candidate", func() bool {
-		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", jeanEmail, nil, 200)
-		return r["offered_to"] != nil && r["offered_to"] != c.handle(marieEmail)
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", jeanEmail, nil, 200)
+		return r["offered_to"] != nil && r["offered_to"] != c.Handle(marieEmail)
 	})
-	loads, err := c.node("bourgogne-franche-comte").n.routing.RegionLoads(t.Context())
+	loads, err := c.Node("bourgogne-franche-comte").N.Routing.RegionLoads(t.Context())
 	if err != nil || len(loads) != 3 {
 		t.Fatalf("the regions' workload under the shipped permissions: %v %v", loads, err)
 	}
@@ -238,7 +238,7 @@ func TestNATSPermissions(t *testing.T) {
 			t.Errorf("the workload of %s: %d technicians, %d hours a week", l.Region, l.Technicians, l.CapacityHours)
 		}
 	}
-	ml, err := c.node("bretagne").n.routing.MemberLoads(t.Context())
+	ml, err := c.Node("bretagne").N.Routing.MemberLoads(t.Context())
 	if err != nil || len(ml) < 2 || ml[0].WeeklyHours <= 0 {
 		t.Fatalf("Bretagne's members' loads: %+v %v", ml, err)
 	}

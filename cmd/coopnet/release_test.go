@@ -25,84 +25,84 @@ func TestReleaseAcrossRegions(t *testing.T) {
 			t.Log(strings.Join(c.federationTrouble(), "\n"))
 		}
 	}()
-	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
-	apID := c.ticket(jeanID)["ap_id"].(string)
+	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
+	apID := c.Ticket(jeanID)["ap_id"].(string)
 	copyPath := "/api/v1/tickets/" + marieID
-	clientOnBretagne := "/api/v1/clients/" + c.api("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
+	clientOnBretagne := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
 
 	// Jean plans an intervention with Marie; Marie logs an hour.
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	waitFor(t, "the intervention in Marie's calendar", func() bool {
-		return len(c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)) == 1
+		return len(c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)) == 1
 	})
-	c.api("bretagne", "POST", copyPath+"/time", marieEmail, map[string]any{"minutes": 60}, 201)
-	waitFor(t, "Marie's hour on Jean's node", func() bool { return c.ticket(jeanID)["time_spent_hours"] == 1.0 })
+	c.API("bretagne", "POST", copyPath+"/time", marieEmail, map[string]any{"minutes": 60}, 201)
+	waitFor(t, "Marie's hour on Jean's node", func() bool { return c.Ticket(jeanID)["time_spent_hours"] == 1.0 })
 
 	// Only Marie may give it back, with a reason.
-	c.api("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": ""}, 422)
-	c.api("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "x", "extra": 1}, 422)
-	c.api("bretagne", "POST", copyPath+"/release", gwenEmail, map[string]any{"reason": "?"}, 404)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
+	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": ""}, 422)
+	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "x", "extra": 1}, 422)
+	c.API("bretagne", "POST", copyPath+"/release", gwenEmail, map[string]any{"reason": "?"}, 404)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
 
-	back := c.api("bretagne", "POST", copyPath+"/release", marieEmail,
+	back := c.API("bretagne", "POST", copyPath+"/release", marieEmail,
 		map[string]any{"reason": "Hospitalisée la semaine prochaine, désolée."}, 200)
 	if back["status"] != "cancelled" {
 		t.Errorf("Marie's copy once given back: %v", back)
 	}
-	c.api("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "encore"}, 409)
+	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "encore"}, 409)
 
 	// Marie's node keeps nothing of the contact; her calendar drops the job.
-	cl := c.api("bretagne", "GET", clientOnBretagne, marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", clientOnBretagne, marieEmail, nil, 200)
 	if cl["contact_name"] != "" || cl["contact_email"] != "" || cl["name"] != "École primaire des Tilleuls" {
 		t.Errorf("the client on Marie's node after she gave the job back: %v", cl)
 	}
-	if items := c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Marie's calendar still shows the job she gave back: %v", items)
 	}
 
 	// Jean's node took it back and offers it to the next candidate.
-	offer := c.offerFor("bretagne", gwenEmail, jeanID)
-	j := c.ticket(jeanID)
+	offer := c.OfferFor("bretagne", gwenEmail, jeanID)
+	j := c.Ticket(jeanID)
 	if j["status"] != "offered" || j["assignee"] != nil || j["time_spent_hours"] != 1.0 {
 		t.Errorf("Jean's ticket once given back: %v", j)
 	}
-	h := c.history(jeanID)
-	if !slices.Contains(h, "released status routing") || !slices.Contains(h, "release_reason <nil> Hospitalisée la semaine prochaine, désolée.") ||
-		count(h, "offered_to <nil> "+c.handle(gwenEmail)) != 1 {
+	h := c.History(jeanID)
+	if !slices.Contains(h, "released status routing") || !slices.Contains(h, "release_reason Hospitalisée la semaine prochaine, désolée.") ||
+		count(h, "offered_to "+c.Handle(gwenEmail)) != 1 {
 		t.Errorf("Jean's history: %q", h)
 	}
-	if items := c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Jean's calendar still shows the intervention with Marie: %v", items)
 	}
 	// Marie's node heard it from Jean's too (the Update, without the
 	// client, that ends a copy), and applied it without fuss.
 	waitFor(t, "Jean's word on Marie's node", func() bool {
 		var n int64
-		c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Update' AND body LIKE '%\"routing\"%' " +
+		c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Update' AND body LIKE '%\"routing\"%' " +
 			"AND body NOT LIKE '%ecole.tilleuls%' AND state = 'applied'").Row().Scan(&n)
 		return n == 1
 	})
 
 	// Gwen takes it: the copy on Bretagne's node is hers now, with the
 	// contact; Marie no longer sees it.
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
 	waitFor(t, "the copy handed to Gwen", func() bool {
-		return c.copyOf("bretagne", gwenEmail, apID) == marieID
+		return c.CopyOf("bretagne", gwenEmail, apID) == marieID
 	})
-	g := c.api("bretagne", "GET", copyPath, gwenEmail, nil, 200)
-	if g["status"] != "accepted" || g["assignee"].(map[string]any)["handle"] != c.handle(gwenEmail) {
+	g := c.API("bretagne", "GET", copyPath, gwenEmail, nil, 200)
+	if g["status"] != "accepted" || g["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
 		t.Errorf("Gwen's copy: %v", g)
 	}
 	waitFor(t, "the contact back for Gwen", func() bool {
-		cl := c.api("bretagne", "GET", clientOnBretagne, gwenEmail, nil, 200)
+		cl := c.API("bretagne", "GET", clientOnBretagne, gwenEmail, nil, 200)
 		return cl["contact_email"] == "ecole.tilleuls@example.org"
 	})
-	c.api("bretagne", "GET", copyPath, marieEmail, nil, 404)
-	c.api("bretagne", "GET", clientOnBretagne, marieEmail, nil, 404)
-	if j := c.ticket(jeanID); j["status"] != "accepted" || j["assignee"].(map[string]any)["handle"] != c.handle(gwenEmail) {
+	c.API("bretagne", "GET", copyPath, marieEmail, nil, 404)
+	c.API("bretagne", "GET", clientOnBretagne, marieEmail, nil, 404)
+	if j := c.Ticket(jeanID); j["status"] != "accepted" || j["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
 		t.Errorf("Jean's ticket once Gwen accepted: %v", j)
 	}
 }
@@ -112,35 +112,35 @@ func TestReleaseAcrossRegions(t *testing.T) {
 // candidate (Marie, in Bretagne) gets the offer.
 func TestReleaseOnTheTrackersNode(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	n := c.node("bourgogne-franche-comte").n
+	n := c.Node("bourgogne-franche-comte").N
 	const lucieEmail = "lucie@bfc.test"
-	lucie, err := n.members.Create(context.Background(), nil, members.CreateInput{Email: lucieEmail, Name: "Lucie Faivre",
+	lucie, err := n.Members.Create(context.Background(), nil, members.CreateInput{Email: lucieEmail, Name: "Lucie Faivre",
 		Role: "technician", Password: "mot de passe", Postcode: "25000", RemoteOK: true, WeeklyHours: ptrTo(35),
 		Skills: []members.SkillLevel{{Name: "website", Level: 5}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.tokens[lucieEmail], err = n.members.IssueToken(context.Background(), lucie.ID, members.APIToken); err != nil {
+	if c.Tokens[lucieEmail], err = n.Members.IssueToken(context.Background(), lucie.ID, members.APIToken); err != nil {
 		t.Fatal(err)
 	}
-	jeanID := c.schoolTicket("Site web de l'école", "website", false, 8)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
-	offer := c.offerFor("bourgogne-franche-comte", lucieEmail, jeanID)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", lucieEmail, nil, 200)
-	v := int(c.ticket(jeanID)["version"].(float64))
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, lucieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	jeanID := c.SchoolTicket("Site web de l'école", "website", false, 8)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
+	offer := c.OfferFor("bourgogne-franche-comte", lucieEmail, jeanID)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", lucieEmail, nil, 200)
+	v := int(c.Ticket(jeanID)["version"].(float64))
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, lucieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
 
-	back := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail,
+	back := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail,
 		map[string]any{"reason": "Pas le temps ce mois-ci"}, 200)
 	if back["status"] != "offered" || back["assignee"] != nil {
 		t.Errorf("the ticket once Lucie gave it back: %v", back)
 	}
-	c.offerFor("bretagne", marieEmail, jeanID)
+	c.OfferFor("bretagne", marieEmail, jeanID)
 	// Lucie no longer works on it: she neither sees it nor can give it back again.
-	c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID, lucieEmail, nil, 404)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail, map[string]any{"reason": "?"}, 404)
+	c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID, lucieEmail, nil, 404)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail, map[string]any{"reason": "?"}, 404)
 	var released int64
-	n.db.Raw("SELECT COUNT(*) FROM offers WHERE member_id = ? AND state = 'withdrawn' AND decline_reason = 'Pas le temps ce mois-ci'", lucie.ID).Row().Scan(&released)
+	n.DB.Raw("SELECT COUNT(*) FROM offers WHERE member_id = ? AND state = 'withdrawn' AND decline_reason = 'Pas le temps ce mois-ci'", lucie.ID).Row().Scan(&released)
 	if released != 1 {
 		t.Errorf("Lucie's offer is not recorded as given back (%d)", released)
 	}
@@ -149,22 +149,22 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 // TestReleaseFaults: what could go wrong around a job given back.
 func TestReleaseFaults(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	bzh := c.node("bretagne").n
+	bzh := c.Node("bretagne").N
 	nc := c.natsConnAs("bretagne")
 
 	// The answer to Marie's request is lost while edits of hers are on their
 	// way (her copy is ahead of the tracker): the tracker's word still ends
 	// her copy, and her offer.
-	jeanID, marieID := c.sharedTicket("Site web B")
+	jeanID, marieID := c.SharedTicket("Site web B")
 	var offerID, routingID, token string
-	bzh.db.Raw("SELECT id, routing_id, release_token FROM offers WHERE state = 'accepted' AND ticket_id = ?", jeanID).
+	bzh.DB.Raw("SELECT id, routing_id, release_token FROM offers WHERE state = 'accepted' AND ticket_id = ?", jeanID).
 		Row().Scan(&offerID, &routingID, &token)
 	if len(token) != 32 {
 		t.Fatalf("Marie's accepted offer keeps no release token: %q", token)
 	}
-	bzh.db.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
+	bzh.DB.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
 	req, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offerID, "routing_id": routingID, "region": "bretagne",
-		"handle": c.handle(marieEmail), "token": token, "reason": "réponse perdue"})
+		"handle": c.Handle(marieEmail), "token": token, "reason": "réponse perdue"})
 	// Unsigned, even with the right secret, it is refused: only Marie's node
 	// may ask.
 	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil ||
@@ -172,16 +172,16 @@ func TestReleaseFaults(t *testing.T) {
 		t.Fatalf("an unsigned release with the right secret answered %v %v", msg, err)
 	}
 	// Sent as Marie's node sends it: signed with its key.
-	signed := func() *nats.Msg { return signedMsg(t, bzh.fed, "coopnet.v1.release.bourgogne-franche-comte", req) }
+	signed := func() *nats.Msg { return signedMsg(t, bzh.Fed, "coopnet.v1.release.bourgogne-franche-comte", req) }
 	if msg, err := nc.RequestMsg(signed(), 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
 		t.Fatalf("release: %v %v", msg, err)
 	}
 	waitFor(t, "Marie's copy ended by the tracker's word", func() bool {
-		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
 	})
-	cl := c.api("bretagne", "GET", "/api/v1/clients/"+c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["client_id"].(string), marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["client_id"].(string), marieEmail, nil, 200)
 	var state string
-	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
+	bzh.DB.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if cl["contact_email"] != "" || state != "withdrawn" {
 		t.Errorf("after the tracker's word: contact %q, offer %s", cl["contact_email"], state)
 	}
@@ -197,7 +197,7 @@ func TestReleaseFaults(t *testing.T) {
 		"region": "bourgogne-franche-comte", "reason": ""})
 	c.publishJob("coopnet.v1.jobs.bretagne.accepted", late, "bourgogne-franche-comte")
 	c.jobsHandled("bretagne")
-	bzh.db.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
+	bzh.DB.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if state != "withdrawn" {
 		t.Errorf("a late acceptance message made the offer %s", state)
 	}
@@ -211,26 +211,26 @@ func TestReleaseFaults(t *testing.T) {
 // job.
 func TestCopyNotHandedOver(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	bzh := c.node("bretagne").n
-	jeanID, marieID := c.sharedTicket("Site web A")
-	bfc := c.node("bourgogne-franche-comte").n
-	bfc.db.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.handle(gwenEmail), jeanID)
-	v := int(c.ticket(jeanID)["version"].(float64))
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web A bis"}, 200)
+	bzh := c.Node("bretagne").N
+	jeanID, marieID := c.SharedTicket("Site web A")
+	bfc := c.Node("bourgogne-franche-comte").N
+	bfc.DB.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.Handle(gwenEmail), jeanID)
+	v := int(c.Ticket(jeanID)["version"].(float64))
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web A bis"}, 200)
 	// Refused by Marie's node at once (403: Gwen never accepted the job),
 	// which keeps nothing of it; the tracker gives up that delivery.
 	waitFor(t, "the state refused by Marie's node", func() bool {
 		var n int64
-		bfc.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE type = 'Update' AND state = 'failed' AND last_status = 403").Row().Scan(&n)
+		bfc.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE type = 'Update' AND state = 'failed' AND last_status = 403").Row().Scan(&n)
 		return n == 1
 	})
 	var kept int64
-	bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%Site web A bis%'").Row().Scan(&kept)
+	bzh.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%Site web A bis%'").Row().Scan(&kept)
 	if kept != 0 {
 		t.Errorf("Marie's node kept the refused state")
 	}
-	c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 404)
-	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["title"] != "Site web A" {
+	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 404)
+	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["title"] != "Site web A" {
 		t.Errorf("Marie's copy took the refused state: %v", m)
 	}
 }
@@ -248,20 +248,20 @@ func TestReleaseOutOfOrder(t *testing.T) {
 			t.Log(strings.Join(c.federationTrouble(), "\n"))
 		}
 	}()
-	bzh := c.node("bretagne").n
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
-	apID := c.ticket(jeanID)["ap_id"].(string)
+	bzh := c.Node("bretagne").N
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
+	apID := c.Ticket(jeanID)["ap_id"].(string)
 	var lateState string
-	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' " +
+	bzh.DB.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' " +
 		"AND body LIKE '%ecole.tilleuls%' ORDER BY id DESC LIMIT 1").Row().Scan(&lateState)
 	if lateState == "" {
 		t.Fatal("no state of the ticket on Marie's node")
 	}
-	bzh.db.Exec("UPDATE tickets SET version = version + 5 WHERE id = ?", marieID) // five edits of hers in flight
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail, map[string]any{"reason": "Imprévu"}, 200)
+	bzh.DB.Exec("UPDATE tickets SET version = version + 5 WHERE id = ?", marieID) // five edits of hers in flight
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail, map[string]any{"reason": "Imprévu"}, 200)
 	waitFor(t, "the tracker's word applied on Marie's node", func() bool {
 		var n int64
-		bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%takenOffer%' AND state = 'applied'").Row().Scan(&n)
+		bzh.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%takenOffer%' AND state = 'applied'").Row().Scan(&n)
 		return n == 1
 	})
 
@@ -272,36 +272,36 @@ func TestReleaseOutOfOrder(t *testing.T) {
 	}
 	m["id"], m["type"] = m["id"].(string)+"-late", "Update"
 	b, _ := json.Marshal(m)
-	bzh.db.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
+	bzh.DB.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
 		"VALUES (?, ?, 'Update', ?, 'pending', 0, '', ?)", m["id"], m["actor"], string(b), time.Now().UTC())
 	waitFor(t, "the late state handled", func() bool {
 		var st string
-		bzh.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", m["id"]).Row().Scan(&st)
+		bzh.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", m["id"]).Row().Scan(&st)
 		return st != "" && st != "pending"
 	})
-	mc := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-	cl := c.api("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), marieEmail, nil, 200)
+	mc := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), marieEmail, nil, 200)
 	if mc["status"] != "cancelled" || cl["contact_email"] != "" {
 		t.Errorf("a late state brought Marie's copy back: status %v, contact %q", mc["status"], cl["contact_email"])
 	}
 
 	// Gwen takes the job: the copy, ahead as it is, passes to her; Jean's
 	// invitation reaches her.
-	offer := c.offerFor("bretagne", gwenEmail, jeanID)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
+	offer := c.OfferFor("bretagne", gwenEmail, jeanID)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École"}, 201)
-	waitFor(t, "the copy handed to Gwen", func() bool { return c.copyOf("bretagne", gwenEmail, apID) == marieID })
+	waitFor(t, "the copy handed to Gwen", func() bool { return c.CopyOf("bretagne", gwenEmail, apID) == marieID })
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	waitFor(t, "the intervention in Gwen's calendar", func() bool {
-		return len(c.api("bretagne", "GET", cal, gwenEmail, nil, 200)["items"].([]any)) == 1
+		return len(c.API("bretagne", "GET", cal, gwenEmail, nil, 200)["items"].([]any)) == 1
 	})
 	// And the copy follows the tracker again.
-	v := int(c.ticket(jeanID)["version"].(float64))
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
+	v := int(c.Ticket(jeanID)["version"].(float64))
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
 	waitFor(t, "Jean's edit on Gwen's copy", func() bool {
-		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 200)["title"] == "Site web (refonte)"
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 200)["title"] == "Site web (refonte)"
 	})
 }
 
@@ -316,30 +316,30 @@ func TestStaffTakesJobBack(t *testing.T) {
 			t.Log(strings.Join(c.federationTrouble(), "\n"))
 		}
 	}()
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", yannEmail, map[string]any{"reason": "?"}, 404)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
-	back := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail,
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", yannEmail, map[string]any{"reason": "?"}, 404)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
+	back := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail,
 		map[string]any{"reason": "Marie est malade pour trois semaines."}, 200)
 	if back["status"] != "offered" || back["assignee"] != nil {
 		t.Errorf("the ticket once taken back: %v", back)
 	}
-	c.offerFor("bretagne", gwenEmail, jeanID)
-	if h := c.history(jeanID); !slices.Contains(h, "taken_back status routing") ||
-		!slices.Contains(h, "release_reason <nil> Marie est malade pour trois semaines.") ||
-		!slices.Contains(h, "taken_from <nil> "+c.handle(marieEmail)) {
+	c.OfferFor("bretagne", gwenEmail, jeanID)
+	if h := c.History(jeanID); !slices.Contains(h, "taken_back status routing") ||
+		!slices.Contains(h, "release_reason Marie est malade pour trois semaines.") ||
+		!slices.Contains(h, "taken_from "+c.Handle(marieEmail)) {
 		t.Errorf("Jean's history: %q", h)
 	}
 	waitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
-		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
 	})
 	var state string
-	c.node("bretagne").n.db.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
+	c.Node("bretagne").N.DB.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
 		Row().Scan(&state)
 	if state != "withdrawn" {
 		t.Errorf("Marie's offer: %s", state)
 	}
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "encore"}, 409)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "encore"}, 409)
 }
 
 // TestTakeBackBeforeCopy: staff take the job back while the ticket's state
@@ -349,39 +349,39 @@ func TestStaffTakesJobBack(t *testing.T) {
 // client.
 func TestTakeBackBeforeCopy(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	bzh := c.node("bretagne").n
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
+	bzh := c.Node("bretagne").N
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
 	var offerState string
 	var first map[string]any
 	var body string
-	bzh.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body)
+	bzh.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body)
 	if err := json.Unmarshal([]byte(body), &first); err != nil {
 		t.Fatal(err)
 	}
 	// As if the copy had not arrived yet.
-	bzh.db.Exec("DELETE FROM tickets WHERE id = ?", marieID)
-	bzh.db.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.ticket(jeanID)["ap_id"])
-	if c.copyOf("bretagne", marieEmail, c.ticket(jeanID)["ap_id"].(string)) != "" {
+	bzh.DB.Exec("DELETE FROM tickets WHERE id = ?", marieID)
+	bzh.DB.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.Ticket(jeanID)["ap_id"])
+	if c.CopyOf("bretagne", marieEmail, c.Ticket(jeanID)["ap_id"].(string)) != "" {
 		t.Fatal("the copy is still there")
 	}
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "Injoignable"}, 200)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "Injoignable"}, 200)
 	waitFor(t, "Marie's acceptance ended", func() bool {
-		bzh.db.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
+		bzh.DB.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
 			Row().Scan(&offerState)
 		return offerState == "withdrawn"
 	})
 	// The state, late.
 	first["id"] = first["id"].(string) + "-late"
 	b, _ := json.Marshal(first)
-	bzh.db.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
+	bzh.DB.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
 		"VALUES (?, ?, 'Offer', ?, 'pending', 0, '', ?)", first["id"], first["actor"], string(b), time.Now().UTC())
 	waitFor(t, "the late state refused", func() bool {
 		var st string
-		bzh.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", first["id"]).Row().Scan(&st)
+		bzh.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", first["id"]).Row().Scan(&st)
 		return st == "failed"
 	})
 	var n int64
-	bzh.db.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Row().Scan(&n)
+	bzh.DB.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Row().Scan(&n)
 	if n != 0 {
 		t.Error("Marie's node holds the client of a job taken back from her")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"testing"
 	"time"
 
@@ -16,33 +17,33 @@ import (
 // contact; a reopening brings it back.
 func TestResolvedJobForgotten(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
+	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 	copyPath := "/api/v1/tickets/" + marieID
-	v := int(c.api("bretagne", "GET", copyPath, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", copyPath, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
+	v := int(c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", copyPath, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
 	// The tracker's own word of the resolution comes back with the
 	// contact: it is applied before the month passes, as in life.
 	waitFor(t, "everything delivered and applied", func() bool { return c.pendingDeliveries() == 0 })
-	clientPath := "/api/v1/clients/" + c.api("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
+	clientPath := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
 
-	fed, ctx := c.node("bretagne").n.fed, context.Background()
+	fed, ctx := c.Node("bretagne").N.Fed, context.Background()
 	if n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention)); err != nil || n != 0 {
 		t.Fatalf("a job resolved just now: forgot %d (%v)", n, err)
 	}
-	if cl := c.api("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_email"] != "ecole.tilleuls@example.org" {
+	if cl := c.API("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_email"] != "ecole.tilleuls@example.org" {
 		t.Fatalf("the contact went too early: %v", cl)
 	}
 	// A month later.
 	waitFor(t, "the client of a job resolved a month ago forgotten", func() bool {
-		c.node("bretagne").n.db.Exec("UPDATE tickets SET updated_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour).UTC(), marieID)
+		c.Node("bretagne").N.DB.Exec("UPDATE tickets SET updated_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour).UTC(), marieID)
 		n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention))
 		if err != nil || n > 1 {
 			t.Fatalf("forgot %d (%v), want 1", n, err)
 		}
 		return n == 1
 	})
-	if cl := c.api("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_name"] != "" || cl["contact_email"] != "" ||
+	if cl := c.API("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_name"] != "" || cl["contact_email"] != "" ||
 		cl["name"] != "École primaire des Tilleuls" {
 		t.Errorf("a month after the resolution, Marie's node holds %v", cl)
 	}
@@ -50,10 +51,10 @@ func TestResolvedJobForgotten(t *testing.T) {
 		t.Errorf("forgot the same job again (%d)", n)
 	}
 	// Jean reopens it: the contact comes back with the ticket.
-	v = int(c.ticket(jeanID)["version"].(float64))
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	v = int(c.Ticket(jeanID)["version"].(float64))
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
 	waitFor(t, "the contact back on Marie's node", func() bool {
-		return c.api("bretagne", "GET", clientPath, marieEmail, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"
+		return c.API("bretagne", "GET", clientPath, marieEmail, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"
 	})
 }
 
@@ -65,35 +66,35 @@ func TestResolvedJobForgotten(t *testing.T) {
 // to deliver keeps its body.
 func TestActivitiesForgotten(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, _ := c.sharedTicket("Site web de l'école")
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	jeanID, _ := c.SharedTicket("Site web de l'école")
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 		map[string]any{"body": "Le contact est Mme Martin"}, 201)
 	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
-	bfc, bzh := c.node("bourgogne-franche-comte").n, c.node("bretagne").n
+	bfc, bzh := c.Node("bourgogne-franche-comte").N, c.Node("bretagne").N
 	bodies := func(db *storage.DB, table string) (withBody, total int64) {
 		db.Raw("SELECT COUNT(*) FROM " + table + " WHERE body <> ''").Scan(&withBody)
 		db.Raw("SELECT COUNT(*) FROM " + table).Scan(&total)
 		return
 	}
-	if n, _ := bodies(bzh.db, "federation_inbox"); n == 0 {
+	if n, _ := bodies(bzh.DB, "federation_inbox"); n == 0 {
 		t.Fatal("no activity received on Marie's node")
 	}
 	ctx := context.Background()
 	// Within the audit window, nothing goes.
-	if e, d, err := bzh.fed.PurgeActivities(ctx, time.Now().Add(federation.DefaultBodyRetention-time.Hour)); err != nil || e+d != 0 {
+	if e, d, err := bzh.Fed.PurgeActivities(ctx, time.Now().Add(federation.DefaultBodyRetention-time.Hour)); err != nil || e+d != 0 {
 		t.Fatalf("within the audit window: emptied %d, deleted %d (%v)", e, d, err)
 	}
 	// An activity for a peer that does not answer stays with its body.
-	bfc.db.Exec(`INSERT INTO federation_outbox (activity_id, inbox, body, state, next_attempt_at, created_at)
+	bfc.DB.Exec(`INSERT INTO federation_outbox (activity_id, inbox, body, state, next_attempt_at, created_at)
 		VALUES ('https://bfc.test/a/1', 'http://127.0.0.1:1/actor/inbox', '{"id":"x"}', 'pending', ?, ?)`,
 		time.Now().Add(time.Hour).UTC(), time.Now().UTC())
 	later := time.Now().Add(federation.DefaultBodyRetention + time.Hour)
-	for region, n := range map[string]*node{"bourgogne-franche-comte": bfc, "bretagne": bzh} {
-		if _, _, err := n.fed.PurgeActivities(ctx, later); err != nil {
+	for region, n := range map[string]*node.Node{"bourgogne-franche-comte": bfc, "bretagne": bzh} {
+		if _, _, err := n.Fed.PurgeActivities(ctx, later); err != nil {
 			t.Fatal(err)
 		}
 		for _, table := range []string{"federation_inbox", "federation_outbox"} {
-			withBody, total := bodies(n.db, table)
+			withBody, total := bodies(n.DB, table)
 			want := int64(0)
 			if region == "bourgogne-franche-comte" && table == "federation_outbox" {
 				want = 1 // the one still to deliver
@@ -107,26 +108,26 @@ func TestActivitiesForgotten(t *testing.T) {
 		}
 	}
 	var missing int64
-	bzh.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE digest = '' OR activity_id = '' OR type = '' OR body_purged_at IS NULL").Scan(&missing)
+	bzh.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE digest = '' OR activity_id = '' OR type = '' OR body_purged_at IS NULL").Scan(&missing)
 	if missing != 0 {
 		t.Errorf("%d received activities lost what de-duplication needs", missing)
 	}
 	var about int64
-	bfc.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'delivered' AND object_id <> '' AND type <> ''").Scan(&about)
+	bfc.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'delivered' AND object_id <> '' AND type <> ''").Scan(&about)
 	if about == 0 {
 		t.Error("the records of deliveries do not say what they were about")
 	}
 	// Past the second window, the records go too (but the one still due).
 	much := time.Now().Add(federation.DefaultRecordRetention + time.Hour)
-	for _, n := range []*node{bfc, bzh} {
-		if _, _, err := n.fed.PurgeActivities(ctx, much); err != nil {
+	for _, n := range []*node.Node{bfc, bzh} {
+		if _, _, err := n.Fed.PurgeActivities(ctx, much); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, total := bodies(bzh.db, "federation_inbox"); total != 0 {
+	if _, total := bodies(bzh.DB, "federation_inbox"); total != 0 {
 		t.Errorf("Marie's node keeps %d records past the second window", total)
 	}
-	if _, total := bodies(bfc.db, "federation_outbox"); total != 1 {
+	if _, total := bodies(bfc.DB, "federation_outbox"); total != 1 {
 		t.Errorf("Jean's node keeps %d deliveries past the second window, want the one still due", total)
 	}
 }
@@ -145,21 +146,21 @@ func TestDeliveryLeaseOnDatabaseLoss(t *testing.T) {
 		"bretagne":                storagetest.SQLiteURL(t),
 		"ile-de-france":           storagetest.SQLiteURL(t),
 	})
-	jeanID, marieID := c.sharedTicket("Site web")
+	jeanID, marieID := c.SharedTicket("Site web")
 	received := func() int {
 		var n int
-		c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
+		c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
 		return n
 	}
 	// Marie's node is down while Jean comments: the comments wait in the
 	// outbox, to go all at once when it is back.
-	c.node("bretagne").stop()
+	c.Node("bretagne").Stop()
 	const n = 400
 	for i := range n {
-		c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 			map[string]any{"body": fmt.Sprintf("commentaire %d", i)}, 201)
 	}
-	c.restart("bretagne")
+	c.Restart("bretagne")
 	waitFor(t, "deliveries under way", func() bool { return received() > 0 })
 	// Outages while the workers claim, deliver and record.
 	for i := 0; i < 30 && received() < n; i++ {
@@ -176,7 +177,7 @@ func TestDeliveryLeaseOnDatabaseLoss(t *testing.T) {
 				Leased bool
 				N      int
 			}
-			c.node("bourgogne-franche-comte").n.db.Raw("SELECT state, lease_until IS NOT NULL AS leased, COUNT(*) AS n " +
+			c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT state, lease_until IS NOT NULL AS leased, COUNT(*) AS n " +
 				"FROM federation_outbox GROUP BY state, leased").Scan(&rows)
 			t.Fatalf("%d of %d comments on Marie's node; Jean's outbox: %+v; trouble: %v", received(), n, rows, c.federationTrouble())
 		}

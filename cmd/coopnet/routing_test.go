@@ -32,16 +32,16 @@ import (
 // booked); she accepts; Jean's ticket shows her as assignee.
 func TestRoutingStory(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.ticket(id)["client_id"].(string)+"/sites", jeanEmail,
+	id := c.SchoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.Ticket(id)["client_id"].(string)+"/sites", jeanEmail,
 		map[string]any{"name": "École", "address": "12 rue des Écoles", "postcode": "25150", "commune": "Bourguignon"}, 201)
 
-	fwd := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+	fwd := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
 		map[string]any{"note": "Petit site vitrine ; contact : Mme Martin, ecole.tilleuls@example.org, 06 12 34 56 78 ; rendez-vous rue des Écoles"}, 202)
 	if fwd["status"] != "routing" {
 		t.Fatalf("forwarded: %v", fwd)
 	}
-	offer := c.offerFor("bretagne", marieEmail, id)
+	offer := c.OfferFor("bretagne", marieEmail, id)
 	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" ||
 		offer["note"] != "Petit site vitrine ; contact : [client], [e-mail], [téléphone] ; rendez-vous [adresse]" ||
 		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
@@ -56,33 +56,33 @@ func TestRoutingStory(t *testing.T) {
 			t.Errorf("the offer carries the client's %q before acceptance: %s", private, raw)
 		}
 	}
-	if got := c.ticket(id); got["status"] != "offered" {
+	if got := c.Ticket(id); got["status"] != "offered" {
 		t.Errorf("while offered: %v", got["status"])
 	}
 	for _, other := range []struct{ region, email string }{{"bretagne", gwenEmail}, {"ile-de-france", paulEmail}, {"ile-de-france", zoeEmail}} {
-		if c.hasOffer(other.region, other.email, id) {
+		if c.HasOffer(other.region, other.email, id) {
 			t.Errorf("%s got an offer too", other.email)
 		}
 	}
 	// The routing shows who it is offered to.
-	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-	if r["state"] != "offering" || r["offered_to"] != c.handle(marieEmail) || r["offered_region"] != "bretagne" {
+	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+	if r["state"] != "offering" || r["offered_to"] != c.Handle(marieEmail) || r["offered_region"] != "bretagne" {
 		t.Errorf("routing: %v", r)
 	}
 
-	acc := c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 	assignee := acc["assignee"].(map[string]any)
-	if acc["status"] != "accepted" || assignee["handle"] != c.handle(marieEmail) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
+	if acc["status"] != "accepted" || assignee["handle"] != c.Handle(marieEmail) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
 		t.Fatalf("accepted: %v", acc)
 	}
-	got := c.ticket(id)
-	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+	got := c.Ticket(id)
+	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
 		t.Fatalf("Jean's ticket: %v", got)
 	}
-	if c.hasOffer("bretagne", marieEmail, id) {
+	if c.HasOffer("bretagne", marieEmail, id) {
 		t.Error("an accepted offer is still pending")
 	}
-	h := c.history(id)
+	h := c.History(id)
 	if count(h, "forwarded status routing") != 1 || count(h, "offered_to") != 1 || count(h, "accepted assignee") != 1 {
 		t.Errorf("history: %v", h)
 	}
@@ -92,40 +92,40 @@ func TestRoutingStory(t *testing.T) {
 // candidate at once; when nobody qualifies, staff see why.
 func TestDeclineCascadesAndUnroutable(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web de l'école", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	marie := c.offerFor("bretagne", marieEmail, id)
+	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	marie := c.OfferFor("bretagne", marieEmail, id)
 	// Gwen cannot answer Marie's offer.
-	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", gwenEmail, nil, 404)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", gwenEmail, nil, 404)
 	// Someone on NATS publishes first under the id the decline would have
 	// were it the offer's id alone: the real decline still gets through.
 	junk := nats.NewMsg("coopnet.v1.jobs.bourgogne-franche-comte.decline")
 	junk.Data = []byte("{}")
 	junk.Header.Set(nats.MsgIdHdr, "decline-"+marie["id"].(string))
 	c.publishMsg(junk)
-	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
-	c.api("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, nil, 409)
-	gwen := c.offerFor("bretagne", gwenEmail, id)
-	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
-	paul := c.offerFor("ile-de-france", paulEmail, id)
-	c.api("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, nil, 409)
+	gwen := c.OfferFor("bretagne", gwenEmail, id)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
+	paul := c.OfferFor("ile-de-france", paulEmail, id)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
 	// Zoé is full: nobody is left.
-	waitFor(t, "unroutable", func() bool { return c.ticket(id)["status"] == "unroutable" })
-	if h := c.history(id); count(h, "offer_declined") != 3 || count(h, "offered_to") != 3 {
+	waitFor(t, "unroutable", func() bool { return c.Ticket(id)["status"] == "unroutable" })
+	if h := c.History(id); count(h, "offer_declined") != 3 || count(h, "offered_to") != 3 {
 		t.Errorf("history: %v", h)
 	}
 
 	// Nobody has the skill at all; nobody within reach for work on site.
-	tel := c.schoolTicket("Standard téléphonique", "telephony", false, 4)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, nil, 202)
-	site := c.schoolTicket("Site web, atelier sur place", "website", true, 4)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", jeanEmail, nil, 202)
+	tel := c.SchoolTicket("Standard téléphonique", "telephony", false, 4)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, nil, 202)
+	site := c.SchoolTicket("Site web, atelier sur place", "website", true, 4)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", jeanEmail, nil, 202)
 	waitFor(t, "both unroutable", func() bool {
-		return c.ticket(tel)["status"] == "unroutable" && c.ticket(site)["status"] == "unroutable"
+		return c.Ticket(tel)["status"] == "unroutable" && c.Ticket(site)["status"] == "unroutable"
 	})
-	c.api("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", jeanEmail, nil, 403)
+	c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", jeanEmail, nil, 403)
 	reasons := map[string]string{}
-	for _, it := range c.api("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", claireEmail, nil, 200)["items"].([]any) {
+	for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", claireEmail, nil, 200)["items"].([]any) {
 		u := it.(map[string]any)
 		reasons[u["ticket_id"].(string)] = u["reason"].(string)
 	}
@@ -133,27 +133,27 @@ func TestDeclineCascadesAndUnroutable(t *testing.T) {
 		t.Errorf("reasons: %v", reasons)
 	}
 	// An unroutable ticket can be forwarded again, here with a lower bar.
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, map[string]any{"skill": "website"}, 202)
-	c.offerFor("bretagne", marieEmail, tel)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, map[string]any{"skill": "website"}, 202)
+	c.OfferFor("bretagne", marieEmail, tel)
 }
 
 // TestForwardRefusals: what may not be forwarded, and by whom.
 func TestForwardRefusals(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web", "website", false, 16)
+	id := c.SchoolTicket("Site web", "website", false, 16)
 	bfc := "bourgogne-franche-comte"
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"skill": "cobol"}, 422)
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 9}, 422)
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"colour": "blue"}, 422)
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", "", nil, 401)
-	c.api(bfc, "POST", "/api/v1/tickets/01a201c8-0000-7000-8000-000000000000/forward", jeanEmail, nil, 404)
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.api(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 409) // already routed
-	closed := c.schoolTicket("Ancien ticket", "website", false, 1)
-	c.api(bfc, "PATCH", "/api/v1/tickets/"+closed, jeanEmail, map[string]any{"version": 1, "status": "cancelled"}, 200)
-	c.api(bfc, "POST", "/api/v1/tickets/"+closed+"/forward", jeanEmail, nil, 409)
-	c.api("bretagne", "POST", "/api/v1/offers/not-an-offer/accept", marieEmail, nil, 404)
-	c.offerFor("bretagne", marieEmail, id)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"skill": "cobol"}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 9}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"colour": "blue"}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", "", nil, 401)
+	c.API(bfc, "POST", "/api/v1/tickets/01a201c8-0000-7000-8000-000000000000/forward", jeanEmail, nil, 404)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 409) // already routed
+	closed := c.SchoolTicket("Ancien ticket", "website", false, 1)
+	c.API(bfc, "PATCH", "/api/v1/tickets/"+closed, jeanEmail, map[string]any{"version": 1, "status": "cancelled"}, 200)
+	c.API(bfc, "POST", "/api/v1/tickets/"+closed+"/forward", jeanEmail, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/not-an-offer/accept", marieEmail, nil, 404)
+	c.OfferFor("bretagne", marieEmail, id)
 }
 
 // TestExactlyOneAcceptance: the same acceptance sent many times at once
@@ -161,16 +161,16 @@ func TestForwardRefusals(t *testing.T) {
 // the next one loses.
 func TestExactlyOneAcceptance(t *testing.T) {
 	c := newCoop(t, 48*time.Hour) // offers expire when the test says (expireOffer), not when a loaded machine gets there
-	id := c.schoolTicket("Site web de l'école", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.offerFor("bretagne", marieEmail, id)
+	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.OfferFor("bretagne", marieEmail, id)
 	statuses := make([]int, 8)
 	var wg sync.WaitGroup
 	for i := range statuses {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = post(t, c.node("bretagne").url+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.tokens[marieEmail])
+			statuses[i] = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.Tokens[marieEmail])
 		}()
 	}
 	wg.Wait()
@@ -180,48 +180,48 @@ func TestExactlyOneAcceptance(t *testing.T) {
 			break
 		}
 	}
-	if h := c.history(id); count(h, "accepted assignee") != 1 || count(h, "accepted status") != 1 {
+	if h := c.History(id); count(h, "accepted assignee") != 1 || count(h, "accepted status") != 1 {
 		t.Fatalf("assigned more than once: %v", h)
 	}
 
 	// Two offers racing: the first candidate's offer expires and passes to
 	// the next; both accept at once. (With Marie's first job counted, the
 	// ranking may now put Gwen first: read who it is from the routing.)
-	id2 := c.schoolTicket("Deuxième site", "website", false, 8)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id2+"/forward", jeanEmail, nil, 202)
-	byHandle := map[string]string{c.handle(marieEmail): marieEmail, c.handle(gwenEmail): gwenEmail}
+	id2 := c.SchoolTicket("Deuxième site", "website", false, 8)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id2+"/forward", jeanEmail, nil, 202)
+	byHandle := map[string]string{c.Handle(marieEmail): marieEmail, c.Handle(gwenEmail): gwenEmail}
 	var first string
 	waitFor(t, "the first offer", func() bool {
-		first, _ = c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		first, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
 		return byHandle[first] != ""
 	})
-	late := c.offerFor("bretagne", byHandle[first], id2)
+	late := c.OfferFor("bretagne", byHandle[first], id2)
 	c.expireOffer(id2)
 	var second string
 	waitFor(t, "the offer to pass on", func() bool {
-		second, _ = c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		second, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
 		return second != first
 	})
 	if byHandle[second] == "" {
 		t.Fatalf("the second candidate is %s, want the other Breton", second)
 	}
-	next := c.offerFor("bretagne", byHandle[second], id2)
+	next := c.OfferFor("bretagne", byHandle[second], id2)
 	var lateStatus, nextStatus int
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		lateStatus = post(t, c.node("bretagne").url+"/api/v1/offers/"+late["id"].(string)+"/accept", c.tokens[byHandle[first]])
+		lateStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+late["id"].(string)+"/accept", c.Tokens[byHandle[first]])
 	}()
 	go func() {
 		defer wg.Done()
-		nextStatus = post(t, c.node("bretagne").url+"/api/v1/offers/"+next["id"].(string)+"/accept", c.tokens[byHandle[second]])
+		nextStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+next["id"].(string)+"/accept", c.Tokens[byHandle[second]])
 	}()
 	wg.Wait()
-	got := c.ticket(id2)
+	got := c.Ticket(id2)
 	if nextStatus != 200 || lateStatus != 409 || got["assignee"].(map[string]any)["handle"] != second {
 		t.Fatalf("race: late offer %d, current offer %d, ticket %v", lateStatus, nextStatus, got)
 	}
-	if h := c.history(id2); count(h, "accepted assignee") != 1 || count(h, "offer_expired") != 1 {
+	if h := c.History(id2); count(h, "accepted assignee") != 1 || count(h, "offer_expired") != 1 {
 		t.Errorf("history: %v", h)
 	}
 }
@@ -244,23 +244,23 @@ func post(t *testing.T, url, token string) int {
 // node comes back; a withdrawn offer disappears from the inbox.
 func TestOfferToARegionThatIsDown(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web de l'école", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.offerFor("bretagne", marieEmail, id)
-	c.node("bretagne").stop()
+	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.OfferFor("bretagne", marieEmail, id)
+	c.Node("bretagne").Stop()
 	// Marie's offer expires (its time is set past, rather than waited
 	// for: Gwen's, next, must not expire before she accepts it on a
 	// loaded machine); the next candidate is Gwen, in Bretagne, down.
 	c.expireOffer(id)
 	waitFor(t, "the offer to pass to Gwen", func() bool {
-		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-		return r["offered_to"] == c.handle(gwenEmail)
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+		return r["offered_to"] == c.Handle(gwenEmail)
 	})
-	c.restart("bretagne")
-	gwen := c.offerFor("bretagne", gwenEmail, id)
-	waitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.hasOffer("bretagne", marieEmail, id) })
-	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", gwenEmail, nil, 200)
-	if got := c.ticket(id); got["assignee"].(map[string]any)["handle"] != c.handle(gwenEmail) {
+	c.Restart("bretagne")
+	gwen := c.OfferFor("bretagne", gwenEmail, id)
+	waitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", marieEmail, id) })
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", gwenEmail, nil, 200)
+	if got := c.Ticket(id); got["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
 		t.Fatalf("ticket: %v", got)
 	}
 }
@@ -273,7 +273,7 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	// Jean's region has a beginner in website work: it answers the
 	// question itself, with nobody at the level asked.
-	if _, err := c.node("bourgogne-franche-comte").n.members.Create(context.Background(), nil, members.CreateInput{
+	if _, err := c.Node("bourgogne-franche-comte").N.Members.Create(context.Background(), nil, members.CreateInput{
 		Email: "lea@bfc.test", Name: "Léa Girard", Role: "technician", Password: "mot de passe", Postcode: "25000",
 		RemoteOK: true, Skills: []members.SkillLevel{{Name: "website", Level: 1}}}); err != nil {
 		t.Fatal(err)
@@ -282,14 +282,14 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 		// At once: the node waits for the whole window. Once the other
 		// regions have answered its first presence, it expects their
 		// answers. (Waited for as a state, not a duration.)
-		id := c.schoolTicket(fmt.Sprintf("Site web de l'école (%d)", i), "website", false, 4)
-		bfc := c.restart("bourgogne-franche-comte")
+		id := c.SchoolTicket(fmt.Sprintf("Site web de l'école (%d)", i), "website", false, 4)
+		bfc := c.Restart("bourgogne-franche-comte")
 		if known {
-			waitFor(t, "the restarted node to know the three regions", func() bool { return bfc.n.routing.LiveRegions() == 3 })
+			waitFor(t, "the restarted node to know the three regions", func() bool { return bfc.N.Routing.LiveRegions() == 3 })
 		}
-		c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-		c.offerFor("bretagne", marieEmail, id)
-		if st := c.ticket(id)["status"]; st != "offered" {
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+		c.OfferFor("bretagne", marieEmail, id)
+		if st := c.Ticket(id)["status"]; st != "offered" {
 			t.Fatalf("forwarded after a restart (the regions known: %t): %v", known, st)
 		}
 	}
@@ -300,15 +300,15 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 // NATS is back everything completes: no offer lost, no double assignment.
 func TestNATSRestart(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	a := c.schoolTicket("Site A", "website", false, 8)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+a+"/forward", jeanEmail, nil, 202)
-	offerA := c.offerFor("bretagne", marieEmail, a)
+	a := c.SchoolTicket("Site A", "website", false, 8)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+a+"/forward", jeanEmail, nil, 202)
+	offerA := c.OfferFor("bretagne", marieEmail, a)
 
-	c.stopNATS()
+	c.StopNATS()
 	// NATS is reported apart: the node stays ready (its web and API work),
 	// degraded, so that a load balancer does not take the web down.
 	waitFor(t, "nodes to see NATS down", func() bool {
-		res, err := http.Get(c.node("bretagne").url + "/readyz")
+		res, err := http.Get(c.Node("bretagne").URL + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -325,36 +325,36 @@ func TestNATSRestart(t *testing.T) {
 		}
 		return ready.Degraded && ready.Checks["nats"] == "unavailable" && ready.Checks["database"] == "ok"
 	})
-	c.api("bretagne", "GET", "/api/v1/tickets", marieEmail, nil, 200) // the API works without NATS
-	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 503)
-	b := c.schoolTicket("Site B", "website", false, 8)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", jeanEmail, nil, 202)
+	c.API("bretagne", "GET", "/api/v1/tickets", marieEmail, nil, 200) // the API works without NATS
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 503)
+	b := c.SchoolTicket("Site B", "website", false, 8)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", jeanEmail, nil, 202)
 	time.Sleep(500 * time.Millisecond)
-	if st := c.ticket(b)["status"]; st != "routing" {
+	if st := c.Ticket(b)["status"]; st != "routing" {
 		t.Fatalf("a forward while NATS is down: %v, want routing (waiting)", st)
 	}
 
-	c.startNATS()
+	c.StartNATS()
 	// B goes to whoever ranks first among the regions that answer first
 	// after the restart: read it from the routing.
-	who := map[string][2]string{c.handle(marieEmail): {"bretagne", marieEmail}, c.handle(gwenEmail): {"bretagne", gwenEmail},
-		c.handle(paulEmail): {"ile-de-france", paulEmail}}
+	who := map[string][2]string{c.Handle(marieEmail): {"bretagne", marieEmail}, c.Handle(gwenEmail): {"bretagne", gwenEmail},
+		c.Handle(paulEmail): {"ile-de-france", paulEmail}}
 	var to [2]string
 	// The regions reconnect one by one, each after its own delay: a search
 	// that hears nobody with the skill from fewer regions than are alive
 	// asks again rather than calling the ticket unroutable.
 	waitWithin(t, 30*time.Second, "B to be offered", func() bool {
-		h, _ := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+		h, _ := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
 		to = who[h]
 		return to[0] != ""
 	})
-	offerB := c.offerFor(to[0], to[1], b)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 200)
-	c.api(to[0], "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", to[1], nil, 200)
+	offerB := c.OfferFor(to[0], to[1], b)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.API(to[0], "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", to[1], nil, 200)
 	for _, id := range []string{a, b} {
-		got := c.ticket(id)
-		if got["status"] != "accepted" || count(c.history(id), "accepted assignee") != 1 {
-			t.Errorf("ticket %s: %v %v", id, got["status"], c.history(id))
+		got := c.Ticket(id)
+		if got["status"] != "accepted" || count(c.History(id), "accepted assignee") != 1 {
+			t.Errorf("ticket %s: %v %v", id, got["status"], c.History(id))
 		}
 	}
 }
@@ -382,35 +382,35 @@ func TestMalformedMessages(t *testing.T) {
 			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="unknown"} 1`)
 	})
 	// Still routing.
-	id := c.schoolTicket("Site web", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.offerFor("bretagne", marieEmail, id)
+	id := c.SchoolTicket("Site web", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.OfferFor("bretagne", marieEmail, id)
 }
 
 // TestCancelWhileOffered: a ticket cancelled by hand while offered ends its
 // routing and the offer leaves the member's inbox.
 func TestCancelWhileOffered(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.offerFor("bretagne", marieEmail, id)
-	v := c.ticket(id)["version"]
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, jeanEmail, map[string]any{"version": v, "status": "cancelled"}, 200)
-	waitFor(t, "the offer to be withdrawn", func() bool { return !c.hasOffer("bretagne", marieEmail, id) })
-	if r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); r["state"] != "cancelled" {
+	id := c.SchoolTicket("Site web", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.OfferFor("bretagne", marieEmail, id)
+	v := c.Ticket(id)["version"]
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, jeanEmail, map[string]any{"version": v, "status": "cancelled"}, 200)
+	waitFor(t, "the offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", marieEmail, id) })
+	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); r["state"] != "cancelled" {
 		t.Errorf("routing after cancellation: %v", r)
 	}
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 409)
 }
 
 // TestForgedAcceptance: an acceptance sent straight on NATS in the name of
 // someone the job was not offered to is refused; the job stays offered.
 func TestForgedAcceptance(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	id := c.schoolTicket("Site web", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.offerFor("bretagne", marieEmail, id)
-	r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+	id := c.SchoolTicket("Site web", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	offer := c.OfferFor("bretagne", marieEmail, id)
+	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
 	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
 		"release_token": "00112233445566778899aabbccddeeff"})
@@ -421,12 +421,12 @@ func TestForgedAcceptance(t *testing.T) {
 	if !strings.Contains(string(msg.Data), `"ok":false`) {
 		t.Fatalf("forged acceptance answered %s", msg.Data)
 	}
-	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+	if got := c.Ticket(id); got["status"] != "offered" || got["assignee"] != nil {
 		t.Fatalf("ticket after a forged acceptance: %v", got)
 	}
 	// Nor one in Marie's own name and region: it is not signed by her node.
 	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
-		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.handle(marieEmail), "name": "Marie Le Gall",
+		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.Handle(marieEmail), "name": "Marie Le Gall",
 		"release_token": "00112233445566778899aabbccddeeff"})
 	bzh := c.natsConnAs("bretagne")
 	msg, err = bzh.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
@@ -437,19 +437,19 @@ func TestForgedAcceptance(t *testing.T) {
 		t.Fatalf("an unsigned acceptance in Marie's name answered %s", msg.Data)
 	}
 	// Signed by another region's node: still not hers.
-	idf := c.node("ile-de-france").n.fed
+	idf := c.Node("ile-de-france").N.Fed
 	m := signedMsg(t, idf, "coopnet.v1.accept.bourgogne-franche-comte", forged)
 	if msg, err = bzh.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 		t.Fatalf("an acceptance in Marie's name signed by Île-de-France answered %v %v", msg, err)
 	}
-	if got := c.ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+	if got := c.Ticket(id); got["status"] != "offered" || got["assignee"] != nil {
 		t.Fatalf("ticket after forged acceptances: %v", got)
 	}
 	// Nor one in the name of a member of the ticket's own region (who
 	// accepts on that node, never over NATS), nor from a host that is not
 	// a peer.
 	for _, who := range []struct{ region, handle string }{
-		{"bourgogne-franche-comte", "jean@" + strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")},
+		{"bourgogne-franche-comte", "jean@" + strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")},
 		{"bretagne", "marie@elsewhere.test"},
 	} {
 		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": who.region,
@@ -466,7 +466,7 @@ func TestForgedAcceptance(t *testing.T) {
 		"region": "ile-de-france", "reason": "cancelled"})
 	c.publishJob("coopnet.v1.jobs.bretagne.withdraw", withdraw, "bourgogne-franche-comte")
 	c.jobsHandled("bretagne")
-	if !c.hasOffer("bretagne", marieEmail, id) {
+	if !c.HasOffer("bretagne", marieEmail, id) {
 		t.Fatal("a region that is not the offer's origin withdrew it")
 	}
 	// Nor can anyone end the offer in the name of the node that may: a
@@ -485,7 +485,7 @@ func TestForgedAcceptance(t *testing.T) {
 	}
 	forged = []byte(`{"v":1,"kind":"offer","offer_id":"01a201c8-0000-7000-8000-0000000000e1","routing_id":"01a201c8-0000-7000-8000-0000000000aa",` +
 		`"origin_region":"bourgogne-franche-comte","ticket_id":"01a201c8-0000-7000-8000-0000000000ab","ticket_ap_id":"` +
-		c.node(bfc).url + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.memberID("bretagne", marieEmail) +
+		c.Node(bfc).URL + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.memberID("bretagne", marieEmail) +
 		`","title":"Urgent","skill":"website","estimated_minutes":3600,"commune":"Bourguignon","departement":"25",` +
 		`"forwarded_by":"jean@example.test","forwarded_by_name":"Jean","expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
 		`","supersedes":"` + offer["id"].(string) + `","regret":0.9}`)
@@ -497,19 +497,19 @@ func TestForgedAcceptance(t *testing.T) {
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="decline"} 2`) &&
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="superseded"} 2`)
 	})
-	if !c.hasOffer("bretagne", marieEmail, id) {
+	if !c.HasOffer("bretagne", marieEmail, id) {
 		t.Fatal("a forged message ended Marie's offer")
 	}
-	if got := c.api(bfc, "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); got["offered_to"] != c.handle(marieEmail) {
+	if got := c.API(bfc, "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); got["offered_to"] != c.Handle(marieEmail) {
 		t.Fatalf("the routing after forged declines: %v", got)
 	}
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 
 	// Nor can anyone on NATS give the job back in Marie's name: the
 	// request must carry the secret her node sent with her acceptance.
 	for _, token := range []string{"00112233445566778899aabbccddeeff", ""} {
 		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
-			"handle": c.handle(marieEmail), "token": token, "reason": "forgé"})
+			"handle": c.Handle(marieEmail), "token": token, "reason": "forgé"})
 		msg, err = bzh.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -518,7 +518,7 @@ func TestForgedAcceptance(t *testing.T) {
 			t.Fatalf("forged release (token %q) answered %s", token, msg.Data)
 		}
 	}
-	if got := c.ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+	if got := c.Ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
 		t.Fatalf("ticket after a forged release: %v", got)
 	}
 }
@@ -547,28 +547,28 @@ func TestSupersededOffer(t *testing.T) {
 func testSupersededOffer(t *testing.T, c *coop) {
 	bfc := "bourgogne-franche-comte"
 	// Marie (64 h this fortnight) gets the 40-hour job before Gwen.
-	big := c.schoolTicket("Site web et intranet", "website", false, 40)
-	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	first := c.offerFor("bretagne", marieEmail, big)
+	big := c.SchoolTicket("Site web et intranet", "website", false, 40)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	first := c.OfferFor("bretagne", marieEmail, big)
 	// A 30-hour job at level 4: only Marie has the level (Zoé, level 5, is
 	// full), and she has room only without the pending 40 hours.
-	expert := c.schoolTicket("Site web accessible", "website", false, 30)
-	c.api(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-	second := c.offerFor("bretagne", marieEmail, expert)
+	expert := c.SchoolTicket("Site web accessible", "website", false, 30)
+	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+	second := c.OfferFor("bretagne", marieEmail, expert)
 	// The big job went to Gwen.
-	gwen := c.offerFor("bretagne", gwenEmail, big)
-	if c.hasOffer("bretagne", marieEmail, big) {
+	gwen := c.OfferFor("bretagne", gwenEmail, big)
+	if c.HasOffer("bretagne", marieEmail, big) {
 		t.Error("Marie still has the offer she was given another job in place of")
 	}
-	if h := c.history(big); count(h, "offer_superseded") != 1 || count(h, "offered_to") != 2 {
+	if h := c.History(big); count(h, "offer_superseded") != 1 || count(h, "offered_to") != 2 {
 		t.Errorf("history of the big job: %v", h)
 	}
-	r := c.api(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
-	if r["offered_to"] != c.handle(gwenEmail) || r["superseded"] != true {
+	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
+	if r["offered_to"] != c.Handle(gwenEmail) || r["superseded"] != true {
 		t.Errorf("routing of the big job: %v", r)
 	}
 	// The superseded offer cannot be accepted any more.
-	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 409)
 	// Her page of offers says where it went, in French.
 	page := c.page("bretagne", marieEmail, "/app/offers")
 	if !strings.Contains(page, `id="ended-`+first["id"].(string)+`"`) || !strings.Contains(page, "un autre travail avait davantage besoin de vous") ||
@@ -583,9 +583,9 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// Marie accepts the expert job. A late offer in the place of that
 	// answered offer does not undo it: it is kept as an ordinary offer
 	// while she has room (30 h of 64 booked).
-	c.api("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
 	marie := c.memberID("bretagne", marieEmail)
-	late := c.schoolTicket("Sauvegardes", "website", false, 10)
+	late := c.SchoolTicket("Sauvegardes", "website", false, 10)
 	offer := func(id, member, supersedes string, hours int) {
 		t.Helper()
 		c.forgeOffer(map[string]any{"offer_id": id, "ticket_id": late, "member_id": member, "estimated_minutes": hours * 60,
@@ -608,10 +608,10 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if state, _ := c.storedOffer("bretagne", first["id"].(string)); state != "superseded" {
 		t.Errorf("Marie's superseded offer is now %s", state)
 	}
-	if got := c.ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+	if got := c.Ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
 		t.Errorf("the expert job after a late offer in its place: %v", got)
 	}
-	if !c.hasOffer("bretagne", gwenEmail, big) {
+	if !c.HasOffer("bretagne", gwenEmail, big) {
 		t.Error("an offer in Marie's name ended Gwen's")
 	}
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
@@ -635,8 +635,8 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// finds her with room for both ends nothing: she can take both.
 	gwenID := c.memberID("bretagne", gwenEmail)
 	offer("01a201c8-0000-7000-8000-0000000000c1", gwenID, gwen["id"].(string), 10)
-	waitFor(t, "Gwen's small offer", func() bool { return c.hasOffer("bretagne", gwenEmail, late) })
-	if !c.hasOffer("bretagne", gwenEmail, big) {
+	waitFor(t, "Gwen's small offer", func() bool { return c.HasOffer("bretagne", gwenEmail, late) })
+	if !c.HasOffer("bretagne", gwenEmail, big) {
 		t.Fatal("an offer Gwen had room for superseded her big job")
 	}
 	// One for which giving up the big job would not make room enough ends
@@ -645,14 +645,14 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000c3"); state != "declined" || reason != "full" {
 		t.Errorf("a 70-hour offer for Gwen: %s (%q), want declined (full)", state, reason)
 	}
-	if !c.hasOffer("bretagne", gwenEmail, big) {
+	if !c.HasOffer("bretagne", gwenEmail, big) {
 		t.Fatal("an offer too big for Gwen superseded her big job")
 	}
 	// One she has room for only without the big job supersedes it, which
 	// goes on to Paul.
 	offer("01a201c8-0000-7000-8000-0000000000c2", gwenID, gwen["id"].(string), 50)
-	c.offerFor("ile-de-france", paulEmail, big)
-	if c.hasOffer("bretagne", gwenEmail, big) {
+	c.OfferFor("ile-de-france", paulEmail, big)
+	if c.HasOffer("bretagne", gwenEmail, big) {
 		t.Error("Gwen kept the big job's offer")
 	}
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 2") {
@@ -668,41 +668,41 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bfc := "bourgogne-franche-comte"
 	// 20 h, then 45 h at level 4: Marie (64 h) has room for one only.
-	big := c.schoolTicket("Site web et intranet", "website", false, 20)
-	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	c.offerFor("bretagne", marieEmail, big)
-	expert := c.schoolTicket("Site web accessible", "website", false, 45)
-	c.api(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-	c.offerFor("bretagne", marieEmail, expert)
-	gwen := c.offerFor("bretagne", gwenEmail, big)
+	big := c.SchoolTicket("Site web et intranet", "website", false, 20)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	c.OfferFor("bretagne", marieEmail, big)
+	expert := c.SchoolTicket("Site web accessible", "website", false, 45)
+	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
+	c.OfferFor("bretagne", marieEmail, expert)
+	gwen := c.OfferFor("bretagne", gwenEmail, big)
 	// Zoé's work under way is done: she has room now (20 h), but was not
 	// among the big job's candidates.
-	for _, it := range c.api("ile-de-france", "GET", "/api/v1/tickets", zoeEmail, nil, 200)["items"].([]any) {
+	for _, it := range c.API("ile-de-france", "GET", "/api/v1/tickets", zoeEmail, nil, 200)["items"].([]any) {
 		if tk := it.(map[string]any); tk["title"] == "Refonte du site" {
-			c.api("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), zoeEmail,
+			c.API("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), zoeEmail,
 				map[string]any{"version": tk["version"], "status": "resolved"}, 200)
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // the Île-de-France node's view of bookings is at most a second old
-	c.api("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
-	paul := c.offerFor("ile-de-france", paulEmail, big)
-	c.api("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
-	zoe := c.offerFor("ile-de-france", zoeEmail, big)
-	h := c.history(big)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
+	paul := c.OfferFor("ile-de-france", paulEmail, big)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
+	zoe := c.OfferFor("ile-de-france", zoeEmail, big)
+	h := c.History(big)
 	if count(h, "searched_again") != 1 || count(h, "offered_to") != 4 || count(h, "offer_superseded") != 1 {
 		t.Errorf("history: %v", h)
 	}
 	for _, who := range []struct{ region, email string }{{"bretagne", marieEmail}, {"bretagne", gwenEmail}, {"ile-de-france", paulEmail}} {
-		if c.hasOffer(who.region, who.email, big) {
+		if c.HasOffer(who.region, who.email, big) {
 			t.Errorf("%s was offered the job again", who.email)
 		}
 	}
-	c.api("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", zoeEmail, nil, 204)
-	waitFor(t, "unroutable", func() bool { return c.ticket(big)["status"] == "unroutable" })
-	if h := c.history(big); count(h, "searched_again") != 1 || count(h, "unroutable") != 1 {
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", zoeEmail, nil, 204)
+	waitFor(t, "unroutable", func() bool { return c.Ticket(big)["status"] == "unroutable" })
+	if h := c.History(big); count(h, "searched_again") != 1 || count(h, "unroutable") != 1 {
 		t.Errorf("history: %v", h)
 	}
-	r := c.api(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
+	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
 	if r["reason"] != "all_declined" {
 		t.Errorf("routing: %v", r)
 	}
@@ -714,21 +714,21 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 func TestAcceptStartedNotSuperseded(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bfc := "bourgogne-franche-comte"
-	big := c.schoolTicket("Site web et intranet", "website", false, 40)
-	c.api(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	first := c.offerFor("bretagne", marieEmail, big)
-	c.node(bfc).stop()
-	c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
-	c.restart(bfc) // its key can be fetched again to check the offer below
+	big := c.SchoolTicket("Site web et intranet", "website", false, 40)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
+	first := c.OfferFor("bretagne", marieEmail, big)
+	c.Node(bfc).Stop()
+	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
+	c.Restart(bfc) // its key can be fetched again to check the offer below
 	// A 30-hour job in the place of the offer she is accepting: she has no
 	// room for both, so her node declines it at once and keeps hers.
 	const other = "01a201c8-0000-7000-8000-0000000000d1"
 	c.forgeOffer(map[string]any{"offer_id": other, "member_id": c.memberID("bretagne", marieEmail), "title": "Site web accessible",
 		"estimated_minutes": 30 * 60, "supersedes": first["id"], "regret": 0.1})
-	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.hasOffer("bretagne", marieEmail, big) {
-		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.hasOffer("bretagne", marieEmail, big))
+	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.HasOffer("bretagne", marieEmail, big) {
+		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.HasOffer("bretagne", marieEmail, big))
 	}
-	acc := c.api("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 200)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 200)
 	if acc["status"] != "accepted" {
 		t.Fatalf("accepted: %v", acc)
 	}
@@ -738,14 +738,14 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 // Bretagne, as from Bourgogne-Franche-Comté, with the given fields, signed
 // by that node as it signs an offer in the place of another.
 func (c *coop) forgeOffer(fields map[string]any) {
-	c.t.Helper()
+	c.T.Helper()
 	msg := map[string]any{"v": 1, "kind": "offer", "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
 		"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab",
 		"title": "Sauvegardes", "skill": "website", "estimated_minutes": 600, "commune": "Bourguignon", "departement": "25",
 		"forwarded_by": "jean@example.test", "forwarded_by_name": "Jean", "expires_at": time.Now().Add(time.Hour)}
 	maps.Copy(msg, fields)
 	if _, ok := msg["ticket_ap_id"]; !ok {
-		msg["ticket_ap_id"] = c.node("bourgogne-franche-comte").url + "/tickets/" + msg["ticket_id"].(string)
+		msg["ticket_ap_id"] = c.Node("bourgogne-franche-comte").URL + "/tickets/" + msg["ticket_id"].(string)
 	}
 	body, _ := json.Marshal(msg)
 	c.publishJob("coopnet.v1.jobs.bretagne.offer", body, "bourgogne-franche-comte")
@@ -754,11 +754,11 @@ func (c *coop) forgeOffer(fields map[string]any) {
 // publishJob publishes a message straight on JetStream, signed by the node
 // of region signer ("": unsigned).
 func (c *coop) publishJob(subject string, body []byte, signer string) {
-	c.t.Helper()
+	c.T.Helper()
 	m := nats.NewMsg(subject)
 	m.Data = body
 	if signer != "" {
-		m = signedMsg(c.t, c.node(signer).n.fed, subject, body)
+		m = signedMsg(c.T, c.Node(signer).N.Fed, subject, body)
 	}
 	c.publishMsg(m)
 }
@@ -783,9 +783,9 @@ func signedMsg(t testing.TB, fed *federation.Service, subject string, body []byt
 // jobsHandled waits until a region's node has handled every job message
 // published so far: delivered, then acknowledged or dropped.
 func (c *coop) jobsHandled(region string) {
-	c.t.Helper()
+	c.T.Helper()
 	js := c.jetStream()
-	waitFor(c.t, region+"'s job messages handled", func() bool {
+	waitFor(c.T, region+"'s job messages handled", func() bool {
 		ci, err := js.ConsumerInfo("COOPNET_JOBS", "jobs-"+region)
 		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0
 	})
@@ -793,21 +793,21 @@ func (c *coop) jobsHandled(region string) {
 
 // publishMsg publishes a message straight on JetStream.
 func (c *coop) publishMsg(m *nats.Msg) {
-	c.t.Helper()
+	c.T.Helper()
 	if _, err := c.jetStream().PublishMsg(m); err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 }
 
 // natsConn is a connection of the test's own to the coop's NATS, closed
 // when the test ends.
 func (c *coop) natsConn() *nats.Conn {
-	c.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.opsUser, c.natsPort))
+	c.T.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.OpsUser, c.NATSPort))
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
-	c.t.Cleanup(nc.Close)
+	c.T.Cleanup(nc.Close)
 	return nc
 }
 
@@ -815,49 +815,49 @@ func (c *coop) natsConn() *nats.Conn {
 // region's node, Bourgogne-Franche-Comté) past its expiry, for the
 // tracker's next round.
 func (c *coop) expireOffer(ticketID string) {
-	c.t.Helper()
-	res := c.node("bourgogne-franche-comte").n.db.Exec("UPDATE routings SET offer_expires_at = ? WHERE ticket_id = ? AND state = 'offering'",
+	c.T.Helper()
+	res := c.Node("bourgogne-franche-comte").N.DB.Exec("UPDATE routings SET offer_expires_at = ? WHERE ticket_id = ? AND state = 'offering'",
 		time.Now().Add(-time.Minute).UTC(), ticketID)
 	if res.Error != nil || res.RowsAffected != 1 {
-		c.t.Fatalf("expire the offer of %s: %v (%d routings)", ticketID, res.Error, res.RowsAffected)
+		c.T.Fatalf("expire the offer of %s: %v (%d routings)", ticketID, res.Error, res.RowsAffected)
 	}
 }
 
 // natsConnAs connects to the coop's NATS with region's inbox prefix, as
 // that region's node asks its questions.
 func (c *coop) natsConnAs(region string) *nats.Conn {
-	c.t.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.opsUser, c.natsPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
+	c.T.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.OpsUser, c.NATSPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
-	c.t.Cleanup(nc.Close)
+	c.T.Cleanup(nc.Close)
 	return nc
 }
 
 // jetStream is JetStream over a connection of natsConn.
 func (c *coop) jetStream() nats.JetStreamContext {
-	c.t.Helper()
+	c.T.Helper()
 	js, err := c.natsConn().JetStream()
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return js
 }
 
 // metrics is a region's node's /metrics page.
 func (c *coop) metrics(region string) string {
-	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.node(region).url+"/metrics", nil)
+	c.T.Helper()
+	req, _ := http.NewRequest("GET", c.Node(region).URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
-		c.t.Fatalf("metrics of %s: %d %s", region, res.StatusCode, body)
+		c.T.Fatalf("metrics of %s: %d %s", region, res.StatusCode, body)
 	}
 	return string(body)
 }
@@ -865,18 +865,18 @@ func (c *coop) metrics(region string) string {
 // storedOffer waits for an offer to be stored on a region's node and
 // returns its state and decline reason.
 func (c *coop) storedOffer(region, id string) (state, reason string) {
-	c.t.Helper()
-	waitFor(c.t, "offer "+id+" stored", func() bool {
-		return c.node(region).n.db.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", id).Row().Scan(&state, &reason) == nil
+	c.T.Helper()
+	waitFor(c.T, "offer "+id+" stored", func() bool {
+		return c.Node(region).N.DB.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", id).Row().Scan(&state, &reason) == nil
 	})
 	return state, reason
 }
 
 func (c *coop) memberID(region, email string) string {
-	c.t.Helper()
-	m, err := c.node(region).n.members.GetByEmail(context.Background(), email)
+	c.T.Helper()
+	m, err := c.Node(region).N.Members.GetByEmail(context.Background(), email)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return m.ID
 }
@@ -884,29 +884,29 @@ func (c *coop) memberID(region, email string) string {
 // page logs in with the web form as the member and returns a page of the
 // web interface.
 func (c *coop) page(region, email, path string) string {
-	c.t.Helper()
+	c.T.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
-	base := c.node(region).url
+	base := c.Node(region).URL
 	get := func(u string) string {
 		res, err := browser.Get(u)
 		if err != nil {
-			c.t.Fatal(err)
+			c.T.Fatal(err)
 		}
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
 		if res.StatusCode != 200 {
-			c.t.Fatalf("GET %s: %d", u, res.StatusCode)
+			c.T.Fatalf("GET %s: %d", u, res.StatusCode)
 		}
 		return string(body)
 	}
 	csrf := regexp.MustCompile(`name="_csrf" value="([0-9a-f]+)"`).FindStringSubmatch(get(base + "/app/login"))
 	if csrf == nil {
-		c.t.Fatal("no CSRF token on the login page")
+		c.T.Fatal("no CSRF token on the login page")
 	}
 	res, err := browser.PostForm(base+"/app/login", url.Values{"_csrf": {csrf[1]}, "email": {email}, "password": {"mot de passe"}})
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	res.Body.Close()
 	return get(base + path)

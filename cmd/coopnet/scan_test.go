@@ -153,8 +153,8 @@ func (c *coop) scanNATS(t *testing.T) found {
 func (c *coop) scanCoop(t *testing.T) map[string]found {
 	t.Helper()
 	out := map[string]found{"nats": c.scanNATS(t)}
-	for region, n := range c.nodes {
-		out[region] = scanDB(t, n.n.db)
+	for region, n := range c.Nodes {
+		out[region] = scanDB(t, n.N.DB)
 	}
 	return out
 }
@@ -200,29 +200,29 @@ func TestClientDataOnlyWhereItBelongs(t *testing.T) {
 
 func testClientData(t *testing.T, c *coop) {
 	bfc, bzh := "bourgogne-franche-comte", "bretagne"
-	cl := c.api(bfc, "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": jeanneName, "kind": "person",
+	cl := c.API(bfc, "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": jeanneName, "kind": "person",
 		"postcode": "25150", "commune": "Bourguignon", "contact_name": jeanneName, "contact_email": jeanneEmail,
 		"contact_phone": jeannePhone}, 201)
 	clientID := cl["id"].(string)
-	c.api(bfc, "POST", "/api/v1/clients/"+clientID+"/sites", jeanEmail, map[string]any{"name": "Maison", "address": jeanneStreet,
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/sites", jeanEmail, map[string]any{"name": "Maison", "address": jeanneStreet,
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
-	tk := c.api(bfc, "POST", "/api/v1/tickets", jeanEmail, map[string]any{"client_id": clientID,
+	tk := c.API(bfc, "POST", "/api/v1/tickets", jeanEmail, map[string]any{"client_id": clientID,
 		"title": "Site web pour " + jeanneName + " (" + jeannePhone + ")", "skill": "website", "on_site": false,
 		"estimated_hours": 8, "description": "Appeler " + jeanneName + " au " + jeannePhone + " ou " + jeanneEmail}, 201)
 	jeanID := tk["id"].(string)
-	c.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{
+	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{
 		"note": "Chez " + jeanneName + ", " + jeanneStreet + ", (+33) 6 12 34 56 78, le matin"}, 202)
-	offer := c.offerFor(bzh, marieEmail, jeanID)
-	c.api(bzh, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	offer := c.OfferFor(bzh, marieEmail, jeanID)
+	c.API(bzh, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 	apID := tk["ap_id"].(string)
 	var marieID string
-	waitFor(t, "Marie's copy", func() bool { marieID = c.copyOf(bzh, marieEmail, apID); return marieID != "" })
+	waitFor(t, "Marie's copy", func() bool { marieID = c.CopyOf(bzh, marieEmail, apID); return marieID != "" })
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{"start": start, "end": start.Add(2 * time.Hour),
+	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{"start": start, "end": start.Add(2 * time.Hour),
 		"location": jeanneStreet + ", Bourguignon"}, 201)
 	waitFor(t, "the intervention on Marie's node", func() bool {
 		var n int64
-		c.node(bzh).n.db.Raw("SELECT COUNT(*) FROM ticket_events WHERE location <> ''").Scan(&n)
+		c.Node(bzh).N.DB.Raw("SELECT COUNT(*) FROM ticket_events WHERE location <> ''").Scan(&n)
 		return n == 1
 	})
 	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
@@ -241,18 +241,18 @@ func testClientData(t *testing.T, c *coop) {
 	}
 
 	// The job is done and closed; the retention runs, a week on.
-	v := int(c.api(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api(bzh, "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
-	v = int(c.ticket(jeanID)["version"].(float64))
-	c.api(bfc, "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "closed"}, 200)
+	v := int(c.API(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API(bzh, "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v = int(c.Ticket(jeanID)["version"].(float64))
+	c.API(bfc, "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "closed"}, 200)
 	waitFor(t, "closed on Marie's node", func() bool {
-		return c.api(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "closed"
+		return c.API(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "closed"
 	})
 	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
 	later := time.Now().Add(federation.DefaultBodyRetention + time.Hour)
-	for _, n := range c.nodes {
-		if _, _, err := n.n.fed.PurgeActivities(context.Background(), later); err != nil {
+	for _, n := range c.Nodes {
+		if _, _, err := n.N.Fed.PurgeActivities(context.Background(), later); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -264,12 +264,12 @@ func testClientData(t *testing.T, c *coop) {
 	only(t, "after the job and the retention", "NATS", scan["nats"], nil)
 
 	// The export says what Jean's node holds and who received what.
-	exp := c.api(bfc, "GET", "/api/v1/clients/"+clientID+"/export", claireEmail, nil, 200)
+	exp := c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", claireEmail, nil, 200)
 	if exp["client"].(map[string]any)["contact_email"] != jeanneEmail || len(exp["sites"].([]any)) != 1 ||
 		len(exp["tickets"].([]any)) != 1 || len(exp["interventions"].([]any)) != 1 {
 		t.Errorf("the export: %v", exp)
 	}
-	bzhHost := strings.TrimPrefix(c.node(bzh).url, "http://")
+	bzhHost := strings.TrimPrefix(c.Node(bzh).URL, "http://")
 	types := map[string]bool{}
 	for _, d := range exp["shared_with"].([]any) {
 		dm := d.(map[string]any)
@@ -281,27 +281,27 @@ func testClientData(t *testing.T, c *coop) {
 	if !types["Offer"] || !types["Invite"] || !types["Update"] {
 		t.Errorf("the export's record of sharing lacks the job, its changes or the intervention: %v", exp["shared_with"])
 	}
-	c.api(bfc, "GET", "/api/v1/clients/"+clientID+"/export", jeanEmail, nil, 403) // staff only
+	c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", jeanEmail, nil, 403) // staff only
 
 	// Jeanne asks for her data to be erased: on Jean's node and Marie's.
-	c.api(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": false}, 422)
-	c.api(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", jeanEmail, map[string]any{"confirm": true}, 403)
-	c.api(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": true,
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": false}, 422)
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", jeanEmail, map[string]any{"confirm": true}, 403)
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": true,
 		"reason": "demande écrite du 2 décembre"}, 204)
 	defer func() {
 		if t.Failed() {
 			var title string
-			c.node(bzh).n.db.Raw("SELECT title FROM tickets WHERE id = ?", marieID).Row().Scan(&title)
+			c.Node(bzh).N.DB.Raw("SELECT title FROM tickets WHERE id = ?", marieID).Row().Scan(&title)
 			var rows []struct{ Type, State, LastError, Body string }
-			c.node(bzh).n.db.Raw("SELECT type, state, last_error, body FROM federation_inbox WHERE type = 'Delete'").Scan(&rows)
+			c.Node(bzh).N.DB.Raw("SELECT type, state, last_error, body FROM federation_inbox WHERE type = 'Delete'").Scan(&rows)
 			var outs []struct{ Type, State, Inbox string }
-			c.node(bfc).n.db.Raw("SELECT type, state, inbox FROM federation_outbox WHERE type = 'Delete'").Scan(&outs)
+			c.Node(bfc).N.DB.Raw("SELECT type, state, inbox FROM federation_outbox WHERE type = 'Delete'").Scan(&outs)
 			t.Logf("copy title %q; trouble: %v; Marie's node got %+v; Jean's sent %+v", title, c.federationTrouble(), rows, outs)
 		}
 	}()
 	waitFor(t, "Marie's copy erased", func() bool {
 		var name string
-		c.node(bzh).n.db.Raw("SELECT name FROM clients WHERE origin_ap_id = ?", apID).Row().Scan(&name)
+		c.Node(bzh).N.DB.Raw("SELECT name FROM clients WHERE origin_ap_id = ?", apID).Row().Scan(&name)
 		return name == "Client effacé"
 	})
 	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
@@ -312,7 +312,7 @@ func testClientData(t *testing.T, c *coop) {
 		}
 	}
 	// The coop's figures stay: the ticket, its hours and status.
-	if tk := c.ticket(jeanID); tk["status"] != "closed" || tk["title"] != "Demande effacée" {
+	if tk := c.Ticket(jeanID); tk["status"] != "closed" || tk["title"] != "Demande effacée" {
 		t.Errorf("the erased ticket: %v", tk)
 	}
 }

@@ -12,41 +12,6 @@ import (
 	"time"
 )
 
-// sharedTicket routes a school's website job from Jean (Bourgogne-Franche-
-// Comté) to Marie (Bretagne), who accepts it, and waits for the copy on
-// Marie's node. It returns the ticket's id on each node.
-func (c *coop) sharedTicket(title string) (jeanID, marieID string) {
-	c.t.Helper()
-	jeanID = c.schoolTicket(title, "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
-	offer := c.offerFor("bretagne", marieEmail, jeanID)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
-	apID := c.ticket(jeanID)["ap_id"].(string)
-	waitFor(c.t, "Marie's copy of the ticket", func() bool {
-		marieID = c.copyOf("bretagne", marieEmail, apID)
-		return marieID != ""
-	})
-	return jeanID, marieID
-}
-
-// copyOf is the id of the member's ticket with that ActivityPub id, or "".
-func (c *coop) copyOf(region, email, apID string) string {
-	for _, it := range c.api(region, "GET", "/api/v1/tickets?limit=200", email, nil, 200)["items"].([]any) {
-		if tk := it.(map[string]any); tk["ap_id"] == apID {
-			return tk["id"].(string)
-		}
-	}
-	return ""
-}
-
-func (c *coop) comments(region, email, id string) []string {
-	var out []string
-	for _, it := range c.api(region, "GET", "/api/v1/tickets/"+id+"/comments?limit=200", email, nil, 200)["items"].([]any) {
-		out = append(out, it.(map[string]any)["body"].(string))
-	}
-	return out
-}
-
 // sameState reports whether two views of a ticket agree on what both nodes
 // share (ids are each node's own).
 func sameState(a, b map[string]any) bool {
@@ -66,104 +31,104 @@ func sameState(a, b map[string]any) bool {
 // reaches Marie's calendar and her answer comes back.
 func TestSharedTicketAcrossRegions(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web de l'École primaire des Tilleuls")
+	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 
-	copyView := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	copyView := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
 	if copyView["origin_region"] != "bourgogne-franche-comte" || copyView["status"] != "accepted" ||
-		copyView["assignee"].(map[string]any)["handle"] != c.handle(marieEmail) {
+		copyView["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
 		t.Fatalf("Marie's copy: %v", copyView)
 	}
 	// Marie sees the client of her job, and only she on her node.
-	cl := c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
 	if cl["name"] != "École primaire des Tilleuls" || cl["contact_email"] != "ecole.tilleuls@example.org" || cl["origin"] != copyView["ap_id"] {
 		t.Errorf("the client on Marie's node: %v", cl)
 	}
-	c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), gwenEmail, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), gwenEmail, nil, 404)
 	// Nor do Bretagne's staff see or change the copy: the job is Jean's
 	// region's, done by Marie.
-	c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), yannEmail, nil, 404)
-	c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, yannEmail, nil, 404)
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, yannEmail, map[string]any{"version": 1, "status": "cancelled"}, 404)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", yannEmail, map[string]any{"body": "?"}, 404)
-	if items := c.api("bretagne", "GET", "/api/v1/tickets", yannEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), yannEmail, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, yannEmail, nil, 404)
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, yannEmail, map[string]any{"version": 1, "status": "cancelled"}, 404)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", yannEmail, map[string]any{"body": "?"}, 404)
+	if items := c.API("bretagne", "GET", "/api/v1/tickets", yannEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Bretagne's staff see another region's ticket: %v", items)
 	}
 	// A peer cannot put a ticket, and its client, in the charge of a member
 	// who never accepted it: Jean's node's own Offer, replayed for Gwen.
 	offerFor(t, c, "gwen@", copyView["ap_id"].(string))
-	if items := c.api("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
 	// Jean corrects the school's contact: Marie's node has it at once.
-	jc := c.api("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
-	c.api("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
+	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
 		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
 		"contact_name": "M. Durand", "contact_email": "direction.tilleuls@example.org"}, 200)
 	waitFor(t, "the corrected contact on Marie's node", func() bool {
-		cl := c.api("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+		cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
 		return cl["contact_name"] == "M. Durand" && cl["contact_email"] == "direction.tilleuls@example.org"
 	})
 	// Only the ticket's own node routes it; the copy's client is described
 	// by its region.
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", marieEmail, map[string]any{}, 409)
-	c.api("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", marieEmail, map[string]any{}, 409)
+	c.API("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", marieEmail,
 		map[string]any{"name": "Annexe", "postcode": "25150"}, 403)
 	// Île-de-France, not part of this job, holds nothing of it.
 	var n int64
-	c.node("ile-de-france").n.db.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Scan(&n)
+	c.Node("ile-de-france").N.DB.Raw("SELECT COUNT(*) FROM clients WHERE name LIKE '%Tilleuls%'").Scan(&n)
 	if n != 0 {
 		t.Error("a node that does not work on the job holds the client")
 	}
 
 	// Comments: public ones both ways, internal ones never.
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 		map[string]any{"body": "La directrice préfère un rendez-vous le mardi."}, 201)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 		map[string]any{"body": "Facturer au tarif association", "internal": true}, 201)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
 		map[string]any{"body": "Maquette envoyée à l'école."}, 201)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
 		map[string]any{"body": "Note pour moi : thème clair", "internal": true}, 201)
 	waitFor(t, "public comments on both nodes", func() bool {
-		return len(c.comments("bretagne", marieEmail, marieID)) == 3 && len(c.comments("bourgogne-franche-comte", jeanEmail, jeanID)) == 3
+		return len(c.Comments("bretagne", marieEmail, marieID)) == 3 && len(c.Comments("bourgogne-franche-comte", jeanEmail, jeanID)) == 3
 	})
-	for _, body := range c.comments("bretagne", marieEmail, marieID) {
+	for _, body := range c.Comments("bretagne", marieEmail, marieID) {
 		if strings.Contains(body, "tarif association") {
 			t.Error("Jean's internal comment reached Bretagne")
 		}
 	}
-	for _, body := range c.comments("bourgogne-franche-comte", jeanEmail, jeanID) {
+	for _, body := range c.Comments("bourgogne-franche-comte", jeanEmail, jeanID) {
 		if strings.Contains(body, "thème clair") {
 			t.Error("Marie's internal comment reached Bourgogne-Franche-Comté")
 		}
 	}
 
 	// Marie starts the work and logs time: Jean's ticket follows.
-	v := int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90, "note": "maquette"}, 201)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", jeanEmail, map[string]any{"minutes": 30}, 201)
+	v := int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90, "note": "maquette"}, 201)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", jeanEmail, map[string]any{"minutes": 30}, 201)
 	defer func() {
 		if t.Failed() {
 			t.Log(strings.Join(c.federationTrouble(), "\n"))
 		}
 	}()
 	waitFor(t, "status and time on both nodes", func() bool {
-		j, m := c.ticket(jeanID), c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
 		return j["status"] == "in_progress" && j["time_spent_hours"] == 2.0 && sameState(j, m)
 	})
 
 	// Jean plans an intervention: it reaches Marie's calendar; she accepts.
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
-	ev := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	ev := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
-	if ev["state"] != "invited" || ev["attendee"] != c.handle(marieEmail) {
+	if ev["state"] != "invited" || ev["attendee"] != c.Handle(marieEmail) {
 		t.Fatalf("planned: %v", ev)
 	}
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	var marieEvent map[string]any
 	waitFor(t, "the intervention in Marie's calendar", func() bool {
-		items := c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)
+		items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)
 		if len(items) == 1 {
 			marieEvent = items[0].(map[string]any)
 		}
@@ -176,31 +141,31 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if s, _ := time.Parse(time.RFC3339, marieEvent["start"].(string)); !s.Equal(start) {
 		t.Errorf("start %v, want %v", marieEvent["start"], start)
 	}
-	c.api("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", marieEmail, map[string]any{"answer": "accept"}, 200)
-	c.api("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", gwenEmail, map[string]any{"answer": "reject"}, 404)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", marieEmail, map[string]any{"answer": "accept"}, 200)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", gwenEmail, map[string]any{"answer": "reject"}, 404)
 	waitFor(t, "Marie's acceptance on Jean's node", func() bool {
-		items := c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)
+		items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)
 		return len(items) == 1 && items[0].(map[string]any)["state"] == "accepted"
 	})
 
 	// Marie resolves; then reopens: Resolve and Undo{Resolve}.
-	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
-	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
 	waitFor(t, "reopened on Jean's node, and both the same", func() bool {
-		j, m := c.ticket(jeanID), c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
 		return j["status"] == "in_progress" && sameState(j, m)
 	})
-	h := c.history(jeanID)
+	h := c.History(jeanID)
 	if count(h, "copy_held") != 1 || count(h, "updated status resolved") != 1 || count(h, "updated status in_progress") != 2 {
 		t.Errorf("Jean's history: %v", h)
 	}
 
 	// The ticket as ActivityPub serves it: only to the node it is shared
 	// with, by a signed request.
-	resp, err := http.Get(c.ticket(jeanID)["ap_id"].(string))
+	resp, err := http.Get(c.Ticket(jeanID)["ap_id"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +174,9 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		t.Errorf("unsigned GET of a ticket: %d", resp.StatusCode)
 	}
 	signedGet := func(region string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodGet, c.ticket(jeanID)["ap_id"].(string), nil)
+		req, _ := http.NewRequest(http.MethodGet, c.Ticket(jeanID)["ap_id"].(string), nil)
 		req.Header.Set("Accept", "application/activity+json")
-		if err := c.node(region).n.fed.Sign(req, nil); err != nil {
+		if err := c.Node(region).N.Fed.Sign(req, nil); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := http.DefaultClient.Do(req)
@@ -235,30 +200,30 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	// Marie resolves, then closes: a close, not a reopening. Nobody works
 	// for the school on this ticket any more, and Marie's node forgets the
 	// contact (the job's record stays).
-	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved again on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "resolved" })
-	v = int(c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.api("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "closed"}, 200)
-	waitFor(t, "closed on Jean's node", func() bool { return c.ticket(jeanID)["status"] == "closed" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
+	waitFor(t, "resolved again on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "closed"}, 200)
+	waitFor(t, "closed on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "closed" })
 	var undos int64
-	c.node("bourgogne-franche-comte").n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Undo'").Row().Scan(&undos)
+	c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Undo'").Row().Scan(&undos)
 	if undos != 1 {
 		t.Errorf("Jean's node received %d Undo activities, want 1 (the reopening; the close is an Update)", undos)
 	}
 	clientOnMarie := "/api/v1/clients/" + copyView["client_id"].(string)
 	waitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
-		cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
+		cl := c.API("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
 		return cl["contact_name"] == "" && cl["contact_email"] == "" && cl["contact_phone"] == ""
 	})
-	if cl := c.api("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
+	if cl := c.API("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
 		cl["lat"] != math.Round(cl["lat"].(float64)*10)/10 || cl["lon"] != math.Round(cl["lon"].(float64)*10)/10 {
 		t.Errorf("the closed job's client on Marie's node (name kept, place to 0.1°): %v", cl)
 	}
-	if items := c.api("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
+	if items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
 		t.Errorf("Marie's calendar keeps the place of a closed job: %v", items)
 	}
-	if items := c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 1 ||
+	if items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 1 ||
 		items[0].(map[string]any)["location"] != "École des Tilleuls, Bourguignon" {
 		t.Errorf("Jean's calendar lost the place of his own intervention: %v", items)
 	}
@@ -269,7 +234,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	answerAs(t, c, "Accept", base.Add(2*time.Second))
 	answerAs(t, c, "Reject", base.Add(time.Second))
 	jeanState := func() any {
-		return c.api("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
+		return c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
 	}
 	if st := jeanState(); st != "accepted" {
 		t.Errorf("after a late, older rejection Jean sees %v, want accepted", st)
@@ -282,16 +247,16 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	// now, within the clocks' allowed skew: it cannot freeze the answer.
 	answerAs(t, c, "Accept", base.AddDate(10, 0, 0))
 	var answered time.Time
-	if err := c.node("bourgogne-franche-comte").n.db.Raw("SELECT MAX(answered_at) FROM ticket_events").Row().Scan(&answered); err != nil {
+	if err := c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT MAX(answered_at) FROM ticket_events").Row().Scan(&answered); err != nil {
 		t.Fatal(err)
 	}
 	if answered.After(time.Now().Add(time.Hour)) {
 		t.Errorf("an answer from the future is kept as given at %v", answered)
 	}
-	if m := c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
+	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)
 	}
-	if cl := c.api("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
+	if cl := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
 		t.Errorf("Jean's own client lost its contact: %v", cl)
 	}
 }
@@ -302,20 +267,20 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 func TestCommentBeforeItsTicket(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	// A first shared ticket and comment: a Create{Note} as Jean's node sends.
-	jeanID, _ := c.sharedTicket("Site web de la mairie")
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	jeanID, _ := c.SharedTicket("Site web de la mairie")
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
 		map[string]any{"body": "Bonjour Marie !"}, 201)
-	bzh := c.node("bretagne")
+	bzh := c.Node("bretagne")
 	var body string
 	waitFor(t, "the comment on Marie's node", func() bool {
-		return bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' ORDER BY id LIMIT 1").
+		return bzh.N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' ORDER BY id LIMIT 1").
 			Row().Scan(&body) == nil
 	})
 
 	// The second ticket exists on Jean's node; its comment reaches Marie's
 	// node before the ticket does.
-	nextID := c.schoolTicket("Site web de l'école", "website", false, 8)
-	nextAP := c.ticket(nextID)["ap_id"].(string)
+	nextID := c.SchoolTicket("Site web de l'école", "website", false, 8)
+	nextAP := c.Ticket(nextID)["ap_id"].(string)
 	var act map[string]any
 	if err := json.Unmarshal([]byte(body), &act); err != nil {
 		t.Fatal(err)
@@ -332,7 +297,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	}
 	row := func() waitRow {
 		var r waitRow
-		_ = bzh.n.db.Raw("SELECT state, waits_for, next_attempt_at, attempts FROM federation_inbox WHERE activity_id = ?", act["id"]).
+		_ = bzh.N.DB.Raw("SELECT state, waits_for, next_attempt_at, attempts FROM federation_inbox WHERE activity_id = ?", act["id"]).
 			Row().Scan(&r.State, &r.WaitsFor, &r.Due, &r.Attempts)
 		return r
 	}
@@ -347,7 +312,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	// An attempt already under way when the back-off is set may write its
 	// own over it: set it again until it holds a moment later.
 	waitFor(t, "the early comment's back-off an hour ahead", func() bool {
-		if err := bzh.n.db.Exec("UPDATE federation_inbox SET next_attempt_at = ? WHERE activity_id = ? AND state = 'pending'",
+		if err := bzh.N.DB.Exec("UPDATE federation_inbox SET next_attempt_at = ? WHERE activity_id = ? AND state = 'pending'",
 			time.Now().UTC().Add(time.Hour), act["id"]).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -356,10 +321,10 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return r.State == "pending" && r.Due != nil && r.Due.After(time.Now().Add(30*time.Minute))
 	})
 	before := row()
-	paul := c.api("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
-	c.api("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
+	paul := c.API("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
+	c.API("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
 	waitFor(t, "Paul's new name on Marie's node", func() bool {
-		return bzh.n.db.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
+		return bzh.N.DB.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
 	})
 	if r := row(); r.State != "pending" || r.WaitsFor == nil || r.Due == nil || r.Attempts != before.Attempts {
 		t.Errorf("an unrelated activity woke the waiting comment: %+v, before %+v", r, before)
@@ -368,25 +333,25 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	// The ticket is routed to Bretagne (to Marie, or to Gwen now that Marie
 	// has work): the comment is applied with it, though its back-off had an
 	// hour to run.
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
 	var who string
 	waitFor(t, "an offer in Bretagne", func() bool {
-		r := c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+nextID+"/routing", jeanEmail, nil, 200)
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+nextID+"/routing", jeanEmail, nil, 200)
 		for _, email := range []string{marieEmail, gwenEmail} {
-			if r["offered_to"] == c.handle(email) {
+			if r["offered_to"] == c.Handle(email) {
 				who = email
 			}
 		}
 		return who != ""
 	})
-	offer := c.offerFor("bretagne", who, nextID)
-	c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", who, nil, 200)
+	offer := c.OfferFor("bretagne", who, nextID)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", who, nil, 200)
 	var copyID string
 	waitFor(t, "the early comment on the copy", func() bool {
-		if copyID = c.copyOf("bretagne", who, nextAP); copyID == "" {
+		if copyID = c.CopyOf("bretagne", who, nextAP); copyID == "" {
 			return false
 		}
-		items := c.api("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", who, nil, 200)["items"].([]any)
+		items := c.API("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", who, nil, 200)["items"].([]any)
 		return len(items) == 1 && items[0].(map[string]any)["body"] == "Le commentaire arrivé avant la demande"
 	})
 }
@@ -397,16 +362,16 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 // both nodes end with the same state, the tracker's.
 func TestConcurrentUpdatesConverge(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web de la mairie")
+	jeanID, marieID := c.SharedTicket("Site web de la mairie")
 	marieView := func() map[string]any {
-		return c.api("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
 	}
 	// patch retries on a stale version, as a client would.
 	patch := func(region, email, id string, get func() map[string]any, body map[string]any) {
 		for {
 			body["version"] = int(get()["version"].(float64))
 			var out map[string]any
-			code := apiStatus(t, "PATCH", c.node(region).url+"/api/v1/tickets/"+id, c.tokens[email], body, &out)
+			code := apiStatus(t, "PATCH", c.Node(region).URL+"/api/v1/tickets/"+id, c.Tokens[email], body, &out)
 			if code == 200 {
 				return
 			}
@@ -422,7 +387,7 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 10; i++ {
-			patch("bourgogne-franche-comte", jeanEmail, jeanID, func() map[string]any { return c.ticket(jeanID) },
+			patch("bourgogne-franche-comte", jeanEmail, jeanID, func() map[string]any { return c.Ticket(jeanID) },
 				map[string]any{"description": fmt.Sprintf("Jean %d", i), "priority": []string{"high", "low"}[i%2]})
 		}
 	}()
@@ -436,7 +401,7 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	wg.Wait()
 	var j, m map[string]any
 	waitFor(t, "both nodes to converge", func() bool {
-		j, m = c.ticket(jeanID), marieView()
+		j, m = c.Ticket(jeanID), marieView()
 		return sameState(j, m) && c.pendingDeliveries() == 0
 	})
 	// Each field holds the last value written to it, by one or the other:
@@ -452,11 +417,11 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 // pendingDeliveries counts what the nodes still have to deliver.
 func (c *coop) pendingDeliveries() int64 {
 	var total int64
-	for _, cn := range c.nodes {
+	for _, cn := range c.Nodes {
 		var n int64
-		cn.n.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'pending'").Scan(&n)
+		cn.N.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE state = 'pending'").Scan(&n)
 		total += n
-		cn.n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&n)
+		cn.N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&n)
 		total += n
 	}
 	return total
@@ -466,14 +431,14 @@ func (c *coop) pendingDeliveries() int64 {
 // explain a test that timed out.
 func (c *coop) federationTrouble() []string {
 	var out []string
-	for region, cn := range c.nodes {
+	for region, cn := range c.Nodes {
 		var rows []struct{ Type, State, LastError string }
-		cn.n.db.Raw("SELECT type, state, last_error FROM federation_inbox WHERE state IN ('failed', 'pending')").Scan(&rows)
+		cn.N.DB.Raw("SELECT type, state, last_error FROM federation_inbox WHERE state IN ('failed', 'pending')").Scan(&rows)
 		for _, r := range rows {
 			out = append(out, fmt.Sprintf("%s inbox %s %s: %s", region, r.Type, r.State, r.LastError))
 		}
 		var outs []struct{ Inbox, State, LastError string }
-		cn.n.db.Raw("SELECT inbox, state, last_error FROM federation_outbox WHERE state <> 'delivered'").Scan(&outs)
+		cn.N.DB.Raw("SELECT inbox, state, last_error FROM federation_outbox WHERE state <> 'delivered'").Scan(&outs)
 		for _, r := range outs {
 			out = append(out, fmt.Sprintf("%s outbox to %s %s: %s", region, r.Inbox, r.State, r.LastError))
 		}
@@ -486,13 +451,13 @@ func (c *coop) federationTrouble() []string {
 // member of handle prefix who; Bretagne refuses it and keeps nothing.
 func offerFor(t *testing.T, c *coop, who, apID string) {
 	t.Helper()
-	bzh := c.node("bretagne")
+	bzh := c.Node("bretagne")
 	var body string
-	if err := bzh.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body); err != nil {
+	if err := bzh.N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Offer' ORDER BY id LIMIT 1").Row().Scan(&body); err != nil {
 		t.Fatal(err)
 	}
 	var handle string
-	if err := bzh.n.db.Raw("SELECT handle FROM members WHERE email = ?", gwenEmail).Row().Scan(&handle); err != nil {
+	if err := bzh.N.DB.Raw("SELECT handle FROM members WHERE email = ?", gwenEmail).Row().Scan(&handle); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(handle+"@", who) {
@@ -506,22 +471,22 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 	act["id"] = act["id"].(string) + "-forged"
 	obj := act["object"].(map[string]any)
 	obj["id"] = fake
-	obj["assignee"].(map[string]any)["handle"] = handle + "@" + strings.TrimPrefix(bzh.url, "http://")
+	obj["assignee"].(map[string]any)["handle"] = handle + "@" + strings.TrimPrefix(bzh.URL, "http://")
 	// Jean's node could have known that Gwen never accepted the job: it
 	// is refused at once, and nothing of it is kept.
 	if status := c.deliverStatus("bourgogne-franche-comte", "bretagne", act); status != http.StatusForbidden {
 		t.Fatalf("a forged offer: %d, want 403", status)
 	}
 	var n int64
-	bzh.n.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&n)
+	bzh.N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&n)
 	if n != 0 {
 		t.Errorf("the forged offer was stored")
 	}
-	bzh.n.db.Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ?", fake).Row().Scan(&n)
+	bzh.N.DB.Raw("SELECT COUNT(*) FROM tickets WHERE ap_id = ?", fake).Row().Scan(&n)
 	if n != 0 {
 		t.Errorf("Bretagne keeps a ticket nobody accepted")
 	}
-	if items := c.api("bretagne", "GET", "/api/v1/tickets", gwenEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", "/api/v1/tickets", gwenEmail, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Gwen has a ticket she never accepted: %v", items)
 	}
 }
@@ -531,9 +496,9 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 // waits until it is processed.
 func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 	t.Helper()
-	bfc := c.node("bourgogne-franche-comte")
+	bfc := c.Node("bourgogne-franche-comte")
 	var body string
-	if err := bfc.n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Accept' AND body LIKE '%/invite%' ORDER BY id LIMIT 1").
+	if err := bfc.N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Accept' AND body LIKE '%/invite%' ORDER BY id LIMIT 1").
 		Row().Scan(&body); err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +512,7 @@ func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 	c.deliver("bretagne", "bourgogne-franche-comte", act)
 	waitFor(t, "the answer applied", func() bool {
 		var state string
-		_ = bfc.n.db.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
+		_ = bfc.N.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
 		return state == "applied"
 	})
 }
@@ -555,24 +520,24 @@ func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 // deliver posts act to region to's inbox, signed by region from's node, as
 // that node would deliver it, and expects it accepted (202).
 func (c *coop) deliver(from, to string, act map[string]any) {
-	c.t.Helper()
+	c.T.Helper()
 	if status := c.deliverStatus(from, to, act); status != http.StatusAccepted {
-		c.t.Fatalf("%s %s from %s to %s: status %d", act["type"], act["id"], from, to, status)
+		c.T.Fatalf("%s %s from %s to %s: status %d", act["type"], act["id"], from, to, status)
 	}
 }
 
 // deliverStatus posts act as deliver does and returns the status.
 func (c *coop) deliverStatus(from, to string, act map[string]any) int {
-	c.t.Helper()
+	c.T.Helper()
 	b, _ := json.Marshal(act)
-	req, _ := http.NewRequest(http.MethodPost, c.node(to).url+"/actor/inbox", bytes.NewReader(b))
+	req, _ := http.NewRequest(http.MethodPost, c.Node(to).URL+"/actor/inbox", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/activity+json")
-	if err := c.node(from).n.fed.Sign(req, b); err != nil {
-		c.t.Fatal(err)
+	if err := c.Node(from).N.Fed.Sign(req, b); err != nil {
+		c.T.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode

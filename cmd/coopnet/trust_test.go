@@ -16,15 +16,15 @@ import (
 // receivedNote is the Create{Note} a region's node received last, as a map
 // to forge others from.
 func (c *coop) receivedNote(region string) map[string]any {
-	c.t.Helper()
+	c.T.Helper()
 	var body string
-	if err := c.node(region).n.db.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' ORDER BY id DESC LIMIT 1").
+	if err := c.Node(region).N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' ORDER BY id DESC LIMIT 1").
 		Row().Scan(&body); err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	var act map[string]any
 	if err := json.Unmarshal([]byte(body), &act); err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return act
 }
@@ -50,20 +50,20 @@ func forgedNote(note map[string]any, suffix, actor, by, handle, name string) map
 // have known is refused at once (403) and not kept.
 func TestNoteAuthorship(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, marieID := c.sharedTicket("Site web de l'école")
-	c.api("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Je commence lundi"}, 201)
+	jeanID, marieID := c.SharedTicket("Site web de l'école")
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Je commence lundi"}, 201)
 	waitFor(t, "Marie's comment on Jean's node", func() bool {
-		return strings.Contains(strings.Join(c.comments("bourgogne-franche-comte", jeanEmail, jeanID), "|"), "Je commence lundi")
+		return strings.Contains(strings.Join(c.Comments("bourgogne-franche-comte", jeanEmail, jeanID), "|"), "Je commence lundi")
 	})
-	bzh := strings.TrimPrefix(c.node("bretagne").url, "http://")
+	bzh := strings.TrimPrefix(c.Node("bretagne").URL, "http://")
 	note := c.receivedNote("bourgogne-franche-comte")
 	marie := note["actor"].(string)
 	gwen := "http://" + bzh + "/members/gwen"
 	ghost := "http://" + bzh + "/members/personne"
-	bfc := c.node("bourgogne-franche-comte").n
+	bfc := c.Node("bourgogne-franche-comte").N
 	storedAs := func(id string) int64 {
 		var n int64
-		bfc.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", id).Scan(&n)
+		bfc.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", id).Scan(&n)
 		return n
 	}
 	for _, tc := range []struct {
@@ -89,7 +89,7 @@ func TestNoteAuthorship(t *testing.T) {
 	act := forgedNote(note, "-name", marie, marie, "marie@"+bzh, "Claire Vernier (équipe de la coop)")
 	c.deliver("bretagne", "bourgogne-franche-comte", act)
 	waitFor(t, "the comment applied", func() bool {
-		for _, it := range c.api("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", jeanEmail, nil, 200)["items"].([]any) {
+		for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", jeanEmail, nil, 200)["items"].([]any) {
 			if cm := it.(map[string]any); cm["body"] == "faux commentaire -name" {
 				if cm["author_name"] != "Marie Le Gall" {
 					t.Fatalf("shown as %v", cm["author_name"])
@@ -103,26 +103,26 @@ func TestNoteAuthorship(t *testing.T) {
 	// On Marie's copy: a comment of Jean's node by a member it does not
 	// have waits for their profile, and is not shown meanwhile; one by
 	// Claire (a member of Jean's node) under another name shows hers.
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": "Merci Marie"}, 201)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": "Merci Marie"}, 201)
 	waitFor(t, "Jean's comment on Marie's copy", func() bool {
-		return strings.Contains(strings.Join(c.comments("bretagne", marieEmail, marieID), "|"), "Merci Marie")
+		return strings.Contains(strings.Join(c.Comments("bretagne", marieEmail, marieID), "|"), "Merci Marie")
 	})
 	fromJean := c.receivedNote("bretagne")
-	bfcHost := strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")
+	bfcHost := strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")
 	nobody := "http://" + bfcHost + "/members/inconnu"
 	claire := "http://" + bfcHost + "/members/claire"
 	waiting := forgedNote(fromJean, "-unknown", nobody, nobody, "inconnu@"+bfcHost, "Jean Dugnouf")
 	c.deliver("bourgogne-franche-comte", "bretagne", waiting)
-	bzhNode := c.node("bretagne").n
+	bzhNode := c.Node("bretagne").N
 	waitFor(t, "the unknown author's comment waiting", func() bool {
 		var lastErr string
-		bzhNode.db.Raw("SELECT last_error FROM federation_inbox WHERE activity_id = ? AND state = 'pending'", waiting["id"]).Row().Scan(&lastErr)
+		bzhNode.DB.Raw("SELECT last_error FROM federation_inbox WHERE activity_id = ? AND state = 'pending'", waiting["id"]).Row().Scan(&lastErr)
 		return strings.Contains(lastErr, "directory")
 	})
 	asClaire := forgedNote(fromJean, "-claire", claire, claire, "claire@"+bfcHost, "Jean Dugnouf")
 	c.deliver("bourgogne-franche-comte", "bretagne", asClaire)
 	waitFor(t, "Claire's comment on Marie's copy", func() bool {
-		for _, it := range c.api("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", marieEmail, nil, 200)["items"].([]any) {
+		for _, it := range c.API("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", marieEmail, nil, 200)["items"].([]any) {
 			if cm := it.(map[string]any); cm["body"] == "faux commentaire -claire" {
 				if cm["author_name"] != "Claire Vernier" {
 					t.Fatalf("shown as %v", cm["author_name"])
@@ -132,7 +132,7 @@ func TestNoteAuthorship(t *testing.T) {
 		}
 		return false
 	})
-	for _, body := range c.comments("bretagne", marieEmail, marieID) {
+	for _, body := range c.Comments("bretagne", marieEmail, marieID) {
 		if body == "faux commentaire -unknown" {
 			t.Error("a comment by a member the node does not know is shown")
 		}
@@ -145,11 +145,11 @@ func TestNoteAuthorship(t *testing.T) {
 // got, a profile of another node's member.
 func TestForgedActivitiesRefused(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	jeanID, _ := c.sharedTicket("Site web")
-	apID := c.ticket(jeanID)["ap_id"].(string)
-	idf := "http://" + strings.TrimPrefix(c.node("ile-de-france").url, "http://")
-	bzh := "http://" + strings.TrimPrefix(c.node("bretagne").url, "http://")
-	bfcHost := strings.TrimPrefix(c.node("bourgogne-franche-comte").url, "http://")
+	jeanID, _ := c.SharedTicket("Site web")
+	apID := c.Ticket(jeanID)["ap_id"].(string)
+	idf := "http://" + strings.TrimPrefix(c.Node("ile-de-france").URL, "http://")
+	bzh := "http://" + strings.TrimPrefix(c.Node("bretagne").URL, "http://")
+	bfcHost := strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")
 	cases := []struct {
 		name, from string
 		act        map[string]any
@@ -172,20 +172,20 @@ func TestForgedActivitiesRefused(t *testing.T) {
 			"actor": bzh + "/actor", "object": map[string]any{"id": idf + "/members/paul", "type": "Person",
 				"preferredUsername": "paul", "name": "Paul", "inbox": idf + "/actor/inbox", "outbox": idf + "/actor/outbox"}}},
 	}
-	bfc := c.node("bourgogne-franche-comte").n
+	bfc := c.Node("bourgogne-franche-comte").N
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if status := c.deliverStatus(tc.from, "bourgogne-franche-comte", tc.act); status != http.StatusForbidden {
 				t.Errorf("status %d, want 403", status)
 			}
 			var n int64
-			bfc.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", tc.act["id"]).Scan(&n)
+			bfc.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE activity_id = ?", tc.act["id"]).Scan(&n)
 			if n != 0 {
 				t.Errorf("the refused activity was stored")
 			}
 		})
 	}
-	if got := c.ticket(jeanID)["title"]; got != "Site web" {
+	if got := c.Ticket(jeanID)["title"]; got != "Site web" {
 		t.Errorf("the ticket became %q", got)
 	}
 }
@@ -211,7 +211,7 @@ func TestOffersSignedAndBounded(t *testing.T) {
 			id := fmt.Sprintf("01a201c8-0000-7000-8000-0000000001%02d", i)
 			msg := map[string]any{"v": 1, "kind": "offer", "offer_id": id, "routing_id": "01a201c8-0000-7000-8000-0000000000aa",
 				"origin_region": "bourgogne-franche-comte", "ticket_id": "01a201c8-0000-7000-8000-0000000000ab",
-				"ticket_ap_id": c.node("bourgogne-franche-comte").url + "/tickets/01a201c8-0000-7000-8000-0000000000ab",
+				"ticket_ap_id": c.Node("bourgogne-franche-comte").URL + "/tickets/01a201c8-0000-7000-8000-0000000000ab",
 				"member_id":    marie, "title": "Réservé", "skill": "website", "estimated_minutes": 32 * 2 * 60,
 				"commune": "Bourguignon", "departement": "25", "forwarded_by": "jean@example.test", "forwarded_by_name": "Jean",
 				"expires_at": tc.expires}
@@ -220,7 +220,7 @@ func TestOffersSignedAndBounded(t *testing.T) {
 			c.publishJob("coopnet.v1.jobs.bretagne.offer", body, tc.signer)
 			c.jobsHandled("bretagne")
 			var n int64
-			c.node("bretagne").n.db.Raw("SELECT COUNT(*) FROM offers WHERE id = ?", id).Scan(&n)
+			c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM offers WHERE id = ?", id).Scan(&n)
 			if n != 0 {
 				t.Errorf("the offer was stored")
 			}
@@ -230,9 +230,9 @@ func TestOffersSignedAndBounded(t *testing.T) {
 		})
 	}
 	// Marie has all her room: the school's website job comes to her.
-	id := c.schoolTicket("Site web de l'école", "website", false, 16)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.offerFor("bretagne", marieEmail, id)
+	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
+	c.OfferFor("bretagne", marieEmail, id)
 }
 
 // droppedOffers reads coopnet_routing_dropped_messages_total{kind="offer"}
@@ -261,7 +261,7 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 		"skill": "website", "min_level": 1, "estimated_minutes": 60, "on_site": false, "commune": "Bourguignon",
 		"departement": "25", "lat": 47.4, "lon": 6.8, "horizon_days": 14}
 	body, _ := json.Marshal(q)
-	bfc := c.node("bourgogne-franche-comte").n.fed
+	bfc := c.Node("bourgogne-franche-comte").N.Fed
 	ask := func(m *nats.Msg) int {
 		t.Helper()
 		sub, err := nc.SubscribeSync(m.Reply)
@@ -290,7 +290,7 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 	if n := ask(elsewhere); n != 0 {
 		t.Errorf("a question with its answers sent outside the asker's inboxes got %d answers", n)
 	}
-	asOther := signedMsg(t, c.node("ile-de-france").n.fed, "coopnet.v1.route.website", body)
+	asOther := signedMsg(t, c.Node("ile-de-france").N.Fed, "coopnet.v1.route.website", body)
 	asOther.Reply = "_INBOX.bourgogne-franche-comte.probe2"
 	if n := ask(asOther); n != 0 {
 		t.Errorf("a question in Bourgogne-Franche-Comté's name signed by Île-de-France got %d answers", n)
@@ -312,22 +312,22 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := c.api("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{
+	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{
 		"name": "Jeanne Dupont", "kind": "person", "postcode": "25150", "commune": "Bourguignon",
 		"contact_name": "Jeanne Dupont", "contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
-	tk := c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets", jeanEmail, map[string]any{
+	tk := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets", jeanEmail, map[string]any{
 		"client_id": cl["id"], "title": "Site web pour Jeanne Dupont (06 12 34 56 78)",
 		"description": "Appeler Jeanne Dupont au 06 12 34 56 78, jeanne.dupont@example.org", "skill": "website",
 		"on_site": false, "estimated_hours": 8}, 201)
 	id := tk["id"].(string)
-	c.api("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
 		map[string]any{"note": "Jeanne Dupont préfère le matin : 06 12 34 56 78"}, 202)
-	offer := c.offerFor("bretagne", marieEmail, id)
-	acc := c.api("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	offer := c.OfferFor("bretagne", marieEmail, id)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
 	if acc["status"] != "accepted" || acc["description"] != "" {
 		t.Errorf("the acceptance's answer: %v", acc)
 	}
-	waitFor(t, "Marie's copy", func() bool { return c.copyOf("bretagne", marieEmail, tk["ap_id"].(string)) != "" })
+	waitFor(t, "Marie's copy", func() bool { return c.CopyOf("bretagne", marieEmail, tk["ap_id"].(string)) != "" })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,14 +365,14 @@ func TestAnswersOnlyOnInboxes(t *testing.T) {
 		body    map[string]any
 	}{
 		{"coopnet.v1.accept.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
-			"region": "bretagne", "member_id": ids[2], "handle": c.handle(marieEmail), "name": "Marie Le Gall"}},
+			"region": "bretagne", "member_id": ids[2], "handle": c.Handle(marieEmail), "name": "Marie Le Gall"}},
 		{"coopnet.v1.release.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
-			"region": "bretagne", "handle": c.handle(marieEmail), "reason": "test"}},
+			"region": "bretagne", "handle": c.Handle(marieEmail), "reason": "test"}},
 	} {
 		body, _ := json.Marshal(r.body)
 		for i, m := range []*nats.Msg{
 			{Subject: r.subject, Data: body},
-			signedMsg(t, c.node("bretagne").n.fed, r.subject, body),
+			signedMsg(t, c.Node("bretagne").N.Fed, r.subject, body),
 		} {
 			m.Reply = fmt.Sprintf("coopnet.v1.probe.%d", i)
 			if err := nc.PublishMsg(m); err != nil {

@@ -1,4 +1,7 @@
-package main
+// Package node wires one regional node: its database, services, NATS
+// connection, federation and HTTP server, from a Config. The coopnet
+// command runs nodes; the test rig (cmd/coopnet/rig) runs a coop of them.
+package node
 
 import (
 	"bytes"
@@ -33,24 +36,28 @@ import (
 	"github.com/coopnet/coopnet/webui"
 )
 
-// node is one regional node, wired: database, services and HTTP server.
-type node struct {
-	cfg     Config
-	log     *slog.Logger
-	db      *storage.DB
-	skills  *skills.Catalog
-	members *members.Service
-	clients *clients.Service
-	tickets *tickets.Service
-	routing *routing.Service
-	fed     *federation.Service
-	dir     *directory.Service
-	bus     *bus.Bus
-	server  *webui.Server
+// Node is one regional node, wired: database, services and HTTP server.
+// Routing and Bus are nil when opened without NATS (Options.NoBus).
+type Node struct {
+	Cfg      Config
+	Log      *slog.Logger
+	DB       *storage.DB
+	Skills   *skills.Catalog
+	Members  *members.Service
+	Clients  *clients.Service
+	Tickets  *tickets.Service
+	Planning *planning.Service
+	Routing  *routing.Service
+	Fed      *federation.Service
+	Dir      *directory.Service
+	Bus      *bus.Bus
+	Server   *webui.Server
 }
 
-// nodeOptions tune a node beyond its Config (tests lower the password cost).
-type nodeOptions struct {
+// Options tune a node beyond its Config (tests lower the password cost).
+type Options struct {
+	// Version is the build's, told to peers.
+	Version    string
 	BcryptCost int
 	// NoBus opens the node without NATS: for the admin commands, which
 	// need only the database.
@@ -68,9 +75,9 @@ type nodeOptions struct {
 	Federation func(*federation.Config)
 }
 
-// openNode opens the database, applies pending migrations and wires the
+// Open opens the database, applies pending migrations and wires the
 // services and the HTTP server.
-func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions) (*node, error) {
+func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node, error) {
 	log = log.With("region", cfg.Region)
 	db, err := storage.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -93,10 +100,10 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dir := directory.New(db, cfg.Region, cfg.Host())
-	n := &node{cfg: cfg, log: log, db: db, skills: catalog, members: ms, clients: cs, tickets: ts, dir: dir}
+	n := &Node{Cfg: cfg, Log: log, DB: db, Skills: catalog, Members: ms, Clients: cs, Tickets: ts, Dir: dir}
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
 	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
-		Version: buildVersion(), BodyRetention: cfg.ActivityBodies, RecordRetention: cfg.ActivityRecords}
+		Version: opt.Version, BodyRetention: cfg.ActivityBodies, RecordRetention: cfg.ActivityRecords}
 	// The actors' private keys are stored encrypted, always: with the
 	// secret given, or one this node makes on its first start beside its
 	// data (back it up with the database; replicas sharing a database
@@ -145,9 +152,10 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 		db.Close()
 		return nil, err
 	}
-	n.fed = fed
+	n.Fed = fed
 	storage.ListenThen(db, fed.MemberChanged, fed.Wake)
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
+	n.Planning = ps
 	fed.Work(ts, cs, ps)
 	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed)
 	fed.SetEraser(priv.EraseCopy)
@@ -163,11 +171,11 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 			db.Close()
 			return nil, err
 		}
-		n.bus = b
-		n.routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights, Skew: cfg.SignatureSkew,
+		n.Bus = b
+		n.Routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights, Skew: cfg.SignatureSkew,
 			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
-		n.routing.SetSigner(fed) // acceptances and releases signed with the node's key
-		if err := n.routing.Start(context.Background()); err != nil {
+		n.Routing.SetSigner(fed) // acceptances and releases signed with the node's key
+		if err := n.Routing.Start(context.Background()); err != nil {
 			b.Close()
 			db.Close()
 			return nil, err
@@ -180,8 +188,8 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 			return nil, err
 		}
 	}
-	n.server = webui.New(webui.Options{
-		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.routing, Privacy: priv,
+	n.Server = webui.New(webui.Options{
+		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.Routing, Privacy: priv,
 		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
 		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
 	})
@@ -189,55 +197,55 @@ func openNode(ctx context.Context, cfg Config, log *slog.Logger, opt nodeOptions
 }
 
 // Close stops the routing workers, closes NATS and the database.
-func (n *node) Close() error {
-	if n.fed != nil {
-		n.fed.Stop()
+func (n *Node) Close() error {
+	if n.Fed != nil {
+		n.Fed.Stop()
 	}
-	if n.routing != nil {
-		n.routing.Stop()
+	if n.Routing != nil {
+		n.Routing.Stop()
 	}
-	if n.bus != nil {
-		n.bus.Close()
+	if n.Bus != nil {
+		n.Bus.Close()
 	}
-	return n.db.Close()
+	return n.DB.Close()
 }
 
-// serve answers HTTP on ln until ctx is cancelled, then shuts down
+// Serve answers HTTP on ln until ctx is cancelled, then shuts down
 // gracefully: it stops accepting, lets in-flight requests finish (up to
 // grace) and closes idle connections.
-func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+func (n *Node) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	fresh := freshConns{conns: map[net.Conn]struct{}{}}
 	hs := &http.Server{
-		Handler:           n.server.Handler(),
+		Handler:           n.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn),
 		ConnState:         fresh.track,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	if n.cfg.MetricsListen != "" {
+	if n.Cfg.MetricsListen != "" {
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", n.server.MetricsHandler())
-		ms := &http.Server{Addr: n.cfg.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		mln, err := net.Listen("tcp", n.cfg.MetricsListen)
+		mux.Handle("GET /metrics", n.Server.MetricsHandler())
+		ms := &http.Server{Addr: n.Cfg.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", n.Cfg.MetricsListen)
 		if err != nil {
 			hs.Close()
-			return fmt.Errorf("listen for metrics on %s: %w", n.cfg.MetricsListen, err)
+			return fmt.Errorf("listen for metrics on %s: %w", n.Cfg.MetricsListen, err)
 		}
 		go func() { _ = ms.Serve(mln) }()
 		defer ms.Close()
-		n.log.Info("metrics listening", "listen", mln.Addr().String())
+		n.Log.Info("metrics listening", "listen", mln.Addr().String())
 	}
-	n.log.Info("node listening", "listen", ln.Addr().String(), "public_url", n.cfg.PublicURL)
+	n.Log.Info("node listening", "listen", ln.Addr().String(), "public_url", n.Cfg.PublicURL)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	n.log.Info("shutting down: finishing in-flight requests")
+	n.Log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)
@@ -257,7 +265,7 @@ func (n *node) serve(ctx context.Context, ln net.Listener, grace time.Duration) 
 			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
-			n.log.Info("stopped")
+			n.Log.Info("stopped")
 			return nil
 		case <-tick.C:
 			fresh.closeAll()
