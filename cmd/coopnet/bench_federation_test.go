@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/coopnet/coopnet/cmd/coopnet/node"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"io"
 	"log/slog"
 	"net"
@@ -347,11 +348,11 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 	for i := range comments + edits {
 		if i%10 == 9 {
 			v := int(c.Ticket(jeanID)["version"].(float64))
-			c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail,
+			c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean,
 				map[string]any{"version": v, "description": fmt.Sprintf("Version %d du cahier des charges", i)}, 200)
 			continue
 		}
-		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 			map[string]any{"body": fmt.Sprintf("Message %d", i)}, 201)
 	}
 	made := time.Since(t0)
@@ -359,13 +360,13 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 	t1 := time.Now()
 	bzh := c.Restart("bretagne")
 	var n int64
-	waitWithin(b, 10*time.Minute, "Bretagne to catch up", func() bool {
+	rig.WaitWithin(b, 10*time.Minute, "Bretagne to catch up", func() bool {
 		bzh.N.DB.Raw("SELECT COUNT(*) FROM ticket_comments WHERE ticket_id = ?", marieID).Scan(&n)
 		if n < comments {
 			return false
 		}
-		m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-		return sameState(c.Ticket(jeanID), m)
+		m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+		return rig.SameState(c.Ticket(jeanID), m)
 	})
 	caught := time.Since(t1)
 	b.ReportMetric(caught.Seconds(), "catch_up_s")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +18,15 @@ func TestBrowserPrivacy(t *testing.T) {
 	exe := chromium(t)
 	c := newCoop(t, 48*time.Hour)
 	bfc, bzh := c.Node("bourgogne-franche-comte").URL, c.Node("bretagne").URL
-	admin := c.addAdmin("bretagne", "admin@bzh.test")
-	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": "Jeanne Dupont",
+	admin := c.AddAdmin("bretagne", "admin@bzh.test")
+	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", rig.Jean, map[string]any{"name": "Jeanne Dupont",
 		"kind": "person", "postcode": "25150", "commune": "Bourguignon", "contact_name": "Jeanne Dupont",
 		"contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
 	clientURL := bfc + "/app/clients/" + cl["id"].(string)
 
 	// Claire exports Jeanne's data, then erases it.
 	claire := newPerson(t, exe, "p1-claire")
-	claire.login(bfc, claireEmail)
+	claire.login(bfc, rig.Claire)
 	claire.run("the client", chromedp.Navigate(clientURL), chromedp.WaitVisible(chromedp.CSS("#privacy")),
 		chromedp.Click(chromedp.CSS("#client-export")), chromedp.WaitVisible(chromedp.CSS("#shared-with")))
 	if got := claire.text("main"); !strings.Contains(got, "jeanne.dupont@example.org") || !strings.Contains(got, "Transmis à d’autres nœuds") {
@@ -59,20 +60,20 @@ func TestBrowserPrivacy(t *testing.T) {
 	// Marie is logged in; her region's administrator, in English,
 	// deactivates her.
 	marie := newPerson(t, exe, "p2-marie")
-	marie.login(bzh, marieEmail)
+	marie.login(bzh, rig.Marie)
 	boss := newPerson(t, exe, "p3-admin")
 	boss.login(bzh, admin)
 	boss.run("english", chromedp.Navigate(bzh+"/app/staff/members"), chromedp.WaitVisible(chromedp.CSS("#lang")),
 		chromedp.Click(chromedp.CSS("#lang")), chromedp.WaitVisible(chromedp.CSS("#proposals")))
-	handle, _, _ := strings.Cut(marieEmail, "@")
+	handle, _, _ := strings.Cut(rig.Marie, "@")
 	boss.run("deactivate Marie", chromedp.Click(chromedp.CSS("#member-"+handle+" a.button")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-heading")))
 	if got := boss.text("#confirm-heading"); got != "Marie Le Gall leaves the cooperative" {
 		t.Errorf("the confirmation asks %q", got)
 	}
 	boss.shot("1-confirm")
-	boss.noHorizontalScroll(bzh + "/app/staff/members/" + c.memberID("bretagne", marieEmail) + "/deactivate")
-	boss.run("confirm", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bzh+"/app/staff/members/"+c.memberID("bretagne", marieEmail)+"/deactivate"),
+	boss.noHorizontalScroll(bzh + "/app/staff/members/" + c.MemberID("bretagne", rig.Marie) + "/deactivate")
+	boss.run("confirm", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bzh+"/app/staff/members/"+c.MemberID("bretagne", rig.Marie)+"/deactivate"),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm")),
 		chromedp.Click(chromedp.CSS("#confirm-submit")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if got := boss.text(".flash"); got != "Member deactivated." {
@@ -88,7 +89,7 @@ func TestBrowserPrivacy(t *testing.T) {
 	// Jean, on his account page: a wrong current password is said in
 	// French; then the change; then an API token, shown once.
 	jean := newPerson(t, exe, "p4-jean")
-	jean.login(bfc, jeanEmail)
+	jean.login(bfc, rig.Jean)
 	jean.run("account", chromedp.Click(chromedp.CSS("#nav-account")), chromedp.WaitVisible(chromedp.CSS("#password")),
 		chromedp.SendKeys(chromedp.CSS("#current-password"), "pas le bon"), chromedp.SendKeys(chromedp.CSS("#new-password"), "un nouveau mot de passe"),
 		chromedp.SendKeys(chromedp.CSS("#confirm-password"), "un nouveau mot de passe"), chromedp.Click(chromedp.CSS("#password-submit")),
@@ -108,7 +109,7 @@ func TestBrowserPrivacy(t *testing.T) {
 	if tok := jean.text("#new-token"); !strings.HasPrefix(tok, "cn_") {
 		t.Errorf("the new token: %q", tok)
 	} else {
-		apiCall(t, "GET", bfc+"/api/v1/me", tok, nil, 200)
+		rig.Call(t, "GET", bfc+"/api/v1/me", tok, nil, 200)
 	}
 	jean.shot("1-account")
 	jean.noHorizontalScroll(bfc + "/app/account")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"net/http"
 	"net/url"
 	"os"
@@ -140,7 +141,7 @@ func TestBrowserJourneys(t *testing.T) {
 
 	// (1) Jean.
 	jean := newPerson(t, exe, "1-jean")
-	jean.login(bfc, jeanEmail)
+	jean.login(bfc, rig.Jean)
 	jean.shot("1-logged-in")
 	jean.run("new client", chromedp.Navigate(bfc+"/app/clients"), chromedp.WaitVisible(chromedp.CSS("#new-client")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "École primaire des Tilleuls"), chromedp.SetValue(chromedp.CSS("#kind"), "school"),
@@ -163,7 +164,7 @@ func TestBrowserJourneys(t *testing.T) {
 	jean.shot("4-request")
 	jean.run("forward", chromedp.SendKeys(chromedp.CSS("#fwd-note"), "Petit site vitrine"),
 		chromedp.Click(chromedp.CSS("#forward-submit")), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
-	waitFor(t, "the offer to be shown on Jean's page", func() bool {
+	rig.WaitFor(t, "the offer to be shown on Jean's page", func() bool {
 		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
 		return eval[int](jean, `document.querySelectorAll("#offered-to").length`) == 1
 	})
@@ -174,7 +175,7 @@ func TestBrowserJourneys(t *testing.T) {
 
 	// (2) Marie.
 	marie := newPerson(t, exe, "2-marie")
-	marie.login(bzh, marieEmail)
+	marie.login(bzh, rig.Marie)
 	marie.run("offers", chromedp.Navigate(bzh+"/app/offers"), chromedp.WaitVisible(chromedp.CSS(".offer")))
 	offer := marie.text(".offer")
 	if !strings.Contains(offer, "Bourguignon") || strings.Contains(offer, "Tilleuls") || !strings.Contains(offer, "Jean Dugnouf") {
@@ -183,7 +184,7 @@ func TestBrowserJourneys(t *testing.T) {
 	marie.shot("1-offers")
 	marie.run("accept", chromedp.Click(chromedp.CSS(".offer button.accept")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	marie.shot("2-accepted")
-	waitFor(t, "the job among Marie's requests", func() bool {
+	rig.WaitFor(t, "the job among Marie's requests", func() bool {
 		marie.run("her tickets", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS("main")))
 		return eval[int](marie, `document.querySelectorAll("#tickets .card").length`) == 1
 	})
@@ -211,7 +212,7 @@ func TestBrowserJourneys(t *testing.T) {
 	jean.run("plan", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T09:00"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T11:30"),
 		chromedp.SendKeys(chromedp.CSS("#ev-loc"), "École des Tilleuls"), chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
-	waitFor(t, "the intervention in Marie's calendar", func() bool {
+	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {
 		marie.run("calendar", chromedp.Navigate(bzh+"/app/calendar?week="+day), chromedp.WaitVisible(chromedp.CSS("main")))
 		return eval[int](marie, `document.querySelectorAll(".event").length`) == 1
 	})
@@ -221,19 +222,19 @@ func TestBrowserJourneys(t *testing.T) {
 	marie.shot("4-calendar")
 	marie.run("accept the intervention", chromedp.Click(chromedp.CSS(`.event button[value="accept"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".event.state-accepted")))
-	waitFor(t, "Marie's answer on Jean's page", func() bool {
+	rig.WaitFor(t, "Marie's answer on Jean's page", func() bool {
 		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
 		return jean.text("#plan .badge") == "acceptée"
 	})
 
 	// (4) Claire, staff, sees the routed job.
 	claire := newPerson(t, exe, "3-claire")
-	claire.login(bfc, claireEmail)
+	claire.login(bfc, rig.Claire)
 	claire.run("dashboard", chromedp.Navigate(bfc+"/app/staff"), chromedp.WaitVisible(chromedp.CSS("#routed")))
 	if got := claire.text("#routed"); !strings.Contains(got, "bretagne") {
 		t.Errorf("the dashboard's routed jobs: %q", got)
 	}
-	waitFor(t, "the three regions' load on the dashboard", func() bool {
+	rig.WaitFor(t, "the three regions' load on the dashboard", func() bool {
 		claire.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#regions")))
 		got := claire.text("#regions")
 		return strings.Contains(got, "bretagne") && strings.Contains(got, "ile-de-france") && strings.Contains(got, "bourgogne-franche-comte")
@@ -301,7 +302,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Marie's flash after giving the job back: %q", got)
 	}
 	marie.shot("5-given-back")
-	waitFor(t, "the job offered again on Jean's page", func() bool {
+	rig.WaitFor(t, "the job offered again on Jean's page", func() bool {
 		jean.run("reload", chromedp.Navigate(ticketURL), chromedp.WaitVisible(chromedp.CSS("#ticket-status")))
 		return jean.text("#ticket-status") == "offered"
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"io"
 	"net"
 	"net/http"
@@ -109,17 +110,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	login := apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
+	login := rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
 	token := login["token"].(string)
-	tickets := apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)
+	tickets := rig.Call(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)
 	if len(tickets) != 4 {
 		t.Fatalf("Jean has %d tickets, want 4", len(tickets))
 	}
-	c := apiCall(t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
+	c := rig.Call(t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
-	apiCall(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c["id"], "title": "Poste de l'accueil très lent",
+	rig.Call(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c["id"], "title": "Poste de l'accueil très lent",
 		"skill": "workstation", "priority": "normal", "on_site": true, "estimated_hours": 2}, 201)
-	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 5 {
+	if n := len(rig.Call(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 5 {
 		t.Errorf("after creating one, Jean has %d tickets, want 5", n)
 	}
 	// The story: Jean forwards the school's website request to the network…
@@ -129,21 +130,21 @@ func TestDemo(t *testing.T) {
 			website = tk["id"].(string)
 		}
 	}
-	fwd := apiCall(t, "POST", base+"/api/v1/tickets/"+website+"/forward", token, map[string]any{"note": "Petit site pour l'école"}, 202)
+	fwd := rig.Call(t, "POST", base+"/api/v1/tickets/"+website+"/forward", token, map[string]any{"note": "Petit site pour l'école"}, 202)
 	if fwd["status"] != "routing" {
 		t.Fatalf("forwarded ticket: %v", fwd)
 	}
 	// … Marie, in Bretagne, gets the offer and accepts it …
 	bzh := "http://127.0.0.1:" + strconv.Itoa(port+1)
-	marie := apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	marie := rig.Call(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
 	var offer map[string]any
 	deadline := time.Now().Add(30 * time.Second)
 	for offer == nil {
-		if items := apiCall(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
+		if items := rig.Call(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
 			offer = items[0].(map[string]any)
 		} else if time.Now().After(deadline) {
 			var r map[string]any
-			apiStatus(t, "GET", base+"/api/v1/tickets/"+website+"/routing", token, nil, &r)
+			rig.Status(t, "GET", base+"/api/v1/tickets/"+website+"/routing", token, nil, &r)
 			t.Fatalf("no offer reached Marie; the job's routing: %v", r)
 		} else {
 			time.Sleep(50 * time.Millisecond)
@@ -155,13 +156,13 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(fmt.Sprint(offer), "Tilleuls") || strings.Contains(fmt.Sprint(offer), "ecole.tilleuls") {
 		t.Errorf("the offer leaks the client's name or contact before acceptance: %v", offer)
 	}
-	acc := apiCall(t, "POST", bzh+"/api/v1/offers/"+offer["id"].(string)+"/accept", marie, nil, 200)
+	acc := rig.Call(t, "POST", bzh+"/api/v1/offers/"+offer["id"].(string)+"/accept", marie, nil, 200)
 	want := "marie@127.0.0.1:" + strconv.Itoa(port+1)
 	if acc["status"] != "accepted" || acc["assignee"].(map[string]any)["handle"] != want {
 		t.Fatalf("accepted: %v", acc)
 	}
 	// … and Jean sees it on his side.
-	got := apiCall(t, "GET", base+"/api/v1/tickets/"+website, token, nil, 200)
+	got := rig.Call(t, "GET", base+"/api/v1/tickets/"+website, token, nil, 200)
 	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != want ||
 		got["assignee"].(map[string]any)["region"] != "bretagne" {
 		t.Fatalf("Jean's ticket: %v", got)
@@ -170,13 +171,13 @@ func TestDemo(t *testing.T) {
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		var shared map[string]any
-		for _, it := range apiCall(t, "GET", bzh+"/api/v1/tickets", marie, nil, 200)["items"].([]any) {
+		for _, it := range rig.Call(t, "GET", bzh+"/api/v1/tickets", marie, nil, 200)["items"].([]any) {
 			if tk := it.(map[string]any); tk["ap_id"] == got["ap_id"] {
 				shared = tk
 			}
 		}
 		if shared != nil {
-			cl := apiCall(t, "GET", bzh+"/api/v1/clients/"+shared["client_id"].(string), marie, nil, 200)
+			cl := rig.Call(t, "GET", bzh+"/api/v1/clients/"+shared["client_id"].(string), marie, nil, 200)
 			if shared["status"] != "accepted" || !strings.Contains(cl["name"].(string), "Tilleuls") {
 				t.Errorf("Marie's copy %v of a ticket for %v", shared, cl)
 			}
@@ -192,7 +193,7 @@ func TestDemo(t *testing.T) {
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		regions := map[string]int{}
-		for _, it := range apiCall(t, "GET", base+"/api/v1/directory?limit=200", token, nil, 200)["items"].([]any) {
+		for _, it := range rig.Call(t, "GET", base+"/api/v1/directory?limit=200", token, nil, 200)["items"].([]any) {
 			regions[it.(map[string]any)["region"].(string)]++
 		}
 		if regions["bretagne"] > 0 && regions["ile-de-france"] > 0 && regions["bourgogne-franche-comte"] > 0 {
@@ -203,7 +204,7 @@ func TestDemo(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	web := apiCall(t, "GET", base+"/api/v1/directory?skill=website&min_level=4", token, nil, 200)["items"].([]any)
+	web := rig.Call(t, "GET", base+"/api/v1/directory?skill=website&min_level=4", token, nil, 200)["items"].([]any)
 	if len(web) == 0 || !strings.Contains(fmt.Sprint(web), want) || strings.Contains(fmt.Sprint(web), "@bzh.coopnet.example") {
 		t.Errorf("website specialists of the coop (with Marie, without e-mail addresses): %v", web)
 	}
@@ -236,28 +237,28 @@ func TestDemo(t *testing.T) {
 	// People's data: Claire (staff) exports Jeanne Dupont's data; Sophie
 	// (staff, Île-de-France) sees the level Paul proposed; Bretagne's
 	// admin deactivates Erwan, who leaves.
-	claire := apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "claire@bfc.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	claire := rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "claire@bfc.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
 	var jeanne string
-	for _, it := range apiCall(t, "GET", base+"/api/v1/clients?q=dupont", claire, nil, 200)["items"].([]any) {
+	for _, it := range rig.Call(t, "GET", base+"/api/v1/clients?q=dupont", claire, nil, 200)["items"].([]any) {
 		jeanne = it.(map[string]any)["id"].(string)
 	}
-	if exp := apiCall(t, "GET", base+"/api/v1/clients/"+jeanne+"/export", claire, nil, 200); len(exp["tickets"].([]any)) != 1 {
+	if exp := rig.Call(t, "GET", base+"/api/v1/clients/"+jeanne+"/export", claire, nil, 200); len(exp["tickets"].([]any)) != 1 {
 		t.Errorf("Jeanne's export: %v", exp)
 	}
 	idf := "http://127.0.0.1:" + strconv.Itoa(port+2)
-	sophie := apiCall(t, "POST", idf+"/api/v1/auth/login", "", map[string]any{"email": "staff@idf.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
-	if props := apiCall(t, "GET", idf+"/api/v1/members/skill-proposals", sophie, nil, 200)["items"].([]any); len(props) != 1 ||
+	sophie := rig.Call(t, "POST", idf+"/api/v1/auth/login", "", map[string]any{"email": "staff@idf.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	if props := rig.Call(t, "GET", idf+"/api/v1/members/skill-proposals", sophie, nil, 200)["items"].([]any); len(props) != 1 ||
 		props[0].(map[string]any)["skill"] != "training" {
 		t.Errorf("the proposals waiting in Île-de-France: %v", props)
 	}
-	admin := apiCall(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "admin@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	admin := rig.Call(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "admin@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
 	var erwan string
-	for _, it := range apiCall(t, "GET", bzh+"/api/v1/members", admin, nil, 200)["items"].([]any) {
+	for _, it := range rig.Call(t, "GET", bzh+"/api/v1/members", admin, nil, 200)["items"].([]any) {
 		if m := it.(map[string]any); m["handle"] == "erwan" {
 			erwan = m["id"].(string)
 		}
 	}
-	if m := apiCall(t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m["active"] != false {
+	if m := rig.Call(t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m["active"] != false {
 		t.Errorf("Erwan deactivated: %v", m)
 	}
 	// A connection that never sends a request (an HTTP client dialling
@@ -274,8 +275,8 @@ func TestDemo(t *testing.T) {
 
 	_, stop = startDemo(t, dir, port)
 	defer stop()
-	login = apiCall(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
-	if n := len(apiCall(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 5 {
+	login = rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
+	if n := len(rig.Call(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 5 {
 		t.Errorf("after a restart Jean has %d tickets, want 5 (kept, not seeded twice)", n)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"net"
 	"net/http"
 	"os"
@@ -36,12 +37,12 @@ func newProcCoop(t *testing.T) *procCoop {
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", nats.Server.Addr().(*net.TCPAddr).Port)
 	pc := &procCoop{t: t, env: map[string][]string{}, addrs: map[string]string{}, procs: map[string]*exec.Cmd{},
 		tokens: map[string]string{}}
-	for _, r := range coopRegions {
+	for _, r := range rig.Regions {
 		pc.addrs[r] = freePort(t)
 	}
-	for _, r := range coopRegions {
+	for _, r := range rig.Regions {
 		var peers []string
-		for _, o := range coopRegions {
+		for _, o := range rig.Regions {
 			if o != r {
 				peers = append(peers, "http://"+pc.addrs[o])
 			}
@@ -102,7 +103,7 @@ func (pc *procCoop) start(region string) {
 		pc.t.Fatal(err)
 	}
 	pc.procs[region] = cmd
-	waitFor(pc.t, region+" ready", func() bool {
+	rig.WaitFor(pc.t, region+" ready", func() bool {
 		resp, err := http.Get(pc.url(region) + "/readyz")
 		if err != nil {
 			return false
@@ -127,7 +128,7 @@ func (pc *procCoop) url(region string) string { return "http://" + pc.addrs[regi
 
 func (pc *procCoop) api(region, method, path, email string, body any, want int) map[string]any {
 	pc.t.Helper()
-	return apiCall(pc.t, method, pc.url(region)+path, pc.tokens[email], body, want)
+	return rig.Call(pc.t, method, pc.url(region)+path, pc.tokens[email], body, want)
 }
 
 func (pc *procCoop) items(region, path, email string) []map[string]any {
@@ -147,63 +148,63 @@ func (pc *procCoop) items(region, path, email string) []map[string]any {
 // three converge.
 func TestKillNineCatchUp(t *testing.T) {
 	pc := newProcCoop(t)
-	pc.member("bourgogne-franche-comte", jeanEmail, "Jean Dugnouf", "--postcode", "25150", "--skill", "workstation:4")
-	pc.member("bretagne", marieEmail, "Marie Le Gall", "--postcode", "35000", "--remote-ok", "--skill", "website:4")
-	pc.member("ile-de-france", paulEmail, "Paul Moreau", "--postcode", "93100", "--remote-ok", "--skill", "website:2")
-	for _, r := range coopRegions {
+	pc.member("bourgogne-franche-comte", rig.Jean, "Jean Dugnouf", "--postcode", "25150", "--skill", "workstation:4")
+	pc.member("bretagne", rig.Marie, "Marie Le Gall", "--postcode", "35000", "--remote-ok", "--skill", "website:4")
+	pc.member("ile-de-france", rig.Paul, "Paul Moreau", "--postcode", "93100", "--remote-ok", "--skill", "website:2")
+	for _, r := range rig.Regions {
 		pc.start(r)
 	}
 	const bfc, bzh, idf = "bourgogne-franche-comte", "bretagne", "ile-de-france"
 
 	// The routed job: Jean's school website, accepted by Marie.
-	cl := pc.api(bfc, "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": "École des Tilleuls", "kind": "school",
+	cl := pc.api(bfc, "POST", "/api/v1/clients", rig.Jean, map[string]any{"name": "École des Tilleuls", "kind": "school",
 		"postcode": "25150", "contact_email": "ecole.tilleuls@example.org"}, 201)
-	tk := pc.api(bfc, "POST", "/api/v1/tickets", jeanEmail, map[string]any{"client_id": cl["id"], "title": "Site web",
+	tk := pc.api(bfc, "POST", "/api/v1/tickets", rig.Jean, map[string]any{"client_id": cl["id"], "title": "Site web",
 		"skill": "website", "on_site": false, "estimated_hours": 8}, 201)
 	jeanID, apID := tk["id"].(string), tk["ap_id"].(string)
-	pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
+	pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{}, 202)
 	var offerID string
-	waitFor(t, "Marie's offer", func() bool {
-		for _, o := range pc.items(bzh, "/api/v1/offers", marieEmail) {
+	rig.WaitFor(t, "Marie's offer", func() bool {
+		for _, o := range pc.items(bzh, "/api/v1/offers", rig.Marie) {
 			if o["ticket_id"] == jeanID {
 				offerID = o["id"].(string)
 			}
 		}
 		return offerID != ""
 	})
-	pc.api(bzh, "POST", "/api/v1/offers/"+offerID+"/accept", marieEmail, nil, 200)
+	pc.api(bzh, "POST", "/api/v1/offers/"+offerID+"/accept", rig.Marie, nil, 200)
 	var marieID string
 	copyOf := func() string {
-		for _, tk := range pc.items(bzh, "/api/v1/tickets", marieEmail) {
+		for _, tk := range pc.items(bzh, "/api/v1/tickets", rig.Marie) {
 			if tk["ap_id"] == apID {
 				return tk["id"].(string)
 			}
 		}
 		return ""
 	}
-	waitFor(t, "Marie's copy", func() bool { marieID = copyOf(); return marieID != "" })
+	rig.WaitFor(t, "Marie's copy", func() bool { marieID = copyOf(); return marieID != "" })
 	comments := func() []map[string]any {
-		return pc.items(bzh, "/api/v1/tickets/"+marieID+"/comments?limit=200", marieEmail)
+		return pc.items(bzh, "/api/v1/tickets/"+marieID+"/comments?limit=200", rig.Marie)
 	}
 
 	// A burst of comments; Bretagne is killed while they arrive.
 	const total = 40
 	for i := 0; i < total/2; i++ {
-		pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": fmt.Sprintf("message %02d", i)}, 201)
+		pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean, map[string]any{"body": fmt.Sprintf("message %02d", i)}, 201)
 	}
-	waitFor(t, "the first comments on Bretagne", func() bool { return len(comments()) >= 3 })
+	rig.WaitFor(t, "the first comments on Bretagne", func() bool { return len(comments()) >= 3 })
 	pc.kill(bzh)
 
 	// Meanwhile: more comments, an edit and an intervention for Marie; a
 	// new member in Île-de-France.
 	for i := total / 2; i < total; i++ {
-		pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": fmt.Sprintf("message %02d", i)}, 201)
+		pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean, map[string]any{"body": fmt.Sprintf("message %02d", i)}, 201)
 	}
-	v := int(pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, jeanEmail, nil, 200)["version"].(float64))
-	pc.api(bfc, "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "priority": "urgent",
+	v := int(pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, rig.Jean, nil, 200)["version"].(float64))
+	pc.api(bfc, "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "priority": "urgent",
 		"description": "La mairie veut aussi un agenda."}, 200)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{"start": start, "end": start.Add(3 * time.Hour)}, 201)
+	pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{"start": start, "end": start.Add(3 * time.Hour)}, 201)
 	pc.admin(idf, "member", "add", "--email", "lea@idf.test", "--name", "Léa Petit", "--role", "technician",
 		"--password", "mot de passe", "--postcode", "75012", "--skill", "website:3")
 
@@ -212,11 +213,11 @@ func TestKillNineCatchUp(t *testing.T) {
 	pc.start(bzh)
 
 	// Bretagne catches up.
-	waitFor(t, "Bretagne to catch up", func() bool {
-		j := pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, jeanEmail, nil, 200)
-		m := pc.api(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-		cal := pc.items(bzh, "/api/v1/calendar?from="+start.Add(-24*time.Hour).Format(time.DateOnly), marieEmail)
-		return len(comments()) == total && sameState(j, m) && m["priority"] == "urgent" && len(cal) == 1
+	rig.WaitFor(t, "Bretagne to catch up", func() bool {
+		j := pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, rig.Jean, nil, 200)
+		m := pc.api(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+		cal := pc.items(bzh, "/api/v1/calendar?from="+start.Add(-24*time.Hour).Format(time.DateOnly), rig.Marie)
+		return len(comments()) == total && rig.SameState(j, m) && m["priority"] == "urgent" && len(cal) == 1
 	})
 	t.Logf("Bretagne caught up %v after its restart", time.Since(restarted).Round(time.Millisecond))
 	// Each comment exactly once, in order of writing.
@@ -237,13 +238,13 @@ func TestKillNineCatchUp(t *testing.T) {
 		}
 		return strings.Join(hs, ",")
 	}
-	waitFor(t, "the directories to converge", func() bool {
-		a, b, c := handles(bfc, jeanEmail), handles(bzh, marieEmail), handles(idf, paulEmail)
+	rig.WaitFor(t, "the directories to converge", func() bool {
+		a, b, c := handles(bfc, rig.Jean), handles(bzh, rig.Marie), handles(idf, rig.Paul)
 		return strings.Contains(b, "lea@") && a == b && b == c
 	})
 	// Bretagne's history of the copy: each comment recorded once.
 	n := 0
-	for _, h := range pc.items(bzh, "/api/v1/tickets/"+marieID+"/history?limit=200", marieEmail) {
+	for _, h := range pc.items(bzh, "/api/v1/tickets/"+marieID+"/history?limit=200", rig.Marie) {
 		if h["action"] == "commented" {
 			n++
 		}

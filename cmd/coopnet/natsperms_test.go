@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestShippedNATSConfig(t *testing.T) {
 	}
 	for file, regions := range map[string][]string{
 		"coopnet-regions.conf":       all,
-		"coopnet-regions-trial.conf": coopRegions,
+		"coopnet-regions-trial.conf": rig.Regions,
 	} {
 		want, err := bus.AuthorizationConfig(regions)
 		if err != nil {
@@ -126,11 +127,11 @@ func startShippedNATS(t *testing.T) (start func(dir string) (*bus.Embedded, erro
 // own on another's jobs. Without a user, nobody connects.
 func TestNATSPermissions(t *testing.T) {
 	start, users, ops := startShippedNATS(t)
-	c := newCoopWith(t, 48*time.Hour, map[string]string{
+	c := &coop{rig.NewWith(t, 48*time.Hour, map[string]string{
 		"bourgogne-franche-comte": storagetest.SQLiteURL(t),
 		"bretagne":                storagetest.SQLiteURL(t),
 		"ile-de-france":           storagetest.SQLiteURL(t),
-	}, start, users, ops)
+	}, start, users, ops)}
 	url := fmt.Sprintf("nats://127.0.0.1:%d", c.NATSPort)
 
 	if nc, err := nats.Connect(url); err == nil {
@@ -157,7 +158,7 @@ func TestNATSPermissions(t *testing.T) {
 	defer bzh.Close()
 	expect := func(what, subject string) {
 		t.Helper()
-		waitFor(t, "Bretagne refused to "+what+" "+subject, func() bool {
+		rig.WaitFor(t, "Bretagne refused to "+what+" "+subject, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			for e := range refused {
@@ -193,7 +194,7 @@ func TestNATSPermissions(t *testing.T) {
 		}
 		expect("publish to", subject)
 	}
-	js := c.jetStream()
+	js := c.JetStream()
 	info, err := js.StreamInfo(bus.JobsStream)
 	if err != nil {
 		t.Fatalf("the job stream after Bretagne's attempts: %v", err)
@@ -210,24 +211,24 @@ func TestNATSPermissions(t *testing.T) {
 	// Under these permissions the coop works: a job shared, then given
 	// back and taken by the next candidate; the workload of every region.
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
-	waitFor(t, "Marie's job given back", func() bool {
+	rig.WaitFor(t, "Marie's job given back", func() bool {
 		var out map[string]any
-		switch code := apiStatus(t, "POST", c.Node("bretagne").URL+"/api/v1/tickets/"+marieID+"/release", c.Tokens[marieEmail],
+		switch code := rig.Status(t, "POST", c.Node("bretagne").URL+"/api/v1/tickets/"+marieID+"/release", c.Tokens[rig.Marie],
 			map[string]any{"reason": "Je ne peux plus, désolée."}, &out); code {
 		case 200:
 			return true
 		case 503: // Jean's node slow to answer (a loaded machine): she tries again, as the page tells her
 			return false
 		case 409: // it answered the first time after all, too late for her node to hear it
-			return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+			return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
 		default:
 			t.Fatalf("Marie gives the job back: %d %v", code, out)
 			return false
 		}
 	})
-	waitFor(t, "the job offered to the next candidate", func() bool {
-		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", jeanEmail, nil, 200)
-		return r["offered_to"] != nil && r["offered_to"] != c.Handle(marieEmail)
+	rig.WaitFor(t, "the job offered to the next candidate", func() bool {
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/routing", rig.Jean, nil, 200)
+		return r["offered_to"] != nil && r["offered_to"] != c.Handle(rig.Marie)
 	})
 	loads, err := c.Node("bourgogne-franche-comte").N.Routing.RegionLoads(t.Context())
 	if err != nil || len(loads) != 3 {
@@ -247,7 +248,7 @@ func TestNATSPermissions(t *testing.T) {
 	// stops a node at start.
 	cfg := bus.StreamConfig(1)
 	cfg.RePublish = &jetstream.RePublish{Source: "coopnet.v1.jobs.>", Destination: "elsewhere.>"}
-	opsJS, err := jetstream.New(c.natsConn())
+	opsJS, err := jetstream.New(c.NATSConn())
 	if err != nil {
 		t.Fatal(err)
 	}

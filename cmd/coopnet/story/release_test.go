@@ -1,8 +1,9 @@
-package main
+package story_test
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"strings"
 	"testing"
@@ -28,58 +29,58 @@ func TestReleaseAcrossRegions(t *testing.T) {
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 	apID := c.Ticket(jeanID)["ap_id"].(string)
 	copyPath := "/api/v1/tickets/" + marieID
-	clientOnBretagne := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
+	clientOnBretagne := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["client_id"].(string)
 
 	// Jean plans an intervention with Marie; Marie logs an hour.
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
-	waitFor(t, "the intervention in Marie's calendar", func() bool {
-		return len(c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)) == 1
+	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {
+		return len(c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any)) == 1
 	})
-	c.API("bretagne", "POST", copyPath+"/time", marieEmail, map[string]any{"minutes": 60}, 201)
-	waitFor(t, "Marie's hour on Jean's node", func() bool { return c.Ticket(jeanID)["time_spent_hours"] == 1.0 })
+	c.API("bretagne", "POST", copyPath+"/time", rig.Marie, map[string]any{"minutes": 60}, 201)
+	rig.WaitFor(t, "Marie's hour on Jean's node", func() bool { return c.Ticket(jeanID)["time_spent_hours"] == 1.0 })
 
 	// Only Marie may give it back, with a reason.
-	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": ""}, 422)
-	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "x", "extra": 1}, 422)
-	c.API("bretagne", "POST", copyPath+"/release", gwenEmail, map[string]any{"reason": "?"}, 404)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
+	c.API("bretagne", "POST", copyPath+"/release", rig.Marie, map[string]any{"reason": ""}, 422)
+	c.API("bretagne", "POST", copyPath+"/release", rig.Marie, map[string]any{"reason": "x", "extra": 1}, 422)
+	c.API("bretagne", "POST", copyPath+"/release", rig.Gwen, map[string]any{"reason": "?"}, 404)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Jean, map[string]any{"reason": "?"}, 403)
 
-	back := c.API("bretagne", "POST", copyPath+"/release", marieEmail,
+	back := c.API("bretagne", "POST", copyPath+"/release", rig.Marie,
 		map[string]any{"reason": "Hospitalisée la semaine prochaine, désolée."}, 200)
 	if back["status"] != "cancelled" {
 		t.Errorf("Marie's copy once given back: %v", back)
 	}
-	c.API("bretagne", "POST", copyPath+"/release", marieEmail, map[string]any{"reason": "encore"}, 409)
+	c.API("bretagne", "POST", copyPath+"/release", rig.Marie, map[string]any{"reason": "encore"}, 409)
 
 	// Marie's node keeps nothing of the contact; her calendar drops the job.
-	cl := c.API("bretagne", "GET", clientOnBretagne, marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", clientOnBretagne, rig.Marie, nil, 200)
 	if cl["contact_name"] != "" || cl["contact_email"] != "" || cl["name"] != "École primaire des Tilleuls" {
 		t.Errorf("the client on Marie's node after she gave the job back: %v", cl)
 	}
-	if items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Marie's calendar still shows the job she gave back: %v", items)
 	}
 
 	// Jean's node took it back and offers it to the next candidate.
-	offer := c.OfferFor("bretagne", gwenEmail, jeanID)
+	offer := c.OfferFor("bretagne", rig.Gwen, jeanID)
 	j := c.Ticket(jeanID)
 	if j["status"] != "offered" || j["assignee"] != nil || j["time_spent_hours"] != 1.0 {
 		t.Errorf("Jean's ticket once given back: %v", j)
 	}
 	h := c.History(jeanID)
 	if !slices.Contains(h, "released status routing") || !slices.Contains(h, "release_reason Hospitalisée la semaine prochaine, désolée.") ||
-		count(h, "offered_to "+c.Handle(gwenEmail)) != 1 {
+		rig.Count(h, "offered_to "+c.Handle(rig.Gwen)) != 1 {
 		t.Errorf("Jean's history: %q", h)
 	}
-	if items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Jean's calendar still shows the intervention with Marie: %v", items)
 	}
 	// Marie's node heard it from Jean's too (the Update, without the
 	// client, that ends a copy), and applied it without fuss.
-	waitFor(t, "Jean's word on Marie's node", func() bool {
+	rig.WaitFor(t, "Jean's word on Marie's node", func() bool {
 		var n int64
 		c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Update' AND body LIKE '%\"routing\"%' " +
 			"AND body NOT LIKE '%ecole.tilleuls%' AND state = 'applied'").Row().Scan(&n)
@@ -88,21 +89,21 @@ func TestReleaseAcrossRegions(t *testing.T) {
 
 	// Gwen takes it: the copy on Bretagne's node is hers now, with the
 	// contact; Marie no longer sees it.
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
-	waitFor(t, "the copy handed to Gwen", func() bool {
-		return c.CopyOf("bretagne", gwenEmail, apID) == marieID
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Gwen, nil, 200)
+	rig.WaitFor(t, "the copy handed to Gwen", func() bool {
+		return c.CopyOf("bretagne", rig.Gwen, apID) == marieID
 	})
-	g := c.API("bretagne", "GET", copyPath, gwenEmail, nil, 200)
-	if g["status"] != "accepted" || g["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
+	g := c.API("bretagne", "GET", copyPath, rig.Gwen, nil, 200)
+	if g["status"] != "accepted" || g["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
 		t.Errorf("Gwen's copy: %v", g)
 	}
-	waitFor(t, "the contact back for Gwen", func() bool {
-		cl := c.API("bretagne", "GET", clientOnBretagne, gwenEmail, nil, 200)
+	rig.WaitFor(t, "the contact back for Gwen", func() bool {
+		cl := c.API("bretagne", "GET", clientOnBretagne, rig.Gwen, nil, 200)
 		return cl["contact_email"] == "ecole.tilleuls@example.org"
 	})
-	c.API("bretagne", "GET", copyPath, marieEmail, nil, 404)
-	c.API("bretagne", "GET", clientOnBretagne, marieEmail, nil, 404)
-	if j := c.Ticket(jeanID); j["status"] != "accepted" || j["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
+	c.API("bretagne", "GET", copyPath, rig.Marie, nil, 404)
+	c.API("bretagne", "GET", clientOnBretagne, rig.Marie, nil, 404)
+	if j := c.Ticket(jeanID); j["status"] != "accepted" || j["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
 		t.Errorf("Jean's ticket once Gwen accepted: %v", j)
 	}
 }
@@ -124,7 +125,7 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	jeanID := c.SchoolTicket("Site web de l'école", "website", false, 8)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{}, 202)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{}, 202)
 	offer := c.OfferFor("bourgogne-franche-comte", lucieEmail, jeanID)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", lucieEmail, nil, 200)
 	v := int(c.Ticket(jeanID)["version"].(float64))
@@ -135,7 +136,7 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 	if back["status"] != "offered" || back["assignee"] != nil {
 		t.Errorf("the ticket once Lucie gave it back: %v", back)
 	}
-	c.OfferFor("bretagne", marieEmail, jeanID)
+	c.OfferFor("bretagne", rig.Marie, jeanID)
 	// Lucie no longer works on it: she neither sees it nor can give it back again.
 	c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID, lucieEmail, nil, 404)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail, map[string]any{"reason": "?"}, 404)
@@ -150,7 +151,7 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 func TestReleaseFaults(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bzh := c.Node("bretagne").N
-	nc := c.natsConnAs("bretagne")
+	nc := c.NATSConnAs("bretagne")
 
 	// The answer to Marie's request is lost while edits of hers are on their
 	// way (her copy is ahead of the tracker): the tracker's word still ends
@@ -164,7 +165,7 @@ func TestReleaseFaults(t *testing.T) {
 	}
 	bzh.DB.Exec("UPDATE tickets SET version = version + 2 WHERE id = ?", marieID)
 	req, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offerID, "routing_id": routingID, "region": "bretagne",
-		"handle": c.Handle(marieEmail), "token": token, "reason": "réponse perdue"})
+		"handle": c.Handle(rig.Marie), "token": token, "reason": "réponse perdue"})
 	// Unsigned, even with the right secret, it is refused: only Marie's node
 	// may ask.
 	if msg, err := nc.Request("coopnet.v1.release.bourgogne-franche-comte", req, 5*time.Second); err != nil ||
@@ -176,10 +177,10 @@ func TestReleaseFaults(t *testing.T) {
 	if msg, err := nc.RequestMsg(signed(), 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"ok":true`) {
 		t.Fatalf("release: %v %v", msg, err)
 	}
-	waitFor(t, "Marie's copy ended by the tracker's word", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+	rig.WaitFor(t, "Marie's copy ended by the tracker's word", func() bool {
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
 	})
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["client_id"].(string), marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["client_id"].(string), rig.Marie, nil, 200)
 	var state string
 	bzh.DB.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if cl["contact_email"] != "" || state != "withdrawn" {
@@ -214,12 +215,12 @@ func TestCopyNotHandedOver(t *testing.T) {
 	bzh := c.Node("bretagne").N
 	jeanID, marieID := c.SharedTicket("Site web A")
 	bfc := c.Node("bourgogne-franche-comte").N
-	bfc.DB.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.Handle(gwenEmail), jeanID)
+	bfc.DB.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.Handle(rig.Gwen), jeanID)
 	v := int(c.Ticket(jeanID)["version"].(float64))
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web A bis"}, 200)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "title": "Site web A bis"}, 200)
 	// Refused by Marie's node at once (403: Gwen never accepted the job),
 	// which keeps nothing of it; the tracker gives up that delivery.
-	waitFor(t, "the state refused by Marie's node", func() bool {
+	rig.WaitFor(t, "the state refused by Marie's node", func() bool {
 		var n int64
 		bfc.DB.Raw("SELECT COUNT(*) FROM federation_outbox WHERE type = 'Update' AND state = 'failed' AND last_status = 403").Row().Scan(&n)
 		return n == 1
@@ -229,8 +230,8 @@ func TestCopyNotHandedOver(t *testing.T) {
 	if kept != 0 {
 		t.Errorf("Marie's node kept the refused state")
 	}
-	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 404)
-	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["title"] != "Site web A" {
+	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Gwen, nil, 404)
+	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200); m["title"] != "Site web A" {
 		t.Errorf("Marie's copy took the refused state: %v", m)
 	}
 }
@@ -258,8 +259,8 @@ func TestReleaseOutOfOrder(t *testing.T) {
 		t.Fatal("no state of the ticket on Marie's node")
 	}
 	bzh.DB.Exec("UPDATE tickets SET version = version + 5 WHERE id = ?", marieID) // five edits of hers in flight
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", marieEmail, map[string]any{"reason": "Imprévu"}, 200)
-	waitFor(t, "the tracker's word applied on Marie's node", func() bool {
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", rig.Marie, map[string]any{"reason": "Imprévu"}, 200)
+	rig.WaitFor(t, "the tracker's word applied on Marie's node", func() bool {
 		var n int64
 		bzh.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE body LIKE '%takenOffer%' AND state = 'applied'").Row().Scan(&n)
 		return n == 1
@@ -274,34 +275,34 @@ func TestReleaseOutOfOrder(t *testing.T) {
 	b, _ := json.Marshal(m)
 	bzh.DB.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
 		"VALUES (?, ?, 'Update', ?, 'pending', 0, '', ?)", m["id"], m["actor"], string(b), time.Now().UTC())
-	waitFor(t, "the late state handled", func() bool {
+	rig.WaitFor(t, "the late state handled", func() bool {
 		var st string
 		bzh.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", m["id"]).Row().Scan(&st)
 		return st != "" && st != "pending"
 	})
-	mc := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), marieEmail, nil, 200)
+	mc := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), rig.Marie, nil, 200)
 	if mc["status"] != "cancelled" || cl["contact_email"] != "" {
 		t.Errorf("a late state brought Marie's copy back: status %v, contact %q", mc["status"], cl["contact_email"])
 	}
 
 	// Gwen takes the job: the copy, ahead as it is, passes to her; Jean's
 	// invitation reaches her.
-	offer := c.OfferFor("bretagne", gwenEmail, jeanID)
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", gwenEmail, nil, 200)
+	offer := c.OfferFor("bretagne", rig.Gwen, jeanID)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Gwen, nil, 200)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École"}, 201)
-	waitFor(t, "the copy handed to Gwen", func() bool { return c.CopyOf("bretagne", gwenEmail, apID) == marieID })
+	rig.WaitFor(t, "the copy handed to Gwen", func() bool { return c.CopyOf("bretagne", rig.Gwen, apID) == marieID })
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
-	waitFor(t, "the intervention in Gwen's calendar", func() bool {
-		return len(c.API("bretagne", "GET", cal, gwenEmail, nil, 200)["items"].([]any)) == 1
+	rig.WaitFor(t, "the intervention in Gwen's calendar", func() bool {
+		return len(c.API("bretagne", "GET", cal, rig.Gwen, nil, 200)["items"].([]any)) == 1
 	})
 	// And the copy follows the tracker again.
 	v := int(c.Ticket(jeanID)["version"].(float64))
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
-	waitFor(t, "Jean's edit on Gwen's copy", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, gwenEmail, nil, 200)["title"] == "Site web (refonte)"
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
+	rig.WaitFor(t, "Jean's edit on Gwen's copy", func() bool {
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Gwen, nil, 200)["title"] == "Site web (refonte)"
 	})
 }
 
@@ -317,21 +318,21 @@ func TestStaffTakesJobBack(t *testing.T) {
 		}
 	}()
 	jeanID, marieID := c.SharedTicket("Site web de l'école")
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", yannEmail, map[string]any{"reason": "?"}, 404)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", jeanEmail, map[string]any{"reason": "?"}, 403)
-	back := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/release", rig.Yann, map[string]any{"reason": "?"}, 404)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Jean, map[string]any{"reason": "?"}, 403)
+	back := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Claire,
 		map[string]any{"reason": "Marie est malade pour trois semaines."}, 200)
 	if back["status"] != "offered" || back["assignee"] != nil {
 		t.Errorf("the ticket once taken back: %v", back)
 	}
-	c.OfferFor("bretagne", gwenEmail, jeanID)
+	c.OfferFor("bretagne", rig.Gwen, jeanID)
 	if h := c.History(jeanID); !slices.Contains(h, "taken_back status routing") ||
 		!slices.Contains(h, "release_reason Marie est malade pour trois semaines.") ||
-		!slices.Contains(h, "taken_from "+c.Handle(marieEmail)) {
+		!slices.Contains(h, "taken_from "+c.Handle(rig.Marie)) {
 		t.Errorf("Jean's history: %q", h)
 	}
-	waitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "cancelled"
+	rig.WaitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
 	})
 	var state string
 	c.Node("bretagne").N.DB.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
@@ -339,7 +340,7 @@ func TestStaffTakesJobBack(t *testing.T) {
 	if state != "withdrawn" {
 		t.Errorf("Marie's offer: %s", state)
 	}
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "encore"}, 409)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Claire, map[string]any{"reason": "encore"}, 409)
 }
 
 // TestTakeBackBeforeCopy: staff take the job back while the ticket's state
@@ -361,11 +362,11 @@ func TestTakeBackBeforeCopy(t *testing.T) {
 	// As if the copy had not arrived yet.
 	bzh.DB.Exec("DELETE FROM tickets WHERE id = ?", marieID)
 	bzh.DB.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.Ticket(jeanID)["ap_id"])
-	if c.CopyOf("bretagne", marieEmail, c.Ticket(jeanID)["ap_id"].(string)) != "" {
+	if c.CopyOf("bretagne", rig.Marie, c.Ticket(jeanID)["ap_id"].(string)) != "" {
 		t.Fatal("the copy is still there")
 	}
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", claireEmail, map[string]any{"reason": "Injoignable"}, 200)
-	waitFor(t, "Marie's acceptance ended", func() bool {
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Claire, map[string]any{"reason": "Injoignable"}, 200)
+	rig.WaitFor(t, "Marie's acceptance ended", func() bool {
 		bzh.DB.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
 			Row().Scan(&offerState)
 		return offerState == "withdrawn"
@@ -375,7 +376,7 @@ func TestTakeBackBeforeCopy(t *testing.T) {
 	b, _ := json.Marshal(first)
 	bzh.DB.Exec("INSERT INTO federation_inbox (activity_id, actor, type, body, state, attempts, last_error, received_at) "+
 		"VALUES (?, ?, 'Offer', ?, 'pending', 0, '', ?)", first["id"], first["actor"], string(b), time.Now().UTC())
-	waitFor(t, "the late state refused", func() bool {
+	rig.WaitFor(t, "the late state refused", func() bool {
 		var st string
 		bzh.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", first["id"]).Row().Scan(&st)
 		return st == "failed"

@@ -1,8 +1,9 @@
-package main
+package story_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"strings"
 	"sync"
@@ -89,13 +90,13 @@ func TestSeedStoryEvents(t *testing.T) {
 	bfc := listenAll(t, c.Node("bourgogne-franche-comte").N.DB)
 	bzh := listenAll(t, c.Node("bretagne").N.DB)
 	jeanID, marieID := c.SharedTicket("Site web de l'école")
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Maquette envoyée."}, 201)
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90}, 201)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Marie, map[string]any{"body": "Maquette envoyée."}, 201)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", rig.Marie, map[string]any{"minutes": 90}, 201)
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École, Bourguignon"}, 201)
-	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
+	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), rig.Jean, map[string]any{
 		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
 		"contact_name": "M. Durand"}, 200)
 
@@ -110,7 +111,7 @@ func TestSeedStoryEvents(t *testing.T) {
 			"TimeLogged logged here 90", "EventPlanned École, Bourguignon remote=true"}},
 	} {
 		for _, e := range w.what {
-			waitFor(t, e, func() bool { return w.h.has(e) })
+			rig.WaitFor(t, e, func() bool { return w.h.has(e) })
 		}
 	}
 	if bzh.has("TicketCreated Site web de l'école") || bfc.has("OfferMade Site web de l'école") {

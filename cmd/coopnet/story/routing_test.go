@@ -1,10 +1,11 @@
-package main
+package story_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"io"
 	"maps"
 	"net/http"
@@ -20,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/coopnet/coopnet/federation"
-	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
@@ -33,15 +33,15 @@ import (
 func TestRoutingStory(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.Ticket(id)["client_id"].(string)+"/sites", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.Ticket(id)["client_id"].(string)+"/sites", rig.Jean,
 		map[string]any{"name": "École", "address": "12 rue des Écoles", "postcode": "25150", "commune": "Bourguignon"}, 201)
 
-	fwd := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+	fwd := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean,
 		map[string]any{"note": "Petit site vitrine ; contact : Mme Martin, ecole.tilleuls@example.org, 06 12 34 56 78 ; rendez-vous rue des Écoles"}, 202)
 	if fwd["status"] != "routing" {
 		t.Fatalf("forwarded: %v", fwd)
 	}
-	offer := c.OfferFor("bretagne", marieEmail, id)
+	offer := c.OfferFor("bretagne", rig.Marie, id)
 	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" ||
 		offer["note"] != "Petit site vitrine ; contact : [client], [e-mail], [téléphone] ; rendez-vous [adresse]" ||
 		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
@@ -59,31 +59,31 @@ func TestRoutingStory(t *testing.T) {
 	if got := c.Ticket(id); got["status"] != "offered" {
 		t.Errorf("while offered: %v", got["status"])
 	}
-	for _, other := range []struct{ region, email string }{{"bretagne", gwenEmail}, {"ile-de-france", paulEmail}, {"ile-de-france", zoeEmail}} {
+	for _, other := range []struct{ region, email string }{{"bretagne", rig.Gwen}, {"ile-de-france", rig.Paul}, {"ile-de-france", rig.Zoe}} {
 		if c.HasOffer(other.region, other.email, id) {
 			t.Errorf("%s got an offer too", other.email)
 		}
 	}
 	// The routing shows who it is offered to.
-	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-	if r["state"] != "offering" || r["offered_to"] != c.Handle(marieEmail) || r["offered_region"] != "bretagne" {
+	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200)
+	if r["state"] != "offering" || r["offered_to"] != c.Handle(rig.Marie) || r["offered_region"] != "bretagne" {
 		t.Errorf("routing: %v", r)
 	}
 
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
 	assignee := acc["assignee"].(map[string]any)
-	if acc["status"] != "accepted" || assignee["handle"] != c.Handle(marieEmail) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
+	if acc["status"] != "accepted" || assignee["handle"] != c.Handle(rig.Marie) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
 		t.Fatalf("accepted: %v", acc)
 	}
 	got := c.Ticket(id)
-	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
+	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
 		t.Fatalf("Jean's ticket: %v", got)
 	}
-	if c.HasOffer("bretagne", marieEmail, id) {
+	if c.HasOffer("bretagne", rig.Marie, id) {
 		t.Error("an accepted offer is still pending")
 	}
 	h := c.History(id)
-	if count(h, "forwarded status routing") != 1 || count(h, "offered_to") != 1 || count(h, "accepted assignee") != 1 {
+	if rig.Count(h, "forwarded status routing") != 1 || rig.Count(h, "offered_to") != 1 || rig.Count(h, "accepted assignee") != 1 {
 		t.Errorf("history: %v", h)
 	}
 }
@@ -93,39 +93,39 @@ func TestRoutingStory(t *testing.T) {
 func TestDeclineCascadesAndUnroutable(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	marie := c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	marie := c.OfferFor("bretagne", rig.Marie, id)
 	// Gwen cannot answer Marie's offer.
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", gwenEmail, nil, 404)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", rig.Gwen, nil, 404)
 	// Someone on NATS publishes first under the id the decline would have
 	// were it the offer's id alone: the real decline still gets through.
 	junk := nats.NewMsg("coopnet.v1.jobs.bourgogne-franche-comte.decline")
 	junk.Data = []byte("{}")
 	junk.Header.Set(nats.MsgIdHdr, "decline-"+marie["id"].(string))
 	c.publishMsg(junk)
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", marieEmail, nil, 409)
-	gwen := c.OfferFor("bretagne", gwenEmail, id)
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
-	paul := c.OfferFor("ile-de-france", paulEmail, id)
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", rig.Marie, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", rig.Marie, nil, 409)
+	gwen := c.OfferFor("bretagne", rig.Gwen, id)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", rig.Gwen, nil, 204)
+	paul := c.OfferFor("ile-de-france", rig.Paul, id)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", rig.Paul, nil, 204)
 	// Zoé is full: nobody is left.
-	waitFor(t, "unroutable", func() bool { return c.Ticket(id)["status"] == "unroutable" })
-	if h := c.History(id); count(h, "offer_declined") != 3 || count(h, "offered_to") != 3 {
+	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(id)["status"] == "unroutable" })
+	if h := c.History(id); rig.Count(h, "offer_declined") != 3 || rig.Count(h, "offered_to") != 3 {
 		t.Errorf("history: %v", h)
 	}
 
 	// Nobody has the skill at all; nobody within reach for work on site.
 	tel := c.SchoolTicket("Standard téléphonique", "telephony", false, 4)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, nil, 202)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", rig.Jean, nil, 202)
 	site := c.SchoolTicket("Site web, atelier sur place", "website", true, 4)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", jeanEmail, nil, 202)
-	waitFor(t, "both unroutable", func() bool {
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", rig.Jean, nil, 202)
+	rig.WaitFor(t, "both unroutable", func() bool {
 		return c.Ticket(tel)["status"] == "unroutable" && c.Ticket(site)["status"] == "unroutable"
 	})
-	c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", jeanEmail, nil, 403)
+	c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", rig.Jean, nil, 403)
 	reasons := map[string]string{}
-	for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", claireEmail, nil, 200)["items"].([]any) {
+	for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", rig.Claire, nil, 200)["items"].([]any) {
 		u := it.(map[string]any)
 		reasons[u["ticket_id"].(string)] = u["reason"].(string)
 	}
@@ -133,8 +133,8 @@ func TestDeclineCascadesAndUnroutable(t *testing.T) {
 		t.Errorf("reasons: %v", reasons)
 	}
 	// An unroutable ticket can be forwarded again, here with a lower bar.
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", jeanEmail, map[string]any{"skill": "website"}, 202)
-	c.OfferFor("bretagne", marieEmail, tel)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+tel+"/forward", rig.Jean, map[string]any{"skill": "website"}, 202)
+	c.OfferFor("bretagne", rig.Marie, tel)
 }
 
 // TestForwardRefusals: what may not be forwarded, and by whom.
@@ -142,18 +142,18 @@ func TestForwardRefusals(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web", "website", false, 16)
 	bfc := "bourgogne-franche-comte"
-	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"skill": "cobol"}, 422)
-	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 9}, 422)
-	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"colour": "blue"}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, map[string]any{"skill": "cobol"}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, map[string]any{"min_level": 9}, 422)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, map[string]any{"colour": "blue"}, 422)
 	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", "", nil, 401)
-	c.API(bfc, "POST", "/api/v1/tickets/01a201c8-0000-7000-8000-000000000000/forward", jeanEmail, nil, 404)
-	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 409) // already routed
+	c.API(bfc, "POST", "/api/v1/tickets/01a201c8-0000-7000-8000-000000000000/forward", rig.Jean, nil, 404)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	c.API(bfc, "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 409) // already routed
 	closed := c.SchoolTicket("Ancien ticket", "website", false, 1)
-	c.API(bfc, "PATCH", "/api/v1/tickets/"+closed, jeanEmail, map[string]any{"version": 1, "status": "cancelled"}, 200)
-	c.API(bfc, "POST", "/api/v1/tickets/"+closed+"/forward", jeanEmail, nil, 409)
-	c.API("bretagne", "POST", "/api/v1/offers/not-an-offer/accept", marieEmail, nil, 404)
-	c.OfferFor("bretagne", marieEmail, id)
+	c.API(bfc, "PATCH", "/api/v1/tickets/"+closed, rig.Jean, map[string]any{"version": 1, "status": "cancelled"}, 200)
+	c.API(bfc, "POST", "/api/v1/tickets/"+closed+"/forward", rig.Jean, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/not-an-offer/accept", rig.Marie, nil, 404)
+	c.OfferFor("bretagne", rig.Marie, id)
 }
 
 // TestExactlyOneAcceptance: the same acceptance sent many times at once
@@ -162,15 +162,15 @@ func TestForwardRefusals(t *testing.T) {
 func TestExactlyOneAcceptance(t *testing.T) {
 	c := newCoop(t, 48*time.Hour) // offers expire when the test says (expireOffer), not when a loaded machine gets there
 	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	offer := c.OfferFor("bretagne", rig.Marie, id)
 	statuses := make([]int, 8)
 	var wg sync.WaitGroup
 	for i := range statuses {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.Tokens[marieEmail])
+			statuses[i] = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.Tokens[rig.Marie])
 		}()
 	}
 	wg.Wait()
@@ -180,7 +180,7 @@ func TestExactlyOneAcceptance(t *testing.T) {
 			break
 		}
 	}
-	if h := c.History(id); count(h, "accepted assignee") != 1 || count(h, "accepted status") != 1 {
+	if h := c.History(id); rig.Count(h, "accepted assignee") != 1 || rig.Count(h, "accepted status") != 1 {
 		t.Fatalf("assigned more than once: %v", h)
 	}
 
@@ -188,18 +188,18 @@ func TestExactlyOneAcceptance(t *testing.T) {
 	// the next; both accept at once. (With Marie's first job counted, the
 	// ranking may now put Gwen first: read who it is from the routing.)
 	id2 := c.SchoolTicket("Deuxième site", "website", false, 8)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id2+"/forward", jeanEmail, nil, 202)
-	byHandle := map[string]string{c.Handle(marieEmail): marieEmail, c.Handle(gwenEmail): gwenEmail}
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id2+"/forward", rig.Jean, nil, 202)
+	byHandle := map[string]string{c.Handle(rig.Marie): rig.Marie, c.Handle(rig.Gwen): rig.Gwen}
 	var first string
-	waitFor(t, "the first offer", func() bool {
-		first, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+	rig.WaitFor(t, "the first offer", func() bool {
+		first, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
 		return byHandle[first] != ""
 	})
 	late := c.OfferFor("bretagne", byHandle[first], id2)
 	c.expireOffer(id2)
 	var second string
-	waitFor(t, "the offer to pass on", func() bool {
-		second, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+	rig.WaitFor(t, "the offer to pass on", func() bool {
+		second, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
 		return second != first
 	})
 	if byHandle[second] == "" {
@@ -221,7 +221,7 @@ func TestExactlyOneAcceptance(t *testing.T) {
 	if nextStatus != 200 || lateStatus != 409 || got["assignee"].(map[string]any)["handle"] != second {
 		t.Fatalf("race: late offer %d, current offer %d, ticket %v", lateStatus, nextStatus, got)
 	}
-	if h := c.History(id2); count(h, "accepted assignee") != 1 || count(h, "offer_expired") != 1 {
+	if h := c.History(id2); rig.Count(h, "accepted assignee") != 1 || rig.Count(h, "offer_expired") != 1 {
 		t.Errorf("history: %v", h)
 	}
 }
@@ -245,22 +245,22 @@ func post(t *testing.T, url, token string) int {
 func TestOfferToARegionThatIsDown(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	c.OfferFor("bretagne", rig.Marie, id)
 	c.Node("bretagne").Stop()
 	// Marie's offer expires (its time is set past, rather than waited
 	// for: Gwen's, next, must not expire before she accepts it on a
 	// loaded machine); the next candidate is Gwen, in Bretagne, down.
 	c.expireOffer(id)
-	waitFor(t, "the offer to pass to Gwen", func() bool {
-		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
-		return r["offered_to"] == c.Handle(gwenEmail)
+	rig.WaitFor(t, "the offer to pass to Gwen", func() bool {
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200)
+		return r["offered_to"] == c.Handle(rig.Gwen)
 	})
 	c.Restart("bretagne")
-	gwen := c.OfferFor("bretagne", gwenEmail, id)
-	waitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", marieEmail, id) })
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", gwenEmail, nil, 200)
-	if got := c.Ticket(id); got["assignee"].(map[string]any)["handle"] != c.Handle(gwenEmail) {
+	gwen := c.OfferFor("bretagne", rig.Gwen, id)
+	rig.WaitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", rig.Marie, id) })
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", rig.Gwen, nil, 200)
+	if got := c.Ticket(id); got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
 		t.Fatalf("ticket: %v", got)
 	}
 }
@@ -285,10 +285,10 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 		id := c.SchoolTicket(fmt.Sprintf("Site web de l'école (%d)", i), "website", false, 4)
 		bfc := c.Restart("bourgogne-franche-comte")
 		if known {
-			waitFor(t, "the restarted node to know the three regions", func() bool { return bfc.N.Routing.LiveRegions() == 3 })
+			rig.WaitFor(t, "the restarted node to know the three regions", func() bool { return bfc.N.Routing.LiveRegions() == 3 })
 		}
-		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-		c.OfferFor("bretagne", marieEmail, id)
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, map[string]any{"min_level": 4}, 202)
+		c.OfferFor("bretagne", rig.Marie, id)
 		if st := c.Ticket(id)["status"]; st != "offered" {
 			t.Fatalf("forwarded after a restart (the regions known: %t): %v", known, st)
 		}
@@ -301,13 +301,13 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 func TestNATSRestart(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	a := c.SchoolTicket("Site A", "website", false, 8)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+a+"/forward", jeanEmail, nil, 202)
-	offerA := c.OfferFor("bretagne", marieEmail, a)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+a+"/forward", rig.Jean, nil, 202)
+	offerA := c.OfferFor("bretagne", rig.Marie, a)
 
 	c.StopNATS()
 	// NATS is reported apart: the node stays ready (its web and API work),
 	// degraded, so that a load balancer does not take the web down.
-	waitFor(t, "nodes to see NATS down", func() bool {
+	rig.WaitFor(t, "nodes to see NATS down", func() bool {
 		res, err := http.Get(c.Node("bretagne").URL + "/readyz")
 		if err != nil {
 			return false
@@ -325,10 +325,10 @@ func TestNATSRestart(t *testing.T) {
 		}
 		return ready.Degraded && ready.Checks["nats"] == "unavailable" && ready.Checks["database"] == "ok"
 	})
-	c.API("bretagne", "GET", "/api/v1/tickets", marieEmail, nil, 200) // the API works without NATS
-	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 503)
+	c.API("bretagne", "GET", "/api/v1/tickets", rig.Marie, nil, 200) // the API works without NATS
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", rig.Marie, nil, 503)
 	b := c.SchoolTicket("Site B", "website", false, 8)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", jeanEmail, nil, 202)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", rig.Jean, nil, 202)
 	time.Sleep(500 * time.Millisecond)
 	if st := c.Ticket(b)["status"]; st != "routing" {
 		t.Fatalf("a forward while NATS is down: %v, want routing (waiting)", st)
@@ -337,23 +337,23 @@ func TestNATSRestart(t *testing.T) {
 	c.StartNATS()
 	// B goes to whoever ranks first among the regions that answer first
 	// after the restart: read it from the routing.
-	who := map[string][2]string{c.Handle(marieEmail): {"bretagne", marieEmail}, c.Handle(gwenEmail): {"bretagne", gwenEmail},
-		c.Handle(paulEmail): {"ile-de-france", paulEmail}}
+	who := map[string][2]string{c.Handle(rig.Marie): {"bretagne", rig.Marie}, c.Handle(rig.Gwen): {"bretagne", rig.Gwen},
+		c.Handle(rig.Paul): {"ile-de-france", rig.Paul}}
 	var to [2]string
 	// The regions reconnect one by one, each after its own delay: a search
 	// that hears nobody with the skill from fewer regions than are alive
 	// asks again rather than calling the ticket unroutable.
-	waitWithin(t, 30*time.Second, "B to be offered", func() bool {
-		h, _ := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", jeanEmail, nil, 200)["offered_to"].(string)
+	rig.WaitWithin(t, 30*time.Second, "B to be offered", func() bool {
+		h, _ := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
 		to = who[h]
 		return to[0] != ""
 	})
 	offerB := c.OfferFor(to[0], to[1], b)
-	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", rig.Marie, nil, 200)
 	c.API(to[0], "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", to[1], nil, 200)
 	for _, id := range []string{a, b} {
 		got := c.Ticket(id)
-		if got["status"] != "accepted" || count(c.History(id), "accepted assignee") != 1 {
+		if got["status"] != "accepted" || rig.Count(c.History(id), "accepted assignee") != 1 {
 			t.Errorf("ticket %s: %v %v", id, got["status"], c.History(id))
 		}
 	}
@@ -363,7 +363,7 @@ func TestNATSRestart(t *testing.T) {
 // counted and logged; the nodes keep routing.
 func TestMalformedMessages(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	nc := c.natsConn()
+	nc := c.NATSConn()
 	js, _ := nc.JetStream()
 	for _, junk := range [][]byte{[]byte("not json"), []byte(`{"v":1}`), []byte(`{"v":1,"id":"x","skill":"website","extra":1}`), bytes.Repeat([]byte("["), 5000)} {
 		if _, err := nc.Request("coopnet.v1.route.website", junk, 200*time.Millisecond); err == nil {
@@ -375,7 +375,7 @@ func TestMalformedMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the junk to be counted", func() bool {
+	rig.WaitFor(t, "the junk to be counted", func() bool {
 		body := c.metrics("bretagne")
 		return strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="question"}`) &&
 			strings.Contains(string(body), `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
@@ -383,8 +383,8 @@ func TestMalformedMessages(t *testing.T) {
 	})
 	// Still routing.
 	id := c.SchoolTicket("Site web", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	c.OfferFor("bretagne", rig.Marie, id)
 }
 
 // TestCancelWhileOffered: a ticket cancelled by hand while offered ends its
@@ -392,15 +392,15 @@ func TestMalformedMessages(t *testing.T) {
 func TestCancelWhileOffered(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	offer := c.OfferFor("bretagne", rig.Marie, id)
 	v := c.Ticket(id)["version"]
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, jeanEmail, map[string]any{"version": v, "status": "cancelled"}, 200)
-	waitFor(t, "the offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", marieEmail, id) })
-	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); r["state"] != "cancelled" {
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, rig.Jean, map[string]any{"version": v, "status": "cancelled"}, 200)
+	rig.WaitFor(t, "the offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", rig.Marie, id) })
+	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200); r["state"] != "cancelled" {
 		t.Errorf("routing after cancellation: %v", r)
 	}
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 409)
 }
 
 // TestForgedAcceptance: an acceptance sent straight on NATS in the name of
@@ -408,13 +408,13 @@ func TestCancelWhileOffered(t *testing.T) {
 func TestForgedAcceptance(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	offer := c.OfferFor("bretagne", marieEmail, id)
-	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	offer := c.OfferFor("bretagne", rig.Marie, id)
+	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200)
 	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
 		"release_token": "00112233445566778899aabbccddeeff"})
-	msg, err := c.natsConnAs("ile-de-france").Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
+	msg, err := c.NATSConnAs("ile-de-france").Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,9 +426,9 @@ func TestForgedAcceptance(t *testing.T) {
 	}
 	// Nor one in Marie's own name and region: it is not signed by her node.
 	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
-		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.Handle(marieEmail), "name": "Marie Le Gall",
+		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.Handle(rig.Marie), "name": "Marie Le Gall",
 		"release_token": "00112233445566778899aabbccddeeff"})
-	bzh := c.natsConnAs("bretagne")
+	bzh := c.NATSConnAs("bretagne")
 	msg, err = bzh.Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +454,7 @@ func TestForgedAcceptance(t *testing.T) {
 	} {
 		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": who.region,
 			"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": who.handle, "name": "?"})
-		if msg, err := c.natsConnAs(who.region).Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
+		if msg, err := c.NATSConnAs(who.region).Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
 			!strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 			t.Fatalf("a forged acceptance for %s answered %v %v", who.handle, msg, err)
 		}
@@ -466,7 +466,7 @@ func TestForgedAcceptance(t *testing.T) {
 		"region": "ile-de-france", "reason": "cancelled"})
 	c.publishJob("coopnet.v1.jobs.bretagne.withdraw", withdraw, "bourgogne-franche-comte")
 	c.jobsHandled("bretagne")
-	if !c.HasOffer("bretagne", marieEmail, id) {
+	if !c.HasOffer("bretagne", rig.Marie, id) {
 		t.Fatal("a region that is not the offer's origin withdrew it")
 	}
 	// Nor can anyone end the offer in the name of the node that may: a
@@ -485,31 +485,31 @@ func TestForgedAcceptance(t *testing.T) {
 	}
 	forged = []byte(`{"v":1,"kind":"offer","offer_id":"01a201c8-0000-7000-8000-0000000000e1","routing_id":"01a201c8-0000-7000-8000-0000000000aa",` +
 		`"origin_region":"bourgogne-franche-comte","ticket_id":"01a201c8-0000-7000-8000-0000000000ab","ticket_ap_id":"` +
-		c.Node(bfc).URL + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.memberID("bretagne", marieEmail) +
+		c.Node(bfc).URL + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.MemberID("bretagne", rig.Marie) +
 		`","title":"Urgent","skill":"website","estimated_minutes":3600,"commune":"Bourguignon","departement":"25",` +
 		`"forwarded_by":"jean@example.test","forwarded_by_name":"Jean","expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
 		`","supersedes":"` + offer["id"].(string) + `","regret":0.9}`)
 	c.publishJob("coopnet.v1.jobs.bretagne.offer", forged, "ile-de-france")
-	waitFor(t, "the forged job messages dropped", func() bool {
+	rig.WaitFor(t, "the forged job messages dropped", func() bool {
 		bzh, bfcMetrics := c.metrics("bretagne"), c.metrics(bfc)
 		return strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="withdraw"} 3`) &&
 			strings.Contains(bzh, `coopnet_routing_dropped_messages_total{kind="offer"} 1`) &&
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="decline"} 2`) &&
 			strings.Contains(bfcMetrics, `coopnet_routing_dropped_messages_total{kind="superseded"} 2`)
 	})
-	if !c.HasOffer("bretagne", marieEmail, id) {
+	if !c.HasOffer("bretagne", rig.Marie, id) {
 		t.Fatal("a forged message ended Marie's offer")
 	}
-	if got := c.API(bfc, "GET", "/api/v1/tickets/"+id+"/routing", jeanEmail, nil, 200); got["offered_to"] != c.Handle(marieEmail) {
+	if got := c.API(bfc, "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200); got["offered_to"] != c.Handle(rig.Marie) {
 		t.Fatalf("the routing after forged declines: %v", got)
 	}
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
 
 	// Nor can anyone on NATS give the job back in Marie's name: the
 	// request must carry the secret her node sent with her acceptance.
 	for _, token := range []string{"00112233445566778899aabbccddeeff", ""} {
 		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
-			"handle": c.Handle(marieEmail), "token": token, "reason": "forgé"})
+			"handle": c.Handle(rig.Marie), "token": token, "reason": "forgé"})
 		msg, err = bzh.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -518,7 +518,7 @@ func TestForgedAcceptance(t *testing.T) {
 			t.Fatalf("forged release (token %q) answered %s", token, msg.Data)
 		}
 	}
-	if got := c.Ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
+	if got := c.Ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
 		t.Fatalf("ticket after a forged release: %v", got)
 	}
 }
@@ -548,29 +548,29 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	bfc := "bourgogne-franche-comte"
 	// Marie (64 h this fortnight) gets the 40-hour job before Gwen.
 	big := c.SchoolTicket("Site web et intranet", "website", false, 40)
-	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	first := c.OfferFor("bretagne", marieEmail, big)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", rig.Jean, nil, 202)
+	first := c.OfferFor("bretagne", rig.Marie, big)
 	// A 30-hour job at level 4: only Marie has the level (Zoé, level 5, is
 	// full), and she has room only without the pending 40 hours.
 	expert := c.SchoolTicket("Site web accessible", "website", false, 30)
-	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-	second := c.OfferFor("bretagne", marieEmail, expert)
+	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", rig.Jean, map[string]any{"min_level": 4}, 202)
+	second := c.OfferFor("bretagne", rig.Marie, expert)
 	// The big job went to Gwen.
-	gwen := c.OfferFor("bretagne", gwenEmail, big)
-	if c.HasOffer("bretagne", marieEmail, big) {
+	gwen := c.OfferFor("bretagne", rig.Gwen, big)
+	if c.HasOffer("bretagne", rig.Marie, big) {
 		t.Error("Marie still has the offer she was given another job in place of")
 	}
-	if h := c.History(big); count(h, "offer_superseded") != 1 || count(h, "offered_to") != 2 {
+	if h := c.History(big); rig.Count(h, "offer_superseded") != 1 || rig.Count(h, "offered_to") != 2 {
 		t.Errorf("history of the big job: %v", h)
 	}
-	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
-	if r["offered_to"] != c.Handle(gwenEmail) || r["superseded"] != true {
+	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", rig.Jean, nil, 200)
+	if r["offered_to"] != c.Handle(rig.Gwen) || r["superseded"] != true {
 		t.Errorf("routing of the big job: %v", r)
 	}
 	// The superseded offer cannot be accepted any more.
-	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 409)
 	// Her page of offers says where it went, in French.
-	page := c.page("bretagne", marieEmail, "/app/offers")
+	page := c.page("bretagne", rig.Marie, "/app/offers")
 	if !strings.Contains(page, `id="ended-`+first["id"].(string)+`"`) || !strings.Contains(page, "un autre travail avait davantage besoin de vous") ||
 		!strings.Contains(page, `id="offer-`+second["id"].(string)+`"`) {
 		t.Errorf("Marie's offers page does not show the superseded offer ended and the new one to answer:\n%s", page)
@@ -583,8 +583,8 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// Marie accepts the expert job. A late offer in the place of that
 	// answered offer does not undo it: it is kept as an ordinary offer
 	// while she has room (30 h of 64 booked).
-	c.API("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", marieEmail, nil, 200)
-	marie := c.memberID("bretagne", marieEmail)
+	c.API("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", rig.Marie, nil, 200)
+	marie := c.MemberID("bretagne", rig.Marie)
 	late := c.SchoolTicket("Sauvegardes", "website", false, 10)
 	offer := func(id, member, supersedes string, hours int) {
 		t.Helper()
@@ -608,10 +608,10 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if state, _ := c.storedOffer("bretagne", first["id"].(string)); state != "superseded" {
 		t.Errorf("Marie's superseded offer is now %s", state)
 	}
-	if got := c.Ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
+	if got := c.Ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
 		t.Errorf("the expert job after a late offer in its place: %v", got)
 	}
-	if !c.HasOffer("bretagne", gwenEmail, big) {
+	if !c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Error("an offer in Marie's name ended Gwen's")
 	}
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 1") {
@@ -627,16 +627,16 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// A malformed superseding offer is dropped and counted.
 	c.forgeOffer(map[string]any{"offer_id": "01a201c8-0000-7000-8000-0000000000b3", "member_id": marie,
 		"supersedes": "not an id", "regret": -1})
-	waitFor(t, "the malformed offer dropped", func() bool {
+	rig.WaitFor(t, "the malformed offer dropped", func() bool {
 		return strings.Contains(metrics("bretagne"), `coopnet_routing_dropped_messages_total{kind="offer"} 1`)
 	})
 
 	// Gwen (60 h) holds the big job (40 h). An offer in its place that
 	// finds her with room for both ends nothing: she can take both.
-	gwenID := c.memberID("bretagne", gwenEmail)
+	gwenID := c.MemberID("bretagne", rig.Gwen)
 	offer("01a201c8-0000-7000-8000-0000000000c1", gwenID, gwen["id"].(string), 10)
-	waitFor(t, "Gwen's small offer", func() bool { return c.HasOffer("bretagne", gwenEmail, late) })
-	if !c.HasOffer("bretagne", gwenEmail, big) {
+	rig.WaitFor(t, "Gwen's small offer", func() bool { return c.HasOffer("bretagne", rig.Gwen, late) })
+	if !c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Fatal("an offer Gwen had room for superseded her big job")
 	}
 	// One for which giving up the big job would not make room enough ends
@@ -645,14 +645,14 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000c3"); state != "declined" || reason != "full" {
 		t.Errorf("a 70-hour offer for Gwen: %s (%q), want declined (full)", state, reason)
 	}
-	if !c.HasOffer("bretagne", gwenEmail, big) {
+	if !c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Fatal("an offer too big for Gwen superseded her big job")
 	}
 	// One she has room for only without the big job supersedes it, which
 	// goes on to Paul.
 	offer("01a201c8-0000-7000-8000-0000000000c2", gwenID, gwen["id"].(string), 50)
-	c.OfferFor("ile-de-france", paulEmail, big)
-	if c.HasOffer("bretagne", gwenEmail, big) {
+	c.OfferFor("ile-de-france", rig.Paul, big)
+	if c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Error("Gwen kept the big job's offer")
 	}
 	if !strings.Contains(metrics("bretagne"), "coopnet_routing_offers_superseded_total 2") {
@@ -669,40 +669,40 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 	bfc := "bourgogne-franche-comte"
 	// 20 h, then 45 h at level 4: Marie (64 h) has room for one only.
 	big := c.SchoolTicket("Site web et intranet", "website", false, 20)
-	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	c.OfferFor("bretagne", marieEmail, big)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", rig.Jean, nil, 202)
+	c.OfferFor("bretagne", rig.Marie, big)
 	expert := c.SchoolTicket("Site web accessible", "website", false, 45)
-	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", jeanEmail, map[string]any{"min_level": 4}, 202)
-	c.OfferFor("bretagne", marieEmail, expert)
-	gwen := c.OfferFor("bretagne", gwenEmail, big)
+	c.API(bfc, "POST", "/api/v1/tickets/"+expert+"/forward", rig.Jean, map[string]any{"min_level": 4}, 202)
+	c.OfferFor("bretagne", rig.Marie, expert)
+	gwen := c.OfferFor("bretagne", rig.Gwen, big)
 	// Zoé's work under way is done: she has room now (20 h), but was not
 	// among the big job's candidates.
-	for _, it := range c.API("ile-de-france", "GET", "/api/v1/tickets", zoeEmail, nil, 200)["items"].([]any) {
+	for _, it := range c.API("ile-de-france", "GET", "/api/v1/tickets", rig.Zoe, nil, 200)["items"].([]any) {
 		if tk := it.(map[string]any); tk["title"] == "Refonte du site" {
-			c.API("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), zoeEmail,
+			c.API("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), rig.Zoe,
 				map[string]any{"version": tk["version"], "status": "resolved"}, 200)
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // the Île-de-France node's view of bookings is at most a second old
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", gwenEmail, nil, 204)
-	paul := c.OfferFor("ile-de-france", paulEmail, big)
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", paulEmail, nil, 204)
-	zoe := c.OfferFor("ile-de-france", zoeEmail, big)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", rig.Gwen, nil, 204)
+	paul := c.OfferFor("ile-de-france", rig.Paul, big)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", rig.Paul, nil, 204)
+	zoe := c.OfferFor("ile-de-france", rig.Zoe, big)
 	h := c.History(big)
-	if count(h, "searched_again") != 1 || count(h, "offered_to") != 4 || count(h, "offer_superseded") != 1 {
+	if rig.Count(h, "searched_again") != 1 || rig.Count(h, "offered_to") != 4 || rig.Count(h, "offer_superseded") != 1 {
 		t.Errorf("history: %v", h)
 	}
-	for _, who := range []struct{ region, email string }{{"bretagne", marieEmail}, {"bretagne", gwenEmail}, {"ile-de-france", paulEmail}} {
+	for _, who := range []struct{ region, email string }{{"bretagne", rig.Marie}, {"bretagne", rig.Gwen}, {"ile-de-france", rig.Paul}} {
 		if c.HasOffer(who.region, who.email, big) {
 			t.Errorf("%s was offered the job again", who.email)
 		}
 	}
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", zoeEmail, nil, 204)
-	waitFor(t, "unroutable", func() bool { return c.Ticket(big)["status"] == "unroutable" })
-	if h := c.History(big); count(h, "searched_again") != 1 || count(h, "unroutable") != 1 {
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", rig.Zoe, nil, 204)
+	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(big)["status"] == "unroutable" })
+	if h := c.History(big); rig.Count(h, "searched_again") != 1 || rig.Count(h, "unroutable") != 1 {
 		t.Errorf("history: %v", h)
 	}
-	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", jeanEmail, nil, 200)
+	r := c.API(bfc, "GET", "/api/v1/tickets/"+big+"/routing", rig.Jean, nil, 200)
 	if r["reason"] != "all_declined" {
 		t.Errorf("routing: %v", r)
 	}
@@ -715,20 +715,20 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	bfc := "bourgogne-franche-comte"
 	big := c.SchoolTicket("Site web et intranet", "website", false, 40)
-	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", jeanEmail, nil, 202)
-	first := c.OfferFor("bretagne", marieEmail, big)
+	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", rig.Jean, nil, 202)
+	first := c.OfferFor("bretagne", rig.Marie, big)
 	c.Node(bfc).Stop()
-	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 503)
+	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 503)
 	c.Restart(bfc) // its key can be fetched again to check the offer below
 	// A 30-hour job in the place of the offer she is accepting: she has no
 	// room for both, so her node declines it at once and keeps hers.
 	const other = "01a201c8-0000-7000-8000-0000000000d1"
-	c.forgeOffer(map[string]any{"offer_id": other, "member_id": c.memberID("bretagne", marieEmail), "title": "Site web accessible",
+	c.forgeOffer(map[string]any{"offer_id": other, "member_id": c.MemberID("bretagne", rig.Marie), "title": "Site web accessible",
 		"estimated_minutes": 30 * 60, "supersedes": first["id"], "regret": 0.1})
-	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.HasOffer("bretagne", marieEmail, big) {
-		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.HasOffer("bretagne", marieEmail, big))
+	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.HasOffer("bretagne", rig.Marie, big) {
+		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.HasOffer("bretagne", rig.Marie, big))
 	}
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", marieEmail, nil, 200)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 200)
 	if acc["status"] != "accepted" {
 		t.Fatalf("accepted: %v", acc)
 	}
@@ -784,8 +784,8 @@ func signedMsg(t testing.TB, fed *federation.Service, subject string, body []byt
 // published so far: delivered, then acknowledged or dropped.
 func (c *coop) jobsHandled(region string) {
 	c.T.Helper()
-	js := c.jetStream()
-	waitFor(c.T, region+"'s job messages handled", func() bool {
+	js := c.JetStream()
+	rig.WaitFor(c.T, region+"'s job messages handled", func() bool {
 		ci, err := js.ConsumerInfo("COOPNET_JOBS", "jobs-"+region)
 		return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0
 	})
@@ -794,21 +794,9 @@ func (c *coop) jobsHandled(region string) {
 // publishMsg publishes a message straight on JetStream.
 func (c *coop) publishMsg(m *nats.Msg) {
 	c.T.Helper()
-	if _, err := c.jetStream().PublishMsg(m); err != nil {
+	if _, err := c.JetStream().PublishMsg(m); err != nil {
 		c.T.Fatal(err)
 	}
-}
-
-// natsConn is a connection of the test's own to the coop's NATS, closed
-// when the test ends.
-func (c *coop) natsConn() *nats.Conn {
-	c.T.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.OpsUser, c.NATSPort))
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	c.T.Cleanup(nc.Close)
-	return nc
 }
 
 // expireOffer makes the current offer of the ticket's routing (on its
@@ -823,33 +811,11 @@ func (c *coop) expireOffer(ticketID string) {
 	}
 }
 
-// natsConnAs connects to the coop's NATS with region's inbox prefix, as
-// that region's node asks its questions.
-func (c *coop) natsConnAs(region string) *nats.Conn {
-	c.T.Helper()
-	nc, err := nats.Connect(fmt.Sprintf("nats://%s127.0.0.1:%d", c.OpsUser, c.NATSPort), nats.CustomInboxPrefix(bus.InboxPrefix(region)))
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	c.T.Cleanup(nc.Close)
-	return nc
-}
-
-// jetStream is JetStream over a connection of natsConn.
-func (c *coop) jetStream() nats.JetStreamContext {
-	c.T.Helper()
-	js, err := c.natsConn().JetStream()
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	return js
-}
-
 // metrics is a region's node's /metrics page.
 func (c *coop) metrics(region string) string {
 	c.T.Helper()
 	req, _ := http.NewRequest("GET", c.Node(region).URL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	req.Header.Set("Authorization", "Bearer "+rig.MetricsToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.T.Fatal(err)
@@ -866,19 +832,10 @@ func (c *coop) metrics(region string) string {
 // returns its state and decline reason.
 func (c *coop) storedOffer(region, id string) (state, reason string) {
 	c.T.Helper()
-	waitFor(c.T, "offer "+id+" stored", func() bool {
+	rig.WaitFor(c.T, "offer "+id+" stored", func() bool {
 		return c.Node(region).N.DB.DB.Raw("SELECT state, decline_reason FROM offers WHERE id = ?", id).Row().Scan(&state, &reason) == nil
 	})
 	return state, reason
-}
-
-func (c *coop) memberID(region, email string) string {
-	c.T.Helper()
-	m, err := c.Node(region).N.Members.GetByEmail(context.Background(), email)
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	return m.ID
 }
 
 // page logs in with the web form as the member and returns a page of the

@@ -1,8 +1,9 @@
-package main
+package story_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"testing"
 	"time"
 
@@ -25,10 +26,10 @@ func (c *coop) directoryHandles(region, email string) map[string]string {
 func TestDirectoryConverges(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	all := func(region, email string) bool { return len(c.directoryHandles(region, email)) == 7 }
-	waitFor(t, "three directories of seven", func() bool {
-		return all("bourgogne-franche-comte", jeanEmail) && all("bretagne", marieEmail) && all("ile-de-france", paulEmail)
+	rig.WaitFor(t, "three directories of seven", func() bool {
+		return all("bourgogne-franche-comte", rig.Jean) && all("bretagne", rig.Marie) && all("ile-de-france", rig.Paul)
 	})
-	if got := c.directoryHandles("bourgogne-franche-comte", jeanEmail)[c.Handle(marieEmail)]; got != "bretagne" {
+	if got := c.directoryHandles("bourgogne-franche-comte", rig.Jean)[c.Handle(rig.Marie)]; got != "bretagne" {
 		t.Fatalf("Marie in Jean's directory: %q", got)
 	}
 
@@ -41,9 +42,9 @@ func TestDirectoryConverges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "Jean's directory of ten", func() bool { return len(c.directoryHandles("bourgogne-franche-comte", jeanEmail)) == 10 })
+	rig.WaitFor(t, "Jean's directory of ten", func() bool { return len(c.directoryHandles("bourgogne-franche-comte", rig.Jean)) == 10 })
 	c.Restart("ile-de-france")
-	waitFor(t, "Paul's directory of ten", func() bool { return len(c.directoryHandles("ile-de-france", paulEmail)) == 10 })
+	rig.WaitFor(t, "Paul's directory of ten", func() bool { return len(c.directoryHandles("ile-de-france", rig.Paul)) == 10 })
 	for region, n := range map[string]int64{"ile-de-france": 8, "bourgogne-franche-comte": 8} {
 		// The profiles of the other regions at the start (two and three),
 		// three more from Bretagne: each stored and applied once.
@@ -62,26 +63,26 @@ func TestDirectoryConverges(t *testing.T) {
 // member may not change someone else's profile.
 func TestProfileChangeFederates(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	me := c.API("bretagne", "GET", "/api/v1/me", marieEmail, nil, 200)
+	me := c.API("bretagne", "GET", "/api/v1/me", rig.Marie, nil, 200)
 	id, v := me["id"].(string), int(me["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/members/"+id, gwenEmail, map[string]any{"version": v, "name": "Usurpée"}, 403)
-	c.API("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v,
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, rig.Gwen, map[string]any{"version": v, "name": "Usurpée"}, 403)
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, rig.Marie, map[string]any{"version": v,
 		"skills": []map[string]any{{"name": "website", "level": 5}, {"name": "training", "level": 3}}}, 200)
-	c.API("bretagne", "PATCH", "/api/v1/members/"+id, marieEmail, map[string]any{"version": v, "name": "Marie"}, 409)
+	c.API("bretagne", "PATCH", "/api/v1/members/"+id, rig.Marie, map[string]any{"version": v, "name": "Marie"}, 409)
 	// Levels above those confirmed are proposals: Yann, staff of her
 	// region, confirms them, and only then do they reach the directories.
 	for _, skill := range []string{"website", "training"} {
-		c.API("bretagne", "POST", "/api/v1/members/"+id+"/skills/review", yannEmail, map[string]any{"skill": skill, "decision": "confirm"}, 200)
+		c.API("bretagne", "POST", "/api/v1/members/"+id+"/skills/review", rig.Yann, map[string]any{"skill": skill, "decision": "confirm"}, 200)
 	}
-	for _, r := range []struct{ region, email string }{{"bourgogne-franche-comte", jeanEmail}, {"ile-de-france", paulEmail}} {
+	for _, r := range []struct{ region, email string }{{"bourgogne-franche-comte", rig.Jean}, {"ile-de-france", rig.Paul}} {
 		defer func() {
 			if t.Failed() {
 				t.Log(c.API(r.region, "GET", "/api/v1/directory", r.email, nil, 200), c.federationTrouble())
 			}
 		}()
-		waitFor(t, r.region+" to see Marie's new skills", func() bool {
+		rig.WaitFor(t, r.region+" to see Marie's new skills", func() bool {
 			for _, it := range c.API(r.region, "GET", "/api/v1/directory?skill=training&min_level=3", r.email, nil, 200)["items"].([]any) {
-				if e := it.(map[string]any); e["handle"] == c.Handle(marieEmail) {
+				if e := it.(map[string]any); e["handle"] == c.Handle(rig.Marie) {
 					levels := map[string]float64{}
 					for _, sk := range e["skills"].([]any) {
 						levels[sk.(map[string]any)["name"].(string)] = sk.(map[string]any)["level"].(float64)
@@ -107,9 +108,9 @@ func TestSkillLearntFromAPeer(t *testing.T) {
 	}
 	bfc.Skills.Add(context.Background(), "impression-3d") // forgets the cached vocabulary
 	v := c.Ticket(jeanID)["version"]
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "skill": "impression-3d"}, 200)
-	waitFor(t, "the new skill on Marie's copy", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["skill"] == "impression-3d"
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "skill": "impression-3d"}, 200)
+	rig.WaitFor(t, "the new skill on Marie's copy", func() bool {
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["skill"] == "impression-3d"
 	})
 	var n int64
 	c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM skills WHERE name = 'impression-3d'").Scan(&n)

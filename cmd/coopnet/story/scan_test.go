@@ -1,9 +1,10 @@
-package main
+package story_test
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"sort"
 	"strings"
@@ -129,7 +130,7 @@ func matches(s string) map[string]bool {
 // scanNATS reads every message still held by every JetStream stream.
 func (c *coop) scanNATS(t *testing.T) found {
 	t.Helper()
-	js := c.jetStream()
+	js := c.JetStream()
 	out := found{}
 	for name := range js.StreamNames() {
 		info, err := js.StreamInfo(name)
@@ -200,32 +201,32 @@ func TestClientDataOnlyWhereItBelongs(t *testing.T) {
 
 func testClientData(t *testing.T, c *coop) {
 	bfc, bzh := "bourgogne-franche-comte", "bretagne"
-	cl := c.API(bfc, "POST", "/api/v1/clients", jeanEmail, map[string]any{"name": jeanneName, "kind": "person",
+	cl := c.API(bfc, "POST", "/api/v1/clients", rig.Jean, map[string]any{"name": jeanneName, "kind": "person",
 		"postcode": "25150", "commune": "Bourguignon", "contact_name": jeanneName, "contact_email": jeanneEmail,
 		"contact_phone": jeannePhone}, 201)
 	clientID := cl["id"].(string)
-	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/sites", jeanEmail, map[string]any{"name": "Maison", "address": jeanneStreet,
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/sites", rig.Jean, map[string]any{"name": "Maison", "address": jeanneStreet,
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
-	tk := c.API(bfc, "POST", "/api/v1/tickets", jeanEmail, map[string]any{"client_id": clientID,
+	tk := c.API(bfc, "POST", "/api/v1/tickets", rig.Jean, map[string]any{"client_id": clientID,
 		"title": "Site web pour " + jeanneName + " (" + jeannePhone + ")", "skill": "website", "on_site": false,
 		"estimated_hours": 8, "description": "Appeler " + jeanneName + " au " + jeannePhone + " ou " + jeanneEmail}, 201)
 	jeanID := tk["id"].(string)
-	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", jeanEmail, map[string]any{
+	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{
 		"note": "Chez " + jeanneName + ", " + jeanneStreet + ", (+33) 6 12 34 56 78, le matin"}, 202)
-	offer := c.OfferFor(bzh, marieEmail, jeanID)
-	c.API(bzh, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	offer := c.OfferFor(bzh, rig.Marie, jeanID)
+	c.API(bzh, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
 	apID := tk["ap_id"].(string)
 	var marieID string
-	waitFor(t, "Marie's copy", func() bool { marieID = c.CopyOf(bzh, marieEmail, apID); return marieID != "" })
+	rig.WaitFor(t, "Marie's copy", func() bool { marieID = c.CopyOf(bzh, rig.Marie, apID); return marieID != "" })
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{"start": start, "end": start.Add(2 * time.Hour),
+	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{"start": start, "end": start.Add(2 * time.Hour),
 		"location": jeanneStreet + ", Bourguignon"}, 201)
-	waitFor(t, "the intervention on Marie's node", func() bool {
+	rig.WaitFor(t, "the intervention on Marie's node", func() bool {
 		var n int64
 		c.Node(bzh).N.DB.Raw("SELECT COUNT(*) FROM ticket_events WHERE location <> ''").Scan(&n)
 		return n == 1
 	})
-	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
+	rig.WaitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
 
 	// Right after acceptance.
 	scan := c.scanCoop(t)
@@ -241,15 +242,15 @@ func testClientData(t *testing.T, c *coop) {
 	}
 
 	// The job is done and closed; the retention runs, a week on.
-	v := int(c.API(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API(bzh, "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v := int(c.API(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API(bzh, "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
 	v = int(c.Ticket(jeanID)["version"].(float64))
-	c.API(bfc, "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "closed"}, 200)
-	waitFor(t, "closed on Marie's node", func() bool {
-		return c.API(bzh, "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["status"] == "closed"
+	c.API(bfc, "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "status": "closed"}, 200)
+	rig.WaitFor(t, "closed on Marie's node", func() bool {
+		return c.API(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "closed"
 	})
-	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
+	rig.WaitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
 	later := time.Now().Add(federation.DefaultBodyRetention + time.Hour)
 	for _, n := range c.Nodes {
 		if _, _, err := n.N.Fed.PurgeActivities(context.Background(), later); err != nil {
@@ -264,7 +265,7 @@ func testClientData(t *testing.T, c *coop) {
 	only(t, "after the job and the retention", "NATS", scan["nats"], nil)
 
 	// The export says what Jean's node holds and who received what.
-	exp := c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", claireEmail, nil, 200)
+	exp := c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", rig.Claire, nil, 200)
 	if exp["client"].(map[string]any)["contact_email"] != jeanneEmail || len(exp["sites"].([]any)) != 1 ||
 		len(exp["tickets"].([]any)) != 1 || len(exp["interventions"].([]any)) != 1 {
 		t.Errorf("the export: %v", exp)
@@ -281,12 +282,12 @@ func testClientData(t *testing.T, c *coop) {
 	if !types["Offer"] || !types["Invite"] || !types["Update"] {
 		t.Errorf("the export's record of sharing lacks the job, its changes or the intervention: %v", exp["shared_with"])
 	}
-	c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", jeanEmail, nil, 403) // staff only
+	c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", rig.Jean, nil, 403) // staff only
 
 	// Jeanne asks for her data to be erased: on Jean's node and Marie's.
-	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": false}, 422)
-	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", jeanEmail, map[string]any{"confirm": true}, 403)
-	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", claireEmail, map[string]any{"confirm": true,
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", rig.Claire, map[string]any{"confirm": false}, 422)
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", rig.Jean, map[string]any{"confirm": true}, 403)
+	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/erasure", rig.Claire, map[string]any{"confirm": true,
 		"reason": "demande écrite du 2 décembre"}, 204)
 	defer func() {
 		if t.Failed() {
@@ -299,12 +300,12 @@ func testClientData(t *testing.T, c *coop) {
 			t.Logf("copy title %q; trouble: %v; Marie's node got %+v; Jean's sent %+v", title, c.federationTrouble(), rows, outs)
 		}
 	}()
-	waitFor(t, "Marie's copy erased", func() bool {
+	rig.WaitFor(t, "Marie's copy erased", func() bool {
 		var name string
 		c.Node(bzh).N.DB.Raw("SELECT name FROM clients WHERE origin_ap_id = ?", apID).Row().Scan(&name)
 		return name == "Client effacé"
 	})
-	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
+	rig.WaitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
 	scan = c.scanCoop(t)
 	for region, f := range scan {
 		if len(f) > 0 {

@@ -1,8 +1,9 @@
-package main
+package story_test
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,9 +52,9 @@ func forgedNote(note map[string]any, suffix, actor, by, handle, name string) map
 func TestNoteAuthorship(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de l'école")
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail, map[string]any{"body": "Je commence lundi"}, 201)
-	waitFor(t, "Marie's comment on Jean's node", func() bool {
-		return strings.Contains(strings.Join(c.Comments("bourgogne-franche-comte", jeanEmail, jeanID), "|"), "Je commence lundi")
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Marie, map[string]any{"body": "Je commence lundi"}, 201)
+	rig.WaitFor(t, "Marie's comment on Jean's node", func() bool {
+		return strings.Contains(strings.Join(c.Comments("bourgogne-franche-comte", rig.Jean, jeanID), "|"), "Je commence lundi")
 	})
 	bzh := strings.TrimPrefix(c.Node("bretagne").URL, "http://")
 	note := c.receivedNote("bourgogne-franche-comte")
@@ -88,8 +89,8 @@ func TestNoteAuthorship(t *testing.T) {
 	// Marie, calling herself someone else: her comment, under her name.
 	act := forgedNote(note, "-name", marie, marie, "marie@"+bzh, "Claire Vernier (équipe de la coop)")
 	c.deliver("bretagne", "bourgogne-franche-comte", act)
-	waitFor(t, "the comment applied", func() bool {
-		for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", jeanEmail, nil, 200)["items"].([]any) {
+	rig.WaitFor(t, "the comment applied", func() bool {
+		for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", rig.Jean, nil, 200)["items"].([]any) {
 			if cm := it.(map[string]any); cm["body"] == "faux commentaire -name" {
 				if cm["author_name"] != "Marie Le Gall" {
 					t.Fatalf("shown as %v", cm["author_name"])
@@ -103,9 +104,9 @@ func TestNoteAuthorship(t *testing.T) {
 	// On Marie's copy: a comment of Jean's node by a member it does not
 	// have waits for their profile, and is not shown meanwhile; one by
 	// Claire (a member of Jean's node) under another name shows hers.
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail, map[string]any{"body": "Merci Marie"}, 201)
-	waitFor(t, "Jean's comment on Marie's copy", func() bool {
-		return strings.Contains(strings.Join(c.Comments("bretagne", marieEmail, marieID), "|"), "Merci Marie")
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean, map[string]any{"body": "Merci Marie"}, 201)
+	rig.WaitFor(t, "Jean's comment on Marie's copy", func() bool {
+		return strings.Contains(strings.Join(c.Comments("bretagne", rig.Marie, marieID), "|"), "Merci Marie")
 	})
 	fromJean := c.receivedNote("bretagne")
 	bfcHost := strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")
@@ -114,15 +115,15 @@ func TestNoteAuthorship(t *testing.T) {
 	waiting := forgedNote(fromJean, "-unknown", nobody, nobody, "inconnu@"+bfcHost, "Jean Dugnouf")
 	c.deliver("bourgogne-franche-comte", "bretagne", waiting)
 	bzhNode := c.Node("bretagne").N
-	waitFor(t, "the unknown author's comment waiting", func() bool {
+	rig.WaitFor(t, "the unknown author's comment waiting", func() bool {
 		var lastErr string
 		bzhNode.DB.Raw("SELECT last_error FROM federation_inbox WHERE activity_id = ? AND state = 'pending'", waiting["id"]).Row().Scan(&lastErr)
 		return strings.Contains(lastErr, "directory")
 	})
 	asClaire := forgedNote(fromJean, "-claire", claire, claire, "claire@"+bfcHost, "Jean Dugnouf")
 	c.deliver("bourgogne-franche-comte", "bretagne", asClaire)
-	waitFor(t, "Claire's comment on Marie's copy", func() bool {
-		for _, it := range c.API("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", marieEmail, nil, 200)["items"].([]any) {
+	rig.WaitFor(t, "Claire's comment on Marie's copy", func() bool {
+		for _, it := range c.API("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", rig.Marie, nil, 200)["items"].([]any) {
 			if cm := it.(map[string]any); cm["body"] == "faux commentaire -claire" {
 				if cm["author_name"] != "Claire Vernier" {
 					t.Fatalf("shown as %v", cm["author_name"])
@@ -132,7 +133,7 @@ func TestNoteAuthorship(t *testing.T) {
 		}
 		return false
 	})
-	for _, body := range c.Comments("bretagne", marieEmail, marieID) {
+	for _, body := range c.Comments("bretagne", rig.Marie, marieID) {
 		if body == "faux commentaire -unknown" {
 			t.Error("a comment by a member the node does not know is shown")
 		}
@@ -198,7 +199,7 @@ func TestForgedActivitiesRefused(t *testing.T) {
 // still gets the next job.
 func TestOffersSignedAndBounded(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	marie := c.memberID("bretagne", marieEmail)
+	marie := c.MemberID("bretagne", rig.Marie)
 	for i, tc := range []struct {
 		name, signer string
 		expires      time.Time
@@ -231,8 +232,8 @@ func TestOffersSignedAndBounded(t *testing.T) {
 	}
 	// Marie has all her room: the school's website job comes to her.
 	id := c.SchoolTicket("Site web de l'école", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail, nil, 202)
-	c.OfferFor("bretagne", marieEmail, id)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
+	c.OfferFor("bretagne", rig.Marie, id)
 }
 
 // droppedOffers reads coopnet_routing_dropped_messages_total{kind="offer"}
@@ -256,7 +257,7 @@ func droppedOffers(metrics string) int {
 // contact, not even in the acceptance's reply.
 func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	nc := c.natsConn()
+	nc := c.NATSConn()
 	q := map[string]any{"v": 1, "id": "01a201c8-0000-7000-8000-0000000002a1", "origin_region": "bourgogne-franche-comte",
 		"skill": "website", "min_level": 1, "estimated_minutes": 60, "on_site": false, "commune": "Bourguignon",
 		"departement": "25", "lat": 47.4, "lon": 6.8, "horizon_days": 14}
@@ -312,22 +313,22 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", jeanEmail, map[string]any{
+	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", rig.Jean, map[string]any{
 		"name": "Jeanne Dupont", "kind": "person", "postcode": "25150", "commune": "Bourguignon",
 		"contact_name": "Jeanne Dupont", "contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
-	tk := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets", jeanEmail, map[string]any{
+	tk := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets", rig.Jean, map[string]any{
 		"client_id": cl["id"], "title": "Site web pour Jeanne Dupont (06 12 34 56 78)",
 		"description": "Appeler Jeanne Dupont au 06 12 34 56 78, jeanne.dupont@example.org", "skill": "website",
 		"on_site": false, "estimated_hours": 8}, 201)
 	id := tk["id"].(string)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean,
 		map[string]any{"note": "Jeanne Dupont préfère le matin : 06 12 34 56 78"}, 202)
-	offer := c.OfferFor("bretagne", marieEmail, id)
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", marieEmail, nil, 200)
+	offer := c.OfferFor("bretagne", rig.Marie, id)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
 	if acc["status"] != "accepted" || acc["description"] != "" {
 		t.Errorf("the acceptance's answer: %v", acc)
 	}
-	waitFor(t, "Marie's copy", func() bool { return c.CopyOf("bretagne", marieEmail, tk["ap_id"].(string)) != "" })
+	rig.WaitFor(t, "Marie's copy", func() bool { return c.CopyOf("bretagne", rig.Marie, tk["ap_id"].(string)) != "" })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +355,7 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 // whatever reply subject a request names, see deploy/nats).
 func TestAnswersOnlyOnInboxes(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	nc := c.natsConn()
+	nc := c.NATSConn()
 	probe, err := nc.SubscribeSync("coopnet.v1.probe.>")
 	if err != nil {
 		t.Fatal(err)
@@ -365,9 +366,9 @@ func TestAnswersOnlyOnInboxes(t *testing.T) {
 		body    map[string]any
 	}{
 		{"coopnet.v1.accept.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
-			"region": "bretagne", "member_id": ids[2], "handle": c.Handle(marieEmail), "name": "Marie Le Gall"}},
+			"region": "bretagne", "member_id": ids[2], "handle": c.Handle(rig.Marie), "name": "Marie Le Gall"}},
 		{"coopnet.v1.release.bourgogne-franche-comte", map[string]any{"v": 1, "offer_id": ids[0], "routing_id": ids[1],
-			"region": "bretagne", "handle": c.Handle(marieEmail), "reason": "test"}},
+			"region": "bretagne", "handle": c.Handle(rig.Marie), "reason": "test"}},
 	} {
 		body, _ := json.Marshal(r.body)
 		for i, m := range []*nats.Msg{
@@ -381,7 +382,7 @@ func TestAnswersOnlyOnInboxes(t *testing.T) {
 		}
 	}
 	kind := func(k string) string { return `coopnet_routing_dropped_messages_total{kind="` + k + `"} 2` }
-	waitFor(t, "the four requests dropped", func() bool {
+	rig.WaitFor(t, "the four requests dropped", func() bool {
 		m := c.metrics("bourgogne-franche-comte")
 		return strings.Contains(m, kind("accept")) && strings.Contains(m, kind("release"))
 	})

@@ -1,9 +1,10 @@
-package main
+package story_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"math"
 	"net/http"
 	"strings"
@@ -11,18 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// sameState reports whether two views of a ticket agree on what both nodes
-// share (ids are each node's own).
-func sameState(a, b map[string]any) bool {
-	for _, k := range []string{"title", "description", "status", "priority", "skill", "on_site", "estimated_hours",
-		"version", "ap_id", "origin_region", "time_spent_hours"} {
-		if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
-			return false
-		}
-	}
-	return fmt.Sprint(a["assignee"]) == fmt.Sprint(b["assignee"])
-}
 
 // TestSharedTicketAcrossRegions continues the routing story over
 // ActivityPub: once Marie accepted, her node holds the ticket with what
@@ -33,45 +22,45 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 
-	copyView := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+	copyView := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
 	if copyView["origin_region"] != "bourgogne-franche-comte" || copyView["status"] != "accepted" ||
-		copyView["assignee"].(map[string]any)["handle"] != c.Handle(marieEmail) {
+		copyView["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
 		t.Fatalf("Marie's copy: %v", copyView)
 	}
 	// Marie sees the client of her job, and only she on her node.
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Marie, nil, 200)
 	if cl["name"] != "École primaire des Tilleuls" || cl["contact_email"] != "ecole.tilleuls@example.org" || cl["origin"] != copyView["ap_id"] {
 		t.Errorf("the client on Marie's node: %v", cl)
 	}
-	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), gwenEmail, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Gwen, nil, 404)
 	// Nor do Bretagne's staff see or change the copy: the job is Jean's
 	// region's, done by Marie.
-	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), yannEmail, nil, 404)
-	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, yannEmail, nil, 404)
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, yannEmail, map[string]any{"version": 1, "status": "cancelled"}, 404)
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", yannEmail, map[string]any{"body": "?"}, 404)
-	if items := c.API("bretagne", "GET", "/api/v1/tickets", yannEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Yann, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Yann, nil, 404)
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Yann, map[string]any{"version": 1, "status": "cancelled"}, 404)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Yann, map[string]any{"body": "?"}, 404)
+	if items := c.API("bretagne", "GET", "/api/v1/tickets", rig.Yann, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Bretagne's staff see another region's ticket: %v", items)
 	}
 	// A peer cannot put a ticket, and its client, in the charge of a member
 	// who never accepted it: Jean's node's own Offer, replayed for Gwen.
 	offerFor(t, c, "gwen@", copyView["ap_id"].(string))
-	if items := c.API("bretagne", "GET", "/api/v1/clients", marieEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", "/api/v1/clients", rig.Marie, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
 	// Jean corrects the school's contact: Marie's node has it at once.
-	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200)
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), jeanEmail, map[string]any{
+	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), rig.Jean, map[string]any{
 		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
 		"contact_name": "M. Durand", "contact_email": "direction.tilleuls@example.org"}, 200)
-	waitFor(t, "the corrected contact on Marie's node", func() bool {
-		cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), marieEmail, nil, 200)
+	rig.WaitFor(t, "the corrected contact on Marie's node", func() bool {
+		cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Marie, nil, 200)
 		return cl["contact_name"] == "M. Durand" && cl["contact_email"] == "direction.tilleuls@example.org"
 	})
 	// Only the ticket's own node routes it; the copy's client is described
 	// by its region.
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", marieEmail, map[string]any{}, 409)
-	c.API("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", rig.Marie, map[string]any{}, 409)
+	c.API("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", rig.Marie,
 		map[string]any{"name": "Annexe", "postcode": "25150"}, 403)
 	// Île-de-France, not part of this job, holds nothing of it.
 	var n int64
@@ -81,54 +70,54 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	}
 
 	// Comments: public ones both ways, internal ones never.
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 		map[string]any{"body": "La directrice préfère un rendez-vous le mardi."}, 201)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 		map[string]any{"body": "Facturer au tarif association", "internal": true}, 201)
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Marie,
 		map[string]any{"body": "Maquette envoyée à l'école."}, 201)
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", marieEmail,
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Marie,
 		map[string]any{"body": "Note pour moi : thème clair", "internal": true}, 201)
-	waitFor(t, "public comments on both nodes", func() bool {
-		return len(c.Comments("bretagne", marieEmail, marieID)) == 3 && len(c.Comments("bourgogne-franche-comte", jeanEmail, jeanID)) == 3
+	rig.WaitFor(t, "public comments on both nodes", func() bool {
+		return len(c.Comments("bretagne", rig.Marie, marieID)) == 3 && len(c.Comments("bourgogne-franche-comte", rig.Jean, jeanID)) == 3
 	})
-	for _, body := range c.Comments("bretagne", marieEmail, marieID) {
+	for _, body := range c.Comments("bretagne", rig.Marie, marieID) {
 		if strings.Contains(body, "tarif association") {
 			t.Error("Jean's internal comment reached Bretagne")
 		}
 	}
-	for _, body := range c.Comments("bourgogne-franche-comte", jeanEmail, jeanID) {
+	for _, body := range c.Comments("bourgogne-franche-comte", rig.Jean, jeanID) {
 		if strings.Contains(body, "thème clair") {
 			t.Error("Marie's internal comment reached Bourgogne-Franche-Comté")
 		}
 	}
 
 	// Marie starts the work and logs time: Jean's ticket follows.
-	v := int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
-	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", marieEmail, map[string]any{"minutes": 90, "note": "maquette"}, 201)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", jeanEmail, map[string]any{"minutes": 30}, 201)
+	v := int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "in_progress"}, 200)
+	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", rig.Marie, map[string]any{"minutes": 90, "note": "maquette"}, 201)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", rig.Jean, map[string]any{"minutes": 30}, 201)
 	defer func() {
 		if t.Failed() {
 			t.Log(strings.Join(c.federationTrouble(), "\n"))
 		}
 	}()
-	waitFor(t, "status and time on both nodes", func() bool {
-		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-		return j["status"] == "in_progress" && j["time_spent_hours"] == 2.0 && sameState(j, m)
+	rig.WaitFor(t, "status and time on both nodes", func() bool {
+		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+		return j["status"] == "in_progress" && j["time_spent_hours"] == 2.0 && rig.SameState(j, m)
 	})
 
 	// Jean plans an intervention: it reaches Marie's calendar; she accepts.
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
-	ev := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", jeanEmail, map[string]any{
+	ev := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
-	if ev["state"] != "invited" || ev["attendee"] != c.Handle(marieEmail) {
+	if ev["state"] != "invited" || ev["attendee"] != c.Handle(rig.Marie) {
 		t.Fatalf("planned: %v", ev)
 	}
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	var marieEvent map[string]any
-	waitFor(t, "the intervention in Marie's calendar", func() bool {
-		items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any)
+	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {
+		items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any)
 		if len(items) == 1 {
 			marieEvent = items[0].(map[string]any)
 		}
@@ -141,25 +130,25 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if s, _ := time.Parse(time.RFC3339, marieEvent["start"].(string)); !s.Equal(start) {
 		t.Errorf("start %v, want %v", marieEvent["start"], start)
 	}
-	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", marieEmail, map[string]any{"answer": "accept"}, 200)
-	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", gwenEmail, map[string]any{"answer": "reject"}, 404)
-	waitFor(t, "Marie's acceptance on Jean's node", func() bool {
-		items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", rig.Marie, map[string]any{"answer": "accept"}, 200)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", rig.Gwen, map[string]any{"answer": "reject"}, 404)
+	rig.WaitFor(t, "Marie's acceptance on Jean's node", func() bool {
+		items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any)
 		return len(items) == 1 && items[0].(map[string]any)["state"] == "accepted"
 	})
 
 	// Marie resolves; then reopens: Resolve and Undo{Resolve}.
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
-	waitFor(t, "reopened on Jean's node, and both the same", func() bool {
-		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
-		return j["status"] == "in_progress" && sameState(j, m)
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "in_progress"}, 200)
+	rig.WaitFor(t, "reopened on Jean's node, and both the same", func() bool {
+		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+		return j["status"] == "in_progress" && rig.SameState(j, m)
 	})
 	h := c.History(jeanID)
-	if count(h, "copy_held") != 1 || count(h, "updated status resolved") != 1 || count(h, "updated status in_progress") != 2 {
+	if rig.Count(h, "copy_held") != 1 || rig.Count(h, "updated status resolved") != 1 || rig.Count(h, "updated status in_progress") != 2 {
 		t.Errorf("Jean's history: %v", h)
 	}
 
@@ -200,30 +189,30 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	// Marie resolves, then closes: a close, not a reopening. Nobody works
 	// for the school on this ticket any more, and Marie's node forgets the
 	// contact (the job's record stays).
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved again on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, marieEmail, map[string]any{"version": v, "status": "closed"}, 200)
-	waitFor(t, "closed on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "closed" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
+	rig.WaitFor(t, "resolved again on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "closed"}, 200)
+	rig.WaitFor(t, "closed on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "closed" })
 	var undos int64
 	c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Undo'").Row().Scan(&undos)
 	if undos != 1 {
 		t.Errorf("Jean's node received %d Undo activities, want 1 (the reopening; the close is an Update)", undos)
 	}
 	clientOnMarie := "/api/v1/clients/" + copyView["client_id"].(string)
-	waitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
-		cl := c.API("bretagne", "GET", clientOnMarie, marieEmail, nil, 200)
+	rig.WaitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
+		cl := c.API("bretagne", "GET", clientOnMarie, rig.Marie, nil, 200)
 		return cl["contact_name"] == "" && cl["contact_email"] == "" && cl["contact_phone"] == ""
 	})
-	if cl := c.API("bretagne", "GET", clientOnMarie, marieEmail, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
+	if cl := c.API("bretagne", "GET", clientOnMarie, rig.Marie, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
 		cl["lat"] != math.Round(cl["lat"].(float64)*10)/10 || cl["lon"] != math.Round(cl["lon"].(float64)*10)/10 {
 		t.Errorf("the closed job's client on Marie's node (name kept, place to 0.1°): %v", cl)
 	}
-	if items := c.API("bretagne", "GET", cal, marieEmail, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
+	if items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
 		t.Errorf("Marie's calendar keeps the place of a closed job: %v", items)
 	}
-	if items := c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any); len(items) != 1 ||
+	if items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any); len(items) != 1 ||
 		items[0].(map[string]any)["location"] != "École des Tilleuls, Bourguignon" {
 		t.Errorf("Jean's calendar lost the place of his own intervention: %v", items)
 	}
@@ -234,7 +223,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	answerAs(t, c, "Accept", base.Add(2*time.Second))
 	answerAs(t, c, "Reject", base.Add(time.Second))
 	jeanState := func() any {
-		return c.API("bourgogne-franche-comte", "GET", cal, jeanEmail, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
+		return c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
 	}
 	if st := jeanState(); st != "accepted" {
 		t.Errorf("after a late, older rejection Jean sees %v, want accepted", st)
@@ -253,10 +242,10 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if answered.After(time.Now().Add(time.Hour)) {
 		t.Errorf("an answer from the future is kept as given at %v", answered)
 	}
-	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200); m["status"] != "closed" {
+	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200); m["status"] != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)
 	}
-	if cl := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), jeanEmail, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
+	if cl := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
 		t.Errorf("Jean's own client lost its contact: %v", cl)
 	}
 }
@@ -268,11 +257,11 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	// A first shared ticket and comment: a Create{Note} as Jean's node sends.
 	jeanID, _ := c.SharedTicket("Site web de la mairie")
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 		map[string]any{"body": "Bonjour Marie !"}, 201)
 	bzh := c.Node("bretagne")
 	var body string
-	waitFor(t, "the comment on Marie's node", func() bool {
+	rig.WaitFor(t, "the comment on Marie's node", func() bool {
 		return bzh.N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' ORDER BY id LIMIT 1").
 			Row().Scan(&body) == nil
 	})
@@ -301,7 +290,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 			Row().Scan(&r.State, &r.WaitsFor, &r.Due, &r.Attempts)
 		return r
 	}
-	waitFor(t, "the early comment waiting for its ticket", func() bool {
+	rig.WaitFor(t, "the early comment waiting for its ticket", func() bool {
 		r := row()
 		return r.State == "pending" && r.WaitsFor != nil && *r.WaitsFor == nextAP && r.Due != nil
 	})
@@ -311,7 +300,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	// on a slow machine, could try it again before the end of the check.
 	// An attempt already under way when the back-off is set may write its
 	// own over it: set it again until it holds a moment later.
-	waitFor(t, "the early comment's back-off an hour ahead", func() bool {
+	rig.WaitFor(t, "the early comment's back-off an hour ahead", func() bool {
 		if err := bzh.N.DB.Exec("UPDATE federation_inbox SET next_attempt_at = ? WHERE activity_id = ? AND state = 'pending'",
 			time.Now().UTC().Add(time.Hour), act["id"]).Error; err != nil {
 			t.Fatal(err)
@@ -321,9 +310,9 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return r.State == "pending" && r.Due != nil && r.Due.After(time.Now().Add(30*time.Minute))
 	})
 	before := row()
-	paul := c.API("ile-de-france", "GET", "/api/v1/me", paulEmail, nil, 200)
-	c.API("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), paulEmail, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
-	waitFor(t, "Paul's new name on Marie's node", func() bool {
+	paul := c.API("ile-de-france", "GET", "/api/v1/me", rig.Paul, nil, 200)
+	c.API("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), rig.Paul, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
+	rig.WaitFor(t, "Paul's new name on Marie's node", func() bool {
 		return bzh.N.DB.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
 	})
 	if r := row(); r.State != "pending" || r.WaitsFor == nil || r.Due == nil || r.Attempts != before.Attempts {
@@ -333,11 +322,11 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	// The ticket is routed to Bretagne (to Marie, or to Gwen now that Marie
 	// has work): the comment is applied with it, though its back-off had an
 	// hour to run.
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", jeanEmail, map[string]any{}, 202)
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+nextID+"/forward", rig.Jean, map[string]any{}, 202)
 	var who string
-	waitFor(t, "an offer in Bretagne", func() bool {
-		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+nextID+"/routing", jeanEmail, nil, 200)
-		for _, email := range []string{marieEmail, gwenEmail} {
+	rig.WaitFor(t, "an offer in Bretagne", func() bool {
+		r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+nextID+"/routing", rig.Jean, nil, 200)
+		for _, email := range []string{rig.Marie, rig.Gwen} {
 			if r["offered_to"] == c.Handle(email) {
 				who = email
 			}
@@ -347,7 +336,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	offer := c.OfferFor("bretagne", who, nextID)
 	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", who, nil, 200)
 	var copyID string
-	waitFor(t, "the early comment on the copy", func() bool {
+	rig.WaitFor(t, "the early comment on the copy", func() bool {
 		if copyID = c.CopyOf("bretagne", who, nextAP); copyID == "" {
 			return false
 		}
@@ -364,14 +353,14 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de la mairie")
 	marieView := func() map[string]any {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, marieEmail, nil, 200)
+		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
 	}
 	// patch retries on a stale version, as a client would.
 	patch := func(region, email, id string, get func() map[string]any, body map[string]any) {
 		for {
 			body["version"] = int(get()["version"].(float64))
 			var out map[string]any
-			code := apiStatus(t, "PATCH", c.Node(region).URL+"/api/v1/tickets/"+id, c.Tokens[email], body, &out)
+			code := rig.Status(t, "PATCH", c.Node(region).URL+"/api/v1/tickets/"+id, c.Tokens[email], body, &out)
 			if code == 200 {
 				return
 			}
@@ -387,22 +376,22 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 10; i++ {
-			patch("bourgogne-franche-comte", jeanEmail, jeanID, func() map[string]any { return c.Ticket(jeanID) },
+			patch("bourgogne-franche-comte", rig.Jean, jeanID, func() map[string]any { return c.Ticket(jeanID) },
 				map[string]any{"description": fmt.Sprintf("Jean %d", i), "priority": []string{"high", "low"}[i%2]})
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 10; i++ {
-			patch("bretagne", marieEmail, marieID, marieView,
+			patch("bretagne", rig.Marie, marieID, marieView,
 				map[string]any{"description": fmt.Sprintf("Marie %d", i), "title": fmt.Sprintf("Site web (v%d)", i)})
 		}
 	}()
 	wg.Wait()
 	var j, m map[string]any
-	waitFor(t, "both nodes to converge", func() bool {
+	rig.WaitFor(t, "both nodes to converge", func() bool {
 		j, m = c.Ticket(jeanID), marieView()
-		return sameState(j, m) && c.pendingDeliveries() == 0
+		return rig.SameState(j, m) && c.pendingDeliveries() == 0
 	})
 	// Each field holds the last value written to it, by one or the other:
 	// Marie's last title, even if her changes reached the tracker out of
@@ -457,7 +446,7 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 		t.Fatal(err)
 	}
 	var handle string
-	if err := bzh.N.DB.Raw("SELECT handle FROM members WHERE email = ?", gwenEmail).Row().Scan(&handle); err != nil {
+	if err := bzh.N.DB.Raw("SELECT handle FROM members WHERE email = ?", rig.Gwen).Row().Scan(&handle); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(handle+"@", who) {
@@ -486,7 +475,7 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 	if n != 0 {
 		t.Errorf("Bretagne keeps a ticket nobody accepted")
 	}
-	if items := c.API("bretagne", "GET", "/api/v1/tickets", gwenEmail, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.API("bretagne", "GET", "/api/v1/tickets", rig.Gwen, nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("Gwen has a ticket she never accepted: %v", items)
 	}
 }
@@ -510,7 +499,7 @@ func answerAs(t *testing.T, c *coop, typ string, at time.Time) {
 	act["type"] = typ
 	act["published"] = at.Format(time.RFC3339Nano)
 	c.deliver("bretagne", "bourgogne-franche-comte", act)
-	waitFor(t, "the answer applied", func() bool {
+	rig.WaitFor(t, "the answer applied", func() bool {
 		var state string
 		_ = bfc.N.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
 		return state == "applied"

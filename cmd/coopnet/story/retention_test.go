@@ -1,9 +1,10 @@
-package main
+package story_test
 
 import (
 	"context"
 	"fmt"
 	"github.com/coopnet/coopnet/cmd/coopnet/node"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"testing"
 	"time"
 
@@ -19,23 +20,23 @@ func TestResolvedJobForgotten(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 	copyPath := "/api/v1/tickets/" + marieID
-	v := int(c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["version"].(float64))
-	c.API("bretagne", "PATCH", copyPath, marieEmail, map[string]any{"version": v, "status": "resolved"}, 200)
-	waitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	v := int(c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["version"].(float64))
+	c.API("bretagne", "PATCH", copyPath, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
 	// The tracker's own word of the resolution comes back with the
 	// contact: it is applied before the month passes, as in life.
-	waitFor(t, "everything delivered and applied", func() bool { return c.pendingDeliveries() == 0 })
-	clientPath := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, marieEmail, nil, 200)["client_id"].(string)
+	rig.WaitFor(t, "everything delivered and applied", func() bool { return c.pendingDeliveries() == 0 })
+	clientPath := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["client_id"].(string)
 
 	fed, ctx := c.Node("bretagne").N.Fed, context.Background()
 	if n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention)); err != nil || n != 0 {
 		t.Fatalf("a job resolved just now: forgot %d (%v)", n, err)
 	}
-	if cl := c.API("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_email"] != "ecole.tilleuls@example.org" {
+	if cl := c.API("bretagne", "GET", clientPath, rig.Marie, nil, 200); cl["contact_email"] != "ecole.tilleuls@example.org" {
 		t.Fatalf("the contact went too early: %v", cl)
 	}
 	// A month later.
-	waitFor(t, "the client of a job resolved a month ago forgotten", func() bool {
+	rig.WaitFor(t, "the client of a job resolved a month ago forgotten", func() bool {
 		c.Node("bretagne").N.DB.Exec("UPDATE tickets SET updated_at = ? WHERE id = ?", time.Now().Add(-31*24*time.Hour).UTC(), marieID)
 		n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention))
 		if err != nil || n > 1 {
@@ -43,7 +44,7 @@ func TestResolvedJobForgotten(t *testing.T) {
 		}
 		return n == 1
 	})
-	if cl := c.API("bretagne", "GET", clientPath, marieEmail, nil, 200); cl["contact_name"] != "" || cl["contact_email"] != "" ||
+	if cl := c.API("bretagne", "GET", clientPath, rig.Marie, nil, 200); cl["contact_name"] != "" || cl["contact_email"] != "" ||
 		cl["name"] != "École primaire des Tilleuls" {
 		t.Errorf("a month after the resolution, Marie's node holds %v", cl)
 	}
@@ -52,9 +53,9 @@ func TestResolvedJobForgotten(t *testing.T) {
 	}
 	// Jean reopens it: the contact comes back with the ticket.
 	v = int(c.Ticket(jeanID)["version"].(float64))
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, jeanEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
-	waitFor(t, "the contact back on Marie's node", func() bool {
-		return c.API("bretagne", "GET", clientPath, marieEmail, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "status": "in_progress"}, 200)
+	rig.WaitFor(t, "the contact back on Marie's node", func() bool {
+		return c.API("bretagne", "GET", clientPath, rig.Marie, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"
 	})
 }
 
@@ -67,9 +68,9 @@ func TestResolvedJobForgotten(t *testing.T) {
 func TestActivitiesForgotten(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, _ := c.SharedTicket("Site web de l'école")
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 		map[string]any{"body": "Le contact est Mme Martin"}, 201)
-	waitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
+	rig.WaitFor(t, "everything delivered", func() bool { return c.pendingDeliveries() == 0 })
 	bfc, bzh := c.Node("bourgogne-franche-comte").N, c.Node("bretagne").N
 	bodies := func(db *storage.DB, table string) (withBody, total int64) {
 		db.Raw("SELECT COUNT(*) FROM " + table + " WHERE body <> ''").Scan(&withBody)
@@ -157,11 +158,11 @@ func TestDeliveryLeaseOnDatabaseLoss(t *testing.T) {
 	c.Node("bretagne").Stop()
 	const n = 400
 	for i := range n {
-		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", jeanEmail,
+		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean,
 			map[string]any{"body": fmt.Sprintf("commentaire %d", i)}, 201)
 	}
 	c.Restart("bretagne")
-	waitFor(t, "deliveries under way", func() bool { return received() > 0 })
+	rig.WaitFor(t, "deliveries under way", func() bool { return received() > 0 })
 	// Outages while the workers claim, deliver and record.
 	for i := 0; i < 30 && received() < n; i++ {
 		proxy.Cut()
