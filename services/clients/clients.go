@@ -90,8 +90,9 @@ func (Asset) TableName() string { return "assets" }
 
 // Service is the clients domain.
 type Service struct {
-	db      *storage.DB
-	members *members.Service
+	db       *storage.DB
+	members  *members.Service
+	assigned Assignments
 }
 
 // ClientChanged is published when a client of this node is changed, with
@@ -169,23 +170,59 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 	return c, nil
 }
 
-// VisibleClause returns a SQL condition on the clients table, true for the
-// clients the actor may see: staff see all of the node's clients; a
-// technician those in their charge and those of tickets assigned to them.
-// The client of another region's ticket is seen only by the member who
-// works on it, not by this node's staff: it is not their client.
-func VisibleClause(by members.Actor) (string, []any) {
-	if by.Role.IsStaff() {
-		return "(clients.origin_ap_id IS NULL OR clients.technician_id = ?)", []any{by.ID}
-	}
-	return "(clients.technician_id = ? OR clients.id IN (SELECT client_id FROM tickets WHERE assignee_member_id = ?))",
-		[]any{by.ID, by.ID}
+// Assignments tell which of this node's clients a member works for
+// through the tickets assigned to them: the tickets service, which owns
+// them, set at wiring (SetAssignments).
+type Assignments interface {
+	ClientsAssignedTo(ctx context.Context, memberID string) ([]string, error)
 }
 
-// visible restricts a query on clients to those the actor may see.
-func visible(q *gorm.DB, by members.Actor) *gorm.DB {
-	cond, args := VisibleClause(by)
-	return q.Where(cond, args...)
+// SetAssignments tells the service whose tickets make a client visible to
+// the member they are assigned to. Without it, a technician sees only the
+// clients in their charge.
+func (s *Service) SetAssignments(a Assignments) { s.assigned = a }
+
+// visible restricts a query on clients to those the actor may see: staff
+// see all of the node's clients; a technician those in their charge and
+// those of tickets assigned to them. The client of another region's
+// ticket is seen only by the member who works on it, not by this node's
+// staff: it is not their client.
+func (s *Service) visible(ctx context.Context, q *gorm.DB, by members.Actor) (*gorm.DB, error) {
+	if by.Role.IsStaff() {
+		return q.Where("(clients.origin_ap_id IS NULL OR clients.technician_id = ?)", by.ID), nil
+	}
+	var ids []string
+	if s.assigned != nil {
+		var err error
+		if ids, err = s.assigned.ClientsAssignedTo(ctx, by.ID); err != nil {
+			return nil, fmt.Errorf("clients: assigned to %s: %w", by.ID, err)
+		}
+	}
+	if len(ids) == 0 {
+		return q.Where("clients.technician_id = ?", by.ID), nil
+	}
+	return q.Where("(clients.technician_id = ? OR clients.id IN ?)", by.ID, ids), nil
+}
+
+// ForNewTicket returns the technician in charge of a client of this node
+// the actor may see, to whom a new ticket for the client goes; a client
+// the actor may not see, or another region's, is not found.
+func (s *Service) ForNewTicket(ctx context.Context, by members.Actor, id string) (technicianID string, err error) {
+	if !storage.ValidID(id) {
+		return "", apperr.NotFoundf("no client %q", id)
+	}
+	q, err := s.visible(ctx, s.db.WithContext(ctx).Model(&Client{}).Select("technician_id").
+		Where("clients.id = ? AND clients.origin_ap_id IS NULL", id), by)
+	if err != nil {
+		return "", err
+	}
+	var c Client
+	if err := q.Take(&c).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", apperr.NotFoundf("no client %q", id)
+	} else if err != nil {
+		return "", fmt.Errorf("clients: %s for a new ticket: %w", id, err)
+	}
+	return c.TechnicianID, nil
 }
 
 // Get returns a client the actor may see. Clients the actor may not see are
@@ -194,8 +231,12 @@ func (s *Service) Get(ctx context.Context, by members.Actor, id string) (*Client
 	if !storage.ValidID(id) {
 		return nil, apperr.NotFoundf("no client %q", id)
 	}
+	q, err := s.visible(ctx, s.db.WithContext(ctx).Where("clients.id = ?", id), by)
+	if err != nil {
+		return nil, err
+	}
 	var c Client
-	err := visible(s.db.WithContext(ctx).Where("clients.id = ?", id), by).Take(&c).Error
+	err = q.Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, apperr.NotFoundf("no client %q", id)
 	}
@@ -220,7 +261,11 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	q := visible(s.db.WithContext(ctx).Model(&Client{}), by).Where("clients.origin_ap_id IS NULL").
+	q, err := s.visible(ctx, s.db.WithContext(ctx).Model(&Client{}), by)
+	if err != nil {
+		return nil, err
+	}
+	q = q.Where("clients.origin_ap_id IS NULL").
 		Order("clients.id DESC").Limit(opt.Limit)
 	if opt.After != "" {
 		q = q.Where("clients.id < ?", opt.After)

@@ -2,16 +2,12 @@ package tickets
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"gorm.io/gorm"
 	"math"
 	"strings"
 
-	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
-	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/validate"
@@ -135,23 +131,15 @@ func (s *Service) Create(ctx context.Context, by members.Actor, in CreateInput) 
 
 const notYourClient = "is not a client of yours on this node"
 
-// insert checks that the client is visible to the actor and inserts the
-// ticket in one statement: one round trip, no window between the check and
-// the write, and the technician in charge taken from the client.
+// insert checks with the clients service that the actor may open a ticket
+// for the client, and inserts the ticket in the charge of the client's
+// technician. (It was one INSERT … SELECT FROM clients, with the clients
+// service's visibility spliced in as SQL: a round trip less, and the
+// clients table written into from here. See the create benchmark's
+// figures in the closing note of issue 16.)
 func (s *Service) insert(ctx context.Context, by members.Actor, clientID string, t *Ticket) error {
-	q := s.insertMine
-	if by.Role.IsStaff() {
-		q = s.insertAny
-	}
-	_, condArgs := clients.VisibleClause(by)
-	args := []any{t.ID, t.Title, t.Description, t.Skill, t.Priority, t.OnSite, t.EstimatedMinutes,
-		string(t.Status), t.OriginRegion, t.APID, t.CreatedBy, t.CreatedAt, t.UpdatedAt, clientID}
-	args = append(args, condArgs...)
-	// Straight to SQL with a statement built once: gorm would parse it and
-	// render its arguments on every call, which costs as much as the query.
-	var tech string
-	err := s.db.Conn(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&tech)
-	if errors.Is(err, sql.ErrNoRows) {
+	tech, err := s.clients.ForNewTicket(ctx, by, clientID)
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return &apperr.Error{Code: apperr.Invalid, Message: "some fields are not valid",
 			Fields: map[string]string{"client_id": notYourClient}}
 	}
@@ -159,21 +147,14 @@ func (s *Service) insert(ctx context.Context, by members.Actor, clientID string,
 		return err
 	}
 	t.ClientID, t.TechnicianID = clientID, tech
-	return nil
+	return s.db.Conn(ctx).Create(t).Error
 }
 
-// insertQuery is insert's statement for an actor of the role given, in the
-// database's placeholders.
-func insertQuery(db *storage.DB, role members.Role) string {
-	cond, _ := clients.VisibleClause(members.Actor{Role: role})
-	ts := "TIMESTAMPTZ"
-	if db.Dialect == migrations.SQLite {
-		ts = "TEXT" // SQLite stores times as text; a CAST to an unknown type would turn them into numbers
-	}
-	return db.Bind(`INSERT INTO tickets (id, client_id, technician_id, title, description, skill, priority, on_site,
-			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at)
-		SELECT ?, clients.id, clients.technician_id, ?, ?, ?, ?, CAST(? AS BOOLEAN), CAST(? AS INTEGER), ?, ?, ?, ?, 1,
-			CAST(? AS ` + ts + `), CAST(? AS ` + ts + `)
-		FROM clients WHERE clients.id = ? AND clients.origin_ap_id IS NULL AND ` + cond + `
-		RETURNING technician_id`)
+// ClientsAssignedTo lists the clients of the tickets assigned to a member
+// on this node (clients.Assignments: a technician sees the clients they
+// work for).
+func (s *Service) ClientsAssignedTo(ctx context.Context, memberID string) ([]string, error) {
+	var ids []string
+	err := s.db.Conn(ctx).Model(&Ticket{}).Distinct("client_id").Where("assignee_member_id = ?", memberID).Pluck("client_id", &ids).Error
+	return ids, err
 }

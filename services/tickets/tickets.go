@@ -183,17 +183,18 @@ type Service struct {
 	// visible): by staff (id, the node's region, the actor's id twice), and
 	// by a technician (id, the actor's id twice).
 	getAny, getMine string
-	// The insert of a ticket (insert), by staff and by a technician.
-	insertAny, insertMine string
 }
 
 // New returns the tickets service.
 func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledger.Service, cfg Config, log *slog.Logger) *Service {
 	get := ticketSelect + " WHERE id = ?"
-	return &Service{db: db, skills: catalog, clients: cl, ledger: lg, cfg: cfg, log: log,
-		getAny:    db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
-		getMine:   db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
-		insertAny: insertQuery(db, members.Staff), insertMine: insertQuery(db, members.Technician)}
+	s := &Service{db: db, skills: catalog, clients: cl, ledger: lg, cfg: cfg, log: log,
+		getAny:  db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
+		getMine: db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)")}
+	// A technician sees the clients of the tickets assigned to them: the
+	// clients service asks these tickets.
+	cl.SetAssignments(s)
+	return s
 }
 
 func notFound(id string) error { return apperr.NotFoundf("no ticket %q", id) }
