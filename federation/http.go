@@ -48,7 +48,7 @@ func (s *Service) getTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := s.ticketState(ctx, s.db.DB, t, true)
+	doc, err := s.ticketState(ctx, s.db.Conn(ctx), t, true)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func startTestNode(t *testing.T, region, publicURL string, peers []string, dbURL
 	host := strings.TrimPrefix(publicURL, "http://")
 	catalog := skills.NewCatalog(db)
 	ms := members.New(db, catalog, members.Config{Region: region, Host: host, BcryptCost: bcrypt.MinCost}, log)
-	dir := directory.New(db, region, host)
+	dir := directory.New(db, ms, region, host)
 	fed, err := New(db, ms, dir, Config{Region: region, PublicURL: publicURL, Peers: peers, Poll: 50 * time.Millisecond,
 		Retry: RetryPolicy{First: 20 * time.Millisecond, Max: 200 * time.Millisecond}}, log, nil)
 	if err != nil {

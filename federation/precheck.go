@@ -101,7 +101,7 @@ func (s *Service) precheckTracked(ctx context.Context, a *Activity, apID, sender
 	if hostOf(apID) != s.host {
 		return apperr.New(apperr.Forbidden, "%s is not a ticket of this node", apID)
 	}
-	t, err := s.trackedTicket(ctx, s.db.DB, apID, sender)
+	t, err := s.trackedTicket(ctx, s.db.Conn(ctx), apID, sender)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return apperr.New(apperr.Forbidden, "%s does not work on %s", sender, apID)
 	}

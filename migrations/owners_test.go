@@ -18,14 +18,6 @@ import (
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
-// crossings are the places where a package still names a table it does
-// not own, each to be replaced by a call to the owner's API (issue 16).
-// The list only shrinks: a crossing that is gone must leave it, a new one
-// fails.
-var crossings = []string{
-	"services/directory: member_skills", "services/directory: members",
-}
-
 // gormCalls are the gorm methods that take a model.
 var gormCalls = map[string]bool{"Model": true, "Create": true, "Find": true, "Take": true, "First": true, "Last": true,
 	"Delete": true, "Save": true, "Updates": true}
@@ -61,9 +53,10 @@ var tableRef = regexp.MustCompile(`(?i)\b(FROM|JOIN|INTO|UPDATE|TABLE)\s+([a-z_]
 
 // TestTablesHaveOneOwner: every table of the schema (from the database's
 // own catalogue) has an owner in migrations.Owners, and no package's code
-// names a table it does not own, in SQL text or in gorm's Table(…),
-// beyond the crossings still listed, but for reading a published one. (A gorm model is defined by its
-// table's owner: TableName methods are checked too.)
+// names a table it does not own, in SQL text or in gorm's Table(…), but
+// for reading a published one; nor hands gorm another package's model. (A
+// gorm model is defined by its table's owner: TableName methods are
+// checked too.)
 func TestTablesHaveOneOwner(t *testing.T) {
 	db := storagetest.Open(t, migrations.SQLite)
 	tables, err := db.Tables(context.Background())
@@ -151,13 +144,6 @@ func TestTablesHaveOneOwner(t *testing.T) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !slices.Contains(crossings, k) {
-			t.Errorf("%s: the package names a table it does not own (%s): go through the owner's API", k, strings.Join(found[k], ", "))
-		}
-	}
-	for _, k := range crossings {
-		if found[k] == nil {
-			t.Errorf("%s is no longer crossed: remove it from the crossings", k)
-		}
+		t.Errorf("%s: the package names a table it does not own (%s): go through the owner's API", k, strings.Join(found[k], ", "))
 	}
 }

@@ -54,7 +54,7 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
 	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs,
-		Tickets: ts, Skills: catalog, Directory: directory.New(db, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}
+		Tickets: ts, Skills: catalog, Directory: directory.New(db, ms, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}
 	for _, f := range opts {
 		f(&o)
 	}

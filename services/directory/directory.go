@@ -6,15 +6,18 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
@@ -112,14 +115,16 @@ func (skillRow) TableName() string { return "directory_skills" }
 
 // Service reads and writes the directory.
 type Service struct {
-	db     *storage.DB
-	region string
-	host   string
+	db      *storage.DB
+	members *members.Service // this node's own, listed with the copies
+	region  string
+	host    string
 }
 
-// New returns the directory of the node at host, in region.
-func New(db *storage.DB, region, host string) *Service {
-	return &Service{db: db, region: region, host: host}
+// New returns the directory of the node at host, in region, whose own
+// members are ms's.
+func New(db *storage.DB, ms *members.Service, region, host string) *Service {
+	return &Service{db: db, members: ms, region: region, host: host}
 }
 
 // Apply stores a peer's copy of a profile in the transaction ctx carries, unless the copy held
@@ -183,80 +188,73 @@ type ListOptions struct {
 }
 
 // List returns the members of every region, this node's included, ordered
-// by handle.
+// by handle (byte order): a page of this node's members from the members
+// service and one of the copies, merged.
 func (s *Service) List(ctx context.Context, opt ListOptions) ([]Entry, error) {
-	suffix := "@" + s.host
-	local := `SELECT m.id AS id, m.handle || ? AS handle, m.name, ? AS region, m.commune, m.departement, m.remote_ok,
-		m.updated_at, 1 AS local FROM members m WHERE m.active`
-	remote := `SELECT d.ap_id AS id, d.handle, d.name, d.region, d.commune, d.departement, d.remote_ok,
-		d.remote_updated_at AS updated_at, 0 AS local FROM directory_entries d WHERE 1 = 1`
-	largs := []any{suffix, s.region}
-	var rargs []any
-	if opt.Skill != "" {
-		local += " AND EXISTS (SELECT 1 FROM member_skills ms WHERE ms.member_id = m.id AND ms.skill = ? AND ms.level >= ?)"
-		largs = append(largs, opt.Skill, opt.MinLevel)
-		remote += " AND EXISTS (SELECT 1 FROM directory_skills ds WHERE ds.ap_id = d.ap_id AND ds.skill = ? AND ds.level >= ?)"
-		rargs = append(rargs, opt.Skill, opt.MinLevel)
-	}
-	q := "SELECT * FROM (" + local + " UNION ALL " + remote + ") u"
-	args := append(largs, rargs...)
-	if opt.After != "" {
-		q += " WHERE handle > ?"
-		args = append(args, opt.After)
-	}
-	q += " ORDER BY handle LIMIT ?"
-	args = append(args, opt.Limit)
-
-	type row struct {
-		ID, Handle, Name, Region, Commune, Departement string
-		RemoteOK                                       bool `gorm:"column:remote_ok"`
-		UpdatedAt                                      time.Time
-		Local                                          int
-	}
-	var rows []row
-	db := s.db.WithContext(ctx)
-	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
+	// Two reads, not one snapshot: a profile that changes between them is
+	// shown as either, and on SQLite a snapshot would take the writer's lock.
+	local, err := s.members.Listed(ctx, members.ListedOptions{Skill: opt.Skill, MinLevel: opt.MinLevel, After: opt.After, Limit: opt.Limit})
+	if err != nil {
 		return nil, fmt.Errorf("directory: list: %w", err)
 	}
+	remote, err := s.copies(ctx, opt)
+	if err != nil {
+		return nil, fmt.Errorf("directory: list: %w", err)
+	}
+	out := make([]Entry, 0, min(opt.Limit, len(local)+len(remote)))
+	for len(out) < opt.Limit && (len(local) > 0 || len(remote) > 0) {
+		if len(remote) == 0 || (len(local) > 0 && local[0].FullHandle < remote[0].Handle) {
+			m := local[0]
+			local = local[1:]
+			skills := slices.Clone(m.Skills) // by skill; the directory shows the strongest first
+			slices.SortStableFunc(skills, func(a, b members.SkillLevel) int { return cmp.Compare(b.Level, a.Level) })
+			out = append(out, Entry{APID: m.ID, Handle: m.FullHandle, Name: m.Name, Region: s.region, Commune: m.Commune,
+				Departement: m.Departement, RemoteOK: m.RemoteOK, UpdatedAt: m.UpdatedAt.UTC(), Local: true, Skills: skills})
+			continue
+		}
+		out = append(out, remote[0])
+		remote = remote[1:]
+	}
+	return out, nil
+}
+
+// copies is a page of the other regions' members, ordered by handle in
+// byte order (as members.Listed orders this node's), with their skills.
+func (s *Service) copies(ctx context.Context, opt ListOptions) ([]Entry, error) {
+	handle := "handle"
+	if s.db.Dialect == migrations.Postgres {
+		handle = `handle COLLATE "C"`
+	}
+	db := s.db.Conn(ctx)
+	q := db.Model(&entryRow{}).Order(handle).Limit(opt.Limit)
+	if opt.After != "" {
+		q = q.Where(handle+" > ?", opt.After)
+	}
+	if opt.Skill != "" {
+		q = q.Where("EXISTS (SELECT 1 FROM directory_skills ds WHERE ds.ap_id = directory_entries.ap_id AND ds.skill = ? AND ds.level >= ?)",
+			opt.Skill, opt.MinLevel)
+	}
+	var rows []entryRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
 	out := make([]Entry, len(rows))
-	var localIDs, remoteIDs []string
+	idx := make(map[string]int, len(rows))
+	ids := make([]string, len(rows))
 	for i, r := range rows {
-		out[i] = Entry{APID: r.ID, Handle: r.Handle, Name: r.Name, Region: r.Region, Commune: r.Commune,
-			Departement: r.Departement, RemoteOK: r.RemoteOK, UpdatedAt: r.UpdatedAt.UTC(), Local: r.Local == 1,
-			Skills: []members.SkillLevel{}}
-		if out[i].Local {
-			localIDs = append(localIDs, r.ID)
-		} else {
-			remoteIDs = append(remoteIDs, r.ID)
-		}
+		out[i] = Entry{APID: r.APID, Handle: r.Handle, Name: r.Name, Region: r.Region, Commune: r.Commune,
+			Departement: r.Departement, RemoteOK: r.RemoteOK, UpdatedAt: r.RemoteUpdatedAt.UTC(), Skills: []members.SkillLevel{}}
+		idx[r.APID], ids[i] = i, r.APID
 	}
-	type sk struct {
-		Owner, Skill string
-		Level        int
+	if len(ids) == 0 {
+		return out, nil
 	}
-	var skills []sk
-	if len(localIDs) > 0 {
-		if err := db.Raw("SELECT member_id AS owner, skill, level FROM member_skills WHERE member_id IN ? ORDER BY level DESC, skill",
-			localIDs).Scan(&skills).Error; err != nil {
-			return nil, fmt.Errorf("directory: skills: %w", err)
-		}
-	}
-	if len(remoteIDs) > 0 {
-		var more []sk
-		if err := db.Raw("SELECT ap_id AS owner, skill, level FROM directory_skills WHERE ap_id IN ? ORDER BY level DESC, skill",
-			remoteIDs).Scan(&more).Error; err != nil {
-			return nil, fmt.Errorf("directory: skills: %w", err)
-		}
-		skills = append(skills, more...)
-	}
-	idx := make(map[string]int, len(out))
-	for i := range out {
-		idx[out[i].APID] = i
+	var skills []skillRow
+	if err := db.Where("ap_id IN ?", ids).Order("level DESC, skill").Find(&skills).Error; err != nil {
+		return nil, err
 	}
 	for _, k := range skills {
-		if i, ok := idx[k.Owner]; ok {
-			out[i].Skills = append(out[i].Skills, members.SkillLevel{Name: k.Skill, Level: k.Level})
-		}
+		out[idx[k.APID]].Skills = append(out[idx[k.APID]].Skills, members.SkillLevel{Name: k.Skill, Level: k.Level})
 	}
 	return out, nil
 }

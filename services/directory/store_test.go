@@ -32,7 +32,7 @@ func TestCopiesOfPeers(t *testing.T) {
 				Password: "mot de passe", Postcode: "25150", Skills: []members.SkillLevel{{Name: "website", Level: 2}}}); err != nil {
 				t.Fatal(err)
 			}
-			dir := directory.New(db, "bourgogne-franche-comte", "bfc.test")
+			dir := directory.New(db, ms, "bourgogne-franche-comte", "bfc.test")
 			at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 			marie := directory.Entry{APID: "https://bzh.test/members/marie", Handle: "marie@bzh.test", Name: "Marie Le Gall",
 				Region: "bretagne", Commune: "Rennes", Departement: "35", RemoteOK: true, UpdatedAt: at,

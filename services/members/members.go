@@ -13,7 +13,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
+	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -186,10 +188,10 @@ func (s *Service) getWhere(ctx context.Context, key, cond string, args ...any) (
 	if err != nil {
 		return nil, fmt.Errorf("members: get %s: %w", key, err)
 	}
-	if err := s.loadSkills(ctx, s.db.DB, []*Member{&m}); err != nil {
+	if err := s.loadSkills(ctx, s.db.Conn(ctx), []*Member{&m}); err != nil {
 		return nil, err
 	}
-	if err := s.loadProposals(ctx, s.db.DB, []*Member{&m}); err != nil {
+	if err := s.loadProposals(ctx, s.db.Conn(ctx), []*Member{&m}); err != nil {
 		return nil, err
 	}
 	s.decorate(&m)
@@ -206,7 +208,7 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (*Member, error)
 	if err != nil {
 		return nil, fmt.Errorf("members: get by email: %w", err)
 	}
-	if err := s.loadSkills(ctx, s.db.DB, []*Member{&m}); err != nil {
+	if err := s.loadSkills(ctx, s.db.Conn(ctx), []*Member{&m}); err != nil {
 		return nil, err
 	}
 	s.decorate(&m)
@@ -235,7 +237,44 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]*Member, error) 
 	if err := q.Find(&ms).Error; err != nil {
 		return nil, fmt.Errorf("members: list: %w", err)
 	}
-	if err := s.loadSkills(ctx, s.db.DB, ms); err != nil {
+	if err := s.loadSkills(ctx, s.db.Conn(ctx), ms); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		s.decorate(m)
+	}
+	return ms, nil
+}
+
+// ListedOptions filter and paginate Listed.
+type ListedOptions struct {
+	Skill    string // only members with this skill …
+	MinLevel int    // … at this level or above
+	After    string // cursor: the last full handle of the previous page
+	Limit    int
+}
+
+// Listed returns the node's active members as the coop's directory lists
+// them: ordered by full handle (name@host) in byte order, the order the
+// directory merges them in with other regions' members, a page at a time.
+func (s *Service) Listed(ctx context.Context, opt ListedOptions) ([]*Member, error) {
+	full := "(handle || '@' || ?)"
+	if s.db.Dialect == migrations.Postgres {
+		full = `(handle || '@' || CAST(? AS TEXT)) COLLATE "C"`
+	}
+	q := s.db.Conn(ctx).Model(&Member{}).Where("active").Order(clause.OrderBy{Expression: clause.Expr{SQL: full, Vars: []any{s.cfg.Host}}}).Limit(opt.Limit)
+	if opt.After != "" {
+		q = q.Where(full+" > ?", s.cfg.Host, opt.After)
+	}
+	if opt.Skill != "" {
+		q = q.Where("id IN (?)", s.db.Conn(ctx).Model(&memberSkill{}).Select("member_id").
+			Where("skill = ? AND level >= ?", opt.Skill, max(opt.MinLevel, 1)))
+	}
+	var ms []*Member
+	if err := q.Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("members: listed: %w", err)
+	}
+	if err := s.loadSkills(ctx, s.db.Conn(ctx), ms); err != nil {
 		return nil, err
 	}
 	for _, m := range ms {

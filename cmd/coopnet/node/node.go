@@ -99,7 +99,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	dir := directory.New(db, cfg.Region, cfg.Host())
+	dir := directory.New(db, ms, cfg.Region, cfg.Host())
 	n := &Node{Cfg: cfg, Log: log, DB: db, Skills: catalog, Members: ms, Clients: cs, Tickets: ts, Dir: dir}
 	ready := []webui.Check{{Name: "database", Func: db.Ping}}
 	fcfg := federation.Config{Region: cfg.Region, PublicURL: cfg.PublicURL, Peers: cfg.Peers, Skew: cfg.SignatureSkew,
