@@ -15,7 +15,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 )
@@ -176,25 +175,10 @@ func (s *Service) deliverLoop(ctx context.Context) {
 // statement for several, and the deliveries that worked recorded together.
 const claimBatch = 8
 
-// claim leases up to n due deliveries in one statement. On PostgreSQL,
-// workers racing for the same rows skip those another one has locked (two
-// updates locking overlapping rows in different orders would deadlock),
-// and the condition is checked again on the locked row.
+// claim leases up to n due deliveries, in the outbox queue's one way.
 func (s *Service) claim(ctx context.Context, n int) ([]outboxRow, error) {
-	now := time.Now().UTC()
 	var rows []outboxRow
-	skipLocked := ""
-	if s.db.Dialect == migrations.Postgres {
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
-	err := s.db.WithContext(ctx).Raw(`UPDATE federation_outbox SET lease_until = ?
-		WHERE id IN (SELECT id FROM federation_outbox
-			WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
-		AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)
-		RETURNING id, activity_id, inbox, body, attempts, created_at`, now.Add(s.cfg.Lease), now, now, n, now).
-		Scan(&rows).Error
-	if err != nil {
+	if err := s.outboxQ.Lease(ctx, n, s.cfg.Lease, "id, activity_id, inbox, body, attempts, created_at", &rows); err != nil {
 		return nil, fmt.Errorf("federation: claim deliveries: %w", err)
 	}
 	slices.SortFunc(rows, func(a, b outboxRow) int { return cmp.Compare(a.ID, b.ID) })

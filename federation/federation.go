@@ -101,6 +101,8 @@ type Service struct {
 
 	wake      queue.Signal // deliveries queued
 	inboxWake queue.Signal // activities received
+	outboxQ   *queue.Queue // deliveries, leased
+	inboxQ    *queue.Queue // activities, claimed in the transaction that applies them
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 
@@ -202,8 +204,19 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 		s.peers[h] = strings.TrimRight(p, "/")
 	}
 	s.metrics = newMetrics(reg, s)
+	s.outboxQ = queue.New(db, reg, queue.Spec{Topic: "federation_outbox", Table: "federation_outbox",
+		Due: "state = 'pending' AND next_attempt_at <= ?", Waiting: "state = 'pending' AND next_attempt_at > ?", Leases: true,
+		Dead: "state = 'failed'", Order: "next_attempt_at, id", What: "inbox", Error: "last_error", At: "COALESCE(done_at, created_at)"})
+	s.inboxQ = queue.New(db, reg, queue.Spec{Topic: "federation_inbox", Table: "federation_inbox",
+		Due:     "state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id",
+		What: "type", Error: "last_error", At: "COALESCE(processed_at, received_at)"})
 	return s, nil
 }
+
+// Queues are the federation's durable queues: its outbox (deliveries to
+// peers) and its inbox (activities received, to apply).
+func (s *Service) Queues() []*queue.Queue { return []*queue.Queue{s.outboxQ, s.inboxQ} }
 
 // NodeActor is the id of this node's actor.
 func (s *Service) NodeActor() string { return s.cfg.PublicURL + "/actor" }

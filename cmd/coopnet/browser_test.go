@@ -65,14 +65,31 @@ func newPerson(t *testing.T, exe, name string) *person {
 		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser on this context: the first Run's context owns it,
+	// and each step's runs on a context of its own that ends with the step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("%s: start Chromium: %v", name, err)
+	}
 	return &person{t: t, ctx: ctx, dir: artifacts(t), name: name}
+}
+
+// stepTimeout is how long one step of a journey may take before the test
+// says where it stalled: a step waits for a state, and the ceiling only
+// bounds a step that went wrong (a whole journey, on a machine running a
+// second test suite beside this one, took longer than two minutes).
+const stepTimeout = 2 * time.Minute
+
+// step is the context of one step.
+func (p *person) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(p.ctx, stepTimeout)
 }
 
 func (p *person) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
+	ctx, cancel := p.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		p.shot("failed-" + what)
 		p.t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
@@ -80,7 +97,9 @@ func (p *person) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 
 // shot saves a screenshot of the whole page.
 func (p *person) shot(step string) {
-	buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	ctx, cancel := p.step()
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.t.Logf("screenshot %s: %v", step, err)
 		return
@@ -100,7 +119,9 @@ func (p *person) login(base, email string) {
 
 func (p *person) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := p.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		p.t.Fatalf("%s: read %s: %v", p.name, sel, err)
 	}
@@ -110,7 +131,9 @@ func (p *person) text(sel string) string {
 // eval evaluates a JavaScript expression in the page.
 func eval[T any](p *person, expr string) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	ctx, cancel := p.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
 		p.t.Fatalf("%s: %s: %v", p.name, expr, err)
 	}

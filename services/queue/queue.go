@@ -1,10 +1,9 @@
-// Package queue holds what coopnet's durable queues share: the wake-up of
-// their workers and the back-off of an item that failed. The queues
-// themselves (the routings to search, the NATS outbox, the federation's
-// outbox and inbox) are tables of their owners, leased and retried there;
-// they take their waits and their wake-ups from here, so that there is one
-// formula and one helper. (One package serving the four queues as topics
-// is the next step: see the README's architecture section.)
+// Package queue holds what coopnet's durable queues share. The queues (the
+// routings to search, the NATS outbox, the federation's outbox and inbox)
+// are tables of their owners, each described by a Spec: the queue leases
+// their items the one way (Lease), counts them by state for /metrics
+// (Collector) and lists the dead letters staff see; Signal wakes their
+// workers and Backoff spaces their retries.
 package queue
 
 import (

@@ -97,6 +97,8 @@ type Service struct {
 
 	kickRoute  queue.Signal
 	kickOutbox queue.Signal
+	routingsQ  *queue.Queue // routings to search, leased by the search workers
+	outboxQ    *queue.Queue // messages to publish to JetStream
 	handoff    chan handoff
 
 	presMu   sync.Mutex
@@ -155,6 +157,10 @@ func New(db *storage.DB, b *bus.Bus, ms *members.Service, cs *clients.Service, t
 		pool: make(chan struct{}, handlerPool)}
 	s.book.s = s
 	s.m = newMetrics(reg, s)
+	s.routingsQ = queue.New(db, reg, queue.Spec{Topic: "routings", Table: "routings", Due: "state = 'pending'", Leases: true,
+		Order: "created_at", What: "ticket_id", Error: "reason", At: "updated_at"})
+	s.outboxQ = queue.New(db, reg, queue.Spec{Topic: "bus_outbox", Table: "bus_outbox", Due: "next_attempt_at <= ?",
+		Waiting: "next_attempt_at > ?", Order: "created_at, id", What: "subject", Error: "''", At: "created_at"})
 	return s
 }
 
@@ -208,6 +214,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 	}
 	return m
 }
+
+// Queues are the routing's durable queues: the routings to search and the
+// outbox of messages to publish.
+func (s *Service) Queues() []*queue.Queue { return []*queue.Queue{s.routingsQ, s.outboxQ} }
 
 // Start subscribes to the routing plane and starts the workers. It returns
 // once the subscriptions are in place.

@@ -203,27 +203,14 @@ func (s *Service) routeLoop(ctx context.Context) {
 	}
 }
 
-// claimPending takes one pending routing for this replica for 30 s.
+// claimPending takes one pending routing for this replica for 30 s, in
+// the routings queue's one way.
 func (s *Service) claimPending(ctx context.Context) (*Routing, error) {
-	now := storage.Now()
 	var rs []Routing
-	if err := s.db.WithContext(ctx).Where("state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", now).
-		Order("created_at").Limit(5).Find(&rs).Error; err != nil {
+	if err := s.routingsQ.Lease(ctx, 1, searchLease, "*", &rs); err != nil || len(rs) == 0 {
 		return nil, err
 	}
-	for i := range rs {
-		lease := now.Add(searchLease)
-		res := s.db.WithContext(ctx).Model(&Routing{}).
-			Where("id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)", rs[i].ID, now).
-			Update("lease_until", lease)
-		if res.Error != nil {
-			return nil, res.Error
-		}
-		if res.RowsAffected == 1 {
-			return &rs[i], nil
-		}
-	}
-	return nil, nil
+	return &rs[0], nil
 }
 
 // search asks the regions, ranks the candidates and makes the first offer

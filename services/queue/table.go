@@ -1,0 +1,202 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coopnet/coopnet/migrations"
+	"github.com/coopnet/coopnet/services/storage"
+)
+
+// Spec describes one of coopnet's durable queues: a table of its owner's
+// (the routings to search, the NATS outbox, the federation's outbox and
+// inbox), whose rows are the items. The owner names its table and its
+// conditions; the queue leases, counts and lists the items the one way.
+type Spec struct {
+	Topic string // its name in /metrics and on staff's page: "routings", "federation_outbox", …
+	Table string
+	// Due is the SQL condition of an item waiting for a worker now. In
+	// Due and Waiting, every ? stands for the present time.
+	Due string
+	// Waiting is the condition of an item that waits for a later attempt
+	// (or for something else) and is not due yet; "" for none.
+	Waiting string
+	// Leases: the table has a lease_until column, and its workers Lease.
+	Leases bool
+	// Dead is the condition of an item given up on (a dead letter), which
+	// staff see; "" for a queue that never gives up.
+	Dead string
+	// Order is the order items are leased in.
+	Order string
+	// What names an item to staff, without a client's personal data (a
+	// column or an expression); Error and At are the columns of its last
+	// error and of when it last changed.
+	What, Error, At string
+}
+
+// Queue is a queue with its counters.
+type Queue struct {
+	Spec
+	db     *storage.DB
+	leased prometheus.Counter
+}
+
+// New returns the queue spec describes, on db, counting what it leases in
+// reg's coopnet_queue_leased_total{topic}.
+func New(db *storage.DB, reg prometheus.Registerer, spec Spec) *Queue {
+	q := &Queue{Spec: spec, db: db}
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_queue_leased_total",
+		Help: "Items of a durable queue leased by a worker.", ConstLabels: prometheus.Labels{"topic": spec.Topic}})
+	if reg != nil {
+		if err := reg.Register(c); err != nil {
+			panic(fmt.Sprintf("queue %s: %v", spec.Topic, err))
+		}
+	}
+	q.leased = c
+	return q
+}
+
+// Lease leases up to n due items for d, in one statement: workers of
+// several replicas never take the same item, and an item whose worker
+// died is due again once its lease ends. On PostgreSQL workers racing for
+// the same rows skip those another one has locked (SKIP LOCKED: two
+// updates locking overlapping rows in different orders would deadlock),
+// and the condition is checked again on the locked row; SQLite has one
+// writer at a time. The leased rows' columns (returning) are scanned into
+// dest, a pointer to a slice. The table needs an id and a lease_until
+// column.
+func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning string, dest any) error {
+	now := time.Now().UTC()
+	skipLocked := ""
+	if q.db.Dialect == migrations.Postgres {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
+	if !q.Leases {
+		return fmt.Errorf("queue %s: its table has no leases", q.Topic)
+	}
+	free := "(lease_until IS NULL OR lease_until < ?)"
+	due := nows(q.Due, now)
+	args := append([]any{now.Add(d)}, due...)
+	args = append(args, now, n)
+	args = append(args, due...)
+	args = append(args, now)
+	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (SELECT id FROM " + q.Table +
+		" WHERE (" + q.Due + ") AND " + free + " ORDER BY " + q.Order + " LIMIT ?" + skipLocked + ")" +
+		" AND (" + q.Due + ") AND " + free + " RETURNING " + returning
+	res := q.db.Conn(ctx).Raw(sql, args...).Scan(dest)
+	if res.Error != nil {
+		return fmt.Errorf("queue %s: lease: %w", q.Topic, res.Error)
+	}
+	q.leased.Add(float64(res.RowsAffected))
+	return nil
+}
+
+// nows is as many times now as cond has placeholders.
+func nows(cond string, now time.Time) []any {
+	out := make([]any, strings.Count(cond, "?"))
+	for i := range out {
+		out[i] = now
+	}
+	return out
+}
+
+// Stats are a queue's items by state.
+type Stats struct {
+	Topic   string `json:"topic"`
+	Due     int64  `json:"due"`     // waiting for a worker now
+	Leased  int64  `json:"leased"`  // due, and held by a worker (or put off a while)
+	Waiting int64  `json:"waiting"` // to be tried again later
+	Dead    int64  `json:"dead"`    // given up on
+}
+
+// Stats counts the queue's items.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Topic: q.Topic}
+	now := time.Now().UTC()
+	count := func(cond string, n *int64, extra ...any) error {
+		if cond == "" {
+			return nil
+		}
+		args := append(nows(cond, now), extra...)
+		return q.db.Conn(ctx).Raw("SELECT COUNT(*) FROM "+q.Table+" WHERE "+cond, args...).Scan(n).Error
+	}
+	due := q.Due
+	if q.Leases {
+		due = "(" + q.Due + ") AND (lease_until IS NULL OR lease_until < ?)"
+	}
+	err := count(due, &st.Due)
+	if err == nil && q.Leases {
+		err = count("("+q.Due+") AND lease_until >= ?", &st.Leased)
+	}
+	if err == nil {
+		err = count(q.Waiting, &st.Waiting)
+	}
+	if err == nil {
+		err = count(q.Dead, &st.Dead)
+	}
+	if err != nil {
+		return st, fmt.Errorf("queue %s: %w", q.Topic, err)
+	}
+	return st, nil
+}
+
+// DeadLetter is an item a queue gave up on.
+type DeadLetter struct {
+	Topic string    `json:"topic"`
+	ID    string    `json:"id"`
+	What  string    `json:"what"`
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// DeadLetters are the queue's latest dead letters, newest first.
+func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	if q.Dead == "" {
+		return nil, nil
+	}
+	var rows []struct {
+		ID, What, Error string
+		At              time.Time
+	}
+	sql := "SELECT CAST(id AS TEXT) AS id, " + q.What + " AS what, " + q.Error + " AS error, " + q.At + " AS at FROM " + q.Table +
+		" WHERE " + q.Dead + " ORDER BY " + q.At + " DESC LIMIT ?"
+	if err := q.db.Conn(ctx).Raw(sql, limit).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("queue %s: dead letters: %w", q.Topic, err)
+	}
+	out := make([]DeadLetter, len(rows))
+	for i, r := range rows {
+		out[i] = DeadLetter{Topic: q.Topic, ID: r.ID, What: r.What, Error: r.Error, At: r.At.UTC()}
+	}
+	return out, nil
+}
+
+// Collector exposes the queues' items by state in /metrics, counted when
+// scraped: coopnet_queue_items{topic, state}.
+type Collector struct{ Queues []*Queue }
+
+var itemsDesc = prometheus.NewDesc("coopnet_queue_items", "Items of a durable queue, by state (due, leased, waiting, dead).",
+	[]string{"topic", "state"}, nil)
+
+// Describe implements prometheus.Collector.
+func (c Collector) Describe(ch chan<- *prometheus.Desc) { ch <- itemsDesc }
+
+// Collect implements prometheus.Collector.
+func (c Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, q := range c.Queues {
+		st, err := q.Stats(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(itemsDesc, err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Due), q.Topic, "due")
+		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Leased), q.Topic, "leased")
+		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Waiting), q.Topic, "waiting")
+		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Dead), q.Topic, "dead")
+	}
+}
