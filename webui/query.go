@@ -25,6 +25,7 @@ var queryParams = map[string][]string{
 	"GET /api/v1/tickets/:id/history":        {"limit", "cursor"},
 	"GET /api/v1/calendar":                   {"from", "to"},
 	"GET /api/v1/routing/unroutable":         {},
+	"GET /api/v1/queues":                     {},
 	"GET /api/v1/offers":                     {},
 	"GET /api/v1/tickets/:id/routing":        {},
 	"GET /api/v1/openapi.json":               {},

@@ -21,6 +21,7 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/privacy"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -56,6 +57,9 @@ type Options struct {
 	// Federation registers the ActivityPub endpoints (actors, inboxes,
 	// WebFinger, NodeInfo); nil serves none.
 	Federation interface{ Routes(*echo.Echo) }
+	// Queues are the node's durable queues, whose state and dead letters
+	// staff see.
+	Queues     []*queue.Queue
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry // metrics; a fresh one when nil
 	Ready      []Check              // readiness checks (database, NATS …)
@@ -201,6 +205,7 @@ func (s *Server) routes() {
 	auth("POST", "/offers/:id/accept", s.acceptOffer)
 	auth("POST", "/offers/:id/decline", s.declineOffer)
 	auth("GET", "/routing/unroutable", s.listUnroutable, requireRole(members.Staff, members.Admin))
+	auth("GET", "/queues", s.listQueues, requireRole(members.Staff, members.Admin))
 }
 
 func (s *Server) openapi(c echo.Context) error {

@@ -76,6 +76,7 @@ func (s *Server) uiRoutes() {
 	page("POST", "/account/tokens/:id/revoke", s.revokeSubmit)
 	page("POST", "/account/skills", s.skillSubmit)
 	page("GET", "/staff/members", s.membersPage, staff)
+	page("GET", "/staff/queues", s.queuesPage, staff)
 	page("POST", "/staff/members/:id/skills", s.reviewSubmit, staff)
 	admin := requireRole(members.Admin)
 	page("GET", "/staff/members/:id/deactivate", s.deactivatePage, admin)

@@ -29,6 +29,16 @@ func (s *Server) membersPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "members", s.newPage(c, "members.title", &membersView{Members: ms, Proposals: ps}))
 }
 
+// queuesPage shows staff the node's durable queues: what waits, what is
+// being worked on, what was given up on and why.
+func (s *Server) queuesPage(c echo.Context) error {
+	v, err := s.queuesView(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "queues", s.newPage(c, "queues.title", v))
+}
+
 func (s *Server) reviewSubmit(c echo.Context) error {
 	decision := c.FormValue("decision")
 	_, err := s.opt.Members.ReviewSkill(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("skill"), decision == "confirm")

@@ -264,6 +264,18 @@ func TestBrowserJourneys(t *testing.T) {
 	})
 	claire.shot("1-dashboard")
 
+	// The node's queues, from the staff menu: four, in French, nothing
+	// given up on.
+	claire.run("queues", chromedp.Click(chromedp.CSS("#nav-queues")), chromedp.WaitVisible(chromedp.CSS("#queues")))
+	if got := claire.text("#queues"); !strings.Contains(got, "Recherches de routage") || !strings.Contains(got, "Envois aux autres régions") ||
+		!strings.Contains(got, "Activités reçues") || !strings.Contains(got, "Messages vers NATS") {
+		t.Errorf("Claire's queues: %q", got)
+	}
+	if got := claire.text("#dead-letters"); !strings.Contains(got, "Aucun élément abandonné") {
+		t.Errorf("Claire's dead letters: %q", got)
+	}
+	claire.shot("1-queues")
+
 	// Phones: no horizontal scroll at 360 px.
 	for _, u := range []string{bfc + "/app/tickets", ticketURL, bfc + "/app/clients", bfc + "/app/calendar", bfc + "/app/directory"} {
 		jean.noHorizontalScroll(u)
@@ -271,6 +283,7 @@ func TestBrowserJourneys(t *testing.T) {
 	jean.shot("7-phone")
 	marie.noHorizontalScroll(bzh + "/app/offers")
 	claire.noHorizontalScroll(bfc + "/app/staff")
+	claire.noHorizontalScroll(bfc + "/app/staff/queues")
 	claire.shot("2-phone")
 
 	// The language switch.

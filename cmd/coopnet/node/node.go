@@ -29,6 +29,7 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/privacy"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -188,9 +189,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 			return nil, err
 		}
 	}
+	queues := fed.Queues()
+	if n.Routing != nil {
+		queues = append(n.Routing.Queues(), queues...)
+	}
+	reg.MustRegister(queue.Collector{Queues: queues})
 	n.Server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.Routing, Privacy: priv,
-		Skills: catalog, Directory: dir, Federation: fed, Logger: log, Registry: reg, Ready: ready,
+		Skills: catalog, Directory: dir, Federation: fed, Queues: queues, Logger: log, Registry: reg, Ready: ready,
 		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
 	})
 	return n, nil
