@@ -59,10 +59,10 @@ type Options struct {
 	Federation interface{ Routes(*echo.Echo) }
 	// Queues are the node's durable queues, whose state and dead letters
 	// staff see.
-	Queues     []*queue.Queue
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry // metrics; a fresh one when nil
-	Ready      []Check              // readiness checks (database, NATS …)
+	Queues   []*queue.Queue
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // metrics; a fresh one when nil
+	Ready    []Check              // readiness checks (database, NATS …)
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For is believed; without any, the peer address is the
 	// client's.
