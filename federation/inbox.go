@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -323,6 +324,9 @@ func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, faile
 	return applied, err
 }
 
+// waitBackoff spaces the attempts of an activity that waits for another.
+var waitBackoff = queue.Backoff{First: time.Second, Max: 5 * time.Minute}
+
 // applyFailed records why an activity was not applied: it waits (for an
 // activity it needs, or after a conflict), is tried again, or has failed.
 func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error) error {
@@ -335,7 +339,7 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 		// It needs an activity not received yet: wait for it, with back-off;
 		// it is due again at once when the ticket it waits for arrives.
 		s.metrics.applied.WithLabelValues("waiting").Inc()
-		next := time.Now().UTC().Add(min(time.Second<<min(row.Attempts, 10), 5*time.Minute))
+		next := time.Now().UTC().Add(waitBackoff.After(row.Attempts + 1))
 		var waitsFor *string
 		var we *waitError
 		if errors.As(applyErr, &we) && we.object != "" {
