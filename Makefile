@@ -17,7 +17,7 @@ demo: build
 
 ## test: vet, then every test with the race detector (CI=true: nothing may skip)
 test: vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
