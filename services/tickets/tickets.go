@@ -183,6 +183,8 @@ type Service struct {
 	// visible): by staff (id, the node's region, the actor's id twice), and
 	// by a technician (id, the actor's id twice).
 	getAny, getMine string
+	// The insert of a ticket (insert).
+	insertTicket string
 }
 
 // New returns the tickets service.
@@ -190,7 +192,10 @@ func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledge
 	get := ticketSelect + " WHERE id = ?"
 	s := &Service{db: db, skills: catalog, clients: cl, ledger: lg, cfg: cfg, log: log,
 		getAny:  db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
-		getMine: db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)")}
+		getMine: db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
+		insertTicket: db.Bind(`INSERT INTO tickets (id, client_id, technician_id, title, description, skill, priority, on_site,
+			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)}
 	// A technician sees the clients of the tickets assigned to them: the
 	// clients service asks these tickets.
 	cl.SetAssignments(s)
