@@ -115,7 +115,7 @@ func (db *DB) Snapshot(ctx context.Context, fn func(ctx context.Context) error) 
 // itself, with ctx.
 func (db *DB) Conn(ctx context.Context) *gorm.DB {
 	if st := current(ctx, db); st != nil {
-		return st.tx.WithContext(ctx)
+		return st.tx // with the context the transaction began with: no session made per call
 	}
 	return db.DB.WithContext(ctx)
 }
