@@ -184,14 +184,15 @@ var itemsDesc = prometheus.NewDesc("coopnet_queue_items", "Items of a durable qu
 // Describe implements prometheus.Collector.
 func (c Collector) Describe(ch chan<- *prometheus.Desc) { ch <- itemsDesc }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. A queue that cannot be counted
+// in time (a database under load) is left out of this scrape, not failed:
+// an error would turn the whole of /metrics into a 500.
 func (c Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, q := range c.Queues {
 		st, err := q.Stats(ctx)
 		if err != nil {
-			ch <- prometheus.NewInvalidMetric(itemsDesc, err)
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Due), q.Topic, "due")
