@@ -188,6 +188,19 @@ type Assignments interface {
 // clients in their charge.
 func (s *Service) SetAssignments(a Assignments) { s.assigned = a }
 
+// assignedTo lists the clients of the tickets assigned to a member (none
+// without Assignments).
+func (s *Service) assignedTo(ctx context.Context, memberID string) ([]string, error) {
+	if s.assigned == nil {
+		return nil, nil
+	}
+	ids, err := s.assigned.ClientsAssignedTo(ctx, memberID)
+	if err != nil {
+		return nil, fmt.Errorf("clients: assigned to %s: %w", memberID, err)
+	}
+	return ids, nil
+}
+
 // visible restricts a query on clients to those the actor may see: staff
 // see all of the node's clients; a technician those in their charge and
 // those of tickets assigned to them. The client of another region's
@@ -197,12 +210,9 @@ func (s *Service) visible(ctx context.Context, q *gorm.DB, by members.Actor) (*g
 	if by.Role.IsStaff() {
 		return q.Where("(clients.origin_ap_id IS NULL OR clients.technician_id = ?)", by.ID), nil
 	}
-	var ids []string
-	if s.assigned != nil {
-		var err error
-		if ids, err = s.assigned.ClientsAssignedTo(ctx, by.ID); err != nil {
-			return nil, fmt.Errorf("clients: assigned to %s: %w", by.ID, err)
-		}
+	ids, err := s.assignedTo(ctx, by.ID)
+	if err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return q.Where("clients.technician_id = ?", by.ID), nil
@@ -231,14 +241,12 @@ func (s *Service) ForNewTicket(ctx context.Context, by members.Actor, id string)
 	}
 	// A technician may also open one for a client they work for through a
 	// ticket assigned to them.
-	if s.assigned != nil {
-		ids, err := s.assigned.ClientsAssignedTo(ctx, by.ID)
-		if err != nil {
-			return "", fmt.Errorf("clients: assigned to %s: %w", by.ID, err)
-		}
-		if slices.Contains(ids, id) {
-			return technicianID, nil
-		}
+	ids, err := s.assignedTo(ctx, by.ID)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(ids, id) {
+		return technicianID, nil
 	}
 	return "", apperr.NotFoundf("no client %q", id)
 }
