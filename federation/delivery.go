@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"io"
 	"net/http"
 	"slices"
@@ -51,9 +52,9 @@ func aboutOf(activity map[string]any) (typ, object, context string) {
 	case string:
 		object = o
 	case map[string]any:
-		object = idOf(o["id"])
-		if context = idOf(o["context"]); context == "" {
-			context = idOf(o["object"])
+		object = doc.IDOf(o["id"])
+		if context = doc.IDOf(o["context"]); context == "" {
+			context = doc.IDOf(o["object"])
 		}
 	}
 	return typ, object, context
@@ -380,8 +381,8 @@ func (s *Service) post(ctx context.Context, inbox string, body []byte) (int, err
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", mediaLD)
-	req.Header.Set("Accept", mediaActivity)
+	req.Header.Set("Content-Type", doc.MediaLD)
+	req.Header.Set("Accept", doc.MediaActivity)
 	req.Header.Set("User-Agent", s.userAgent())
 	if err := sign(req, kp, s.NodeActor()+"#main-key", body, time.Now()); err != nil {
 		return 0, err

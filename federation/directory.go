@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 	"time"
 
@@ -14,11 +15,11 @@ import (
 )
 
 // profileOf is a member's public profile.
-func (s *Service) profileOf(m *members.Member) Profile {
-	p := Profile{ID: s.MemberActor(m.Handle), Username: m.Handle, Name: m.Name, Region: s.cfg.Region,
+func (s *Service) profileOf(m *members.Member) doc.Profile {
+	p := doc.Profile{ID: s.MemberActor(m.Handle), Username: m.Handle, Name: m.Name, Region: s.cfg.Region,
 		Commune: m.Commune, Departement: m.Departement, RemoteOK: m.RemoteOK, Updated: m.UpdatedAt.UTC()}
 	for _, sk := range m.Skills {
-		p.Skills = append(p.Skills, Skill{Name: sk.Name, Level: sk.Level})
+		p.Skills = append(p.Skills, doc.Skill{Name: sk.Name, Level: sk.Level})
 	}
 	return p
 }
@@ -33,7 +34,7 @@ func (s *Service) MemberChanged(ctx context.Context, e members.MemberChanged) er
 	if !m.Active {
 		// They left the coop: every peer removes them from its directory,
 		// as durably as any delivery.
-		act, err := activityDoc("Delete", s.newActivityID(), s.NodeActor(), s.MemberActor(m.Handle), s.peerActors(), "", time.Now())
+		act, err := doc.ActivityOf("Delete", s.newActivityID(), s.NodeActor(), s.MemberActor(m.Handle), s.peerActors(), "", time.Now())
 		if err != nil {
 			return err
 		}
@@ -51,12 +52,12 @@ func (s *Service) MemberChanged(ctx context.Context, e members.MemberChanged) er
 // need it.
 func (s *Service) personUpdate(m *members.Member) (map[string]any, error) {
 	p := s.profileOf(m)
-	doc, err := personDoc(p, "", s.NodeActor()+"/inbox")
+	obj, err := doc.Person(p, "", s.NodeActor()+"/inbox")
 	if err != nil {
 		return nil, err
 	}
 	id := s.NodeActor() + "/activities/" + uuid.Must(uuid.NewV7()).String()
-	return updateDoc(id, s.NodeActor(), doc, s.peerActors(), time.Now())
+	return doc.Update(id, s.NodeActor(), obj, s.peerActors(), time.Now())
 }
 
 // peerActors are the actors of every peer node.
@@ -70,9 +71,9 @@ func (s *Service) peerActors() []string {
 
 // applyPersonDelete removes from the directory a member who left their
 // region's node. Only that node may say so.
-func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *Activity) error {
+func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
 	if h, _ := keyHost(a.ObjectID); h != hostOf(a.Actor) || !strings.Contains(a.ObjectID, "/members/") {
-		return malformed("the Person %s is not a member of the sending node", a.ObjectID)
+		return doc.Malformed("the Person %s is not a member of the sending node", a.ObjectID)
 	}
 	// From now on: no profile of theirs made before they left, delivered
 	// late, brings the copy back (a member's actor id is never reused: their
@@ -129,18 +130,18 @@ func (s *Service) announceDirectory(ctx context.Context) error {
 
 // applyPersonUpdate stores a peer's member profile in the directory. The
 // Person must be on the sending node and be a member actor there.
-func (s *Service) applyPersonUpdate(ctx context.Context, tx *gorm.DB, a *Activity) error {
-	p, err := profileFrom(a.Object)
+func (s *Service) applyPersonUpdate(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
+	p, err := doc.ProfileFrom(a.Object)
 	if err != nil {
 		return err
 	}
 	actorHost, _ := keyHost(a.Actor)
 	h, err := keyHost(p.ID)
 	if err != nil || h != actorHost {
-		return malformed("the Person %s is not on the sending node %s", p.ID, actorHost)
+		return doc.Malformed("the Person %s is not on the sending node %s", p.ID, actorHost)
 	}
 	if !strings.Contains(p.ID, "/members/") || p.Username == "" {
-		return malformed("the Person %s is not a member actor", p.ID)
+		return doc.Malformed("the Person %s is not a member actor", p.ID)
 	}
 	e := directory.Entry{APID: p.ID, Handle: p.Username + "@" + h, Name: p.Name, Region: p.Region,
 		Commune: p.Commune, Departement: p.Departement, RemoteOK: p.RemoteOK, UpdatedAt: p.Updated}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 	"testing"
 )
@@ -18,16 +19,16 @@ func FuzzParseActivity(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		a, err := parseActivity(context.Background(), body)
+		a, err := doc.ParseActivity(context.Background(), body)
 		if err != nil {
 			return
 		}
-		if a.ID == "" || a.Actor == "" || !knownTypes[a.Type] {
+		if a.ID == "" || a.Actor == "" || !doc.KnownTypes[a.Type] {
 			t.Fatalf("accepted without an envelope: %+v", a)
 		}
 		switch {
 		case a.Object != nil && a.ObjectType == "Person":
-			_, _ = profileFrom(a.Object)
+			_, _ = doc.ProfileFrom(a.Object)
 		case a.Object != nil && a.ObjectType == "Ticket":
 			_, _ = stateFrom(a.Object)
 		}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"encoding/json"
+	"github.com/coopnet/coopnet/federation/doc"
 	"net/http"
 	"strings"
 
@@ -48,25 +49,25 @@ func (s *Service) getTicket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := s.ticketState(ctx, s.db.Conn(ctx), t, true)
+	obj, err := s.ticketState(ctx, s.db.Conn(ctx), t, true)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store") // the client's contact
-	return writeAS(c, doc)
+	return writeAS(c, obj)
 }
 
 // writeAS writes an ActivityStreams document in the media type asked for:
 // ld+json with the profile when asked, activity+json otherwise.
-func writeAS(c echo.Context, doc any) error {
-	ct := mediaActivity
+func writeAS(c echo.Context, obj any) error {
+	ct := doc.MediaActivity
 	if strings.Contains(c.Request().Header.Get("Accept"), "application/ld+json") {
-		ct = mediaLD
+		ct = doc.MediaLD
 	}
 	c.Response().Header().Set("Vary", "Accept")
 	c.Response().Header().Set(echo.HeaderContentType, ct)
 	c.Response().WriteHeader(http.StatusOK)
-	return json.NewEncoder(c.Response()).Encode(doc)
+	return json.NewEncoder(c.Response()).Encode(obj)
 }
 
 func (s *Service) getNodeActor(c echo.Context) error {
@@ -75,7 +76,7 @@ func (s *Service) getNodeActor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := nodeActorDoc(actorFields{ID: s.NodeActor(), Username: s.cfg.Region, Name: "coopnet " + s.cfg.Region,
+	obj, err := doc.NodeActor(doc.ActorFields{ID: s.NodeActor(), Username: s.cfg.Region, Name: "coopnet " + s.cfg.Region,
 		Summary: "Regional node of the coopnet cooperative: " + s.cfg.Region, PublicKeyPEM: kp.publicPEM},
 		s.NodeActor()+"/inbox")
 	if err != nil {
@@ -86,8 +87,8 @@ func (s *Service) getNodeActor(c echo.Context) error {
 		return err
 	}
 	// The key that signs this node's messages on the routing plane (NATS).
-	doc["coopnetRoutingKey"] = map[string]any{"id": s.RoutingKeyID(), "owner": s.NodeActor(), "publicKeyPem": routingPEM}
-	return writeAS(c, doc)
+	obj["coopnetRoutingKey"] = map[string]any{"id": s.RoutingKeyID(), "owner": s.NodeActor(), "publicKeyPem": routingPEM}
+	return writeAS(c, obj)
 }
 
 func (s *Service) getPerson(c echo.Context) error {
@@ -100,11 +101,11 @@ func (s *Service) getPerson(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := personDoc(s.profileOf(m), kp.publicPEM, s.NodeActor()+"/inbox")
+	obj, err := doc.Person(s.profileOf(m), kp.publicPEM, s.NodeActor()+"/inbox")
 	if err != nil {
 		return err
 	}
-	return writeAS(c, doc)
+	return writeAS(c, obj)
 }
 
 // postMemberInbox takes activities addressed to a member: coopnet handles
@@ -124,7 +125,7 @@ func (s *Service) getOutbox(c echo.Context) error {
 			return err
 		}
 	}
-	return writeAS(c, map[string]any{"@context": nsActivityStreams, "id": s.cfg.PublicURL + c.Request().URL.Path,
+	return writeAS(c, map[string]any{"@context": doc.NSActivityStreams, "id": s.cfg.PublicURL + c.Request().URL.Path,
 		"type": "OrderedCollection", "totalItems": 0, "orderedItems": []any{}})
 }
 
@@ -158,7 +159,7 @@ func (s *Service) webfinger(c echo.Context) error {
 		"subject": "acct:" + user + "@" + s.host,
 		"aliases": []string{self},
 		"links": []map[string]string{
-			{"rel": "self", "type": mediaActivity, "href": self},
+			{"rel": "self", "type": doc.MediaActivity, "href": self},
 			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": self},
 		},
 	})

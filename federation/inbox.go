@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"mime"
 	"net/http"
 	"strings"
@@ -48,10 +49,10 @@ func activityMediaType(ct string) bool {
 		return false
 	}
 	switch mt {
-	case mediaActivity:
+	case doc.MediaActivity:
 		return true
 	case "application/ld+json":
-		return params["profile"] == nsActivityStreams
+		return params["profile"] == doc.NSActivityStreams
 	}
 	return false
 }
@@ -145,7 +146,7 @@ func (s *Service) postInbox(c echo.Context) error {
 	if !activityMediaType(r.Header.Get("Content-Type")) {
 		s.metrics.inbox.WithLabelValues("bad_request").Inc()
 		return &apperr.Error{Code: apperr.UnsupportedMedia,
-			Message: "an activity is sent as " + mediaActivity + " or " + mediaLD}
+			Message: "an activity is sent as " + doc.MediaActivity + " or " + doc.MediaLD}
 	}
 	if r.ContentLength > maxActivityBytes {
 		return apperr.New(apperr.TooLarge, "an activity is at most %d bytes", maxActivityBytes)
@@ -167,7 +168,7 @@ func (s *Service) postInbox(c echo.Context) error {
 		s.metrics.inbox.WithLabelValues(result).Inc()
 		return err
 	}
-	a, err := parseActivity(r.Context(), body)
+	a, err := doc.ParseActivity(r.Context(), body)
 	if err != nil {
 		s.metrics.inbox.WithLabelValues("bad_request").Inc()
 		return apperr.New(apperr.BadRequest, "%s", err.Error())
@@ -291,7 +292,7 @@ func (s *Service) processInbox(ctx context.Context, limit int) (int, error) {
 // returns it once applied (nil otherwise): on failure of the activity
 // itself, the savepoint is rolled back and *failed says why; err is an error
 // of the database, which fails the whole batch.
-func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (applied *Activity, err error) {
+func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, failed *error) (applied *doc.Activity, err error) {
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error { // a savepoint of ctx's transaction
 		// Claim: only one worker moves a row out of pending.
 		res := tx.Model(&inboxRow{}).Where("id = ? AND state = 'pending'", row.ID).
@@ -303,7 +304,7 @@ func (s *Service) applyOne(ctx context.Context, tx *gorm.DB, row inboxRow, faile
 			return nil // another worker had it
 		}
 		// Checked when received: read it again without go-fed's check.
-		a, err := readActivity([]byte(row.Body))
+		a, err := doc.ReadActivity([]byte(row.Body))
 		if err == nil {
 			var ignored bool
 			ignored, err = s.apply(ctx, tx, a)
@@ -354,7 +355,7 @@ func (s *Service) applyFailed(ctx context.Context, row inboxRow, applyErr error)
 	// Invalid content is final; anything else is tried again a few times.
 	state := "pending"
 	var ae *apperr.Error
-	if errors.Is(applyErr, errMalformed) || errors.As(applyErr, &ae) || row.Attempts+1 >= maxApplyAttempts {
+	if errors.Is(applyErr, doc.ErrMalformed) || errors.As(applyErr, &ae) || row.Attempts+1 >= maxApplyAttempts {
 		state = "failed"
 	}
 	s.metrics.applied.WithLabelValues(state).Inc()
@@ -421,7 +422,7 @@ func (s *Service) retryWaiting(ctx context.Context, tickets []string) error {
 
 // apply carries out one activity inside tx. It reports ignored for
 // activities this node has nothing to do with.
-func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *Activity) (ignored bool, err error) {
+func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *doc.Activity) (ignored bool, err error) {
 	work := s.tickets != nil
 	switch {
 	case a.Type == "Update" && a.ObjectType == "Person":
@@ -443,7 +444,7 @@ func (s *Service) apply(ctx context.Context, tx *gorm.DB, a *Activity) (ignored 
 		if st, _ := a.Raw["status"].(string); st != "" {
 			to = tickets.Status(st)
 		}
-		return false, s.applyResolve(ctx, tx, a, idOf(a.Object["object"]), to)
+		return false, s.applyResolve(ctx, tx, a, doc.IDOf(a.Object["object"]), to)
 	case a.Type == "Accept" && a.ObjectType == "Offer":
 		return false, s.applyOfferAccepted(ctx, tx, a)
 	case a.Type == "Invite" && a.ObjectType == "Event":

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"io"
 	"log/slog"
 	"net"
@@ -107,7 +108,7 @@ func signedPost(t *testing.T, target, keyID string, kp *keyPair, body []byte, at
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", mediaActivity)
+	req.Header.Set("Content-Type", doc.MediaActivity)
 	if err := sign(req, kp, keyID, body, at); err != nil {
 		t.Fatal(err)
 	}
@@ -127,12 +128,12 @@ func do(t *testing.T, req *http.Request) (int, string) {
 
 func personUpdateBody(t *testing.T, from *testNode, handle, name string, updated time.Time) []byte {
 	t.Helper()
-	doc, err := personDoc(Profile{ID: from.fed.MemberActor(handle), Username: handle, Name: name, Region: "bourgogne-franche-comte",
-		Skills: []Skill{{Name: "website", Level: 4}}, Updated: updated}, "", from.url+"/actor/inbox")
+	obj, err := doc.Person(doc.Profile{ID: from.fed.MemberActor(handle), Username: handle, Name: name, Region: "bourgogne-franche-comte",
+		Skills: []doc.Skill{{Name: "website", Level: 4}}, Updated: updated}, "", from.url+"/actor/inbox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	act, err := updateDoc(from.url+"/actor/activities/"+handle+fmt.Sprint(updated.UnixNano()), from.fed.NodeActor(), doc, nil, time.Now())
+	act, err := doc.Update(from.url+"/actor/activities/"+handle+fmt.Sprint(updated.UnixNano()), from.fed.NodeActor(), obj, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestInboxRejects(t *testing.T) {
 	}{
 		"unsigned": {func() *http.Request {
 			r, _ := http.NewRequest("POST", inbox, bytes.NewReader(good))
-			r.Header.Set("Content-Type", mediaActivity)
+			r.Header.Set("Content-Type", doc.MediaActivity)
 			return r
 		}, 401},
 		"wrong content type": {func() *http.Request {
@@ -181,7 +182,7 @@ func TestInboxRejects(t *testing.T) {
 		}, 401},
 		"signed for another host": {func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(good))
-			r.Header.Set("Content-Type", mediaActivity)
+			r.Header.Set("Content-Type", doc.MediaActivity)
 			r.Host = strings.TrimPrefix(b.url, "http://") // as if b had sent it to itself, replayed here
 			if err := sign(r, bKey, keyID, good, time.Now()); err != nil {
 				t.Fatal(err)
@@ -198,7 +199,7 @@ func TestInboxRejects(t *testing.T) {
 		}, 401},
 		"digest not signed": {func() *http.Request {
 			r, _ := http.NewRequest("POST", inbox, bytes.NewReader(good))
-			r.Header.Set("Content-Type", mediaActivity)
+			r.Header.Set("Content-Type", doc.MediaActivity)
 			r.Header.Set("Digest", "SHA-256="+bodyDigest(good))
 			r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			if err := signHeaders(r, bKey, keyID, []string{"(request-target)", "host", "date"}); err != nil {
@@ -330,28 +331,28 @@ func TestDirectoryAcrossNodes(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&jrd)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || len(jrd.Links) == 0 || jrd.Links[0].Type != mediaActivity || jrd.Links[0].Href != b.fed.MemberActor(m.Handle) {
+	if resp.StatusCode != 200 || len(jrd.Links) == 0 || jrd.Links[0].Type != doc.MediaActivity || jrd.Links[0].Href != b.fed.MemberActor(m.Handle) {
 		t.Fatalf("webfinger: %d %+v", resp.StatusCode, jrd)
 	}
-	for _, accept := range []string{mediaActivity, mediaLD} {
+	for _, accept := range []string{doc.MediaActivity, doc.MediaLD} {
 		req, _ := http.NewRequest("GET", jrd.Links[0].Href, nil)
 		req.Header.Set("Accept", accept)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc map[string]any
-		json.NewDecoder(resp.Body).Decode(&doc)
+		var obj map[string]any
+		json.NewDecoder(resp.Body).Decode(&obj)
 		resp.Body.Close()
 		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, strings.Split(accept, ";")[0]) {
 			t.Fatalf("actor as %s: %d %s", accept, resp.StatusCode, ct)
 		}
-		pk, _ := doc["publicKey"].(map[string]any)
-		if doc["type"] != "Person" || doc["inbox"] != b.fed.MemberActor(m.Handle)+"/inbox" || pk == nil ||
-			!strings.Contains(fmt.Sprint(pk["publicKeyPem"]), "BEGIN PUBLIC KEY") || pk["owner"] != doc["id"] {
-			t.Fatalf("actor: %v", doc)
+		pk, _ := obj["publicKey"].(map[string]any)
+		if obj["type"] != "Person" || obj["inbox"] != b.fed.MemberActor(m.Handle)+"/inbox" || pk == nil ||
+			!strings.Contains(fmt.Sprint(pk["publicKeyPem"]), "BEGIN PUBLIC KEY") || pk["owner"] != obj["id"] {
+			t.Fatalf("actor: %v", obj)
 		}
-		raw, _ := json.Marshal(doc)
+		raw, _ := json.Marshal(obj)
 		for _, private := range []string{"marie@b.test", "PRIVATE KEY", "password", "lat", "\"email\""} {
 			if strings.Contains(string(raw), private) {
 				t.Fatalf("the actor shows %q: %s", private, raw)

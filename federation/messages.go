@@ -212,26 +212,26 @@ func (s *Service) peerRouting(ctx context.Context, host string, refresh bool) (p
 	if !ok {
 		return peerRouting{}, fmt.Errorf("federation: %s is not a peer", host)
 	}
-	doc, err := s.fetchJSON(ctx, base+"/actor")
+	obj, err := s.fetchJSON(ctx, base+"/actor")
 	if err != nil {
 		return peerRouting{}, err
 	}
-	return s.keepRouting(ctx, host, doc)
+	return s.keepRouting(ctx, host, obj)
 }
 
 // keepRouting reads a peer's region and routing key from its actor
 // document and keeps them. Two peers may not claim one region: routing
 // answers are believed by region.
-func (s *Service) keepRouting(ctx context.Context, host string, doc map[string]any) (peerRouting, error) {
+func (s *Service) keepRouting(ctx context.Context, host string, obj map[string]any) (peerRouting, error) {
 	base := s.peers[host]
-	if id, _ := doc["id"].(string); !strings.EqualFold(id, base+"/actor") {
+	if id, _ := obj["id"].(string); !strings.EqualFold(id, base+"/actor") {
 		return peerRouting{}, fmt.Errorf("federation: the actor of %s is %q", host, id)
 	}
-	region, _ := doc["preferredUsername"].(string)
+	region, _ := obj["preferredUsername"].(string)
 	if region == "" || len(region) > 64 {
 		return peerRouting{}, fmt.Errorf("federation: the actor of %s names no region", host)
 	}
-	rk, _ := doc["coopnetRoutingKey"].(map[string]any)
+	rk, _ := obj["coopnetRoutingKey"].(map[string]any)
 	keyPEM, _ := rk["publicKeyPem"].(string)
 	if id, _ := rk["id"].(string); !strings.EqualFold(id, base+"/actor#routing-key") || keyPEM == "" {
 		return peerRouting{}, fmt.Errorf("federation: %s publishes no routing key (an older coopnet?)", host)

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"net/http"
 	"strings"
 	"time"
@@ -109,16 +110,16 @@ func (s *Service) cacheKey(keyID string, k *rsa.PublicKey) {
 // the key must be the actor's own.
 func (s *Service) fetchKey(ctx context.Context, keyID, host string) (string, error) {
 	actorURL, _, _ := strings.Cut(keyID, "#")
-	doc, err := s.fetchJSON(ctx, actorURL)
+	obj, err := s.fetchJSON(ctx, actorURL)
 	if err != nil {
 		return "", err
 	}
-	id, _ := doc["id"].(string)
+	id, _ := obj["id"].(string)
 	if h, err := keyHost(id); err != nil || h != host {
 		return "", fmt.Errorf("federation: the actor of key %s is not on %s", keyID, host)
 	}
 	var keys []any
-	switch pk := doc["publicKey"].(type) {
+	switch pk := obj["publicKey"].(type) {
 	case map[string]any:
 		keys = []any{pk}
 	case []any:
@@ -155,7 +156,7 @@ func (s *Service) fetchJSON(ctx context.Context, target string) (map[string]any,
 	if err != nil {
 		return nil, fmt.Errorf("federation: %w", err)
 	}
-	req.Header.Set("Accept", mediaActivity)
+	req.Header.Set("Accept", doc.MediaActivity)
 	req.Header.Set("User-Agent", s.userAgent())
 	if err := sign(req, kp, s.NodeActor()+"#main-key", nil, time.Now()); err != nil {
 		return nil, err
@@ -172,11 +173,11 @@ func (s *Service) fetchJSON(ctx context.Context, target string) (map[string]any,
 	if err != nil {
 		return nil, fmt.Errorf("federation: fetch %s: %w", target, err)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(b, &doc); err != nil {
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
 		return nil, fmt.Errorf("federation: fetch %s: not JSON: %w", target, err)
 	}
-	return doc, nil
+	return obj, nil
 }
 
 func (s *Service) userAgent() string {
@@ -273,7 +274,7 @@ func likePrefix(s string) string {
 // back-off.
 func (s *Service) greetPeers(ctx context.Context) {
 	for host, base := range s.peers {
-		doc, err := s.fetchJSON(ctx, base+"/actor")
+		obj, err := s.fetchJSON(ctx, base+"/actor")
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Info("peer not reachable at start", "peer", host, "err", err)
@@ -282,7 +283,7 @@ func (s *Service) greetPeers(ctx context.Context) {
 		}
 		// Its region and routing key, as it says them now: the first
 		// routing message from it is checked without a fetch.
-		if _, err := s.keepRouting(ctx, host, doc); err != nil {
+		if _, err := s.keepRouting(ctx, host, obj); err != nil {
 			s.log.Warn("peer's routing key", "peer", host, "err", err)
 		}
 	}

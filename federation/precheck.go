@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 
 	"github.com/coopnet/coopnet/services/apperr"
@@ -19,7 +20,7 @@ import (
 // aside — then without its body. The worker checks everything again, in
 // the transaction that applies it: this is the early answer, not the
 // authority.
-func (s *Service) precheck(ctx context.Context, a *Activity, sender string) error {
+func (s *Service) precheck(ctx context.Context, a *doc.Activity, sender string) error {
 	switch {
 	case a.Type == "Update" && a.ObjectType == "Person", a.Type == "Delete" && a.ObjectType != "Ticket":
 		if hostOf(a.ObjectID) != sender {
@@ -54,9 +55,9 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 	case a.Type == "Resolve":
 		return s.precheckTracked(ctx, a, a.ObjectID, sender)
 	case a.Type == "Undo" && a.ObjectType == "Resolve":
-		return s.precheckTracked(ctx, a, idOf(a.Object["object"]), sender)
+		return s.precheckTracked(ctx, a, doc.IDOf(a.Object["object"]), sender)
 	case a.Type == "Accept" && a.ObjectType == "Offer":
-		return s.precheckTracked(ctx, a, idOf(a.Object["object"]), sender)
+		return s.precheckTracked(ctx, a, doc.IDOf(a.Object["object"]), sender)
 	case a.Type == "Create" && a.ObjectType == "Note":
 		if hostOf(a.ObjectID) != sender {
 			return apperr.New(apperr.Forbidden, "a comment of %s sent by %s", a.ObjectID, sender)
@@ -65,7 +66,7 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 		if err != nil {
 			return err
 		}
-		ticketID := idOf(a.Object["context"])
+		ticketID := doc.IDOf(a.Object["context"])
 		if hostOf(ticketID) != s.host {
 			return nil // on a copy: the worker checks the author against the directory
 		}
@@ -78,7 +79,7 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 		}
 		return nil
 	case (a.Type == "Accept" || a.Type == "TentativeAccept" || a.Type == "Reject") && a.ObjectType == "Invite":
-		eventID := idOf(a.Object["object"])
+		eventID := doc.IDOf(a.Object["object"])
 		if hostOf(eventID) != s.host {
 			return apperr.New(apperr.Forbidden, "%s is not an event of this node", eventID)
 		}
@@ -97,7 +98,7 @@ func (s *Service) precheck(ctx context.Context, a *Activity, sender string) erro
 // precheckTracked refuses a change of ticket apID of this node from a
 // sender that does not hold its assignee, or from a member of theirs who
 // does not work on it.
-func (s *Service) precheckTracked(ctx context.Context, a *Activity, apID, sender string) error {
+func (s *Service) precheckTracked(ctx context.Context, a *doc.Activity, apID, sender string) error {
 	if hostOf(apID) != s.host {
 		return apperr.New(apperr.Forbidden, "%s is not a ticket of this node", apID)
 	}
@@ -115,12 +116,12 @@ func (s *Service) precheckTracked(ctx context.Context, a *Activity, apID, sender
 // which must be a member of the sending node, and which its attributedTo
 // and handle, when given, must name too. The name shown is never the
 // activity's own (see applyNote).
-func (s *Service) noteAuthor(a *Activity, sender string) (string, error) {
+func (s *Service) noteAuthor(a *doc.Activity, sender string) (string, error) {
 	author := s.handleOfActor(a.Actor)
 	if !strings.Contains(author, "@") || handleHost(author) != sender {
 		return "", apperr.New(apperr.Forbidden, "a comment is written by a member of the sending node, not %s", a.Actor)
 	}
-	if by := idOf(a.Object["attributedTo"]); by != "" && by != a.Actor {
+	if by := doc.IDOf(a.Object["attributedTo"]); by != "" && by != a.Actor {
 		return "", apperr.New(apperr.Forbidden, "the comment is attributed to %s but sent by %s", by, a.Actor)
 	}
 	if h, _ := str(a.Object, "handle"); h != "" && !strings.EqualFold(h, author) {

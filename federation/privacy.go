@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"sort"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func (s *Service) ClientErased(ctx context.Context, tickets []string, ids []stri
 		if hostOf(apID) != s.host {
 			continue
 		}
-		act, err := activityDoc("Delete", s.newActivityID(), s.NodeActor(), apID, nil, "", now)
+		act, err := doc.ActivityOf("Delete", s.newActivityID(), s.NodeActor(), apID, nil, "", now)
 		if err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func (s *Service) emptyReceived(ctx context.Context, tx *gorm.DB, ids []string) 
 // applyErase erases this node's copy of a ticket whose tracker erased its
 // client's data (Delete of the ticket, coopnetErase "client"). Only the
 // tracker says so; a node holding no copy has nothing to do.
-func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *Activity) error {
+func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
 	apID := a.ObjectID
 	if hostOf(apID) != hostOf(a.Actor) {
 		return apperr.New(apperr.Forbidden, "%s may not erase %s", hostOf(a.Actor), apID)

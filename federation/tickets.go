@@ -23,10 +23,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coopnet/coopnet/federation/doc"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coopnet/coopnet/services/routing/member"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -190,7 +193,7 @@ func (s *Service) trackerChanged(ctx context.Context, tx *gorm.DB, c *tickets.Ch
 		}
 		return s.queueNote(ctx, tx, t, c.Comment, to, inbox)
 	}
-	doc, err := s.ticketState(ctx, tx, t, true)
+	obj, err := s.ticketState(ctx, tx, t, true)
 	if err != nil {
 		return err
 	}
@@ -198,7 +201,7 @@ func (s *Service) trackerChanged(ctx context.Context, tx *gorm.DB, c *tickets.Ch
 	if c.Assigned {
 		typ = "Offer"
 	}
-	act, err := activityDoc(typ, s.newActivityID(), s.actorFor(c.By), doc, to, "", time.Now())
+	act, err := doc.ActivityOf(typ, s.newActivityID(), s.actorFor(c.By), obj, to, "", time.Now())
 	if err != nil {
 		return err
 	}
@@ -222,20 +225,20 @@ func (s *Service) unassigned(ctx context.Context, tx *gorm.DB, c *tickets.Change
 	if !ok {
 		return nil
 	}
-	doc, err := s.ticketState(ctx, tx, c.Ticket, false)
+	obj, err := s.ticketState(ctx, tx, c.Ticket, false)
 	if err != nil {
 		return err
 	}
-	doc["takenFrom"] = c.Unassigned.Handle
+	obj["takenFrom"] = c.Unassigned.Handle
 	// The acceptance that ends: the offer the job was given back under.
 	offer, err := s.tickets.ReleasedUnder(ctx, c.Ticket.ID)
 	if err != nil {
 		return err
 	}
 	if offer != "" {
-		doc["takenOffer"] = offer
+		obj["takenOffer"] = offer
 	}
-	act, err := activityDoc("Update", s.newActivityID(), s.actorFor(c.By), doc, []string{s.actorOfHandle(c.Unassigned.Handle)}, "", time.Now())
+	act, err := doc.ActivityOf("Update", s.newActivityID(), s.actorFor(c.By), obj, []string{s.actorOfHandle(c.Unassigned.Handle)}, "", time.Now())
 	if err != nil {
 		return err
 	}
@@ -258,7 +261,7 @@ func (s *Service) copyChanged(ctx context.Context, tx *gorm.DB, c *tickets.Chang
 	// send queues one activity by the member to the tracker, with the
 	// copy's version (the tracker orders the copy's changes by it).
 	send := func(typ string, object any, extra map[string]any) error {
-		act, err := activityDoc(typ, s.newActivityID(), actor, object, to, "", time.Now())
+		act, err := doc.ActivityOf(typ, s.newActivityID(), actor, object, to, "", time.Now())
 		if err != nil {
 			return err
 		}
@@ -312,11 +315,11 @@ func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket,
 		return nil
 	}
 	author := s.actorFor(cm.AuthorHandle)
-	note, err := noteDoc(*cm.APID, author, cm.AuthorHandle, cm.AuthorName, t.APID, cm.Body, cm.CreatedAt)
+	note, err := doc.Note(*cm.APID, author, cm.AuthorHandle, cm.AuthorName, t.APID, cm.Body, cm.CreatedAt)
 	if err != nil {
 		return err
 	}
-	act, err := activityDoc("Create", *cm.APID+"/create", author, note, to, "", cm.CreatedAt)
+	act, err := doc.ActivityOf("Create", *cm.APID+"/create", author, note, to, "", cm.CreatedAt)
 	if err != nil {
 		return err
 	}
@@ -348,7 +351,7 @@ func (s *Service) ticketState(ctx context.Context, tx *gorm.DB, t *tickets.Ticke
 		}
 		extra["client"] = sh
 	}
-	return ticketDoc(TicketDoc{ID: t.APID, Title: t.Title, Description: t.Description,
+	return doc.Ticket(doc.TicketDoc{ID: t.APID, Title: t.Title, Description: t.Description,
 		AttributedTo: s.actorOfHandle(t.CreatedBy), AssignedTo: s.actorOfHandle(t.AssigneeHandle),
 		Resolved:  t.Status == tickets.StatusResolved || t.Status == tickets.StatusClosed,
 		Published: t.CreatedAt, Updated: t.UpdatedAt, Extra: extra})
@@ -389,11 +392,11 @@ func present[T any](v T, ok bool) *T {
 
 // applyTicket applies an Offer or Update of a Ticket: the tracker's state
 // on the assignee's node, or a change of the copy on the tracker.
-func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) error {
+func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
 	sender := hostOf(a.Actor)
 	if hostOf(a.ObjectID) == s.host {
 		if a.Type != "Update" {
-			return malformed("only an Update changes a ticket of this node")
+			return doc.Malformed("only an Update changes a ticket of this node")
 		}
 		return s.applyPatch(ctx, tx, a, sender, a.Object)
 	}
@@ -428,7 +431,7 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if applied && a.Type == "Offer" {
 		// Tell the tracker this node holds the ticket now.
 		offer := map[string]any{"type": "Offer", "id": a.ID, "actor": a.Actor, "object": st.APID}
-		act, err := activityDoc("Accept", s.newActivityID(), s.actorOfHandle(st.Assignee.Handle), offer,
+		act, err := doc.ActivityOf("Accept", s.newActivityID(), s.actorOfHandle(st.Assignee.Handle), offer,
 			[]string{a.Actor}, "", time.Now())
 		if err != nil {
 			return err
@@ -446,7 +449,7 @@ func (s *Service) applyTicket(ctx context.Context, tx *gorm.DB, a *Activity) err
 // which the tracker no longer takes), or it went to a member of another
 // node. A state for a member of this node's region on another host, or of
 // a ticket this node never held, is refused.
-func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.State, a *Activity) error {
+func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.State, a *doc.Activity) error {
 	if st.Assignee.Handle != "" && st.Assignee.Region == s.cfg.Region || a.Type != "Update" {
 		return apperr.New(apperr.Invalid, "ticket %s is not assigned to a member of this node", st.APID)
 	}
@@ -456,7 +459,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 		// acceptance it would be held under ends now, so that it is refused
 		// when it comes.
 		if takenOffer, _ := str(a.Object, "takenOffer"); takenOffer != "" {
-			if ended, err := routing.WithdrawAccepted(ctx, s.db, takenOffer, st.APID); err != nil || ended {
+			if ended, err := member.WithdrawAccepted(ctx, s.db, takenOffer, st.APID); err != nil || ended {
 				return err
 			}
 		}
@@ -474,7 +477,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	takenOffer, _ := str(a.Object, "takenOffer")
 	mine := false
 	if cur.AssigneeMemberID != nil && takenFrom != "" && strings.EqualFold(takenFrom, cur.AssigneeHandle) {
-		if offer, err = routing.LatestAccepted(ctx, s.db, st.APID, *cur.AssigneeMemberID); err != nil {
+		if offer, err = member.LatestAccepted(ctx, s.db, st.APID, *cur.AssigneeMemberID); err != nil {
 			return err
 		}
 		mine = offer != "" && offer == takenOffer
@@ -485,7 +488,7 @@ func (s *Service) withdrawCopy(ctx context.Context, tx *gorm.DB, st tickets.Stat
 	if mine {
 		// Their offer is over too, even if the answer to their request to
 		// give the job back was lost.
-		if _, err := routing.WithdrawAccepted(ctx, s.db, offer, ""); err != nil {
+		if _, err := member.WithdrawAccepted(ctx, s.db, offer, ""); err != nil {
 			return err
 		}
 	}
@@ -526,7 +529,7 @@ func (s *Service) heldOrAccepted(ctx context.Context, apID, memberID string) err
 	if held, err := s.tickets.HeldBy(ctx, apID, memberID); err != nil || held {
 		return err
 	}
-	states, err := routing.OfferStates(ctx, s.db, apID, memberID)
+	states, err := member.OfferStates(ctx, s.db, apID, memberID)
 	if err != nil {
 		return err
 	}
@@ -544,7 +547,7 @@ func stateFrom(o map[string]any) (tickets.State, error) {
 	var st tickets.State
 	var ok bool
 	if o == nil {
-		return st, malformed("the ticket must be embedded")
+		return st, doc.Malformed("the ticket must be embedded")
 	}
 	st.APID, _ = str(o, "id")
 	st.Title, _ = str(o, "summary")
@@ -559,12 +562,12 @@ func stateFrom(o map[string]any) (tickets.State, error) {
 	st.EstimatedMinutes, _ = num(o, "estimatedMinutes")
 	st.TrackerMinutes, _ = num(o, "trackerMinutes")
 	if st.Version, ok = num(o, "version"); !ok {
-		return st, malformed("a ticket's state needs its version")
+		return st, doc.Malformed("a ticket's state needs its version")
 	}
 	if pub, _ := str(o, "published"); pub != "" {
 		t, err := time.Parse(time.RFC3339, pub)
 		if err != nil {
-			return st, malformed("published is not an RFC 3339 time")
+			return st, doc.Malformed("published is not an RFC 3339 time")
 		}
 		st.CreatedAt = t
 	} else {
@@ -580,7 +583,7 @@ func stateFrom(o map[string]any) (tickets.State, error) {
 		var sh clients.Shared
 		b, _ := json.Marshal(c)
 		if err := json.Unmarshal(b, &sh); err != nil {
-			return st, malformed("client: %v", err)
+			return st, doc.Malformed("client: %v", err)
 		}
 		st.Client = &sh
 	}
@@ -610,7 +613,7 @@ func (s *Service) changedBy(t *tickets.Ticket, actor string) error {
 	return nil
 }
 
-func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *Activity, sender string, o map[string]any) error {
+func (s *Service) applyPatch(ctx context.Context, tx *gorm.DB, a *doc.Activity, sender string, o map[string]any) error {
 	t, err := s.trackedTicket(ctx, tx, a.ObjectID, sender)
 	if err != nil {
 		return err
@@ -645,7 +648,7 @@ func (s *Service) handleOfActor(actor string) string {
 
 // applyResolve applies Resolve{Ticket} (resolved) and Undo{Resolve}
 // (reopened) from the assignee's node.
-func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *Activity, ticketID string, to tickets.Status) error {
+func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *doc.Activity, ticketID string, to tickets.Status) error {
 	t, err := s.trackedTicket(ctx, tx, ticketID, hostOf(a.Actor))
 	if err != nil {
 		return err
@@ -659,10 +662,10 @@ func (s *Service) applyResolve(ctx context.Context, tx *gorm.DB, a *Activity, ti
 }
 
 // applyNote stores a public comment on a ticket shared with the sender.
-func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error {
+func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
 	o := a.Object
 	sender := hostOf(a.Actor)
-	ticketID := idOf(o["context"])
+	ticketID := doc.IDOf(o["context"])
 	if hostOf(a.ObjectID) != sender {
 		return apperr.New(apperr.Forbidden, "a comment of %s sent by %s", a.ObjectID, sender)
 	}
@@ -719,8 +722,8 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *Activity) error
 
 // applyOfferAccepted records on the tracker that the assignee's node holds
 // the ticket.
-func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *Activity) error {
-	ticketID := idOf(a.Object["object"])
+func (s *Service) applyOfferAccepted(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
+	ticketID := doc.IDOf(a.Object["object"])
 	t, err := s.trackedTicket(ctx, tx, ticketID, hostOf(a.Actor))
 	if err != nil {
 		return err
@@ -749,13 +752,13 @@ func (s *Service) EventChanged(ctx context.Context, c *planning.Changed) error {
 		}
 		attendee := s.actorOfHandle(e.AttendeeHandle)
 		organizer := s.actorFor(e.OrganizerHandle)
-		doc, err := eventDoc(e.APID, organizer, t.APID, t.Title, e.Location, e.StartAt, e.EndAt)
+		obj, err := doc.Event(e.APID, organizer, t.APID, t.Title, e.Location, e.StartAt, e.EndAt)
 		if err != nil {
 			return err
 		}
-		doc["handle"] = e.OrganizerHandle
-		act, err := activityDoc("Invite", e.APID+"/invite/"+e.UpdatedAt.UTC().Format("20060102T150405.000000000"),
-			organizer, doc, []string{attendee}, attendee, time.Now())
+		obj["handle"] = e.OrganizerHandle
+		act, err := doc.ActivityOf("Invite", e.APID+"/invite/"+e.UpdatedAt.UTC().Format("20060102T150405.000000000"),
+			organizer, obj, []string{attendee}, attendee, time.Now())
 		if err != nil {
 			return err
 		}
@@ -776,7 +779,7 @@ func (s *Service) EventChanged(ctx context.Context, c *planning.Changed) error {
 	}
 	actor := s.actorFor(e.AttendeeHandle)
 	invite := map[string]any{"type": "Invite", "id": e.APID + "/invite", "actor": s.peers[host] + "/actor", "object": e.APID}
-	act, err := activityDoc(typ, s.newActivityID(), actor, invite, []string{s.peers[host] + "/actor"}, "", time.Now())
+	act, err := doc.ActivityOf(typ, s.newActivityID(), actor, invite, []string{s.peers[host] + "/actor"}, "", time.Now())
 	if err != nil {
 		return err
 	}
@@ -788,13 +791,13 @@ func (s *Service) EventChanged(ctx context.Context, c *planning.Changed) error {
 
 // applyInvite keeps an invitation for the assignee of a ticket this node
 // holds a copy of.
-func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) error {
+func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
 	o := a.Object
 	sender := hostOf(a.Actor)
 	if hostOf(a.ObjectID) != sender {
 		return apperr.New(apperr.Forbidden, "an event of %s sent by %s", a.ObjectID, sender)
 	}
-	ticketID := idOf(o["context"])
+	ticketID := doc.IDOf(o["context"])
 	t, err := s.tickets.GetByAPID(ctx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound && hostOf(ticketID) == sender {
 		return notYetFor(ticketID, err) // the ticket itself is on its way
@@ -820,7 +823,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		if err != nil {
 			return err
 		}
-		states, err := routing.OfferStates(ctx, s.db, t.APID, memberID)
+		states, err := member.OfferStates(ctx, s.db, t.APID, memberID)
 		if err != nil {
 			return err
 		}
@@ -844,7 +847,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 		v, _ := str(o, k)
 		tm, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			return malformed("%s must be an RFC 3339 time", k)
+			return doc.Malformed("%s must be an RFC 3339 time", k)
 		}
 		*dst = tm
 	}
@@ -856,7 +859,7 @@ func (s *Service) applyInvite(ctx context.Context, tx *gorm.DB, a *Activity) err
 
 // localAddressee is the handle of the member of this node an activity is
 // addressed to, or "" for none in particular.
-func (s *Service) localAddressee(a *Activity) string {
+func (s *Service) localAddressee(a *doc.Activity) string {
 	var to []any
 	switch v := a.Raw["to"].(type) {
 	case []any:
@@ -874,8 +877,8 @@ func (s *Service) localAddressee(a *Activity) string {
 }
 
 // applyAnswer records the attendee's answer to an invitation.
-func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) error {
-	eventID := idOf(a.Object["object"])
+func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
+	eventID := doc.IDOf(a.Object["object"])
 	if hostOf(eventID) != s.host {
 		return apperr.New(apperr.Invalid, "%s is not an event of this node", eventID)
 	}
@@ -884,7 +887,7 @@ func (s *Service) applyAnswer(ctx context.Context, tx *gorm.DB, a *Activity) err
 	if p, ok := a.Raw["published"].(string); ok {
 		t, err := time.Parse(time.RFC3339Nano, p)
 		if err != nil {
-			return malformed("published is not an RFC 3339 time")
+			return doc.Malformed("published is not an RFC 3339 time")
 		}
 		// Never later than now and the clocks' allowed skew: an answer
 		// stamped in the future would make every later one look older.

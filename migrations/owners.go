@@ -19,7 +19,7 @@ var Owners = map[string]string{
 
 	"ticket_events": "services/planning",
 
-	"routings": "services/routing", "offers": "services/routing", "bus_outbox": "services/routing",
+	"routings": "services/routing", "offers": "services/routing/member", "bus_outbox": "services/routing/relay",
 
 	"directory_entries": "services/directory", "directory_skills": "services/directory", "directory_left": "services/directory",
 

@@ -88,7 +88,7 @@ func (s *Server) afterLeaving(c echo.Context) {
 	if s.opt.Routing == nil {
 		return
 	}
-	if _, _, err := s.opt.Routing.SweepLeavers(c.Request().Context()); err != nil {
+	if _, _, err := s.opt.Routing.Member().SweepLeavers(c.Request().Context()); err != nil {
 		s.requestLog(c).Warn("the offers and jobs of a member who left; the routing retries", "err", err)
 	}
 }

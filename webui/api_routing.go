@@ -3,6 +3,8 @@ package webui
 import (
 	"net/http"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/routing"
@@ -39,15 +41,15 @@ func (s *Server) ticketRouting(c echo.Context) error {
 }
 
 func (s *Server) listOffers(c echo.Context) error {
-	os, err := s.opt.Routing.PendingOffers(c.Request().Context(), actorOf(c))
+	os, err := s.opt.Routing.Member().PendingOffers(c.Request().Context(), actorOf(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[*routing.Offer]{Items: nonNil(os)})
+	return c.JSON(http.StatusOK, Page[*member.Offer]{Items: nonNil(os)})
 }
 
 func (s *Server) acceptOffer(c echo.Context) error {
-	t, err := s.opt.Routing.Accept(c.Request().Context(), actorOf(c), c.Param("id"))
+	t, err := s.opt.Routing.Member().Accept(c.Request().Context(), actorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -65,7 +67,7 @@ func (s *Server) declineOffer(c echo.Context) error {
 			return err
 		}
 	}
-	if err := s.opt.Routing.Decline(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason); err != nil {
+	if err := s.opt.Routing.Member().Decline(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -81,7 +83,7 @@ func (s *Server) releaseTicket(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason)
+	t, err := s.opt.Routing.Member().Release(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/apperr"
@@ -285,8 +287,8 @@ func (s *Server) renderTicket(c echo.Context, status int, values, errs map[strin
 			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.opt.Region
 		mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
 		routed := v.Routing != nil && v.Routing.State == routing.RoutingAccepted && v.Routing.OfferID != nil
-		v.TakeBack = !mine && routed && routing.MayTakeBack(t, by, s.opt.Region) && routing.Releasable(t.Status)
-		v.CanRelease = mine && routing.Releasable(t.Status) || v.TakeBack
+		v.TakeBack = !mine && routed && member.MayTakeBack(t, by, s.opt.Region) && member.Releasable(t.Status)
+		v.CanRelease = mine && member.Releasable(t.Status) || v.TakeBack
 	}
 	for _, st := range tickets.Statuses {
 		if tickets.CanMove(t.Status, tickets.Status(st)) {
@@ -336,7 +338,7 @@ func (s *Server) forwardSubmit(c echo.Context) error {
 
 func (s *Server) releaseSubmit(c echo.Context) error {
 	id := c.Param("id")
-	t, err := s.opt.Routing.Release(c.Request().Context(), actorOf(c), id, c.FormValue("reason"))
+	t, err := s.opt.Routing.Member().Release(c.Request().Context(), actorOf(c), id, c.FormValue("reason"))
 	if err == nil && t.OriginRegion == s.opt.Region && (t.AssigneeMemberID == nil || *t.AssigneeMemberID != actorOf(c).ID) &&
 		actorOf(c).Role.IsStaff() {
 		// Staff took it back: they follow the ticket on.
@@ -453,7 +455,7 @@ func (s *Server) assetSubmit(c echo.Context) error {
 // offersView is the offers page: the offers to answer, and those that
 // ended lately without the member's answer.
 type offersView struct {
-	Pending, Ended []*routing.Offer
+	Pending, Ended []*member.Offer
 }
 
 func (s *Server) offersPage(c echo.Context) error {
@@ -461,10 +463,10 @@ func (s *Server) offersPage(c echo.Context) error {
 	if s.opt.Routing != nil {
 		var err error
 		ctx, by := c.Request().Context(), actorOf(c)
-		if v.Pending, err = s.opt.Routing.PendingOffers(ctx, by); err != nil {
+		if v.Pending, err = s.opt.Routing.Member().PendingOffers(ctx, by); err != nil {
 			return err
 		}
-		if v.Ended, err = s.opt.Routing.EndedOffers(ctx, by); err != nil {
+		if v.Ended, err = s.opt.Routing.Member().EndedOffers(ctx, by); err != nil {
 			return err
 		}
 	}
@@ -472,14 +474,14 @@ func (s *Server) offersPage(c echo.Context) error {
 }
 
 func (s *Server) acceptSubmit(c echo.Context) error {
-	if _, err := s.opt.Routing.Accept(c.Request().Context(), actorOf(c), c.Param("id")); err != nil {
+	if _, err := s.opt.Routing.Member().Accept(c.Request().Context(), actorOf(c), c.Param("id")); err != nil {
 		return err
 	}
 	return redirect(c, "/app/tickets", "offers.accepted")
 }
 
 func (s *Server) declineSubmit(c echo.Context) error {
-	if err := s.opt.Routing.Decline(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("reason")); err != nil {
+	if err := s.opt.Routing.Member().Decline(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("reason")); err != nil {
 		return err
 	}
 	return redirect(c, "/app/offers", "")
@@ -603,7 +605,7 @@ func (s *Server) dashboardPage(c echo.Context) error {
 	}
 	var bars []loadBar
 	if s.opt.Routing != nil {
-		ml, err := s.opt.Routing.MemberLoads(ctx)
+		ml, err := s.opt.Routing.Member().MemberLoads(ctx)
 		if err != nil {
 			return err
 		}

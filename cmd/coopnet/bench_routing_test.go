@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"math"
@@ -32,13 +31,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
-	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -96,7 +97,7 @@ type pendingForward struct {
 
 // offerStored is every node's OnOfferStored: it stamps the arrival of the
 // offer of a ticket being measured.
-func (r *routeRig) offerStored(region string, o *routing.Offer) {
+func (r *routeRig) offerStored(region string, o *member.Offer) {
 	at := time.Now()
 	r.byRegion[region].Add(1)
 	if p, ok := r.waiting.LoadAndDelete(o.TicketID); ok {
@@ -248,7 +249,7 @@ func (r *routeRig) startNode(b *testing.B, region string) *node.Node {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	n, err := node.Open(context.Background(), cfg, log, node.Options{BcryptCost: bcrypt.MinCost,
 		GatherWindow: 300 * time.Millisecond, Tick: time.Second, // the production default: work is driven by wake-ups, the tick only catches what they miss
-		OnOfferStored: func(o *routing.Offer) { r.offerStored(region, o) }})
+		OnOfferStored: func(o *member.Offer) { r.offerStored(region, o) }})
 	if err != nil {
 		ln.Close()
 		b.Fatalf("open %s: %v", region, err)

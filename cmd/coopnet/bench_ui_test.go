@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"io"
 	"log/slog"
 	"net"
@@ -15,11 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/score"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -115,7 +119,7 @@ func BenchmarkPages(b *testing.B) {
 			OfferRegion: []string{"bretagne", "ile-de-france", "occitanie"}[i%3], RequestedBy: "bench", RequestedByName: "Bench",
 			Candidates: "[]", Excluded: "{}", CreatedAt: now, UpdatedAt: now}
 		if i < 100 {
-			r.State, r.Reason, r.OfferRegion = "unroutable", routing.ReasonCapacity, ""
+			r.State, r.Reason, r.OfferRegion = "unroutable", score.ReasonCapacity, ""
 		}
 		rs = append(rs, r)
 	}
@@ -123,9 +127,9 @@ func BenchmarkPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	me := techs[0]
-	var offers []routing.Offer
+	var offers []member.Offer
 	for i := range 30 {
-		offers = append(offers, routing.Offer{ID: storage.NewID(), RoutingID: storage.NewID(), OriginRegion: "bretagne",
+		offers = append(offers, member.Offer{ID: storage.NewID(), RoutingID: storage.NewID(), OriginRegion: "bretagne",
 			TicketID: storage.NewID(), TicketAPID: fmt.Sprintf("http://bzh.test/tickets/%d", i), MemberID: me.ID,
 			Title: fmt.Sprintf("Travail %d", i), Skill: "website", EstimatedMinutes: 240, Commune: "Rennes", Departement: "35",
 			ForwardedBy: "yann@bzh.test", ForwardedByName: "Yann", State: "pending", ExpiresAt: now.Add(48 * time.Hour), CreatedAt: now})
@@ -168,7 +172,7 @@ func BenchmarkPages(b *testing.B) {
 			return err
 		}},
 		{"offers inbox (30 offers)", page("/app/offers", techCookie), func() error {
-			_, err := n.Routing.PendingOffers(ctx, techActor)
+			_, err := n.Routing.Member().PendingOffers(ctx, techActor)
 			return err
 		}},
 		{"staff dashboard", page("/app/staff", staffCookie), func() error {
@@ -184,7 +188,7 @@ func BenchmarkPages(b *testing.B) {
 			if _, err := n.Routing.RegionLoads(ctx); err != nil { // this region's figures, and the others' over NATS
 				return err
 			}
-			_, err := n.Routing.MemberLoads(ctx)
+			_, err := n.Routing.Member().MemberLoads(ctx)
 			return err
 		}},
 	}

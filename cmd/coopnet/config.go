@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/cmd/coopnet/node"
-	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/score"
 )
 
 // Config is what the node is told from outside: node.Config.
@@ -133,7 +133,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		c.NATSReplicas = n
 	}
 	var wErr error
-	if c.Weights, wErr = routing.ParseWeights(cf.weights); wErr != nil {
+	if c.Weights, wErr = score.ParseWeights(cf.weights); wErr != nil {
 		wErr = fmt.Errorf("--routing-weights: %w", wErr)
 	}
 	var proxyErr error

@@ -239,7 +239,7 @@ func TestNATSPermissions(t *testing.T) {
 			t.Errorf("the workload of %s: %d technicians, %d hours a week", l.Region, l.Technicians, l.CapacityHours)
 		}
 	}
-	ml, err := c.Node("bretagne").N.Routing.MemberLoads(t.Context())
+	ml, err := c.Node("bretagne").N.Routing.Member().MemberLoads(t.Context())
 	if err != nil || len(ml) < 2 || ml[0].WeeklyHours <= 0 {
 		t.Fatalf("Bretagne's members' loads: %+v %v", ml, err)
 	}

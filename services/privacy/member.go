@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
@@ -33,7 +35,7 @@ type (
 	TicketRef     = tickets.WorkRef
 	CommentRef    = tickets.CommentRef
 	TimeRef       = tickets.TimeRef
-	OfferRef      = routing.OfferRef
+	OfferRef      = member.OfferRef
 	InterventionR = planning.Attendance
 )
 
@@ -83,7 +85,7 @@ func (s *Service) ExportMember(ctx context.Context, by members.Actor, id string)
 	}
 	w := &out.Work
 	w.TicketsTakenIn, w.TicketsDone, w.Comments, w.Time = work.TakenIn, work.Assigned, work.Comments, work.Time
-	if w.Offers, err = routing.OffersOf(ctx, s.db, id); err != nil {
+	if w.Offers, err = member.OffersOf(ctx, s.db, id); err != nil {
 		return nil, err
 	}
 	if w.Interventions, err = s.planning.AttendedBy(ctx, id); err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -56,7 +58,7 @@ func TestStatesAreDeclared(t *testing.T) {
 	for _, s := range AllRoutingStates {
 		rs = append(rs, string(s))
 	}
-	for _, s := range AllOfferStates {
+	for _, s := range member.AllOfferStates {
 		offerNames = append(offerNames, string(s))
 	}
 	if got, want := checked("routings"), names(rs...); !slices.Equal(got, want) {
@@ -70,14 +72,16 @@ func TestStatesAreDeclared(t *testing.T) {
 			t.Errorf("routing move %v: an undeclared state", m)
 		}
 	}
-	for _, m := range OfferMoves {
-		if !slices.Contains(AllOfferStates, m.From) || !slices.Contains(AllOfferStates, m.To) {
+	for _, m := range member.OfferMoves {
+		if !slices.Contains(member.AllOfferStates, m.From) || !slices.Contains(member.AllOfferStates, m.To) {
 			t.Errorf("offer move %v: an undeclared state", m)
 		}
 	}
 
 	declared := append(slices.Clone(rs), offerNames...)
 	files, _ := filepath.Glob("*.go")
+	more, _ := filepath.Glob("member/*.go") // the offers' states, on the member's side
+	files = append(files, more...)
 	n := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/coopnet/coopnet/services/routing/relay"
+	"github.com/coopnet/coopnet/services/routing/wire"
 	"github.com/coopnet/coopnet/services/storage"
 )
 
@@ -32,23 +33,22 @@ type RegionLoad struct {
 
 func (l *RegionLoad) validate(question string) error {
 	switch {
-	case l.V != wireVersion:
-		return bad("version %d", l.V)
+	case l.V != wire.Version:
+		return wire.Bad("version %d", l.V)
 	case l.Question != question:
-		return bad("an answer to another question")
-	case !regionRe.MatchString(l.Region):
-		return bad("region %q", l.Region)
+		return wire.Bad("an answer to another question")
+	case !wire.RegionRe.MatchString(l.Region):
+		return wire.Bad("region %q", l.Region)
 	case l.Technicians < 0 || l.Technicians > 1_000_000 || l.CapacityHours < 0 || l.CapacityHours > 100_000_000 ||
 		l.BookedMinutes < 0 || l.BookedMinutes > 1<<40 || l.RoutedReceived < 0 || l.RoutedReceived > 1<<30:
-		return bad("figures out of range")
+		return wire.Bad("figures out of range")
 	}
 	return nil
 }
 
 // localLoad is this region's answer.
 func (s *Service) localLoad(ctx context.Context, question string) (RegionLoad, error) {
-	l := RegionLoad{V: wireVersion, Question: question, Region: s.cfg.Region}
-	db := s.db.WithContext(ctx)
+	l := RegionLoad{V: wire.Version, Question: question, Region: s.cfg.Region}
 	techs, err := s.members.Technicians(ctx)
 	if err != nil {
 		return l, fmt.Errorf("routing: capacity: %w", err)
@@ -57,15 +57,14 @@ func (s *Service) localLoad(ctx context.Context, question string) (RegionLoad, e
 		l.Technicians++
 		l.CapacityHours += m.WeeklyHours
 	}
-	minutes, err := s.loadBook(ctx)
+	minutes, err := s.member.BookedMinutes(ctx)
 	if err != nil {
 		return l, err
 	}
 	for _, m := range minutes {
-		l.BookedMinutes += m.booked
+		l.BookedMinutes += m
 	}
-	if err := db.Raw(`SELECT COUNT(*) FROM offers WHERE state = 'accepted' AND origin_region <> ? AND created_at >= ?`,
-		s.cfg.Region, quarterStart(storage.Now())).Row().Scan(&l.RoutedReceived); err != nil {
+	if l.RoutedReceived, err = s.member.RoutedReceived(ctx); err != nil {
 		return l, fmt.Errorf("routing: routed jobs: %w", err)
 	}
 	return l, nil
@@ -77,20 +76,20 @@ func (s *Service) answerStats(ctx context.Context, m *nats.Msg) {
 		Question string `json:"question"`
 		From     string `json:"from"`
 	}
-	if err := decode(m.Data, &q); err != nil || q.V != wireVersion || q.Question == "" || len(q.Question) > 64 ||
-		!regionRe.MatchString(q.From) || m.Reply == "" {
-		s.drop("stats", err)
+	if err := wire.Decode(m.Data, &q); err != nil || q.V != wire.Version || q.Question == "" || len(q.Question) > 64 ||
+		!wire.RegionRe.MatchString(q.From) || m.Reply == "" {
+		s.relay.Drop("stats", err)
 		return
 	}
 	if q.From == s.cfg.Region {
 		return // the asking node has its own figures
 	}
-	if !s.asksFor(m, q.From) {
-		s.drop("stats", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, q.From))
+	if !relay.AsksFor(m, q.From) {
+		s.relay.Drop("stats", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, q.From))
 		return
 	}
-	if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: q.From}, true); err != nil {
-		s.dropOrWarn("stats", err)
+	if err := s.relay.Verify(ctx, relay.In{Subject: m.Subject, Data: m.Data, Header: m.Header}, relay.Sender{Region: q.From}, true); err != nil {
+		s.relay.DropOrWarn("stats", err)
 		return
 	}
 	l, err := s.localLoad(ctx, q.Question)
@@ -98,7 +97,7 @@ func (s *Service) answerStats(ctx context.Context, m *nats.Msg) {
 		s.log.Warn("routing: stats", "err", err)
 		return
 	}
-	s.respondJSON(ctx, m, l)
+	s.relay.RespondJSON(ctx, m, l)
 }
 
 // RegionLoads asks every region for its workload and returns the answers
@@ -121,14 +120,14 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 			delete(s.waiting, id)
 			s.waitMu.Unlock()
 		}()
-		b, _ := json.Marshal(map[string]any{"v": wireVersion, "question": id, "from": s.cfg.Region})
-		msg, err := s.newMsg(ctx, subjectStats, b)
+		b, _ := json.Marshal(map[string]any{"v": wire.Version, "question": id, "from": s.cfg.Region})
+		msg, err := s.relay.NewMsg(ctx, subjectStats, b)
 		if err == nil {
 			msg.Reply = s.replyPrefix + id
 			err = s.bus.Conn.PublishMsg(msg)
 		}
 		if err == nil {
-			expected := s.liveRegions()
+			expected := s.relay.LiveRegions()
 			timer := time.NewTimer(s.cfg.GatherWindow)
 			defer timer.Stop()
 			seen := map[string]bool{s.cfg.Region: true}
@@ -141,16 +140,16 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 					break collect
 				case m := <-ch:
 					var l RegionLoad
-					if err := decode(m.Data, &l); err != nil {
-						s.drop("stats_answer", err)
+					if err := wire.Decode(m.Data, &l); err != nil {
+						s.relay.Drop("stats_answer", err)
 						continue
 					}
 					if err := l.validate(id); err != nil {
-						s.drop("stats_answer", err)
+						s.relay.Drop("stats_answer", err)
 						continue
 					}
-					if err := s.verifySigned(ctx, inMsg{subject: m.Subject, data: m.Data, header: m.Header}, sender{region: l.Region}, true); err != nil {
-						s.dropOrWarn("stats_answer", err)
+					if err := s.relay.Verify(ctx, relay.In{Subject: m.Subject, Data: m.Data, Header: m.Header}, relay.Sender{Region: l.Region}, true); err != nil {
+						s.relay.DropOrWarn("stats_answer", err)
 						continue
 					}
 					if !seen[l.Region] {
@@ -170,33 +169,5 @@ func (s *Service) RegionLoads(ctx context.Context) ([]RegionLoad, error) {
 		}
 		return 0
 	})
-	return out, nil
-}
-
-// MemberLoad is one technician of this node with their booked minutes
-// (work under way and offers waiting for an answer) and weekly capacity.
-type MemberLoad struct {
-	Name          string
-	WeeklyHours   int
-	BookedMinutes int
-}
-
-// MemberLoads lists this node's active technicians with their load, by
-// name.
-func (s *Service) MemberLoads(ctx context.Context) ([]MemberLoad, error) {
-	rows, err := s.members.Technicians(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("routing: member loads: %w", err)
-	}
-	minutes, err := s.loadBook(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]MemberLoad, len(rows))
-	for i, r := range rows {
-		out[i] = MemberLoad{Name: r.Name, WeeklyHours: r.WeeklyHours, BookedMinutes: minutes[r.ID].booked}
-	}
-	// Sorted here: SQLite and PostgreSQL order accented names differently.
-	slices.SortFunc(out, func(a, b MemberLoad) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

@@ -19,6 +19,10 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/redact"
+	"github.com/coopnet/coopnet/services/routing/member"
+	"github.com/coopnet/coopnet/services/routing/relay"
+	"github.com/coopnet/coopnet/services/routing/score"
+	"github.com/coopnet/coopnet/services/routing/wire"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
@@ -50,12 +54,12 @@ type Routing struct {
 	CreatedAt       time.Time    `json:"created_at"`
 	UpdatedAt       time.Time    `json:"updated_at"`
 
-	ranked []Scored // Candidates as just ranked by search, not read back
+	ranked []score.Scored // Candidates as just ranked by search, not read back
 }
 
 // job is what scoring needs of the routing and its ticket.
-func (r *Routing) job(t *tickets.Ticket) Job {
-	return Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
+func (r *Routing) job(t *tickets.Ticket) score.Job {
+	return score.Job{Skill: r.Skill, MinLevel: r.MinLevel, EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite}
 }
 
 // TableName maps Routing to its table.
@@ -168,7 +172,7 @@ func (s *Service) routeLoop(ctx context.Context) {
 		if err := s.search(ctx, r, known); err != nil && ctx.Err() == nil {
 			s.log.Error("routing: search failed", "routing", r.ID, "ticket", r.TicketID, "attempt", r.Attempts+1, "err", err)
 			if r.Attempts+1 >= maxSearchAttempts {
-				err = s.giveUp(ctx, r, ReasonError)
+				err = s.giveUp(ctx, r, score.ReasonError)
 			} else {
 				err = s.retryLater(ctx, r, "search failed")
 			}
@@ -231,13 +235,13 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 	if err != nil {
 		return err
 	}
-	q := Question{V: wireVersion, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
+	q := wire.Question{V: wire.Version, ID: storage.NewID(), OriginRegion: s.cfg.Region, Skill: r.Skill, MinLevel: r.MinLevel,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		Lat: coarse(place.Lat), Lon: coarse(place.Lon), HorizonDays: s.cfg.HorizonDays, NoSupersede: r.Superseded}
 	if r.SearchedAgain {
 		// Searching again after an offer was superseded: not those this
 		// routing offered the job to already.
-		if q.Skip, err = s.tickets.OfferedTo(ctx, r.TicketID, r.CreatedAt, maxSkip); err != nil {
+		if q.Skip, err = s.tickets.OfferedTo(ctx, r.TicketID, r.CreatedAt, wire.MaxSkip); err != nil {
 			return err
 		}
 	}
@@ -255,23 +259,23 @@ func (s *Service) search(ctx context.Context, r *Routing, t *tickets.Ticket) err
 		return s.retryLater(ctx, r, "no region answered")
 	}
 	if len(answers) == 0 {
-		return s.giveUp(ctx, r, ReasonNoAnswer)
+		return s.giveUp(ctx, r, score.ReasonNoAnswer)
 	}
-	var all []Candidate
-	excluded := map[string]Exclusions{}
+	var all []wire.Candidate
+	excluded := map[string]wire.Exclusions{}
 	for _, a := range answers {
 		all = append(all, a.Candidates...)
 		excluded[a.Region] = a.Excluded
 	}
 	job := r.job(t)
-	reason := unroutableReason(len(answers), excluded)
+	reason := score.UnroutableReason(len(answers), excluded)
 	if len(q.Skip) > 0 {
 		// The regions left out those offered the job already: nobody left
 		// means they all said no, whatever the others lacked.
-		reason = ReasonDeclined
+		reason = score.ReasonDeclined
 	}
-	ranked := RankTop(all, job, s.cfg.Weights, maxCandidates)
-	if live := s.liveRegions(); len(ranked) == 0 && len(answers) < live && r.Attempts+1 < maxSearchAttempts {
+	ranked := score.RankTop(all, job, s.cfg.Weights, score.MaxCandidates)
+	if live := s.relay.LiveRegions(); len(ranked) == 0 && len(answers) < live && r.Attempts+1 < maxSearchAttempts {
 		// Nobody among the regions that answered, but not all that are alive
 		// did (NATS just came back, and they are reconnecting): ask again
 		// before calling the ticket unroutable.
@@ -329,28 +333,6 @@ func (s *Service) retryLater(ctx context.Context, r *Routing, why string) error 
 // distance, not enough to find a house.
 func coarse(f float64) float64 { return math.Round(f*10) / 10 }
 
-// unroutableReason says why nobody qualified, from the regions'
-// exclusions: the most common reason (ties: full, then out of radius, then
-// level).
-func unroutableReason(answered int, ex map[string]Exclusions) string {
-	if answered == 0 {
-		return ReasonNoAnswer
-	}
-	var level, radius, capacity int
-	for _, e := range ex {
-		level, radius, capacity = level+e.Level, radius+e.Radius, capacity+e.Capacity
-	}
-	switch {
-	case capacity == 0 && radius == 0 && level == 0:
-		return ReasonNoSkill
-	case capacity >= radius && capacity >= level:
-		return ReasonCapacity
-	case radius >= level:
-		return ReasonRadius
-	}
-	return ReasonLevel
-}
-
 // offerNext runs, in tx, the routing's next step (see planNext).
 func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tickets.Ticket, place clients.Place,
 	private clients.Private, reason string, guard RoutingState, extra map[string]any) error {
@@ -364,9 +346,7 @@ func (s *Service) offerNext(ctx context.Context, tx *gorm.DB, r *Routing, t *tic
 	if err := s.tickets.Moved(ctx, p.move); err != nil {
 		return err
 	}
-	if pending, ok := tx.Get(outboxSetting); ok {
-		*pending.(*[]outboxRow) = append(*pending.(*[]outboxRow), p.outbox...)
-	}
+	relay.AddPending(tx, p.outbox)
 	p.count()
 	return nil
 }
@@ -384,7 +364,7 @@ func (s *Service) offerNextAlone(ctx context.Context, r *Routing, t *tickets.Tic
 		return p.failed(err)
 	}
 	p.count()
-	s.publishNow(ctx, p.outbox)
+	s.relay.PublishNow(ctx, p.outbox)
 	return nil
 }
 
@@ -395,7 +375,7 @@ type nextStep struct {
 	stmts  []storage.Stmt
 	move   *tickets.Moving // nil when the ticket's status stays
 	moveAt int             // the index in stmts of the move's guard
-	outbox []outboxRow
+	outbox []relay.Row
 	count  func() // the step's metrics, once done
 }
 
@@ -494,20 +474,20 @@ func (s *Service) planNext(r *Routing, t *tickets.Ticket, place clients.Place,
 	if redact.ScrubbedAway(title) {
 		title = "Demande " + r.Skill // nothing left once the client's name is out
 	}
-	msg := OfferMsg{V: wireVersion, Kind: kindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
+	msg := wire.OfferMsg{V: wire.Version, Kind: wire.KindOffer, OfferID: offerID, RoutingID: r.ID, OriginRegion: s.cfg.Region,
 		TicketID: t.ID, TicketAPID: t.APID, MemberID: c.MemberID, Title: title, Note: redact.Client(r.Note, private), Skill: r.Skill,
 		EstimatedMinutes: t.EstimatedMinutes, OnSite: t.OnSite, Commune: place.Commune, Departement: place.Departement,
 		DistanceKm: c.DistanceKm, ForwardedBy: r.RequestedBy, ForwardedByName: r.RequestedByName, ExpiresAt: expires,
 		Supersedes: c.Supersedes}
-	if regret, ok := Regret(ranked, r.NextIndex, r.job(t), s.cfg.Weights); ok {
+	if regret, ok := score.Regret(ranked, r.NextIndex, r.job(t), s.cfg.Weights); ok {
 		msg.Regret = &regret
 	}
-	row, err := newOutboxRow(offerID, subjectJobs+c.Region+"."+kindOffer, msg, msg.Supersedes != "")
+	row, err := relay.NewRow(offerID, wire.SubjectJobs+c.Region+"."+wire.KindOffer, msg, msg.Supersedes != "")
 	if err != nil {
 		return nil, err
 	}
-	p.stmts = append(p.stmts, row.insert())
-	p.outbox = []outboxRow{row}
+	p.stmts = append(p.stmts, row.Insert())
+	p.outbox = []relay.Row{row}
 	p.count = func() { s.m.offers.Inc() }
 	return p, nil
 }
@@ -539,7 +519,7 @@ const whySuperseded = tickets.ActOfferSuperseded
 // the next candidate gets the job. It does nothing when that offer is no
 // longer the current one, so that a late or repeated answer changes nothing.
 func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion string, why tickets.Action) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+	err := s.relay.InTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var r Routing
 		if err := tx.Where("id = ?", routingID).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -551,7 +531,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion st
 			return nil
 		}
 		if fromRegion != "" && fromRegion != r.OfferRegion {
-			return bad("a decline of offer %s from %s, not from %s", offerID, fromRegion, r.OfferRegion)
+			return wire.Bad("a decline of offer %s from %s, not from %s", offerID, fromRegion, r.OfferRegion)
 		}
 		// Claim the move: only one replica or message advances past this offer.
 		res := tx.Model(&Routing{}).Where("id = ? AND state = 'offering' AND offer_id = ?", r.ID, offerID).
@@ -567,8 +547,8 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion st
 			return err
 		}
 		if why == tickets.ActOfferExpired {
-			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: string(why)}
-			if err := enqueue(ctx, tx, answerID(kindWithdraw, offerID), subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true); err != nil {
+			w := wire.AnswerMsg{V: wire.Version, Kind: wire.KindWithdraw, OfferID: offerID, RoutingID: r.ID, Region: s.cfg.Region, Reason: string(why)}
+			if err := relay.Enqueue(ctx, tx, wire.AnswerID(wire.KindWithdraw, offerID), wire.SubjectJobs+r.OfferRegion+"."+wire.KindWithdraw, w, true); err != nil {
 				return err
 			}
 		}
@@ -585,7 +565,7 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion st
 		if why == whySuperseded {
 			r.Superseded, extra = true, map[string]any{"superseded": true}
 		}
-		return s.offerNext(ctx, tx, &r, t, place, private, ReasonDeclined, RoutingOffering, extra)
+		return s.offerNext(ctx, tx, &r, t, place, private, score.ReasonDeclined, RoutingOffering, extra)
 	})
 	if err != nil {
 		return fmt.Errorf("routing: advance %s: %w", routingID, err)
@@ -595,20 +575,20 @@ func (s *Service) advance(ctx context.Context, routingID, offerID, fromRegion st
 }
 
 // receiveDecline passes the job on when a member declined.
-func (s *Service) receiveDecline(ctx context.Context, m inMsg) error {
-	return s.receiveEnded(ctx, m, kindDecline, tickets.ActOfferDeclined)
+func (s *Service) receiveDecline(ctx context.Context, m relay.In) error {
+	return s.receiveEnded(ctx, m, wire.KindDecline, tickets.ActOfferDeclined)
 }
 
 // receiveSuperseded passes the job on when the member's node gave their
 // place to another job.
-func (s *Service) receiveSuperseded(ctx context.Context, m inMsg) error {
-	return s.receiveEnded(ctx, m, kindSuperseded, whySuperseded)
+func (s *Service) receiveSuperseded(ctx context.Context, m relay.In) error {
+	return s.receiveEnded(ctx, m, wire.KindSuperseded, whySuperseded)
 }
 
 // receiveEnded passes the job on when the member's node says its offer
 // ended (why); the message must be signed by that node.
-func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind string, why tickets.Action) error {
-	a, err := decodeAnswer(m.data, kind)
+func (s *Service) receiveEnded(ctx context.Context, m relay.In, kind string, why tickets.Action) error {
+	a, err := wire.DecodeAnswerMsg(m.Data, kind)
 	if err != nil {
 		return err
 	}
@@ -621,10 +601,10 @@ func (s *Service) receiveEnded(ctx context.Context, m inMsg, kind string, why ti
 		return err
 	}
 	_, host, _ := strings.Cut(r.OfferHandle, "@")
-	if err := s.verifySigned(ctx, m, sender{host: host, region: a.Region}, false); err != nil {
+	if err := s.relay.Verify(ctx, m, relay.Sender{Host: host, Region: a.Region}, false); err != nil {
 		return err
 	}
-	if kind == kindDecline {
+	if kind == wire.KindDecline {
 		s.m.declines.Inc()
 	}
 	return s.advance(ctx, a.RoutingID, a.OfferID, a.Region, why)
@@ -660,8 +640,7 @@ func (s *Service) expiryLoop(ctx context.Context) {
 		}
 		if up := s.bus.Connected(); up != wasUp {
 			if wasUp = up; up {
-				s.reconnected.Store(time.Now().UnixNano())
-				s.publishPresence(true) // the others answer with theirs at once
+				s.relay.Reconnected() // the others answer with their presence at once
 				s.resumePostponed(ctx)
 			}
 		}
@@ -716,14 +695,14 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 		}
 	}
 	for _, r := range stale {
-		err := s.inTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+		err := s.relay.InTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			res := tx.Model(&Routing{}).Where("id = ? AND state = ?", r.ID, r.State).
 				Updates(map[string]any{"state": RoutingCancelled, "updated_at": storage.Now()})
 			if res.Error != nil || res.RowsAffected == 0 || r.State != RoutingOffering || r.OfferID == nil {
 				return res.Error
 			}
-			w := AnswerMsg{V: wireVersion, Kind: kindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
-			return enqueue(ctx, tx, answerID(kindWithdraw, *r.OfferID), subjectJobs+r.OfferRegion+"."+kindWithdraw, w, true)
+			w := wire.AnswerMsg{V: wire.Version, Kind: wire.KindWithdraw, OfferID: *r.OfferID, RoutingID: r.ID, Region: s.cfg.Region, Reason: "cancelled"}
+			return relay.Enqueue(ctx, tx, wire.AnswerID(wire.KindWithdraw, *r.OfferID), wire.SubjectJobs+r.OfferRegion+"."+wire.KindWithdraw, w, true)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("routing: end the routing of a cancelled ticket", "routing", r.ID, "err", err)
@@ -733,17 +712,17 @@ func (s *Service) sweepCancelled(ctx context.Context) {
 
 // answerAccept answers another region's acceptance request.
 func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
-	var req AcceptRequest
-	if !s.receive("accept", m.Data, &req) {
+	var req wire.AcceptRequest
+	if !s.relay.Receive("accept", m.Data, &req) {
 		return
 	}
 	// The answer goes to the member's node only, and only that node asks.
-	if !s.asksFor(m, req.Region) {
-		s.drop("accept", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, req.Region))
+	if !relay.AsksFor(m, req.Region) {
+		s.relay.Drop("accept", fmt.Errorf("reply subject %q is not an inbox of %s", m.Reply, req.Region))
 		return
 	}
 	if code, msg := s.fromMembersNode(ctx, m, req.Region, req.Handle); code != "" {
-		s.respondJSON(ctx, m, AcceptReply{V: wireVersion, Code: code, Message: msg})
+		s.relay.RespondJSON(ctx, m, member.AcceptReply{V: wire.Version, Code: code, Message: msg})
 		return
 	}
 	rep := s.decideAccept(ctx, req)
@@ -752,19 +731,19 @@ func (s *Service) answerAccept(ctx context.Context, m *nats.Msg) {
 		// else: every region's node can read NATS; the title and
 		// description as written, and the client, go to the member's node
 		// alone, over ActivityPub.
-		b, _ := json.Marshal(acceptedOf(rep.ticket))
+		b, _ := json.Marshal(member.AcceptedOf(rep.Local))
 		rep.Ticket = b
 	}
-	s.respondJSON(ctx, m, rep)
+	s.relay.RespondJSON(ctx, m, rep)
 }
 
 // decideAccept gives the ticket to the member if the offer is still the
 // current one: the only place where a routed job is assigned, in one
 // transaction guarded by the routing's state and current offer. Asking
 // again for an offer already won answers the same.
-func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptReply {
+func (s *Service) decideAccept(ctx context.Context, req wire.AcceptRequest) member.AcceptReply {
 	var ticket *tickets.Ticket
-	err := s.inTxThen(ctx, true, func(ctx context.Context, tx *gorm.DB) error {
+	err := s.relay.InTxThen(ctx, true, func(ctx context.Context, tx *gorm.DB) error {
 		r, err := routingTx(tx, req.RoutingID)
 		if err != nil {
 			return err
@@ -808,20 +787,20 @@ func (s *Service) decideAccept(ctx context.Context, req AcceptRequest) AcceptRep
 		}
 		// Tell the member's node durably too: the reply to this request may
 		// be lost on the way.
-		msg := AnswerMsg{V: wireVersion, Kind: kindAccepted, OfferID: req.OfferID, RoutingID: r.ID, Region: s.cfg.Region}
-		return enqueue(ctx, tx, answerID(kindAccepted, req.OfferID), subjectJobs+req.Region+"."+kindAccepted, msg, true)
+		msg := wire.AnswerMsg{V: wire.Version, Kind: wire.KindAccepted, OfferID: req.OfferID, RoutingID: r.ID, Region: s.cfg.Region}
+		return relay.Enqueue(ctx, tx, wire.AnswerID(wire.KindAccepted, req.OfferID), wire.SubjectJobs+req.Region+"."+wire.KindAccepted, msg, true)
 	})
 	switch code := apperr.CodeOf(err); {
 	case err == nil:
 		s.m.accepts.Inc()
-		return AcceptReply{V: wireVersion, OK: true, ticket: ticket}
+		return member.AcceptReply{V: wire.Version, OK: true, Local: ticket}
 	case code == apperr.Conflict:
-		return AcceptReply{V: wireVersion, Code: "conflict", Message: "the offer is no longer open"}
+		return member.AcceptReply{V: wire.Version, Code: "conflict", Message: "the offer is no longer open"}
 	case code == apperr.NotFound:
-		return AcceptReply{V: wireVersion, Code: "not_found", Message: "no such job"}
+		return member.AcceptReply{V: wire.Version, Code: "not_found", Message: "no such job"}
 	default:
 		s.log.Error("routing: decide acceptance", "offer", req.OfferID, "err", err)
-		return AcceptReply{V: wireVersion, Code: "internal", Message: "the origin node failed to record the acceptance"}
+		return member.AcceptReply{V: wire.Version, Code: "internal", Message: "the origin node failed to record the acceptance"}
 	}
 }
 
@@ -856,14 +835,14 @@ func (s *Service) RoutingOf(ctx context.Context, by members.Actor, ticketID stri
 
 // Unroutable is a ticket nobody could take, with why.
 type Unroutable struct {
-	TicketID    string                `json:"ticket_id"`
-	Title       string                `json:"title"`
-	Skill       string                `json:"skill"`
-	MinLevel    int                   `json:"min_level"`
-	Reason      string                `json:"reason"`
-	Excluded    map[string]Exclusions `json:"excluded"`
-	RequestedBy string                `json:"requested_by"`
-	Since       time.Time             `json:"since"`
+	TicketID    string                     `json:"ticket_id"`
+	Title       string                     `json:"title"`
+	Skill       string                     `json:"skill"`
+	MinLevel    int                        `json:"min_level"`
+	Reason      string                     `json:"reason"`
+	Excluded    map[string]wire.Exclusions `json:"excluded"`
+	RequestedBy string                     `json:"requested_by"`
+	Since       time.Time                  `json:"since"`
 }
 
 // UnroutableTickets lists this node's tickets that could not be routed,
@@ -890,7 +869,7 @@ func (s *Service) UnroutableTickets(ctx context.Context, by members.Actor) ([]Un
 	out := make([]Unroutable, 0, len(rows))
 	for _, r := range rows {
 		u := Unroutable{TicketID: r.TicketID, Title: jobs[r.TicketID].Title, Skill: r.Skill, MinLevel: r.MinLevel, Reason: r.Reason,
-			RequestedBy: r.RequestedBy, Since: r.UpdatedAt.UTC(), Excluded: map[string]Exclusions{}}
+			RequestedBy: r.RequestedBy, Since: r.UpdatedAt.UTC(), Excluded: map[string]wire.Exclusions{}}
 		_ = json.Unmarshal([]byte(r.Excluded), &u.Excluded)
 		out = append(out, u)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/services/geo"
-	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/score"
 )
 
 // Config is everything a node is told from outside (flags and COOPNET_*
@@ -29,7 +29,7 @@ type Config struct {
 	NATSReplicas int
 	OfferTTL     time.Duration
 	// Weights tune the routing's cost function.
-	Weights routing.Weights
+	Weights score.Weights
 	Peers   []string
 	// SignatureSkew is how far a peer's signed Date may be from our clock.
 	SignatureSkew time.Duration

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -66,8 +68,11 @@ type Options struct {
 	// GatherWindow and Tick override the routing defaults (tests).
 	GatherWindow time.Duration
 	Tick         time.Duration
+	// Expect names the regions a search waits for (tests): see
+	// routing.Config.Expect.
+	Expect func() []string
 	// OnOfferStored observes offers stored on this node (benchmarks).
-	OnOfferStored func(*routing.Offer)
+	OnOfferStored func(*member.Offer)
 	// NoFederation opens the node without its federation workers (the
 	// admin commands).
 	NoFederation bool
@@ -174,7 +179,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 		}
 		n.Bus = b
 		n.Routing = routing.New(db, b, ms, cs, ts, catalog, routing.Config{Region: cfg.Region, OfferTTL: cfg.OfferTTL, Weights: cfg.Weights, Skew: cfg.SignatureSkew,
-			GatherWindow: opt.GatherWindow, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
+			GatherWindow: opt.GatherWindow, Expect: opt.Expect, Tick: opt.Tick, OnOfferStored: opt.OnOfferStored}, log, reg)
 		n.Routing.SetSigner(fed) // acceptances and releases signed with the node's key
 		if err := n.Routing.Start(context.Background()); err != nil {
 			b.Close()

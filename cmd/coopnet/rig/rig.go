@@ -60,6 +60,14 @@ type Coop struct {
 	// which asks none).
 	NATSUser map[string]string
 	OpsUser  string
+
+	// up is the regions whose node runs and natsDown whether the test
+	// stopped NATS: a search waits for the answers of the regions up (see
+	// expect), read by the nodes' search workers while the test starts
+	// and stops nodes.
+	upMu     sync.Mutex
+	up       map[string]bool
+	natsDown bool
 }
 
 // Node is one of the rig's regional nodes, served on its address.
@@ -70,6 +78,7 @@ type Node struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan error
+	coop   *Coop
 }
 
 // New starts the coop with offers that live offerTTL, Bourgogne-Franche-
@@ -182,27 +191,59 @@ func (c *Coop) Serve(region, dbURL string, ln net.Listener) *Node {
 		c.T.Fatal(err)
 	}
 	// A loaded machine (the race detector, a second test run beside this
-	// one) answers far slower than production's 300 ms gather window: with
-	// 1 s, a region's answer came late and its member missed the job. A
-	// search waits the whole window only for a region that is down, or
-	// in a node's first seconds, before it knows who is there.
+	// one) answers far slower than production's 300 ms gather window: a
+	// region's answer came after 1 s, then after 3 s, and its member
+	// missed the job. So a search waits for the regions the test has up
+	// (expect), however long they take, and the window is only how long
+	// it waits for one that is up but does not answer.
 	n, err := node.Open(context.Background(), cfg, Logger(), node.Options{Version: "rig", BcryptCost: bcrypt.MinCost,
-		GatherWindow: 3 * time.Second, Tick: 50 * time.Millisecond, Federation: Federation})
+		GatherWindow: 20 * time.Second, Expect: c.expect, Tick: 50 * time.Millisecond, Federation: Federation})
 	if err != nil {
 		ln.Close()
 		c.T.Fatalf("open %s: %v", region, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cn := &Node{Region: region, Cfg: cfg, N: n, URL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	cn := &Node{Region: region, Cfg: cfg, N: n, URL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), coop: c}
 	go func() { cn.done <- n.Serve(ctx, ln, 5*time.Second) }()
 	c.Nodes[region] = cn
+	c.setUp(region, true)
 	return cn
+}
+
+// expect names the regions a search waits for: those whose node runs,
+// or none (the routing's own reckoning, bounded by the window) while NATS
+// is stopped.
+func (c *Coop) expect() []string {
+	c.upMu.Lock()
+	defer c.upMu.Unlock()
+	if c.natsDown {
+		return nil
+	}
+	var names []string
+	for _, r := range Regions {
+		if c.up[r] {
+			names = append(names, r)
+		}
+	}
+	return names
+}
+
+func (c *Coop) setUp(region string, up bool) {
+	c.upMu.Lock()
+	defer c.upMu.Unlock()
+	if c.up == nil {
+		c.up = map[string]bool{}
+	}
+	c.up[region] = up
 }
 
 // Stop shuts a node down (its data stays).
 func (cn *Node) Stop() {
 	if cn.cancel == nil {
 		return
+	}
+	if cn.coop != nil {
+		cn.coop.setUp(cn.Region, false)
 	}
 	cn.cancel()
 	<-cn.done
@@ -222,6 +263,9 @@ func (c *Coop) Restart(region string) *Node {
 // StopNATS and StartNATS stop and restart the NATS server on the same
 // port and store: JetStream keeps its messages.
 func (c *Coop) StopNATS() {
+	c.upMu.Lock()
+	c.natsDown = true
+	c.upMu.Unlock()
 	c.NATS.Shutdown()
 	c.NATS = nil
 }
@@ -234,6 +278,9 @@ func (c *Coop) StartNATS() {
 		c.T.Fatal(err)
 	}
 	c.NATS = e
+	c.upMu.Lock()
+	c.natsDown = false
+	c.upMu.Unlock()
 }
 
 // Node is the region's node.

@@ -3,17 +3,18 @@ package story_test
 import (
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/routing/member"
+
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/planning"
-	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -67,10 +68,10 @@ func listenAll(t *testing.T, db *storage.DB) *heard {
 		func(e ledger.TimeLogged) {
 			h.add(fmt.Sprintf("TimeLogged %s %s %d", e.Entry.Kind, e.Entry.Source, e.Entry.Minutes))
 		})
-	storage.Listen(db, func(ctx context.Context, e routing.OfferMade) error { return in(ctx) },
-		func(e routing.OfferMade) { h.add("OfferMade " + e.Offer.Title) })
-	storage.Listen(db, func(ctx context.Context, e routing.OfferAnswered) error { return in(ctx) },
-		func(e routing.OfferAnswered) { h.add("OfferAnswered " + string(e.Offer.State)) })
+	storage.Listen(db, func(ctx context.Context, e member.OfferMade) error { return in(ctx) },
+		func(e member.OfferMade) { h.add("OfferMade " + e.Offer.Title) })
+	storage.Listen(db, func(ctx context.Context, e member.OfferAnswered) error { return in(ctx) },
+		func(e member.OfferAnswered) { h.add("OfferAnswered " + string(e.Offer.State)) })
 	storage.Listen(db, func(ctx context.Context, e planning.EventPlanned) error { return in(ctx) },
 		func(e planning.EventPlanned) {
 			h.add(fmt.Sprintf("EventPlanned %s remote=%t", e.Event.Location, e.Remote))

@@ -1,4 +1,4 @@
-package routing
+package member
 
 import (
 	"fmt"
@@ -10,15 +10,17 @@ import (
 
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing/score"
+	"github.com/coopnet/coopnet/services/routing/wire"
 )
 
 // rankHoldersPlain is rankHolders written the plain way: every member made
 // a candidate with every figure, Exclude, then the one cost and a full sort.
 // rankHolders must give the same answer.
-func rankHoldersPlain(region string, q Question, holders []members.SkillHolder, w Weights, bk bookings, k int) ([]Candidate, Exclusions) {
-	var ex Exclusions
-	job := q.job()
-	var scored []Scored
+func rankHoldersPlain(region string, q wire.Question, holders []members.SkillHolder, w score.Weights, bk bookings, k int) ([]wire.Candidate, wire.Exclusions) {
+	var ex wire.Exclusions
+	job := score.JobOf(&q)
+	var scored []score.Scored
 	for i := range holders {
 		h := &holders[i]
 		skipped := false
@@ -32,18 +34,18 @@ func rankHoldersPlain(region string, q Question, holders []members.SkillHolder, 
 			ex.Inactive++
 			continue
 		}
-		c := Candidate{Region: region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
+		c := wire.Candidate{Region: region, MemberID: h.ID, Handle: h.Handle, Name: h.Name, Level: h.Level,
 			DistanceKm: distanceTo(h, geo.Point{Lat: q.Lat, Lon: q.Lon}), RemoteOK: h.RemoteOK, RadiusKm: h.RadiusKm,
-			CapacityMin: capacityMin(h.WeeklyHours, q.HorizonDays)}
+			CapacityMin: score.CapacityMin(h.WeeklyHours, q.HorizonDays)}
 		c.BookedMin, c.RoutedMinQtr = bk.minutes(h.ID)
-		switch Exclude(c, job) {
-		case ReasonLevel:
+		switch score.Exclude(c, job) {
+		case score.ReasonLevel:
 			ex.Level++
 			continue
-		case ReasonRadius:
+		case score.ReasonRadius:
 			ex.Radius++
 			continue
-		case ReasonCapacity:
+		case score.ReasonCapacity:
 			in, ok := bk.inPlaceOf(c, job)
 			if !ok || q.NoSupersede {
 				ex.Capacity++
@@ -51,10 +53,10 @@ func rankHoldersPlain(region string, q Question, holders []members.SkillHolder, 
 			}
 			c = in
 		}
-		scored = append(scored, Scored{Candidate: c, Cost: round9(rankCost(c, job, w))})
+		scored = append(scored, score.Scored{Candidate: c, Cost: score.Round9(score.RankCost(c, job, w))})
 	}
-	sort.Slice(scored, func(i, j int) bool { return better(scored[i], scored[j]) })
-	cands := []Candidate{}
+	sort.Slice(scored, func(i, j int) bool { return score.Better(scored[i], scored[j]) })
+	cands := []wire.Candidate{}
 	for i := 0; i < len(scored) && i < k; i++ {
 		cands = append(cands, scored[i].Candidate)
 	}
@@ -87,7 +89,7 @@ func randomRegion(rng *rand.Rand, n int) ([]members.SkillHolder, *book) {
 			}
 			b.minutes[id] = b.minutes[prev.ID]
 		} else if rng.IntN(3) > 0 {
-			b.minutes[id] = memberMinutes{booked: rng.IntN(capacityMin(h.WeeklyHours, DefaultHorizonDays) + 240), routed: rng.IntN(6000)}
+			b.minutes[id] = memberMinutes{booked: rng.IntN(score.CapacityMin(h.WeeklyHours, score.DefaultHorizonDays) + 240), routed: rng.IntN(6000)}
 		}
 		for range rng.IntN(3) {
 			if rng.IntN(2) == 0 {
@@ -104,24 +106,24 @@ func TestRankHoldersAsPlain(t *testing.T) {
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		hs, b := randomRegion(rng, 1+rng.IntN(300))
-		q := Question{Skill: "website", MinLevel: 1 + rng.IntN(4), EstimatedMinutes: 60 * (1 + rng.IntN(16)),
-			OnSite: rng.IntN(2) == 0, Lat: 47.5 + rng.Float64(), Lon: -2 + rng.Float64()*2, HorizonDays: DefaultHorizonDays,
+		q := wire.Question{Skill: "website", MinLevel: 1 + rng.IntN(4), EstimatedMinutes: 60 * (1 + rng.IntN(16)),
+			OnSite: rng.IntN(2) == 0, Lat: 47.5 + rng.Float64(), Lon: -2 + rng.Float64()*2, HorizonDays: score.DefaultHorizonDays,
 			NoSupersede: rng.IntN(4) == 0}
 		for range rng.IntN(4) {
 			q.Skip = append(q.Skip, hs[rng.IntN(len(hs))].Handle)
 		}
-		w := DefaultWeights
+		w := score.DefaultWeights
 		if seed%3 == 1 {
-			w = Weights{Level: 2, Distance: 0.5, Load: 1, Fairness: 3, Supersede: 0.1}
+			w = score.Weights{Level: 2, Distance: 0.5, Load: 1, Fairness: 3, Supersede: 0.1}
 		}
-		k := []int{1, 3, MaxCandidatesPerRegion, 1000}[rng.IntN(4)]
+		k := []int{1, 3, score.MaxCandidatesPerRegion, 1000}[rng.IntN(4)]
 		gotC, gotEx := rankHolders("bretagne", q, hs, w, lockedBook{b: b, now: time.Now()}, k)
 		wantC, wantEx := rankHoldersPlain("bretagne", q, hs, w, lockedBook{b: b, now: time.Now()}, k)
 		if !reflect.DeepEqual(gotC, wantC) || gotEx != wantEx {
 			t.Fatalf("seed %d (%d members, k %d, %+v): rankHolders gave\n%+v %+v\nthe plain way\n%+v %+v",
 				seed, len(hs), k, q, gotC, gotEx, wantC, wantEx)
 		}
-		if len(gotC) == 0 && gotEx == (Exclusions{}) && len(q.Skip) == 0 {
+		if len(gotC) == 0 && gotEx == (wire.Exclusions{}) && len(q.Skip) == 0 {
 			t.Fatalf("seed %d: nobody ranked and nobody left out of %d members", seed, len(hs))
 		}
 	}
@@ -134,11 +136,11 @@ func BenchmarkRankHolders(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	hs, bk := randomRegion(rng, 1000)
 	for _, onSite := range []bool{false, true} {
-		q := Question{Skill: "website", MinLevel: 2, EstimatedMinutes: 120, OnSite: onSite, Lat: 48.1, Lon: -1.7,
-			HorizonDays: DefaultHorizonDays}
+		q := wire.Question{Skill: "website", MinLevel: 2, EstimatedMinutes: 120, OnSite: onSite, Lat: 48.1, Lon: -1.7,
+			HorizonDays: score.DefaultHorizonDays}
 		for _, f := range []struct {
 			name string
-			rank func(string, Question, []members.SkillHolder, Weights, bookings, int) ([]Candidate, Exclusions)
+			rank func(string, wire.Question, []members.SkillHolder, score.Weights, bookings, int) ([]wire.Candidate, wire.Exclusions)
 		}{{"rankHolders", rankHolders}, {"plain", rankHoldersPlain}} {
 			b.Run(fmt.Sprintf("on_site=%t/%s", onSite, f.name), func(b *testing.B) {
 				// make bench runs each benchmark once (-benchtime 1x): an
@@ -146,7 +148,7 @@ func BenchmarkRankHolders(b *testing.B) {
 				const answers = 500
 				for b.Loop() {
 					for range answers {
-						f.rank("bretagne", q, hs, DefaultWeights, lockedBook{b: bk, now: time.Now()}, MaxCandidatesPerRegion)
+						f.rank("bretagne", q, hs, score.DefaultWeights, lockedBook{b: bk, now: time.Now()}, score.MaxCandidatesPerRegion)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*answers), "µs/answer")

@@ -1,4 +1,8 @@
-package routing
+// Package wire holds the routing plane's messages over NATS: their
+// subjects, their types, and how each is read and checked. Every message
+// is JSON with a version "v"; one that is not valid is malformed
+// (ErrMalformed): dropped and counted, never retried.
+package wire
 
 import (
 	"bytes"
@@ -7,57 +11,58 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/coopnet/coopnet/services/storage"
-	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // Subjects of the routing plane. Every message is JSON with a version "v".
 const (
-	// subjectRoute + skill: the question "who can do this job?", answered
+	// SubjectRoute + skill: the question "who can do this job?", answered
 	// by every region (one replica per region: a queue group per region).
-	subjectRoute = "coopnet.v1.route."
-	// subjectAccept + origin region: a member accepts an offer; the origin
+	SubjectRoute = "coopnet.v1.route."
+	// SubjectAccept + origin region: a member accepts an offer; the origin
 	// node, which tracks the ticket, decides and answers (request-reply).
-	subjectAccept = "coopnet.v1.accept."
-	// subjectRelease + origin region: a member gives back a job they had
+	SubjectAccept = "coopnet.v1.accept."
+	// SubjectRelease + origin region: a member gives back a job they had
 	// accepted; the origin node decides and answers (request-reply), then
 	// offers the job to the next candidate.
-	subjectRelease = "coopnet.v1.release."
-	// subjectPresence: each node says it is alive every few seconds, so a
+	SubjectRelease = "coopnet.v1.release."
+	// SubjectPresence: each node says it is alive every few seconds, so a
 	// router knows how many answers to wait for.
-	subjectPresence = "coopnet.v1.presence"
-	// subjectJobs + region + "." + kind: durable messages to one region
+	SubjectPresence = "coopnet.v1.presence"
+	// SubjectJobs + region + "." + kind: durable messages to one region
 	// (JetStream, de-duplicated by Nats-Msg-Id).
-	subjectJobs = "coopnet.v1.jobs."
+	SubjectJobs = "coopnet.v1.jobs."
 )
 
 // Kinds of durable job messages.
 const (
-	kindOffer    = "offer"    // origin → target region: offer a job to a member
-	kindDecline  = "decline"  // target → origin: the member declined
-	kindWithdraw = "withdraw" // origin → target: the offer expired or was cancelled
-	kindAccepted = "accepted" // origin → target: the member got the job (in case the reply was lost)
-	// target → origin: another job took the member's place (see rankCost);
+	KindOffer    = "offer"    // origin → target region: offer a job to a member
+	KindDecline  = "decline"  // target → origin: the member declined
+	KindWithdraw = "withdraw" // origin → target: the offer expired or was cancelled
+	KindAccepted = "accepted" // origin → target: the member got the job (in case the reply was lost)
+	// target → origin: another job took the member's place (see score.RankCost);
 	// the offer's job goes to its next candidate.
-	kindSuperseded = "superseded"
+	KindSuperseded = "superseded"
 )
 
-const wireVersion = 1
+const Version = 1
 
-// maxRegret bounds what a job may say it loses when its offer is superseded
+// MaxRegret bounds what a job may say it loses when its offer is superseded
 // (costs are sums of a few weighted terms of about 0..1).
-const maxRegret = 1e6
+const MaxRegret = 1e6
 
 var (
-	regionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
-	skillRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
-	tokenRe  = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	RegionRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+	SkillRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+	TokenRe  = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 // Question asks every region for candidates. It carries what scoring needs
@@ -84,13 +89,8 @@ type Question struct {
 	Skip []string `json:"skip,omitempty"`
 }
 
-// job is what scoring needs of the question.
-func (q *Question) job() Job {
-	return Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
-}
-
-// maxSkip bounds Question.Skip.
-const maxSkip = 100
+// MaxSkip bounds Question.Skip.
+const MaxSkip = 100
 
 // Candidate is one member a region proposes, with the figures to score them.
 type Candidate struct {
@@ -186,57 +186,6 @@ type AcceptRequest struct {
 	ReleaseToken string `json:"release_token,omitempty"`
 }
 
-// AcceptReply is the origin's decision.
-type AcceptReply struct {
-	V       int    `json:"v"`
-	OK      bool   `json:"ok"`
-	Code    string `json:"code,omitempty"` // conflict, not_found, forbidden (not signed by the member's node), unavailable, internal
-	Message string `json:"message,omitempty"`
-	// Ticket is the job as accepted (an AcceptedTicket): no title or
-	// description as written, no client.
-	Ticket json.RawMessage `json:"ticket,omitempty"`
-	ticket *tickets.Ticket // the ticket given, on the deciding node
-}
-
-// AcceptedTicket is what of a ticket the origin tells the member's node
-// with its acceptance, over NATS, where every region's node can read:
-// what the job is and whose it is now, nothing personal. The ticket itself
-// follows over ActivityPub, to that node only.
-type AcceptedTicket struct {
-	ID             string            `json:"id"`
-	APID           string            `json:"ap_id"`
-	Status         tickets.Status    `json:"status"`
-	Version        int               `json:"version"`
-	Skill          string            `json:"skill"`
-	Priority       string            `json:"priority"`
-	OnSite         bool              `json:"on_site"`
-	EstimatedHours float64           `json:"estimated_hours"`
-	OriginRegion   string            `json:"origin_region"`
-	Assignee       *tickets.Assignee `json:"assignee"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-}
-
-// acceptedOf is what the reply to an acceptance says of ticket t.
-func acceptedOf(t *tickets.Ticket) AcceptedTicket {
-	v := t.View()
-	return AcceptedTicket{ID: v.ID, APID: v.APID, Status: v.Status, Version: v.Version, Skill: v.Skill, Priority: v.Priority,
-		OnSite: v.OnSite, EstimatedHours: v.EstimatedHours, OriginRegion: v.OriginRegion, Assignee: v.Assignee,
-		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
-}
-
-func (a *AcceptedTicket) validate(o *Offer) error {
-	switch {
-	case a.ID != o.TicketID || a.APID != o.TicketAPID || a.OriginRegion != o.OriginRegion:
-		return bad("the accepted ticket is not the offer's")
-	case a.Assignee == nil || len(a.Assignee.Handle) > 300 || len(a.Assignee.Name) > 300 || !plain(a.Assignee.Name, false):
-		return bad("the accepted ticket's assignee")
-	case a.Version < 1 || len(a.Priority) > 16 || !skillRe.MatchString(a.Skill) || !finite(a.EstimatedHours):
-		return bad("the accepted ticket's figures")
-	}
-	return nil
-}
-
 // ReleaseRequest asks the origin to take back a job the member accepted.
 type ReleaseRequest struct {
 	V         int    `json:"v"`
@@ -256,6 +205,12 @@ type ReleaseReply struct {
 	Message string `json:"message,omitempty"`
 }
 
+// MaxReleaseReason bounds the reason given with a job given back.
+const MaxReleaseReason = 1000
+
+// WireVersion is the reply's version.
+func (r *ReleaseReply) WireVersion() int { return r.V }
+
 // Presence says a region's node is alive.
 type Presence struct {
 	V      int    `json:"v"`
@@ -266,55 +221,55 @@ type Presence struct {
 	Hello bool `json:"hello,omitempty"`
 }
 
-// errMalformed marks a message that is not ours or not valid: dropped and
+// ErrMalformed marks a message that is not ours or not valid: dropped and
 // counted, never retried.
-var errMalformed = errors.New("routing: malformed message")
+var ErrMalformed = errors.New("routing: malformed message")
 
-// maxMessage bounds a message's size.
-const maxMessage = 1 << 20
+// MaxMessage bounds a message's size.
+const MaxMessage = 1 << 20
 
-// decodeAnswerMsg reads a region's Answer (not yet validated).
-func decodeAnswerMsg(data []byte) (Answer, error) {
+// DecodeAnswer reads a region's Answer (not yet validated).
+func DecodeAnswer(data []byte) (Answer, error) {
 	var a Answer
-	return a, decode(data, &a)
+	return a, Decode(data, &a)
 }
 
-// decodeQuestion reads a Question (not yet validated).
-func decodeQuestion(data []byte) (Question, error) {
+// DecodeQuestion reads a Question (not yet validated).
+func DecodeQuestion(data []byte) (Question, error) {
 	var q Question
-	return q, decode(data, &q)
+	return q, Decode(data, &q)
 }
 
-// decode reads one JSON message strictly into dst, with encoding/json.
+// Decode reads one JSON message strictly into dst, with encoding/json.
 // (The busiest messages, answers and questions, had a reader of their
 // own, without reflection: 17 µs rather than 75 µs for an answer of 20
 // candidates, about 175 µs of a forward's 5.7 ms of CPU: 3 %. The routing
 // benchmark could not tell the two apart beyond its noise, 169–276 against
-// 225–316 forwards/s, on 3 December 2026; the plain way stays. Profiled
-// later that day under 8 forwarders, decodeAnswerMsg was 9 % of the
-// process's CPU and decode 12 %, with the restructuring's whole cost on
+// 225–316 forwards/s, on 3 December 2026; the Plain way stays. Profiled
+// later that day under 8 forwarders, DecodeAnswer was 9 % of the
+// process's CPU and Decode 12 %, with the restructuring's whole cost on
 // the routing at −14 % of forwards/s: below the 20 % that would keep a
 // reader of their own.)
-func decode(data []byte, dst any) error {
-	if len(data) > maxMessage {
-		return fmt.Errorf("%w: too large", errMalformed)
+func Decode(data []byte, dst any) error {
+	if len(data) > MaxMessage {
+		return fmt.Errorf("%w: too large", ErrMalformed)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data", errMalformed)
+		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	return nil
 }
 
-func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errMalformed}, args...)...)
+func Bad(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 }
 
-func finite(fs ...float64) bool {
+func Finite(fs ...float64) bool {
 	for _, f := range fs {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return false
@@ -323,62 +278,62 @@ func finite(fs ...float64) bool {
 	return true
 }
 
-func (q *Question) validate() error {
+func (q *Question) Validate() error {
 	switch {
-	case q.V != wireVersion:
-		return bad("question version %d", q.V)
+	case q.V != Version:
+		return Bad("question version %d", q.V)
 	case !storage.ValidID(q.ID):
-		return bad("question id %q", q.ID)
-	case !regionRe.MatchString(q.OriginRegion):
-		return bad("origin region %q", q.OriginRegion)
-	case !skillRe.MatchString(q.Skill):
-		return bad("skill %q", q.Skill)
+		return Bad("question id %q", q.ID)
+	case !RegionRe.MatchString(q.OriginRegion):
+		return Bad("origin region %q", q.OriginRegion)
+	case !SkillRe.MatchString(q.Skill):
+		return Bad("skill %q", q.Skill)
 	case q.MinLevel < 1 || q.MinLevel > 5:
-		return bad("min level %d", q.MinLevel)
+		return Bad("min level %d", q.MinLevel)
 	case q.EstimatedMinutes < 0 || q.EstimatedMinutes > 1000*60:
-		return bad("estimated minutes %d", q.EstimatedMinutes)
-	case !finite(q.Lat, q.Lon) || q.Lat < -90 || q.Lat > 90 || q.Lon < -180 || q.Lon > 180:
-		return bad("coordinates")
+		return Bad("estimated minutes %d", q.EstimatedMinutes)
+	case !Finite(q.Lat, q.Lon) || q.Lat < -90 || q.Lat > 90 || q.Lon < -180 || q.Lon > 180:
+		return Bad("coordinates")
 	case q.HorizonDays < 1 || q.HorizonDays > 366:
-		return bad("horizon %d days", q.HorizonDays)
+		return Bad("horizon %d days", q.HorizonDays)
 	case len(q.Commune) > 200 || len(q.Departement) > 3:
-		return bad("location")
-	case len(q.Skip) > maxSkip || slices.ContainsFunc(q.Skip, func(h string) bool { return len(h) == 0 || len(h) > 300 || !plain(h, false) }):
-		return bad("members to skip")
+		return Bad("location")
+	case len(q.Skip) > MaxSkip || slices.ContainsFunc(q.Skip, func(h string) bool { return len(h) == 0 || len(h) > 300 || !Plain(h, false) }):
+		return Bad("members to skip")
 	}
 	return nil
 }
 
-func (a *Answer) validate(questionID string) error {
-	if a.V != wireVersion || a.QuestionID != questionID || !regionRe.MatchString(a.Region) || len(a.Candidates) > 10000 {
-		return bad("answer header")
+func (a *Answer) Validate(questionID string) error {
+	if a.V != Version || a.QuestionID != questionID || !RegionRe.MatchString(a.Region) || len(a.Candidates) > 10000 {
+		return Bad("answer header")
 	}
 	for i, c := range a.Candidates {
 		switch {
 		case c.Region != a.Region:
-			return bad("candidate %d of another region", i)
+			return Bad("candidate %d of another region", i)
 		case !storage.ValidID(c.MemberID), len(c.Handle) == 0, len(c.Handle) > 300, len(c.Name) > 300,
-			!plain(c.Handle, false), !plain(c.Name, false):
-			return bad("candidate %d identity", i)
+			!Plain(c.Handle, false), !Plain(c.Name, false):
+			return Bad("candidate %d identity", i)
 		case c.Level < 1 || c.Level > 5:
-			return bad("candidate %d level", i)
-		case !finite(c.DistanceKm) || c.DistanceKm < 0 || c.DistanceKm > 50000:
-			return bad("candidate %d distance", i)
+			return Bad("candidate %d level", i)
+		case !Finite(c.DistanceKm) || c.DistanceKm < 0 || c.DistanceKm > 50000:
+			return Bad("candidate %d distance", i)
 		case c.CapacityMin < 0 || c.BookedMin < 0 || c.RoutedMinQtr < 0 || c.RadiusKm < 0:
-			return bad("candidate %d figures", i)
+			return Bad("candidate %d figures", i)
 		case c.Supersedes != "" && !storage.ValidID(c.Supersedes),
-			!finite(c.SupersedeCost) || c.SupersedeCost < 0 || c.SupersedeCost > maxRegret,
+			!Finite(c.SupersedeCost) || c.SupersedeCost < 0 || c.SupersedeCost > MaxRegret,
 			c.Supersedes == "" && c.SupersedeCost != 0:
-			return bad("candidate %d superseded offer", i)
+			return Bad("candidate %d superseded offer", i)
 		}
 	}
 	return nil
 }
 
-// plain reports whether s is valid UTF-8 without control characters (tabs
+// Plain reports whether s is valid UTF-8 without control characters (tabs
 // and newlines allowed where multiline): what every text from the wire must
 // be before it is stored.
-func plain(s string, multiline bool) bool {
+func Plain(s string, multiline bool) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
@@ -390,61 +345,78 @@ func plain(s string, multiline bool) bool {
 	return true
 }
 
-func (o *OfferMsg) validate() error {
+func (o *OfferMsg) Validate() error {
 	switch {
-	case !plain(o.Title, false) || !plain(o.Note, true) || !plain(o.Commune, false) || !plain(o.Departement, false) ||
-		!plain(o.ForwardedBy, false) || !plain(o.ForwardedByName, false) || !plain(o.TicketAPID, false):
-		return bad("offer text")
-	case o.V != wireVersion || o.Kind != kindOffer:
-		return bad("offer header")
+	case !Plain(o.Title, false) || !Plain(o.Note, true) || !Plain(o.Commune, false) || !Plain(o.Departement, false) ||
+		!Plain(o.ForwardedBy, false) || !Plain(o.ForwardedByName, false) || !Plain(o.TicketAPID, false):
+		return Bad("offer text")
+	case o.V != Version || o.Kind != KindOffer:
+		return Bad("offer header")
 	case !storage.ValidID(o.OfferID) || !storage.ValidID(o.RoutingID) || !storage.ValidID(o.TicketID) || !storage.ValidID(o.MemberID):
-		return bad("offer ids")
-	case !regionRe.MatchString(o.OriginRegion) || !skillRe.MatchString(o.Skill):
-		return bad("offer region or skill")
+		return Bad("offer ids")
+	case !RegionRe.MatchString(o.OriginRegion) || !SkillRe.MatchString(o.Skill):
+		return Bad("offer region or skill")
 	case len(o.Title) == 0 || len(o.Title) > 1000 || len(o.Note) > 4000 || len(o.TicketAPID) > 500:
-		return bad("offer text")
-	case o.EstimatedMinutes < 0 || o.EstimatedMinutes > 1000*60 || !finite(o.DistanceKm) || o.DistanceKm < 0:
-		return bad("offer figures")
+		return Bad("offer text")
+	case o.EstimatedMinutes < 0 || o.EstimatedMinutes > 1000*60 || !Finite(o.DistanceKm) || o.DistanceKm < 0:
+		return Bad("offer figures")
 	case o.ExpiresAt.IsZero() || len(o.ForwardedBy) > 300 || len(o.ForwardedByName) > 300:
-		return bad("offer expiry or sender")
+		return Bad("offer expiry or sender")
 	case o.Supersedes != "" && (!storage.ValidID(o.Supersedes) || o.Supersedes == o.OfferID),
-		o.Regret != nil && (!finite(*o.Regret) || *o.Regret < 0 || *o.Regret > maxRegret):
-		return bad("offer's superseding figures")
+		o.Regret != nil && (!Finite(*o.Regret) || *o.Regret < 0 || *o.Regret > MaxRegret):
+		return Bad("offer's superseding figures")
 	}
 	return nil
 }
 
-// decodeAnswer reads and checks an AnswerMsg of the given kind.
-func decodeAnswer(data []byte, kind string) (AnswerMsg, error) {
+// DecodeAnswerMsg reads and checks an AnswerMsg of the given kind.
+func DecodeAnswerMsg(data []byte, kind string) (AnswerMsg, error) {
 	var a AnswerMsg
-	if err := decode(data, &a); err != nil {
+	if err := Decode(data, &a); err != nil {
 		return a, err
 	}
-	return a, a.validate(kind)
+	return a, a.Validate(kind)
 }
 
-func (a *AnswerMsg) validate(kind string) error {
-	if a.V != wireVersion || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
-		!regionRe.MatchString(a.Region) || len(a.Reason) > 2000 || !plain(a.Reason, true) {
-		return bad("%s message", kind)
+func (a *AnswerMsg) Validate(kind string) error {
+	if a.V != Version || a.Kind != kind || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) ||
+		!RegionRe.MatchString(a.Region) || len(a.Reason) > 2000 || !Plain(a.Reason, true) {
+		return Bad("%s message", kind)
 	}
 	return nil
 }
 
-func (r *ReleaseRequest) validate() error {
-	if r.V != wireVersion || !storage.ValidID(r.OfferID) || !storage.ValidID(r.RoutingID) || !regionRe.MatchString(r.Region) ||
-		len(r.Handle) == 0 || len(r.Handle) > 300 || !plain(r.Handle, false) || r.Token != "" && !tokenRe.MatchString(r.Token) ||
-		utf8.RuneCountInString(r.Reason) > maxReleaseReason || !plain(r.Reason, true) {
-		return bad("release request")
+func (r *ReleaseRequest) Validate() error {
+	if r.V != Version || !storage.ValidID(r.OfferID) || !storage.ValidID(r.RoutingID) || !RegionRe.MatchString(r.Region) ||
+		len(r.Handle) == 0 || len(r.Handle) > 300 || !Plain(r.Handle, false) || r.Token != "" && !TokenRe.MatchString(r.Token) ||
+		utf8.RuneCountInString(r.Reason) > MaxReleaseReason || !Plain(r.Reason, true) {
+		return Bad("release request")
 	}
 	return nil
 }
 
-func (a *AcceptRequest) validate() error {
-	if a.V != wireVersion || a.ReleaseToken != "" && !tokenRe.MatchString(a.ReleaseToken) || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
-		!regionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 ||
-		!plain(a.Handle, false) || !plain(a.Name, false) {
-		return bad("accept request")
+func (a *AcceptRequest) Validate() error {
+	if a.V != Version || a.ReleaseToken != "" && !TokenRe.MatchString(a.ReleaseToken) || !storage.ValidID(a.OfferID) || !storage.ValidID(a.RoutingID) || !storage.ValidID(a.MemberID) ||
+		!RegionRe.MatchString(a.Region) || len(a.Handle) == 0 || len(a.Handle) > 300 || len(a.Name) > 300 ||
+		!Plain(a.Handle, false) || !Plain(a.Name, false) {
+		return Bad("accept request")
 	}
 	return nil
 }
+
+// Host is the host of an ActivityPub id: the node the object lives on.
+func Host(id string) string {
+	u, err := url.Parse(id)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// AnswerID is the outbox id, and so the Nats-Msg-Id, of a message about an
+// offer (a decline, a withdrawal…). Every region's node reads the offer's
+// id on the stream: with that id alone, anyone who may publish could send
+// a message under it first, and JetStream would drop the real one as a
+// duplicate. A fresh suffix makes it unguessable; republishing the same
+// row still reuses it, so that JetStream drops the copies.
+func AnswerID(kind, offerID string) string { return kind + "-" + offerID + "-" + storage.NewID() }

@@ -1,9 +1,9 @@
-package routing
+package score
 
 // How good is the router's matching? It places forwarded jobs one at a
 // time, each with the best candidate at that moment, where a member with no
 // room left because of a pending offer may be offered a job that needs them
-// more (see rankCost). For a batch of jobs known together, the best
+// more (see RankCost). For a batch of jobs known together, the best
 // possible placement minimises the sum of the same cost over all jobs (an
 // assignment problem, solved exactly by the Hungarian algorithm).
 // BenchmarkMatchingQuality compares the two on a deterministic synthetic
@@ -14,6 +14,8 @@ package routing
 //	go test -run TestHungarian -bench Matching -benchtime 1x ./services/routing/
 
 import (
+	"github.com/coopnet/coopnet/services/routing/wire"
+
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -117,12 +119,12 @@ func matchBatchSeed(tb testing.TB, seed uint64) ([]matchMember, []matchJob) {
 
 // candidate is member i as their region would propose them for job j (the
 // region only proposes members who have the skill).
-func (m matchMember) candidate(i int, j matchJob) (Candidate, bool) {
+func (m matchMember) candidate(i int, j matchJob) (wire.Candidate, bool) {
 	level, ok := m.skills[j.Skill]
 	if !ok {
-		return Candidate{}, false
+		return wire.Candidate{}, false
 	}
-	return Candidate{Region: m.region, MemberID: strconv.Itoa(i), Handle: m.handle, Name: m.handle, Level: level,
+	return wire.Candidate{Region: m.region, MemberID: strconv.Itoa(i), Handle: m.handle, Name: m.handle, Level: level,
 		DistanceKm: math.Round(geo.DistanceKm(m.at, j.at)*10) / 10, RemoteOK: m.remoteOK, RadiusKm: m.radiusKm,
 		CapacityMin: m.capacityMin, BookedMin: m.bookedMin, RoutedMinQtr: m.routedMinQtr}, true
 }
@@ -140,7 +142,7 @@ type matching struct {
 // routerMatch is the router placing the batch's jobs one by one, in order,
 // as the nodes do it (search, offerNext, receiveOffer, advance):
 //   - each region proposes its best MaxCandidatesPerRegion members, by
-//     rankCost; the origin keeps the best maxCandidates of all;
+//     RankCost; the origin keeps the best maxCandidates of all;
 //   - a member already given a job of the batch has no room for another
 //     (the batch stands for the days an offer waits for its answer): their
 //     region proposes them only as taking the place of that pending offer,
@@ -174,7 +176,7 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 	g := matching{member: make([]int, len(jobs))}
 	search := func(ji int, mayTakePlace bool, offered map[string]bool) []Scored {
 		j := jobs[ji]
-		byRegion := map[string][]Candidate{}
+		byRegion := map[string][]wire.Candidate{}
 		for i, m := range members {
 			c, ok := m.candidate(i, j)
 			if !ok || offered[c.Handle] {
@@ -188,13 +190,13 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 			}
 			byRegion[m.region] = append(byRegion[m.region], c)
 		}
-		var all []Candidate
+		var all []wire.Candidate
 		for _, cands := range byRegion {
 			for _, sc := range RankTop(cands, j.Job, w, MaxCandidatesPerRegion) {
 				all = append(all, sc.Candidate)
 			}
 		}
-		return RankTop(all, j.Job, w, maxCandidates)
+		return RankTop(all, j.Job, w, MaxCandidates)
 	}
 	var offer func(ji int)
 	offer = func(ji int) {
@@ -240,7 +242,7 @@ func routerMatch(members []matchMember, jobs []matchJob, w Weights, supersede bo
 	for ji, i := range g.member {
 		if i >= 0 {
 			c, _ := members[i].candidate(i, jobs[ji])
-			g.cost, g.placed = g.cost+round9(Cost(c, jobs[ji].Job, w)), g.placed+1
+			g.cost, g.placed = g.cost+Round9(Cost(c, jobs[ji].Job, w)), g.placed+1
 		}
 	}
 	return g
@@ -255,7 +257,7 @@ func costMatrix(members []matchMember, jobs []matchJob, w Weights) [][]float64 {
 		for i, m := range members {
 			row[i] = infeasible
 			if c, ok := m.candidate(i, j); ok && Exclude(c, j.Job) == "" {
-				row[i] = round9(Cost(c, j.Job, w))
+				row[i] = Round9(Cost(c, j.Job, w))
 			}
 		}
 		out[ji] = row

@@ -1,13 +1,15 @@
-package routing
+package score
 
 import (
+	"github.com/coopnet/coopnet/services/routing/wire"
+
 	"fmt"
 	"math"
 	"testing"
 )
 
-func cand(handle string, level int, km float64, remote bool, radius, capMin, booked, routed int) Candidate {
-	return Candidate{Region: "r", MemberID: handle, Handle: handle, Name: handle, Level: level, DistanceKm: km,
+func cand(handle string, level int, km float64, remote bool, radius, capMin, booked, routed int) wire.Candidate {
+	return wire.Candidate{Region: "r", MemberID: handle, Handle: handle, Name: handle, Level: level, DistanceKm: km,
 		RemoteOK: remote, RadiusKm: radius, CapacityMin: capMin, BookedMin: booked, RoutedMinQtr: routed}
 }
 
@@ -15,7 +17,7 @@ func TestExclude(t *testing.T) {
 	onSite := Job{Skill: "website", MinLevel: 3, EstimatedMinutes: 120, OnSite: true}
 	remote := Job{Skill: "website", MinLevel: 3, EstimatedMinutes: 120, OnSite: false}
 	tests := map[string]struct {
-		c    Candidate
+		c    wire.Candidate
 		j    Job
 		want string
 	}{
@@ -41,7 +43,7 @@ func TestExclude(t *testing.T) {
 func TestCost(t *testing.T) {
 	j := Job{Skill: "website", MinLevel: 1, EstimatedMinutes: 120, OnSite: true}
 	base := cand("a", 3, 50, false, 100, 1200, 0, 0)
-	worse := map[string]Candidate{
+	worse := map[string]wire.Candidate{
 		"lower level":         cand("a", 2, 50, false, 100, 1200, 0, 0),
 		"farther":             cand("a", 3, 80, false, 100, 1200, 0, 0),
 		"more booked":         cand("a", 3, 50, false, 100, 1200, 600, 0),
@@ -76,7 +78,7 @@ func TestCost(t *testing.T) {
 func TestRankTheStory(t *testing.T) {
 	j := Job{Skill: "website", MinLevel: 1, EstimatedMinutes: 16 * 60}
 	fortnight := func(weekly int) int { return weekly * 60 * 2 }
-	ranked := Rank([]Candidate{
+	ranked := Rank([]wire.Candidate{
 		cand("paul", 2, 390, true, 50, fortnight(35), 0, 0),
 		cand("zoe", 5, 390, true, 50, fortnight(10), 20*60, 0),
 		cand("gwen", 3, 700, true, 50, fortnight(30), 0, 0),
@@ -96,14 +98,14 @@ func TestRankTheStory(t *testing.T) {
 func TestRankTieBreaks(t *testing.T) {
 	j := Job{Skill: "website", MinLevel: 1, EstimatedMinutes: 60}
 	w := Weights{Load: 1} // only load counts: every candidate below costs the same
-	in := []Candidate{
+	in := []wire.Candidate{
 		cand("b", 3, 10, true, 50, 600, 0, 0),
 		cand("a", 3, 10, true, 50, 600, 0, 0),
 		cand("c", 3, 5, true, 50, 600, 0, 0),
 		cand("d", 4, 40, true, 50, 600, 0, 0),
 	}
 	for i := 0; i < 4; i++ {
-		rot := append(append([]Candidate{}, in[i:]...), in[:i]...)
+		rot := append(append([]wire.Candidate{}, in[i:]...), in[:i]...)
 		var got []string
 		for _, s := range Rank(rot, j, w) {
 			got = append(got, s.Handle)
@@ -128,20 +130,20 @@ func joinSpace(s []string) string {
 func TestUnroutableReason(t *testing.T) {
 	tests := []struct {
 		answered int
-		ex       map[string]Exclusions
+		ex       map[string]wire.Exclusions
 		want     string
 	}{
 		{0, nil, ReasonNoAnswer},
-		{3, map[string]Exclusions{"a": {}, "b": {}}, ReasonNoSkill},
-		{3, map[string]Exclusions{"a": {Level: 2}}, ReasonLevel},
-		{3, map[string]Exclusions{"a": {Level: 2}, "b": {Radius: 1}}, ReasonLevel},
-		{3, map[string]Exclusions{"a": {Radius: 2}, "b": {Capacity: 1}}, ReasonRadius},
-		{3, map[string]Exclusions{"a": {Radius: 2}, "b": {Capacity: 2}}, ReasonCapacity},
-		{3, map[string]Exclusions{"a": {Level: 5, Radius: 1}}, ReasonLevel},
+		{3, map[string]wire.Exclusions{"a": {}, "b": {}}, ReasonNoSkill},
+		{3, map[string]wire.Exclusions{"a": {Level: 2}}, ReasonLevel},
+		{3, map[string]wire.Exclusions{"a": {Level: 2}, "b": {Radius: 1}}, ReasonLevel},
+		{3, map[string]wire.Exclusions{"a": {Radius: 2}, "b": {Capacity: 1}}, ReasonRadius},
+		{3, map[string]wire.Exclusions{"a": {Radius: 2}, "b": {Capacity: 2}}, ReasonCapacity},
+		{3, map[string]wire.Exclusions{"a": {Level: 5, Radius: 1}}, ReasonLevel},
 	}
 	for _, tc := range tests {
-		if got := unroutableReason(tc.answered, tc.ex); got != tc.want {
-			t.Errorf("unroutableReason(%d, %v) = %q, want %q", tc.answered, tc.ex, got, tc.want)
+		if got := UnroutableReason(tc.answered, tc.ex); got != tc.want {
+			t.Errorf("UnroutableReason(%d, %v) = %q, want %q", tc.answered, tc.ex, got, tc.want)
 		}
 	}
 }
@@ -165,7 +167,7 @@ func TestParseWeights(t *testing.T) {
 // TestRankTopIsRankPrefix: the best k are the first k of the full ranking.
 func TestRankTopIsRankPrefix(t *testing.T) {
 	j := Job{Skill: "website", MinLevel: 2, EstimatedMinutes: 120, OnSite: true}
-	var cands []Candidate
+	var cands []wire.Candidate
 	for i := 0; i < 200; i++ {
 		cands = append(cands, cand(fmt.Sprintf("m%03d", i), 1+i%5, float64((i*37)%90), i%2 == 0, 20+(i*13)%60, 600+(i*7)%900, (i*11)%700, (i*17)%3000))
 	}
@@ -184,7 +186,7 @@ func TestRankTopIsRankPrefix(t *testing.T) {
 	}
 	// The full ranking is sorted by the documented order.
 	for i := 1; i < len(full); i++ {
-		if better(full[i], full[i-1]) {
+		if Better(full[i], full[i-1]) {
 			t.Fatalf("ranking out of order at %d", i)
 		}
 	}
@@ -197,20 +199,20 @@ func TestSupersedeRanking(t *testing.T) {
 	free := cand("free", 2, 50, false, 100, 1200, 0, 0)  // 0.75 + 0.5 + 0.1 = 1.35
 	held := cand("held", 5, 10, false, 100, 1200, 0, 0)  // 0 + 0.1 + 0.1 = 0.2
 	held.Supersedes, held.SupersedeCost = "offer-x", 0.5 // 0.2 + 0.5 + 0.2 = 0.9
-	ranked := Rank([]Candidate{free, held}, j, DefaultWeights)
+	ranked := Rank([]wire.Candidate{free, held}, j, DefaultWeights)
 	if len(ranked) != 2 || ranked[0].Handle != "held" || math.Abs(ranked[0].Cost-0.9) > 1e-9 || math.Abs(ranked[1].Cost-1.35) > 1e-9 {
 		t.Fatalf("ranking %+v, want held (0.9) then free (1.35)", ranked)
 	}
 	// What the held offer's job loses outweighs the gain: the free member first.
 	held.SupersedeCost = 1.0 // 0.2 + 1.0 + 0.2 = 1.4
-	if ranked := Rank([]Candidate{free, held}, j, DefaultWeights); ranked[0].Handle != "free" {
+	if ranked := Rank([]wire.Candidate{free, held}, j, DefaultWeights); ranked[0].Handle != "free" {
 		t.Fatalf("ranking %+v, want free first", ranked)
 	}
 	// A large Supersede weight: nobody's place is taken while someone has room.
 	w := DefaultWeights
 	w.Supersede = 100
 	held.SupersedeCost = 0
-	if ranked := Rank([]Candidate{free, held}, j, w); ranked[0].Handle != "free" {
+	if ranked := Rank([]wire.Candidate{free, held}, j, w); ranked[0].Handle != "free" {
 		t.Fatalf("ranking %+v, want free first with supersede=100", ranked)
 	}
 }
@@ -223,7 +225,7 @@ func TestRegret(t *testing.T) {
 	b := cand("b", 4, 10, false, 100, 1200, 0, 0) // 0.45, taking someone's place: +0.1+0.2
 	b.Supersedes, b.SupersedeCost = "offer-y", 0.1
 	c := cand("c", 3, 30, false, 100, 1200, 0, 0) // 0.5 + 0.3 + 0.1 = 0.9
-	ranked := Rank([]Candidate{c, b, a}, j, DefaultWeights)
+	ranked := Rank([]wire.Candidate{c, b, a}, j, DefaultWeights)
 	if got := []string{ranked[0].Handle, ranked[1].Handle, ranked[2].Handle}; joinSpace(got) != "a b c" {
 		t.Fatalf("ranking %v", got)
 	}

@@ -1,4 +1,7 @@
-package routing
+// Package score ranks the members who could take a job: the one cost
+// function of the routing (skill level, distance, load, fairness), the
+// reasons a member is left out, and the order of the best few.
+package score
 
 import (
 	"fmt"
@@ -6,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/coopnet/coopnet/services/routing/wire"
 )
 
 // Job is what scoring needs to know about a forwarded ticket.
@@ -32,7 +37,7 @@ type Weights struct {
 	// get their share.
 	Fairness float64
 	// Supersede: what a job must gain, at least, to take a member who has
-	// no room left because of a pending offer (see rankCost).
+	// no room left because of a pending offer (see RankCost).
 	Supersede float64
 }
 
@@ -56,7 +61,7 @@ const (
 // candidate must have the level; for work on site, live within their radius;
 // for remote work, accept remote work or live within their radius; and have
 // the job's hours free over the horizon.
-func Exclude(c Candidate, j Job) string {
+func Exclude(c wire.Candidate, j Job) string {
 	switch {
 	case c.Level < j.MinLevel:
 		return ReasonLevel
@@ -73,7 +78,7 @@ func Exclude(c Candidate, j Job) string {
 // Cost is the cost of giving job j to candidate c: lower is better. It is
 // the one scoring function of the router, used by the benchmark's optimal
 // matching too.
-func Cost(c Candidate, j Job, w Weights) float64 {
+func Cost(c wire.Candidate, j Job, w Weights) float64 {
 	level := float64(5-c.Level) / 4
 	dist := 0.0
 	if j.OnSite || !c.RemoteOK {
@@ -92,13 +97,13 @@ func Cost(c Candidate, j Job, w Weights) float64 {
 	return w.Level*level + w.Distance*dist + w.Load*load + w.Fairness*fair
 }
 
-// rankCost is what a candidate is ranked by: Cost, and for a member who
+// RankCost is what a candidate is ranked by: Cost, and for a member who
 // would have to give up a pending offer to take the job (Supersedes), what
 // that offer's job loses by going to its next candidate (SupersedeCost) plus
 // the Supersede weight. Such a member is proposed only when this still beats
 // everyone with room: jobs forwarded in the same days then share the
 // members between them better than first come, first served.
-func rankCost(c Candidate, j Job, w Weights) float64 {
+func RankCost(c wire.Candidate, j Job, w Weights) float64 {
 	cost := Cost(c, j, w)
 	if c.Supersedes != "" {
 		cost += c.SupersedeCost + w.Supersede
@@ -113,7 +118,7 @@ func rankCost(c Candidate, j Job, w Weights) float64 {
 func Regret(ranked []Scored, i int, j Job, w Weights) (regret float64, ok bool) {
 	for _, n := range ranked[i+1:] {
 		if n.Supersedes == "" {
-			return max(0, round9(n.Cost-Cost(ranked[i].Candidate, j, w))), true
+			return max(0, Round9(n.Cost-Cost(ranked[i].Candidate, j, w))), true
 		}
 	}
 	return 0, false
@@ -123,58 +128,80 @@ func Regret(ranked []Scored, i int, j Job, w Weights) (regret float64, ok bool) 
 // a quarter (91 days).
 const quarterPerHorizon = 91.0 / DefaultHorizonDays
 
-// Scored is a candidate with the cost they are ranked by (rankCost).
+// DefaultHorizonDays is how many days ahead capacity is counted by default.
+const DefaultHorizonDays = 14
+
+// CapacityMin is a member's capacity over a horizon of days, in minutes.
+func CapacityMin(weeklyHours, horizonDays int) int { return weeklyHours * 60 * horizonDays / 7 }
+
+// MaxCandidatesPerRegion bounds a region's answer: a job rarely needs more
+// than a few offers before someone accepts.
+const MaxCandidatesPerRegion = 10
+
+// MaxCandidates bounds the ranked list a routing keeps of all regions'
+// answers.
+const MaxCandidates = 20
+
+// JobOf is what scoring needs of a question.
+func JobOf(q *wire.Question) Job {
+	return Job{Skill: q.Skill, MinLevel: q.MinLevel, EstimatedMinutes: q.EstimatedMinutes, OnSite: q.OnSite}
+}
+
+// Scored is a candidate with the cost they are ranked by (RankCost).
 type Scored struct {
-	Candidate
+	wire.Candidate
 	Cost float64 `json:"cost"`
 }
 
 // Rank keeps the candidates who can take the job and orders them best
 // first. Ties are broken deterministically: higher level, then shorter
 // distance, then handle.
-func Rank(cands []Candidate, j Job, w Weights) []Scored { return RankTop(cands, j, w, len(cands)) }
+func Rank(cands []wire.Candidate, j Job, w Weights) []Scored { return RankTop(cands, j, w, len(cands)) }
 
 // RankTop is Rank keeping only the best k: it selects them without sorting
 // everyone (a region with hundreds of qualified members answers often).
-func RankTop(cands []Candidate, j Job, w Weights, k int) []Scored {
-	top := newTopK(k)
+func RankTop(cands []wire.Candidate, j Job, w Weights, k int) []Scored {
+	top := NewTopK(k)
 	for _, c := range cands {
 		if Exclude(c, j) != "" {
 			continue
 		}
-		if cost := round9(rankCost(c, j, w)); top.mayTake(cost) {
-			top.offer(Scored{Candidate: c, Cost: cost})
+		if cost := Round9(RankCost(c, j, w)); top.MayTake(cost) {
+			top.Offer(Scored{Candidate: c, Cost: cost})
 		}
 	}
 	return top.list
 }
 
-// topK keeps the best k of the candidates offered to it, best first.
-type topK struct {
+// List is the best k so far, best first.
+func (t *TopK) List() []Scored { return t.list }
+
+// TopK keeps the best k of the candidates offered to it, best first.
+type TopK struct {
 	k    int
 	list []Scored
 }
 
-func newTopK(k int) *topK {
+func NewTopK(k int) *TopK {
 	if k <= 0 {
-		return &topK{}
+		return &TopK{}
 	}
-	return &topK{k: k, list: make([]Scored, 0, min(k, 16))}
+	return &TopK{k: k, list: make([]Scored, 0, min(k, 16))}
 }
 
-// mayTake says whether a candidate of this cost could be among the best k:
-// false when it is dearer than all of them (a tie is settled by offer).
-func (t *topK) mayTake(cost float64) bool {
+// MayTake says whether a candidate of this cost could be among the best k:
+// false when it is dearer than all of them (a tie is settled by Offer).
+func (t *TopK) MayTake(cost float64) bool {
 	return t.k > 0 && (len(t.list) < t.k || cost <= t.list[t.k-1].Cost)
 }
 
-// offer keeps sc if it is among the best k, in order, dropping the last
+// Offer keeps sc if it is among the best k, in order, dropping the last
 // when full.
-func (t *topK) offer(sc Scored) {
-	if t.k <= 0 || len(t.list) == t.k && !better(sc, t.list[t.k-1]) {
+func (t *TopK) Offer(sc Scored) {
+	if t.k <= 0 || len(t.list) == t.k && !Better(sc, t.list[t.k-1]) {
 		return
 	}
-	i := sort.Search(len(t.list), func(i int) bool { return better(sc, t.list[i]) })
+	i := sort.Search(len(t.list), func(i int) bool { return Better(sc, t.list[i]) })
 	if len(t.list) < t.k {
 		t.list = append(t.list, Scored{})
 	}
@@ -182,9 +209,9 @@ func (t *topK) offer(sc Scored) {
 	t.list[i] = sc
 }
 
-// better is the ranking order: lower cost, then higher level, then shorter
+// Better is the ranking order: lower cost, then higher level, then shorter
 // distance, then handle.
-func better(x, y Scored) bool {
+func Better(x, y Scored) bool {
 	switch {
 	case x.Cost != y.Cost:
 		return x.Cost < y.Cost
@@ -197,8 +224,8 @@ func better(x, y Scored) bool {
 	}
 }
 
-// round9 removes floating-point noise so that equal costs compare equal.
-func round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
+// Round9 removes floating-point noise so that equal costs compare equal.
+func Round9(f float64) float64 { return math.Round(f*1e9) / 1e9 }
 
 // ParseWeights reads weights written as
 // "level=1,distance=1,load=1,fairness=1,supersede=0.2";
@@ -235,4 +262,26 @@ func ParseWeights(s string) (Weights, error) {
 		return Weights{}, fmt.Errorf("routing weights cannot all be zero")
 	}
 	return w, nil
+}
+
+// UnroutableReason says why nobody qualified, from the regions'
+// exclusions: the most common reason (ties: full, then out of radius, then
+// level).
+func UnroutableReason(answered int, ex map[string]wire.Exclusions) string {
+	if answered == 0 {
+		return ReasonNoAnswer
+	}
+	var level, radius, capacity int
+	for _, e := range ex {
+		level, radius, capacity = level+e.Level, radius+e.Radius, capacity+e.Capacity
+	}
+	switch {
+	case capacity == 0 && radius == 0 && level == 0:
+		return ReasonNoSkill
+	case capacity >= radius && capacity >= level:
+		return ReasonCapacity
+	case radius >= level:
+		return ReasonRadius
+	}
+	return ReasonLevel
 }

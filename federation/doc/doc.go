@@ -1,4 +1,8 @@
-package federation
+// Package doc holds the ActivityPub documents coopnet serves and reads:
+// their JSON-LD context, how each is made (with go-fed's vocabulary, so
+// that what is sent is valid ActivityStreams and ForgeFed) and how a
+// received activity is read and checked before it is applied.
+package doc
 
 // This file is the only one that imports go-fed's streams (it compiles
 // slowly: keep it here). It turns coopnet's objects into ActivityStreams
@@ -19,7 +23,7 @@ import (
 
 // JSON-LD contexts.
 const (
-	nsActivityStreams = "https://www.w3.org/ns/activitystreams"
+	NSActivityStreams = "https://www.w3.org/ns/activitystreams"
 	nsSecurity        = "https://w3id.org/security/v1"
 	nsForgeFed2020    = "https://forgefed.peers.community/ns"
 	nsForgeFed        = "https://forgefed.org/ns"
@@ -30,12 +34,12 @@ const (
 
 // Media types of ActivityPub.
 const (
-	mediaActivity = "application/activity+json"
-	mediaLD       = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+	MediaActivity = "application/activity+json"
+	MediaLD       = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 )
 
 // coopnetContext is the @context of every document coopnet serves.
-var coopnetContext = []any{nsActivityStreams, nsSecurity, nsForgeFed2020, coopnetTerms}
+var coopnetContext = []any{NSActivityStreams, nsSecurity, nsForgeFed2020, coopnetTerms}
 
 // coopnetTerms are coopnet's own terms: a person's skills and region, a
 // shared ticket's working state, the client a job is for.
@@ -97,8 +101,8 @@ func publicKeyProp(owner, pem string) vocab.W3IDSecurityV1PublicKeyProperty {
 	return prop
 }
 
-// actorFields are what a Service or a Person shares.
-type actorFields struct {
+// ActorFields are what a Service or a Person shares.
+type ActorFields struct {
 	ID, Username, Name, Summary, PublicKeyPEM string
 }
 
@@ -135,8 +139,8 @@ func setActor(a actorType, id, username, name string) {
 	a.SetActivityStreamsOutbox(out)
 }
 
-// nodeActorDoc is the node's own actor, a Service.
-func nodeActorDoc(a actorFields, sharedInbox string) (map[string]any, error) {
+// NodeActor is the node's own actor, a Service.
+func NodeActor(a ActorFields, sharedInbox string) (map[string]any, error) {
 	s := streams.NewActivityStreamsService()
 	setActor(s, a.ID, a.Username, a.Name)
 	sum := streams.NewActivityStreamsSummaryProperty()
@@ -172,9 +176,9 @@ type Skill struct {
 	Level int    `json:"level"`
 }
 
-// personDoc is a member's actor, a Person with their skills and coarse
+// Person is a member's actor, a Person with their skills and coarse
 // location (commune, département): nothing private.
-func personDoc(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, error) {
+func Person(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, error) {
 	s := streams.NewActivityStreamsPerson()
 	setActor(s, p.ID, p.Username, p.Name)
 	u := streams.NewActivityStreamsUrlProperty()
@@ -208,9 +212,9 @@ func personDoc(p Profile, publicKeyPEM, sharedInbox string) (map[string]any, err
 	return m, nil
 }
 
-// updateDoc wraps an object in an Update by actor, addressed to the given
+// Update wraps an object in an Update by actor, addressed to the given
 // actors.
-func updateDoc(id, actor string, object map[string]any, to []string, published time.Time) (map[string]any, error) {
+func Update(id, actor string, object map[string]any, to []string, published time.Time) (map[string]any, error) {
 	u := streams.NewActivityStreamsUpdate()
 	u.SetJSONLDId(idProp(id))
 	a := streams.NewActivityStreamsActorProperty()
@@ -251,25 +255,25 @@ type Activity struct {
 	Raw        map[string]any
 }
 
-// knownTypes are the activity types coopnet understands; go-fed checks the
+// KnownTypes are the activity types coopnet understands; go-fed checks the
 // shape of those it has in its vocabulary. Resolve and Assign came to
 // ForgeFed after go-fed v1.0.0 and are checked here.
-var knownTypes = map[string]bool{
+var KnownTypes = map[string]bool{
 	"Create": true, "Update": true, "Delete": true, "Offer": true, "Accept": true, "Reject": true,
 	"TentativeAccept": true, "Invite": true, "Undo": true, "Resolve": true, "Assign": true,
 }
 
-var errMalformed = errors.New("malformed activity")
+var ErrMalformed = errors.New("malformed activity")
 
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+func Malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// parseActivity checks a received JSON-LD activity. Both the 2020 ForgeFed
+// ParseActivity checks a received JSON-LD activity. Both the 2020 ForgeFed
 // context (go-fed's) and today's are accepted: today's is read as the
 // 2020 one, whose terms coopnet uses are the same.
-func parseActivity(ctx context.Context, body []byte) (*Activity, error) {
-	a, err := readActivity(body)
+func ParseActivity(ctx context.Context, body []byte) (*Activity, error) {
+	a, err := ReadActivity(body)
 	if err != nil {
 		return nil, err
 	}
@@ -277,41 +281,41 @@ func parseActivity(ctx context.Context, body []byte) (*Activity, error) {
 	// the types (the rest is checked by the handler of each type).
 	if a.Type != "Resolve" && a.Type != "Assign" {
 		if _, err := streams.ToType(ctx, normalizeForGoFed(a.Raw)); err != nil {
-			return nil, malformed("not valid ActivityStreams: %v", err)
+			return nil, Malformed("not valid ActivityStreams: %v", err)
 		}
 	}
 	return a, nil
 }
 
-// readActivity reads an activity's envelope: what parseActivity checks but
+// ReadActivity reads an activity's envelope: what parseActivity checks but
 // go-fed's check of the whole document, for activities checked when they
 // were received.
-func readActivity(body []byte) (*Activity, error) {
+func ReadActivity(body []byte) (*Activity, error) {
 	var m map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
-		return nil, malformed("not a JSON object: %v", err)
+		return nil, Malformed("not a JSON object: %v", err)
 	}
 	if dec.More() {
-		return nil, malformed("trailing data after the JSON object")
+		return nil, Malformed("trailing data after the JSON object")
 	}
 	if m == nil {
-		return nil, malformed("not a JSON object")
+		return nil, Malformed("not a JSON object")
 	}
 	if err := checkContext(m["@context"]); err != nil {
 		return nil, err
 	}
 	a := &Activity{Raw: m}
 	var ok bool
-	if a.Type, ok = m["type"].(string); !ok || !knownTypes[a.Type] {
-		return nil, malformed("type %v is not an activity coopnet handles", m["type"])
+	if a.Type, ok = m["type"].(string); !ok || !KnownTypes[a.Type] {
+		return nil, Malformed("type %v is not an activity coopnet handles", m["type"])
 	}
 	if a.ID, ok = m["id"].(string); !ok || !absoluteHTTP(a.ID) {
-		return nil, malformed("id must be an absolute http(s) URL")
+		return nil, Malformed("id must be an absolute http(s) URL")
 	}
-	if a.Actor = idOf(m["actor"]); !absoluteHTTP(a.Actor) {
-		return nil, malformed("actor must be one actor, by id or embedded with an id")
+	if a.Actor = IDOf(m["actor"]); !absoluteHTTP(a.Actor) {
+		return nil, Malformed("actor must be one actor, by id or embedded with an id")
 	}
 	switch o := m["object"].(type) {
 	case string:
@@ -321,14 +325,14 @@ func readActivity(body []byte) (*Activity, error) {
 		a.ObjectID, _ = o["id"].(string)
 		a.ObjectType, _ = o["type"].(string)
 		if a.ObjectType == "" {
-			return nil, malformed("the embedded object has no type")
+			return nil, Malformed("the embedded object has no type")
 		}
 	case nil:
 	default:
-		return nil, malformed("object must be an id or one embedded object")
+		return nil, Malformed("object must be an id or one embedded object")
 	}
 	if a.ObjectID != "" && !absoluteHTTP(a.ObjectID) {
-		return nil, malformed("object id must be an absolute http(s) URL")
+		return nil, Malformed("object id must be an absolute http(s) URL")
 	}
 	return a, nil
 }
@@ -337,17 +341,17 @@ func readActivity(body []byte) (*Activity, error) {
 func checkContext(c any) error {
 	switch v := c.(type) {
 	case string:
-		if v == nsActivityStreams {
+		if v == NSActivityStreams {
 			return nil
 		}
 	case []any:
 		for _, e := range v {
-			if s, ok := e.(string); ok && s == nsActivityStreams {
+			if s, ok := e.(string); ok && s == NSActivityStreams {
 				return nil
 			}
 		}
 	}
-	return malformed("@context must include %s", nsActivityStreams)
+	return Malformed("@context must include %s", NSActivityStreams)
 }
 
 // normalizeForGoFed returns a copy of m whose ForgeFed context is the 2020
@@ -357,7 +361,7 @@ func normalizeForGoFed(m map[string]any) map[string]any {
 	for k, v := range m {
 		out[k] = v
 	}
-	ctx := []any{nsActivityStreams, nsSecurity}
+	ctx := []any{NSActivityStreams, nsSecurity}
 	if hasContext(m["@context"], nsForgeFed) || hasContext(m["@context"], nsForgeFed2020) {
 		ctx = append(ctx, nsForgeFed2020)
 	}
@@ -400,8 +404,8 @@ func hasContext(c any, ns string) bool {
 	return false
 }
 
-// idOf is the id of a property holding one IRI or one object with an id.
-func idOf(v any) string {
+// IDOf is the id of a property holding one IRI or one object with an id.
+func IDOf(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -410,7 +414,7 @@ func idOf(v any) string {
 		return s
 	case []any:
 		if len(x) == 1 {
-			return idOf(x[0])
+			return IDOf(x[0])
 		}
 	}
 	return ""
@@ -424,8 +428,8 @@ func absoluteHTTP(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-// profileFrom reads a Person received in an Update.
-func profileFrom(o map[string]any) (Profile, error) {
+// ProfileFrom reads a Person received in an Update.
+func ProfileFrom(o map[string]any) (Profile, error) {
 	p := Profile{}
 	p.ID, _ = o["id"].(string)
 	p.Username, _ = o["preferredUsername"].(string)
@@ -444,18 +448,18 @@ func profileFrom(o map[string]any) (Profile, error) {
 	up, _ := o["updated"].(string)
 	t, err := time.Parse(time.RFC3339, up)
 	if err != nil {
-		return p, malformed("a Person needs its updated time (RFC 3339)")
+		return p, Malformed("a Person needs its updated time (RFC 3339)")
 	}
 	p.Updated = t.UTC()
 	if raw, ok := o["skills"]; ok {
 		list, ok := raw.([]any)
 		if !ok {
-			return p, malformed("skills must be a list")
+			return p, Malformed("skills must be a list")
 		}
 		for _, e := range list {
 			sk, ok := e.(map[string]any)
 			if !ok {
-				return p, malformed("each skill must be {name, level}")
+				return p, Malformed("each skill must be {name, level}")
 			}
 			name, _ := sk["name"].(string)
 			var level int64
@@ -499,11 +503,11 @@ func newActivity(typ string) activityType {
 	return nil
 }
 
-// activityDoc is an activity of type typ by actor, addressed to the given
+// ActivityOf is an activity of type typ by actor, addressed to the given
 // actors, about object (an id or an embedded document), and with target
 // when not empty. Resolve, which go-fed v1.0.0 does not know, is built as
 // the others are.
-func activityDoc(typ, id, actor string, object any, to []string, target string, published time.Time) (map[string]any, error) {
+func ActivityOf(typ, id, actor string, object any, to []string, target string, published time.Time) (map[string]any, error) {
 	var m map[string]any
 	if a := newActivity(typ); a != nil {
 		a.SetJSONLDId(idProp(id))
@@ -553,9 +557,9 @@ type TicketDoc struct {
 	Extra                  map[string]any // coopnet's terms
 }
 
-// ticketDoc is a ForgeFed Ticket: summary is its title, content its
+// Ticket is a ForgeFed Ticket: summary is its title, content its
 // description.
-func ticketDoc(d TicketDoc) (map[string]any, error) {
+func Ticket(d TicketDoc) (map[string]any, error) {
 	t := streams.NewForgeFedTicket()
 	t.SetJSONLDId(idProp(d.ID))
 	sum := streams.NewActivityStreamsSummaryProperty()
@@ -596,8 +600,8 @@ func ticketDoc(d TicketDoc) (map[string]any, error) {
 	return m, nil
 }
 
-// noteDoc is a public comment on a ticket: a Note in the ticket's context.
-func noteDoc(id, author, authorHandle, authorName, ticket, body string, published time.Time) (map[string]any, error) {
+// Note is a public comment on a ticket: a Note in the ticket's context.
+func Note(id, author, authorHandle, authorName, ticket, body string, published time.Time) (map[string]any, error) {
 	n := streams.NewActivityStreamsNote()
 	n.SetJSONLDId(idProp(id))
 	at := streams.NewActivityStreamsAttributedToProperty()
@@ -623,9 +627,9 @@ func noteDoc(id, author, authorHandle, authorName, ticket, body string, publishe
 	return m, nil
 }
 
-// eventDoc is an intervention: an Event in the ticket's context, from start
+// Event is an intervention: an Event in the ticket's context, from start
 // to end, at a place.
-func eventDoc(id, organizer, ticket, name, location string, start, end time.Time) (map[string]any, error) {
+func Event(id, organizer, ticket, name, location string, start, end time.Time) (map[string]any, error) {
 	e := streams.NewActivityStreamsEvent()
 	e.SetJSONLDId(idProp(id))
 	e.SetActivityStreamsName(nameProp(name))
