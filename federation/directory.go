@@ -3,13 +3,14 @@ package federation
 import (
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/coopnet/coopnet/federation/doc"
+	"github.com/coopnet/coopnet/federation/sign"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 )
@@ -38,13 +39,13 @@ func (s *Service) MemberChanged(ctx context.Context, e members.MemberChanged) er
 		if err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, act, s.peerInboxes())
+		return s.transport.Enqueue(ctx, tx, act, s.transport.PeerInboxes())
 	}
 	act, err := s.personUpdate(m)
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, tx, act, s.peerInboxes())
+	return s.transport.Enqueue(ctx, tx, act, s.transport.PeerInboxes())
 }
 
 // personUpdate is the Update{Person} of a member's current profile. The
@@ -72,7 +73,7 @@ func (s *Service) peerActors() []string {
 // applyPersonDelete removes from the directory a member who left their
 // region's node. Only that node may say so.
 func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *doc.Activity) error {
-	if h, _ := keyHost(a.ObjectID); h != hostOf(a.Actor) || !strings.Contains(a.ObjectID, "/members/") {
+	if h, _ := sign.KeyHost(a.ObjectID); h != hostOf(a.Actor) || !strings.Contains(a.ObjectID, "/members/") {
 		return doc.Malformed("the Person %s is not a member of the sending node", a.ObjectID)
 	}
 	// From now on: no profile of theirs made before they left, delivered
@@ -86,12 +87,12 @@ func (s *Service) applyPersonDelete(ctx context.Context, tx *gorm.DB, a *doc.Act
 // has not had this node's directory yet (a new peer, or a new node): the
 // directory converges without waiting for each member to change.
 func (s *Service) announceDirectory(ctx context.Context) error {
-	var pending []peerRow
-	if err := s.db.WithContext(ctx).Where("directory_sent_at IS NULL").Find(&pending).Error; err != nil {
-		return fmt.Errorf("federation: peers: %w", err)
+	pending, err := s.transport.WithoutDirectory(ctx)
+	if err != nil {
+		return err
 	}
-	for _, p := range pending {
-		base, ok := s.peers[p.Host]
+	for _, host := range pending {
+		base, ok := s.peers[host]
 		if !ok {
 			continue // a peer no longer configured
 		}
@@ -110,7 +111,7 @@ func (s *Service) announceDirectory(ctx context.Context) error {
 					if err != nil {
 						return err
 					}
-					if err := s.enqueue(ctx, tx, act, []string{base + "/actor/inbox"}); err != nil {
+					if err := s.transport.Enqueue(ctx, tx, act, []string{base + "/actor/inbox"}); err != nil {
 						return err
 					}
 				}
@@ -119,10 +120,10 @@ func (s *Service) announceDirectory(ctx context.Context) error {
 				}
 				after = ms[len(ms)-1].ID
 			}
-			return tx.Model(&peerRow{}).Where("host = ?", p.Host).Update("directory_sent_at", time.Now().UTC()).Error
+			return s.transport.DirectorySent(ctx, host)
 		})
 		if err != nil {
-			return fmt.Errorf("federation: announce the directory to %s: %w", p.Host, err)
+			return fmt.Errorf("federation: announce the directory to %s: %w", host, err)
 		}
 	}
 	return nil
@@ -135,8 +136,8 @@ func (s *Service) applyPersonUpdate(ctx context.Context, tx *gorm.DB, a *doc.Act
 	if err != nil {
 		return err
 	}
-	actorHost, _ := keyHost(a.Actor)
-	h, err := keyHost(p.ID)
+	actorHost, _ := sign.KeyHost(a.Actor)
+	h, err := sign.KeyHost(p.ID)
 	if err != nil || h != actorHost {
 		return doc.Malformed("the Person %s is not on the sending node %s", p.ID, actorHost)
 	}

@@ -16,21 +16,19 @@ package federation
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coopnet/coopnet/federation/inbox"
+	"github.com/coopnet/coopnet/federation/sign"
+	"github.com/coopnet/coopnet/federation/transport"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
@@ -63,7 +61,7 @@ type Config struct {
 	// KeySecretFile names where KeySecret was read, for errors.
 	KeySecretFile string
 	// Lease is how long a delivery worker holds what it claimed (renewed
-	// while it works on it); 0 means DefaultLease.
+	// while it works on it); 0 means transport.DefaultLease.
 	Lease time.Duration
 	// BodyRetention and RecordRetention: how long the raw body of an
 	// activity received or sent is kept once it is no longer needed, and
@@ -72,16 +70,11 @@ type Config struct {
 	BodyRetention, RecordRetention time.Duration
 }
 
-// RetryPolicy is how a delivery is retried: exponential back-off from
-// First, capped at Max, with ±25% jitter, for up to GiveUpAfter; a peer
-// failing for UnavailableAfter is marked unavailable.
-type RetryPolicy struct {
-	First, Max, GiveUpAfter, UnavailableAfter time.Duration
-}
+// RetryPolicy is how a delivery is retried (see transport.RetryPolicy).
+type RetryPolicy = transport.RetryPolicy
 
 // DefaultRetry is about two days of retries, as Mastodon.
-var DefaultRetry = RetryPolicy{First: 30 * time.Second, Max: 6 * time.Hour, GiveUpAfter: 48 * time.Hour,
-	UnavailableAfter: 24 * time.Hour}
+var DefaultRetry = transport.DefaultRetry
 
 // Service is the federation of one node.
 type Service struct {
@@ -93,47 +86,20 @@ type Service struct {
 	tickets   *tickets.Service  // nil until Work
 	clients   *clients.Service  // nil until Work
 	planning  *planning.Service // nil until Work
-	keys      *keyStore
+	keys      *sign.Store
 	client    *http.Client
-	host      string            // this node's host[:port]
-	peers     map[string]string // allowed host → base URL
+	host      string               // this node's host[:port]
+	peers     map[string]string    // allowed host → base URL
+	transport *transport.Transport // talking to them
 	metrics   *metrics
 
-	wake      queue.Signal // deliveries queued
-	inboxWake queue.Signal // activities received
-	outboxQ   *queue.Queue // deliveries, leased
-	inboxQ    *queue.Queue // activities, claimed in the transaction that applies them
-	stop      context.CancelFunc
-	wg        sync.WaitGroup
-
-	// inboxWrites, on SQLite, queues the inbox's two writers (storing what
-	// arrives, applying it) in the process rather than on SQLite's busy
-	// timeout, whose sleeps left a busy inbox mostly idle.
-	inboxWrites sync.Mutex
-
-	seenMu  sync.Mutex
-	seen    map[string]time.Time // peer host → last time heard from while not failing
-	healthy map[string]bool      // peer host → its last delivery worked and that is recorded
-	backAt  map[string]time.Time // peer host → when it was last seen back after failing
-
-	// timeWaiters is set when a received activity waits on time alone, so
-	// that the next applied batch makes it due again.
-	timeWaiters atomic.Bool
+	inbox *inbox.Inbox // activities received, to apply
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 
 	// eraseCopy erases this node's copy of another region's ticket (see
 	// SetEraser).
 	eraseCopy func(ctx context.Context, apID string) error
-
-	// routingMu guards the node's routing key and what it knows of its
-	// peers' (see messages.go).
-	routingMu   sync.Mutex
-	routingPriv ed25519.PrivateKey
-	routingPub  string
-	peerRoutes  map[string]peerRouting
-
-	peerKeysMu sync.Mutex
-	peerKeys   map[string]*rsa.PublicKey // keyId → key, as fetched (also kept in federation_peers)
-	refetched  map[string]time.Time      // peer host → when its key was last fetched again after a failed check
 }
 
 // New returns the federation of a node. cfg.PublicURL and cfg.Peers must
@@ -164,7 +130,7 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 		cfg.Workers = 4
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = DefaultLease
+		cfg.Lease = transport.DefaultLease
 	}
 	if cfg.BodyRetention <= 0 {
 		cfg.BodyRetention = DefaultBodyRetention
@@ -181,17 +147,15 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 	client := &http.Client{Timeout: 30 * time.Second,
 		// A peer is a URL of the config: never follow a redirect elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	keys, err := newKeyStore(db, keyBits, cfg.KeySecret)
+	keys, err := sign.NewStore(db, sign.KeyBits, cfg.KeySecret)
 	if keys != nil {
-		keys.secretFile = cfg.KeySecretFile
+		keys.SecretFile = cfg.KeySecretFile
 	}
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log.With("component", "federation"), db: db, members: ms, directory: dir,
-		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{},
-		wake: queue.NewSignal(), inboxWake: queue.NewSignal(), peerKeys: map[string]*rsa.PublicKey{},
-		seen: map[string]time.Time{}, healthy: map[string]bool{}, backAt: map[string]time.Time{}, peerRoutes: map[string]peerRouting{}}
+		keys: keys, client: client, host: strings.ToLower(u.Host), peers: map[string]string{}}
 	for _, p := range cfg.Peers {
 		pu, err := url.Parse(strings.TrimRight(p, "/"))
 		if err != nil || pu.Host == "" {
@@ -203,20 +167,18 @@ func New(db *storage.DB, ms *members.Service, dir *directory.Service, cfg Config
 		}
 		s.peers[h] = strings.TrimRight(p, "/")
 	}
-	s.metrics = newMetrics(reg, s)
-	s.outboxQ = queue.New(db, reg, queue.Spec{Topic: "federation_outbox", Table: "federation_outbox",
-		Due: "state = 'pending' AND next_attempt_at <= ?", Waiting: "state = 'pending' AND next_attempt_at > ?", Leases: true,
-		Dead: "state = 'failed'", Order: "next_attempt_at, id", What: "inbox", Error: "last_error", At: "COALESCE(done_at, created_at)"})
-	s.inboxQ = queue.New(db, reg, queue.Spec{Topic: "federation_inbox", Table: "federation_inbox",
-		Due:     "state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id",
-		What: "type", Error: "last_error", At: "COALESCE(processed_at, received_at)"})
+	s.metrics = newMetrics(reg)
+	s.transport = transport.New(db, keys, client, s.peers, transport.Config{PublicURL: cfg.PublicURL, Host: s.host, Region: cfg.Region,
+		Version: cfg.Version, Skew: cfg.Skew, Retry: cfg.Retry, Lease: cfg.Lease, Poll: cfg.Poll}, s.log, reg)
+	s.inbox = inbox.New(db, cfg.Poll, s.log, reg, applier{s}, s.transport.Wake)
 	return s, nil
 }
 
 // Queues are the federation's durable queues: its outbox (deliveries to
 // peers) and its inbox (activities received, to apply).
-func (s *Service) Queues() []*queue.Queue { return []*queue.Queue{s.outboxQ, s.inboxQ} }
+func (s *Service) Queues() []*queue.Queue {
+	return []*queue.Queue{s.transport.Queue(), s.inbox.Queue()}
+}
 
 // NodeActor is the id of this node's actor.
 func (s *Service) NodeActor() string { return s.cfg.PublicURL + "/actor" }
@@ -229,16 +191,16 @@ func (s *Service) MemberActor(handle string) string {
 // Start runs the delivery and inbox workers until Stop, and queues this
 // node's directory to each peer that has not had it yet.
 func (s *Service) Start(ctx context.Context) error {
-	if _, err := s.keys.get(ctx, "node"); err != nil {
+	if _, err := s.keys.Get(ctx, "node"); err != nil {
 		return err
 	}
-	if _, _, err := s.routingKey(ctx); err != nil {
+	if _, _, err := s.keys.RoutingKey(ctx); err != nil {
 		return err
 	}
-	if err := s.keys.sealAll(ctx); err != nil {
+	if err := s.keys.SealAll(ctx); err != nil {
 		return err
 	}
-	if err := s.ensurePeers(ctx); err != nil {
+	if err := s.transport.Ensure(ctx); err != nil {
 		return err
 	}
 	if err := s.announceDirectory(ctx); err != nil {
@@ -246,18 +208,17 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
-	s.timeWaiters.Store(true) // some may wait since before a restart
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.deliverLoop(ctx)
+			s.transport.DeliverLoop(ctx)
 		}()
 	}
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
-		s.inboxLoop(ctx)
+		s.inbox.Loop(ctx)
 	}()
 	go func() {
 		defer s.wg.Done()
@@ -265,7 +226,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.greetPeers(ctx)
+		s.transport.Greet(ctx)
 	}()
 	return nil
 }
@@ -278,17 +239,3 @@ func (s *Service) Stop() {
 		s.wg.Wait()
 	}
 }
-
-// readLimited reads at most max bytes of r, failing beyond.
-func readLimited(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, errTooLarge
-	}
-	return b, nil
-}
-
-var errTooLarge = errors.New("body too large")

@@ -2,9 +2,11 @@ package federation
 
 import (
 	"context"
-	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 	"testing"
+
+	"github.com/coopnet/coopnet/federation/doc"
+	"github.com/coopnet/coopnet/federation/sign"
 )
 
 // FuzzParseActivity: whatever a peer sends, parsing answers an activity or
@@ -47,7 +49,7 @@ func FuzzSignatureHeader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		p, err := parseSignatureHeader(h)
+		p, err := sign.ParseHeader(h)
 		if err != nil {
 			return
 		}

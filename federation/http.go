@@ -2,12 +2,12 @@ package federation
 
 import (
 	"encoding/json"
-	"github.com/coopnet/coopnet/federation/doc"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/coopnet/coopnet/federation/doc"
 	"github.com/coopnet/coopnet/services/apperr"
 )
 
@@ -33,7 +33,7 @@ func (s *Service) getTicket(c echo.Context) error {
 	if r.Header.Get("Signature") == "" {
 		return apperr.New(apperr.Unauthorised, "a ticket is served to a signed request of the node it is shared with")
 	}
-	host, err := s.verifyRequest(r, nil)
+	host, err := s.transport.VerifyRequest(r, nil)
 	if err != nil {
 		return err
 	}
@@ -71,18 +71,18 @@ func writeAS(c echo.Context, obj any) error {
 }
 
 func (s *Service) getNodeActor(c echo.Context) error {
-	s.heardFrom(c.Request())
-	kp, err := s.keys.get(c.Request().Context(), "node")
+	s.transport.HeardFrom(c.Request())
+	kp, err := s.keys.Get(c.Request().Context(), "node")
 	if err != nil {
 		return err
 	}
 	obj, err := doc.NodeActor(doc.ActorFields{ID: s.NodeActor(), Username: s.cfg.Region, Name: "coopnet " + s.cfg.Region,
-		Summary: "Regional node of the coopnet cooperative: " + s.cfg.Region, PublicKeyPEM: kp.publicPEM},
+		Summary: "Regional node of the coopnet cooperative: " + s.cfg.Region, PublicKeyPEM: kp.PublicPEM},
 		s.NodeActor()+"/inbox")
 	if err != nil {
 		return err
 	}
-	_, routingPEM, err := s.routingKey(c.Request().Context())
+	_, routingPEM, err := s.keys.RoutingKey(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -97,11 +97,11 @@ func (s *Service) getPerson(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	kp, err := s.keys.get(ctx, "member:"+m.ID)
+	kp, err := s.keys.Get(ctx, "member:"+m.ID)
 	if err != nil {
 		return err
 	}
-	obj, err := doc.Person(s.profileOf(m), kp.publicPEM, s.NodeActor()+"/inbox")
+	obj, err := doc.Person(s.profileOf(m), kp.PublicPEM, s.NodeActor()+"/inbox")
 	if err != nil {
 		return err
 	}

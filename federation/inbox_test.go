@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
-	"github.com/coopnet/coopnet/federation/doc"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/coopnet/coopnet/federation/doc"
+	"github.com/coopnet/coopnet/federation/inbox"
+	"github.com/coopnet/coopnet/federation/sign"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
@@ -95,21 +97,21 @@ func startTestNode(t *testing.T, region, publicURL string, peers []string, dbURL
 func (n *testNode) inboxCount(t *testing.T) int64 {
 	t.Helper()
 	var c int64
-	if err := n.db.Model(&inboxRow{}).Count(&c).Error; err != nil {
+	if err := n.db.Model(&inbox.Row{}).Count(&c).Error; err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
 // signedPost builds a POST to target signed with kp under keyID.
-func signedPost(t *testing.T, target, keyID string, kp *keyPair, body []byte, at time.Time) *http.Request {
+func signedPost(t *testing.T, target, keyID string, kp *sign.KeyPair, body []byte, at time.Time) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", doc.MediaActivity)
-	if err := sign(req, kp, keyID, body, at); err != nil {
+	if err := sign.Request(req, kp, keyID, body, at); err != nil {
 		t.Fatal(err)
 	}
 	return req
@@ -146,7 +148,7 @@ func personUpdateBody(t *testing.T, from *testNode, handle, name string, updated
 func TestInboxRejects(t *testing.T) {
 	a, b := twoNodes(t)
 	ctx := context.Background()
-	bKey, err := b.fed.keys.get(ctx, "node")
+	bKey, err := b.fed.keys.Get(ctx, "node")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func TestInboxRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := &keyPair{private: otherKey}
+	forged := &sign.KeyPair{Private: otherKey}
 
 	cases := map[string]struct {
 		req  func() *http.Request
@@ -184,7 +186,7 @@ func TestInboxRejects(t *testing.T) {
 			r, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(good))
 			r.Header.Set("Content-Type", doc.MediaActivity)
 			r.Host = strings.TrimPrefix(b.url, "http://") // as if b had sent it to itself, replayed here
-			if err := sign(r, bKey, keyID, good, time.Now()); err != nil {
+			if err := sign.Request(r, bKey, keyID, good, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			return r
@@ -200,7 +202,7 @@ func TestInboxRejects(t *testing.T) {
 		"digest not signed": {func() *http.Request {
 			r, _ := http.NewRequest("POST", inbox, bytes.NewReader(good))
 			r.Header.Set("Content-Type", doc.MediaActivity)
-			r.Header.Set("Digest", "SHA-256="+bodyDigest(good))
+			r.Header.Set("Digest", "SHA-256="+sign.BodyDigest(good))
 			r.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			if err := signHeaders(r, bKey, keyID, []string{"(request-target)", "host", "date"}); err != nil {
 				t.Fatal(err)
@@ -253,7 +255,7 @@ func TestInboxRejects(t *testing.T) {
 	}
 	waitUntil(t, "the old update processed", func() bool {
 		var n int64
-		a.db.Model(&inboxRow{}).Where("state = 'pending'").Count(&n)
+		a.db.Raw("SELECT COUNT(*) FROM federation_inbox WHERE state = 'pending'").Scan(&n)
 		return n == 0
 	})
 	if e := directoryOf(t, a, "jean@")[0]; e.Name != "Jean Dugnouf" {
@@ -262,13 +264,13 @@ func TestInboxRejects(t *testing.T) {
 }
 
 // signHeaders signs r over the given headers only (to build bad requests).
-func signHeaders(r *http.Request, kp *keyPair, keyID string, headers []string) error {
-	s, _, err := newSigner(headers)
+func signHeaders(r *http.Request, kp *sign.KeyPair, keyID string, headers []string) error {
+	s, _, err := sign.NewSigner(headers)
 	if err != nil {
 		return err
 	}
 	r.Header.Set("Host", r.URL.Host)
-	return s.SignRequest(kp.private, keyID, r, nil)
+	return s.SignRequest(kp.Private, keyID, r, nil)
 }
 
 func directoryOf(t *testing.T, n *testNode, prefix string) []directory.Entry {
@@ -315,7 +317,7 @@ func TestDirectoryAcrossNodes(t *testing.T) {
 	}
 	// b records the delivery when a has answered: a may apply it first.
 	waitUntil(t, "b's delivery recorded", func() bool {
-		states, err := b.fed.DeliveryStates(ctx)
+		states, err := b.fed.transport.DeliveryStates(ctx)
 		return err == nil && states["delivered"] == 1 && states["pending"] == 0
 	})
 
@@ -397,12 +399,12 @@ func TestDeliveryRetriesUntilThePeerIsBack(t *testing.T) {
 	}
 	waitUntil(t, "failed attempts", func() bool {
 		var n int64
-		b.db.Model(&outboxRow{}).Where("attempts >= 2 AND state = 'pending'").Count(&n)
+		b.db.Raw("SELECT COUNT(*) FROM federation_outbox WHERE attempts >= 2 AND state = 'pending'").Scan(&n)
 		return n == 5
 	})
-	var failing peerRow
-	b.db.Where("host = ?", addrA).Take(&failing)
-	if failing.FailingSince == nil {
+	var failingSince *time.Time
+	b.db.Raw("SELECT failing_since FROM federation_peers WHERE host = ?", addrA).Scan(&failingSince)
+	if failingSince == nil {
 		t.Fatal("the peer is not marked failing")
 	}
 	ln, err := net.Listen("tcp", addrA)
@@ -412,29 +414,10 @@ func TestDeliveryRetriesUntilThePeerIsBack(t *testing.T) {
 	a := startTestNode(t, "bretagne", urlA, []string{urlB}, storagetest.SQLiteURL(t), ln)
 	waitUntil(t, "a's directory", func() bool { return len(directoryOf(t, a, "m")) == 5 })
 	waitUntil(t, "b's outbox drained", func() bool {
-		s, _ := b.fed.DeliveryStates(ctx)
+		s, _ := b.fed.transport.DeliveryStates(ctx)
 		return s["delivered"] == 5 && s["pending"] == 0
 	})
 	if n := a.inboxCount(t); n != 5 {
 		t.Fatalf("a stored %d activities, want 5", n)
-	}
-}
-
-// TestRefetchBounded: a signature that does not verify makes the node fetch
-// the peer's key again at most once per refetchEvery.
-func TestRefetchBounded(t *testing.T) {
-	s := &Service{}
-	if !s.mayRefetch("bzh.example") {
-		t.Fatal("the first refetch is refused")
-	}
-	if s.mayRefetch("bzh.example") {
-		t.Fatal("a second refetch at once is allowed")
-	}
-	if !s.mayRefetch("idf.example") {
-		t.Fatal("another peer's first refetch is refused")
-	}
-	s.refetched["bzh.example"] = time.Now().Add(-refetchEvery - time.Second)
-	if !s.mayRefetch("bzh.example") {
-		t.Fatal("a refetch after refetchEvery is refused")
 	}
 }

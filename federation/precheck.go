@@ -3,9 +3,9 @@ package federation
 import (
 	"context"
 	"errors"
-	"github.com/coopnet/coopnet/federation/doc"
 	"strings"
 
+	"github.com/coopnet/coopnet/federation/doc"
 	"github.com/coopnet/coopnet/services/apperr"
 )
 

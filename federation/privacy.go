@@ -2,14 +2,12 @@ package federation
 
 import (
 	"context"
-	"fmt"
-	"github.com/coopnet/coopnet/federation/doc"
 	"sort"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/coopnet/coopnet/federation/doc"
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/privacy"
 )
@@ -20,33 +18,7 @@ var _ privacy.Sharing = (*Service)(nil)
 // other nodes about the objects ids (tickets, their comments and
 // interventions, by ActivityPub id), oldest first.
 func (s *Service) Recipients(ctx context.Context, ids []string) ([]privacy.Delivery, error) {
-	tx := s.db.Conn(ctx)
-	out := []privacy.Delivery{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		Inbox, Type, ObjectID, ContextID, State string
-		CreatedAt                               time.Time
-		DoneAt                                  *time.Time
-		Attempts                                int
-		HasBody                                 bool
-	}
-	if err := tx.WithContext(ctx).Raw(`SELECT inbox, type, object_id, context_id, state, created_at, done_at, attempts,
-		body <> '' AS has_body FROM federation_outbox WHERE object_id IN ? OR context_id IN ? ORDER BY created_at, id`, ids, ids).
-		Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("federation: deliveries: %w", err)
-	}
-	for _, r := range rows {
-		var done *time.Time
-		if r.DoneAt != nil {
-			d := r.DoneAt.UTC()
-			done = &d
-		}
-		out = append(out, privacy.Delivery{Node: hostOf(r.Inbox), Type: r.Type, Object: r.ObjectID, Context: r.ContextID, State: r.State,
-			QueuedAt: r.CreatedAt.UTC(), DoneAt: done, BodyKept: r.HasBody, Attempts: r.Attempts})
-	}
-	return out, nil
+	return s.transport.Recipients(ctx, ids)
 }
 
 // SetEraser gives federation what erases, inside a transaction, this
@@ -67,20 +39,11 @@ func (s *Service) ClientErased(ctx context.Context, tickets []string, ids []stri
 		return nil
 	}
 	now := time.Now().UTC()
-	var inboxes []string
-	if err := tx.Model(&outboxRow{}).Distinct("inbox").Where("object_id IN ? OR context_id IN ?", tickets, tickets).
-		Pluck("inbox", &inboxes).Error; err != nil {
-		return fmt.Errorf("federation: who received the client's tickets: %w", err)
+	inboxes, err := s.transport.ClientErased(ctx, tickets, ids, now)
+	if err != nil {
+		return err
 	}
-	if err := tx.Exec(`UPDATE federation_outbox SET state = 'failed', last_error = 'erased: the client''s data was erased', done_at = ?,
-		lease_until = NULL WHERE state = 'pending' AND (object_id IN ? OR context_id IN ?)`, now, ids, ids).Error; err != nil {
-		return fmt.Errorf("federation: give up deliveries: %w", err)
-	}
-	if err := tx.Exec(`UPDATE federation_outbox SET body = '', body_purged_at = ? WHERE body <> '' AND (object_id IN ? OR context_id IN ?)`,
-		now, ids, ids).Error; err != nil {
-		return fmt.Errorf("federation: empty deliveries: %w", err)
-	}
-	if err := s.emptyReceived(ctx, tx, ids); err != nil {
+	if err := s.inbox.EmptyAbout(ctx, ids); err != nil {
 		return err
 	}
 	sort.Strings(inboxes)
@@ -93,22 +56,8 @@ func (s *Service) ClientErased(ctx context.Context, tickets []string, ids []stri
 			return err
 		}
 		act["coopnetErase"] = "client"
-		if err := s.enqueue(ctx, tx, act, inboxes); err != nil {
+		if err := s.transport.Enqueue(ctx, tx, act, inboxes); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// emptyReceived empties the bodies of the activities received that are
-// about the objects ids.
-func (s *Service) emptyReceived(ctx context.Context, tx *gorm.DB, ids []string) error {
-	now := time.Now().UTC()
-	for _, id := range ids {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(id) + "%"
-		if err := tx.WithContext(ctx).Exec(`UPDATE federation_inbox SET body = '', body_purged_at = ? WHERE body <> '' AND state <> 'pending'
-			AND body LIKE ? ESCAPE '\'`, now, like).Error; err != nil {
-			return fmt.Errorf("federation: empty received activities: %w", err)
 		}
 	}
 	return nil
@@ -142,5 +91,8 @@ func (s *Service) applyErase(ctx context.Context, tx *gorm.DB, a *doc.Activity) 
 	if err != nil {
 		return err
 	}
-	return s.emptyReceived(ctx, tx, append(related, apID))
+	return s.inbox.EmptyAbout(ctx, append(related, apID))
 }
+
+// Wake tells the delivery workers that work was queued (after a commit).
+func (s *Service) Wake() { s.transport.Wake() }

@@ -7,6 +7,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/coopnet/coopnet/federation/inbox"
+	"github.com/coopnet/coopnet/federation/transport"
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
@@ -113,24 +115,22 @@ const purgeBatch = 1000
 // reports how many bodies were emptied and rows deleted.
 func (s *Service) PurgeActivities(ctx context.Context, now time.Time) (emptied, deleted int64, err error) {
 	bodyBefore, recordBefore := now.UTC().Add(-s.cfg.BodyRetention), now.UTC().Add(-s.cfg.RecordRetention)
+	received, applied := inbox.PurgeSteps(now, bodyBefore, recordBefore, purgeBatch)
+	sent, gone := transport.PurgeSteps(now, bodyBefore, recordBefore, purgeBatch)
 	steps := []struct {
 		q     string
 		args  []any
 		count *int64
 	}{
-		{`UPDATE federation_inbox SET body = '', body_purged_at = ? WHERE id IN (SELECT id FROM federation_inbox
-			WHERE state <> 'pending' AND body_purged_at IS NULL AND processed_at < ? LIMIT ?)`, []any{now.UTC(), bodyBefore, purgeBatch}, &emptied},
-		{`UPDATE federation_outbox SET body = '', body_purged_at = ? WHERE id IN (SELECT id FROM federation_outbox
-			WHERE state <> 'pending' AND body_purged_at IS NULL AND done_at < ? LIMIT ?)`, []any{now.UTC(), bodyBefore, purgeBatch}, &emptied},
-		{`DELETE FROM federation_inbox WHERE id IN (SELECT id FROM federation_inbox
-			WHERE state <> 'pending' AND processed_at < ? LIMIT ?)`, []any{recordBefore, purgeBatch}, &deleted},
-		{`DELETE FROM federation_outbox WHERE id IN (SELECT id FROM federation_outbox
-			WHERE state <> 'pending' AND done_at < ? LIMIT ?)`, []any{recordBefore, purgeBatch}, &deleted},
+		{received.SQL, received.Args, &emptied},
+		{sent.SQL, sent.Args, &emptied},
+		{applied.SQL, applied.Args, &deleted},
+		{gone.SQL, gone.Args, &deleted},
 	}
 	for _, st := range steps {
 		for {
 			var res *gorm.DB
-			err := s.inboxWriting(func() error {
+			err := s.inbox.Writing(func() error {
 				res = s.db.WithContext(ctx).Exec(st.q, st.args...)
 				return res.Error
 			})

@@ -23,8 +23,8 @@ var Owners = map[string]string{
 
 	"directory_entries": "services/directory", "directory_skills": "services/directory", "directory_left": "services/directory",
 
-	"federation_inbox": "federation", "federation_outbox": "federation", "federation_keys": "federation",
-	"federation_peers": "federation",
+	"federation_inbox": "federation/inbox", "federation_outbox": "federation/transport", "federation_keys": "federation/sign",
+	"federation_peers": "federation/transport",
 
 	"erasures": "services/privacy",
 }

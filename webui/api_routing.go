@@ -3,11 +3,10 @@ package webui
 import (
 	"net/http"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 )
 
 type forwardRequest struct {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/apperr"
@@ -21,6 +19,7 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/tickets"
 )

@@ -31,15 +31,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coopnet/coopnet/cmd/coopnet/node"
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/services/tickets"
 )

@@ -14,15 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
-	"github.com/coopnet/coopnet/cmd/coopnet/node"
-
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/routing/score"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"

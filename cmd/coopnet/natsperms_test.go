@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/storage/storagetest"

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/redact"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/storage"
 )
 

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/nats-io/nats.go"
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/routing/relay"
 	"github.com/coopnet/coopnet/services/routing/score"
 	"github.com/coopnet/coopnet/services/routing/wire"

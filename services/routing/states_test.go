@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/coopnet/coopnet/services/storage"
 )
 

@@ -18,8 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -33,6 +31,7 @@ import (
 	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"

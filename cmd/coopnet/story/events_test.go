@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/cmd/coopnet/rig"
-	"github.com/coopnet/coopnet/services/routing/member"
-
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 )

@@ -373,7 +373,7 @@ func (rl *Relay) Verify(ctx context.Context, m In, want Sender, fresh bool) erro
 	return nil
 }
 
-// outboxRow is a message to publish on JetStream once the transaction that
+// Row is a message to publish on JetStream once the transaction that
 // wrote it has committed.
 type Row struct {
 	ID            string `gorm:"primaryKey"`

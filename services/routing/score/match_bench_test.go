@@ -14,8 +14,6 @@ package score
 //	go test -run TestHungarian -bench Matching -benchtime 1x ./services/routing/
 
 import (
-	"github.com/coopnet/coopnet/services/routing/wire"
-
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -25,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/routing/wire"
 )
 
 const (

@@ -1,11 +1,11 @@
 package score
 
 import (
-	"github.com/coopnet/coopnet/services/routing/wire"
-
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/coopnet/coopnet/services/routing/wire"
 )
 
 func cand(handle string, level int, km float64, remote bool, radius, capMin, booked, routed int) wire.Candidate {

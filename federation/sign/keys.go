@@ -1,9 +1,10 @@
-package federation
+package sign
 
 import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -21,9 +22,9 @@ import (
 	"github.com/coopnet/coopnet/services/storage"
 )
 
-// keyBits is the size of actors' RSA keys: RSA because Mastodon and most
+// KeyBits is the size of actors' RSA keys: RSA because Mastodon and most
 // of the fediverse verify only rsa-sha256; 2048 bits as they use.
-const keyBits = 2048
+const KeyBits = 2048
 
 type keyRow struct {
 	Owner      string `gorm:"primaryKey"`
@@ -34,31 +35,35 @@ type keyRow struct {
 
 func (keyRow) TableName() string { return "federation_keys" }
 
-// keyPair is an actor's keys, the public one also as PEM.
-type keyPair struct {
-	private   *rsa.PrivateKey
-	publicPEM string
+// KeyPair is an actor's keys, the public one also as PEM.
+type KeyPair struct {
+	Private   *rsa.PrivateKey
+	PublicPEM string
 }
 
-// keyStore hands out actors' key pairs, creating each on first use. The
+// Store hands out actors' key pairs, creating each on first use. The
 // private keys stay in the database and in memory: no route serves them.
 // With a secret, they are stored encrypted (AES-256-GCM, bound to their
 // owner) with a key derived from it by scrypt.
-type keyStore struct {
+type Store struct {
 	db    *storage.DB
 	bits  int
 	aead  cipher.AEAD // nil: keys stored as plain PEM
 	mu    sync.Mutex
-	cache map[string]*keyPair
-	// secretFile is where the secret was read, for errors.
-	secretFile string
+	cache map[string]*KeyPair
+	// The node's routing key (see RoutingKey), once read.
+	routingMu   sync.Mutex
+	routingPriv ed25519.PrivateKey
+	routingPub  string
+	// SecretFile is where the secret was read, for errors.
+	SecretFile string
 }
 
 // encPrefix marks an encrypted private key in federation_keys.
 const encPrefix = "coopnet-enc-v1:"
 
-func newKeyStore(db *storage.DB, bits int, secret []byte) (*keyStore, error) {
-	k := &keyStore{db: db, bits: bits, cache: map[string]*keyPair{}}
+func NewStore(db *storage.DB, bits int, secret []byte) (*Store, error) {
+	k := &Store{db: db, bits: bits, cache: map[string]*KeyPair{}}
 	if len(secret) > 0 {
 		key, err := scrypt.Key(secret, []byte("coopnet federation keys"), 1<<15, 8, 1, 32)
 		if err != nil {
@@ -76,7 +81,7 @@ func newKeyStore(db *storage.DB, bits int, secret []byte) (*keyStore, error) {
 }
 
 // seal encrypts a private key's PEM for owner's row, when there is a secret.
-func (k *keyStore) seal(owner, pemText string) string {
+func (k *Store) seal(owner, pemText string) string {
 	if k.aead == nil {
 		return pemText
 	}
@@ -86,7 +91,7 @@ func (k *keyStore) seal(owner, pemText string) string {
 }
 
 // open returns the PEM of a stored private key.
-func (k *keyStore) open(owner, stored string) (string, error) {
+func (k *Store) open(owner, stored string) (string, error) {
 	enc, ok := strings.CutPrefix(stored, encPrefix)
 	if !ok {
 		return stored, nil
@@ -101,15 +106,15 @@ func (k *keyStore) open(owner, stored string) (string, error) {
 	plain, err := k.aead.Open(nil, b[:k.aead.NonceSize()], b[k.aead.NonceSize():], []byte(owner))
 	if err != nil {
 		return "", fmt.Errorf("the secret in %s does not decrypt the private keys: they were encrypted with another one "+
-			"(every replica of a node needs the same secret: give it with COOPNET_KEY_SECRET_FILE)", k.secretFile)
+			"(every replica of a node needs the same secret: give it with COOPNET_KEY_SECRET_FILE)", k.SecretFile)
 	}
 	return string(plain), nil
 }
 
-// get returns the key pair of owner ("node" or "member:<id>"), creating it
+// Get returns the key pair of owner ("node" or "member:<id>"), creating it
 // if it has none. Two replicas creating one at once agree on the first
 // stored.
-func (k *keyStore) get(ctx context.Context, owner string) (*keyPair, error) {
+func (k *Store) Get(ctx context.Context, owner string) (*KeyPair, error) {
 	k.mu.Lock()
 	kp := k.cache[owner]
 	k.mu.Unlock()
@@ -155,7 +160,7 @@ func (k *keyStore) get(ctx context.Context, owner string) (*keyPair, error) {
 			return nil, fmt.Errorf("federation: encrypt key of %s: %w", owner, err)
 		}
 	}
-	kp = &keyPair{private: priv, publicPEM: row.PublicPEM}
+	kp = &KeyPair{Private: priv, PublicPEM: row.PublicPEM}
 	k.mu.Lock()
 	k.cache[owner] = kp
 	k.mu.Unlock()
@@ -186,9 +191,9 @@ func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
-// parsePublicKey reads a PEM public key as peers publish it: PKIX, or
+// ParsePublicKey reads a PEM public key as peers publish it: PKIX, or
 // PKCS#1 as some servers still do. Only RSA keys of 2048 bits or more.
-func parsePublicKey(s string) (*rsa.PublicKey, error) {
+func ParsePublicKey(s string) (*rsa.PublicKey, error) {
 	b, _ := pem.Decode([]byte(s))
 	if b == nil {
 		return nil, errors.New("publicKeyPem holds no PEM block")
@@ -216,10 +221,10 @@ func parsePublicKey(s string) (*rsa.PublicKey, error) {
 	return rk, nil
 }
 
-// sealAll encrypts, with the secret, every private key still stored in
+// SealAll encrypts, with the secret, every private key still stored in
 // the clear (written before the secret was set), so that a dump of the
 // database alone gives none away.
-func (k *keyStore) sealAll(ctx context.Context) error {
+func (k *Store) SealAll(ctx context.Context) error {
 	if k.aead == nil {
 		return nil
 	}
