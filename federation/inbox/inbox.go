@@ -268,7 +268,7 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 		}
 		return in.db.WithContext(ctx).Model(&Row{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
 			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor,
-			"last_error": truncate(applyErr.Error(), 500)}).Error
+			"last_error": queue.ErrorText(applyErr.Error())}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
 	state := "pending"
@@ -278,7 +278,7 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 	}
 	in.applied.WithLabelValues(state).Inc()
 	in.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
-	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": truncate(applyErr.Error(), 500)}
+	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": queue.ErrorText(applyErr.Error())}
 	if state == "failed" {
 		// Refused (not the sender's to send, or not valid) or failing for
 		// good: nothing will apply it, so its body — perhaps a client's
@@ -338,13 +338,6 @@ func (in *Inbox) retryWaiting(ctx context.Context, tickets []string) error {
 		return nil
 	}
 	return q.Updates(map[string]any{"next_attempt_at": nil, "waits_for": nil}).Error
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Store stores a received activity once (its id is unique), before

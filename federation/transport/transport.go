@@ -966,7 +966,7 @@ func (ps *Transport) deliver(ctx context.Context, row outboxRow) (ok bool, statu
 		if err != nil {
 			msg = err.Error()
 		}
-		upd["last_error"] = truncate(msg, 500)
+		upd["last_error"] = queue.ErrorText(msg)
 		if now.Sub(row.CreatedAt) > ps.cfg.Retry.GiveUpAfter {
 			upd["state"], upd["done_at"] = "failed", now
 			result = "expired"
@@ -1102,14 +1102,6 @@ func (ps *Transport) peerBack(ctx context.Context, host, base string, now time.T
 		ps.log.Warn("peer back: reschedule", "peer", host, "err", err)
 	}
 	ps.wake.Poke()
-}
-
-// truncate cuts s to at most n bytes (an error kept in a row).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Recipients lists, from the records of deliveries, what this node sent

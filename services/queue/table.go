@@ -201,3 +201,15 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(itemsDesc, prometheus.GaugeValue, float64(st.Dead), q.Topic, "dead")
 	}
 }
+
+// maxErrorText is how much of an error an item keeps (its Error column).
+const maxErrorText = 500
+
+// ErrorText is what of msg an item keeps as its error: at most
+// maxErrorText bytes.
+func ErrorText(msg string) string {
+	if len(msg) <= maxErrorText {
+		return msg
+	}
+	return msg[:maxErrorText]
+}
