@@ -9,7 +9,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
-	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // TestRoleMatrix checks every endpoint against every role: allowed → 2xx,
@@ -312,7 +312,7 @@ func TestLoginAndSession(t *testing.T) {
 		t.Errorf("cookie %q is Secure on plain http", cookie)
 	}
 	req, _ := http.NewRequest("GET", r.srv.URL+"/api/v1/me", nil)
-	req.AddCookie(&http.Cookie{Name: webui.SessionCookie, Value: token})
+	req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: token})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("me with cookie: %v %v", resp.StatusCode, err)
@@ -323,7 +323,7 @@ func TestLoginAndSession(t *testing.T) {
 	// that does not say (API clients send the bearer token).
 	cookiePost := func(origin, fetchSite string) *http.Response {
 		req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/auth/logout", nil)
-		req.AddCookie(&http.Cookie{Name: webui.SessionCookie, Value: token})
+		req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: token})
 		if origin != "" {
 			req.Header.Set("Origin", origin)
 		}
@@ -343,7 +343,7 @@ func TestLoginAndSession(t *testing.T) {
 		}
 	}
 	req, _ = http.NewRequest("GET", r.srv.URL+"/api/v1/me", nil)
-	req.AddCookie(&http.Cookie{Name: webui.SessionCookie, Value: token})
+	req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: token})
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("the session was ended by a refused request: %v %v", resp.StatusCode, err)
 	} else {

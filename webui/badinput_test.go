@@ -8,6 +8,7 @@ import (
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // TestBadInputWritesNothing sends every kind of bad request and checks the
@@ -96,7 +97,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			{"limit as text on a list that takes none", "GET", "/api/v1/routing/unroutable?limit=abc", "staff", nil, "", 422, "limit"},
 			{"a misspelt filter", "GET", "/api/v1/tickets?statut=new", "technician", nil, "", 422, "statut"},
 			{"a query on a change", "POST", "/api/v1/clients?dry_run=1", "technician", map[string]any{"name": "X", "kind": "school", "postcode": "25150"}, "", 422, "dry_run"},
-			{"oversized body", "POST", "/api/v1/clients", "technician", `{"name":"` + strings.Repeat("a", webui.MaxBodyBytes+10) + `","kind":"school","postcode":"25150"}`, "", 413, ""},
+			{"oversized body", "POST", "/api/v1/clients", "technician", `{"name":"` + strings.Repeat("a", web.MaxBodyBytes+10) + `","kind":"school","postcode":"25150"}`, "", 413, ""},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -19,9 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/webui/web"
 )
-
-const requestIDKey = "request_id"
 
 type httpMetrics struct {
 	requests *prometheus.CounterVec
@@ -50,9 +49,9 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 // metricsHandler serves /metrics to a request with the metrics token only.
 func (s *Server) metricsHandler() echo.HandlerFunc {
 	h := echo.WrapHandler(s.MetricsHandler())
-	want := []byte("Bearer " + s.opt.MetricsToken)
+	want := []byte("Bearer " + s.Opt.MetricsToken)
 	return func(c echo.Context) error {
-		if s.opt.MetricsToken == "" {
+		if s.Opt.MetricsToken == "" {
 			return apperr.New(apperr.Forbidden, "the metrics are not public: set COOPNET_METRICS_TOKEN_FILE (then send "+
 				"Authorization: Bearer <token>) or COOPNET_METRICS_LISTEN (a listen address of their own)")
 		}
@@ -69,7 +68,7 @@ func (s *Server) metricsHandler() echo.HandlerFunc {
 // listen address of their own (COOPNET_METRICS_LISTEN: a private network,
 // a Prometheus on the same host).
 func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(s.Opt.Registry, promhttp.HandlerOpts{})
 }
 
 // Request ids are a random prefix per process and a counter: unique across
@@ -100,16 +99,6 @@ func validRequestID(s string) bool {
 	return true
 }
 
-func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
-}
-
-// requestLog is the node's logger with the request's id.
-func (s *Server) requestLog(c echo.Context) *slog.Logger {
-	return s.log.With("request_id", requestID(c))
-}
-
 var statusStrings sync.Map
 
 func statusString(code int) string {
@@ -132,7 +121,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		c.Set(requestIDKey, id)
+		c.Set(web.RequestIDKey, id)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 
 		func() {
@@ -142,7 +131,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 						panic(p)
 					}
 					s.metrics.panics.Inc()
-					s.requestLog(c).Error("panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					s.RequestLog(c).Error("panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 					err = fmt.Errorf("panic: %v", p)
 				}
 			}()
@@ -171,7 +160,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// One line a request, written straight to the handler: no source
 		// position to look up, no logger to derive for it.
-		if h := s.log.Handler(); h.Enabled(r.Context(), level) {
+		if h := s.Log.Handler(); h.Enabled(r.Context(), level) {
 			rec := slog.NewRecord(start.Add(elapsed), level, "request", 0)
 			rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", status),
@@ -201,7 +190,7 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	out := map[string]string{}
 	ok, degraded := true, false
-	for _, chk := range s.opt.Ready {
+	for _, chk := range s.Opt.Ready {
 		if err := chk.Func(ctx); err != nil {
 			out[chk.Name] = "unavailable"
 			if chk.Degrades {
@@ -209,7 +198,7 @@ func (s *Server) readyz(c echo.Context) error {
 			} else {
 				ok = false
 			}
-			s.requestLog(c).Warn("readiness check failed", "check", chk.Name, "degrades_only", chk.Degrades, "err", err)
+			s.RequestLog(c).Warn("readiness check failed", "check", chk.Name, "degrades_only", chk.Degrades, "err", err)
 		} else {
 			out[chk.Name] = "ok"
 		}

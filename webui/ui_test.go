@@ -5,65 +5,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/coopnet/coopnet/services/storage/storagetest"
-	"github.com/coopnet/coopnet/webui"
 )
-
-// TestCatalogueComplete: every key is in both languages, and every key a
-// template or a handler uses is in the catalogue.
-func TestCatalogueComplete(t *testing.T) {
-	fr, en := webui.Keys("fr"), webui.Keys("en")
-	for k := range fr {
-		if !en[k] {
-			t.Errorf("%q is in French, not in English", k)
-		}
-	}
-	for k := range en {
-		if !fr[k] {
-			t.Errorf("%q is in English, not in French", k)
-		}
-	}
-	used := regexp.MustCompile(`(?:T|p\.T|newPage\(c,|redirect\(c, [^,]+,|fail\([^,]+,) "([a-z_]+\.[a-z_]+)"`)
-	files, _ := filepath.Glob("templates/*.html")
-	gofiles, _ := filepath.Glob("ui*.go")
-	for _, f := range append(files, gofiles...) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range used.FindAllStringSubmatch(string(b), -1) {
-			if !fr[m[1]] {
-				t.Errorf("%s uses %q, which the catalogue lacks", f, m[1])
-			}
-		}
-	}
-	// Keys built from values: one for each value.
-	for prefix, values := range webui.DynamicKeys() {
-		for _, v := range values {
-			if !fr[prefix+v] {
-				t.Errorf("no message %q", prefix+v)
-			}
-		}
-	}
-}
-
-func TestFormatting(t *testing.T) {
-	for _, c := range []struct {
-		lang  string
-		cents int64
-		want  string
-	}{{"fr", 200000, "2\u202f000,00\u00a0€"}, {"fr", 18000, "180,00\u00a0€"}, {"en", 123456789, "€1,234,567.89"}, {"fr", -5, "-0,05\u00a0€"}} {
-		if got := webui.FormatEuros(c.lang, c.cents); got != c.want {
-			t.Errorf("%s %d: %q, want %q", c.lang, c.cents, got, c.want)
-		}
-	}
-}
 
 // browser is a client with cookies, as a person's browser.
 type browser struct {

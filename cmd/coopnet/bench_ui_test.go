@@ -25,7 +25,7 @@ import (
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/services/tickets"
-	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // BenchmarkPages: the server time of three pages of the web interface on
@@ -143,7 +143,7 @@ func BenchmarkPages(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return &http.Cookie{Name: webui.SessionCookie, Value: tok}
+		return &http.Cookie{Name: web.SessionCookie, Value: tok}
 	}
 	techCookie, staffCookie := cookie(me), cookie(staff)
 	techActor := members.Actor{ID: me.ID, Handle: me.FullHandle, Name: me.Name, Role: me.Role}

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // Page is a page of a list as the API answers it.
-type Page[T any] = webui.Page[T]
+type Page[T any] = web.Page[T]
 
 // Client calls one node's API as one member (or nobody).
 type Client struct {
@@ -101,7 +101,7 @@ func Must[T any](r *Response, want int) T {
 }
 
 // Problem is an API error (application/problem+json).
-type Problem = webui.Problem
+type Problem = web.Problem
 
 // Refused checks that the answer is a problem with status want and
 // returns it.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/cmd/coopnet/rig"
-	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // TestQueuesSeenByStaff: after the seed story's job went from Jean to
@@ -27,9 +27,9 @@ func TestQueuesSeenByStaff(t *testing.T) {
 	}
 
 	claire := c.As(rig.Claire)
-	var v webui.QueuesView
+	var v web.QueuesView
 	rig.WaitFor(t, "every queue of Jean's node done with the shared job", func() bool {
-		v = rig.Must[webui.QueuesView](claire.Do("GET", "/api/v1/queues", nil), 200)
+		v = rig.Must[web.QueuesView](claire.Do("GET", "/api/v1/queues", nil), 200)
 		for _, st := range v.Items {
 			if st.Due+st.Leased+st.Waiting > 0 {
 				return false

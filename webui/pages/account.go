@@ -1,4 +1,4 @@
-package webui
+package pages
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // The member's own account: password, sessions and tokens, skills to
@@ -22,22 +23,22 @@ type accountView struct {
 	Values   map[string]string
 }
 
-func (s *Server) accountPage(c echo.Context) error {
+func (s *Pages) accountPage(c echo.Context) error {
 	return s.renderAccount(c, http.StatusOK, nil, "", "", nil)
 }
 
-func (s *Server) renderAccount(c echo.Context, status int, errs map[string]string, form, newToken string, values map[string]string) error {
-	ctx, by := c.Request().Context(), actorOf(c)
-	m, err := s.opt.Members.Get(ctx, by.ID)
+func (s *Pages) renderAccount(c echo.Context, status int, errs map[string]string, form, newToken string, values map[string]string) error {
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	m, err := s.Opt.Members.Get(ctx, by.ID)
 	if err != nil {
 		return err
 	}
-	token, _ := tokenOf(c)
-	ts, err := s.opt.Members.Tokens(ctx, by, token)
+	token, _ := web.TokenOf(c)
+	ts, err := s.Opt.Members.Tokens(ctx, by, token)
 	if err != nil {
 		return err
 	}
-	sk, err := s.opt.Skills.List(ctx)
+	sk, err := s.Opt.Skills.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (s *Server) renderAccount(c echo.Context, status int, errs map[string]strin
 
 // accountFormDone answers a form of the account page: the page again with
 // the form's errors, the error page, or on to the page with a message.
-func (s *Server) accountFormDone(c echo.Context, err error, form, flash string) error {
+func (s *Pages) accountFormDone(c echo.Context, err error, form, flash string) error {
 	if fe := fieldErrors(langOf(c), err); fe != nil {
 		return s.renderAccount(c, http.StatusUnprocessableEntity, fe, form, "", map[string]string{"label": c.FormValue("label")})
 	}
@@ -61,9 +62,9 @@ func (s *Server) accountFormDone(c echo.Context, err error, form, flash string) 
 	return redirect(c, "/app/account", flash)
 }
 
-func (s *Server) passwordSubmit(c echo.Context) error {
-	token, _ := tokenOf(c)
-	err := s.opt.Members.ChangePassword(c.Request().Context(), actorOf(c), c.FormValue("current_password"),
+func (s *Pages) passwordSubmit(c echo.Context) error {
+	token, _ := web.TokenOf(c)
+	err := s.Opt.Members.ChangePassword(c.Request().Context(), web.ActorOf(c), c.FormValue("current_password"),
 		c.FormValue("new_password"), token)
 	if err == nil && c.FormValue("new_password") != c.FormValue("confirm_password") {
 		// Checked after: a wrong current password is said first.
@@ -73,9 +74,9 @@ func (s *Server) passwordSubmit(c echo.Context) error {
 	return s.accountFormDone(c, err, "password", "account.password_changed")
 }
 
-func (s *Server) tokenSubmit(c echo.Context) error {
+func (s *Pages) tokenSubmit(c echo.Context) error {
 	days, _ := strconv.Atoi(c.FormValue("expires_in_days"))
-	tok, _, err := s.opt.Members.CreateToken(c.Request().Context(), actorOf(c), members.NewTokenInput{Label: c.FormValue("label"),
+	tok, _, err := s.Opt.Members.CreateToken(c.Request().Context(), web.ActorOf(c), members.NewTokenInput{Label: c.FormValue("label"),
 		ExpiresInDays: days})
 	if err != nil {
 		return s.accountFormDone(c, err, "token", "")
@@ -84,16 +85,16 @@ func (s *Server) tokenSubmit(c echo.Context) error {
 	return s.renderAccount(c, http.StatusCreated, nil, "", tok, nil)
 }
 
-func (s *Server) revokeSubmit(c echo.Context) error {
-	err := s.opt.Members.RevokeToken(c.Request().Context(), actorOf(c), c.Param("id"))
+func (s *Pages) revokeSubmit(c echo.Context) error {
+	err := s.Opt.Members.RevokeToken(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	return s.accountFormDone(c, err, "", "account.token_revoked")
 }
 
 // skillSubmit is the member proposing a level for one skill (or lowering
 // it, or dropping it with level 0): their whole list with that change.
-func (s *Server) skillSubmit(c echo.Context) error {
-	ctx, by := c.Request().Context(), actorOf(c)
-	m, err := s.opt.Members.Get(ctx, by.ID)
+func (s *Pages) skillSubmit(c echo.Context) error {
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	m, err := s.Opt.Members.Get(ctx, by.ID)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (s *Server) skillSubmit(c echo.Context) error {
 	if !found && n > 0 {
 		want = append(want, members.SkillLevel{Name: skill, Level: n})
 	}
-	_, err = s.opt.Members.Update(ctx, by, by.ID, members.UpdateInput{Version: m.Version, Skills: &want})
+	_, err = s.Opt.Members.Update(ctx, by, by.ID, members.UpdateInput{Version: m.Version, Skills: &want})
 	return s.accountFormDone(c, err, "skill", "account.skill_saved")
 }
 

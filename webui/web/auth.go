@@ -1,4 +1,4 @@
-package webui
+package web
 
 import (
 	"math"
@@ -18,9 +18,9 @@ const SessionCookie = "coopnet_session"
 
 const actorKey = "actor"
 
-// tokenOf returns the request's token: the bearer token, else the session
+// TokenOf returns the request's token: the bearer token, else the session
 // cookie's (cookie set), else "".
-func tokenOf(c echo.Context) (token string, cookie bool) {
+func TokenOf(c echo.Context) (token string, cookie bool) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:]), false
@@ -31,23 +31,23 @@ func tokenOf(c echo.Context) (token string, cookie bool) {
 	return "", false
 }
 
-// authenticate requires a valid API token or session cookie and stores the
+// Authenticate requires a valid API token or session cookie and stores the
 // actor in the context. A change (any method but GET, HEAD and OPTIONS)
 // made with the cookie must come from this node's own pages: SameSite=Lax
 // keeps other sites' forms out, not the pages of another host of the same
 // site (another regional node), so the browser's Sec-Fetch-Site or Origin
 // must say so. API clients send the bearer token.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Core) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token, cookie := tokenOf(c)
+		token, cookie := TokenOf(c)
 		if token == "" {
 			return apperr.New(apperr.Unauthorised, "log in first: send Authorization: Bearer <token>")
 		}
-		if cookie && !safeMethod(c.Request().Method) && !s.sameOrigin(c.Request()) {
+		if cookie && !safeMethod(c.Request().Method) && !s.SameOrigin(c.Request()) {
 			return apperr.New(apperr.Forbidden, "a change made with the session cookie must come from this node's pages; "+
 				"API clients send Authorization: Bearer <token>")
 		}
-		a, err := s.opt.Members.Authenticate(c.Request().Context(), token)
+		a, err := s.Opt.Members.Authenticate(c.Request().Context(), token)
 		if err != nil {
 			return err
 		}
@@ -56,30 +56,41 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// safeMethod: GET, HEAD and OPTIONS change nothing.
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// sameOrigin reports whether the browser says r comes from this node's own
+// SameOrigin reports whether the browser says r comes from this node's own
 // pages.
-func (s *Server) sameOrigin(r *http.Request) bool {
+func (s *Core) SameOrigin(r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		return true
 	}
 	o := r.Header.Get("Origin")
-	return o != "" && o != "null" && strings.EqualFold(o, s.origin)
+	return o != "" && o != "null" && strings.EqualFold(o, s.Origin)
 }
 
-func actorOf(c echo.Context) members.Actor {
+// ActorOf is who makes the request: the zero Actor before authentication.
+func ActorOf(c echo.Context) members.Actor {
 	a, _ := c.Get(actorKey).(members.Actor)
 	return a
 }
 
-// requireRole lets through only members with one of the roles.
-func requireRole(roles ...members.Role) echo.MiddlewareFunc {
+// Authenticated is who makes the request, and whether anyone is.
+func Authenticated(c echo.Context) (members.Actor, bool) {
+	a, ok := c.Get(actorKey).(members.Actor)
+	return a, ok
+}
+
+// SetActor records who makes the request.
+func SetActor(c echo.Context, a members.Actor) { c.Set(actorKey, a) }
+
+// RequireRole lets through only members with one of the roles.
+func RequireRole(roles ...members.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			a := actorOf(c)
+			a := ActorOf(c)
 			for _, r := range roles {
 				if a.Role == r {
 					return next(c)
@@ -90,34 +101,35 @@ func requireRole(roles ...members.Role) echo.MiddlewareFunc {
 	}
 }
 
-// clearSessionCookie tells the browser to drop the session cookie.
-func (s *Server) clearSessionCookie(c echo.Context) {
+// ClearSessionCookie tells the browser to drop the session cookie.
+func (s *Core) ClearSessionCookie(c echo.Context) {
 	c.SetCookie(&http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
+		Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: -1,
 	})
 }
 
-func (s *Server) setSessionCookie(c echo.Context, token string, ttl time.Duration) {
+// SetSessionCookie gives the browser its session for ttl.
+func (s *Core) SetSessionCookie(c echo.Context, token string, ttl time.Duration) {
 	c.SetCookie(&http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.secure,
+		Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds()),
 	})
 }
 
-// loginAttempt counts a login attempt from c for email and reports how
+// LoginAttempt counts a login attempt from c for email and reports how
 // long it must still wait first (see members.LoginAttempt); the answer
 // carries it as Retry-After.
-func (s *Server) loginAttempt(c echo.Context, email string) (time.Duration, error) {
-	wait, err := s.opt.Members.LoginAttempt(c.Request().Context(), c.RealIP(), email, s.opt.Now())
+func (s *Core) LoginAttempt(c echo.Context, email string) (time.Duration, error) {
+	wait, err := s.Opt.Members.LoginAttempt(c.Request().Context(), c.RealIP(), email, s.Opt.Now())
 	if err == nil && wait > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	}
 	return wait, err
 }
 
-// loginSucceeded takes the attempt back and forgets the account's failures
+// LoginSucceeded takes the attempt back and forgets the account's failures
 // at this address.
-func (s *Server) loginSucceeded(c echo.Context, email string) error {
-	return s.opt.Members.LoginSucceeded(c.Request().Context(), c.RealIP(), email, s.opt.Now())
+func (s *Core) LoginSucceeded(c echo.Context, email string) error {
+	return s.Opt.Members.LoginSucceeded(c.Request().Context(), c.RealIP(), email, s.Opt.Now())
 }

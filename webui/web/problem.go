@@ -1,10 +1,9 @@
-package webui
+package web
 
 import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -68,10 +67,10 @@ func codeOfStatus(status int) apperr.Code {
 }
 
 // toProblem is the one place where an error becomes an HTTP response.
-func toProblem(err error, log *slog.Logger, c echo.Context) Problem {
+func ToProblem(err error, log *slog.Logger, c echo.Context) Problem {
 	var ae *apperr.Error
 	var he *echo.HTTPError
-	p := Problem{Instance: c.Request().URL.Path, RequestID: requestID(c)}
+	p := Problem{Instance: c.Request().URL.Path, RequestID: RequestID(c)}
 	if apperr.CodeOf(err) == apperr.Internal && storage.IsUnavailable(err) {
 		// The database does not answer: nothing about this request, and
 		// worth trying again in a moment (errorHandler adds Retry-After).
@@ -111,32 +110,6 @@ func toProblem(err error, log *slog.Logger, c echo.Context) Problem {
 	return p
 }
 
-// retryAfter is how long, in seconds, a client should wait before trying
+// RetryAfter is how long, in seconds, a client should wait before trying
 // again a request answered 503: the database or NATS coming back.
-const retryAfter = "5"
-
-func (s *Server) errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	if strings.HasPrefix(c.Request().URL.Path, "/app/") {
-		if perr := s.pageError(c, err); perr != nil {
-			s.log.Error("error page", "err", perr)
-		}
-		return
-	}
-	p := toProblem(err, s.log, c)
-	switch p.Status {
-	case http.StatusUnauthorized:
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="coopnet"`)
-	case http.StatusServiceUnavailable:
-		c.Response().Header().Set("Retry-After", retryAfter)
-	}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(p.Status)
-		return
-	}
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-	c.Response().WriteHeader(p.Status)
-	_ = jsonEncode(c.Response(), p)
-}
+const RetryAfter = "5"

@@ -1,4 +1,4 @@
-package webui
+package api
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 type clientRequest struct {
@@ -21,12 +22,12 @@ type clientRequest struct {
 	TechnicianID string   `json:"technician_id"`
 }
 
-func (s *Server) createClient(c echo.Context) error {
+func (s *API) createClient(c echo.Context) error {
 	var req clientRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	cl, err := s.opt.Clients.Create(c.Request().Context(), actorOf(c), clients.CreateInput{
+	cl, err := s.Opt.Clients.Create(c.Request().Context(), web.ActorOf(c), clients.CreateInput{
 		Description: clients.Description{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode, Commune: req.Commune,
 			Lat: req.Lat, Lon: req.Lon, ContactName: req.ContactName, ContactEmail: req.ContactEmail, ContactPhone: req.ContactPhone},
 		TechnicianID: req.TechnicianID,
@@ -38,25 +39,25 @@ func (s *Server) createClient(c echo.Context) error {
 	return c.JSON(http.StatusCreated, cl)
 }
 
-func (s *Server) getClient(c echo.Context) error {
-	cl, err := s.opt.Clients.Get(c.Request().Context(), actorOf(c), c.Param("id"))
+func (s *API) getClient(c echo.Context) error {
+	cl, err := s.Opt.Clients.Get(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, cl)
 }
 
-func (s *Server) listClients(c echo.Context) error {
-	limit, after, err := pageParams(c)
+func (s *API) listClients(c echo.Context) error {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
-	cs, err := s.opt.Clients.List(c.Request().Context(), actorOf(c), clients.ListOptions{
+	cs, err := s.Opt.Clients.List(c.Request().Context(), web.ActorOf(c), clients.ListOptions{
 		Query: c.QueryParam("q"), After: after, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(cs, limit, func(cl *clients.Client) string { return cl.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(cs, limit, func(cl *clients.Client) string { return cl.ID }))
 }
 
 type siteRequest struct {
@@ -68,12 +69,12 @@ type siteRequest struct {
 	Lon      *float64 `json:"lon"`
 }
 
-func (s *Server) addSite(c echo.Context) error {
+func (s *API) addSite(c echo.Context) error {
 	var req siteRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	site, err := s.opt.Clients.AddSite(c.Request().Context(), actorOf(c), c.Param("id"), clients.SiteInput{
+	site, err := s.Opt.Clients.AddSite(c.Request().Context(), web.ActorOf(c), c.Param("id"), clients.SiteInput{
 		Name: req.Name, Address: req.Address, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon})
 	if err != nil {
 		return err
@@ -81,16 +82,16 @@ func (s *Server) addSite(c echo.Context) error {
 	return c.JSON(http.StatusCreated, site)
 }
 
-func (s *Server) listSites(c echo.Context) error {
-	limit, after, err := pageParams(c)
+func (s *API) listSites(c echo.Context) error {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
-	sites, err := s.opt.Clients.Sites(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	sites, err := s.Opt.Clients.Sites(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(sites, limit, func(x *clients.Site) string { return x.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(sites, limit, func(x *clients.Site) string { return x.ID }))
 }
 
 type assetRequest struct {
@@ -102,12 +103,12 @@ type assetRequest struct {
 	Notes        string `json:"notes"`
 }
 
-func (s *Server) addAsset(c echo.Context) error {
+func (s *API) addAsset(c echo.Context) error {
 	var req assetRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	a, err := s.opt.Clients.AddAsset(c.Request().Context(), actorOf(c), c.Param("id"), clients.AssetInput{
+	a, err := s.Opt.Clients.AddAsset(c.Request().Context(), web.ActorOf(c), c.Param("id"), clients.AssetInput{
 		SiteID: req.SiteID, Kind: req.Kind, Hostname: req.Hostname, OS: req.OS, PurchaseDate: req.PurchaseDate, Notes: req.Notes})
 	if err != nil {
 		return err
@@ -115,16 +116,16 @@ func (s *Server) addAsset(c echo.Context) error {
 	return c.JSON(http.StatusCreated, a)
 }
 
-func (s *Server) listAssets(c echo.Context) error {
-	limit, after, err := pageParams(c)
+func (s *API) listAssets(c echo.Context) error {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
-	as, err := s.opt.Clients.Assets(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	as, err := s.Opt.Clients.Assets(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(as, limit, func(x *clients.Asset) string { return x.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(as, limit, func(x *clients.Asset) string { return x.ID }))
 }
 
 func nonNil[T any](s []T) []T {
@@ -151,9 +152,9 @@ type clientUpdate struct {
 }
 
 // updateClient replaces a client's description (based on its version).
-func (s *Server) updateClient(c echo.Context) error {
+func (s *API) updateClient(c echo.Context) error {
 	var req clientUpdate
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	in := clients.UpdateInput{Description: clients.Description{Name: req.Name, Kind: req.Kind, Postcode: req.Postcode,
@@ -162,7 +163,7 @@ func (s *Server) updateClient(c echo.Context) error {
 	if req.Version != nil {
 		in.Version = *req.Version
 	}
-	cl, err := s.opt.Clients.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	cl, err := s.Opt.Clients.Update(c.Request().Context(), web.ActorOf(c), c.Param("id"), in)
 	if err != nil {
 		return err
 	}

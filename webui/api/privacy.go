@@ -1,4 +1,4 @@
-package webui
+package api
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/privacy"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // erasureRequest confirms an erasure, which cannot be undone.
@@ -15,16 +16,9 @@ type erasureRequest struct {
 	Reason  string `json:"reason"`
 }
 
-func (s *Server) needPrivacy() error {
-	if s.opt.Privacy == nil {
-		return apperr.New(apperr.Unavailable, "privacy is not available on this node")
-	}
-	return nil
-}
-
 func readErasure(c echo.Context) (erasureRequest, error) {
 	var req erasureRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return req, err
 	}
 	if !req.Confirm {
@@ -36,11 +30,11 @@ func readErasure(c echo.Context) (erasureRequest, error) {
 
 // exportClient is everything this node holds about one of its clients, as
 // JSON (a download with ?download=1 is the same document).
-func (s *Server) exportClient(c echo.Context) error {
-	if err := s.needPrivacy(); err != nil {
+func (s *API) exportClient(c echo.Context) error {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
-	e, err := s.opt.Privacy.ExportClient(c.Request().Context(), actorOf(c), c.Param("id"))
+	e, err := s.Opt.Privacy.ExportClient(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -48,25 +42,25 @@ func (s *Server) exportClient(c echo.Context) error {
 	return c.JSON(http.StatusOK, e)
 }
 
-func (s *Server) eraseClient(c echo.Context) error {
-	if err := s.needPrivacy(); err != nil {
+func (s *API) eraseClient(c echo.Context) error {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
 	req, err := readErasure(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Privacy.EraseClient(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason); err != nil {
+	if err := s.Opt.Privacy.EraseClient(c.Request().Context(), web.ActorOf(c), c.Param("id"), req.Reason); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) exportMember(c echo.Context) error {
-	if err := s.needPrivacy(); err != nil {
+func (s *API) exportMember(c echo.Context) error {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
-	e, err := s.opt.Privacy.ExportMember(c.Request().Context(), actorOf(c), c.Param("id"))
+	e, err := s.Opt.Privacy.ExportMember(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -74,21 +68,21 @@ func (s *Server) exportMember(c echo.Context) error {
 	return c.JSON(http.StatusOK, e)
 }
 
-func (s *Server) eraseMember(c echo.Context) error {
-	if err := s.needPrivacy(); err != nil {
+func (s *API) eraseMember(c echo.Context) error {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
 	req, err := readErasure(c)
 	if err != nil {
 		return err
 	}
-	if err := s.opt.Privacy.EraseMember(c.Request().Context(), actorOf(c), c.Param("id"), req.Reason); err != nil {
+	if err := s.Opt.Privacy.EraseMember(c.Request().Context(), web.ActorOf(c), c.Param("id"), req.Reason); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 // privacyRecord is the node's record of processing.
-func (s *Server) privacyRecord(c echo.Context) error {
-	return c.JSON(http.StatusOK, Page[privacy.Entry]{Items: privacy.Record})
+func (s *API) privacyRecord(c echo.Context) error {
+	return c.JSON(http.StatusOK, web.Page[privacy.Entry]{Items: privacy.Record})
 }

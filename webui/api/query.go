@@ -1,4 +1,4 @@
-package webui
+package api
 
 import (
 	"sort"
@@ -97,14 +97,5 @@ func strictQuery(next echo.HandlerFunc) echo.HandlerFunc {
 			fields[u] = msg
 		}
 		return &apperr.Error{Code: apperr.Invalid, Message: "unknown query parameter " + strings.Join(unknown, ", "), Fields: fields}
-	}
-}
-
-// noStore keeps answers of the API (which carry members' and clients'
-// personal data) out of every cache, shared or the browser's own.
-func noStore(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return next(c)
 	}
 }

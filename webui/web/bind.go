@@ -1,4 +1,4 @@
-package webui
+package web
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 // MaxBodyBytes is the largest request body the API reads.
 const MaxBodyBytes = 1 << 20
 
-// bodyLimit refuses bodies larger than MaxBodyBytes with 413, whether they
+// BodyLimit refuses bodies larger than MaxBodyBytes with 413, whether they
 // announce their length or not.
-func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+func BodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.ContentLength > MaxBodyBytes {
@@ -37,7 +37,7 @@ func bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 // decodeJSON reads a JSON body strictly into dst: the content type must be
 // JSON, unknown fields and trailing data are refused, and each failure says
 // precisely what is wrong.
-func decodeJSON(c echo.Context, dst any) error {
+func DecodeJSON(c echo.Context, dst any) error {
 	r := c.Request()
 	ct := r.Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
@@ -122,12 +122,12 @@ type Page[T any] struct {
 }
 
 // pageParams reads ?limit= (1-200, default 50) and ?cursor=.
-func pageParams(c echo.Context) (limit int, after string, err error) {
-	return pageParamsFor(c, storage.ValidID)
+func PageParams(c echo.Context) (limit int, after string, err error) {
+	return PageParamsFor(c, storage.ValidID)
 }
 
 // pageParamsFor is pageParams for a list whose cursor is not an id.
-func pageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, after string, err error) {
+func PageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, after string, err error) {
 	limit = 50
 	var v apperr.Validation
 	if s := c.QueryParam("limit"); s != "" {
@@ -148,7 +148,7 @@ func pageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, af
 }
 
 // page builds a Page from up to limit+1 fetched items.
-func page[T any](items []T, limit int, id func(T) string) Page[T] {
+func NewPage[T any](items []T, limit int, id func(T) string) Page[T] {
 	p := Page[T]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
@@ -160,7 +160,7 @@ func page[T any](items []T, limit int, id func(T) string) Page[T] {
 	return p
 }
 
-func jsonEncode(w io.Writer, v any) error {
+func JSONEncode(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {

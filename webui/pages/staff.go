@@ -1,4 +1,4 @@
-package webui
+package pages
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // Staff's pages about the node's members: who is here, the skill levels
@@ -16,13 +17,13 @@ type membersView struct {
 	Proposals []members.Proposal
 }
 
-func (s *Server) membersPage(c echo.Context) error {
-	ctx, by := c.Request().Context(), actorOf(c)
-	ms, err := s.opt.Members.List(ctx, members.ListOptions{Limit: 500})
+func (s *Pages) membersPage(c echo.Context) error {
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	ms, err := s.Opt.Members.List(ctx, members.ListOptions{Limit: 500})
 	if err != nil {
 		return err
 	}
-	ps, err := s.opt.Members.SkillProposals(ctx, by)
+	ps, err := s.Opt.Members.SkillProposals(ctx, by)
 	if err != nil {
 		return err
 	}
@@ -31,17 +32,17 @@ func (s *Server) membersPage(c echo.Context) error {
 
 // queuesPage shows staff the node's durable queues: what waits, what is
 // being worked on, what was given up on and why.
-func (s *Server) queuesPage(c echo.Context) error {
-	v, err := s.queuesView(c.Request().Context())
+func (s *Pages) queuesPage(c echo.Context) error {
+	v, err := s.Queues(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "queues", s.newPage(c, "queues.title", v))
 }
 
-func (s *Server) reviewSubmit(c echo.Context) error {
+func (s *Pages) reviewSubmit(c echo.Context) error {
 	decision := c.FormValue("decision")
-	_, err := s.opt.Members.ReviewSkill(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("skill"), decision == "confirm")
+	_, err := s.Opt.Members.ReviewSkill(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.FormValue("skill"), decision == "confirm")
 	flash := "members.refused"
 	if decision == "confirm" {
 		flash = "members.confirmed"
@@ -56,14 +57,14 @@ type confirmView struct {
 	Name                                string
 }
 
-func (s *Server) deactivatePage(c echo.Context) error {
+func (s *Pages) deactivatePage(c echo.Context) error {
 	return s.deactivatePageWith(c, http.StatusOK, nil)
 }
 
 // deactivatePageWith is the page that asks before a member's deactivation,
 // with what is wrong in the form sent back (errs).
-func (s *Server) deactivatePageWith(c echo.Context, status int, errs map[string]string) error {
-	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
+func (s *Pages) deactivatePageWith(c echo.Context, status int, errs map[string]string) error {
+	m, err := s.Opt.Members.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -74,24 +75,24 @@ func (s *Server) deactivatePageWith(c echo.Context, status int, errs map[string]
 	return s.render(c, status, "confirm", p)
 }
 
-func (s *Server) deactivateSubmit(c echo.Context) error {
+func (s *Pages) deactivateSubmit(c echo.Context) error {
 	if c.FormValue("confirm") != "on" {
 		return s.deactivatePageWith(c, http.StatusUnprocessableEntity, map[string]string{"confirm": T(langOf(c), "field.confirm")})
 	}
-	a := actorOf(c)
-	_, err := s.opt.Members.Deactivate(c.Request().Context(), &a, c.Param("id"))
+	a := web.ActorOf(c)
+	_, err := s.Opt.Members.Deactivate(c.Request().Context(), &a, c.Param("id"))
 	if err == nil {
-		s.afterLeaving(c)
+		s.AfterLeaving(c)
 	}
 	return submitted(c, err, "/app/staff/members", "/app/staff/members", "members.deactivated")
 }
 
-func (s *Server) eraseMemberPage(c echo.Context) error {
+func (s *Pages) eraseMemberPage(c echo.Context) error {
 	return s.eraseMemberPageWith(c, http.StatusOK, nil)
 }
 
-func (s *Server) eraseMemberPageWith(c echo.Context, status int, errs map[string]string) error {
-	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
+func (s *Pages) eraseMemberPageWith(c echo.Context, status int, errs map[string]string) error {
+	m, err := s.Opt.Members.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -102,14 +103,14 @@ func (s *Server) eraseMemberPageWith(c echo.Context, status int, errs map[string
 	return s.render(c, status, "confirm", p)
 }
 
-func (s *Server) eraseMemberSubmit(c echo.Context) error {
+func (s *Pages) eraseMemberSubmit(c echo.Context) error {
 	if c.FormValue("confirm") != "on" {
 		return s.eraseMemberPageWith(c, http.StatusUnprocessableEntity, map[string]string{"confirm": T(langOf(c), "field.confirm")})
 	}
-	if err := s.needPrivacy(); err != nil {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
-	err := s.opt.Privacy.EraseMember(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("reason"))
+	err := s.Opt.Privacy.EraseMember(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.FormValue("reason"))
 	if fe := fieldErrors(langOf(c), err); fe != nil {
 		return s.eraseMemberPageWith(c, http.StatusUnprocessableEntity, fe)
 	}

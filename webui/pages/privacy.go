@@ -1,31 +1,32 @@
-package webui
+package pages
 
 import (
 	"net/http"
 
+	"github.com/coopnet/coopnet/webui/web"
 	"github.com/labstack/echo/v4"
 )
 
 // A client's data: its printable export and its erasure, for the staff of
 // its region.
 
-func (s *Server) clientExportPage(c echo.Context) error {
-	if err := s.needPrivacy(); err != nil {
+func (s *Pages) clientExportPage(c echo.Context) error {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
-	e, err := s.opt.Privacy.ExportClient(c.Request().Context(), actorOf(c), c.Param("id"))
+	e, err := s.Opt.Privacy.ExportClient(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "client_export", s.newPage(c, "privacy.export_title", e))
 }
 
-func (s *Server) eraseClientPage(c echo.Context) error {
+func (s *Pages) eraseClientPage(c echo.Context) error {
 	return s.eraseClientPageWith(c, http.StatusOK, nil)
 }
 
-func (s *Server) eraseClientPageWith(c echo.Context, status int, errs map[string]string) error {
-	cl, err := s.opt.Clients.Get(c.Request().Context(), actorOf(c), c.Param("id"))
+func (s *Pages) eraseClientPageWith(c echo.Context, status int, errs map[string]string) error {
+	cl, err := s.Opt.Clients.Get(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -36,14 +37,14 @@ func (s *Server) eraseClientPageWith(c echo.Context, status int, errs map[string
 	return s.render(c, status, "confirm", p)
 }
 
-func (s *Server) eraseClientSubmit(c echo.Context) error {
+func (s *Pages) eraseClientSubmit(c echo.Context) error {
 	if c.FormValue("confirm") != "on" {
 		return s.eraseClientPageWith(c, http.StatusUnprocessableEntity, map[string]string{"confirm": T(langOf(c), "field.confirm")})
 	}
-	if err := s.needPrivacy(); err != nil {
+	if err := s.NeedPrivacy(); err != nil {
 		return err
 	}
-	err := s.opt.Privacy.EraseClient(c.Request().Context(), actorOf(c), c.Param("id"), c.FormValue("reason"))
+	err := s.Opt.Privacy.EraseClient(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.FormValue("reason"))
 	if fe := fieldErrors(langOf(c), err); fe != nil {
 		return s.eraseClientPageWith(c, http.StatusUnprocessableEntity, fe)
 	}

@@ -1,4 +1,4 @@
-package webui
+package api
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 type loginRequest struct {
@@ -23,9 +24,9 @@ type loginResponse struct {
 	Member *members.Member `json:"member"`
 }
 
-func (s *Server) login(c echo.Context) error {
+func (s *API) login(c echo.Context) error {
 	var req loginRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	var v apperr.Validation
@@ -38,41 +39,41 @@ func (s *Server) login(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if wait, err := s.loginAttempt(c, req.Email); err != nil {
+	if wait, err := s.LoginAttempt(c, req.Email); err != nil {
 		return err
 	} else if wait > 0 {
 		return apperr.New(apperr.RateLimited, "too many failed logins from this address: try again in %s", wait.Round(time.Second))
 	}
-	token, m, err := s.opt.Members.Login(c.Request().Context(), req.Email, req.Password)
+	token, m, err := s.Opt.Members.Login(c.Request().Context(), req.Email, req.Password)
 	if err != nil {
 		return err // counted as a failure by loginAttempt
 	}
-	if err := s.loginSucceeded(c, req.Email); err != nil {
+	if err := s.LoginSucceeded(c, req.Email); err != nil {
 		return err
 	}
-	s.setSessionCookie(c, token, s.opt.Members.SessionTTL())
+	s.SetSessionCookie(c, token, s.Opt.Members.SessionTTL())
 	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
 }
 
-func (s *Server) logout(c echo.Context) error {
-	token, _ := tokenOf(c)
-	if err := s.opt.Members.Revoke(c.Request().Context(), token); err != nil {
+func (s *API) logout(c echo.Context) error {
+	token, _ := web.TokenOf(c)
+	if err := s.Opt.Members.Revoke(c.Request().Context(), token); err != nil {
 		return err
 	}
-	s.clearSessionCookie(c)
+	s.ClearSessionCookie(c)
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) me(c echo.Context) error {
-	m, err := s.opt.Members.Get(c.Request().Context(), actorOf(c).ID)
+func (s *API) me(c echo.Context) error {
+	m, err := s.Opt.Members.Get(c.Request().Context(), web.ActorOf(c).ID)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, m)
 }
 
-func (s *Server) listSkills(c echo.Context) error {
-	all, err := s.opt.Skills.List(c.Request().Context())
+func (s *API) listSkills(c echo.Context) error {
+	all, err := s.Opt.Skills.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -95,13 +96,13 @@ type memberRequest struct {
 	WeeklyHours *int                 `json:"weekly_hours"`
 }
 
-func (s *Server) createMember(c echo.Context) error {
+func (s *API) createMember(c echo.Context) error {
 	var req memberRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	a := actorOf(c)
-	m, err := s.opt.Members.Create(c.Request().Context(), &a, members.CreateInput{
+	a := web.ActorOf(c)
+	m, err := s.Opt.Members.Create(c.Request().Context(), &a, members.CreateInput{
 		Email: req.Email, Name: req.Name, Role: req.Role, Password: req.Password, Handle: req.Handle,
 		Skills: req.Skills, Postcode: req.Postcode, Commune: req.Commune, Lat: req.Lat, Lon: req.Lon,
 		RadiusKm: req.RadiusKm, RemoteOK: req.RemoteOK, WeeklyHours: req.WeeklyHours,
@@ -113,12 +114,12 @@ func (s *Server) createMember(c echo.Context) error {
 	return c.JSON(http.StatusCreated, m)
 }
 
-func (s *Server) getMember(c echo.Context) error {
-	m, err := s.opt.Members.Get(c.Request().Context(), c.Param("id"))
+func (s *API) getMember(c echo.Context) error {
+	m, err := s.Opt.Members.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, memberView(actorOf(c), m))
+	return c.JSON(http.StatusOK, memberView(web.ActorOf(c), m))
 }
 
 // memberView shows staff and the member themself everything, others the
@@ -131,11 +132,11 @@ func memberView(by members.Actor, m *members.Member) any {
 }
 
 // skillFilter reads ?skill=&min_level=.
-func (s *Server) skillFilter(c echo.Context) (string, int, error) {
+func (s *API) skillFilter(c echo.Context) (string, int, error) {
 	var v apperr.Validation
 	skill := strings.ToLower(strings.TrimSpace(c.QueryParam("skill")))
 	if skill != "" {
-		ok, err := s.opt.Skills.Known(c.Request().Context(), skill)
+		ok, err := s.Opt.Skills.Known(c.Request().Context(), skill)
 		if err != nil {
 			return "", 0, err
 		}
@@ -156,38 +157,38 @@ func (s *Server) skillFilter(c echo.Context) (string, int, error) {
 
 // memberPage reads the paging and skill filter of a members list and
 // returns one page of this node's members.
-func (s *Server) memberPage(c echo.Context) (Page[*members.Member], error) {
-	limit, after, err := pageParams(c)
+func (s *API) memberPage(c echo.Context) (web.Page[*members.Member], error) {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
-		return Page[*members.Member]{}, err
+		return web.Page[*members.Member]{}, err
 	}
 	skill, level, err := s.skillFilter(c)
 	if err != nil {
-		return Page[*members.Member]{}, err
+		return web.Page[*members.Member]{}, err
 	}
-	ms, err := s.opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
+	ms, err := s.Opt.Members.List(c.Request().Context(), members.ListOptions{Skill: skill, MinLevel: level, After: after, Limit: limit + 1})
 	if err != nil {
-		return Page[*members.Member]{}, err
+		return web.Page[*members.Member]{}, err
 	}
-	return page(ms, limit, func(m *members.Member) string { return m.ID }), nil
+	return web.NewPage(ms, limit, func(m *members.Member) string { return m.ID }), nil
 }
 
-func (s *Server) listMembers(c echo.Context) error {
+func (s *API) listMembers(c echo.Context) error {
 	p, err := s.memberPage(c)
 	if err != nil {
 		return err
 	}
-	out := Page[any]{NextCursor: p.NextCursor, Items: make([]any, len(p.Items))}
+	out := web.Page[any]{NextCursor: p.NextCursor, Items: make([]any, len(p.Items))}
 	for i, m := range p.Items {
-		out.Items[i] = memberView(actorOf(c), m)
+		out.Items[i] = memberView(web.ActorOf(c), m)
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 // directory lists the members of every region: this node's and the copies
 // federation keeps of the other regions' members.
-func (s *Server) directory(c echo.Context) error {
-	limit, after, err := pageParamsFor(c, func(h string) bool { return strings.Contains(h, "@") && len(h) <= 300 })
+func (s *API) directory(c echo.Context) error {
+	limit, after, err := web.PageParamsFor(c, func(h string) bool { return strings.Contains(h, "@") && len(h) <= 300 })
 	if err != nil {
 		return err
 	}
@@ -195,12 +196,12 @@ func (s *Server) directory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	es, err := s.opt.Directory.List(c.Request().Context(), directory.ListOptions{Skill: skill, MinLevel: level,
+	es, err := s.Opt.Directory.List(c.Request().Context(), directory.ListOptions{Skill: skill, MinLevel: level,
 		After: after, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(es, limit, func(e directory.Entry) string { return e.Handle }))
+	return c.JSON(http.StatusOK, web.NewPage(es, limit, func(e directory.Entry) string { return e.Handle }))
 }
 
 type memberPatch struct {
@@ -218,9 +219,9 @@ type memberPatch struct {
 
 // updateMember changes a profile (one's own, or any for staff); the change
 // reaches the directory of every region.
-func (s *Server) updateMember(c echo.Context) error {
+func (s *API) updateMember(c echo.Context) error {
 	var req memberPatch
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	in := members.UpdateInput{Name: req.Name, Skills: req.Skills, Postcode: req.Postcode, Commune: req.Commune,
@@ -228,7 +229,7 @@ func (s *Server) updateMember(c echo.Context) error {
 	if req.Version != nil {
 		in.Version = *req.Version
 	}
-	m, err := s.opt.Members.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	m, err := s.Opt.Members.Update(c.Request().Context(), web.ActorOf(c), c.Param("id"), in)
 	if err != nil {
 		return err
 	}

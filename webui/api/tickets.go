@@ -1,4 +1,4 @@
-package webui
+package api
 
 import (
 	"net/http"
@@ -10,6 +10,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/services/validate"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 type ticketRequest struct {
@@ -22,12 +23,12 @@ type ticketRequest struct {
 	EstimatedHours *float64 `json:"estimated_hours"`
 }
 
-func (s *Server) createTicket(c echo.Context) error {
+func (s *API) createTicket(c echo.Context) error {
 	var req ticketRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.opt.Tickets.Create(c.Request().Context(), actorOf(c), tickets.CreateInput{
+	t, err := s.Opt.Tickets.Create(c.Request().Context(), web.ActorOf(c), tickets.CreateInput{
 		ClientID: req.ClientID, Title: req.Title, Description: req.Description, Skill: req.Skill,
 		Priority: req.Priority, OnSite: req.OnSite, EstimatedHours: req.EstimatedHours,
 	})
@@ -38,8 +39,8 @@ func (s *Server) createTicket(c echo.Context) error {
 	return ticketJSON(c, http.StatusCreated, t)
 }
 
-func (s *Server) getTicket(c echo.Context) error {
-	t, err := s.opt.Tickets.Get(c.Request().Context(), actorOf(c), c.Param("id"))
+func (s *API) getTicket(c echo.Context) error {
+	t, err := s.Opt.Tickets.Get(c.Request().Context(), web.ActorOf(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -55,8 +56,8 @@ func ticketJSON(c echo.Context, status int, t *tickets.Ticket) error {
 	return c.JSON(status, t.View())
 }
 
-func (s *Server) listTickets(c echo.Context) error {
-	limit, before, err := pageParams(c)
+func (s *API) listTickets(c echo.Context) error {
+	limit, before, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func (s *Server) listTickets(c echo.Context) error {
 			return err
 		}
 	}
-	ts, err := s.opt.Tickets.List(c.Request().Context(), actorOf(c), tickets.ListOptions{Status: status, Before: before, Limit: limit + 1})
+	ts, err := s.Opt.Tickets.List(c.Request().Context(), web.ActorOf(c), tickets.ListOptions{Status: status, Before: before, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func (s *Server) listTickets(c echo.Context) error {
 	for i, t := range ts {
 		views[i] = t.View()
 	}
-	return c.JSON(http.StatusOK, page(views, limit, func(t tickets.View) string { return t.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(views, limit, func(t tickets.View) string { return t.ID }))
 }
 
 type ticketPatch struct {
@@ -90,9 +91,9 @@ type ticketPatch struct {
 	Status         *string  `json:"status"`
 }
 
-func (s *Server) updateTicket(c echo.Context) error {
+func (s *API) updateTicket(c echo.Context) error {
 	var req ticketPatch
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	in := tickets.UpdateInput{Title: req.Title, Description: req.Description, Skill: req.Skill,
@@ -111,7 +112,7 @@ func (s *Server) updateTicket(c echo.Context) error {
 		st := tickets.Status(*req.Status)
 		in.Status = &st
 	}
-	t, err := s.opt.Tickets.Update(c.Request().Context(), actorOf(c), c.Param("id"), in)
+	t, err := s.Opt.Tickets.Update(c.Request().Context(), web.ActorOf(c), c.Param("id"), in)
 	if err != nil {
 		return err
 	}
@@ -124,38 +125,38 @@ type commentRequest struct {
 	Internal bool   `json:"internal"`
 }
 
-func (s *Server) addComment(c echo.Context) error {
+func (s *API) addComment(c echo.Context) error {
 	var req commentRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	cm, err := s.opt.Tickets.AddComment(c.Request().Context(), actorOf(c), c.Param("id"), req.Body, req.Internal)
+	cm, err := s.Opt.Tickets.AddComment(c.Request().Context(), web.ActorOf(c), c.Param("id"), req.Body, req.Internal)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, cm)
 }
 
-func (s *Server) listComments(c echo.Context) error {
-	limit, after, err := pageParams(c)
+func (s *API) listComments(c echo.Context) error {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
-	cs, err := s.opt.Tickets.Comments(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	cs, err := s.Opt.Tickets.Comments(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(cs, limit, func(x *tickets.Comment) string { return x.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(cs, limit, func(x *tickets.Comment) string { return x.ID }))
 }
 
-func (s *Server) ticketHistory(c echo.Context) error {
-	limit, after, err := pageParams(c)
+func (s *API) ticketHistory(c echo.Context) error {
+	limit, after, err := web.PageParams(c)
 	if err != nil {
 		return err
 	}
-	h, err := s.opt.Tickets.History(c.Request().Context(), actorOf(c), c.Param("id"), after, limit+1)
+	h, err := s.Opt.Tickets.History(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page(h, limit, func(x *tickets.Change) string { return x.ID }))
+	return c.JSON(http.StatusOK, web.NewPage(h, limit, func(x *tickets.Change) string { return x.ID }))
 }

@@ -1,10 +1,4 @@
-package webui
-
-// The web interface: server-rendered pages (html/template), French first,
-// working without JavaScript, under /app/. Assets are embedded and served
-// under checksummed names, cached for good. Every form carries a CSRF
-// token (double submit: a random cookie, SameSite=Strict, and the same
-// value in the form); pages authenticate with the session cookie.
+package pages
 
 import (
 	"bytes"
@@ -31,6 +25,7 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 //go:embed templates/*.html
@@ -88,7 +83,7 @@ func formatTime(lang string, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.In(paris)
+	t = t.In(web.Paris)
 	if lang == "fr" {
 		return t.Format("02/01/2006 15:04")
 	}
@@ -97,7 +92,7 @@ func formatTime(lang string, t time.Time) string {
 
 // formatDay shows the day of t in Paris time.
 func formatDay(lang string, t time.Time) string {
-	t = t.In(paris)
+	t = t.In(web.Paris)
 	if lang == "fr" {
 		return t.Format("02/01/2006")
 	}
@@ -180,9 +175,9 @@ func templateFuncs() template.FuncMap {
 		"mul":    func(a, b int) int { return a * b },
 		"float":  func(i int) float64 { return float64(i) },
 		"day":    formatDay,
-		"clock":  func(t time.Time) string { return t.In(paris).Format("15:04") },
+		"clock":  func(t time.Time) string { return t.In(web.Paris).Format("15:04") },
 		"weekday": func(lang string, t time.Time) string {
-			return T(lang, "weekday."+strconv.Itoa(int(t.In(paris).Weekday())))
+			return T(lang, "weekday."+strconv.Itoa(int(t.In(web.Paris).Weekday())))
 		},
 		"num":   formatNumber,
 		"euros": formatEuros,
@@ -239,7 +234,7 @@ func langOf(c echo.Context) string {
 // log the victim in as someone else (login CSRF), as with any
 // double-submit token.
 func sessionCSRF(c echo.Context) string {
-	ck, err := c.Cookie(SessionCookie)
+	ck, err := c.Cookie(web.SessionCookie)
 	if err != nil || ck.Value == "" {
 		return ""
 	}
@@ -249,7 +244,7 @@ func sessionCSRF(c echo.Context) string {
 
 // csrfToken returns the token forms carry: the session's, or before login
 // a random one also set as a cookie (double submit).
-func (s *Server) csrfToken(c echo.Context) string {
+func (s *Pages) csrfToken(c echo.Context) string {
 	if tok := sessionCSRF(c); tok != "" {
 		return tok
 	}
@@ -259,7 +254,7 @@ func (s *Server) csrfToken(c echo.Context) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	tok := hex.EncodeToString(b)
-	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/app/", HttpOnly: true, Secure: s.secure,
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/app/", HttpOnly: true, Secure: s.Secure,
 		SameSite: http.SameSiteStrictMode})
 	// The page rendered now must carry this token, not a missing cookie's.
 	c.Request().AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
@@ -286,11 +281,11 @@ func checkCSRF(c echo.Context) error {
 }
 
 // newPage is the page context of a request.
-func (s *Server) newPage(c echo.Context, titleKey string, data any) *pageData {
-	p := &pageData{Lang: langOf(c), Region: s.opt.Region, Path: c.Request().URL.Path, Data: data,
+func (s *Pages) newPage(c echo.Context, titleKey string, data any) *pageData {
+	p := &pageData{Lang: langOf(c), Region: s.Opt.Region, Path: c.Request().URL.Path, Data: data,
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 	p.Title = p.T(titleKey)
-	if a, ok := c.Get(actorKey).(members.Actor); ok {
+	if a, ok := web.Authenticated(c); ok {
 		p.Actor = &a
 	}
 	p.CSRF = s.csrfToken(c)
@@ -304,7 +299,7 @@ func (s *Server) newPage(c echo.Context, titleKey string, data any) *pageData {
 }
 
 // render writes a page with a status.
-func (s *Server) render(c echo.Context, status int, name string, p *pageData) error {
+func (s *Pages) render(c echo.Context, status int, name string, p *pageData) error {
 	t, ok := pages[name]
 	if !ok {
 		return fmt.Errorf("webui: no page %q", name)
@@ -333,12 +328,12 @@ func redirect(c echo.Context, to, flashKey string) error {
 }
 
 // pageAuth requires the session cookie; without it, the login page.
-func (s *Server) pageAuth(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Pages) pageAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck, err := c.Cookie(SessionCookie)
+		ck, err := c.Cookie(web.SessionCookie)
 		if err == nil && ck.Value != "" {
-			if a, err := s.opt.Members.Authenticate(c.Request().Context(), ck.Value); err == nil {
-				c.Set(actorKey, a)
+			if a, err := s.Opt.Members.Authenticate(c.Request().Context(), ck.Value); err == nil {
+				web.SetActor(c, a)
 				return next(c)
 			}
 		}
@@ -358,9 +353,9 @@ func csrfProtect(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// pageError renders an error as a page that says what to do, never a
+// Error renders an error as a page that says what to do, never a
 // stack trace; validation errors go back to the form by their handler.
-func (s *Server) pageError(c echo.Context, err error) error {
+func (s *Pages) Error(c echo.Context, err error) error {
 	p := s.newPage(c, "error.title", nil)
 	status, key := http.StatusInternalServerError, "error.internal"
 	var he *echo.HTTPError
@@ -401,10 +396,10 @@ func (s *Server) pageError(c echo.Context, err error) error {
 		}
 	}
 	if status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", retryAfter)
+		c.Response().Header().Set("Retry-After", web.RetryAfter)
 	}
 	if status == http.StatusInternalServerError {
-		s.log.Error("page", "path", c.Request().URL.Path, "request_id", p.RequestID, "err", err)
+		s.Log.Error("page", "path", c.Request().URL.Path, "request_id", p.RequestID, "err", err)
 		p.Data = p.T(key, p.RequestID)
 	} else {
 		p.Data = p.T(key)
@@ -464,7 +459,7 @@ func formErrors(err error) map[string]string {
 	return nil
 }
 
-func (s *Server) serveStatic(c echo.Context) error {
+func (s *Pages) serveStatic(c echo.Context) error {
 	name, ok := staticFiles[c.Param("name")]
 	if !ok {
 		return echo.ErrNotFound

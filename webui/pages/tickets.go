@@ -1,0 +1,230 @@
+package pages
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
+	"github.com/coopnet/coopnet/services/skills"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui/web"
+)
+
+func (s *Pages) ticketsPage(c echo.Context) error {
+	var st tickets.Status
+	if q := c.QueryParam("status"); q != "" {
+		for _, x := range tickets.Statuses {
+			if q == x {
+				st = tickets.Status(q)
+			}
+		}
+	}
+	ts, err := s.Opt.Tickets.List(c.Request().Context(), web.ActorOf(c), tickets.ListOptions{Status: st, Limit: 200})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "tickets", s.newPage(c, "tickets.title", map[string]any{"Tickets": ts, "Status": string(st),
+		"Statuses": tickets.Statuses}))
+}
+
+type ticketForm struct {
+	Clients    []*clients.Client
+	Skills     []skills.Skill
+	Priorities []string
+	Values     map[string]string
+}
+
+func (s *Pages) ticketFormData(ctx context.Context, by members.Actor, values map[string]string) (*ticketForm, error) {
+	cs, err := s.Opt.Clients.List(ctx, by, clients.ListOptions{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	sk, err := s.Opt.Skills.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if values == nil {
+		values = map[string]string{"priority": "normal", "client_id": ""}
+	}
+	return &ticketForm{Clients: cs, Skills: sk, Priorities: tickets.Priorities, Values: values}, nil
+}
+
+func (s *Pages) newTicketPage(c echo.Context) error {
+	f, err := s.ticketFormData(c.Request().Context(), web.ActorOf(c), map[string]string{"priority": "normal",
+		"client_id": c.QueryParam("client")})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "ticket_new", s.newPage(c, "nav.new_ticket", f))
+}
+
+func (s *Pages) createTicketSubmit(c echo.Context) error {
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	values := map[string]string{}
+	for _, k := range []string{"client_id", "title", "description", "skill", "priority", "on_site", "estimated_hours"} {
+		values[k] = c.FormValue(k)
+	}
+	in := tickets.CreateInput{ClientID: values["client_id"], Title: values["title"], Description: values["description"],
+		Skill: values["skill"], Priority: values["priority"]}
+	onSite := values["on_site"] == "on"
+	in.OnSite = &onSite
+	if h, err := strconv.ParseFloat(strings.Replace(strings.TrimSpace(values["estimated_hours"]), ",", ".", 1), 64); err == nil {
+		in.EstimatedHours = &h
+	}
+	t, err := s.Opt.Tickets.Create(ctx, by, in)
+	if fe := fieldErrors(langOf(c), err); fe != nil {
+		if in.EstimatedHours == nil {
+			fe["estimated_hours"] = T(langOf(c), "field.hours_number")
+		}
+		f, ferr := s.ticketFormData(ctx, by, values)
+		if ferr != nil {
+			return ferr
+		}
+		p := s.newPage(c, "nav.new_ticket", f)
+		p.Errors = fe
+		return s.render(c, http.StatusUnprocessableEntity, "ticket_new", p)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/app/tickets/"+t.ID, "")
+}
+
+type ticketView struct {
+	Ticket     *tickets.Ticket
+	Client     *clients.Client
+	Comments   []*tickets.Comment
+	History    []*tickets.Change
+	Routing    *routing.Routing
+	CanForward bool
+	CanRelease bool // the member doing the job may give it back
+	TakeBack   bool // … or staff take it back from them
+	Moves      []tickets.Status
+	Skills     []skills.Skill
+	Events     []*planning.Event
+	Values     map[string]string // what was typed in a form sent back
+}
+
+func (s *Pages) ticketPage(c echo.Context) error { return s.renderTicket(c, http.StatusOK, nil, nil) }
+
+// renderTicket renders a ticket's page; with errs, one of its forms sent
+// back with what was typed (values) and what is wrong in each field.
+func (s *Pages) renderTicket(c echo.Context, status int, values, errs map[string]string) error {
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	t, err := s.Opt.Tickets.Get(ctx, by, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v := &ticketView{Ticket: t}
+	if cl, err := s.Opt.Clients.Get(ctx, by, t.ClientID); err == nil {
+		v.Client = cl
+	}
+	if v.Comments, err = s.Opt.Tickets.Comments(ctx, by, t.ID, "", 200); err != nil {
+		return err
+	}
+	if v.History, err = s.Opt.Tickets.History(ctx, by, t.ID, "", 200); err != nil {
+		return err
+	}
+	if s.Opt.Routing != nil {
+		if r, err := s.Opt.Routing.RoutingOf(ctx, by, t.ID); err == nil {
+			v.Routing = r
+		}
+		v.CanForward = tickets.MayForward(t, by.ID, by.Role.IsStaff()) &&
+			(t.Status == tickets.StatusNew || t.Status == tickets.StatusUnroutable) && t.OriginRegion == s.Opt.Region
+		mine := t.AssigneeMemberID != nil && *t.AssigneeMemberID == by.ID
+		routed := v.Routing != nil && v.Routing.State == routing.RoutingAccepted && v.Routing.OfferID != nil
+		v.TakeBack = !mine && routed && member.MayTakeBack(t, by, s.Opt.Region) && member.Releasable(t.Status)
+		v.CanRelease = mine && member.Releasable(t.Status) || v.TakeBack
+	}
+	for _, st := range tickets.Statuses {
+		if tickets.CanMove(t.Status, tickets.Status(st)) {
+			v.Moves = append(v.Moves, tickets.Status(st))
+		}
+	}
+	if v.Skills, err = s.Opt.Skills.List(ctx); err != nil {
+		return err
+	}
+	if s.Opt.Planning != nil {
+		if v.Events, err = s.Opt.Planning.OfTicket(ctx, by, t.ID); err != nil {
+			return err
+		}
+	}
+	v.Values = values
+	p := s.newPage(c, "tickets.title", v)
+	p.Errors = errs
+	return s.render(c, status, "ticket", p)
+}
+
+// ticketFormDone answers a form of a ticket's page after the service's
+// err: the page again with the fields' errors (422), the error page for
+// any other failure, else on to next with the flash message flash.
+func (s *Pages) ticketFormDone(c echo.Context, err error, values map[string]string, next, flash string) error {
+	if fe := fieldErrors(langOf(c), err); fe != nil {
+		return s.renderTicket(c, http.StatusUnprocessableEntity, values, fe)
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, next, flash)
+}
+
+func (s *Pages) commentSubmit(c echo.Context) error {
+	id := c.Param("id")
+	_, err := s.Opt.Tickets.AddComment(c.Request().Context(), web.ActorOf(c), id, c.FormValue("body"), c.FormValue("internal") == "on")
+	return s.ticketFormDone(c, err, map[string]string{"body": c.FormValue("body")}, "/app/tickets/"+id+"#comments", "")
+}
+
+func (s *Pages) forwardSubmit(c echo.Context) error {
+	id := c.Param("id")
+	level, _ := strconv.Atoi(c.FormValue("min_level"))
+	_, err := s.Opt.Routing.Forward(c.Request().Context(), web.ActorOf(c), id, routing.ForwardInput{Skill: c.FormValue("skill"),
+		MinLevel: level, Note: c.FormValue("note")})
+	return s.ticketFormDone(c, err, map[string]string{"note": c.FormValue("note")}, "/app/tickets/"+id+"#routing", "")
+}
+
+func (s *Pages) releaseSubmit(c echo.Context) error {
+	id := c.Param("id")
+	t, err := s.Opt.Routing.Member().Release(c.Request().Context(), web.ActorOf(c), id, c.FormValue("reason"))
+	if err == nil && t.OriginRegion == s.Opt.Region && (t.AssigneeMemberID == nil || *t.AssigneeMemberID != web.ActorOf(c).ID) &&
+		web.ActorOf(c).Role.IsStaff() {
+		// Staff took it back: they follow the ticket on.
+		return redirect(c, "/app/tickets/"+id, "ticket.taken_back")
+	}
+	return s.ticketFormDone(c, err, map[string]string{"reason": c.FormValue("reason")}, "/app/tickets", "ticket.released")
+}
+
+func (s *Pages) statusSubmit(c echo.Context) error {
+	id := c.Param("id")
+	v, _ := strconv.Atoi(c.FormValue("version"))
+	st := tickets.Status(c.FormValue("status"))
+	_, err := s.Opt.Tickets.Update(c.Request().Context(), web.ActorOf(c), id, tickets.UpdateInput{Version: v, Status: &st})
+	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id, "")
+}
+
+// parseLocal reads a datetime-local field, in Paris time.
+func parseLocal(s string) *time.Time {
+	t, err := time.ParseInLocation("2006-01-02T15:04", s, web.Paris)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+func (s *Pages) eventSubmit(c echo.Context) error {
+	id := c.Param("id")
+	_, err := s.Opt.Planning.Schedule(c.Request().Context(), web.ActorOf(c), id, planning.ScheduleInput{
+		Start: parseLocal(c.FormValue("start")), End: parseLocal(c.FormValue("end")), Location: c.FormValue("location")})
+	return s.ticketFormDone(c, err, map[string]string{"start": c.FormValue("start"), "end": c.FormValue("end"),
+		"location": c.FormValue("location")}, "/app/tickets/"+id+"#plan", "")
+}
+
+// --- clients ---
