@@ -1,15 +1,17 @@
 // Package inbox is the federation's inbox: the activities received from
 // peers, stored once each before they are answered, then applied in the
-// order they came, each exactly once (claimed in the transaction that
-// applies it), one that needs another first waiting for it, one that
-// fails set aside. What an activity means is its Applier's.
+// order they came, each exactly once (leased by a worker, then moved out
+// of pending in the transaction that applies it), one that needs another
+// first waiting for it, one that fails set aside. What an activity means is its Applier's.
 package inbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +62,7 @@ func New(db *storage.DB, poll time.Duration, log *slog.Logger, reg prometheus.Re
 			Help: "Received activities processed, by outcome (ok, pending: to retry, failed)."}, []string{"result"})}
 	in.queue = queue.New(db, reg, queue.Spec{Topic: "federation_inbox", Table: "federation_inbox",
 		Due:     "state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id",
+		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id", Leases: true,
 		What: "type", Error: "last_error", At: "COALESCE(processed_at, received_at)"})
 	in.timeWaiters.Store(true) // some may wait since before a restart
 	if reg != nil {
@@ -119,6 +121,7 @@ type Row struct {
 	WaitsFor      *string // the id of the object it waits for, if any
 	Digest        string  // SHA-256 of the body as received, hex
 	BodyPurgedAt  *time.Time
+	LeaseUntil    *time.Time // held by a worker until then
 }
 
 // Loop applies received activities in the order they came.
@@ -144,6 +147,13 @@ func (in *Inbox) Loop(ctx context.Context) {
 	}
 }
 
+// Lease is how long a worker holds the activities it leased: a batch is
+// applied well within it; should the worker die, they are due again then.
+// Short, as a restarted node waits it out: a lease that ends while its
+// batch still runs costs another replica's work, never a second
+// application (the row leaves pending in the applying transaction).
+const Lease = 15 * time.Second
+
 // maxApplyAttempts is how often an activity that fails to apply is tried
 // (a database hiccup) before it is set aside as failed.
 const maxApplyAttempts = 5
@@ -155,13 +165,15 @@ const maxApplyAttempts = 5
 // alone. One commit for the batch: a busy inbox keeps up.
 func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
 	var rows []Row
-	if err := in.db.WithContext(ctx).Where("state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)", time.Now().UTC()).
-		Order("id").Limit(limit).Find(&rows).Error; err != nil {
+	if err := in.Writing(func() error { return in.queue.Lease(ctx, limit, Lease, "*", &rows) }); err != nil {
 		return 0, fmt.Errorf("federation: read inbox: %w", err)
 	}
 	if len(rows) == 0 {
 		return 0, nil
 	}
+	// The lease's RETURNING gives the rows in no order: apply them in the
+	// order they came.
+	slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
 	failed := make([]error, len(rows))
 	var (
 		applied int
@@ -187,6 +199,13 @@ func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
 		})
 	})
 	if err != nil {
+		// Rolled back: the batch is due again at once, not when its lease
+		// ends (if the database answers; else then).
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		_ = in.db.Conn(context.WithoutCancel(ctx)).Model(&Row{}).Where("id IN ? AND state = 'pending'", ids).Update("lease_until", nil).Error
 		return 0, fmt.Errorf("federation: apply: %w", err)
 	}
 	in.applied.WithLabelValues("ok").Add(float64(applied))
@@ -267,7 +286,7 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 			in.timeWaiters.Store(true)
 		}
 		return in.db.WithContext(ctx).Model(&Row{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
-			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor,
+			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor, "lease_until": nil,
 			"last_error": queue.ErrorText(applyErr.Error())}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
@@ -278,7 +297,8 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 	}
 	in.applied.WithLabelValues(state).Inc()
 	in.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
-	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": queue.ErrorText(applyErr.Error())}
+	// The lease ends: tried again by the next batch, as before the lease.
+	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": queue.ErrorText(applyErr.Error()), "lease_until": nil}
 	if state == "failed" {
 		// Refused (not the sender's to send, or not valid) or failing for
 		// good: nothing will apply it, so its body — perhaps a client's

@@ -7,6 +7,7 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,7 +100,7 @@ func New(db *storage.DB, b *bus.Bus, cfg Config, log *slog.Logger, reg prometheu
 		pubErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_publish_errors_total", Help: "Failed attempts to publish outbox messages."}),
 	}
 	rl.outboxQ = queue.New(db, reg, queue.Spec{Topic: "bus_outbox", Table: "bus_outbox", Due: "next_attempt_at <= ?",
-		Waiting: "next_attempt_at > ?", Order: "created_at, id", What: "subject", Error: "''", At: "created_at"})
+		Waiting: "next_attempt_at > ?", Order: "created_at, id", Leases: true, What: "subject", Error: "''", At: "created_at"})
 	if reg != nil {
 		reg.MustRegister(rl.dropped, rl.published, rl.pubErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_nats_connected", Help: "1 when the NATS connection is up."},
@@ -383,6 +384,7 @@ type Row struct {
 	Attempts      int
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
+	LeaseUntil    *time.Time // held by a worker until then
 }
 
 func (Row) TableName() string { return "bus_outbox" }
@@ -539,6 +541,26 @@ func (rl *Relay) outboxLoop(ctx context.Context) {
 	}
 }
 
+// outboxLease is how long the outbox's worker holds the messages it
+// leased while it publishes them; should it die, they are due again then
+// (published twice at worst, which JetStream drops by Nats-Msg-Id).
+const outboxLease = 30 * time.Second
+
+// unlease gives back messages leased but not tried: due again at once,
+// not when their lease ends.
+func (rl *Relay) unlease(ctx context.Context, rows []Row) {
+	if len(rows) == 0 {
+		return
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	if err := rl.db.WithContext(context.WithoutCancel(ctx)).Model(&Row{}).Where("id IN ?", ids).Update("lease_until", nil).Error; err != nil {
+		rl.log.Warn("outbox: give back leased messages; they are due when their lease ends", "err", err)
+	}
+}
+
 // outboxBackoff is the wait before a message that failed to go out is
 // tried again.
 var outboxBackoff = queue.Backoff{First: time.Second, Max: time.Minute}
@@ -550,8 +572,7 @@ func (rl *Relay) flushOutbox(ctx context.Context) {
 	for ctx.Err() == nil && rl.bus.Connected() { // while NATS is away, messages wait here, not in its buffer
 		rl.deleteSent(ctx)
 		var rows []Row
-		if err := rl.db.WithContext(ctx).Where("next_attempt_at <= ?", storage.Now()).Order("created_at, id").Limit(100).
-			Find(&rows).Error; err != nil {
+		if err := rl.outboxQ.Lease(ctx, 100, outboxLease, "*", &rows); err != nil {
 			if ctx.Err() == nil {
 				rl.log.Warn("outbox: read", "err", err)
 			}
@@ -560,8 +581,12 @@ func (rl *Relay) flushOutbox(ctx context.Context) {
 		if len(rows) == 0 {
 			return
 		}
+		// The lease's RETURNING gives the rows in no order: oldest first.
+		slices.SortFunc(rows, func(a, b Row) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		})
 		attempted := 0
-		for _, r := range rows {
+		for i, r := range rows {
 			if rl.wasSent(r.ID) {
 				continue // published just now; deleted at the next pass
 			}
@@ -569,10 +594,11 @@ func (rl *Relay) flushOutbox(ctx context.Context) {
 			if err := rl.publish(ctx, r); err != nil {
 				backoff := outboxBackoff.After(r.Attempts + 1)
 				rl.db.WithContext(ctx).Model(&Row{}).Where("id = ?", r.ID).
-					Updates(map[string]any{"attempts": r.Attempts + 1, "next_attempt_at": storage.Now().Add(backoff)})
+					Updates(map[string]any{"attempts": r.Attempts + 1, "next_attempt_at": storage.Now().Add(backoff), "lease_until": nil})
 				if ctx.Err() == nil {
 					rl.log.Warn("outbox: publish failed; will retry", "subject", r.Subject, "id", r.ID, "attempt", r.Attempts+1, "err", err)
 				}
+				rl.unlease(ctx, rows[i+1:])
 				return // NATS is likely down: try again at the next tick
 			}
 		}
