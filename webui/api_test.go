@@ -7,8 +7,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui/web"
 )
 
@@ -18,8 +20,7 @@ func TestRoleMatrix(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		r := newRig(t, db)
 		clientID := r.newClient("technician")
-		ticket := r.newTicket("technician", clientID)
-		tid := ticket["id"].(string)
+		tid := r.newTicket("technician", clientID).ID
 		n := 0
 		uniq := func() string { n++; return fmt.Sprint(n) }
 		type endpoint struct {
@@ -116,7 +117,7 @@ func TestVisibility(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		r := newRig(t, db)
 		clientID := r.newClient("technician")
-		tid := r.newTicket("technician", clientID)["id"].(string)
+		tid := r.newTicket("technician", clientID).ID
 
 		for _, path := range []string{"/api/v1/clients/" + clientID, "/api/v1/tickets/" + tid,
 			"/api/v1/tickets/" + tid + "/comments", "/api/v1/clients/" + clientID + "/sites"} {
@@ -124,8 +125,7 @@ func TestVisibility(t *testing.T) {
 			r.must(200, "GET", path, "staff", nil)
 			r.must(200, "GET", path, "technician", nil)
 		}
-		list := r.must(200, "GET", "/api/v1/tickets", "other", nil)
-		if items := list["items"].([]any); len(items) != 0 {
+		if items := mustAs[web.Page[tickets.View]](r, 200, "GET", "/api/v1/tickets", "other", nil).Items; len(items) != 0 {
 			t.Errorf("another technician sees %d tickets, want 0", len(items))
 		}
 		// Another technician cannot file a ticket for a client not theirs.
@@ -135,8 +135,7 @@ func TestVisibility(t *testing.T) {
 			t.Errorf("ticket for someone else's client: %d %s", res.Status, res.Body)
 		}
 		// Once staff assign the work by moving it, the technician in charge keeps it.
-		staffList := r.must(200, "GET", "/api/v1/tickets?status=new", "staff", nil)
-		if n := len(staffList["items"].([]any)); n != 1 {
+		if n := len(mustAs[web.Page[tickets.View]](r, 200, "GET", "/api/v1/tickets?status=new", "staff", nil).Items); n != 1 {
 			t.Errorf("staff see %d new tickets, want 1", n)
 		}
 	})
@@ -149,17 +148,17 @@ func TestTicketLifecycle(t *testing.T) {
 		r := newRig(t, db)
 		clientID := r.newClient("technician")
 		tk := r.newTicket("technician", clientID)
-		tid := tk["id"].(string)
-		if tk["status"] != "new" || tk["version"].(float64) != 1 || tk["assignee"] != nil ||
-			tk["origin_region"] != "bourgogne-franche-comte" || tk["ap_id"] != "http://bfc.test/tickets/"+tid {
-			t.Fatalf("new ticket: %v", tk)
+		tid := tk.ID
+		if tk.Status != "new" || tk.Version != 1 || tk.Assignee != nil ||
+			tk.OriginRegion != "bourgogne-franche-comte" || tk.APID != "http://bfc.test/tickets/"+tid {
+			t.Fatalf("new ticket: %+v", tk)
 		}
-		up := r.must(200, "PATCH", "/api/v1/tickets/"+tid, "technician", map[string]any{"version": 1, "status": "in_progress", "priority": "high"})
-		if up["version"].(float64) != 2 || up["status"] != "in_progress" {
-			t.Fatalf("after update: %v", up)
+		up := mustAs[tickets.View](r, 200, "PATCH", "/api/v1/tickets/"+tid, "technician", map[string]any{"version": 1, "status": "in_progress", "priority": "high"})
+		if up.Version != 2 || up.Status != "in_progress" {
+			t.Fatalf("after update: %+v", up)
 		}
-		if a := up["assignee"].(map[string]any); a["handle"] != "jean@bfc.test" || a["region"] != "bourgogne-franche-comte" {
-			t.Errorf("assignee after starting work: %v", a)
+		if a := up.Assignee; a == nil || a.Handle != "jean@bfc.test" || a.Region != "bourgogne-franche-comte" {
+			t.Errorf("assignee after starting work: %+v", a)
 		}
 		// A second writer still at version 1 loses, and nothing of it is written.
 		before := r.snapshot()
@@ -168,9 +167,9 @@ func TestTicketLifecycle(t *testing.T) {
 			t.Fatalf("stale update: %d %s", res.Status, res.Body)
 		}
 		assertSame(t, before, r.snapshot())
-		got := r.must(200, "GET", "/api/v1/tickets/"+tid, "staff", nil)
-		if got["title"] != "Site web de l'école" || got["version"].(float64) != 2 {
-			t.Errorf("stale update changed the ticket: %v", got)
+		got := mustAs[tickets.View](r, 200, "GET", "/api/v1/tickets/"+tid, "staff", nil)
+		if got.Title != "Site web de l'école" || got.Version != 2 {
+			t.Errorf("stale update changed the ticket: %+v", got)
 		}
 		// If-Match works too.
 		req := r.do("GET", "/api/v1/tickets/"+tid, "staff", nil)
@@ -184,18 +183,17 @@ func TestTicketLifecycle(t *testing.T) {
 		}
 		r.must(201, "POST", "/api/v1/tickets/"+tid+"/comments", "technician", map[string]any{"body": "Maquette envoyée à l'école."})
 		r.must(201, "POST", "/api/v1/tickets/"+tid+"/comments", "staff", map[string]any{"body": "Client à relancer pour le devis.", "internal": true})
-		cs := r.must(200, "GET", "/api/v1/tickets/"+tid+"/comments", "technician", nil)["items"].([]any)
-		if len(cs) != 2 || cs[1].(map[string]any)["internal"] != true || cs[0].(map[string]any)["author_handle"] != "jean@bfc.test" {
-			t.Errorf("comments: %v", cs)
+		cs := mustAs[web.Page[tickets.Comment]](r, 200, "GET", "/api/v1/tickets/"+tid+"/comments", "technician", nil).Items
+		if len(cs) != 2 || !cs[1].Internal || cs[0].AuthorHandle != "jean@bfc.test" {
+			t.Errorf("comments: %+v", cs)
 		}
-		h := r.must(200, "GET", "/api/v1/tickets/"+tid+"/history", "technician", nil)["items"].([]any)
+		h := mustAs[web.Page[tickets.Change]](r, 200, "GET", "/api/v1/tickets/"+tid+"/history", "technician", nil).Items
 		var fields []string
 		for _, e := range h {
-			m := e.(map[string]any)
-			fields = append(fields, fmt.Sprint(m["action"], ":", m["field"], ":", m["actor"]))
+			fields = append(fields, fmt.Sprint(e.Action, ":", e.Field, ":", e.ActorHandle))
 		}
-		want := []string{"created:<nil>:jean@bfc.test", "updated:priority:jean@bfc.test", "updated:status:jean@bfc.test",
-			"updated:assignee:jean@bfc.test", "commented:<nil>:jean@bfc.test", "commented_internally:<nil>:claire@bfc.test"}
+		want := []string{"created::jean@bfc.test", "updated:priority:jean@bfc.test", "updated:status:jean@bfc.test",
+			"updated:assignee:jean@bfc.test", "commented::jean@bfc.test", "commented_internally::claire@bfc.test"}
 		if strings.Join(sorted(fields[1:4]), ",") != strings.Join(sorted(want[1:4]), ",") || fields[0] != want[0] || len(fields) != len(want) {
 			t.Errorf("history = %v, want %v", fields, want)
 		}
@@ -206,7 +204,7 @@ func TestTicketLifecycle(t *testing.T) {
 func TestConcurrentUpdates(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		r := newRig(t, db)
-		tid := r.newTicket("technician", r.newClient("technician"))["id"].(string)
+		tid := r.newTicket("technician", r.newClient("technician")).ID
 		const writers = 8
 		var wg sync.WaitGroup
 		codes := make([]int, writers)
@@ -232,16 +230,15 @@ func TestConcurrentUpdates(t *testing.T) {
 		if ok != 1 || conflict != writers-1 {
 			t.Fatalf("%d succeeded and %d conflicted, want 1 and %d", ok, conflict, writers-1)
 		}
-		got := r.must(200, "GET", "/api/v1/tickets/"+tid, "staff", nil)
-		if got["version"].(float64) != 2 {
-			t.Errorf("version = %v, want 2", got["version"])
+		if got := mustAs[tickets.View](r, 200, "GET", "/api/v1/tickets/"+tid, "staff", nil); got.Version != 2 {
+			t.Errorf("version = %v, want 2", got.Version)
 		}
 		if n := r.count("ticket_history"); n != 1 {
 			t.Errorf("%d history rows, want 1 (one title change; creation is on the ticket)", n)
 		}
-		h := r.must(200, "GET", "/api/v1/tickets/"+tid+"/history", "staff", nil)["items"].([]any)
-		if len(h) != 2 || h[0].(map[string]any)["action"] != "created" || h[1].(map[string]any)["field"] != "title" {
-			t.Errorf("history = %v, want created then one title change", h)
+		h := mustAs[web.Page[tickets.Change]](r, 200, "GET", "/api/v1/tickets/"+tid+"/history", "staff", nil).Items
+		if len(h) != 2 || h[0].Action != "created" || h[1].Field != "title" {
+			t.Errorf("history = %+v, want created then one title change", h)
 		}
 	})
 }
@@ -264,15 +261,15 @@ func TestPagination(t *testing.T) {
 			if cursor != "" {
 				path += "&cursor=" + cursor
 			}
-			p := r.must(200, "GET", path, "technician", nil)
-			for _, it := range p["items"].([]any) {
-				id := it.(map[string]any)["id"].(string)
+			p := mustAs[web.Page[clients.Client]](r, 200, "GET", path, "technician", nil)
+			for _, it := range p.Items {
+				id := it.ID
 				if seen[id] {
 					t.Fatalf("client %s on two pages", id)
 				}
 				seen[id] = true
 			}
-			next, _ := p["next_cursor"].(string)
+			next := p.NextCursor
 			if next == "" {
 				break
 			}

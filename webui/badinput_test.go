@@ -17,11 +17,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		r := newRig(t, db)
 		clientID := r.newClient("technician")
-		tid := r.newTicket("technician", clientID)["id"].(string)
+		tid := r.newTicket("technician", clientID).ID
 
 		// An object of another node: a ticket made on a second node with its own database.
 		other := newRig(t, storagetest.Open(t, db.Dialect))
-		foreignTicket := other.newTicket("technician", other.newClient("technician"))["id"].(string)
+		foreignTicket := other.newTicket("technician", other.newClient("technician")).ID
 
 		ticket := func(over map[string]any) map[string]any {
 			b := map[string]any{"client_id": clientID, "title": "Imprimante", "skill": "printing", "on_site": true, "estimated_hours": 1}

@@ -204,17 +204,33 @@ func (r *rig) snapshot() map[string]int64 {
 	return out
 }
 
-func (r *rig) newClient(who string) string {
+// mustAs sends a request, fails the test unless the status is want, and
+// decodes the answer strictly into the API's own type T.
+func mustAs[T any](r *rig, want int, method, path, who string, body any) T {
 	r.t.Helper()
-	c := r.must(201, "POST", "/api/v1/clients", who, map[string]any{
-		"name": "École primaire des Tilleuls", "kind": "school", "postcode": "25150", "commune": "Bourguignon",
-		"contact_name": "Mme Martin", "contact_email": "ecole@example.org"})
-	return c["id"].(string)
+	res := r.do(method, path, who, body)
+	if res.Status != want {
+		r.t.Fatalf("%s %s as %q: status %d, want %d: %s", method, path, who, res.Status, want, res.Body)
+	}
+	var out T
+	dec := json.NewDecoder(bytes.NewReader(res.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		r.t.Fatalf("%s %s: the answer does not decode into %T: %v: %s", method, path, out, err, res.Body)
+	}
+	return out
 }
 
-func (r *rig) newTicket(who, clientID string) map[string]any {
+func (r *rig) newClient(who string) string {
 	r.t.Helper()
-	return r.must(201, "POST", "/api/v1/tickets", who, map[string]any{
+	return mustAs[clients.Client](r, 201, "POST", "/api/v1/clients", who, map[string]any{
+		"name": "École primaire des Tilleuls", "kind": "school", "postcode": "25150", "commune": "Bourguignon",
+		"contact_name": "Mme Martin", "contact_email": "ecole@example.org"}).ID
+}
+
+func (r *rig) newTicket(who, clientID string) tickets.View {
+	r.t.Helper()
+	return mustAs[tickets.View](r, 201, "POST", "/api/v1/tickets", who, map[string]any{
 		"client_id": clientID, "title": "Site web de l'école", "description": "actualités et menus",
 		"skill": "website", "priority": "normal", "on_site": false, "estimated_hours": 16})
 }

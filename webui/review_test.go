@@ -20,7 +20,7 @@ func TestOthersWritesAreNotFound(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		r := newRig(t, db)
 		clientID := r.newClient("technician")
-		tid := r.newTicket("technician", clientID)["id"].(string)
+		tid := r.newTicket("technician", clientID).ID
 		before := r.snapshot()
 		for _, tc := range []struct {
 			method, path string

@@ -347,7 +347,7 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 	t0 := time.Now()
 	for i := range comments + edits {
 		if i%10 == 9 {
-			v := int(c.Ticket(jeanID)["version"].(float64))
+			v := c.Ticket(jeanID).Version
 			c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean,
 				map[string]any{"version": v, "description": fmt.Sprintf("Version %d du cahier des charges", i)}, 200)
 			continue
@@ -365,7 +365,7 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 		if n < comments {
 			return false
 		}
-		m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
+		m := c.TicketOn(rig.Marie, marieID)
 		return rig.SameState(c.Ticket(jeanID), m)
 	})
 	caught := time.Since(t1)

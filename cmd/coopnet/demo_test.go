@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/privacy"
+	"github.com/coopnet/coopnet/services/routing/member"
+	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui/api"
 )
 
 // freePortRun finds n consecutive free ports on 127.0.0.1.
@@ -110,38 +118,43 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	login := rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
-	token := login["token"].(string)
-	tickets := rig.Call(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)
-	if len(tickets) != 4 {
-		t.Fatalf("Jean has %d tickets, want 4", len(tickets))
+	login := func(node, email string) string {
+		return rig.Typed[api.LoginResponse](t, "POST", node+"/api/v1/auth/login", "", map[string]any{"email": email, "password": DemoPassword}, 200).Token
 	}
-	c := rig.Call(t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
+	list := func(node, path, token string) []tickets.View {
+		return rig.Typed[rig.Page[tickets.View]](t, "GET", node+path, token, nil, 200).Items
+	}
+	token := login(base, "jean@bfc.coopnet.example")
+	mine := list(base, "/api/v1/tickets", token)
+	if len(mine) != 4 {
+		t.Fatalf("Jean has %d tickets, want 4", len(mine))
+	}
+	c := rig.Typed[clients.Client](t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
-	rig.Call(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c["id"], "title": "Poste de l'accueil très lent",
+	rig.Call(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c.ID, "title": "Poste de l'accueil très lent",
 		"skill": "workstation", "priority": "normal", "on_site": true, "estimated_hours": 2}, 201)
-	if n := len(rig.Call(t, "GET", base+"/api/v1/tickets", token, nil, 200)["items"].([]any)); n != 5 {
+	if n := len(list(base, "/api/v1/tickets", token)); n != 5 {
 		t.Errorf("after creating one, Jean has %d tickets, want 5", n)
 	}
 	// The story: Jean forwards the school's website request to the network…
 	var website string
-	for _, it := range tickets {
-		if tk := it.(map[string]any); tk["skill"] == "website" {
-			website = tk["id"].(string)
+	for _, tk := range mine {
+		if tk.Skill == "website" {
+			website = tk.ID
 		}
 	}
-	fwd := rig.Call(t, "POST", base+"/api/v1/tickets/"+website+"/forward", token, map[string]any{"note": "Petit site pour l'école"}, 202)
-	if fwd["status"] != "routing" {
-		t.Fatalf("forwarded ticket: %v", fwd)
+	fwd := rig.Typed[tickets.View](t, "POST", base+"/api/v1/tickets/"+website+"/forward", token, map[string]any{"note": "Petit site pour l'école"}, 202)
+	if fwd.Status != "routing" {
+		t.Fatalf("forwarded ticket: %+v", fwd)
 	}
 	// … Marie, in Bretagne, gets the offer and accepts it …
 	bzh := "http://127.0.0.1:" + strconv.Itoa(port+1)
-	marie := rig.Call(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "marie@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
-	var offer map[string]any
+	marie := login(bzh, "marie@bzh.coopnet.example")
+	var offer *member.Offer
 	deadline := time.Now().Add(30 * time.Second)
 	for offer == nil {
-		if items := rig.Call(t, "GET", bzh+"/api/v1/offers", marie, nil, 200)["items"].([]any); len(items) > 0 {
-			offer = items[0].(map[string]any)
+		if items := rig.Typed[rig.Page[member.Offer]](t, "GET", bzh+"/api/v1/offers", marie, nil, 200).Items; len(items) > 0 {
+			offer = &items[0]
 		} else if time.Now().After(deadline) {
 			var r map[string]any
 			rig.Status(t, "GET", base+"/api/v1/tickets/"+website+"/routing", token, nil, &r)
@@ -150,36 +163,35 @@ func TestDemo(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	if offer["commune"] != "Bourguignon" || offer["forwarded_by"] != "jean@127.0.0.1:"+strconv.Itoa(port) || offer["estimated_hours"].(float64) != 16 {
-		t.Errorf("offer: %v", offer)
+	if offer.Commune != "Bourguignon" || offer.ForwardedBy != "jean@127.0.0.1:"+strconv.Itoa(port) || offer.EstimatedHours != 16 {
+		t.Errorf("offer: %+v", offer)
 	}
-	if strings.Contains(fmt.Sprint(offer), "Tilleuls") || strings.Contains(fmt.Sprint(offer), "ecole.tilleuls") {
-		t.Errorf("the offer leaks the client's name or contact before acceptance: %v", offer)
+	if raw := fmt.Sprintf("%+v", *offer); strings.Contains(raw, "Tilleuls") || strings.Contains(raw, "ecole.tilleuls") {
+		t.Errorf("the offer leaks the client's name or contact before acceptance: %v", raw)
 	}
-	acc := rig.Call(t, "POST", bzh+"/api/v1/offers/"+offer["id"].(string)+"/accept", marie, nil, 200)
+	acc := rig.Typed[tickets.View](t, "POST", bzh+"/api/v1/offers/"+offer.ID+"/accept", marie, nil, 200)
 	want := "marie@127.0.0.1:" + strconv.Itoa(port+1)
-	if acc["status"] != "accepted" || acc["assignee"].(map[string]any)["handle"] != want {
-		t.Fatalf("accepted: %v", acc)
+	if acc.Status != "accepted" || acc.Assignee == nil || acc.Assignee.Handle != want {
+		t.Fatalf("accepted: %+v", acc)
 	}
 	// … and Jean sees it on his side.
-	got := rig.Call(t, "GET", base+"/api/v1/tickets/"+website, token, nil, 200)
-	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != want ||
-		got["assignee"].(map[string]any)["region"] != "bretagne" {
-		t.Fatalf("Jean's ticket: %v", got)
+	got := rig.Typed[tickets.View](t, "GET", base+"/api/v1/tickets/"+website, token, nil, 200)
+	if got.Status != "accepted" || got.Assignee == nil || got.Assignee.Handle != want || got.Assignee.Region != "bretagne" {
+		t.Fatalf("Jean's ticket: %+v", got)
 	}
 	// Marie's node holds the ticket now, with the school's contact for her.
 	deadline = time.Now().Add(20 * time.Second)
 	for {
-		var shared map[string]any
-		for _, it := range rig.Call(t, "GET", bzh+"/api/v1/tickets", marie, nil, 200)["items"].([]any) {
-			if tk := it.(map[string]any); tk["ap_id"] == got["ap_id"] {
-				shared = tk
+		var shared *tickets.View
+		for _, tk := range list(bzh, "/api/v1/tickets", marie) {
+			if tk.APID == got.APID {
+				shared = &tk
 			}
 		}
 		if shared != nil {
-			cl := rig.Call(t, "GET", bzh+"/api/v1/clients/"+shared["client_id"].(string), marie, nil, 200)
-			if shared["status"] != "accepted" || !strings.Contains(cl["name"].(string), "Tilleuls") {
-				t.Errorf("Marie's copy %v of a ticket for %v", shared, cl)
+			cl := rig.Typed[clients.Client](t, "GET", bzh+"/api/v1/clients/"+shared.ClientID, marie, nil, 200)
+			if shared.Status != "accepted" || !strings.Contains(cl.Name, "Tilleuls") {
+				t.Errorf("Marie's copy %+v of a ticket for %+v", shared, cl)
 			}
 			break
 		}
@@ -190,11 +202,14 @@ func TestDemo(t *testing.T) {
 	}
 	// The coop-wide directory: Jean's node lists the members of the three
 	// regions, the others' received over ActivityPub.
+	directoryOf := func(query string) []directory.Entry {
+		return rig.Typed[rig.Page[directory.Entry]](t, "GET", base+"/api/v1/directory"+query, token, nil, 200).Items
+	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		regions := map[string]int{}
-		for _, it := range rig.Call(t, "GET", base+"/api/v1/directory?limit=200", token, nil, 200)["items"].([]any) {
-			regions[it.(map[string]any)["region"].(string)]++
+		for _, e := range directoryOf("?limit=200") {
+			regions[e.Region]++
 		}
 		if regions["bretagne"] > 0 && regions["ile-de-france"] > 0 && regions["bourgogne-franche-comte"] > 0 {
 			break
@@ -204,9 +219,9 @@ func TestDemo(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	web := rig.Call(t, "GET", base+"/api/v1/directory?skill=website&min_level=4", token, nil, 200)["items"].([]any)
-	if len(web) == 0 || !strings.Contains(fmt.Sprint(web), want) || strings.Contains(fmt.Sprint(web), "@bzh.coopnet.example") {
-		t.Errorf("website specialists of the coop (with Marie, without e-mail addresses): %v", web)
+	web := directoryOf("?skill=website&min_level=4")
+	if raw := fmt.Sprintf("%+v", web); len(web) == 0 || !strings.Contains(raw, want) || strings.Contains(raw, "@bzh.coopnet.example") {
+		t.Errorf("website specialists of the coop (with Marie, without e-mail addresses): %v", raw)
 	}
 	// The web interface: the printed login page, Jean's requests in French.
 	if !strings.Contains(out.String(), base+"/app/login") {
@@ -237,29 +252,29 @@ func TestDemo(t *testing.T) {
 	// People's data: Claire (staff) exports Jeanne Dupont's data; Sophie
 	// (staff, Île-de-France) sees the level Paul proposed; Bretagne's
 	// admin deactivates Erwan, who leaves.
-	claire := rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "claire@bfc.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	claire := login(base, "claire@bfc.coopnet.example")
 	var jeanne string
-	for _, it := range rig.Call(t, "GET", base+"/api/v1/clients?q=dupont", claire, nil, 200)["items"].([]any) {
-		jeanne = it.(map[string]any)["id"].(string)
+	for _, cl := range rig.Typed[rig.Page[clients.Client]](t, "GET", base+"/api/v1/clients?q=dupont", claire, nil, 200).Items {
+		jeanne = cl.ID
 	}
-	if exp := rig.Call(t, "GET", base+"/api/v1/clients/"+jeanne+"/export", claire, nil, 200); len(exp["tickets"].([]any)) != 1 {
-		t.Errorf("Jeanne's export: %v", exp)
+	if exp := rig.Typed[privacy.ClientExport](t, "GET", base+"/api/v1/clients/"+jeanne+"/export", claire, nil, 200); len(exp.Tickets) != 1 {
+		t.Errorf("Jeanne's export: %+v", exp)
 	}
 	idf := "http://127.0.0.1:" + strconv.Itoa(port+2)
-	sophie := rig.Call(t, "POST", idf+"/api/v1/auth/login", "", map[string]any{"email": "staff@idf.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
-	if props := rig.Call(t, "GET", idf+"/api/v1/members/skill-proposals", sophie, nil, 200)["items"].([]any); len(props) != 1 ||
-		props[0].(map[string]any)["skill"] != "training" {
-		t.Errorf("the proposals waiting in Île-de-France: %v", props)
+	sophie := login(idf, "staff@idf.coopnet.example")
+	if props := rig.Typed[rig.Page[members.Proposal]](t, "GET", idf+"/api/v1/members/skill-proposals", sophie, nil, 200).Items; len(props) != 1 ||
+		props[0].Skill != "training" {
+		t.Errorf("the proposals waiting in Île-de-France: %+v", props)
 	}
-	admin := rig.Call(t, "POST", bzh+"/api/v1/auth/login", "", map[string]any{"email": "admin@bzh.coopnet.example", "password": DemoPassword}, 200)["token"].(string)
+	admin := login(bzh, "admin@bzh.coopnet.example")
 	var erwan string
-	for _, it := range rig.Call(t, "GET", bzh+"/api/v1/members", admin, nil, 200)["items"].([]any) {
-		if m := it.(map[string]any); m["handle"] == "erwan" {
-			erwan = m["id"].(string)
+	for _, m := range rig.Typed[rig.Page[members.Member]](t, "GET", bzh+"/api/v1/members", admin, nil, 200).Items {
+		if m.Handle == "erwan" {
+			erwan = m.ID
 		}
 	}
-	if m := rig.Call(t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m["active"] != false {
-		t.Errorf("Erwan deactivated: %v", m)
+	if m := rig.Typed[members.Member](t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m.Active {
+		t.Errorf("Erwan deactivated: %+v", m)
 	}
 	// A connection that never sends a request (an HTTP client dialling
 	// ahead does that) does not hold the stop: net/http would wait five
@@ -275,8 +290,7 @@ func TestDemo(t *testing.T) {
 
 	_, stop = startDemo(t, dir, port)
 	defer stop()
-	login = rig.Call(t, "POST", base+"/api/v1/auth/login", "", map[string]any{"email": "jean@bfc.coopnet.example", "password": DemoPassword}, 200)
-	if n := len(rig.Call(t, "GET", base+"/api/v1/tickets", login["token"].(string), nil, 200)["items"].([]any)); n != 5 {
+	if n := len(list(base, "/api/v1/tickets", login(base, "jean@bfc.coopnet.example"))); n != 5 {
 		t.Errorf("after a restart Jean has %d tickets, want 5 (kept, not seeded twice)", n)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"net"
 	"net/http"
 	"os"
@@ -12,8 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/webui/api"
+
 	"github.com/coopnet/coopnet/services/bus"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // procCoop is three real "coopnet serve" processes on 127.0.0.1 and one
@@ -131,13 +137,15 @@ func (pc *procCoop) api(region, method, path, email string, body any, want int) 
 	return rig.Call(pc.t, method, pc.url(region)+path, pc.tokens[email], body, want)
 }
 
-func (pc *procCoop) items(region, path, email string) []map[string]any {
+func (pc *procCoop) ticket(region, email, id string) tickets.View {
 	pc.t.Helper()
-	var out []map[string]any
-	for _, it := range pc.api(region, "GET", path, email, nil, 200)["items"].([]any) {
-		out = append(out, it.(map[string]any))
-	}
-	return out
+	return rig.Typed[tickets.View](pc.t, "GET", pc.url(region)+"/api/v1/tickets/"+id, pc.tokens[email], nil, 200)
+}
+
+// items is a list on the region's node, as the member reads it.
+func items[T any](pc *procCoop, region, path, email string) []T {
+	pc.t.Helper()
+	return rig.Typed[rig.Page[T]](pc.t, "GET", pc.url(region)+path, pc.tokens[email], nil, 200).Items
 }
 
 // TestKillNineCatchUp: three nodes as real processes; Bretagne is killed
@@ -157,17 +165,17 @@ func TestKillNineCatchUp(t *testing.T) {
 	const bfc, bzh, idf = "bourgogne-franche-comte", "bretagne", "ile-de-france"
 
 	// The routed job: Jean's school website, accepted by Marie.
-	cl := pc.api(bfc, "POST", "/api/v1/clients", rig.Jean, map[string]any{"name": "École des Tilleuls", "kind": "school",
-		"postcode": "25150", "contact_email": "ecole.tilleuls@example.org"}, 201)
-	tk := pc.api(bfc, "POST", "/api/v1/tickets", rig.Jean, map[string]any{"client_id": cl["id"], "title": "Site web",
-		"skill": "website", "on_site": false, "estimated_hours": 8}, 201)
-	jeanID, apID := tk["id"].(string), tk["ap_id"].(string)
+	cl := rig.Typed[clients.Client](t, "POST", pc.url(bfc)+"/api/v1/clients", pc.tokens[rig.Jean], map[string]any{"name": "École des Tilleuls",
+		"kind": "school", "postcode": "25150", "contact_email": "ecole.tilleuls@example.org"}, 201)
+	tk := rig.Typed[tickets.View](t, "POST", pc.url(bfc)+"/api/v1/tickets", pc.tokens[rig.Jean], map[string]any{"client_id": cl.ID,
+		"title": "Site web", "skill": "website", "on_site": false, "estimated_hours": 8}, 201)
+	jeanID, apID := tk.ID, tk.APID
 	pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{}, 202)
 	var offerID string
 	rig.WaitFor(t, "Marie's offer", func() bool {
-		for _, o := range pc.items(bzh, "/api/v1/offers", rig.Marie) {
-			if o["ticket_id"] == jeanID {
-				offerID = o["id"].(string)
+		for _, o := range items[member.Offer](pc, bzh, "/api/v1/offers", rig.Marie) {
+			if o.TicketID == jeanID {
+				offerID = o.ID
 			}
 		}
 		return offerID != ""
@@ -175,16 +183,16 @@ func TestKillNineCatchUp(t *testing.T) {
 	pc.api(bzh, "POST", "/api/v1/offers/"+offerID+"/accept", rig.Marie, nil, 200)
 	var marieID string
 	copyOf := func() string {
-		for _, tk := range pc.items(bzh, "/api/v1/tickets", rig.Marie) {
-			if tk["ap_id"] == apID {
-				return tk["id"].(string)
+		for _, tk := range items[tickets.View](pc, bzh, "/api/v1/tickets", rig.Marie) {
+			if tk.APID == apID {
+				return tk.ID
 			}
 		}
 		return ""
 	}
 	rig.WaitFor(t, "Marie's copy", func() bool { marieID = copyOf(); return marieID != "" })
-	comments := func() []map[string]any {
-		return pc.items(bzh, "/api/v1/tickets/"+marieID+"/comments?limit=200", rig.Marie)
+	comments := func() []tickets.Comment {
+		return items[tickets.Comment](pc, bzh, "/api/v1/tickets/"+marieID+"/comments?limit=200", rig.Marie)
 	}
 
 	// A burst of comments; Bretagne is killed while they arrive.
@@ -200,7 +208,7 @@ func TestKillNineCatchUp(t *testing.T) {
 	for i := total / 2; i < total; i++ {
 		pc.api(bfc, "POST", "/api/v1/tickets/"+jeanID+"/comments", rig.Jean, map[string]any{"body": fmt.Sprintf("message %02d", i)}, 201)
 	}
-	v := int(pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, rig.Jean, nil, 200)["version"].(float64))
+	v := pc.ticket(bfc, rig.Jean, jeanID).Version
 	pc.api(bfc, "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "priority": "urgent",
 		"description": "La mairie veut aussi un agenda."}, 200)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -214,16 +222,17 @@ func TestKillNineCatchUp(t *testing.T) {
 
 	// Bretagne catches up.
 	rig.WaitFor(t, "Bretagne to catch up", func() bool {
-		j := pc.api(bfc, "GET", "/api/v1/tickets/"+jeanID, rig.Jean, nil, 200)
-		m := pc.api(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-		cal := pc.items(bzh, "/api/v1/calendar?from="+start.Add(-24*time.Hour).Format(time.DateOnly), rig.Marie)
-		return len(comments()) == total && rig.SameState(j, m) && m["priority"] == "urgent" && len(cal) == 1
+		j := pc.ticket(bfc, rig.Jean, jeanID)
+		m := pc.ticket(bzh, rig.Marie, marieID)
+		cal := rig.Typed[api.Calendar](t, "GET", pc.url(bzh)+"/api/v1/calendar?from="+start.Add(-24*time.Hour).Format(time.DateOnly),
+			pc.tokens[rig.Marie], nil, 200).Items
+		return len(comments()) == total && rig.SameState(j, m) && m.Priority == "urgent" && len(cal) == 1
 	})
 	t.Logf("Bretagne caught up %v after its restart", time.Since(restarted).Round(time.Millisecond))
 	// Each comment exactly once, in order of writing.
 	seen := map[string]int{}
 	for _, c := range comments() {
-		seen[c["body"].(string)]++
+		seen[c.Body]++
 	}
 	for i := 0; i < total; i++ {
 		if n := seen[fmt.Sprintf("message %02d", i)]; n != 1 {
@@ -233,8 +242,8 @@ func TestKillNineCatchUp(t *testing.T) {
 	// The directory converges on all three nodes, with Léa.
 	handles := func(region, email string) string {
 		var hs []string
-		for _, e := range pc.items(region, "/api/v1/directory?limit=100", email) {
-			hs = append(hs, e["handle"].(string))
+		for _, e := range items[directory.Entry](pc, region, "/api/v1/directory?limit=100", email) {
+			hs = append(hs, e.Handle)
 		}
 		return strings.Join(hs, ",")
 	}
@@ -244,8 +253,8 @@ func TestKillNineCatchUp(t *testing.T) {
 	})
 	// Bretagne's history of the copy: each comment recorded once.
 	n := 0
-	for _, h := range pc.items(bzh, "/api/v1/tickets/"+marieID+"/history?limit=200", rig.Marie) {
-		if h["action"] == "commented" {
+	for _, h := range items[tickets.Change](pc, bzh, "/api/v1/tickets/"+marieID+"/history?limit=200", rig.Marie) {
+		if h.Action == "commented" {
 			n++
 		}
 	}

@@ -220,7 +220,7 @@ func TestNATSPermissions(t *testing.T) {
 		case 503: // Jean's node slow to answer (a loaded machine): she tries again, as the page tells her
 			return false
 		case 409: // it answered the first time after all, too late for her node to hear it
-			return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
+			return c.TicketOn(rig.Marie, marieID).Status == "cancelled"
 		default:
 			t.Fatalf("Marie gives the job back: %d %v", code, out)
 			return false

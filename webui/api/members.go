@@ -19,7 +19,8 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-type loginResponse struct {
+// LoginResponse is the answer of POST /auth/login: the token and who it is.
+type LoginResponse struct {
 	Token  string          `json:"token"`
 	Member *members.Member `json:"member"`
 }
@@ -52,7 +53,7 @@ func (s *API) login(c echo.Context) error {
 		return err
 	}
 	s.SetSessionCookie(c, token, s.Opt.Members.SessionTTL())
-	return c.JSON(http.StatusOK, loginResponse{Token: token, Member: m})
+	return c.JSON(http.StatusOK, LoginResponse{Token: token, Member: m})
 }
 
 func (s *API) logout(c echo.Context) error {

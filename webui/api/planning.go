@@ -100,5 +100,13 @@ func (s *API) calendar(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "items": es})
+	return c.JSON(http.StatusOK, Calendar{From: from.UTC(), To: to.UTC(), Items: nonNil(es)})
+}
+
+// Calendar is the answer of GET /calendar: the interventions the member
+// attends or organises between From and To.
+type Calendar struct {
+	From  time.Time         `json:"from"`
+	To    time.Time         `json:"to"`
+	Items []*planning.Event `json:"items"`
 }

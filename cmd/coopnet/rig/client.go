@@ -113,6 +113,13 @@ func Refused(r *Response, want int) Problem {
 	return Must[Problem](r, want)
 }
 
+// Typed calls url with token ("" for none) and decodes the answer into
+// the API's own type T (see Must), after checking its status is want.
+func Typed[T any](t testing.TB, method, url, token string, body any, want int) T {
+	t.Helper()
+	return Must[T](send(t, method, url, token, body), want)
+}
+
 // Call calls url with token ("" for none), fails the test unless it
 // answers want, and returns the body decoded loosely.
 func Call(t testing.TB, method, url, token string, body any, want int) map[string]any {

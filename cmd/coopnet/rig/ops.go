@@ -8,18 +8,17 @@ import (
 
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
-// SameState reports whether two nodes' views of a shared ticket (loosely
-// decoded) agree on what both share (ids are each node's own).
-func SameState(a, b map[string]any) bool {
-	for _, k := range []string{"title", "description", "status", "priority", "skill", "on_site", "estimated_hours",
-		"version", "ap_id", "origin_region", "time_spent_hours"} {
-		if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
-			return false
-		}
-	}
-	return fmt.Sprint(a["assignee"]) == fmt.Sprint(b["assignee"])
+// SameState reports whether two nodes' views of a shared ticket agree on
+// what both share (ids, the client and the technician are each node's
+// own).
+func SameState(a, b tickets.View) bool {
+	same := a.Title == b.Title && a.Description == b.Description && a.Status == b.Status && a.Priority == b.Priority &&
+		a.Skill == b.Skill && a.OnSite == b.OnSite && a.EstimatedHours == b.EstimatedHours && a.Version == b.Version &&
+		a.APID == b.APID && a.OriginRegion == b.OriginRegion && a.TimeSpentHours == b.TimeSpentHours
+	return same && (a.Assignee == nil) == (b.Assignee == nil) && (a.Assignee == nil || *a.Assignee == *b.Assignee)
 }
 
 // AddAdmin registers an admin with that e-mail on the region's node, with

@@ -6,7 +6,11 @@ import (
 
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing"
+	"github.com/coopnet/coopnet/services/routing/member"
 	"github.com/coopnet/coopnet/services/tickets"
+	"github.com/coopnet/coopnet/webui/api"
 )
 
 // The story's people, by e-mail: Jean (technician) and Claire (staff) in
@@ -133,8 +137,8 @@ func (c *Coop) SharedTicket(title string) (jeanID, marieID string) {
 	jeanID = c.SchoolTicket(title, "website", false, 16)
 	c.API(BFC, "POST", "/api/v1/tickets/"+jeanID+"/forward", Jean, map[string]any{}, 202)
 	offer := c.OfferFor(BZH, Marie, jeanID)
-	c.API(BZH, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", Marie, nil, 200)
-	apID := c.Ticket(jeanID)["ap_id"].(string)
+	c.API(BZH, "POST", "/api/v1/offers/"+offer.ID+"/accept", Marie, nil, 200)
+	apID := c.Ticket(jeanID).APID
 	WaitFor(c.T, "Marie's copy of the ticket", func() bool {
 		marieID = c.CopyOf(BZH, Marie, apID)
 		return marieID != ""
@@ -162,12 +166,12 @@ func (c *Coop) Comments(region, email, id string) []string {
 }
 
 // OfferFor waits for an offer of the ticket in the member's inbox.
-func (c *Coop) OfferFor(region, email, ticketID string) map[string]any {
+func (c *Coop) OfferFor(region, email, ticketID string) member.Offer {
 	c.T.Helper()
-	var offer map[string]any
+	var offer member.Offer
 	WaitFor(c.T, email+"'s offer for "+ticketID, func() bool {
-		for _, it := range c.API(region, "GET", "/api/v1/offers", email, nil, 200)["items"].([]any) {
-			if o := it.(map[string]any); o["ticket_id"] == ticketID {
+		for _, o := range c.Offers(region, email) {
+			if o.TicketID == ticketID {
 				offer = o
 				return true
 			}
@@ -177,19 +181,58 @@ func (c *Coop) OfferFor(region, email, ticketID string) map[string]any {
 	return offer
 }
 
+// Offers are the offers waiting in the member's inbox.
+func (c *Coop) Offers(region, email string) []member.Offer {
+	c.T.Helper()
+	return Must[Page[member.Offer]](c.As(email).On(region).Do("GET", "/api/v1/offers", nil), 200).Items
+}
+
 // HasOffer reports whether the member has an offer of the ticket.
 func (c *Coop) HasOffer(region, email, ticketID string) bool {
-	for _, it := range c.API(region, "GET", "/api/v1/offers", email, nil, 200)["items"].([]any) {
-		if it.(map[string]any)["ticket_id"] == ticketID {
+	c.T.Helper()
+	for _, o := range c.Offers(region, email) {
+		if o.TicketID == ticketID {
 			return true
 		}
 	}
 	return false
 }
 
+// TicketOn is the member's view of a ticket on their node.
+func (c *Coop) TicketOn(email, id string) tickets.View {
+	c.T.Helper()
+	return Must[tickets.View](c.As(email).Do("GET", "/api/v1/tickets/"+id, nil), 200)
+}
+
+// ClientOn is the member's view of a client on their node.
+func (c *Coop) ClientOn(email, id string) clients.Client {
+	c.T.Helper()
+	return Must[clients.Client](c.As(email).Do("GET", "/api/v1/clients/"+id, nil), 200)
+}
+
+// Calendar is the member's calendar on their node; path is the request's
+// ("/api/v1/calendar?from=…").
+func (c *Coop) Calendar(email, path string) []*planning.Event {
+	c.T.Helper()
+	return Must[api.Calendar](c.As(email).Do("GET", path, nil), 200).Items
+}
+
+// List is the items of a list the member reads on their node (one page).
+func List[T any](c *Coop, email, path string) []T {
+	c.T.Helper()
+	return Must[Page[T]](c.As(email).Do("GET", path, nil), 200).Items
+}
+
+// Routing is the routing of one of Jean's tickets, as Jean sees it.
+func (c *Coop) Routing(id string) routing.Routing {
+	c.T.Helper()
+	return Must[routing.Routing](c.As(Jean).Do("GET", "/api/v1/tickets/"+id+"/routing", nil), 200)
+}
+
 // Ticket is Jean's view of one of his tickets.
-func (c *Coop) Ticket(id string) map[string]any {
-	return c.API(BFC, "GET", "/api/v1/tickets/"+id, Jean, nil, 200)
+func (c *Coop) Ticket(id string) tickets.View {
+	c.T.Helper()
+	return Must[tickets.View](c.As(Jean).Do("GET", "/api/v1/tickets/"+id, nil), 200)
 }
 
 // History is Jean's ticket's history, a line "action field new" each

@@ -95,9 +95,9 @@ func TestSeedStoryEvents(t *testing.T) {
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École, Bourguignon"}, 201)
-	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200)
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), rig.Jean, map[string]any{
-		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
+	jc := c.ClientOn(rig.Jean, c.Ticket(jeanID).ClientID)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc.ID, rig.Jean, map[string]any{
+		"version": jc.Version, "name": jc.Name, "kind": jc.Kind, "postcode": jc.Postcode, "commune": jc.Commune,
 		"contact_name": "M. Durand"}, 200)
 
 	for _, w := range []struct {
@@ -117,7 +117,7 @@ func TestSeedStoryEvents(t *testing.T) {
 	if bzh.has("TicketCreated Site web de l'école") || bfc.has("OfferMade Site web de l'école") {
 		t.Errorf("a node heard what happened on another:\nBFC:\n%s\nBretagne:\n%s", bfc, bzh)
 	}
-	if got := c.Ticket(jeanID)["time_spent_hours"]; got != 1.5 {
+	if got := c.Ticket(jeanID).TimeSpentHours; got != 1.5 {
 		t.Errorf("Jean's ticket shows %v hours, want 1.5", got)
 	}
 }

@@ -3,19 +3,20 @@ package story_test
 import (
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+
+	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
 )
 
 // directoryHandles lists the handles a node's directory shows.
 func (c *coop) directoryHandles(region, email string) map[string]string {
 	out := map[string]string{}
-	for _, it := range c.API(region, "GET", "/api/v1/directory?limit=200", email, nil, 200)["items"].([]any) {
-		e := it.(map[string]any)
-		out[e["handle"].(string)] = e["region"].(string)
+	for _, e := range rig.Must[rig.Page[directory.Entry]](c.As(email).On(region).Do("GET", "/api/v1/directory?limit=200", nil), 200).Items {
+		out[e.Handle] = e.Region
 	}
 	return out
 }
@@ -63,8 +64,8 @@ func TestDirectoryConverges(t *testing.T) {
 // member may not change someone else's profile.
 func TestProfileChangeFederates(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
-	me := c.API("bretagne", "GET", "/api/v1/me", rig.Marie, nil, 200)
-	id, v := me["id"].(string), int(me["version"].(float64))
+	me := rig.Must[members.Member](c.As(rig.Marie).Do("GET", "/api/v1/me", nil), 200)
+	id, v := me.ID, me.Version
 	c.API("bretagne", "PATCH", "/api/v1/members/"+id, rig.Gwen, map[string]any{"version": v, "name": "Usurpée"}, 403)
 	c.API("bretagne", "PATCH", "/api/v1/members/"+id, rig.Marie, map[string]any{"version": v,
 		"skills": []map[string]any{{"name": "website", "level": 5}, {"name": "training", "level": 3}}}, 200)
@@ -81,11 +82,11 @@ func TestProfileChangeFederates(t *testing.T) {
 			}
 		}()
 		rig.WaitFor(t, r.region+" to see Marie's new skills", func() bool {
-			for _, it := range c.API(r.region, "GET", "/api/v1/directory?skill=training&min_level=3", r.email, nil, 200)["items"].([]any) {
-				if e := it.(map[string]any); e["handle"] == c.Handle(rig.Marie) {
-					levels := map[string]float64{}
-					for _, sk := range e["skills"].([]any) {
-						levels[sk.(map[string]any)["name"].(string)] = sk.(map[string]any)["level"].(float64)
+			for _, e := range rig.List[directory.Entry](c.Coop, r.email, "/api/v1/directory?skill=training&min_level=3") {
+				if e.Handle == c.Handle(rig.Marie) {
+					levels := map[string]int{}
+					for _, sk := range e.Skills {
+						levels[sk.Name] = sk.Level
 					}
 					return len(levels) == 2 && levels["website"] == 5 && levels["training"] == 3
 				}
@@ -107,10 +108,10 @@ func TestSkillLearntFromAPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	bfc.Skills.Add(context.Background(), "impression-3d") // forgets the cached vocabulary
-	v := c.Ticket(jeanID)["version"]
+	v := c.Ticket(jeanID).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "skill": "impression-3d"}, 200)
 	rig.WaitFor(t, "the new skill on Marie's copy", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["skill"] == "impression-3d"
+		return c.TicketOn(rig.Marie, marieID).Skill == "impression-3d"
 	})
 	var n int64
 	c.Node("bretagne").N.DB.Raw("SELECT COUNT(*) FROM skills WHERE name = 'impression-3d'").Scan(&n)

@@ -1,9 +1,10 @@
 package story_test
 
 import (
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 )
 
 // TestMemberLeaves: Marie leaves the coop. Bretagne's admin deactivates
@@ -34,7 +35,7 @@ func TestMemberLeaves(t *testing.T) {
 	// Her job: given back, offered anew; her copy ends.
 	rig.WaitFor(t, "Marie's job back to the routing", func() bool {
 		tk := c.Ticket(jeanID)
-		return tk["assignee"] == nil && tk["status"] == "offered"
+		return tk.Assignee == nil && tk.Status == "offered"
 	})
 	rig.WaitFor(t, "Marie's copy ended", func() bool {
 		var status, contact string
@@ -55,7 +56,7 @@ func TestMemberLeaves(t *testing.T) {
 	// And no more offers for her.
 	third := c.SchoolTicket("Site web de la médiathèque", "website", false, 4)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+third+"/forward", rig.Jean, nil, 202)
-	rig.WaitFor(t, "the third job offered", func() bool { return c.Ticket(third)["status"] == "offered" })
+	rig.WaitFor(t, "the third job offered", func() bool { return c.Ticket(third).Status == "offered" })
 	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+third+"/routing", rig.Jean, nil, 200); r["offered_to"] == c.Handle(rig.Marie) {
 		t.Errorf("a job offered to a member who left")
 	}

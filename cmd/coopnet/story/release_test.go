@@ -3,11 +3,12 @@ package story_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 
 	"github.com/nats-io/nats.go"
 
@@ -27,9 +28,9 @@ func TestReleaseAcrossRegions(t *testing.T) {
 		}
 	}()
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
-	apID := c.Ticket(jeanID)["ap_id"].(string)
+	apID := c.Ticket(jeanID).APID
 	copyPath := "/api/v1/tickets/" + marieID
-	clientOnBretagne := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["client_id"].(string)
+	clientOnBretagne := c.TicketOn(rig.Marie, marieID).ClientID
 
 	// Jean plans an intervention with Marie; Marie logs an hour.
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -37,10 +38,10 @@ func TestReleaseAcrossRegions(t *testing.T) {
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École des Tilleuls, Bourguignon"}, 201)
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {
-		return len(c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any)) == 1
+		return len(c.Calendar(rig.Marie, cal)) == 1
 	})
 	c.API("bretagne", "POST", copyPath+"/time", rig.Marie, map[string]any{"minutes": 60}, 201)
-	rig.WaitFor(t, "Marie's hour on Jean's node", func() bool { return c.Ticket(jeanID)["time_spent_hours"] == 1.0 })
+	rig.WaitFor(t, "Marie's hour on Jean's node", func() bool { return c.Ticket(jeanID).TimeSpentHours == 1.0 })
 
 	// Only Marie may give it back, with a reason.
 	c.API("bretagne", "POST", copyPath+"/release", rig.Marie, map[string]any{"reason": ""}, 422)
@@ -56,18 +57,18 @@ func TestReleaseAcrossRegions(t *testing.T) {
 	c.API("bretagne", "POST", copyPath+"/release", rig.Marie, map[string]any{"reason": "encore"}, 409)
 
 	// Marie's node keeps nothing of the contact; her calendar drops the job.
-	cl := c.API("bretagne", "GET", clientOnBretagne, rig.Marie, nil, 200)
-	if cl["contact_name"] != "" || cl["contact_email"] != "" || cl["name"] != "École primaire des Tilleuls" {
-		t.Errorf("the client on Marie's node after she gave the job back: %v", cl)
+	cl := c.ClientOn(rig.Marie, clientOnBretagne)
+	if cl.ContactName != "" || cl.ContactEmail != "" || cl.Name != "École primaire des Tilleuls" {
+		t.Errorf("the client on Marie's node after she gave the job back: %+v", cl)
 	}
-	if items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.Calendar(rig.Marie, cal); len(items) != 0 {
 		t.Errorf("Marie's calendar still shows the job she gave back: %v", items)
 	}
 
 	// Jean's node took it back and offers it to the next candidate.
 	offer := c.OfferFor("bretagne", rig.Gwen, jeanID)
 	j := c.Ticket(jeanID)
-	if j["status"] != "offered" || j["assignee"] != nil || j["time_spent_hours"] != 1.0 {
+	if j.Status != "offered" || j.Assignee != nil || j.TimeSpentHours != 1.0 {
 		t.Errorf("Jean's ticket once given back: %v", j)
 	}
 	h := c.History(jeanID)
@@ -75,7 +76,7 @@ func TestReleaseAcrossRegions(t *testing.T) {
 		rig.Count(h, "offered_to "+c.Handle(rig.Gwen)) != 1 {
 		t.Errorf("Jean's history: %q", h)
 	}
-	if items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := c.Calendar(rig.Jean, cal); len(items) != 0 {
 		t.Errorf("Jean's calendar still shows the intervention with Marie: %v", items)
 	}
 	// Marie's node heard it from Jean's too (the Update, without the
@@ -89,21 +90,20 @@ func TestReleaseAcrossRegions(t *testing.T) {
 
 	// Gwen takes it: the copy on Bretagne's node is hers now, with the
 	// contact; Marie no longer sees it.
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Gwen, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer.ID+"/accept", rig.Gwen, nil, 200)
 	rig.WaitFor(t, "the copy handed to Gwen", func() bool {
 		return c.CopyOf("bretagne", rig.Gwen, apID) == marieID
 	})
-	g := c.API("bretagne", "GET", copyPath, rig.Gwen, nil, 200)
-	if g["status"] != "accepted" || g["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
-		t.Errorf("Gwen's copy: %v", g)
+	g := c.TicketOn(rig.Gwen, marieID)
+	if g.Status != "accepted" || g.Assignee == nil || g.Assignee.Handle != c.Handle(rig.Gwen) {
+		t.Errorf("Gwen's copy: %+v", g)
 	}
 	rig.WaitFor(t, "the contact back for Gwen", func() bool {
-		cl := c.API("bretagne", "GET", clientOnBretagne, rig.Gwen, nil, 200)
-		return cl["contact_email"] == "ecole.tilleuls@example.org"
+		return c.ClientOn(rig.Gwen, clientOnBretagne).ContactEmail == "ecole.tilleuls@example.org"
 	})
 	c.API("bretagne", "GET", copyPath, rig.Marie, nil, 404)
-	c.API("bretagne", "GET", clientOnBretagne, rig.Marie, nil, 404)
-	if j := c.Ticket(jeanID); j["status"] != "accepted" || j["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
+	c.API("bretagne", "GET", "/api/v1/clients/"+clientOnBretagne, rig.Marie, nil, 404)
+	if j := c.Ticket(jeanID); j.Status != "accepted" || j.Assignee.Handle != c.Handle(rig.Gwen) {
 		t.Errorf("Jean's ticket once Gwen accepted: %v", j)
 	}
 }
@@ -127,8 +127,8 @@ func TestReleaseOnTheTrackersNode(t *testing.T) {
 	jeanID := c.SchoolTicket("Site web de l'école", "website", false, 8)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{}, 202)
 	offer := c.OfferFor("bourgogne-franche-comte", lucieEmail, jeanID)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", lucieEmail, nil, 200)
-	v := int(c.Ticket(jeanID)["version"].(float64))
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/offers/"+offer.ID+"/accept", lucieEmail, nil, 200)
+	v := c.Ticket(jeanID).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, lucieEmail, map[string]any{"version": v, "status": "in_progress"}, 200)
 
 	back := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", lucieEmail,
@@ -178,9 +178,9 @@ func TestReleaseFaults(t *testing.T) {
 		t.Fatalf("release: %v %v", msg, err)
 	}
 	rig.WaitFor(t, "Marie's copy ended by the tracker's word", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
+		return c.TicketOn(rig.Marie, marieID).Status == "cancelled"
 	})
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["client_id"].(string), rig.Marie, nil, 200)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+c.TicketOn(rig.Marie, marieID).ClientID, rig.Marie, nil, 200)
 	var state string
 	bzh.DB.Raw("SELECT state FROM offers WHERE id = ?", offerID).Row().Scan(&state)
 	if cl["contact_email"] != "" || state != "withdrawn" {
@@ -216,7 +216,7 @@ func TestCopyNotHandedOver(t *testing.T) {
 	jeanID, marieID := c.SharedTicket("Site web A")
 	bfc := c.Node("bourgogne-franche-comte").N
 	bfc.DB.Exec("UPDATE tickets SET assignee_handle = ?, assignee_name = 'Gwen Tanguy' WHERE id = ?", c.Handle(rig.Gwen), jeanID)
-	v := int(c.Ticket(jeanID)["version"].(float64))
+	v := c.Ticket(jeanID).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "title": "Site web A bis"}, 200)
 	// Refused by Marie's node at once (403: Gwen never accepted the job),
 	// which keeps nothing of it; the tracker gives up that delivery.
@@ -231,7 +231,7 @@ func TestCopyNotHandedOver(t *testing.T) {
 		t.Errorf("Marie's node kept the refused state")
 	}
 	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Gwen, nil, 404)
-	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200); m["title"] != "Site web A" {
+	if m := c.TicketOn(rig.Marie, marieID); m.Title != "Site web A" {
 		t.Errorf("Marie's copy took the refused state: %v", m)
 	}
 }
@@ -251,7 +251,7 @@ func TestReleaseOutOfOrder(t *testing.T) {
 	}()
 	bzh := c.Node("bretagne").N
 	jeanID, marieID := c.SharedTicket("Site web de l'école")
-	apID := c.Ticket(jeanID)["ap_id"].(string)
+	apID := c.Ticket(jeanID).APID
 	var lateState string
 	bzh.DB.Raw("SELECT body FROM federation_inbox WHERE type IN ('Offer', 'Update') AND state = 'applied' " +
 		"AND body LIKE '%ecole.tilleuls%' ORDER BY id DESC LIMIT 1").Row().Scan(&lateState)
@@ -280,29 +280,29 @@ func TestReleaseOutOfOrder(t *testing.T) {
 		bzh.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", m["id"]).Row().Scan(&st)
 		return st != "" && st != "pending"
 	})
-	mc := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+mc["client_id"].(string), rig.Marie, nil, 200)
-	if mc["status"] != "cancelled" || cl["contact_email"] != "" {
-		t.Errorf("a late state brought Marie's copy back: status %v, contact %q", mc["status"], cl["contact_email"])
+	mc := c.TicketOn(rig.Marie, marieID)
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+mc.ClientID, rig.Marie, nil, 200)
+	if mc.Status != "cancelled" || cl["contact_email"] != "" {
+		t.Errorf("a late state brought Marie's copy back: status %v, contact %q", mc.Status, cl["contact_email"])
 	}
 
 	// Gwen takes the job: the copy, ahead as it is, passes to her; Jean's
 	// invitation reaches her.
 	offer := c.OfferFor("bretagne", rig.Gwen, jeanID)
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Gwen, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer.ID+"/accept", rig.Gwen, nil, 200)
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/events", rig.Jean, map[string]any{
 		"start": start, "end": start.Add(2 * time.Hour), "location": "École"}, 201)
 	rig.WaitFor(t, "the copy handed to Gwen", func() bool { return c.CopyOf("bretagne", rig.Gwen, apID) == marieID })
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
 	rig.WaitFor(t, "the intervention in Gwen's calendar", func() bool {
-		return len(c.API("bretagne", "GET", cal, rig.Gwen, nil, 200)["items"].([]any)) == 1
+		return len(c.Calendar(rig.Gwen, cal)) == 1
 	})
 	// And the copy follows the tracker again.
-	v := int(c.Ticket(jeanID)["version"].(float64))
+	v := c.Ticket(jeanID).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "title": "Site web (refonte)"}, 200)
 	rig.WaitFor(t, "Jean's edit on Gwen's copy", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Gwen, nil, 200)["title"] == "Site web (refonte)"
+		return c.TicketOn(rig.Gwen, marieID).Title == "Site web (refonte)"
 	})
 }
 
@@ -332,7 +332,7 @@ func TestStaffTakesJobBack(t *testing.T) {
 		t.Errorf("Jean's history: %q", h)
 	}
 	rig.WaitFor(t, "Marie's copy ended on the word of Jean's node", func() bool {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "cancelled"
+		return c.TicketOn(rig.Marie, marieID).Status == "cancelled"
 	})
 	var state string
 	c.Node("bretagne").N.DB.Raw("SELECT state FROM offers WHERE ticket_id = ? AND member_id IN (SELECT id FROM members WHERE handle = 'marie')", jeanID).
@@ -361,8 +361,8 @@ func TestTakeBackBeforeCopy(t *testing.T) {
 	}
 	// As if the copy had not arrived yet.
 	bzh.DB.Exec("DELETE FROM tickets WHERE id = ?", marieID)
-	bzh.DB.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.Ticket(jeanID)["ap_id"])
-	if c.CopyOf("bretagne", rig.Marie, c.Ticket(jeanID)["ap_id"].(string)) != "" {
+	bzh.DB.Exec("DELETE FROM clients WHERE origin_ap_id = ?", c.Ticket(jeanID).APID)
+	if c.CopyOf("bretagne", rig.Marie, c.Ticket(jeanID).APID) != "" {
 		t.Fatal("the copy is still there")
 	}
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/release", rig.Claire, map[string]any{"reason": "Injoignable"}, 200)

@@ -3,10 +3,11 @@ package story_test
 import (
 	"context"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/node"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/node"
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 
 	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/storage"
@@ -20,13 +21,13 @@ func TestResolvedJobForgotten(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 	copyPath := "/api/v1/tickets/" + marieID
-	v := int(c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["version"].(float64))
+	v := c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", copyPath, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
-	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID).Status == "resolved" })
 	// The tracker's own word of the resolution comes back with the
 	// contact: it is applied before the month passes, as in life.
 	rig.WaitFor(t, "everything delivered and applied", func() bool { return c.pendingDeliveries() == 0 })
-	clientPath := "/api/v1/clients/" + c.API("bretagne", "GET", copyPath, rig.Marie, nil, 200)["client_id"].(string)
+	clientPath := "/api/v1/clients/" + c.TicketOn(rig.Marie, marieID).ClientID
 
 	fed, ctx := c.Node("bretagne").N.Fed, context.Background()
 	if n, err := fed.ForgetResolved(ctx, time.Now().Add(-federation.ResolvedRetention)); err != nil || n != 0 {
@@ -52,7 +53,7 @@ func TestResolvedJobForgotten(t *testing.T) {
 		t.Errorf("forgot the same job again (%d)", n)
 	}
 	// Jean reopens it: the contact comes back with the ticket.
-	v = int(c.Ticket(jeanID)["version"].(float64))
+	v = c.Ticket(jeanID).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "status": "in_progress"}, 200)
 	rig.WaitFor(t, "the contact back on Marie's node", func() bool {
 		return c.API("bretagne", "GET", clientPath, rig.Marie, nil, 200)["contact_email"] == "ecole.tilleuls@example.org"

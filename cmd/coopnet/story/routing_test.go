@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"io"
 	"maps"
 	"net/http"
@@ -18,11 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+
 	"github.com/nats-io/nats.go"
 
 	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // TestRoutingStory is the heart of coopnet, across three real nodes and a
@@ -33,7 +36,7 @@ import (
 func TestRoutingStory(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	id := c.SchoolTicket("Site web de l'École primaire des Tilleuls", "website", false, 16)
-	c.API("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.Ticket(id)["client_id"].(string)+"/sites", rig.Jean,
+	c.API("bourgogne-franche-comte", "POST", "/api/v1/clients/"+c.Ticket(id).ClientID+"/sites", rig.Jean,
 		map[string]any{"name": "École", "address": "12 rue des Écoles", "postcode": "25150", "commune": "Bourguignon"}, 201)
 
 	fwd := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean,
@@ -42,13 +45,13 @@ func TestRoutingStory(t *testing.T) {
 		t.Fatalf("forwarded: %v", fwd)
 	}
 	offer := c.OfferFor("bretagne", rig.Marie, id)
-	if offer["commune"] != "Bourguignon" || offer["departement"] != "25" ||
-		offer["note"] != "Petit site vitrine ; contact : [client], [e-mail], [téléphone] ; rendez-vous [adresse]" ||
-		offer["origin_region"] != "bourgogne-franche-comte" || offer["estimated_hours"].(float64) != 16 {
+	if offer.Commune != "Bourguignon" || offer.Departement != "25" ||
+		offer.Note != "Petit site vitrine ; contact : [client], [e-mail], [téléphone] ; rendez-vous [adresse]" ||
+		offer.OriginRegion != "bourgogne-franche-comte" || offer.EstimatedHours != 16 {
 		t.Errorf("offer: %v", offer)
 	}
-	if offer["title"] != "Site web de l'[client]" {
-		t.Errorf("offer title %q: the client's name must not travel before acceptance", offer["title"])
+	if offer.Title != "Site web de l'[client]" {
+		t.Errorf("offer title %q: the client's name must not travel before acceptance", offer.Title)
 	}
 	raw, _ := json.Marshal(offer)
 	for _, private := range []string{"Tilleuls", "Martin", "ecole.tilleuls", "12 34 56 78", "des Écoles"} {
@@ -56,8 +59,8 @@ func TestRoutingStory(t *testing.T) {
 			t.Errorf("the offer carries the client's %q before acceptance: %s", private, raw)
 		}
 	}
-	if got := c.Ticket(id); got["status"] != "offered" {
-		t.Errorf("while offered: %v", got["status"])
+	if got := c.Ticket(id); got.Status != "offered" {
+		t.Errorf("while offered: %v", got.Status)
 	}
 	for _, other := range []struct{ region, email string }{{"bretagne", rig.Gwen}, {"ile-de-france", rig.Paul}, {"ile-de-france", rig.Zoe}} {
 		if c.HasOffer(other.region, other.email, id) {
@@ -65,18 +68,17 @@ func TestRoutingStory(t *testing.T) {
 		}
 	}
 	// The routing shows who it is offered to.
-	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200)
-	if r["state"] != "offering" || r["offered_to"] != c.Handle(rig.Marie) || r["offered_region"] != "bretagne" {
-		t.Errorf("routing: %v", r)
+	r := c.Routing(id)
+	if r.State != "offering" || r.OfferHandle != c.Handle(rig.Marie) || r.OfferRegion != "bretagne" {
+		t.Errorf("routing: %+v", r)
 	}
 
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
-	assignee := acc["assignee"].(map[string]any)
-	if acc["status"] != "accepted" || assignee["handle"] != c.Handle(rig.Marie) || assignee["region"] != "bretagne" || assignee["name"] != "Marie Le Gall" {
-		t.Fatalf("accepted: %v", acc)
+	acc := rig.Must[tickets.View](c.As(rig.Marie).Do("POST", "/api/v1/offers/"+offer.ID+"/accept", nil), 200)
+	if acc.Status != "accepted" || acc.Assignee == nil || *acc.Assignee != (tickets.Assignee{Handle: c.Handle(rig.Marie), Region: "bretagne", Name: "Marie Le Gall"}) {
+		t.Fatalf("accepted: %+v", acc)
 	}
 	got := c.Ticket(id)
-	if got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
+	if got.Status != "accepted" || got.Assignee.Handle != c.Handle(rig.Marie) {
 		t.Fatalf("Jean's ticket: %v", got)
 	}
 	if c.HasOffer("bretagne", rig.Marie, id) {
@@ -96,21 +98,21 @@ func TestDeclineCascadesAndUnroutable(t *testing.T) {
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
 	marie := c.OfferFor("bretagne", rig.Marie, id)
 	// Gwen cannot answer Marie's offer.
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/accept", rig.Gwen, nil, 404)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie.ID+"/accept", rig.Gwen, nil, 404)
 	// Someone on NATS publishes first under the id the decline would have
 	// were it the offer's id alone: the real decline still gets through.
 	junk := nats.NewMsg("coopnet.v1.jobs.bourgogne-franche-comte.decline")
 	junk.Data = []byte("{}")
-	junk.Header.Set(nats.MsgIdHdr, "decline-"+marie["id"].(string))
+	junk.Header.Set(nats.MsgIdHdr, "decline-"+marie.ID)
 	c.publishMsg(junk)
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", rig.Marie, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
-	c.API("bretagne", "POST", "/api/v1/offers/"+marie["id"].(string)+"/decline", rig.Marie, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie.ID+"/decline", rig.Marie, map[string]any{"reason": "Pas le temps ce mois-ci"}, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+marie.ID+"/decline", rig.Marie, nil, 409)
 	gwen := c.OfferFor("bretagne", rig.Gwen, id)
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", rig.Gwen, nil, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen.ID+"/decline", rig.Gwen, nil, 204)
 	paul := c.OfferFor("ile-de-france", rig.Paul, id)
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", rig.Paul, nil, 204)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul.ID+"/decline", rig.Paul, nil, 204)
 	// Zoé is full: nobody is left.
-	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(id)["status"] == "unroutable" })
+	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(id).Status == "unroutable" })
 	if h := c.History(id); rig.Count(h, "offer_declined") != 3 || rig.Count(h, "offered_to") != 3 {
 		t.Errorf("history: %v", h)
 	}
@@ -121,13 +123,12 @@ func TestDeclineCascadesAndUnroutable(t *testing.T) {
 	site := c.SchoolTicket("Site web, atelier sur place", "website", true, 4)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+site+"/forward", rig.Jean, nil, 202)
 	rig.WaitFor(t, "both unroutable", func() bool {
-		return c.Ticket(tel)["status"] == "unroutable" && c.Ticket(site)["status"] == "unroutable"
+		return c.Ticket(tel).Status == "unroutable" && c.Ticket(site).Status == "unroutable"
 	})
 	c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", rig.Jean, nil, 403)
 	reasons := map[string]string{}
-	for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/routing/unroutable", rig.Claire, nil, 200)["items"].([]any) {
-		u := it.(map[string]any)
-		reasons[u["ticket_id"].(string)] = u["reason"].(string)
+	for _, u := range rig.List[routing.Unroutable](c.Coop, rig.Claire, "/api/v1/routing/unroutable") {
+		reasons[u.TicketID] = u.Reason
 	}
 	if reasons[id] != "all_declined" || reasons[tel] != "no_skill" || reasons[site] != "out_of_radius" {
 		t.Errorf("reasons: %v", reasons)
@@ -170,7 +171,7 @@ func TestExactlyOneAcceptance(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+offer["id"].(string)+"/accept", c.Tokens[rig.Marie])
+			statuses[i] = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+offer.ID+"/accept", c.Tokens[rig.Marie])
 		}()
 	}
 	wg.Wait()
@@ -192,14 +193,14 @@ func TestExactlyOneAcceptance(t *testing.T) {
 	byHandle := map[string]string{c.Handle(rig.Marie): rig.Marie, c.Handle(rig.Gwen): rig.Gwen}
 	var first string
 	rig.WaitFor(t, "the first offer", func() bool {
-		first, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
+		first = c.Routing(id2).OfferHandle
 		return byHandle[first] != ""
 	})
 	late := c.OfferFor("bretagne", byHandle[first], id2)
 	c.expireOffer(id2)
 	var second string
 	rig.WaitFor(t, "the offer to pass on", func() bool {
-		second, _ = c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id2+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
+		second = c.Routing(id2).OfferHandle
 		return second != first
 	})
 	if byHandle[second] == "" {
@@ -210,15 +211,15 @@ func TestExactlyOneAcceptance(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		lateStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+late["id"].(string)+"/accept", c.Tokens[byHandle[first]])
+		lateStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+late.ID+"/accept", c.Tokens[byHandle[first]])
 	}()
 	go func() {
 		defer wg.Done()
-		nextStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+next["id"].(string)+"/accept", c.Tokens[byHandle[second]])
+		nextStatus = post(t, c.Node("bretagne").URL+"/api/v1/offers/"+next.ID+"/accept", c.Tokens[byHandle[second]])
 	}()
 	wg.Wait()
 	got := c.Ticket(id2)
-	if nextStatus != 200 || lateStatus != 409 || got["assignee"].(map[string]any)["handle"] != second {
+	if nextStatus != 200 || lateStatus != 409 || got.Assignee.Handle != second {
 		t.Fatalf("race: late offer %d, current offer %d, ticket %v", lateStatus, nextStatus, got)
 	}
 	if h := c.History(id2); rig.Count(h, "accepted assignee") != 1 || rig.Count(h, "offer_expired") != 1 {
@@ -259,8 +260,8 @@ func TestOfferToARegionThatIsDown(t *testing.T) {
 	c.Restart("bretagne")
 	gwen := c.OfferFor("bretagne", rig.Gwen, id)
 	rig.WaitFor(t, "Marie's offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", rig.Marie, id) })
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/accept", rig.Gwen, nil, 200)
-	if got := c.Ticket(id); got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Gwen) {
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen.ID+"/accept", rig.Gwen, nil, 200)
+	if got := c.Ticket(id); got.Assignee.Handle != c.Handle(rig.Gwen) {
 		t.Fatalf("ticket: %v", got)
 	}
 }
@@ -289,7 +290,7 @@ func TestRoutingRightAfterRestart(t *testing.T) {
 		}
 		c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, map[string]any{"min_level": 4}, 202)
 		c.OfferFor("bretagne", rig.Marie, id)
-		if st := c.Ticket(id)["status"]; st != "offered" {
+		if st := c.Ticket(id).Status; st != "offered" {
 			t.Fatalf("forwarded after a restart (the regions known: %t): %v", known, st)
 		}
 	}
@@ -326,11 +327,11 @@ func TestNATSRestart(t *testing.T) {
 		return ready.Degraded && ready.Checks["nats"] == "unavailable" && ready.Checks["database"] == "ok"
 	})
 	c.API("bretagne", "GET", "/api/v1/tickets", rig.Marie, nil, 200) // the API works without NATS
-	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", rig.Marie, nil, 503)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA.ID+"/accept", rig.Marie, nil, 503)
 	b := c.SchoolTicket("Site B", "website", false, 8)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+b+"/forward", rig.Jean, nil, 202)
 	time.Sleep(500 * time.Millisecond)
-	if st := c.Ticket(b)["status"]; st != "routing" {
+	if st := c.Ticket(b).Status; st != "routing" {
 		t.Fatalf("a forward while NATS is down: %v, want routing (waiting)", st)
 	}
 
@@ -344,17 +345,16 @@ func TestNATSRestart(t *testing.T) {
 	// that hears nobody with the skill from fewer regions than are alive
 	// asks again rather than calling the ticket unroutable.
 	rig.WaitWithin(t, 30*time.Second, "B to be offered", func() bool {
-		h, _ := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+b+"/routing", rig.Jean, nil, 200)["offered_to"].(string)
-		to = who[h]
+		to = who[c.Routing(b).OfferHandle]
 		return to[0] != ""
 	})
 	offerB := c.OfferFor(to[0], to[1], b)
-	c.API("bretagne", "POST", "/api/v1/offers/"+offerA["id"].(string)+"/accept", rig.Marie, nil, 200)
-	c.API(to[0], "POST", "/api/v1/offers/"+offerB["id"].(string)+"/accept", to[1], nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offerA.ID+"/accept", rig.Marie, nil, 200)
+	c.API(to[0], "POST", "/api/v1/offers/"+offerB.ID+"/accept", to[1], nil, 200)
 	for _, id := range []string{a, b} {
 		got := c.Ticket(id)
-		if got["status"] != "accepted" || rig.Count(c.History(id), "accepted assignee") != 1 {
-			t.Errorf("ticket %s: %v %v", id, got["status"], c.History(id))
+		if got.Status != "accepted" || rig.Count(c.History(id), "accepted assignee") != 1 {
+			t.Errorf("ticket %s: %v %v", id, got.Status, c.History(id))
 		}
 	}
 }
@@ -394,13 +394,13 @@ func TestCancelWhileOffered(t *testing.T) {
 	id := c.SchoolTicket("Site web", "website", false, 16)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
 	offer := c.OfferFor("bretagne", rig.Marie, id)
-	v := c.Ticket(id)["version"]
+	v := c.Ticket(id).Version
 	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/tickets/"+id, rig.Jean, map[string]any{"version": v, "status": "cancelled"}, 200)
 	rig.WaitFor(t, "the offer to be withdrawn", func() bool { return !c.HasOffer("bretagne", rig.Marie, id) })
 	if r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200); r["state"] != "cancelled" {
 		t.Errorf("routing after cancellation: %v", r)
 	}
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer.ID+"/accept", rig.Marie, nil, 409)
 }
 
 // TestForgedAcceptance: an acceptance sent straight on NATS in the name of
@@ -411,7 +411,7 @@ func TestForgedAcceptance(t *testing.T) {
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean, nil, 202)
 	offer := c.OfferFor("bretagne", rig.Marie, id)
 	r := c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200)
-	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "ile-de-france",
+	forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer.ID, "routing_id": r["id"], "region": "ile-de-france",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": "intrus@idf.test", "name": "Intrus",
 		"release_token": "00112233445566778899aabbccddeeff"})
 	msg, err := c.NATSConnAs("ile-de-france").Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second)
@@ -421,11 +421,11 @@ func TestForgedAcceptance(t *testing.T) {
 	if !strings.Contains(string(msg.Data), `"ok":false`) {
 		t.Fatalf("forged acceptance answered %s", msg.Data)
 	}
-	if got := c.Ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+	if got := c.Ticket(id); got.Status != "offered" || got.Assignee != nil {
 		t.Fatalf("ticket after a forged acceptance: %v", got)
 	}
 	// Nor one in Marie's own name and region: it is not signed by her node.
-	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
+	forged, _ = json.Marshal(map[string]any{"v": 1, "offer_id": offer.ID, "routing_id": r["id"], "region": "bretagne",
 		"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": c.Handle(rig.Marie), "name": "Marie Le Gall",
 		"release_token": "00112233445566778899aabbccddeeff"})
 	bzh := c.NATSConnAs("bretagne")
@@ -442,7 +442,7 @@ func TestForgedAcceptance(t *testing.T) {
 	if msg, err = bzh.RequestMsg(m, 5*time.Second); err != nil || !strings.Contains(string(msg.Data), `"code":"forbidden"`) {
 		t.Fatalf("an acceptance in Marie's name signed by Île-de-France answered %v %v", msg, err)
 	}
-	if got := c.Ticket(id); got["status"] != "offered" || got["assignee"] != nil {
+	if got := c.Ticket(id); got.Status != "offered" || got.Assignee != nil {
 		t.Fatalf("ticket after forged acceptances: %v", got)
 	}
 	// Nor one in the name of a member of the ticket's own region (who
@@ -452,7 +452,7 @@ func TestForgedAcceptance(t *testing.T) {
 		{"bourgogne-franche-comte", "jean@" + strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")},
 		{"bretagne", "marie@elsewhere.test"},
 	} {
-		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": who.region,
+		forged, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer.ID, "routing_id": r["id"], "region": who.region,
 			"member_id": "01a201c8-0000-7000-8000-000000000000", "handle": who.handle, "name": "?"})
 		if msg, err := c.NATSConnAs(who.region).Request("coopnet.v1.accept.bourgogne-franche-comte", forged, 5*time.Second); err != nil ||
 			!strings.Contains(string(msg.Data), `"code":"forbidden"`) {
@@ -462,7 +462,7 @@ func TestForgedAcceptance(t *testing.T) {
 	// A withdrawal naming another region than the offer's origin changes
 	// nothing, even signed by the origin's node (it is not that region's
 	// node: dropped): only its origin withdraws its offers.
-	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer["id"], "routing_id": r["id"],
+	withdraw, _ := json.Marshal(map[string]any{"v": 1, "kind": "withdraw", "offer_id": offer.ID, "routing_id": r["id"],
 		"region": "ile-de-france", "reason": "cancelled"})
 	c.publishJob("coopnet.v1.jobs.bretagne.withdraw", withdraw, "bourgogne-franche-comte")
 	c.jobsHandled("bretagne")
@@ -474,7 +474,7 @@ func TestForgedAcceptance(t *testing.T) {
 	// Marie's node, an offer in the place of hers, unsigned or signed by
 	// another node, are dropped and counted.
 	answer := func(kind, region string) []byte {
-		b, _ := json.Marshal(map[string]any{"v": 1, "kind": kind, "offer_id": offer["id"], "routing_id": r["id"], "region": region})
+		b, _ := json.Marshal(map[string]any{"v": 1, "kind": kind, "offer_id": offer.ID, "routing_id": r["id"], "region": region})
 		return b
 	}
 	bfc := "bourgogne-franche-comte"
@@ -488,7 +488,7 @@ func TestForgedAcceptance(t *testing.T) {
 		c.Node(bfc).URL + `/tickets/01a201c8-0000-7000-8000-0000000000ab","member_id":"` + c.MemberID("bretagne", rig.Marie) +
 		`","title":"Urgent","skill":"website","estimated_minutes":3600,"commune":"Bourguignon","departement":"25",` +
 		`"forwarded_by":"jean@example.test","forwarded_by_name":"Jean","expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
-		`","supersedes":"` + offer["id"].(string) + `","regret":0.9}`)
+		`","supersedes":"` + offer.ID + `","regret":0.9}`)
 	c.publishJob("coopnet.v1.jobs.bretagne.offer", forged, "ile-de-france")
 	rig.WaitFor(t, "the forged job messages dropped", func() bool {
 		bzh, bfcMetrics := c.metrics("bretagne"), c.metrics(bfc)
@@ -503,12 +503,12 @@ func TestForgedAcceptance(t *testing.T) {
 	if got := c.API(bfc, "GET", "/api/v1/tickets/"+id+"/routing", rig.Jean, nil, 200); got["offered_to"] != c.Handle(rig.Marie) {
 		t.Fatalf("the routing after forged declines: %v", got)
 	}
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer.ID+"/accept", rig.Marie, nil, 200)
 
 	// Nor can anyone on NATS give the job back in Marie's name: the
 	// request must carry the secret her node sent with her acceptance.
 	for _, token := range []string{"00112233445566778899aabbccddeeff", ""} {
-		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer["id"], "routing_id": r["id"], "region": "bretagne",
+		release, _ := json.Marshal(map[string]any{"v": 1, "offer_id": offer.ID, "routing_id": r["id"], "region": "bretagne",
 			"handle": c.Handle(rig.Marie), "token": token, "reason": "forgé"})
 		msg, err = bzh.Request("coopnet.v1.release.bourgogne-franche-comte", release, 5*time.Second)
 		if err != nil {
@@ -518,7 +518,7 @@ func TestForgedAcceptance(t *testing.T) {
 			t.Fatalf("forged release (token %q) answered %s", token, msg.Data)
 		}
 	}
-	if got := c.Ticket(id); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
+	if got := c.Ticket(id); got.Status != "accepted" || got.Assignee.Handle != c.Handle(rig.Marie) {
 		t.Fatalf("ticket after a forged release: %v", got)
 	}
 }
@@ -568,11 +568,11 @@ func testSupersededOffer(t *testing.T, c *coop) {
 		t.Errorf("routing of the big job: %v", r)
 	}
 	// The superseded offer cannot be accepted any more.
-	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 409)
+	c.API("bretagne", "POST", "/api/v1/offers/"+first.ID+"/accept", rig.Marie, nil, 409)
 	// Her page of offers says where it went, in French.
 	page := c.page("bretagne", rig.Marie, "/app/offers")
-	if !strings.Contains(page, `id="ended-`+first["id"].(string)+`"`) || !strings.Contains(page, "un autre travail avait davantage besoin de vous") ||
-		!strings.Contains(page, `id="offer-`+second["id"].(string)+`"`) {
+	if !strings.Contains(page, `id="ended-`+first.ID+`"`) || !strings.Contains(page, "un autre travail avait davantage besoin de vous") ||
+		!strings.Contains(page, `id="offer-`+second.ID+`"`) {
 		t.Errorf("Marie's offers page does not show the superseded offer ended and the new one to answer:\n%s", page)
 	}
 	metrics := c.metrics
@@ -583,7 +583,7 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// Marie accepts the expert job. A late offer in the place of that
 	// answered offer does not undo it: it is kept as an ordinary offer
 	// while she has room (30 h of 64 booked).
-	c.API("bretagne", "POST", "/api/v1/offers/"+second["id"].(string)+"/accept", rig.Marie, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+second.ID+"/accept", rig.Marie, nil, 200)
 	marie := c.MemberID("bretagne", rig.Marie)
 	late := c.SchoolTicket("Sauvegardes", "website", false, 10)
 	offer := func(id, member, supersedes string, hours int) {
@@ -591,24 +591,24 @@ func testSupersededOffer(t *testing.T, c *coop) {
 		c.forgeOffer(map[string]any{"offer_id": id, "ticket_id": late, "member_id": member, "estimated_minutes": hours * 60,
 			"supersedes": supersedes, "regret": 0.5})
 	}
-	offer("01a201c8-0000-7000-8000-0000000000b1", marie, second["id"].(string), 10)
+	offer("01a201c8-0000-7000-8000-0000000000b1", marie, second.ID, 10)
 	if state, _ := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000b1"); state != "pending" {
 		t.Errorf("an offer Marie has room for is %s", state)
 	}
 	// Now 40 h of 64 are booked. A 30-hour offer naming Gwen's pending
 	// offer in Marie's name, or Marie's own superseded one, ends nothing:
 	// Marie lacks the room, so her node declines it.
-	for i, named := range []string{gwen["id"].(string), first["id"].(string)} {
+	for i, named := range []string{gwen.ID, first.ID} {
 		id := fmt.Sprintf("01a201c8-0000-7000-8000-0000000000b%d", 5+i)
 		offer(id, marie, named, 30)
 		if state, reason := c.storedOffer("bretagne", id); state != "declined" || reason != "full" {
 			t.Errorf("an offer naming %s: %s (%q), want declined (full)", named, state, reason)
 		}
 	}
-	if state, _ := c.storedOffer("bretagne", first["id"].(string)); state != "superseded" {
+	if state, _ := c.storedOffer("bretagne", first.ID); state != "superseded" {
 		t.Errorf("Marie's superseded offer is now %s", state)
 	}
-	if got := c.Ticket(expert); got["status"] != "accepted" || got["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
+	if got := c.Ticket(expert); got.Status != "accepted" || got.Assignee.Handle != c.Handle(rig.Marie) {
 		t.Errorf("the expert job after a late offer in its place: %v", got)
 	}
 	if !c.HasOffer("bretagne", rig.Gwen, big) {
@@ -634,14 +634,14 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	// Gwen (60 h) holds the big job (40 h). An offer in its place that
 	// finds her with room for both ends nothing: she can take both.
 	gwenID := c.MemberID("bretagne", rig.Gwen)
-	offer("01a201c8-0000-7000-8000-0000000000c1", gwenID, gwen["id"].(string), 10)
+	offer("01a201c8-0000-7000-8000-0000000000c1", gwenID, gwen.ID, 10)
 	rig.WaitFor(t, "Gwen's small offer", func() bool { return c.HasOffer("bretagne", rig.Gwen, late) })
 	if !c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Fatal("an offer Gwen had room for superseded her big job")
 	}
 	// One for which giving up the big job would not make room enough ends
 	// nothing (70 h: she lacks 60, the big job is 40).
-	offer("01a201c8-0000-7000-8000-0000000000c3", gwenID, gwen["id"].(string), 70)
+	offer("01a201c8-0000-7000-8000-0000000000c3", gwenID, gwen.ID, 70)
 	if state, reason := c.storedOffer("bretagne", "01a201c8-0000-7000-8000-0000000000c3"); state != "declined" || reason != "full" {
 		t.Errorf("a 70-hour offer for Gwen: %s (%q), want declined (full)", state, reason)
 	}
@@ -650,7 +650,7 @@ func testSupersededOffer(t *testing.T, c *coop) {
 	}
 	// One she has room for only without the big job supersedes it, which
 	// goes on to Paul.
-	offer("01a201c8-0000-7000-8000-0000000000c2", gwenID, gwen["id"].(string), 50)
+	offer("01a201c8-0000-7000-8000-0000000000c2", gwenID, gwen.ID, 50)
 	c.OfferFor("ile-de-france", rig.Paul, big)
 	if c.HasOffer("bretagne", rig.Gwen, big) {
 		t.Error("Gwen kept the big job's offer")
@@ -677,16 +677,15 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 	gwen := c.OfferFor("bretagne", rig.Gwen, big)
 	// Zoé's work under way is done: she has room now (20 h), but was not
 	// among the big job's candidates.
-	for _, it := range c.API("ile-de-france", "GET", "/api/v1/tickets", rig.Zoe, nil, 200)["items"].([]any) {
-		if tk := it.(map[string]any); tk["title"] == "Refonte du site" {
-			c.API("ile-de-france", "PATCH", "/api/v1/tickets/"+tk["id"].(string), rig.Zoe,
-				map[string]any{"version": tk["version"], "status": "resolved"}, 200)
+	for _, tk := range rig.List[tickets.View](c.Coop, rig.Zoe, "/api/v1/tickets") {
+		if tk.Title == "Refonte du site" {
+			c.API("ile-de-france", "PATCH", "/api/v1/tickets/"+tk.ID, rig.Zoe, map[string]any{"version": tk.Version, "status": "resolved"}, 200)
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // the Île-de-France node's view of bookings is at most a second old
-	c.API("bretagne", "POST", "/api/v1/offers/"+gwen["id"].(string)+"/decline", rig.Gwen, nil, 204)
+	c.API("bretagne", "POST", "/api/v1/offers/"+gwen.ID+"/decline", rig.Gwen, nil, 204)
 	paul := c.OfferFor("ile-de-france", rig.Paul, big)
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul["id"].(string)+"/decline", rig.Paul, nil, 204)
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+paul.ID+"/decline", rig.Paul, nil, 204)
 	zoe := c.OfferFor("ile-de-france", rig.Zoe, big)
 	h := c.History(big)
 	if rig.Count(h, "searched_again") != 1 || rig.Count(h, "offered_to") != 4 || rig.Count(h, "offer_superseded") != 1 {
@@ -697,8 +696,8 @@ func TestSupersededJobSearchesAgain(t *testing.T) {
 			t.Errorf("%s was offered the job again", who.email)
 		}
 	}
-	c.API("ile-de-france", "POST", "/api/v1/offers/"+zoe["id"].(string)+"/decline", rig.Zoe, nil, 204)
-	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(big)["status"] == "unroutable" })
+	c.API("ile-de-france", "POST", "/api/v1/offers/"+zoe.ID+"/decline", rig.Zoe, nil, 204)
+	rig.WaitFor(t, "unroutable", func() bool { return c.Ticket(big).Status == "unroutable" })
 	if h := c.History(big); rig.Count(h, "searched_again") != 1 || rig.Count(h, "unroutable") != 1 {
 		t.Errorf("history: %v", h)
 	}
@@ -718,17 +717,17 @@ func TestAcceptStartedNotSuperseded(t *testing.T) {
 	c.API(bfc, "POST", "/api/v1/tickets/"+big+"/forward", rig.Jean, nil, 202)
 	first := c.OfferFor("bretagne", rig.Marie, big)
 	c.Node(bfc).Stop()
-	c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 503)
+	c.API("bretagne", "POST", "/api/v1/offers/"+first.ID+"/accept", rig.Marie, nil, 503)
 	c.Restart(bfc) // its key can be fetched again to check the offer below
 	// A 30-hour job in the place of the offer she is accepting: she has no
 	// room for both, so her node declines it at once and keeps hers.
 	const other = "01a201c8-0000-7000-8000-0000000000d1"
 	c.forgeOffer(map[string]any{"offer_id": other, "member_id": c.MemberID("bretagne", rig.Marie), "title": "Site web accessible",
-		"estimated_minutes": 30 * 60, "supersedes": first["id"], "regret": 0.1})
+		"estimated_minutes": 30 * 60, "supersedes": first.ID, "regret": 0.1})
 	if state, _ := c.storedOffer("bretagne", other); state != "declined" || !c.HasOffer("bretagne", rig.Marie, big) {
 		t.Fatalf("the other offer is %s; Marie still has hers: %v", state, c.HasOffer("bretagne", rig.Marie, big))
 	}
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+first["id"].(string)+"/accept", rig.Marie, nil, 200)
+	acc := c.API("bretagne", "POST", "/api/v1/offers/"+first.ID+"/accept", rig.Marie, nil, 200)
 	if acc["status"] != "accepted" {
 		t.Fatalf("accepted: %v", acc)
 	}

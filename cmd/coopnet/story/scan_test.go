@@ -4,17 +4,21 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+
 	"github.com/coopnet/coopnet/federation"
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // Jeanne Dupont, a private person near Bourguignon, asks Jean for a
@@ -201,21 +205,21 @@ func TestClientDataOnlyWhereItBelongs(t *testing.T) {
 
 func testClientData(t *testing.T, c *coop) {
 	bfc, bzh := "bourgogne-franche-comte", "bretagne"
-	cl := c.API(bfc, "POST", "/api/v1/clients", rig.Jean, map[string]any{"name": jeanneName, "kind": "person",
+	cl := rig.Must[clients.Client](c.As(rig.Jean).Do("POST", "/api/v1/clients", map[string]any{"name": jeanneName, "kind": "person",
 		"postcode": "25150", "commune": "Bourguignon", "contact_name": jeanneName, "contact_email": jeanneEmail,
-		"contact_phone": jeannePhone}, 201)
-	clientID := cl["id"].(string)
+		"contact_phone": jeannePhone}), 201)
+	clientID := cl.ID
 	c.API(bfc, "POST", "/api/v1/clients/"+clientID+"/sites", rig.Jean, map[string]any{"name": "Maison", "address": jeanneStreet,
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
-	tk := c.API(bfc, "POST", "/api/v1/tickets", rig.Jean, map[string]any{"client_id": clientID,
+	tk := rig.Must[tickets.View](c.As(rig.Jean).Do("POST", "/api/v1/tickets", map[string]any{"client_id": clientID,
 		"title": "Site web pour " + jeanneName + " (" + jeannePhone + ")", "skill": "website", "on_site": false,
-		"estimated_hours": 8, "description": "Appeler " + jeanneName + " au " + jeannePhone + " ou " + jeanneEmail}, 201)
-	jeanID := tk["id"].(string)
+		"estimated_hours": 8, "description": "Appeler " + jeanneName + " au " + jeannePhone + " ou " + jeanneEmail}), 201)
+	jeanID := tk.ID
 	c.API(bfc, "POST", "/api/v1/tickets/"+jeanID+"/forward", rig.Jean, map[string]any{
 		"note": "Chez " + jeanneName + ", " + jeanneStreet + ", (+33) 6 12 34 56 78, le matin"}, 202)
 	offer := c.OfferFor(bzh, rig.Marie, jeanID)
-	c.API(bzh, "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
-	apID := tk["ap_id"].(string)
+	c.API(bzh, "POST", "/api/v1/offers/"+offer.ID+"/accept", rig.Marie, nil, 200)
+	apID := tk.APID
 	var marieID string
 	rig.WaitFor(t, "Marie's copy", func() bool { marieID = c.CopyOf(bzh, rig.Marie, apID); return marieID != "" })
 	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -242,10 +246,10 @@ func testClientData(t *testing.T, c *coop) {
 	}
 
 	// The job is done and closed; the retention runs, a week on.
-	v := int(c.API(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	v := c.TicketOn(rig.Marie, marieID).Version
 	c.API(bzh, "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
-	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
-	v = int(c.Ticket(jeanID)["version"].(float64))
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID).Status == "resolved" })
+	v = c.Ticket(jeanID).Version
 	c.API(bfc, "PATCH", "/api/v1/tickets/"+jeanID, rig.Jean, map[string]any{"version": v, "status": "closed"}, 200)
 	rig.WaitFor(t, "closed on Marie's node", func() bool {
 		return c.API(bzh, "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["status"] == "closed"
@@ -265,22 +269,20 @@ func testClientData(t *testing.T, c *coop) {
 	only(t, "after the job and the retention", "NATS", scan["nats"], nil)
 
 	// The export says what Jean's node holds and who received what.
-	exp := c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", rig.Claire, nil, 200)
-	if exp["client"].(map[string]any)["contact_email"] != jeanneEmail || len(exp["sites"].([]any)) != 1 ||
-		len(exp["tickets"].([]any)) != 1 || len(exp["interventions"].([]any)) != 1 {
-		t.Errorf("the export: %v", exp)
+	exp := rig.Must[privacy.ClientExport](c.As(rig.Claire).Do("GET", "/api/v1/clients/"+clientID+"/export", nil), 200)
+	if exp.Client == nil || exp.Client.ContactEmail != jeanneEmail || len(exp.Sites) != 1 || len(exp.Tickets) != 1 || len(exp.Interventions) != 1 {
+		t.Errorf("the export: %+v", exp)
 	}
 	bzhHost := strings.TrimPrefix(c.Node(bzh).URL, "http://")
 	types := map[string]bool{}
-	for _, d := range exp["shared_with"].([]any) {
-		dm := d.(map[string]any)
-		if dm["node"] != bzhHost || dm["delivered_at"] != nil && dm["state"] != "delivered" {
-			t.Errorf("shared with: %v", dm)
+	for _, d := range exp.SharedWith {
+		if d.Node != bzhHost || d.DoneAt != nil && d.State != "delivered" {
+			t.Errorf("shared with: %+v", d)
 		}
-		types[dm["type"].(string)] = true
+		types[d.Type] = true
 	}
 	if !types["Offer"] || !types["Invite"] || !types["Update"] {
-		t.Errorf("the export's record of sharing lacks the job, its changes or the intervention: %v", exp["shared_with"])
+		t.Errorf("the export's record of sharing lacks the job, its changes or the intervention: %v", exp.SharedWith)
 	}
 	c.API(bfc, "GET", "/api/v1/clients/"+clientID+"/export", rig.Jean, nil, 403) // staff only
 
@@ -313,7 +315,7 @@ func testClientData(t *testing.T, c *coop) {
 		}
 	}
 	// The coop's figures stay: the ticket, its hours and status.
-	if tk := c.Ticket(jeanID); tk["status"] != "closed" || tk["title"] != "Demande effacée" {
+	if tk := c.Ticket(jeanID); tk.Status != "closed" || tk.Title != "Demande effacée" {
 		t.Errorf("the erased ticket: %v", tk)
 	}
 }

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"math"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // TestSharedTicketAcrossRegions continues the routing story over
@@ -22,45 +27,45 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de l'École primaire des Tilleuls")
 
-	copyView := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-	if copyView["origin_region"] != "bourgogne-franche-comte" || copyView["status"] != "accepted" ||
-		copyView["assignee"].(map[string]any)["handle"] != c.Handle(rig.Marie) {
+	copyView := c.TicketOn(rig.Marie, marieID)
+	if copyView.OriginRegion != "bourgogne-franche-comte" || copyView.Status != "accepted" ||
+		copyView.Assignee.Handle != c.Handle(rig.Marie) {
 		t.Fatalf("Marie's copy: %v", copyView)
 	}
 	// Marie sees the client of her job, and only she on her node.
-	cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Marie, nil, 200)
-	if cl["name"] != "École primaire des Tilleuls" || cl["contact_email"] != "ecole.tilleuls@example.org" || cl["origin"] != copyView["ap_id"] {
+	cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView.ClientID, rig.Marie, nil, 200)
+	if cl["name"] != "École primaire des Tilleuls" || cl["contact_email"] != "ecole.tilleuls@example.org" || cl["origin"] != copyView.APID {
 		t.Errorf("the client on Marie's node: %v", cl)
 	}
-	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Gwen, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView.ClientID, rig.Gwen, nil, 404)
 	// Nor do Bretagne's staff see or change the copy: the job is Jean's
 	// region's, done by Marie.
-	c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Yann, nil, 404)
+	c.API("bretagne", "GET", "/api/v1/clients/"+copyView.ClientID, rig.Yann, nil, 404)
 	c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Yann, nil, 404)
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Yann, map[string]any{"version": 1, "status": "cancelled"}, 404)
 	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/comments", rig.Yann, map[string]any{"body": "?"}, 404)
-	if items := c.API("bretagne", "GET", "/api/v1/tickets", rig.Yann, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := rig.List[tickets.View](c.Coop, rig.Yann, "/api/v1/tickets"); len(items) != 0 {
 		t.Errorf("Bretagne's staff see another region's ticket: %v", items)
 	}
 	// A peer cannot put a ticket, and its client, in the charge of a member
 	// who never accepted it: Jean's node's own Offer, replayed for Gwen.
-	offerFor(t, c, "gwen@", copyView["ap_id"].(string))
-	if items := c.API("bretagne", "GET", "/api/v1/clients", rig.Marie, nil, 200)["items"].([]any); len(items) != 0 {
+	offerFor(t, c, "gwen@", copyView.APID)
+	if items := rig.List[clients.Client](c.Coop, rig.Marie, "/api/v1/clients"); len(items) != 0 {
 		t.Errorf("another region's client is listed among Marie's own clients: %v", items)
 	}
 	// Jean corrects the school's contact: Marie's node has it at once.
-	jc := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200)
-	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc["id"].(string), rig.Jean, map[string]any{
-		"version": jc["version"], "name": jc["name"], "kind": jc["kind"], "postcode": jc["postcode"], "commune": jc["commune"],
+	jc := c.ClientOn(rig.Jean, c.Ticket(jeanID).ClientID)
+	c.API("bourgogne-franche-comte", "PATCH", "/api/v1/clients/"+jc.ID, rig.Jean, map[string]any{
+		"version": jc.Version, "name": jc.Name, "kind": jc.Kind, "postcode": jc.Postcode, "commune": jc.Commune,
 		"contact_name": "M. Durand", "contact_email": "direction.tilleuls@example.org"}, 200)
 	rig.WaitFor(t, "the corrected contact on Marie's node", func() bool {
-		cl := c.API("bretagne", "GET", "/api/v1/clients/"+copyView["client_id"].(string), rig.Marie, nil, 200)
-		return cl["contact_name"] == "M. Durand" && cl["contact_email"] == "direction.tilleuls@example.org"
+		cl := c.ClientOn(rig.Marie, copyView.ClientID)
+		return cl.ContactName == "M. Durand" && cl.ContactEmail == "direction.tilleuls@example.org"
 	})
 	// Only the ticket's own node routes it; the copy's client is described
 	// by its region.
 	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/forward", rig.Marie, map[string]any{}, 409)
-	c.API("bretagne", "POST", "/api/v1/clients/"+copyView["client_id"].(string)+"/sites", rig.Marie,
+	c.API("bretagne", "POST", "/api/v1/clients/"+copyView.ClientID+"/sites", rig.Marie,
 		map[string]any{"name": "Annexe", "postcode": "25150"}, 403)
 	// Île-de-France, not part of this job, holds nothing of it.
 	var n int64
@@ -93,7 +98,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	}
 
 	// Marie starts the work and logs time: Jean's ticket follows.
-	v := int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	v := c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "in_progress"}, 200)
 	c.API("bretagne", "POST", "/api/v1/tickets/"+marieID+"/time", rig.Marie, map[string]any{"minutes": 90, "note": "maquette"}, 201)
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+jeanID+"/time", rig.Jean, map[string]any{"minutes": 30}, 201)
@@ -103,8 +108,8 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		}
 	}()
 	rig.WaitFor(t, "status and time on both nodes", func() bool {
-		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-		return j["status"] == "in_progress" && j["time_spent_hours"] == 2.0 && rig.SameState(j, m)
+		j, m := c.Ticket(jeanID), c.TicketOn(rig.Marie, marieID)
+		return j.Status == "in_progress" && j.TimeSpentHours == 2.0 && rig.SameState(j, m)
 	})
 
 	// Jean plans an intervention: it reaches Marie's calendar; she accepts.
@@ -115,37 +120,36 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		t.Fatalf("planned: %v", ev)
 	}
 	cal := "/api/v1/calendar?from=" + start.Add(-24*time.Hour).Format(time.DateOnly)
-	var marieEvent map[string]any
+	var marieEvent *planning.Event
 	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {
-		items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any)
-		if len(items) == 1 {
-			marieEvent = items[0].(map[string]any)
+		if items := c.Calendar(rig.Marie, cal); len(items) == 1 {
+			marieEvent = items[0]
 		}
 		return marieEvent != nil
 	})
-	if marieEvent["ap_id"] != ev["ap_id"] || marieEvent["ticket_title"] != "Site web de l'École primaire des Tilleuls" ||
-		marieEvent["location"] != "École des Tilleuls, Bourguignon" || marieEvent["state"] != "invited" {
-		t.Errorf("Marie's event: %v", marieEvent)
+	if marieEvent.APID != ev["ap_id"] || marieEvent.TicketTitle != "Site web de l'École primaire des Tilleuls" ||
+		marieEvent.Location != "École des Tilleuls, Bourguignon" || marieEvent.State != "invited" {
+		t.Errorf("Marie's event: %+v", marieEvent)
 	}
-	if s, _ := time.Parse(time.RFC3339, marieEvent["start"].(string)); !s.Equal(start) {
-		t.Errorf("start %v, want %v", marieEvent["start"], start)
+	if !marieEvent.StartAt.Equal(start) {
+		t.Errorf("start %v, want %v", marieEvent.StartAt, start)
 	}
-	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", rig.Marie, map[string]any{"answer": "accept"}, 200)
-	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent["id"].(string)+"/answer", rig.Gwen, map[string]any{"answer": "reject"}, 404)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent.ID+"/answer", rig.Marie, map[string]any{"answer": "accept"}, 200)
+	c.API("bretagne", "POST", "/api/v1/events/"+marieEvent.ID+"/answer", rig.Gwen, map[string]any{"answer": "reject"}, 404)
 	rig.WaitFor(t, "Marie's acceptance on Jean's node", func() bool {
-		items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any)
-		return len(items) == 1 && items[0].(map[string]any)["state"] == "accepted"
+		items := c.Calendar(rig.Jean, cal)
+		return len(items) == 1 && items[0].State == "accepted"
 	})
 
 	// Marie resolves; then reopens: Resolve and Undo{Resolve}.
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	v = c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
-	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	rig.WaitFor(t, "resolved on Jean's node", func() bool { return c.Ticket(jeanID).Status == "resolved" })
+	v = c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "in_progress"}, 200)
 	rig.WaitFor(t, "reopened on Jean's node, and both the same", func() bool {
-		j, m := c.Ticket(jeanID), c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-		return j["status"] == "in_progress" && rig.SameState(j, m)
+		j, m := c.Ticket(jeanID), c.TicketOn(rig.Marie, marieID)
+		return j.Status == "in_progress" && rig.SameState(j, m)
 	})
 	h := c.History(jeanID)
 	if rig.Count(h, "copy_held") != 1 || rig.Count(h, "updated status resolved") != 1 || rig.Count(h, "updated status in_progress") != 2 {
@@ -154,7 +158,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 
 	// The ticket as ActivityPub serves it: only to the node it is shared
 	// with, by a signed request.
-	resp, err := http.Get(c.Ticket(jeanID)["ap_id"].(string))
+	resp, err := http.Get(c.Ticket(jeanID).APID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +167,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 		t.Errorf("unsigned GET of a ticket: %d", resp.StatusCode)
 	}
 	signedGet := func(region string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodGet, c.Ticket(jeanID)["ap_id"].(string), nil)
+		req, _ := http.NewRequest(http.MethodGet, c.Ticket(jeanID).APID, nil)
 		req.Header.Set("Accept", "application/activity+json")
 		if err := c.Node(region).N.Fed.Sign(req, nil); err != nil {
 			t.Fatal(err)
@@ -189,31 +193,29 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	// Marie resolves, then closes: a close, not a reopening. Nobody works
 	// for the school on this ticket any more, and Marie's node forgets the
 	// contact (the job's record stays).
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	v = c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "resolved"}, 200)
-	rig.WaitFor(t, "resolved again on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "resolved" })
-	v = int(c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)["version"].(float64))
+	rig.WaitFor(t, "resolved again on Jean's node", func() bool { return c.Ticket(jeanID).Status == "resolved" })
+	v = c.TicketOn(rig.Marie, marieID).Version
 	c.API("bretagne", "PATCH", "/api/v1/tickets/"+marieID, rig.Marie, map[string]any{"version": v, "status": "closed"}, 200)
-	rig.WaitFor(t, "closed on Jean's node", func() bool { return c.Ticket(jeanID)["status"] == "closed" })
+	rig.WaitFor(t, "closed on Jean's node", func() bool { return c.Ticket(jeanID).Status == "closed" })
 	var undos int64
 	c.Node("bourgogne-franche-comte").N.DB.Raw("SELECT COUNT(*) FROM federation_inbox WHERE type = 'Undo'").Row().Scan(&undos)
 	if undos != 1 {
 		t.Errorf("Jean's node received %d Undo activities, want 1 (the reopening; the close is an Update)", undos)
 	}
-	clientOnMarie := "/api/v1/clients/" + copyView["client_id"].(string)
 	rig.WaitFor(t, "the contact erased on Marie's node once the ticket is closed", func() bool {
-		cl := c.API("bretagne", "GET", clientOnMarie, rig.Marie, nil, 200)
-		return cl["contact_name"] == "" && cl["contact_email"] == "" && cl["contact_phone"] == ""
+		cl := c.ClientOn(rig.Marie, copyView.ClientID)
+		return cl.ContactName == "" && cl.ContactEmail == "" && cl.ContactPhone == ""
 	})
-	if cl := c.API("bretagne", "GET", clientOnMarie, rig.Marie, nil, 200); cl["name"] != "École primaire des Tilleuls" ||
-		cl["lat"] != math.Round(cl["lat"].(float64)*10)/10 || cl["lon"] != math.Round(cl["lon"].(float64)*10)/10 {
+	if cl := c.ClientOn(rig.Marie, copyView.ClientID); cl.Name != "École primaire des Tilleuls" ||
+		cl.Lat != math.Round(cl.Lat*10)/10 || cl.Lon != math.Round(cl.Lon*10)/10 {
 		t.Errorf("the closed job's client on Marie's node (name kept, place to 0.1°): %v", cl)
 	}
-	if items := c.API("bretagne", "GET", cal, rig.Marie, nil, 200)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["location"] != "" {
+	if items := c.Calendar(rig.Marie, cal); len(items) != 1 || items[0].Location != "" {
 		t.Errorf("Marie's calendar keeps the place of a closed job: %v", items)
 	}
-	if items := c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any); len(items) != 1 ||
-		items[0].(map[string]any)["location"] != "École des Tilleuls, Bourguignon" {
+	if items := c.Calendar(rig.Jean, cal); len(items) != 1 || items[0].Location != "École des Tilleuls, Bourguignon" {
 		t.Errorf("Jean's calendar lost the place of his own intervention: %v", items)
 	}
 
@@ -222,9 +224,7 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	base := time.Now().UTC()
 	answerAs(t, c, "Accept", base.Add(2*time.Second))
 	answerAs(t, c, "Reject", base.Add(time.Second))
-	jeanState := func() any {
-		return c.API("bourgogne-franche-comte", "GET", cal, rig.Jean, nil, 200)["items"].([]any)[0].(map[string]any)["state"]
-	}
+	jeanState := func() string { return c.Calendar(rig.Jean, cal)[0].State }
 	if st := jeanState(); st != "accepted" {
 		t.Errorf("after a late, older rejection Jean sees %v, want accepted", st)
 	}
@@ -242,10 +242,10 @@ func TestSharedTicketAcrossRegions(t *testing.T) {
 	if answered.After(time.Now().Add(time.Hour)) {
 		t.Errorf("an answer from the future is kept as given at %v", answered)
 	}
-	if m := c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200); m["status"] != "closed" {
+	if m := c.TicketOn(rig.Marie, marieID); m.Status != "closed" {
 		t.Errorf("Marie's copy after the close: %v", m)
 	}
-	if cl := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID)["client_id"].(string), rig.Jean, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
+	if cl := c.API("bourgogne-franche-comte", "GET", "/api/v1/clients/"+c.Ticket(jeanID).ClientID, rig.Jean, nil, 200); cl["contact_email"] != "direction.tilleuls@example.org" {
 		t.Errorf("Jean's own client lost its contact: %v", cl)
 	}
 }
@@ -269,7 +269,7 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 	// The second ticket exists on Jean's node; its comment reaches Marie's
 	// node before the ticket does.
 	nextID := c.SchoolTicket("Site web de l'école", "website", false, 8)
-	nextAP := c.Ticket(nextID)["ap_id"].(string)
+	nextAP := c.Ticket(nextID).APID
 	var act map[string]any
 	if err := json.Unmarshal([]byte(body), &act); err != nil {
 		t.Fatal(err)
@@ -310,8 +310,8 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return r.State == "pending" && r.Due != nil && r.Due.After(time.Now().Add(30*time.Minute))
 	})
 	before := row()
-	paul := c.API("ile-de-france", "GET", "/api/v1/me", rig.Paul, nil, 200)
-	c.API("ile-de-france", "PATCH", "/api/v1/members/"+paul["id"].(string), rig.Paul, map[string]any{"name": "Paul Moreau-Leroy", "version": paul["version"]}, 200)
+	paul := rig.Must[members.Member](c.As(rig.Paul).Do("GET", "/api/v1/me", nil), 200)
+	c.API("ile-de-france", "PATCH", "/api/v1/members/"+paul.ID, rig.Paul, map[string]any{"name": "Paul Moreau-Leroy", "version": paul.Version}, 200)
 	rig.WaitFor(t, "Paul's new name on Marie's node", func() bool {
 		return bzh.N.DB.Raw("SELECT 1 FROM directory_entries WHERE name = ?", "Paul Moreau-Leroy").Row().Scan(new(int)) == nil
 	})
@@ -334,14 +334,14 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 		return who != ""
 	})
 	offer := c.OfferFor("bretagne", who, nextID)
-	c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", who, nil, 200)
+	c.API("bretagne", "POST", "/api/v1/offers/"+offer.ID+"/accept", who, nil, 200)
 	var copyID string
 	rig.WaitFor(t, "the early comment on the copy", func() bool {
 		if copyID = c.CopyOf("bretagne", who, nextAP); copyID == "" {
 			return false
 		}
-		items := c.API("bretagne", "GET", "/api/v1/tickets/"+copyID+"/comments", who, nil, 200)["items"].([]any)
-		return len(items) == 1 && items[0].(map[string]any)["body"] == "Le commentaire arrivé avant la demande"
+		items := rig.List[tickets.Comment](c.Coop, who, "/api/v1/tickets/"+copyID+"/comments")
+		return len(items) == 1 && items[0].Body == "Le commentaire arrivé avant la demande"
 	})
 }
 
@@ -352,13 +352,11 @@ func TestCommentBeforeItsTicket(t *testing.T) {
 func TestConcurrentUpdatesConverge(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, marieID := c.SharedTicket("Site web de la mairie")
-	marieView := func() map[string]any {
-		return c.API("bretagne", "GET", "/api/v1/tickets/"+marieID, rig.Marie, nil, 200)
-	}
+	marieView := func() tickets.View { return c.TicketOn(rig.Marie, marieID) }
 	// patch retries on a stale version, as a client would.
-	patch := func(region, email, id string, get func() map[string]any, body map[string]any) {
+	patch := func(region, email, id string, get func() tickets.View, body map[string]any) {
 		for {
-			body["version"] = int(get()["version"].(float64))
+			body["version"] = get().Version
 			var out map[string]any
 			code := rig.Status(t, "PATCH", c.Node(region).URL+"/api/v1/tickets/"+id, c.Tokens[email], body, &out)
 			if code == 200 {
@@ -376,7 +374,7 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 10; i++ {
-			patch("bourgogne-franche-comte", rig.Jean, jeanID, func() map[string]any { return c.Ticket(jeanID) },
+			patch("bourgogne-franche-comte", rig.Jean, jeanID, func() tickets.View { return c.Ticket(jeanID) },
 				map[string]any{"description": fmt.Sprintf("Jean %d", i), "priority": []string{"high", "low"}[i%2]})
 		}
 	}()
@@ -388,7 +386,7 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	var j, m map[string]any
+	var j, m tickets.View
 	rig.WaitFor(t, "both nodes to converge", func() bool {
 		j, m = c.Ticket(jeanID), marieView()
 		return rig.SameState(j, m) && c.pendingDeliveries() == 0
@@ -396,11 +394,11 @@ func TestConcurrentUpdatesConverge(t *testing.T) {
 	// Each field holds the last value written to it, by one or the other:
 	// Marie's last title, even if her changes reached the tracker out of
 	// order; Jean's last priority; the last description of either.
-	if j["title"] != "Site web (v9)" || (j["description"] != "Jean 9" && j["description"] != "Marie 9") || j["priority"] != "low" {
+	if j.Title != "Site web (v9)" || (j.Description != "Jean 9" && j.Description != "Marie 9") || j.Priority != "low" {
 		t.Errorf("converged on %v", j)
 	}
 	b, _ := json.Marshal(j)
-	t.Logf("converged at version %v: %s", j["version"], b)
+	t.Logf("converged at version %v: %s", j.Version, b)
 }
 
 // pendingDeliveries counts what the nodes still have to deliver.
@@ -475,7 +473,7 @@ func offerFor(t *testing.T, c *coop, who, apID string) {
 	if n != 0 {
 		t.Errorf("Bretagne keeps a ticket nobody accepted")
 	}
-	if items := c.API("bretagne", "GET", "/api/v1/tickets", rig.Gwen, nil, 200)["items"].([]any); len(items) != 0 {
+	if items := rig.List[tickets.View](c.Coop, rig.Gwen, "/api/v1/tickets"); len(items) != 0 {
 		t.Errorf("Gwen has a ticket she never accepted: %v", items)
 	}
 }

@@ -3,13 +3,15 @@ package story_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/tickets"
 
 	"github.com/nats-io/nats.go"
 )
@@ -90,10 +92,10 @@ func TestNoteAuthorship(t *testing.T) {
 	act := forgedNote(note, "-name", marie, marie, "marie@"+bzh, "Claire Vernier (équipe de la coop)")
 	c.deliver("bretagne", "bourgogne-franche-comte", act)
 	rig.WaitFor(t, "the comment applied", func() bool {
-		for _, it := range c.API("bourgogne-franche-comte", "GET", "/api/v1/tickets/"+jeanID+"/comments?limit=200", rig.Jean, nil, 200)["items"].([]any) {
-			if cm := it.(map[string]any); cm["body"] == "faux commentaire -name" {
-				if cm["author_name"] != "Marie Le Gall" {
-					t.Fatalf("shown as %v", cm["author_name"])
+		for _, cm := range rig.List[tickets.Comment](c.Coop, rig.Jean, "/api/v1/tickets/"+jeanID+"/comments?limit=200") {
+			if cm.Body == "faux commentaire -name" {
+				if cm.AuthorName != "Marie Le Gall" {
+					t.Fatalf("shown as %v", cm.AuthorName)
 				}
 				return true
 			}
@@ -123,10 +125,10 @@ func TestNoteAuthorship(t *testing.T) {
 	asClaire := forgedNote(fromJean, "-claire", claire, claire, "claire@"+bfcHost, "Jean Dugnouf")
 	c.deliver("bourgogne-franche-comte", "bretagne", asClaire)
 	rig.WaitFor(t, "Claire's comment on Marie's copy", func() bool {
-		for _, it := range c.API("bretagne", "GET", "/api/v1/tickets/"+marieID+"/comments?limit=200", rig.Marie, nil, 200)["items"].([]any) {
-			if cm := it.(map[string]any); cm["body"] == "faux commentaire -claire" {
-				if cm["author_name"] != "Claire Vernier" {
-					t.Fatalf("shown as %v", cm["author_name"])
+		for _, cm := range rig.List[tickets.Comment](c.Coop, rig.Marie, "/api/v1/tickets/"+marieID+"/comments?limit=200") {
+			if cm.Body == "faux commentaire -claire" {
+				if cm.AuthorName != "Claire Vernier" {
+					t.Fatalf("shown as %v", cm.AuthorName)
 				}
 				return true
 			}
@@ -147,7 +149,7 @@ func TestNoteAuthorship(t *testing.T) {
 func TestForgedActivitiesRefused(t *testing.T) {
 	c := newCoop(t, 48*time.Hour)
 	jeanID, _ := c.SharedTicket("Site web")
-	apID := c.Ticket(jeanID)["ap_id"].(string)
+	apID := c.Ticket(jeanID).APID
 	idf := "http://" + strings.TrimPrefix(c.Node("ile-de-france").URL, "http://")
 	bzh := "http://" + strings.TrimPrefix(c.Node("bretagne").URL, "http://")
 	bfcHost := strings.TrimPrefix(c.Node("bourgogne-franche-comte").URL, "http://")
@@ -186,7 +188,7 @@ func TestForgedActivitiesRefused(t *testing.T) {
 			}
 		})
 	}
-	if got := c.Ticket(jeanID)["title"]; got != "Site web" {
+	if got := c.Ticket(jeanID).Title; got != "Site web" {
 		t.Errorf("the ticket became %q", got)
 	}
 }
@@ -316,19 +318,19 @@ func TestQuestionsAnsweredToTheAskerOnly(t *testing.T) {
 	cl := c.API("bourgogne-franche-comte", "POST", "/api/v1/clients", rig.Jean, map[string]any{
 		"name": "Jeanne Dupont", "kind": "person", "postcode": "25150", "commune": "Bourguignon",
 		"contact_name": "Jeanne Dupont", "contact_email": "jeanne.dupont@example.org", "contact_phone": "06 12 34 56 78"}, 201)
-	tk := c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets", rig.Jean, map[string]any{
+	tk := rig.Must[tickets.View](c.As(rig.Jean).Do("POST", "/api/v1/tickets", map[string]any{
 		"client_id": cl["id"], "title": "Site web pour Jeanne Dupont (06 12 34 56 78)",
 		"description": "Appeler Jeanne Dupont au 06 12 34 56 78, jeanne.dupont@example.org", "skill": "website",
-		"on_site": false, "estimated_hours": 8}, 201)
-	id := tk["id"].(string)
+		"on_site": false, "estimated_hours": 8}), 201)
+	id := tk.ID
 	c.API("bourgogne-franche-comte", "POST", "/api/v1/tickets/"+id+"/forward", rig.Jean,
 		map[string]any{"note": "Jeanne Dupont préfère le matin : 06 12 34 56 78"}, 202)
 	offer := c.OfferFor("bretagne", rig.Marie, id)
-	acc := c.API("bretagne", "POST", "/api/v1/offers/"+offer["id"].(string)+"/accept", rig.Marie, nil, 200)
-	if acc["status"] != "accepted" || acc["description"] != "" {
-		t.Errorf("the acceptance's answer: %v", acc)
+	acc := rig.Must[tickets.View](c.As(rig.Marie).Do("POST", "/api/v1/offers/"+offer.ID+"/accept", nil), 200)
+	if acc.Status != "accepted" || acc.Description != "" {
+		t.Errorf("the acceptance's answer: %+v", acc)
 	}
-	rig.WaitFor(t, "Marie's copy", func() bool { return c.CopyOf("bretagne", rig.Marie, tk["ap_id"].(string)) != "" })
+	rig.WaitFor(t, "Marie's copy", func() bool { return c.CopyOf("bretagne", rig.Marie, tk.APID) != "" })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
