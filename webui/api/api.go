@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	"embed"
 	"net/http"
 
@@ -95,4 +96,20 @@ func (s *API) openapi(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, "application/json", b)
+}
+
+// listUnder answers a page of what list finds under the resource of the
+// path's :id (a client's sites, a ticket's comments …), as the member sees
+// it; id is an item's cursor.
+func listUnder[T any](c echo.Context, list func(ctx context.Context, by members.Actor, parentID, after string, limit int) ([]T, error),
+	id func(T) string) error {
+	limit, after, err := web.PageParams(c)
+	if err != nil {
+		return err
+	}
+	items, err := list(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, web.NewPage(items, limit, id))
 }

@@ -83,15 +83,7 @@ func (s *API) addSite(c echo.Context) error {
 }
 
 func (s *API) listSites(c echo.Context) error {
-	limit, after, err := web.PageParams(c)
-	if err != nil {
-		return err
-	}
-	sites, err := s.Opt.Clients.Sites(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, web.NewPage(sites, limit, func(x *clients.Site) string { return x.ID }))
+	return listUnder(c, s.Opt.Clients.Sites, func(x *clients.Site) string { return x.ID })
 }
 
 type assetRequest struct {
@@ -117,15 +109,7 @@ func (s *API) addAsset(c echo.Context) error {
 }
 
 func (s *API) listAssets(c echo.Context) error {
-	limit, after, err := web.PageParams(c)
-	if err != nil {
-		return err
-	}
-	as, err := s.Opt.Clients.Assets(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, web.NewPage(as, limit, func(x *clients.Asset) string { return x.ID }))
+	return listUnder(c, s.Opt.Clients.Assets, func(x *clients.Asset) string { return x.ID })
 }
 
 func nonNil[T any](s []T) []T {

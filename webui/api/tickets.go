@@ -138,25 +138,9 @@ func (s *API) addComment(c echo.Context) error {
 }
 
 func (s *API) listComments(c echo.Context) error {
-	limit, after, err := web.PageParams(c)
-	if err != nil {
-		return err
-	}
-	cs, err := s.Opt.Tickets.Comments(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, web.NewPage(cs, limit, func(x *tickets.Comment) string { return x.ID }))
+	return listUnder(c, s.Opt.Tickets.Comments, func(x *tickets.Comment) string { return x.ID })
 }
 
 func (s *API) ticketHistory(c echo.Context) error {
-	limit, after, err := web.PageParams(c)
-	if err != nil {
-		return err
-	}
-	h, err := s.Opt.Tickets.History(c.Request().Context(), web.ActorOf(c), c.Param("id"), after, limit+1)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, web.NewPage(h, limit, func(x *tickets.Change) string { return x.ID }))
+	return listUnder(c, s.Opt.Tickets.History, func(x *tickets.Change) string { return x.ID })
 }
