@@ -273,7 +273,7 @@ func TestDemo(t *testing.T) {
 			erwan = m.ID
 		}
 	}
-	if m := rig.Typed[members.Member](t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m.Active {
+	if m := rig.Typed[members.Member](t, "POST", bzh+"/api/v1/members/"+erwan+"/deactivate", admin, nil, 200); m.Active || m.DeactivatedAt == nil {
 		t.Errorf("Erwan deactivated: %+v", m)
 	}
 	// A connection that never sends a request (an HTTP client dialling

@@ -1,8 +1,8 @@
 // Package inbox is the federation's inbox: the activities received from
 // peers, stored once each before they are answered, then applied in the
-// order they came, each exactly once (leased by a worker, then moved out
-// of pending in the transaction that applies it), one that needs another
-// first waiting for it, one that fails set aside. What an activity means is its Applier's.
+// order they came, each exactly once (leased and moved out of pending in
+// the transaction that applies it, replicas taking turns), one that needs
+// another first waiting for it, one that fails set aside. What an activity means is its Applier's.
 package inbox
 
 import (
@@ -62,7 +62,7 @@ func New(db *storage.DB, poll time.Duration, log *slog.Logger, reg prometheus.Re
 			Help: "Received activities processed, by outcome (ok, pending: to retry, failed)."}, []string{"result"})}
 	in.queue = queue.New(db, reg, queue.Spec{Topic: "federation_inbox", Table: "federation_inbox",
 		Due:     "state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id", Leases: true,
+		Waiting: "state = 'pending' AND next_attempt_at > ?", Dead: "state = 'failed'", Order: "id", Leases: true, Ordered: true,
 		What: "type", Error: "last_error", At: "COALESCE(processed_at, received_at)"})
 	in.timeWaiters.Store(true) // some may wait since before a restart
 	if reg != nil {
@@ -147,11 +147,11 @@ func (in *Inbox) Loop(ctx context.Context) {
 	}
 }
 
-// Lease is how long a worker holds the activities it leased: a batch is
-// applied well within it; should the worker die, they are due again then.
-// Short, as a restarted node waits it out: a lease that ends while its
-// batch still runs costs another replica's work, never a second
-// application (the row leaves pending in the applying transaction).
+// Lease is how long a worker holds the activities it leased. The lease is
+// taken in the transaction that applies them, which undoes it should the
+// worker die; it outlives the transaction only for an activity that failed
+// and is given back at once (applyFailed), so it is a bound that never
+// comes into play rather than a wait.
 const Lease = 15 * time.Second
 
 // maxApplyAttempts is how often an activity that fails to apply is tried
@@ -159,34 +159,39 @@ const Lease = 15 * time.Second
 const maxApplyAttempts = 5
 
 // Process applies up to limit pending activities and returns how
-// many it handled. They are applied in one transaction, each in its own
-// savepoint with its row's state: an activity is applied exactly once,
-// even by replicas working at once, and one that fails is rolled back
-// alone. One commit for the batch: a busy inbox keeps up.
+// many it handled. They are leased and applied in one transaction, in the
+// order they came, each in its own savepoint with its row's state: an
+// activity is applied exactly once, replicas take turns (the inbox is an
+// Ordered queue), one that fails is rolled back alone and set to wait or
+// fail in the same transaction, and should the worker die, all of it is
+// undone and due again at once. One commit for the batch: a busy inbox
+// keeps up.
 func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
-	var rows []Row
-	if err := in.Writing(func() error { return in.queue.Lease(ctx, limit, Lease, "*", &rows) }); err != nil {
-		return 0, fmt.Errorf("federation: read inbox: %w", err)
-	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	// The lease's RETURNING gives the rows in no order: apply them in the
-	// order they came.
-	slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
-	failed := make([]error, len(rows))
 	var (
+		handled int
 		applied int
 		tickets []string // the tickets whose state was applied: what waits for them is due
 	)
 	err := in.Writing(func() error {
 		return in.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-			applied, tickets = 0, tickets[:0]
-			for i, row := range rows {
-				failed[i] = nil
-				a, err := in.applyOne(ctx, tx, row, &failed[i])
+			var rows []Row
+			if err := in.queue.Lease(ctx, limit, Lease, "*", &rows); err != nil {
+				return err
+			}
+			// The lease's RETURNING gives the rows in no order.
+			slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
+			handled, applied, tickets = len(rows), 0, tickets[:0]
+			for _, row := range rows {
+				var failed error
+				a, err := in.applyOne(ctx, tx, row, &failed)
 				if err != nil {
 					return err
+				}
+				if failed != nil {
+					if err := in.applyFailed(ctx, row, failed); err != nil {
+						return err
+					}
+					continue
 				}
 				if a != nil {
 					applied++
@@ -199,30 +204,16 @@ func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
 		})
 	})
 	if err != nil {
-		// Rolled back: the batch is due again at once, not when its lease
-		// ends (if the database answers; else then).
-		ids := make([]int64, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		_ = in.db.Conn(context.WithoutCancel(ctx)).Model(&Row{}).Where("id IN ? AND state = 'pending'", ids).Update("lease_until", nil).Error
 		return 0, fmt.Errorf("federation: apply: %w", err)
 	}
 	in.applied.WithLabelValues("ok").Add(float64(applied))
-	for i, row := range rows {
-		if failed[i] != nil {
-			if err := in.applyFailed(ctx, row, failed[i]); err != nil {
-				return 0, err
-			}
-		}
-	}
 	if applied > 0 {
 		in.onApplied() // what applying queued (the tracker's answers) goes now
 		if err := in.retryWaiting(ctx, tickets); err != nil {
 			return 0, err
 		}
 	}
-	return len(rows), nil
+	return handled, nil
 }
 
 // applyOne claims and applies one activity inside tx, in a savepoint, and

@@ -25,6 +25,7 @@ func TestMain(m *testing.M) { storagetest.Main(m) }
 type probeApplier struct {
 	mu     sync.Mutex
 	failed map[string]bool
+	order  []int // the activities applied, in the order they were
 }
 
 func (p *probeApplier) Apply(ctx context.Context, tx *gorm.DB, a *doc.Activity) (bool, error) {
@@ -44,14 +45,17 @@ func (p *probeApplier) Apply(ctx context.Context, tx *gorm.DB, a *doc.Activity) 
 	if fail {
 		return false, errors.New("the database hiccupped")
 	}
+	p.mu.Lock()
+	p.order = append(p.order, n)
+	p.mu.Unlock()
 	return false, nil
 }
 
 // TestReplicasApplyOnce, on both databases: two inboxes on one database
 // (two replicas of a node) work through a burst of activities at once,
-// leasing them from the one queue; each activity is applied exactly once
-// (an application rolled back counts for nothing), those that failed once
-// are tried again, and none is left pending.
+// taking turns on the one queue; each activity is applied exactly once
+// (an application rolled back counts for nothing) and in the order they
+// came, those that failed once are tried again, and none is left pending.
 func TestReplicasApplyOnce(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
@@ -72,12 +76,10 @@ func TestReplicasApplyOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		pending := func() int64 {
+		pending := func() (int64, error) {
 			var n int64
-			if err := db.Model(&Row{}).Where("state = 'pending'").Count(&n).Error; err != nil {
-				t.Fatal(err)
-			}
-			return n
+			err := db.Model(&Row{}).Where("state = 'pending'").Count(&n).Error
+			return n, err
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
@@ -85,9 +87,16 @@ func TestReplicasApplyOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for pending() > 0 {
-					if _, err := in.Process(ctx, 16); err != nil {
+				for {
+					n, err := pending()
+					if err == nil && n > 0 {
+						_, err = in.Process(ctx, 16)
+					}
+					if err != nil {
 						errs <- err
+						return
+					}
+					if n == 0 {
 						return
 					}
 				}
@@ -125,6 +134,17 @@ func TestReplicasApplyOnce(t *testing.T) {
 		}
 		if len(applier.failed) == 0 {
 			t.Error("no activity failed once: the retry was not exercised")
+		}
+		// Those that never failed were applied in the order they came.
+		last := -1
+		for _, n := range applier.order {
+			if applier.failed[fmt.Sprintf("https://bfc.test/activities/%d", n)] {
+				continue
+			}
+			if n < last {
+				t.Fatalf("activity %d applied after %d: %v", n, last, applier.order)
+			}
+			last = n
 		}
 	})
 }

@@ -3,10 +3,12 @@ package queue
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/storage"
@@ -27,6 +29,15 @@ type Spec struct {
 	Waiting string
 	// Leases: the table has a lease_until column, and its workers Lease.
 	Leases bool
+	// Ordered: the queue is a log, worked through in order by one worker
+	// at a time (the inbox, whose activities build on each other; the NATS
+	// outbox, whose messages must reach JetStream in the order they were
+	// written). Lease then takes the first due items only while no other
+	// worker holds a lease on a due item, and leases of the queue run one
+	// at a time (a transaction-scoped advisory lock on PostgreSQL, SQLite's
+	// one writer). Leased inside the caller's transaction, the lease lasts
+	// what the transaction lasts: undone with it should the worker die.
+	Ordered bool
 	// Dead is the condition of an item given up on (a dead letter), which
 	// staff see; "" for a queue that never gives up.
 	Dead string
@@ -60,39 +71,71 @@ func New(db *storage.DB, reg prometheus.Registerer, spec Spec) *Queue {
 	return q
 }
 
-// Lease leases up to n due items for d, in one statement: workers of
-// several replicas never take the same item, and an item whose worker
-// died is due again once its lease ends. On PostgreSQL workers racing for
-// the same rows skip those another one has locked (SKIP LOCKED: two
-// updates locking overlapping rows in different orders would deadlock),
-// and the condition is checked again on the locked row; SQLite has one
-// writer at a time. The leased rows' columns (returning) are scanned into
-// dest, a pointer to a slice. The table needs an id and a lease_until
-// column.
+// Lease leases up to n due items for d: workers of several replicas never
+// take the same item, and an item whose worker died is due again once its
+// lease ends. On PostgreSQL workers racing for the same rows skip those
+// another one has locked (SKIP LOCKED: two updates locking overlapping
+// rows in different orders would deadlock), and the condition is checked
+// again on the locked row; SQLite has one writer at a time. An Ordered
+// queue's workers take turns instead (see Spec.Ordered). The leased rows'
+// columns (returning) are scanned into dest, a pointer to a slice, in no
+// particular order. The table needs an id and a lease_until column.
 func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning string, dest any) error {
-	now := time.Now().UTC()
-	skipLocked := ""
-	if q.db.Dialect == migrations.Postgres {
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
 	if !q.Leases {
 		return fmt.Errorf("queue %s: its table has no leases", q.Topic)
 	}
+	now := time.Now().UTC()
 	free := "(lease_until IS NULL OR lease_until < ?)"
 	due := nows(q.Due, now)
 	args := append([]any{now.Add(d)}, due...)
-	args = append(args, now, n)
+	args = append(args, now)
+	pick := "SELECT id FROM " + q.Table + " WHERE (" + q.Due + ") AND " + free
+	if q.Ordered {
+		// Nobody else holds a lease on a due item: the head is free.
+		pick += " AND NOT EXISTS (SELECT 1 FROM " + q.Table + " WHERE (" + q.Due + ") AND lease_until >= ?)"
+		args = append(args, due...)
+		args = append(args, now)
+	}
+	pick += " ORDER BY " + q.Order + " LIMIT ?"
+	args = append(args, n)
+	if q.db.Dialect == migrations.Postgres && !q.Ordered {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
 	args = append(args, due...)
 	args = append(args, now)
-	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (SELECT id FROM " + q.Table +
-		" WHERE (" + q.Due + ") AND " + free + " ORDER BY " + q.Order + " LIMIT ?" + skipLocked + ")" +
+	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ")" +
 		" AND (" + q.Due + ") AND " + free + " RETURNING " + returning
-	res := q.db.Conn(ctx).Raw(sql, args...).Scan(dest)
-	if res.Error != nil {
-		return fmt.Errorf("queue %s: lease: %w", q.Topic, res.Error)
+	var leased int64
+	lease := func(ctx context.Context, tx *gorm.DB) error {
+		if q.Ordered && q.db.Dialect == migrations.Postgres {
+			// Held until the transaction ends; the UPDATE, a statement
+			// of its own, sees what the previous holder committed.
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", q.lockKey()).Error; err != nil {
+				return err
+			}
+		}
+		res := tx.Raw(sql, args...).Scan(dest)
+		leased = res.RowsAffected
+		return res.Error
 	}
-	q.leased.Add(float64(res.RowsAffected))
+	var err error
+	if q.Ordered {
+		err = q.db.WithTx(ctx, lease)
+	} else {
+		err = lease(ctx, q.db.Conn(ctx))
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: lease: %w", q.Topic, err)
+	}
+	q.leased.Add(float64(leased))
 	return nil
+}
+
+// lockKey is the advisory lock of an ordered queue: its topic's hash.
+func (q *Queue) lockKey() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("coopnet queue " + q.Topic))
+	return int64(h.Sum64())
 }
 
 // nows is as many times now as cond has placeholders.

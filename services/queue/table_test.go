@@ -2,14 +2,18 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
 
+	"github.com/coopnet/coopnet/migrations"
 	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
@@ -156,4 +160,123 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// TestOrderedLease, on both databases: an Ordered queue is worked through
+// by one worker at a time, in order. While one worker holds a lease,
+// another leases nothing; a lease taken inside a transaction makes the
+// next worker wait for its end, then take the items after those done; and
+// a transaction rolled back gives its items back at once, in order.
+func TestOrderedLease(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.Exec(`CREATE TABLE queue_log (id TEXT PRIMARY KEY, what TEXT NOT NULL, state TEXT NOT NULL,
+			next_attempt_at TIMESTAMP NOT NULL, lease_until TIMESTAMP, last_error TEXT NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL)`).Error; err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		for i := range 12 {
+			if err := db.Exec("INSERT INTO queue_log (id, what, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)",
+				fmt.Sprintf("m%02d", i), fmt.Sprintf("message %d", i), now.Add(-time.Minute), now).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		spec := probeSpec
+		spec.Topic, spec.Table, spec.Ordered, spec.Order = "log", "queue_log", true, "id"
+		a, b := queue.New(db, nil, spec), queue.New(db, nil, spec) // two replicas' workers
+		ids := func(rows []probe) string {
+			var out []string
+			for _, r := range rows {
+				out = append(out, r.ID)
+			}
+			slices.Sort(out)
+			return strings.Join(out, " ")
+		}
+		done := func(rows []probe) {
+			for _, r := range rows {
+				if err := db.Conn(ctx).Exec("UPDATE queue_log SET state = 'sent' WHERE id = ?", r.ID).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		// A holds the head: B gets nothing until A's items are done.
+		var first, none []probe
+		if err := a.Lease(ctx, 3, time.Minute, "id, what", &first); err != nil || ids(first) != "m00 m01 m02" {
+			t.Fatalf("A leased %q, %v", ids(first), err)
+		}
+		if err := b.Lease(ctx, 3, time.Minute, "id, what", &none); err != nil || len(none) != 0 {
+			t.Fatalf("B leased %q while A held the head, %v", ids(none), err)
+		}
+		done(first)
+		var second []probe
+		if err := b.Lease(ctx, 3, time.Minute, "id, what", &second); err != nil || ids(second) != "m03 m04 m05" {
+			t.Fatalf("B leased %q after A's were done, %v", ids(second), err)
+		}
+		done(second)
+
+		// A leases inside a transaction that is still open: B, leasing
+		// meanwhile, waits for it and takes what comes after.
+		leased := make(chan struct{})
+		commit := make(chan struct{})
+		var inTx []probe
+		errs := make(chan error, 2)
+		go func() {
+			errs <- db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+				if err := a.Lease(ctx, 3, time.Minute, "id, what", &inTx); err != nil {
+					close(leased)
+					return err
+				}
+				close(leased)
+				<-commit
+				return tx.Exec("UPDATE queue_log SET state = 'sent' WHERE id IN ?", []string{inTx[0].ID, inTx[1].ID, inTx[2].ID}).Error
+			})
+		}()
+		<-leased
+		var after []probe
+		go func() { errs <- b.Lease(ctx, 3, time.Minute, "id, what", &after) }()
+		if db.Dialect == migrations.Postgres {
+			// B waits for A's turn (SQLite's writers wait for the lock
+			// of A's transaction the same way).
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var waiting int64
+				db.Raw("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted " +
+					"AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&waiting)
+				if waiting > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("B does not wait for A's lease to end")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		close(commit)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ids(inTx) != "m06 m07 m08" || ids(after) != "m09 m10 m11" {
+			t.Fatalf("A leased %q in its transaction, B %q after it", ids(inTx), ids(after))
+		}
+
+		// A transaction that leases and rolls back leaves nothing leased.
+		if err := db.Exec("UPDATE queue_log SET lease_until = NULL, state = 'pending' WHERE id IN ('m09', 'm10', 'm11')").Error; err != nil {
+			t.Fatal(err)
+		}
+		failed := errors.New("the worker died")
+		err := db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
+			var rows []probe
+			if err := a.Lease(ctx, 3, time.Minute, "id, what", &rows); err != nil {
+				return err
+			}
+			return failed
+		})
+		var again []probe
+		if !errors.Is(err, failed) || b.Lease(ctx, 3, time.Minute, "id, what", &again) != nil || ids(again) != "m09 m10 m11" {
+			t.Fatalf("after a rolled-back lease: %v, B leased %q", err, ids(again))
+		}
+	})
 }

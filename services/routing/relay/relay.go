@@ -100,7 +100,7 @@ func New(db *storage.DB, b *bus.Bus, cfg Config, log *slog.Logger, reg prometheu
 		pubErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "coopnet_bus_publish_errors_total", Help: "Failed attempts to publish outbox messages."}),
 	}
 	rl.outboxQ = queue.New(db, reg, queue.Spec{Topic: "bus_outbox", Table: "bus_outbox", Due: "next_attempt_at <= ?",
-		Waiting: "next_attempt_at > ?", Order: "created_at, id", Leases: true, What: "subject", Error: "''", At: "created_at"})
+		Waiting: "next_attempt_at > ?", Order: "created_at, id", Leases: true, Ordered: true, What: "subject", Error: "''", At: "created_at"})
 	if reg != nil {
 		reg.MustRegister(rl.dropped, rl.published, rl.pubErrors,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coopnet_nats_connected", Help: "1 when the NATS connection is up."},
@@ -542,8 +542,12 @@ func (rl *Relay) outboxLoop(ctx context.Context) {
 }
 
 // outboxLease is how long the outbox's worker holds the messages it
-// leased while it publishes them; should it die, they are due again then
-// (published twice at worst, which JetStream drops by Nats-Msg-Id).
+// leased while it publishes them. The outbox is an Ordered queue: while a
+// worker holds messages, the other replicas' workers wait, so that
+// JetStream gets them in the order they were written; should the worker
+// die, they (and what follows them) go when the lease ends, published
+// twice at worst, which JetStream drops by Nats-Msg-Id. Messages
+// published at once after their commit (PublishNow) do not wait for it.
 const outboxLease = 30 * time.Second
 
 // unlease gives back messages leased but not tried: due again at once,
@@ -593,7 +597,8 @@ func (rl *Relay) flushOutbox(ctx context.Context) {
 			attempted++
 			if err := rl.publish(ctx, r); err != nil {
 				backoff := outboxBackoff.After(r.Attempts + 1)
-				rl.db.WithContext(ctx).Model(&Row{}).Where("id = ?", r.ID).
+				// Not the loop's context: on a stop, the lease must still end.
+				rl.db.WithContext(context.WithoutCancel(ctx)).Model(&Row{}).Where("id = ?", r.ID).
 					Updates(map[string]any{"attempts": r.Attempts + 1, "next_attempt_at": storage.Now().Add(backoff), "lease_until": nil})
 				if ctx.Err() == nil {
 					rl.log.Warn("outbox: publish failed; will retry", "subject", r.Subject, "id", r.ID, "attempt", r.Attempts+1, "err", err)
