@@ -78,8 +78,9 @@ func New(db *storage.DB, reg prometheus.Registerer, spec Spec) *Queue {
 // rows in different orders would deadlock), and the condition is checked
 // again on the locked row; SQLite has one writer at a time. An Ordered
 // queue's workers take turns instead (see Spec.Ordered). The leased rows'
-// columns (returning) are scanned into dest, a pointer to a slice, in no
-// particular order. The table needs an id and a lease_until column.
+// columns (returning) are scanned into dest, a pointer to an empty slice
+// (left empty when nothing is due), in no particular order. The table
+// needs an id and a lease_until column.
 func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning string, dest any) error {
 	if !q.Leases {
 		return fmt.Errorf("queue %s: its table has no leases", q.Topic)
@@ -105,6 +106,16 @@ func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning str
 	args = append(args, now)
 	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ")" +
 		" AND (" + q.Due + ") AND " + free + " RETURNING " + returning
+	// Nothing due, the common case of a worker's poll: no write, so that
+	// an idle node does not take SQLite's write lock every tick.
+	var found []int
+	if err := q.db.Conn(ctx).Raw("SELECT 1 FROM "+q.Table+" WHERE ("+q.Due+") AND "+free+" LIMIT 1",
+		append(nows(q.Due, now), now)...).Scan(&found).Error; err != nil {
+		return fmt.Errorf("queue %s: lease: %w", q.Topic, err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
 	var leased int64
 	lease := func(ctx context.Context, tx *gorm.DB) error {
 		if q.Ordered && q.db.Dialect == migrations.Postgres {
