@@ -1,12 +1,17 @@
 package webui_test
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/webui/api"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // loginToken logs in as email with password and returns the session token.
@@ -19,7 +24,11 @@ func (r *rig) loginToken(email, password string, want int) string {
 	if want != 200 {
 		return ""
 	}
-	return res.json(r.t)["token"].(string)
+	var out api.LoginResponse
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		r.t.Fatalf("login %s: %v: %s", email, err, res.Body)
+	}
+	return out.Token
 }
 
 // as registers a token under a name, to call the API with it.
@@ -119,9 +128,9 @@ func TestDeactivation(t *testing.T) {
 	r.must(403, "POST", "/api/v1/members/"+id+"/deactivate", "staff", nil)
 	r.must(409, "POST", "/api/v1/members/"+r.ids["admin"]+"/deactivate", "admin", nil)
 	r.must(200, "GET", "/api/v1/me", "technician", nil)
-	m := r.must(200, "POST", "/api/v1/members/"+id+"/deactivate", "admin", nil)
-	if m["active"] != false || m["deactivated_at"] == nil {
-		t.Fatalf("deactivated: %v", m)
+	m := mustAs[members.Member](r, 200, "POST", "/api/v1/members/"+id+"/deactivate", "admin", nil)
+	if m.Active || m.DeactivatedAt == nil {
+		t.Fatalf("deactivated: %+v", m)
 	}
 	for _, who := range []string{"technician", session} {
 		if res := r.do("GET", "/api/v1/me", who, nil); res.Status != 401 {
@@ -135,7 +144,7 @@ func TestDeactivation(t *testing.T) {
 	if tokens != 0 {
 		t.Errorf("%d tokens left", tokens)
 	}
-	r.must(409, "PATCH", "/api/v1/members/"+id, "admin", map[string]any{"version": int(m["version"].(float64)), "name": "Autre"})
+	r.must(409, "PATCH", "/api/v1/members/"+id, "admin", map[string]any{"version": m.Version, "name": "Autre"})
 }
 
 // TestSkillProposals: a member lowers a level or drops a skill at once, but
@@ -146,16 +155,19 @@ func TestDeactivation(t *testing.T) {
 func TestSkillProposals(t *testing.T) {
 	r := newRig(t, storagetest.Open(t, "sqlite"))
 	id := r.ids["technician"]
-	version := func() int { return int(r.must(200, "GET", "/api/v1/me", "technician", nil)["version"].(float64)) }
-	skills := func(m map[string]any, key string) map[string]int {
+	version := func() int { return mustAs[members.Member](r, 200, "GET", "/api/v1/me", "technician", nil).Version }
+	skills := func(m members.Member, key string) map[string]int {
+		list := m.Skills
+		if key == "proposed_skills" {
+			list = m.ProposedSkills
+		}
 		out := map[string]int{}
-		for _, s := range m[key].([]any) {
-			sk := s.(map[string]any)
-			out[sk["name"].(string)] = int(sk["level"].(float64))
+		for _, sk := range list {
+			out[sk.Name] = sk.Level
 		}
 		return out
 	}
-	m := r.must(200, "PATCH", "/api/v1/members/"+id, "technician", map[string]any{"version": version(),
+	m := mustAs[members.Member](r, 200, "PATCH", "/api/v1/members/"+id, "technician", map[string]any{"version": version(),
 		"skills": []any{map[string]any{"name": "workstation", "level": 5}, map[string]any{"name": "website", "level": 4}}})
 	if got := skills(m, "skills"); got["workstation"] != 3 || got["website"] != 0 {
 		t.Errorf("confirmed skills after proposing: %v", got)
@@ -164,26 +176,26 @@ func TestSkillProposals(t *testing.T) {
 		t.Errorf("proposed skills: %v", got)
 	}
 	// What the routing and the directory see: the confirmed levels.
-	for _, e := range r.must(200, "GET", "/api/v1/directory?skill=workstation&min_level=5", "other", nil)["items"].([]any) {
+	for _, e := range mustAs[web.Page[directory.Entry]](r, 200, "GET", "/api/v1/directory?skill=workstation&min_level=5", "other", nil).Items {
 		t.Errorf("the directory believes a proposal: %v", e)
 	}
 	r.must(403, "GET", "/api/v1/members/skill-proposals", "technician", nil)
-	props := r.must(200, "GET", "/api/v1/members/skill-proposals", "staff", nil)["items"].([]any)
+	props := mustAs[web.Page[members.Proposal]](r, 200, "GET", "/api/v1/members/skill-proposals", "staff", nil).Items
 	if len(props) != 2 {
 		t.Fatalf("proposals: %v", props)
 	}
 	r.must(422, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "workstation", "decision": "maybe"})
 	r.must(404, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "printing", "decision": "confirm"})
-	m = r.must(200, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "workstation", "decision": "confirm"})
+	m = mustAs[members.Member](r, 200, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "workstation", "decision": "confirm"})
 	if got := skills(m, "skills"); got["workstation"] != 5 {
 		t.Errorf("after confirmation: %v", got)
 	}
-	m = r.must(200, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "website", "decision": "refuse"})
+	m = mustAs[members.Member](r, 200, "POST", "/api/v1/members/"+id+"/skills/review", "staff", map[string]any{"skill": "website", "decision": "refuse"})
 	if got := skills(m, "skills"); got["website"] != 0 || len(skills(m, "proposed_skills")) != 0 {
 		t.Errorf("after refusal: %v %v", got, skills(m, "proposed_skills"))
 	}
 	// Lowering is at once.
-	m = r.must(200, "PATCH", "/api/v1/members/"+id, "technician", map[string]any{"version": version(),
+	m = mustAs[members.Member](r, 200, "PATCH", "/api/v1/members/"+id, "technician", map[string]any{"version": version(),
 		"skills": []any{map[string]any{"name": "workstation", "level": 2}}})
 	if got := skills(m, "skills"); got["workstation"] != 2 {
 		t.Errorf("after lowering: %v", got)

@@ -1,10 +1,12 @@
 package webui_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/webui"
@@ -109,25 +111,24 @@ func TestBadInputWritesNothing(t *testing.T) {
 				if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 					t.Errorf("Content-Type %q, want application/problem+json", ct)
 				}
-				p := res.json(t)
-				if p["status"].(float64) != float64(tc.status) || p["type"] == "" || p["title"] == "" {
-					t.Errorf("problem lacks status/type/title: %v", p)
+				var p web.Problem
+				if err := json.Unmarshal(res.Body, &p); err != nil {
+					t.Fatalf("not a problem: %v: %s", err, res.Body)
 				}
-				if tc.field != "" {
-					errs, _ := p["errors"].(map[string]any)
-					if _, ok := errs[tc.field]; !ok {
-						t.Errorf("errors %v lack field %q", errs, tc.field)
-					}
+				if p.Status != tc.status || p.Type == "" || p.Title == "" {
+					t.Errorf("problem lacks status/type/title: %+v", p)
+				}
+				if _, ok := p.Errors[tc.field]; tc.field != "" && !ok {
+					t.Errorf("errors %v lack field %q", p.Errors, tc.field)
 				}
 				assertSame(t, before, r.snapshot())
 			})
 		}
 		// Text that looks like SQL is just text: stored and returned verbatim.
 		name := "Robert'); DROP TABLE clients;--"
-		c := r.must(201, "POST", "/api/v1/clients", "technician", map[string]any{"name": name, "kind": "association", "postcode": "25150"})
-		got := r.must(200, "GET", "/api/v1/clients/"+c["id"].(string), "technician", nil)
-		if got["name"] != name {
-			t.Errorf("name = %q, want %q", got["name"], name)
+		c := mustAs[clients.Client](r, 201, "POST", "/api/v1/clients", "technician", map[string]any{"name": name, "kind": "association", "postcode": "25150"})
+		if got := mustAs[clients.Client](r, 200, "GET", "/api/v1/clients/"+c.ID, "technician", nil); got.Name != name {
+			t.Errorf("name = %q, want %q", got.Name, name)
 		}
 	})
 }

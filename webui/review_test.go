@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/web"
 )
 
 // TestOthersWritesAreNotFound: another technician can neither change nor
@@ -37,7 +39,7 @@ func TestOthersWritesAreNotFound(t *testing.T) {
 			}
 		}
 		assertSame(t, before, r.snapshot())
-		if items := r.must(200, "GET", "/api/v1/clients", "other", nil)["items"].([]any); len(items) != 0 {
+		if items := mustAs[web.Page[clients.Client]](r, 200, "GET", "/api/v1/clients", "other", nil).Items; len(items) != 0 {
 			t.Errorf("another technician lists %d clients", len(items))
 		}
 	})
@@ -50,7 +52,7 @@ func TestSearchIgnoresAccents(t *testing.T) {
 		r.newClient("technician") // École primaire des Tilleuls, Bourguignon
 		r.must(201, "POST", "/api/v1/clients", "technician", map[string]any{"name": "Mairie", "kind": "town_hall", "postcode": "25150", "commune": "Écot"})
 		for q, want := range map[string]int{"ecole": 1, "ÉCOLE": 1, "tilleuls": 1, "ecot": 1, "bourguignon": 1, "mairie": 1, "100%": 0, "_": 0} {
-			items := r.must(200, "GET", "/api/v1/clients?q="+urlQuery(q), "technician", nil)["items"].([]any)
+			items := mustAs[web.Page[clients.Client]](r, 200, "GET", "/api/v1/clients?q="+urlQuery(q), "technician", nil).Items
 			if len(items) != want {
 				t.Errorf("q=%q: %d clients, want %d", q, len(items), want)
 			}
