@@ -167,6 +167,9 @@ const maxApplyAttempts = 5
 // undone and due again at once. One commit for the batch: a busy inbox
 // keeps up.
 func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
+	if due, err := in.queue.HasDue(ctx); err != nil || !due {
+		return 0, err // an idle poll: a read, no transaction
+	}
 	var (
 		handled int
 		applied int

@@ -35,8 +35,9 @@ type Spec struct {
 	// written). Lease then takes the first due items only while no other
 	// worker holds a lease on a due item, and leases of the queue run one
 	// at a time (a transaction-scoped advisory lock on PostgreSQL, SQLite's
-	// one writer). Leased inside the caller's transaction, the lease lasts
-	// what the transaction lasts: undone with it should the worker die.
+	// one writer). Leased inside the caller's transaction, the items are
+	// held for as long as the transaction lasts (the turn is the lease, no
+	// lease_until is written), and are free again should the worker die.
 	Ordered bool
 	// Dead is the condition of an item given up on (a dead letter), which
 	// staff see; "" for a queue that never gives up.
@@ -85,41 +86,49 @@ func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning str
 	if !q.Leases {
 		return fmt.Errorf("queue %s: its table has no leases", q.Topic)
 	}
+	inTx := q.db.InTx(ctx)
+	// Nothing due, the common case of a worker's poll: no write, so that
+	// an idle node does not take SQLite's write lock every tick. (A caller
+	// leasing inside its own transaction asks HasDue before opening it.)
+	if !inTx {
+		if due, err := q.HasDue(ctx); err != nil || !due {
+			return err
+		}
+	}
 	now := time.Now().UTC()
 	free := "(lease_until IS NULL OR lease_until < ?)"
 	due := nows(q.Due, now)
-	args := append([]any{now.Add(d)}, due...)
-	args = append(args, now)
-	pick := "SELECT id FROM " + q.Table + " WHERE (" + q.Due + ") AND " + free
+	// The first n due items nobody holds.
+	cond := "(" + q.Due + ") AND " + free
+	condArgs := append(append([]any{}, due...), now)
 	if q.Ordered {
-		// Nobody else holds a lease on a due item: the head is free.
-		pick += " AND NOT EXISTS (SELECT 1 FROM " + q.Table + " WHERE (" + q.Due + ") AND lease_until >= ?)"
-		args = append(args, due...)
-		args = append(args, now)
+		// … and only while nobody else holds one: the head is free.
+		cond += " AND NOT EXISTS (SELECT 1 FROM " + q.Table + " WHERE (" + q.Due + ") AND lease_until >= ?)"
+		condArgs = append(append(condArgs, due...), now)
 	}
-	pick += " ORDER BY " + q.Order + " LIMIT ?"
-	args = append(args, n)
-	if q.db.Dialect == migrations.Postgres && !q.Ordered {
-		pick += " FOR UPDATE SKIP LOCKED"
-	}
-	args = append(args, due...)
-	args = append(args, now)
-	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ")" +
-		" AND (" + q.Due + ") AND " + free + " RETURNING " + returning
-	// Nothing due, the common case of a worker's poll: no write, so that
-	// an idle node does not take SQLite's write lock every tick.
-	var found []int
-	if err := q.db.Conn(ctx).Raw("SELECT 1 FROM "+q.Table+" WHERE ("+q.Due+") AND "+free+" LIMIT 1",
-		append(nows(q.Due, now), now)...).Scan(&found).Error; err != nil {
-		return fmt.Errorf("queue %s: lease: %w", q.Topic, err)
-	}
-	if len(found) == 0 {
-		return nil
+	first := " FROM " + q.Table + " WHERE " + cond + " ORDER BY " + q.Order + " LIMIT ?"
+	firstArgs := append(condArgs, n)
+	var sql string
+	var args []any
+	switch {
+	case q.Ordered && inTx:
+		// Inside the caller's transaction the turn is the lease: the
+		// items are read, not marked (a second write of each row), and
+		// held until the transaction ends, undone with it.
+		sql, args = "SELECT "+returning+first, firstArgs
+	default:
+		pick := "SELECT id" + first
+		if q.db.Dialect == migrations.Postgres && !q.Ordered {
+			pick += " FOR UPDATE SKIP LOCKED"
+		}
+		sql = "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ") AND (" + q.Due + ") AND " + free +
+			" RETURNING " + returning
+		args = append(append(append([]any{now.Add(d)}, firstArgs...), due...), now)
 	}
 	var leased int64
 	lease := func(ctx context.Context, tx *gorm.DB) error {
 		if q.Ordered && q.db.Dialect == migrations.Postgres {
-			// Held until the transaction ends; the UPDATE, a statement
+			// Held until the transaction ends; the next statement, one
 			// of its own, sees what the previous holder committed.
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", q.lockKey()).Error; err != nil {
 				return err
@@ -130,7 +139,7 @@ func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning str
 		return res.Error
 	}
 	var err error
-	if q.Ordered {
+	if q.Ordered && !inTx {
 		err = q.db.WithTx(ctx, lease)
 	} else {
 		err = lease(ctx, q.db.Conn(ctx))
@@ -140,6 +149,19 @@ func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning str
 	}
 	q.leased.Add(float64(leased))
 	return nil
+}
+
+// HasDue reports whether an item is due and not leased: a read, which a
+// worker polling an idle queue makes instead of a write.
+func (q *Queue) HasDue(ctx context.Context) (bool, error) {
+	now := time.Now().UTC()
+	var found []int
+	err := q.db.Conn(ctx).Raw("SELECT 1 FROM "+q.Table+" WHERE ("+q.Due+") AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
+		append(nows(q.Due, now), now)...).Scan(&found).Error
+	if err != nil {
+		return false, fmt.Errorf("queue %s: %w", q.Topic, err)
+	}
+	return len(found) > 0, nil
 }
 
 // lockKey is the advisory lock of an ordered queue: its topic's hash.
