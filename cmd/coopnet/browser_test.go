@@ -195,6 +195,11 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Jean sees the offer made to %q", got)
 	}
 	jean.shot("5-forwarded")
+	// No move is chosen for him: on an offered ticket the only one is to
+	// cancel it, and it must not be one click away.
+	if got := eval[string](jean, `document.querySelector("#status").value`); got != "" {
+		t.Errorf("the status select preselects %q on an offered ticket", got)
+	}
 
 	// (2) Marie.
 	marie := newPerson(t, exe, "2-marie")
@@ -332,6 +337,11 @@ func TestBrowserJourneys(t *testing.T) {
 	marie.run("her copy", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bzh+"/app/tickets"),
 		chromedp.WaitVisible(chromedp.CSS("#tickets .card a")), chromedp.Click(chromedp.CSS("#tickets .card a")),
 		chromedp.WaitVisible(chromedp.CSS("#release")))
+	// Giving the job back is not what she mostly does there: it comes after
+	// planning and the comments, and is not the page's primary button.
+	if !eval[bool](marie, `!!(document.querySelector("#comments").compareDocumentPosition(document.querySelector("#release")) & Node.DOCUMENT_POSITION_FOLLOWING) && document.querySelector("#release-submit").classList.contains("secondary")`) {
+		t.Error("« Rendre le travail » comes before planning and the comments, or is the primary button")
+	}
 	marie.run("give it back", chromedp.SendKeys(chromedp.CSS("#release-reason"), "Un imprévu : je ne pourrai pas venir."),
 		chromedp.Click(chromedp.CSS("#release-submit")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if got := marie.text(".flash"); !strings.Contains(got, "Travail rendu") {
