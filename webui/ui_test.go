@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coopnet/coopnet/services/storage/storagetest"
+	"github.com/coopnet/coopnet/services/tickets"
 )
 
 // browser is a client with cookies, as a person's browser.
@@ -174,5 +175,41 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	}
 	if code, _, _ := b.get("/app/tickets"); code != http.StatusSeeOther {
 		t.Fatalf("after logout: %d", code)
+	}
+}
+
+// TestCancelAsksFirst: cancelling a request is a second step, without
+// JavaScript: the form that chooses « annulée » gets a page that asks, in
+// the page's language, and changes nothing; only the confirmed form of
+// that page cancels it.
+func TestCancelAsksFirst(t *testing.T) {
+	r := newRig(t, storagetest.Open(t, "sqlite"))
+	tk := r.newTicket("technician", r.newClient("technician"))
+	b := newBrowser(t, r.srv.URL)
+	_, page, _ := b.get("/app/login")
+	if code, _, _ := b.post("/app/login", url.Values{"_csrf": {csrfOf(t, page)}, "email": {"jean@bfc.test"}, "password": {testPassword}}); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	ticketURL := "/app/tickets/" + tk.ID
+	_, page, _ = b.get(ticketURL)
+	if !strings.Contains(page, `<option value="" selected disabled>— choisir —</option>`) {
+		t.Errorf("the status select preselects a move:\n%s", page)
+	}
+	form := url.Values{"_csrf": {csrfOf(t, page)}, "version": {"1"}, "status": {"cancelled"}}
+	code, ask, _ := b.post(ticketURL+"/status", form)
+	if code != http.StatusOK || !strings.Contains(ask, `id="confirm-heading"`) || !strings.Contains(ask, "Annuler la demande « Site web de l&#39;école » ?") ||
+		!strings.Contains(ask, `name="status" value="cancelled"`) || !strings.Contains(ask, `name="version" value="1"`) {
+		t.Fatalf("cancelling without confirming: %d\n%s", code, ask)
+	}
+	if got := mustAs[tickets.View](r, 200, "GET", "/api/v1/tickets/"+tk.ID, "technician", nil); got.Status != "new" || got.Version != 1 {
+		t.Fatalf("the first step changed the ticket: %+v", got)
+	}
+	form.Set("_csrf", csrfOf(t, ask))
+	form.Set("confirm", "on")
+	if code, _, h := b.post(ticketURL+"/status", form); code != http.StatusSeeOther || h.Get("Location") != ticketURL {
+		t.Fatalf("the confirmed cancellation: %d %v", code, h)
+	}
+	if got := mustAs[tickets.View](r, 200, "GET", "/api/v1/tickets/"+tk.ID, "technician", nil); got.Status != "cancelled" {
+		t.Fatalf("after confirming: %+v", got)
 	}
 }

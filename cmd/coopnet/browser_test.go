@@ -342,8 +342,15 @@ func TestBrowserJourneys(t *testing.T) {
 	if !eval[bool](marie, `!!(document.querySelector("#comments").compareDocumentPosition(document.querySelector("#release")) & Node.DOCUMENT_POSITION_FOLLOWING) && document.querySelector("#release-submit").classList.contains("secondary")`) {
 		t.Error("« Rendre le travail » comes before planning and the comments, or is the primary button")
 	}
+	// A second step asks before the job goes.
 	marie.run("give it back", chromedp.SendKeys(chromedp.CSS("#release-reason"), "Un imprévu : je ne pourrai pas venir."),
-		chromedp.Click(chromedp.CSS("#release-submit")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.Click(chromedp.CSS("#release-submit")), chromedp.WaitVisible(chromedp.CSS("#confirm-heading")))
+	if got := marie.text("#confirm-heading"); !strings.Contains(got, "Rendre le travail") {
+		t.Errorf("the confirmation asks %q", got)
+	}
+	marie.shot("5-confirm-give-back")
+	marie.run("confirm", chromedp.Click(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm-submit")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if got := marie.text(".flash"); !strings.Contains(got, "Travail rendu") {
 		t.Errorf("Marie's flash after giving the job back: %q", got)
 	}

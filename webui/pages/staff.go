@@ -55,6 +55,7 @@ type confirmView struct {
 	Heading, Text, Action, Submit, Back string
 	Reason                              bool // ask for a reason
 	Name                                string
+	Hidden                              [][2]string // what the first step's form said, sent again
 }
 
 func (s *Pages) deactivatePage(c echo.Context) error {

@@ -193,6 +193,15 @@ func (s *Pages) forwardSubmit(c echo.Context) error {
 
 func (s *Pages) releaseSubmit(c echo.Context) error {
 	id := c.Param("id")
+	if c.FormValue("confirm") != "on" {
+		// A second step: giving a job back (or taking it back) cannot be undone.
+		heading, text, submit := "ticket.release_heading", "ticket.release_text", "ticket.release_submit"
+		if c.FormValue("take_back") == "1" {
+			heading, text, submit = "ticket.take_back_heading", "ticket.take_back_text", "ticket.take_back_submit"
+		}
+		return s.confirmTicket(c, id, heading, text, submit, "/app/tickets/"+id+"/release",
+			[2]string{"reason", c.FormValue("reason")}, [2]string{"take_back", c.FormValue("take_back")})
+	}
 	t, err := s.Opt.Routing.Member().Release(c.Request().Context(), web.ActorOf(c), id, c.FormValue("reason"))
 	if err == nil && t.OriginRegion == s.Opt.Region && (t.AssigneeMemberID == nil || *t.AssigneeMemberID != web.ActorOf(c).ID) &&
 		web.ActorOf(c).Role.IsStaff() {
@@ -206,6 +215,11 @@ func (s *Pages) statusSubmit(c echo.Context) error {
 	id := c.Param("id")
 	v, _ := strconv.Atoi(c.FormValue("version"))
 	st := tickets.Status(c.FormValue("status"))
+	if st == tickets.StatusCancelled && c.FormValue("confirm") != "on" {
+		// A second step: a cancelled request is closed for good.
+		return s.confirmTicket(c, id, "ticket.cancel_heading", "ticket.cancel_text", "ticket.cancel_submit", "/app/tickets/"+id+"/status",
+			[2]string{"status", string(st)}, [2]string{"version", c.FormValue("version")})
+	}
 	_, err := s.Opt.Tickets.Update(c.Request().Context(), web.ActorOf(c), id, tickets.UpdateInput{Version: v, Status: &st})
 	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id, "")
 }
@@ -228,3 +242,26 @@ func (s *Pages) eventSubmit(c echo.Context) error {
 }
 
 // --- clients ---
+
+// confirmTicket is the page that asks before an action on a ticket that
+// cannot be undone; hidden is what the first step's form said.
+func (s *Pages) confirmTicket(c echo.Context, id, heading, text, submit, action string, hidden ...[2]string) error {
+	t, err := s.Opt.Tickets.Get(c.Request().Context(), web.ActorOf(c), id)
+	if err != nil {
+		return err
+	}
+	p := s.newPage(c, heading, nil)
+	p.Title = p.T(heading, t.Title)
+	v := &confirmView{Heading: p.T(heading, t.Title), Text: p.T(text), Action: action, Submit: p.T(submit),
+		Back: "/app/tickets/" + id, Name: t.Title}
+	if r := c.FormValue("reason"); r != "" {
+		v.Text = p.T(text) + " " + p.T("ticket.release_reason_shown", r)
+	}
+	for _, h := range hidden {
+		if h[1] != "" {
+			v.Hidden = append(v.Hidden, h)
+		}
+	}
+	p.Data = v
+	return s.render(c, http.StatusOK, "confirm", p)
+}
