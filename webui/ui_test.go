@@ -213,3 +213,25 @@ func TestCancelAsksFirst(t *testing.T) {
 		t.Fatalf("after confirming: %+v", got)
 	}
 }
+
+// TestSkillsByLabel: pages name skills by their label in the page's
+// language, not by their slug.
+func TestSkillsByLabel(t *testing.T) {
+	r := newRig(t, storagetest.Open(t, "sqlite"))
+	b := newBrowser(t, r.srv.URL)
+	_, page, _ := b.get("/app/login")
+	if code, _, _ := b.post("/app/login", url.Values{"_csrf": {csrfOf(t, page)}, "email": {"claire@bfc.test"}, "password": {testPassword}}); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	for _, lang := range []struct{ code, want, label string }{{"fr", "Postes de travail 3/5", "Postes de travail"}, {"en", "Workstations 3/5", "Workstations"}} {
+		b.get("/app/lang/" + lang.code)
+		_, page, _ := b.get("/app/staff/members")
+		if !strings.Contains(page, lang.want) || strings.Contains(page, "workstation 3/5") {
+			t.Errorf("%s: the members page does not name the skill %q:\n%s", lang.code, lang.want, page)
+		}
+		_, page, _ = b.get("/app/directory")
+		if !strings.Contains(page, ">"+lang.label+" 3<") || strings.Contains(page, ">workstation 3<") {
+			t.Errorf("%s: the directory does not name the skill %q", lang.code, lang.label)
+		}
+	}
+}

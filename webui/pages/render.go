@@ -23,6 +23,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui/web"
@@ -149,10 +150,25 @@ type pageData struct {
 	Errors    map[string]string // field → message, for a form sent back
 	Data      any
 	RequestID string
+	skills    map[string]skills.Skill // the vocabulary, for Skill
 }
 
 // T translates in the page's language.
 func (p *pageData) T(key string, args ...any) string { return T(p.Lang, key, args...) }
+
+// Skill is a skill's label in the page's language (its name if the
+// vocabulary does not know it).
+func (p *pageData) Skill(name string) string {
+	sk, ok := p.skills[name]
+	switch {
+	case !ok:
+		return name
+	case p.Lang == "fr":
+		return sk.LabelFR
+	default:
+		return sk.LabelEN
+	}
+}
 
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
@@ -289,6 +305,14 @@ func (s *Pages) newPage(c echo.Context, titleKey string, data any) *pageData {
 		p.Actor = &a
 	}
 	p.CSRF = s.csrfToken(c)
+	if s.Opt.Skills != nil {
+		if all, err := s.Opt.Skills.List(c.Request().Context()); err == nil { // cached; names shown without it
+			p.skills = make(map[string]skills.Skill, len(all))
+			for _, sk := range all {
+				p.skills[sk.Name] = sk
+			}
+		}
+	}
 	if f, err := c.Cookie("coopnet_flash"); err == nil {
 		if v, err := url.QueryUnescape(f.Value); err == nil {
 			p.Flash = p.T(v)
