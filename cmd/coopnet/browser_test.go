@@ -191,7 +191,7 @@ func TestBrowserJourneys(t *testing.T) {
 		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
 		return eval[int](jean, `document.querySelectorAll("#offered-to").length`) == 1
 	})
-	if got := jean.text("#offered-to"); !strings.Contains(got, "marie@") || !strings.Contains(got, "bretagne") {
+	if got := jean.text("#offered-to"); !strings.Contains(got, "marie@") || !strings.Contains(got, "(Bretagne)") {
 		t.Errorf("Jean sees the offer made to %q", got)
 	}
 	jean.shot("5-forwarded")
@@ -220,7 +220,7 @@ func TestBrowserJourneys(t *testing.T) {
 
 	// (3) Jean sees Marie as the assignee.
 	jean.run("reload", chromedp.Navigate(ticketURL), chromedp.WaitVisible(chromedp.CSS("#ticket-assignee")))
-	if got := jean.text("#ticket-assignee"); !strings.Contains(got, "Marie Le Gall") || !strings.Contains(got, "bretagne") {
+	if got := jean.text("#ticket-assignee"); !strings.Contains(got, "Marie Le Gall") || !strings.Contains(got, "(Bretagne)") {
 		t.Errorf("Jean's ticket shows the assignee %q", got)
 	}
 	if got := jean.text("#ticket-status"); got != "acceptée" {
@@ -259,13 +259,13 @@ func TestBrowserJourneys(t *testing.T) {
 	claire := newPerson(t, exe, "3-claire")
 	claire.login(bfc, rig.Claire)
 	claire.run("dashboard", chromedp.Navigate(bfc+"/app/staff"), chromedp.WaitVisible(chromedp.CSS("#routed")))
-	if got := claire.text("#routed"); !strings.Contains(got, "bretagne") {
+	if got := claire.text("#routed"); !strings.Contains(got, "Bretagne") {
 		t.Errorf("the dashboard's routed jobs: %q", got)
 	}
 	rig.WaitFor(t, "the three regions' load on the dashboard", func() bool {
 		claire.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#regions")))
 		got := claire.text("#regions")
-		return strings.Contains(got, "bretagne") && strings.Contains(got, "ile-de-france") && strings.Contains(got, "bourgogne-franche-comte")
+		return strings.Contains(got, "Bretagne") && strings.Contains(got, "Île-de-France") && strings.Contains(got, "Bourgogne-Franche-Comté")
 	})
 	claire.shot("1-dashboard")
 

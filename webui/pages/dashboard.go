@@ -74,7 +74,7 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 func regionBars(loads []routing.RegionLoad) []loadBar {
 	out := make([]loadBar, len(loads))
 	for i, l := range loads {
-		out[i] = loadBar{Name: l.Region, BookedMinutes: l.BookedMinutes, WeeklyHours: l.CapacityHours}
+		out[i] = loadBar{Name: regionName(l.Region), BookedMinutes: l.BookedMinutes, WeeklyHours: l.CapacityHours}
 	}
 	return out
 }

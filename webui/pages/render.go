@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
@@ -192,6 +193,7 @@ func templateFuncs() template.FuncMap {
 		"float":  func(i int) float64 { return float64(i) },
 		"day":    formatDay,
 		"clock":  func(t time.Time) string { return t.In(web.Paris).Format("15:04") },
+		"region": regionName,
 		"weekday": func(lang string, t time.Time) string {
 			return T(lang, "weekday."+strconv.Itoa(int(t.In(web.Paris).Weekday())))
 		},
@@ -498,4 +500,13 @@ func (s *Pages) serveStatic(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, ct, b)
+}
+
+// regionName is a region's name as people write it (« Bourgogne-Franche-
+// Comté »), or its slug for a region geo does not know.
+func regionName(slug string) string {
+	if name, ok := geo.RegionName(slug); ok {
+		return name
+	}
+	return slug
 }
