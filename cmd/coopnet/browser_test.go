@@ -195,6 +195,10 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Jean sees the offer made to %q", got)
 	}
 	jean.shot("5-forwarded")
+	// The history says « proposée » once, not « proposée : proposée ».
+	if hist := jean.text("#history"); !strings.Contains(hist, "proposée") || strings.Contains(hist, "proposée\u00a0: proposée") {
+		t.Errorf("Jean's history of the offer: %q", hist)
+	}
 	// No move is chosen for him: on an offered ticket the only one is to
 	// cancel it, and it must not be one click away.
 	if got := eval[string](jean, `document.querySelector("#status").value`); got != "" {
