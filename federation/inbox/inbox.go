@@ -1,17 +1,16 @@
 // Package inbox is the federation's inbox: the activities received from
 // peers, stored once each before they are answered, then applied in the
-// order they came, each exactly once (leased and moved out of pending in
-// the transaction that applies it, replicas taking turns), one that needs
-// another first waiting for it, one that fails set aside. What an activity means is its Applier's.
+// order they came, each exactly once (taken in turn and moved out of
+// pending in the transaction that applies it), one that needs another
+// first waiting for it, one that fails set aside. What an activity means
+// is its Applier's.
 package inbox
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +120,6 @@ type Row struct {
 	WaitsFor      *string // the id of the object it waits for, if any
 	Digest        string  // SHA-256 of the body as received, hex
 	BodyPurgedAt  *time.Time
-	LeaseUntil    *time.Time // held by a worker until then
 }
 
 // Loop applies received activities in the order they came.
@@ -147,13 +145,6 @@ func (in *Inbox) Loop(ctx context.Context) {
 	}
 }
 
-// Lease is how long a worker holds the activities it leased. The lease is
-// taken in the transaction that applies them, which undoes it should the
-// worker die; it outlives the transaction only for an activity that failed
-// and is given back at once (applyFailed), so it is a bound that never
-// comes into play rather than a wait.
-const Lease = 15 * time.Second
-
 // maxApplyAttempts is how often an activity that fails to apply is tried
 // (a database hiccup) before it is set aside as failed.
 const maxApplyAttempts = 5
@@ -178,11 +169,9 @@ func (in *Inbox) Process(ctx context.Context, limit int) (int, error) {
 	err := in.Writing(func() error {
 		return in.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			var rows []Row
-			if err := in.queue.Lease(ctx, limit, Lease, "*", &rows); err != nil {
+			if err := in.queue.TakeTurn(ctx, limit, "*", &rows); err != nil {
 				return err
 			}
-			// The lease's RETURNING gives the rows in no order.
-			slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
 			handled, applied, tickets = len(rows), 0, tickets[:0]
 			for _, row := range rows {
 				var failed error
@@ -280,7 +269,7 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 			in.timeWaiters.Store(true)
 		}
 		return in.db.WithContext(ctx).Model(&Row{}).Where("id = ? AND state = 'pending'", row.ID).Updates(map[string]any{
-			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor, "lease_until": nil,
+			"attempts": row.Attempts + 1, "next_attempt_at": next, "waits_for": waitsFor,
 			"last_error": queue.ErrorText(applyErr.Error())}).Error
 	}
 	// Invalid content is final; anything else is tried again a few times.
@@ -291,8 +280,7 @@ func (in *Inbox) applyFailed(ctx context.Context, row Row, applyErr error) error
 	}
 	in.applied.WithLabelValues(state).Inc()
 	in.log.Warn("activity not applied", "activity", row.ActivityID, "type", row.Type, "state", state, "err", applyErr)
-	// The lease ends: tried again by the next batch, as before the lease.
-	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": queue.ErrorText(applyErr.Error()), "lease_until": nil}
+	upd := map[string]any{"state": state, "attempts": row.Attempts + 1, "last_error": queue.ErrorText(applyErr.Error())}
 	if state == "failed" {
 		// Refused (not the sender's to send, or not valid) or failing for
 		// good: nothing will apply it, so its body — perhaps a client's

@@ -35,9 +35,8 @@ type Spec struct {
 	// written). Lease then takes the first due items only while no other
 	// worker holds a lease on a due item, and leases of the queue run one
 	// at a time (a transaction-scoped advisory lock on PostgreSQL, SQLite's
-	// one writer). Leased inside the caller's transaction, the items are
-	// held for as long as the transaction lasts (the turn is the lease, no
-	// lease_until is written), and are free again should the worker die.
+	// one writer). A worker may also take its turn inside its own
+	// transaction (TakeTurn), which then holds the items.
 	Ordered bool
 	// Dead is the condition of an item given up on (a dead letter), which
 	// staff see; "" for a queue that never gives up.
@@ -86,78 +85,92 @@ func (q *Queue) Lease(ctx context.Context, n int, d time.Duration, returning str
 	if !q.Leases {
 		return fmt.Errorf("queue %s: its table has no leases", q.Topic)
 	}
-	inTx := q.db.InTx(ctx)
 	// Nothing due, the common case of a worker's poll: no write, so that
 	// an idle node does not take SQLite's write lock every tick. (A caller
 	// leasing inside its own transaction asks HasDue before opening it.)
-	if !inTx {
+	if !q.db.InTx(ctx) {
 		if due, err := q.HasDue(ctx); err != nil || !due {
 			return err
 		}
 	}
 	now := time.Now().UTC()
-	free := "(lease_until IS NULL OR lease_until < ?)"
-	due := nows(q.Due, now)
-	// The first n due items nobody holds.
-	cond := "(" + q.Due + ") AND " + free
-	condArgs := append(append([]any{}, due...), now)
-	if q.Ordered {
-		// … and only while nobody else holds one: the head is free.
-		cond += " AND NOT EXISTS (SELECT 1 FROM " + q.Table + " WHERE (" + q.Due + ") AND lease_until >= ?)"
-		condArgs = append(append(condArgs, due...), now)
+	pick, pickArgs := q.head("id", n, now)
+	if q.db.Dialect == migrations.Postgres && !q.Ordered {
+		pick += " FOR UPDATE SKIP LOCKED"
 	}
-	first := " FROM " + q.Table + " WHERE " + cond + " ORDER BY " + q.Order + " LIMIT ?"
-	firstArgs := append(condArgs, n)
-	var sql string
-	var args []any
-	switch {
-	case q.Ordered && inTx:
-		// Inside the caller's transaction the turn is the lease: the
-		// items are read, not marked (a second write of each row), and
-		// held until the transaction ends, undone with it.
-		sql, args = "SELECT "+returning+first, firstArgs
-	default:
-		pick := "SELECT id" + first
-		if q.db.Dialect == migrations.Postgres && !q.Ordered {
-			pick += " FOR UPDATE SKIP LOCKED"
-		}
-		sql = "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ") AND (" + q.Due + ") AND " + free +
-			" RETURNING " + returning
-		args = append(append(append([]any{now.Add(d)}, firstArgs...), due...), now)
+	cond := q.dueAnd(free)
+	sql := "UPDATE " + q.Table + " SET lease_until = ? WHERE id IN (" + pick + ") AND " + cond + " RETURNING " + returning
+	args := append(append([]any{now.Add(d)}, pickArgs...), nows(cond, now)...)
+	return q.take(ctx, sql, args, dest)
+}
+
+// TakeTurn takes the first n due items of an Ordered queue inside the
+// caller's transaction, in order, scanning their columns (returning) into
+// dest: the turn is the lease. The items are read, not marked (which would
+// write each row a second time), held from the other workers until the
+// transaction ends, and free again should it roll back or its worker die.
+func (q *Queue) TakeTurn(ctx context.Context, n int, returning string, dest any) error {
+	if !q.Ordered || !q.db.InTx(ctx) {
+		return fmt.Errorf("queue %s: a turn is taken on an ordered queue inside a transaction", q.Topic)
 	}
-	var leased int64
-	lease := func(ctx context.Context, tx *gorm.DB) error {
+	sql, args := q.head(returning, n, time.Now().UTC())
+	return q.take(ctx, sql, args, dest)
+}
+
+// take runs the statement that leases items into dest; for an Ordered
+// queue, in the queue's turn: held until the transaction ends (the
+// caller's, or one of its own), so that the statement, one of its own,
+// sees what the previous holder committed.
+func (q *Queue) take(ctx context.Context, sql string, args []any, dest any) error {
+	var taken int64
+	run := func(ctx context.Context, tx *gorm.DB) error {
 		if q.Ordered && q.db.Dialect == migrations.Postgres {
-			// Held until the transaction ends; the next statement, one
-			// of its own, sees what the previous holder committed.
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", q.lockKey()).Error; err != nil {
 				return err
 			}
 		}
 		res := tx.Raw(sql, args...).Scan(dest)
-		leased = res.RowsAffected
+		taken = res.RowsAffected
 		return res.Error
 	}
 	var err error
-	if q.Ordered && !inTx {
-		err = q.db.WithTx(ctx, lease)
+	if q.Ordered && !q.db.InTx(ctx) {
+		err = q.db.WithTx(ctx, run)
 	} else {
-		err = lease(ctx, q.db.Conn(ctx))
+		err = run(ctx, q.db.Conn(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("queue %s: lease: %w", q.Topic, err)
 	}
-	q.leased.Add(float64(leased))
+	q.leased.Add(float64(taken))
 	return nil
+}
+
+// The lease conditions of an item; every ? stands for the present time.
+const (
+	free = "(lease_until IS NULL OR lease_until < ?)" // nobody holds it
+	held = "lease_until >= ?"                         // a worker holds it
+)
+
+// dueAnd is the condition of a due item whose lease is as lease says.
+func (q *Queue) dueAnd(lease string) string { return "(" + q.Due + ") AND " + lease }
+
+// head is the query of the first n due items nobody holds (for an Ordered
+// queue, only while nobody holds any), selecting cols, and its arguments.
+func (q *Queue) head(cols string, n int, now time.Time) (string, []any) {
+	cond := q.dueAnd(free)
+	if q.Ordered {
+		cond += " AND NOT EXISTS (SELECT 1 FROM " + q.Table + " WHERE " + q.dueAnd(held) + ")"
+	}
+	return "SELECT " + cols + " FROM " + q.Table + " WHERE " + cond + " ORDER BY " + q.Order + " LIMIT ?", append(nows(cond, now), n)
 }
 
 // HasDue reports whether an item is due and not leased: a read, which a
 // worker polling an idle queue makes instead of a write.
 func (q *Queue) HasDue(ctx context.Context) (bool, error) {
-	now := time.Now().UTC()
+	cond := q.dueAnd(free)
 	var found []int
-	err := q.db.Conn(ctx).Raw("SELECT 1 FROM "+q.Table+" WHERE ("+q.Due+") AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
-		append(nows(q.Due, now), now)...).Scan(&found).Error
+	err := q.db.Conn(ctx).Raw("SELECT 1 FROM "+q.Table+" WHERE "+cond+" LIMIT 1", nows(cond, time.Now().UTC())...).Scan(&found).Error
 	if err != nil {
 		return false, fmt.Errorf("queue %s: %w", q.Topic, err)
 	}
@@ -202,11 +215,11 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	}
 	due := q.Due
 	if q.Leases {
-		due = "(" + q.Due + ") AND (lease_until IS NULL OR lease_until < ?)"
+		due = q.dueAnd(free)
 	}
 	err := count(due, &st.Due)
 	if err == nil && q.Leases {
-		err = count("("+q.Due+") AND lease_until >= ?", &st.Leased)
+		err = count(q.dueAnd(held), &st.Leased)
 	}
 	if err == nil {
 		err = count(q.Waiting, &st.Waiting)

@@ -164,7 +164,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) string {
 
 // TestOrderedLease, on both databases: an Ordered queue is worked through
 // by one worker at a time, in order. While one worker holds a lease,
-// another leases nothing; a lease taken inside a transaction makes the
+// another leases nothing; a turn taken inside a transaction makes the
 // next worker wait for its end, then take the items after those done; and
 // a transaction rolled back gives its items back at once, in order.
 func TestOrderedLease(t *testing.T) {
@@ -215,7 +215,7 @@ func TestOrderedLease(t *testing.T) {
 		}
 		done(second)
 
-		// A leases inside a transaction that is still open: B, leasing
+		// A takes its turn inside a transaction still open: B, leasing
 		// meanwhile, waits for it and takes what comes after.
 		leased := make(chan struct{})
 		commit := make(chan struct{})
@@ -223,7 +223,7 @@ func TestOrderedLease(t *testing.T) {
 		errs := make(chan error, 2)
 		go func() {
 			errs <- db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-				if err := a.Lease(ctx, 3, time.Minute, "id, what", &inTx); err != nil {
+				if err := a.TakeTurn(ctx, 3, "id, what", &inTx); err != nil {
 					close(leased)
 					return err
 				}
@@ -262,14 +262,14 @@ func TestOrderedLease(t *testing.T) {
 			t.Fatalf("A leased %q in its transaction, B %q after it", ids(inTx), ids(after))
 		}
 
-		// A transaction that leases and rolls back leaves nothing leased.
+		// A transaction that takes its turn and rolls back leaves nothing taken.
 		if err := db.Exec("UPDATE queue_log SET lease_until = NULL, state = 'pending' WHERE id IN ('m09', 'm10', 'm11')").Error; err != nil {
 			t.Fatal(err)
 		}
 		failed := errors.New("the worker died")
 		err := db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 			var rows []probe
-			if err := a.Lease(ctx, 3, time.Minute, "id, what", &rows); err != nil {
+			if err := a.TakeTurn(ctx, 3, "id, what", &rows); err != nil {
 				return err
 			}
 			return failed
