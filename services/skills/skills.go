@@ -20,6 +20,14 @@ type Skill struct {
 	LabelEN string `json:"label_en" gorm:"column:label_en"`
 }
 
+// Label is the skill's name in lang (French unless "en").
+func (s Skill) Label(lang string) string {
+	if lang == "en" {
+		return s.LabelEN
+	}
+	return s.LabelFR
+}
+
 // TableName maps Skill to its table.
 func (Skill) TableName() string { return "skills" }
 
@@ -98,6 +106,17 @@ func (c *Catalog) Known(ctx context.Context, name string) (bool, error) {
 	defer c.mu.Unlock()
 	_, ok := c.byName[name]
 	return ok, nil
+}
+
+// Get returns the skill named name, and whether the vocabulary has it.
+func (c *Catalog) Get(ctx context.Context, name string) (Skill, bool, error) {
+	if err := c.load(ctx); err != nil {
+		return Skill{}, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.byName[name]
+	return s, ok, nil
 }
 
 // Names returns the known names, sorted, for error messages.

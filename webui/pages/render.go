@@ -151,7 +151,7 @@ type pageData struct {
 	Errors    map[string]string // field → message, for a form sent back
 	Data      any
 	RequestID string
-	skills    map[string]skills.Skill // the vocabulary, for Skill
+	skill     func(name string) (skills.Skill, bool) // the vocabulary, for Skill
 }
 
 // T translates in the page's language.
@@ -160,15 +160,12 @@ func (p *pageData) T(key string, args ...any) string { return T(p.Lang, key, arg
 // Skill is a skill's label in the page's language (its name if the
 // vocabulary does not know it).
 func (p *pageData) Skill(name string) string {
-	sk, ok := p.skills[name]
-	switch {
-	case !ok:
-		return name
-	case p.Lang == "fr":
-		return sk.LabelFR
-	default:
-		return sk.LabelEN
+	if p.skill != nil {
+		if sk, ok := p.skill(name); ok {
+			return sk.Label(p.Lang)
+		}
 	}
+	return name
 }
 
 func templateFuncs() template.FuncMap {
@@ -307,12 +304,10 @@ func (s *Pages) newPage(c echo.Context, titleKey string, data any) *pageData {
 		p.Actor = &a
 	}
 	p.CSRF = s.csrfToken(c)
-	if s.Opt.Skills != nil {
-		if all, err := s.Opt.Skills.List(c.Request().Context()); err == nil { // cached; names shown without it
-			p.skills = make(map[string]skills.Skill, len(all))
-			for _, sk := range all {
-				p.skills[sk.Name] = sk
-			}
+	if cat := s.Opt.Skills; cat != nil {
+		p.skill = func(name string) (skills.Skill, bool) {
+			sk, ok, err := cat.Get(c.Request().Context(), name) // cached; the name is shown without it
+			return sk, ok && err == nil
 		}
 	}
 	if f, err := c.Cookie("coopnet_flash"); err == nil {
