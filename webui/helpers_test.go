@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	coop "github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/ledger"
@@ -212,13 +213,7 @@ func mustAs[T any](r *rig, want int, method, path, who string, body any) T {
 	if res.Status != want {
 		r.t.Fatalf("%s %s as %q: status %d, want %d: %s", method, path, who, res.Status, want, res.Body)
 	}
-	var out T
-	dec := json.NewDecoder(bytes.NewReader(res.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
-		r.t.Fatalf("%s %s: the answer does not decode into %T: %v: %s", method, path, out, err, res.Body)
-	}
-	return out
+	return coop.Decode[T](r.t, method+" "+path, res.Body)
 }
 
 func (r *rig) newClient(who string) string {

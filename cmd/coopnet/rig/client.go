@@ -91,11 +91,18 @@ func Must[T any](r *Response, want int) T {
 	if r.Status != want {
 		r.t.Fatalf("%s: %d, want %d: %s", r.what, r.Status, want, r.Body)
 	}
+	return Decode[T](r.t, r.what, r.Body)
+}
+
+// Decode decodes an answer's body strictly into the API's own type T: a
+// field T does not know fails the test. what names the request.
+func Decode[T any](t testing.TB, what string, body []byte) T {
+	t.Helper()
 	var out T
-	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		r.t.Fatalf("%s: the answer does not decode into %T: %v: %s", r.what, out, err, r.Body)
+		t.Fatalf("%s: the answer does not decode into %T: %v: %s", what, out, err, body)
 	}
 	return out
 }

@@ -232,7 +232,7 @@ func (c *Coop) Routing(id string) routing.Routing {
 // Ticket is Jean's view of one of his tickets.
 func (c *Coop) Ticket(id string) tickets.View {
 	c.T.Helper()
-	return Must[tickets.View](c.As(Jean).Do("GET", "/api/v1/tickets/"+id, nil), 200)
+	return c.TicketOn(Jean, id)
 }
 
 // History is Jean's ticket's history, a line "action field new" each
