@@ -27,6 +27,15 @@ var probeSpec = queue.Spec{Topic: "probe", Table: "queue_probe", Leases: true,
 	Due: "state = 'pending' AND next_attempt_at <= ?", Waiting: "state = 'pending' AND next_attempt_at > ?",
 	Dead: "state = 'failed'", Order: "next_attempt_at, id", What: "what", Error: "last_error", At: "created_at"}
 
+// createProbe makes probeSpec's table in db.
+func createProbe(t *testing.T, db *storage.DB) {
+	t.Helper()
+	if err := db.Exec(`CREATE TABLE queue_probe (id TEXT PRIMARY KEY, what TEXT NOT NULL, state TEXT NOT NULL,
+		next_attempt_at TIMESTAMP NOT NULL, lease_until TIMESTAMP, last_error TEXT NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
 type probe struct {
 	ID   string
 	What string
@@ -39,10 +48,7 @@ type probe struct {
 func TestLease(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		if err := db.Exec(`CREATE TABLE queue_probe (id TEXT PRIMARY KEY, what TEXT NOT NULL, state TEXT NOT NULL,
-			next_attempt_at TIMESTAMP NOT NULL, lease_until TIMESTAMP, last_error TEXT NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL)`).Error; err != nil {
-			t.Fatal(err)
-		}
+		createProbe(t, db)
 		now := time.Now().UTC()
 		insert := func(id, state string, next time.Time, lastError string) {
 			if err := db.Exec("INSERT INTO queue_probe (id, what, state, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -170,19 +176,16 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) string {
 func TestOrderedLease(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		if err := db.Exec(`CREATE TABLE queue_log (id TEXT PRIMARY KEY, what TEXT NOT NULL, state TEXT NOT NULL,
-			next_attempt_at TIMESTAMP NOT NULL, lease_until TIMESTAMP, last_error TEXT NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL)`).Error; err != nil {
-			t.Fatal(err)
-		}
+		createProbe(t, db)
 		now := time.Now().UTC()
 		for i := range 12 {
-			if err := db.Exec("INSERT INTO queue_log (id, what, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)",
+			if err := db.Exec("INSERT INTO queue_probe (id, what, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)",
 				fmt.Sprintf("m%02d", i), fmt.Sprintf("message %d", i), now.Add(-time.Minute), now).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
 		spec := probeSpec
-		spec.Topic, spec.Table, spec.Ordered, spec.Order = "log", "queue_log", true, "id"
+		spec.Topic, spec.Ordered, spec.Order = "log", true, "id"
 		a, b := queue.New(db, nil, spec), queue.New(db, nil, spec) // two replicas' workers
 		ids := func(rows []probe) string {
 			var out []string
@@ -194,7 +197,7 @@ func TestOrderedLease(t *testing.T) {
 		}
 		done := func(rows []probe) {
 			for _, r := range rows {
-				if err := db.Conn(ctx).Exec("UPDATE queue_log SET state = 'sent' WHERE id = ?", r.ID).Error; err != nil {
+				if err := db.Conn(ctx).Exec("UPDATE queue_probe SET state = 'sent' WHERE id = ?", r.ID).Error; err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -229,7 +232,7 @@ func TestOrderedLease(t *testing.T) {
 				}
 				close(leased)
 				<-commit
-				return tx.Exec("UPDATE queue_log SET state = 'sent' WHERE id IN ?", []string{inTx[0].ID, inTx[1].ID, inTx[2].ID}).Error
+				return tx.Exec("UPDATE queue_probe SET state = 'sent' WHERE id IN ?", []string{inTx[0].ID, inTx[1].ID, inTx[2].ID}).Error
 			})
 		}()
 		<-leased
@@ -263,7 +266,7 @@ func TestOrderedLease(t *testing.T) {
 		}
 
 		// A transaction that takes its turn and rolls back leaves nothing taken.
-		if err := db.Exec("UPDATE queue_log SET lease_until = NULL, state = 'pending' WHERE id IN ('m09', 'm10', 'm11')").Error; err != nil {
+		if err := db.Exec("UPDATE queue_probe SET lease_until = NULL, state = 'pending' WHERE id IN ('m09', 'm10', 'm11')").Error; err != nil {
 			t.Fatal(err)
 		}
 		failed := errors.New("the worker died")
