@@ -252,10 +252,10 @@ func (s *Pages) confirmTicket(c echo.Context, id, heading, text, submit, action 
 	}
 	p := s.newPage(c, heading, nil)
 	p.Title = p.T(heading, t.Title)
-	v := &confirmView{Heading: p.T(heading, t.Title), Text: p.T(text), Action: action, Submit: p.T(submit),
+	v := &confirmView{Heading: p.Title, Text: p.T(text), Action: action, Submit: p.T(submit),
 		Back: "/app/tickets/" + id, Name: t.Title}
 	if r := c.FormValue("reason"); r != "" {
-		v.Text = p.T(text) + " " + p.T("ticket.release_reason_shown", r)
+		v.Text += " " + p.T("ticket.release_reason_shown", r)
 	}
 	for _, h := range hidden {
 		if h[1] != "" {
