@@ -27,6 +27,9 @@ var Owners = map[string]string{
 	"federation_peers": "federation/transport",
 
 	"erasures": "services/privacy",
+
+	"notifications": "services/notify", "notification_prefs": "services/notify", "notification_settings": "services/notify",
+	"mail_outbox": "services/notify",
 }
 
 // Published are the tables whose owner lets any package read them in SQL

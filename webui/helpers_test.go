@@ -19,11 +19,13 @@ import (
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/pages"
 )
 
 func TestMain(m *testing.M) { storagetest.Main(m) }
@@ -54,7 +56,10 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	ms := members.New(db, catalog, members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test", BcryptCost: bcrypt.MinCost}, log)
 	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
-	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs,
+	ns := notify.New(db, ms, ts, nil, notify.Config{PublicURL: "http://bfc.test", Host: "bfc.test", Region: "bourgogne-franche-comte",
+		Texts: notify.Texts{T: pages.T, Time: pages.FormatTime}}, log)
+	ns.Listen()
+	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs, Notify: ns,
 		Tickets: ts, Skills: catalog, Directory: directory.New(db, ms, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}
 	for _, f := range opts {
 		f(&o)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/routing/member"
@@ -46,6 +47,7 @@ type MemberExport struct {
 	SkillHistory []members.SkillChange `json:"skill_history"`
 	Tokens       []members.TokenInfo   `json:"tokens"`
 	Work         MemberWork            `json:"work"`
+	Notify       notify.MemberData     `json:"notifications"`
 	Erasures     []Erasure             `json:"erasures"`
 	Notes        []string              `json:"notes"`
 }
@@ -90,6 +92,9 @@ func (s *Service) ExportMember(ctx context.Context, by members.Actor, id string)
 	if w.Interventions, err = s.planning.AttendedBy(ctx, id); err != nil {
 		return nil, err
 	}
+	if out.Notify, err = s.notify.OfMember(ctx, id); err != nil {
+		return nil, err
+	}
 	if err := s.db.WithContext(ctx).Where("subject = 'member' AND subject_id = ?", id).Order("created_at").Find(&out.Erasures).Error; err != nil {
 		return nil, fmt.Errorf("privacy: export member %s: %w", id, err)
 	}
@@ -127,6 +132,12 @@ func (s *Service) EraseMember(ctx context.Context, by members.Actor, id, reason 
 			return err
 		}
 		if err := routing.EraseMemberName(ctx, s.db, m.FullHandle, members.ErasedName); err != nil {
+			return err
+		}
+		if err := s.notify.EraseMember(ctx, id); err != nil {
+			return err
+		}
+		if err := s.notify.EraseActorName(ctx, m.Name, members.ErasedName); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, "member", id, by.Handle, reason)

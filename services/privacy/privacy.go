@@ -15,6 +15,7 @@ import (
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/storage"
@@ -53,12 +54,13 @@ type Service struct {
 	tickets  *tickets.Service
 	planning *planning.Service
 	sharing  Sharing // nil: a node that does not federate
+	notify   *notify.Service
 }
 
 // New returns the privacy service of a node.
 func New(db *storage.DB, region string, ms *members.Service, cs *clients.Service, ts *tickets.Service, ps *planning.Service,
-	sharing Sharing) *Service {
-	return &Service{db: db, region: region, members: ms, clients: cs, tickets: ts, planning: ps, sharing: sharing}
+	sharing Sharing, ns *notify.Service) *Service {
+	return &Service{db: db, region: region, members: ms, clients: cs, tickets: ts, planning: ps, sharing: sharing, notify: ns}
 }
 
 // LegalHold is data kept although its subject asked for erasure, because

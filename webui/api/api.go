@@ -88,6 +88,11 @@ func (s *API) Routes(e *echo.Echo) {
 	auth("POST", "/offers/:id/decline", s.declineOffer)
 	auth("GET", "/routing/unroutable", s.listUnroutable, staff)
 	auth("GET", "/queues", s.listQueues, staff)
+
+	auth("GET", "/notifications", s.listNotifications)
+	auth("POST", "/notifications/read", s.markRead)
+	auth("GET", "/notifications/settings", s.notificationChoices)
+	auth("PUT", "/notifications/settings", s.setNotificationChoices)
 }
 
 func (s *API) openapi(c echo.Context) error {

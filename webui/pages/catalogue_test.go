@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -22,18 +23,30 @@ func keys(lang string) map[string]bool {
 }
 
 // dynamicKeys are the message keys built from a value: prefix → values.
+func kinds() []string {
+	var out []string
+	for _, k := range notify.Kinds {
+		out = append(out, string(k))
+	}
+	return out
+}
+
 func dynamicKeys() map[string][]string {
 	return map[string][]string{
-		"status.":   tickets.Statuses,
-		"priority.": tickets.Priorities,
-		"kind.":     clients.Kinds,
-		"routing.":  {"pending", "offering", "accepted", "unroutable", "cancelled"},
-		"reason.":   {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},
-		"event.":    {planning.Invited, planning.Accepted, planning.Tentative, planning.Rejected},
-		"weekday.":  {"0", "1", "2", "3", "4", "5", "6"},
-		"role.":     {"technician", "staff", "admin"},
-		"activity.": {"Offer", "Update", "Create", "Invite", "Delete", "Accept", "Resolve", "Undo", "Reject", "TentativeAccept"},
-		"delivery.": {"pending", "delivered", "failed", "gone"},
+		"status.":         tickets.Statuses,
+		"priority.":       tickets.Priorities,
+		"kind.":           clients.Kinds,
+		"routing.":        {"pending", "offering", "accepted", "unroutable", "cancelled"},
+		"reason.":         {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},
+		"event.":          {planning.Invited, planning.Accepted, planning.Tentative, planning.Rejected},
+		"weekday.":        {"0", "1", "2", "3", "4", "5", "6"},
+		"role.":           {"technician", "staff", "admin"},
+		"notify.":         kinds(),
+		"notify.subject.": kinds(),
+		"prefs.kind.":     kinds(),
+		"prefs.channel.":  notify.Channels,
+		"activity.":       {"Offer", "Update", "Create", "Invite", "Delete", "Accept", "Resolve", "Undo", "Reject", "TentativeAccept"},
+		"delivery.":       {"pending", "delivered", "failed", "gone"},
 		"action.": {"created", "updated", "commented", "commented_internally", "forwarded", "offered", "offered_to", "accepted",
 			"unroutable", "offer_declined", "offer_expired", "offer_superseded", "searched_again", "logged_time", "shared", "synced", "refused", "superseded", "planned",
 			"planning_accepted", "planning_tentative", "planning_rejected", "copy_held", "client_updated"},

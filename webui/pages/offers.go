@@ -20,6 +20,9 @@ func (s *Pages) offersPage(c echo.Context) error {
 	if s.Opt.Routing != nil {
 		var err error
 		ctx, by := c.Request().Context(), web.ActorOf(c)
+		if err := s.Opt.Notify.MarkReadOf(ctx, by.ID, ""); err != nil {
+			return err
+		}
 		if v.Pending, err = s.Opt.Routing.Member().PendingOffers(ctx, by); err != nil {
 			return err
 		}

@@ -80,6 +80,14 @@ func (s *Pages) Routes(e *echo.Echo) {
 	page("POST", "/staff/members/:id/deactivate", s.deactivateSubmit, admin)
 	page("GET", "/staff/members/:id/erase", s.eraseMemberPage, admin)
 	page("POST", "/staff/members/:id/erase", s.eraseMemberSubmit, admin)
+	page("GET", "/notifications", s.notificationsPage)
+	page("POST", "/notifications/read", s.readSubmit)
+	page("GET", "/notifications/settings", s.prefsPage)
+	page("POST", "/notifications/settings", s.prefsSubmit)
+	page("GET", "/live", s.live)
+	if s.Opt.MailDir != "" {
+		page("GET", "/mails", s.mailsPage)
+	}
 	page("GET", "/clients/:id/export", s.clientExportPage, staff)
 	page("GET", "/clients/:id/erase", s.eraseClientPage, staff)
 	page("POST", "/clients/:id/erase", s.eraseClientSubmit, staff)

@@ -80,8 +80,8 @@ func T(lang, key string, args ...any) string {
 	return m
 }
 
-// formatTime shows t in Paris time, as people read it in lang.
-func formatTime(lang string, t time.Time) string {
+// FormatTime shows t in Paris time, as people read it in lang.
+func FormatTime(lang string, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
@@ -151,7 +151,15 @@ type pageData struct {
 	Errors    map[string]string // field → message, for a form sent back
 	Data      any
 	RequestID string
-	skill     func(name string) (skills.Skill, bool) // the vocabulary, for Skill
+	// Unread and Offers are the header's counts (the member's unread
+	// notifications, their offers waiting); Live says the page reloads
+	// its content when something changes (live.js), Made when it was made
+	// (Unix milliseconds).
+	Unread, Offers int
+	Live           bool
+	Made           int64
+	MailDir        bool                                   // the node writes its mails to a folder: the header links to them
+	skill          func(name string) (skills.Skill, bool) // the vocabulary, for Skill
 }
 
 // T translates in the page's language.
@@ -174,15 +182,16 @@ func templateFuncs() template.FuncMap {
 		"time": func(lang string, t any) string {
 			switch v := t.(type) {
 			case time.Time:
-				return formatTime(lang, v)
+				return FormatTime(lang, v)
 			case *time.Time:
 				if v != nil {
-					return formatTime(lang, *v)
+					return FormatTime(lang, *v)
 				}
 			}
 			return ""
 		},
-		"add": func(a, b int) int { return a + b },
+		"add":  func(a, b int) int { return a + b },
+		"list": func(s ...string) []string { return s },
 		// action is the catalogue key of a history entry's action
 		// ("unroutable:full" is an unroutable one).
 		"action": func(a tickets.Action) string { return "action." + string(a.Base()) },
@@ -302,6 +311,12 @@ func (s *Pages) newPage(c echo.Context, titleKey string, data any) *pageData {
 	p.Title = p.T(titleKey)
 	if a, ok := web.Authenticated(c); ok {
 		p.Actor = &a
+		p.Made = time.Now().UnixMilli()
+		if s.Opt.Notify != nil {
+			p.Unread, _ = s.Opt.Notify.Unread(c.Request().Context(), a.ID) // a count, not the page: shown without it
+		}
+		p.Offers = s.pendingOffers(c, a)
+		p.MailDir = s.Opt.MailDir != ""
 	}
 	p.CSRF = s.csrfToken(c)
 	if cat := s.Opt.Skills; cat != nil {
@@ -490,8 +505,11 @@ func (s *Pages) serveStatic(c echo.Context) error {
 		return err
 	}
 	ct := "text/css; charset=utf-8"
-	if strings.HasSuffix(name, ".svg") {
+	switch {
+	case strings.HasSuffix(name, ".svg"):
 		ct = "image/svg+xml"
+	case strings.HasSuffix(name, ".js"):
+		ct = "text/javascript; charset=utf-8"
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, ct, b)

@@ -124,6 +124,9 @@ func (s *Pages) renderTicket(c echo.Context, status int, values, errs map[string
 	if err != nil {
 		return err
 	}
+	if err := s.Opt.Notify.MarkReadOf(ctx, by.ID, t.ID); err != nil { // what the page shows is read
+		return err
+	}
 	v := &ticketView{Ticket: t}
 	if cl, err := s.Opt.Clients.Get(ctx, by, t.ClientID); err == nil {
 		v.Client = cl

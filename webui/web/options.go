@@ -12,6 +12,7 @@ import (
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/queue"
@@ -42,6 +43,12 @@ type Options struct {
 	Privacy   *privacy.Service
 	Routing   *routing.Service
 	Skills    *skills.Catalog
+	// Notify is the members' notifications (in the app, by e-mail) and
+	// what the live pages watch.
+	Notify *notify.Service
+	// MailDir is the folder the demo writes its mails to ("" when mails
+	// are sent, or not at all): a page lists them.
+	MailDir string
 	// Directory is the coop-wide member directory.
 	Directory *directory.Service
 	// Federation registers the ActivityPub endpoints (actors, inboxes,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/services/geo"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/routing/score"
 )
 
@@ -50,9 +52,15 @@ type Config struct {
 	// refused: it is not public.
 	MetricsListen    string
 	MetricsTokenFile string
-	DataDir          string
-	LogFormat        string
-	LogLevel         string
+	// SMTPURL is the mail server notifications go through; MailDir a
+	// folder where mails are written as files instead (the demo); with
+	// neither, no mail is sent. MailFrom is their sender.
+	SMTPURL   string
+	MailDir   string
+	MailFrom  string
+	DataDir   string
+	LogFormat string
+	LogLevel  string
 }
 
 // SplitList splits a comma-separated list, dropping blanks.
@@ -112,6 +120,24 @@ func (c *Config) Finish(regionRequired bool) error {
 		} else if c.MetricsListen == c.Listen {
 			errs = append(errs, fmt.Errorf("--metrics-listen %q must differ from --listen", c.MetricsListen))
 		}
+	}
+	if c.SMTPURL != "" {
+		if _, err := notify.ParseSMTP(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-url: %w", err))
+		}
+		if c.MailDir != "" {
+			errs = append(errs, errors.New("--smtp-url and --mail-dir: give one (mails are sent, or written to a folder)"))
+		}
+	}
+	if c.MailFrom == "" {
+		host := c.Host()
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		c.MailFrom = "coopnet <noreply@" + host + ">"
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
+		errs = append(errs, fmt.Errorf("--mail-from %q must be an address such as \"coopnet <noreply@bretagne.coopnet.example>\"", c.MailFrom))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))

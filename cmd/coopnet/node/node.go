@@ -27,6 +27,7 @@ import (
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/privacy"
 	"github.com/coopnet/coopnet/services/queue"
@@ -36,6 +37,7 @@ import (
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui"
+	"github.com/coopnet/coopnet/webui/pages"
 )
 
 // Node is one regional node, wired: database, services and HTTP server.
@@ -52,6 +54,7 @@ type Node struct {
 	Routing  *routing.Service
 	Fed      *federation.Service
 	Dir      *directory.Service
+	Notify   *notify.Service
 	Bus      *bus.Bus
 	Server   *webui.Server
 }
@@ -78,6 +81,9 @@ type Options struct {
 	// Federation overrides federation settings (tests: fast retries,
 	// small keys).
 	Federation func(*federation.Config)
+	// Notify overrides the notifications' settings (tests: a mailer
+	// trusting the test's certificate, fast retries).
+	Notify func(*notify.Config)
 }
 
 // Open opens the database, applies pending migrations and wires the
@@ -162,7 +168,28 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	ps := planning.New(db, ts, planning.Config{PublicURL: cfg.PublicURL})
 	n.Planning = ps
 	fed.Work(ts, cs, ps)
-	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed)
+	ncfg := notify.Config{PublicURL: cfg.PublicURL, Host: cfg.Host(), Region: cfg.Region, From: cfg.MailFrom,
+		Texts: notify.Texts{T: pages.T, Time: pages.FormatTime}}
+	switch {
+	case cfg.SMTPURL != "":
+		m, err := notify.ParseSMTP(cfg.SMTPURL)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		ncfg.Mailer = m
+	case cfg.MailDir != "":
+		ncfg.Mailer = notify.Dir{Path: cfg.MailDir}
+	}
+	if opt.Notify != nil {
+		opt.Notify(&ncfg)
+	}
+	ns := notify.New(db, ms, ts, func(ctx context.Context, ids []string) (map[string]string, error) {
+		return member.OfferTitles(ctx, db, ids)
+	}, ncfg, log)
+	ns.Listen()
+	n.Notify = ns
+	priv := privacy.New(db, cfg.Region, ms, cs, ts, ps, fed, ns)
 	fed.SetEraser(priv.EraseCopy)
 	if !opt.NoBus {
 		if err := privateDir(filepath.Join(cfg.DataDir, "nats")); err != nil {
@@ -193,14 +220,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 			return nil, err
 		}
 	}
-	queues := fed.Queues()
+	if !opt.NoFederation { // the admin commands send no mail either
+		ns.Start()
+	}
+	queues := append(fed.Queues(), ns.Queue())
 	if n.Routing != nil {
 		queues = append(n.Routing.Queues(), queues...)
 	}
 	reg.MustRegister(queue.Collector{Queues: queues})
 	n.Server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.Routing, Privacy: priv,
-		Skills: catalog, Directory: dir, Federation: fed, Queues: queues, Logger: log, Registry: reg, Ready: ready,
+		Skills: catalog, Directory: dir, Federation: fed, Queues: queues, Notify: ns, MailDir: cfg.MailDir, Logger: log, Registry: reg, Ready: ready,
 		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
 	})
 	return n, nil
@@ -208,6 +238,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 
 // Close stops the routing workers, closes NATS and the database.
 func (n *Node) Close() error {
+	if n.Notify != nil {
+		n.Notify.Stop()
+	}
 	if n.Fed != nil {
 		n.Fed.Stop()
 	}
@@ -256,6 +289,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener, grace time.Duration) 
 	case <-ctx.Done():
 	}
 	n.Log.Info("shutting down: finishing in-flight requests")
+	n.Notify.EndLive() // the live pages' streams would hold the shutdown
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	done := make(chan error, 1)

@@ -486,3 +486,14 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 	s.book.invalidate() // the member has room again
 	return nil
 }
+
+// PendingCount counts member id's offers waiting for their answer (the
+// header's badge).
+func (s *Service) PendingCount(ctx context.Context, memberID string) (int, error) {
+	var n int64
+	if err := s.db.Conn(ctx).Model(&Offer{}).Where("member_id = ? AND state = 'pending' AND expires_at > ?", memberID, storage.Now()).
+		Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("routing: pending offers: %w", err)
+	}
+	return int(n), nil
+}

@@ -86,3 +86,21 @@ func EraseForwarderName(ctx context.Context, db *storage.DB, handle, name string
 	}
 	return nil
 }
+
+// OfferTitles returns, on db, the titles of the offers of ids (scrubbed
+// as they crossed the routing), by id: what a notification of an offer
+// shows.
+func OfferTitles(ctx context.Context, db *storage.DB, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct{ ID, Title string }
+	if err := db.Conn(ctx).Raw("SELECT id, title FROM offers WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("routing: offer titles: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Title
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package notify
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/routing/member"
+	"github.com/coopnet/coopnet/services/storage"
+	"github.com/coopnet/coopnet/services/tickets"
+)
+
+// Listen wires the service to the domain events it tells of: in the
+// transaction that made them, so that a notification is written with what
+// it tells or not at all.
+func (s *Service) Listen() {
+	storage.Listen(s.db, s.offerMade, nil)
+	storage.Listen(s.db, s.offerAnswered, nil)
+	storage.Listen(s.db, s.ticketChanged, nil)
+	storage.Listen(s.db, s.eventChanged, nil)
+}
+
+func (s *Service) offerMade(ctx context.Context, e member.OfferMade) error {
+	o := e.Offer
+	return s.record(ctx, event{kind: Offer, to: []string{o.MemberID}, actor: o.ForwardedByName, offerID: o.ID})
+}
+
+func (s *Service) offerAnswered(ctx context.Context, e member.OfferAnswered) error {
+	o := e.Offer
+	switch o.State {
+	case member.OfferLost, member.OfferWithdrawn, member.OfferExpired, member.OfferSuperseded:
+		return s.record(ctx, event{kind: OfferGone, to: []string{o.MemberID}, offerID: o.ID, detail: string(o.State)})
+	}
+	// Accepted or declined: the member did it; their offers page changes.
+	storage.AfterCommit(ctx, func() { s.Touch(o.MemberID) })
+	return nil
+}
+
+// ticketChanged tells the members who work on a ticket of this node what
+// changed, but not the one who changed it: the member in charge
+// (TechnicianID) and the assignee if they are of this node. On a copy of
+// another region's ticket both are the member doing the job.
+func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
+	t := c.Ticket
+	assignee := ""
+	if t.AssigneeMemberID != nil {
+		assignee = *t.AssigneeMemberID
+	}
+	both := []string{t.TechnicianID, assignee}
+	// Whatever changed, the pages of those who see the ticket change.
+	storage.AfterCommit(ctx, func() { s.Touch(both...) })
+	e := event{to: both, byHandle: c.By, ticketID: t.ID, urgent: t.Priority == "urgent"}
+	switch {
+	case c.Comment != nil:
+		if c.Comment.Internal && c.Remote {
+			return nil
+		}
+		e.kind, e.actor = Comment, c.Comment.AuthorName
+		e.byHandle = c.Comment.AuthorHandle
+	case c.Assigned && c.Unassigned == nil:
+		// The job was taken: its tracker's member in charge is told. The
+		// copy made on the assignee's node tells nobody: they took it.
+		if t.OriginRegion != s.cfg.Region {
+			return nil
+		}
+		e.kind, e.actor, e.to = Accepted, t.AssigneeName, []string{t.TechnicianID}
+	case c.Unassigned != nil:
+		e.kind, e.actor = Released, c.Unassigned.Name
+	case c.OldStatus != t.Status:
+		e.kind, e.detail = Status, string(t.Status)
+	default:
+		return nil
+	}
+	if e.actor == "" {
+		e.actor = s.nameOf(ctx, c.By, t)
+	}
+	return s.record(ctx, e)
+}
+
+// nameOf is the name of the member of full handle h, as the ticket or this
+// node knows them.
+func (s *Service) nameOf(ctx context.Context, h string, t *tickets.Ticket) string {
+	if h == t.AssigneeHandle {
+		return t.AssigneeName
+	}
+	if local, ok := cutHost(h, s.cfg.Host); ok {
+		if m, err := s.members.GetByHandle(ctx, local); err == nil {
+			return m.Name
+		}
+	}
+	return ""
+}
+
+// eventChanged tells of an intervention planned or moved (the attendee
+// and the member in charge, but not the organiser) and of its answer (the
+// member in charge and the organiser, but not the attendee).
+func (s *Service) eventChanged(ctx context.Context, c *planning.Changed) error {
+	ev, t := c.Event, c.Ticket
+	attendee := ""
+	if ev.AttendeeMemberID != nil {
+		attendee = *ev.AttendeeMemberID
+	}
+	e := event{ticketID: t.ID, urgent: t.Priority == "urgent"}
+	if c.Invite {
+		e.kind, e.to, e.byHandle, e.detail = Planned, []string{attendee, t.TechnicianID}, ev.OrganizerHandle, ev.StartAt.UTC().Format(time.RFC3339)
+		e.actor = s.nameOf(ctx, ev.OrganizerHandle, t)
+	} else {
+		to := []string{t.TechnicianID}
+		if local, ok := cutHost(ev.OrganizerHandle, s.cfg.Host); ok {
+			if m, err := s.members.GetByHandle(ctx, local); err == nil {
+				to = append(to, m.ID)
+			}
+		}
+		e.kind, e.to, e.byHandle, e.detail = Answered, to, ev.AttendeeHandle, ev.State
+		e.actor = s.nameOf(ctx, ev.AttendeeHandle, t)
+	}
+	storage.AfterCommit(ctx, func() { s.Touch(attendee, t.TechnicianID) })
+	return s.record(ctx, e)
+}
+
+// cutHost returns the local part of full handle h when it is of host.
+func cutHost(h, host string) (string, bool) { return strings.CutSuffix(h, "@"+host) }
