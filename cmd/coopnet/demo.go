@@ -18,6 +18,7 @@ import (
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/routing"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -183,7 +184,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		cfg := Config{Region: r.slug, Listen: listen, DataDir: *dataDir, LogFormat: "text", LogLevel: "warn",
 			DatabaseURL: "sqlite:" + filepath.Join(*dataDir, r.slug+".db"), NATSURL: nats.URL(),
-			OfferTTL: routing.DefaultOfferTTL, Peers: peers, SignatureSkew: time.Hour}
+			OfferTTL: routing.DefaultOfferTTL, Peers: peers, SignatureSkew: time.Hour,
+			// No mail server: the mails are written to a folder, which « Courriels » lists.
+			MailDir: filepath.Join(*dataDir, "mails", r.slug)}
 		if err := cfg.Finish(true); err != nil {
 			return err
 		}
@@ -259,6 +262,10 @@ func demoRegionsMet(ctx context.Context, nodes []*node.Node, wait time.Duration)
 
 // seedDemo fills an empty node with the region's sample data, through the
 // services as a person would; a node that already has members is left as is.
+// demoNoQuiet is the member whose quiet hours the demo turns off, so that
+// the offer's mail is there to see at any hour.
+const demoNoQuiet = "marie@bzh.coopnet.example"
+
 func seedDemo(ctx context.Context, n *node.Node, r demoRegion) error {
 	count, err := n.Members.Count(ctx)
 	if err != nil || count > 0 {
@@ -272,6 +279,13 @@ func seedDemo(ctx context.Context, n *node.Node, r demoRegion) error {
 			return err
 		}
 		byEmail[m.Email] = members.Actor{ID: m.ID, Handle: m.FullHandle, Name: m.Name, Role: m.Role}
+		if m.Email == demoNoQuiet {
+			// Her mails go at once, whatever the hour the demo runs; the
+			// others keep the quiet hours (19:00–08:00 and weekends).
+			if _, err := n.Notify.SetChoices(ctx, byEmail[m.Email], notify.Choices{Settings: notify.Settings{Lang: "fr"}}); err != nil {
+				return err
+			}
+		}
 		if p, ok := demoProposals[m.Email]; ok {
 			// The member proposes a level above those confirmed: it waits
 			// for their region's staff.
@@ -333,6 +347,9 @@ func printDemo(w io.Writer, nodes []*node.Node) {
 	fmt.Fprintln(w, "People's data: Claire exports, then erases, the data of Jeanne Dupont (« Mes clients » › Jeanne Dupont ›")
 	fmt.Fprintln(w, "« Données personnelles »); Bretagne's admin deactivates Erwan, who leaves the coop (« Membres »); Sophie")
 	fmt.Fprintln(w, "(staff, Île-de-France) confirms the training level Paul proposed (« Membres »); everyone has « Mon compte ».")
+	fmt.Fprintln(w, "Notifications: the header counts them (« Notifications », « Propositions »), live. No mail server here:")
+	fmt.Fprintln(w, "mails are written to <data-dir>/mails/<region> and listed on « Courriels »; Marie's quiet hours are off in the")
+	fmt.Fprintln(w, "demo so that hers go at once, the others' wait outside 08:00–19:00 on weekdays (« Mes notifications »).")
 	fmt.Fprintln(w, "README.md (Démarrage rapide) has the same story through the JSON API.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",

@@ -50,7 +50,7 @@ func (tx Texts) detail(lang string, n *Notification) string {
 	return n.Detail
 }
 
-// Link is the page a notification leads to, under the node's base URL.
+// Link is the page a notification leads to, under the web interface (/app).
 func Link(n *Notification) string {
 	switch {
 	case n.TicketID != "":

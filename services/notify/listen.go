@@ -18,6 +18,7 @@ func (s *Service) Listen() {
 	storage.Listen(s.db, s.offerMade, nil)
 	storage.Listen(s.db, s.offerAnswered, nil)
 	storage.Listen(s.db, s.ticketChanged, nil)
+	storage.Listen(s.db, s.commentAdded, nil)
 	storage.Listen(s.db, s.eventChanged, nil)
 }
 
@@ -53,11 +54,7 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 	e := event{to: both, byHandle: c.By, ticketID: t.ID, urgent: t.Priority == "urgent"}
 	switch {
 	case c.Comment != nil:
-		if c.Comment.Internal && c.Remote {
-			return nil
-		}
-		e.kind, e.actor = Comment, c.Comment.AuthorName
-		e.byHandle = c.Comment.AuthorHandle
+		return nil // told by commentAdded, which hears the other node's comments too
 	case c.Assigned && c.Unassigned == nil:
 		// The job was taken: its tracker's member in charge is told. The
 		// copy made on the assignee's node tells nobody: they took it.
@@ -76,6 +73,20 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 		e.actor = s.nameOf(ctx, c.By, t)
 	}
 	return s.record(ctx, e)
+}
+
+// commentAdded tells the members who work on the ticket of a comment,
+// made here or on the other node of a shared ticket, but not its author.
+func (s *Service) commentAdded(ctx context.Context, c tickets.CommentAdded) error {
+	t := c.Ticket
+	assignee := ""
+	if t.AssigneeMemberID != nil {
+		assignee = *t.AssigneeMemberID
+	}
+	both := []string{t.TechnicianID, assignee}
+	storage.AfterCommit(ctx, func() { s.Touch(both...) })
+	return s.record(ctx, event{kind: Comment, to: both, byHandle: c.Comment.AuthorHandle, actor: c.Comment.AuthorName,
+		ticketID: t.ID, urgent: t.Priority == "urgent"})
 }
 
 // nameOf is the name of the member of full handle h, as the ticket or this

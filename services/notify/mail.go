@@ -342,7 +342,7 @@ func (s *Service) Message(lang, name, email string, ns []*Notification, digest b
 	type item struct{ Text, Link string }
 	items := make([]item, len(ns))
 	for i, n := range ns {
-		items[i] = item{Text: s.cfg.Texts.Sentence(lang, n), Link: s.cfg.PublicURL + Link(n)}
+		items[i] = item{Text: s.cfg.Texts.Sentence(lang, n), Link: s.cfg.PublicURL + "/app" + Link(n)}
 	}
 	subject := s.cfg.Texts.Subject(lang, ns[0])
 	if digest {
@@ -351,7 +351,7 @@ func (s *Service) Message(lang, name, email string, ns []*Notification, digest b
 	data := struct {
 		Lang, Subject, Hello, Why, Prefs, PrefsText string
 		Items                                       []item
-	}{lang, subject, t(lang, "notify.mail_hello", name), t(lang, "notify.mail_why"), s.cfg.PublicURL + "/notifications/settings",
+	}{lang, subject, t(lang, "notify.mail_hello", name), t(lang, "notify.mail_why"), s.cfg.PublicURL + "/app/notifications/settings",
 		t(lang, "notify.mail_prefs"), items}
 	var text strings.Builder
 	text.WriteString(data.Hello + "\r\n\r\n")

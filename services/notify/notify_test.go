@@ -206,7 +206,7 @@ func TestOfferNotifiedAndMailed(t *testing.T) {
 			t.Errorf("subject %q", m.Subject)
 		}
 		for _, part := range []string{m.Text, m.HTML} {
-			if !strings.Contains(part, "http://bzh.test/offers") || !strings.Contains(part, "http://bzh.test/notifications/settings") {
+			if !strings.Contains(part, "http://bzh.test/app/offers") || !strings.Contains(part, "http://bzh.test/app/notifications/settings") {
 				t.Errorf("no link back in %q", part)
 			}
 		}

@@ -27,6 +27,8 @@ import (
 	"github.com/coopnet/coopnet/cmd/coopnet/node"
 	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/bus"
+	"github.com/coopnet/coopnet/services/notify"
+	"github.com/coopnet/coopnet/services/notify/notifytest"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
@@ -60,6 +62,9 @@ type Coop struct {
 	// which asks none).
 	NATSUser map[string]string
 	OpsUser  string
+	// SMTP is the mail server every node sends its notifications through
+	// (STARTTLS, a password): a real one, in the test's process.
+	SMTP *notifytest.Server
 
 	// up is the regions whose node runs and natsDown whether the test
 	// stopped NATS: a search waits for the answers of the regions up (see
@@ -106,7 +111,8 @@ func NewWith(t testing.TB, offerTTL time.Duration, dbs map[string]string, startN
 	natsUser map[string]string, opsUser string) *Coop {
 	t.Helper()
 	c := &Coop{T: t, NATSDir: filepath.Join(t.TempDir(), "nats"), OfferTTL: offerTTL, Nodes: map[string]*Node{},
-		Tokens: map[string]string{}, Addrs: map[string]string{}, Dirs: map[string]string{}, NATSUser: natsUser, OpsUser: opsUser}
+		Tokens: map[string]string{}, Addrs: map[string]string{}, Dirs: map[string]string{}, NATSUser: natsUser, OpsUser: opsUser,
+		SMTP: notifytest.Start(t)}
 	e, err := startNATS(c.NATSDir)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +192,7 @@ func (c *Coop) Serve(region, dbURL string, ln net.Listener) *Node {
 	}
 	cfg := node.Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: dataDir, MetricsTokenFile: tokenFile,
 		NATSURL: fmt.Sprintf("nats://%s127.0.0.1:%d", c.NATSUser[region], c.NATSPort), OfferTTL: c.OfferTTL, LogFormat: "json", LogLevel: "warn",
-		Peers: peers, SignatureSkew: time.Hour}
+		Peers: peers, SignatureSkew: time.Hour, SMTPURL: c.SMTP.URL()}
 	if err := cfg.Finish(true); err != nil {
 		c.T.Fatal(err)
 	}
@@ -197,7 +203,12 @@ func (c *Coop) Serve(region, dbURL string, ln net.Listener) *Node {
 	// (expect), however long they take, and the window is only how long
 	// it waits for one that is up but does not answer.
 	n, err := node.Open(context.Background(), cfg, Logger(), node.Options{Version: "rig", BcryptCost: bcrypt.MinCost,
-		GatherWindow: 20 * time.Second, Expect: c.expect, Tick: 50 * time.Millisecond, Federation: Federation})
+		GatherWindow: 20 * time.Second, Expect: c.expect, Tick: 50 * time.Millisecond, Federation: Federation,
+		Notify: func(nc *notify.Config) {
+			if m, ok := nc.Mailer.(*notify.SMTP); ok {
+				m.TLS = c.SMTP.Client // the test server's certificate
+			}
+		}})
 	if err != nil {
 		ln.Close()
 		c.T.Fatalf("open %s: %v", region, err)
