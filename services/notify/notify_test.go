@@ -40,7 +40,7 @@ func at(s string) time.Time {
 func TestQuietHours(t *testing.T) {
 	def := notify.DefaultSettings
 	none := notify.Settings{QuietFrom: 0, QuietTo: 0, Lang: "fr"}
-	late := notify.Settings{QuietFrom: 22 * 60, QuietTo: 7 * 60, Lang: "fr"}     // across midnight, weekdays only
+	late := notify.Settings{QuietFrom: 22 * 60, QuietTo: 7 * 60, Lang: "fr"}   // across midnight, weekdays only
 	lunch := notify.Settings{QuietFrom: 12 * 60, QuietTo: 14 * 60, Lang: "fr"} // within a day
 	for _, c := range []struct {
 		name      string
@@ -232,7 +232,7 @@ func TestQuietHoursHoldTheMail(t *testing.T) {
 		ctx := context.Background()
 		// A Wednesday evening, a year ahead: the mail is due the next
 		// morning, which the real clock has not reached.
-		clock := at(time.Now().In(paris).Format("2006") + "-12-09 22:30").AddDate(1, 0, 0).UTC()
+		clock := at(time.Now().In(paris).Format("2006")+"-12-09 22:30").AddDate(1, 0, 0).UTC()
 		for clock.In(paris).Weekday() != time.Wednesday {
 			clock = clock.AddDate(0, 0, 1)
 		}
