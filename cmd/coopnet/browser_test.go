@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/coopnet/coopnet/services/notify"
+	"github.com/coopnet/coopnet/services/notify/notifytest"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
 
@@ -185,10 +187,22 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	jean.shot("4-request")
+
+	// Marie is at her requests when Jean forwards: her mails go at once
+	// (no quiet hours for her, whatever the hour the test runs).
+	rig.Must[notify.Choices](c.As(rig.Marie).On(rig.BZH).Do("PUT", "/api/v1/notifications/settings",
+		map[string]any{"settings": map[string]any{"quiet_from": 0, "quiet_to": 0, "quiet_weekends": false, "digest": false, "lang": "fr"}}), 200)
+	marie := newPerson(t, exe, "2-marie")
+	marie.login(bzh, rig.Marie)
+	marie.run("her requests", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS(`body[data-live-ready="1"]`)))
+	if n := eval[string](marie, `document.querySelector("#count-offers").textContent`); n != "" {
+		t.Errorf("Marie has %q offers before Jean forwards", n)
+	}
+
 	jean.run("forward", chromedp.SendKeys(chromedp.CSS("#fwd-note"), "Petit site vitrine"),
 		chromedp.Click(chromedp.CSS("#forward-submit")), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
-	rig.WaitFor(t, "the offer to be shown on Jean's page", func() bool {
-		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#routing-state")))
+	// Jean's page follows the routing live, without a reload.
+	rig.WaitFor(t, "the offer to be shown on Jean's page, live", func() bool {
 		return eval[int](jean, `document.querySelectorAll("#offered-to").length`) == 1
 	})
 	if got := jean.text("#offered-to"); !strings.Contains(got, "marie@") || !strings.Contains(got, "(Bretagne)") {
@@ -205,10 +219,29 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("the status select preselects %q on an offered ticket", got)
 	}
 
-	// (2) Marie.
-	marie := newPerson(t, exe, "2-marie")
-	marie.login(bzh, rig.Marie)
-	marie.run("offers", chromedp.Navigate(bzh+"/app/offers"), chromedp.WaitVisible(chromedp.CSS(".offer")))
+	// (2) Marie is told live: the header counts the offer and the
+	// notification, on the page she is on; and by e-mail.
+	rig.WaitFor(t, "the offer counted in Marie's header, live", func() bool {
+		return eval[string](marie, `document.querySelector("#count-offers").textContent`) == "1" &&
+			eval[string](marie, `document.querySelector("#count-unread").textContent`) == "1"
+	})
+	marie.shot("0-told-live")
+	mail := c.SMTP.Wait(t, time.Minute, func(m notifytest.Mail) bool {
+		return m.To == rig.Marie && strings.Contains(m.Subject, "Site web de l'école")
+	})
+	if !strings.Contains(mail.Text, bzh+"/app/offers") || strings.Contains(string(mail.Raw), "ecole.tilleuls@example.org") {
+		t.Errorf("Marie's mail: %s", mail.Text)
+	}
+	marie.run("notifications", chromedp.Click(chromedp.CSS("#nav-notifications")), chromedp.WaitVisible(chromedp.CSS("#notifications li.unread")))
+	if got := marie.text("#notifications"); !strings.Contains(got, "Jean Dugnouf vous propose une demande") || !strings.Contains(got, "Site web de l'école") {
+		t.Errorf("Marie's notifications: %q", got)
+	}
+	marie.shot("0-notifications")
+	marie.run("offers", chromedp.Click(chromedp.CSS("#notifications li.unread a")), chromedp.WaitVisible(chromedp.CSS(".offer")))
+	// The offer's notification is read once she sees the offer.
+	if n := eval[string](marie, `document.querySelector("#count-unread").textContent`); n != "" {
+		t.Errorf("unread %q on the offers page", n)
+	}
 	offer := marie.text(".offer")
 	if !strings.Contains(offer, "Bourguignon") || strings.Contains(offer, "Tilleuls") || !strings.Contains(offer, "Jean Dugnouf") {
 		t.Errorf("Marie's offer (commune only until accepted): %q", offer)
@@ -216,14 +249,32 @@ func TestBrowserJourneys(t *testing.T) {
 	marie.shot("1-offers")
 	marie.run("accept", chromedp.Click(chromedp.CSS(".offer button.accept")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	marie.shot("2-accepted")
-	rig.WaitFor(t, "the job among Marie's requests", func() bool {
-		marie.run("her tickets", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS("main")))
+	// The list she lands on shows the job once its copy arrives, without a
+	// reload, and the message of her acceptance stays.
+	rig.WaitFor(t, "the job among Marie's requests, live", func() bool {
 		return eval[int](marie, `document.querySelectorAll("#tickets .card").length`) == 1
 	})
+	if got := marie.text(".flash"); !strings.Contains(got, "Travail accepté") {
+		t.Errorf("the message of her acceptance after the live update: %q", got)
+	}
 	marie.shot("3-her-requests")
 
-	// (3) Jean sees Marie as the assignee.
-	jean.run("reload", chromedp.Navigate(ticketURL), chromedp.WaitVisible(chromedp.CSS("#ticket-assignee")))
+	// (3) Jean's page, open all along, shows Marie as the assignee live.
+	rig.WaitFor(t, "Marie as the assignee on Jean's page, live", func() bool {
+		return eval[int](jean, `document.querySelectorAll("#ticket-assignee").length`) == 1
+	})
+	// He is told in his inbox, read already: the page he looks at shows it.
+	told := false
+	for _, n := range rig.Must[struct {
+		Items      []notify.Notification `json:"items"`
+		NextCursor string                `json:"next_cursor"`
+		Unread     int                   `json:"unread"`
+	}](c.As(rig.Jean).Do("GET", "/api/v1/notifications", nil), 200).Items {
+		told = told || (n.Kind == notify.Accepted && n.ActorName == "Marie Le Gall" && n.ReadAt != nil)
+	}
+	if !told {
+		t.Error("Jean's inbox lacks Marie's acceptance, read on the page he had open")
+	}
 	if got := jean.text("#ticket-assignee"); !strings.Contains(got, "Marie Le Gall") || !strings.Contains(got, "(Bretagne)") {
 		t.Errorf("Jean's ticket shows the assignee %q", got)
 	}
@@ -254,9 +305,8 @@ func TestBrowserJourneys(t *testing.T) {
 	marie.shot("4-calendar")
 	marie.run("accept the intervention", chromedp.Click(chromedp.CSS(`.event button[value="accept"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".event.state-accepted")))
-	rig.WaitFor(t, "Marie's answer on Jean's page", func() bool {
-		jean.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
-		return jean.text("#plan .badge") == "acceptée"
+	rig.WaitFor(t, "Marie's answer on Jean's page, live", func() bool {
+		return eval[string](jean, `(document.querySelector("#plan .badge") || {}).textContent || ""`) == "acceptée"
 	})
 
 	// (4) Claire, staff, sees the routed job.
@@ -286,7 +336,8 @@ func TestBrowserJourneys(t *testing.T) {
 	claire.shot("1-queues")
 
 	// Phones: no horizontal scroll at 360 px.
-	for _, u := range []string{bfc + "/app/tickets", ticketURL, bfc + "/app/clients", bfc + "/app/calendar", bfc + "/app/directory"} {
+	for _, u := range []string{bfc + "/app/tickets", ticketURL, bfc + "/app/clients", bfc + "/app/calendar", bfc + "/app/directory",
+		bfc + "/app/notifications", bfc + "/app/notifications/settings"} {
 		jean.noHorizontalScroll(u)
 	}
 	jean.shot("7-phone")

@@ -31,11 +31,13 @@ func TestQueuesSeenByStaff(t *testing.T) {
 	rig.WaitFor(t, "every queue of Jean's node done with the shared job", func() bool {
 		v = rig.Must[web.QueuesView](claire.Do("GET", "/api/v1/queues", nil), 200)
 		for _, st := range v.Items {
-			if st.Due+st.Leased+st.Waiting > 0 {
+			// A mail waits for the end of its member's quiet hours (the
+			// test may run on a Sunday): waiting is what it should do.
+			if st.Due+st.Leased > 0 || (st.Waiting > 0 && st.Topic != "mail_outbox") {
 				return false
 			}
 		}
-		return len(v.Items) == 4
+		return len(v.Items) == 5
 	})
 	var topics []string
 	for _, st := range v.Items {
@@ -49,7 +51,7 @@ func TestQueuesSeenByStaff(t *testing.T) {
 			t.Errorf("%s: %d dead letters", st.Topic, st.Dead)
 		}
 	}
-	if got := strings.Join(topics, " "); got != "routings bus_outbox federation_outbox federation_inbox" {
+	if got := strings.Join(topics, " "); got != "routings bus_outbox federation_outbox federation_inbox mail_outbox" {
 		t.Errorf("queues: %s", got)
 	}
 	if len(v.DeadLetters) != 1 || v.DeadLetters[0].What != c.Node(rig.BZH).URL+"/inbox" || v.DeadLetters[0].Error != "refused: 400" ||

@@ -40,9 +40,41 @@
   var again = false;
   var refreshed = 0;
 
+  // changed reports whether a field of the page's forms differs from what
+  // the page came with (typed, picked or set by a script).
+  function changed() {
+    var fields = document.querySelectorAll('#main input, #main textarea, #main select');
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === 'hidden' || f.type === 'submit' || f.type === 'button') {
+        continue;
+      }
+      if (f.tagName === 'SELECT') {
+        // A select without a default shows its first option.
+        var initial = f.multiple ? -1 : 0;
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].defaultSelected) {
+            initial = j;
+            break;
+          }
+        }
+        if (!f.multiple && f.selectedIndex !== initial) {
+          return true;
+        }
+      } else if (f.type === 'checkbox' || f.type === 'radio') {
+        if (f.checked !== f.defaultChecked) {
+          return true;
+        }
+      } else if (f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   function editing() {
     var a = document.activeElement;
-    return dirty || (a && a.form && a.type !== 'submit' && a.type !== 'button');
+    return dirty || changed() || (a && a.form && a.type !== 'submit' && a.type !== 'button');
   }
 
   function refresh() {
