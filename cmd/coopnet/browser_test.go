@@ -335,6 +335,21 @@ func TestBrowserJourneys(t *testing.T) {
 	}
 	claire.shot("1-queues")
 
+	// The cards name the client; the client's page lists its requests and
+	// its contact is a tap away.
+	jean.run("his requests", chromedp.Navigate(bfc+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS("#tickets .card .client")))
+	if got := jean.text("#tickets .card .client"); got != "École primaire des Tilleuls" {
+		t.Errorf("the card's client: %q", got)
+	}
+	jean.run("the client", chromedp.Navigate(bfc+"/app/clients"), chromedp.WaitVisible(chromedp.CSS("main a[href^='/app/clients/']")),
+		chromedp.Click(chromedp.CSS("main a[href^='/app/clients/']")), chromedp.WaitVisible(chromedp.CSS("#client-tickets")))
+	if got := jean.text("#client-tickets"); !strings.Contains(got, "Site web de l'école") {
+		t.Errorf("the client's requests: %q", got)
+	}
+	if got := eval[string](jean, `document.querySelector("#client-mail").getAttribute("href")`); got != "mailto:ecole.tilleuls@example.org" {
+		t.Errorf("the contact's e-mail link: %q", got)
+	}
+
 	// Phones: no horizontal scroll at 360 px.
 	for _, u := range []string{bfc + "/app/tickets", ticketURL, bfc + "/app/clients", bfc + "/app/calendar", bfc + "/app/directory",
 		bfc + "/app/notifications", bfc + "/app/notifications/settings"} {

@@ -356,3 +356,20 @@ func (s *Service) ForRouting(ctx context.Context, id string) (Place, Private, er
 	}
 	return Place{Commune: c.Commune, Departement: c.Departement, Lat: c.Lat, Lon: c.Lon}, p, nil
 }
+
+// Names returns the names of the clients of ids this node holds, by id:
+// for a list of tickets, whose reader sees each ticket's client.
+func (s *Service) Names(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct{ ID, Name string }
+	if err := s.db.Conn(ctx).Raw("SELECT id, name FROM clients WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("clients: names: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}

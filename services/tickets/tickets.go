@@ -285,7 +285,8 @@ func scanOne(row *sql.Row, id string) (*Ticket, error) {
 
 // ListOptions filter and paginate List.
 type ListOptions struct {
-	Status Status // empty: every status
+	Status   Status // empty: every status
+	ClientID string // empty: every client
 	Before string // cursor: the last id of the previous page (lists go newest first)
 	Limit  int
 }
@@ -306,6 +307,9 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 	q := s.visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
 	if opt.Status != "" {
 		q = q.Where("status = ?", opt.Status)
+	}
+	if opt.ClientID != "" {
+		q = q.Where("client_id = ?", opt.ClientID)
 	}
 	if opt.Before != "" {
 		q = q.Where("id < ?", opt.Before)

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui/web"
 )
 
@@ -58,8 +59,12 @@ func (s *Pages) clientPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ts, err := s.Opt.Tickets.List(ctx, by, tickets.ListOptions{ClientID: cl.ID, Limit: 200})
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "client", s.newPage(c, "clients.title", map[string]any{"Client": cl, "Sites": sites,
-		"Assets": assets, "Kinds": clients.Kinds}))
+		"Assets": assets, "Kinds": clients.Kinds, "Tickets": ts}))
 }
 
 func (s *Pages) updateClientSubmit(c echo.Context) error {

@@ -32,8 +32,21 @@ func (s *Pages) ticketsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	names, err := s.clientNames(c, ts)
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "tickets", s.newPage(c, "tickets.title", map[string]any{"Tickets": ts, "Status": string(st),
-		"Statuses": tickets.Statuses}))
+		"Statuses": tickets.Statuses, "Clients": names}))
+}
+
+// clientNames are the names of the tickets' clients, by id (one query).
+func (s *Pages) clientNames(c echo.Context, ts []*tickets.Ticket) (map[string]string, error) {
+	ids := make([]string, 0, len(ts))
+	for _, t := range ts {
+		ids = append(ids, t.ClientID)
+	}
+	return s.Opt.Clients.Names(c.Request().Context(), ids)
 }
 
 type ticketForm struct {
