@@ -287,8 +287,8 @@ func scanOne(row *sql.Row, id string) (*Ticket, error) {
 type ListOptions struct {
 	Status   Status // empty: every status
 	ClientID string // empty: every client
-	Before string // cursor: the last id of the previous page (lists go newest first)
-	Limit  int
+	Before   string // cursor: the last id of the previous page (lists go newest first)
+	Limit    int
 }
 
 // AssignedTo lists the ids of this node's tickets in one of the statuses
