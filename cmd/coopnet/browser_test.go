@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coopnet/coopnet/cmd/coopnet/rig"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -119,15 +121,23 @@ func (p *person) login(base, email string) {
 		chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#logout")))
 }
 
+// text is the visible text of the first element sel selects, once there
+// is one: read in one evaluation, so that a live page replacing its
+// content meanwhile cannot leave the test holding a node that went.
 func (p *person) text(sel string) string {
 	p.t.Helper()
-	ctx, cancel := p.step()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		p.t.Fatalf("%s: read %s: %v", p.name, sel, err)
+	q, _ := json.Marshal(sel)
+	expr := `(function(){var e=document.querySelector(` + string(q) + `);return e?{found:true,text:e.innerText}:{found:false,text:""}})()`
+	type found struct {
+		Found bool   `json:"found"`
+		Text  string `json:"text"`
 	}
-	return strings.TrimSpace(s)
+	var got found
+	rig.WaitWithin(p.t, stepTimeout, p.name+": "+sel, func() bool {
+		got = eval[found](p, expr)
+		return got.Found
+	})
+	return strings.TrimSpace(got.Text)
 }
 
 // eval evaluates a JavaScript expression in the page.
