@@ -44,11 +44,7 @@ func (s *Service) offerAnswered(ctx context.Context, e member.OfferAnswered) err
 // another region's ticket both are the member doing the job.
 func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 	t := c.Ticket
-	assignee := ""
-	if t.AssigneeMemberID != nil {
-		assignee = *t.AssigneeMemberID
-	}
-	both := []string{t.TechnicianID, assignee}
+	both := workers(t)
 	// Whatever changed, the pages of those who see the ticket change.
 	storage.AfterCommit(ctx, func() { s.Touch(both...) })
 	e := event{to: both, byHandle: c.By, ticketID: t.ID, urgent: t.Priority == "urgent"}
@@ -79,11 +75,7 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 // made here or on the other node of a shared ticket, but not its author.
 func (s *Service) commentAdded(ctx context.Context, c tickets.CommentAdded) error {
 	t := c.Ticket
-	assignee := ""
-	if t.AssigneeMemberID != nil {
-		assignee = *t.AssigneeMemberID
-	}
-	both := []string{t.TechnicianID, assignee}
+	both := workers(t)
 	storage.AfterCommit(ctx, func() { s.Touch(both...) })
 	return s.record(ctx, event{kind: Comment, to: both, byHandle: c.Comment.AuthorHandle, actor: c.Comment.AuthorName,
 		ticketID: t.ID, urgent: t.Priority == "urgent"})
@@ -132,3 +124,13 @@ func (s *Service) eventChanged(ctx context.Context, c *planning.Changed) error {
 
 // cutHost returns the local part of full handle h when it is of host.
 func cutHost(h, host string) (string, bool) { return strings.CutSuffix(h, "@"+host) }
+
+// workers are the members of this node who work on t: the member in
+// charge and the assignee, if of this node ("" where none).
+func workers(t *tickets.Ticket) []string {
+	assignee := ""
+	if t.AssigneeMemberID != nil {
+		assignee = *t.AssigneeMemberID
+	}
+	return []string{t.TechnicianID, assignee}
+}
