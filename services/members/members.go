@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -176,6 +177,25 @@ func (s *Service) GetByHandle(ctx context.Context, handle string) (*Member, erro
 		return nil, apperr.NotFoundf("no member %q on this node", handle)
 	}
 	return s.getWhere(ctx, handle, "handle = ? AND active", handle)
+}
+
+// Local returns the id and name of the active member of this node whose
+// full handle (name@host) is h; ok is false for a member of another node,
+// or none. One query, without the skills GetByHandle reads: for the hot
+// paths that only need to know who someone is.
+func (s *Service) Local(ctx context.Context, h string) (id, name string, ok bool, err error) {
+	handle, mine := strings.CutSuffix(h, "@"+s.cfg.Host)
+	if !mine || handle == "" || len(handle) > 64 {
+		return "", "", false, nil
+	}
+	var rows []struct{ ID, Name string }
+	if err := s.db.Conn(ctx).Raw("SELECT id, name FROM members WHERE handle = ? AND active", handle).Scan(&rows).Error; err != nil {
+		return "", "", false, fmt.Errorf("members: who is %s: %w", h, err)
+	}
+	if len(rows) == 0 {
+		return "", "", false, nil
+	}
+	return rows[0].ID, rows[0].Name, true, nil
 }
 
 // getWhere reads one member with their skills; key names them in errors.

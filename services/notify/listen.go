@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/coopnet/coopnet/services/planning"
@@ -87,12 +86,11 @@ func (s *Service) nameOf(ctx context.Context, h string, t *tickets.Ticket) strin
 	if h == t.AssigneeHandle {
 		return t.AssigneeName
 	}
-	if local, ok := cutHost(h, s.cfg.Host); ok {
-		if m, err := s.members.GetByHandle(ctx, local); err == nil {
-			return m.Name
-		}
+	_, name, _, err := s.members.Local(ctx, h)
+	if err != nil {
+		s.log.Warn("notify: who is a member", "err", err) // the notification says « someone »
 	}
-	return ""
+	return name
 }
 
 // eventChanged tells of an intervention planned or moved (the attendee
@@ -109,21 +107,17 @@ func (s *Service) eventChanged(ctx context.Context, c *planning.Changed) error {
 		e.kind, e.to, e.byHandle, e.detail = Planned, []string{attendee, t.TechnicianID}, ev.OrganizerHandle, ev.StartAt.UTC().Format(time.RFC3339)
 		e.actor = s.nameOf(ctx, ev.OrganizerHandle, t)
 	} else {
-		to := []string{t.TechnicianID}
-		if local, ok := cutHost(ev.OrganizerHandle, s.cfg.Host); ok {
-			if m, err := s.members.GetByHandle(ctx, local); err == nil {
-				to = append(to, m.ID)
-			}
+		organizer, _, _, err := s.members.Local(ctx, ev.OrganizerHandle)
+		if err != nil {
+			return err
 		}
+		to := []string{t.TechnicianID, organizer}
 		e.kind, e.to, e.byHandle, e.detail = Answered, to, ev.AttendeeHandle, ev.State
 		e.actor = s.nameOf(ctx, ev.AttendeeHandle, t)
 	}
 	storage.AfterCommit(ctx, func() { s.Touch(attendee, t.TechnicianID) })
 	return s.record(ctx, e)
 }
-
-// cutHost returns the local part of full handle h when it is of host.
-func cutHost(h, host string) (string, bool) { return strings.CutSuffix(h, "@"+host) }
 
 // workers are the members of this node who work on t: the member in
 // charge and the assignee, if of this node ("" where none).

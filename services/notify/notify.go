@@ -146,7 +146,7 @@ type Titles func(ctx context.Context, offerIDs []string) (map[string]string, err
 // Config is what notify needs of its node.
 type Config struct {
 	PublicURL string // the base of the links in mails
-	Host      string // the host of this node's handles
+	Host      string // the node's public host (host[:port]): the right-hand side of the mails' Message-IDs
 	Region    string
 	// Mailer sends the mails; nil: e-mail is off (the preferences still
 	// say what would go by e-mail).
@@ -227,9 +227,9 @@ type event struct {
 // mail worker once it commits. One query per table whatever the number
 // of recipients: an event to a thousand members is one insert of each.
 func (s *Service) record(ctx context.Context, e event) error {
-	to := s.recipients(ctx, e)
-	if len(to) == 0 {
-		return nil
+	to, err := s.recipients(ctx, e)
+	if err != nil || len(to) == 0 {
+		return err
 	}
 	tx := s.db.Conn(ctx)
 	var prefs []prefRow
@@ -307,7 +307,7 @@ func (s *Service) record(ctx context.Context, e event) error {
 }
 
 // recipients are e's members, once each, without whoever did it.
-func (s *Service) recipients(ctx context.Context, e event) []string {
+func (s *Service) recipients(ctx context.Context, e event) ([]string, error) {
 	var out []string
 	for _, id := range e.to {
 		if id == "" || slices.Contains(out, id) {
@@ -316,16 +316,16 @@ func (s *Service) recipients(ctx context.Context, e event) []string {
 		out = append(out, id)
 	}
 	if e.byHandle == "" || len(out) == 0 {
-		return out
+		return out, nil
 	}
-	local, ok := cutHost(e.byHandle, s.cfg.Host)
-	if !ok {
-		return out // someone of another node
+	by, _, ok, err := s.members.Local(ctx, e.byHandle)
+	if err != nil {
+		return nil, err
 	}
-	if by, err := s.members.GetByHandle(ctx, local); err == nil {
-		out = slices.DeleteFunc(out, func(id string) bool { return id == by.ID })
+	if ok {
+		out = slices.DeleteFunc(out, func(id string) bool { return id == by })
 	}
-	return out
+	return out, nil
 }
 
 // ListOptions page a member's notifications: newest first, Before a
