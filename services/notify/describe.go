@@ -14,24 +14,24 @@ type Texts struct {
 // Sentence is what a notification says, in lang: "Marie Dupont a accepté
 // « Site web de l'école »".
 func (tx Texts) Sentence(lang string, n *Notification) string {
-	title := n.Title
-	if title == "" {
-		title = tx.T(lang, "notify.untitled")
-	}
 	actor := n.ActorName
 	if actor == "" {
 		actor = tx.T(lang, "notify.someone")
 	}
-	return tx.T(lang, "notify."+string(n.Kind), actor, title, tx.detail(lang, n))
+	return tx.T(lang, "notify."+string(n.Kind), actor, tx.title(lang, n), tx.detail(lang, n))
+}
+
+// title is the notification's title, or says it has none (erased).
+func (tx Texts) title(lang string, n *Notification) string {
+	if n.Title == "" {
+		return tx.T(lang, "notify.untitled")
+	}
+	return n.Title
 }
 
 // Subject is a mail's subject for one notification.
 func (tx Texts) Subject(lang string, n *Notification) string {
-	title := n.Title
-	if title == "" {
-		title = tx.T(lang, "notify.untitled")
-	}
-	return tx.T(lang, "notify.subject."+string(n.Kind), title)
+	return tx.T(lang, "notify.subject."+string(n.Kind), tx.title(lang, n))
 }
 
 // detail is the notification's detail in lang: a status's label, an
@@ -50,13 +50,13 @@ func (tx Texts) detail(lang string, n *Notification) string {
 	return n.Detail
 }
 
-// Link is the page a notification leads to, under the web interface (/app).
+// Link is the page of the web interface a notification leads to.
 func Link(n *Notification) string {
 	switch {
 	case n.TicketID != "":
-		return "/tickets/" + n.TicketID
+		return "/app/tickets/" + n.TicketID
 	case n.OfferID != "":
-		return "/offers"
+		return "/app/offers"
 	}
-	return "/notifications"
+	return "/app/notifications"
 }

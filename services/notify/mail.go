@@ -342,7 +342,7 @@ func (s *Service) Message(lang, name, email string, ns []*Notification, digest b
 	type item struct{ Text, Link string }
 	items := make([]item, len(ns))
 	for i, n := range ns {
-		items[i] = item{Text: s.cfg.Texts.Sentence(lang, n), Link: s.cfg.PublicURL + "/app" + Link(n)}
+		items[i] = item{Text: s.cfg.Texts.Sentence(lang, n), Link: s.cfg.PublicURL + Link(n)}
 	}
 	subject := s.cfg.Texts.Subject(lang, ns[0])
 	if digest {

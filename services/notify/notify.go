@@ -199,8 +199,7 @@ func New(db *storage.DB, ms *members.Service, ts *tickets.Service, titles Titles
 	s.mails = queue.New(db, nil, queue.Spec{Topic: "mail_outbox", Table: "mail_outbox",
 		Due: "sent_at IS NULL AND dead_at IS NULL AND due_at <= ?", Waiting: "sent_at IS NULL AND dead_at IS NULL AND due_at > ?",
 		Leases: true, Dead: "dead_at IS NOT NULL", Order: "due_at, member_id, id",
-		What: "kind_of_mail", Error: "last_error", At: "updated_at"})
-	s.mails.What = "CASE WHEN digest THEN 'digest' ELSE 'mail' END"
+		What: "CASE WHEN digest THEN 'digest' ELSE 'mail' END", Error: "last_error", At: "updated_at"})
 	return s
 }
 
@@ -423,9 +422,18 @@ func (s *Service) MarkRead(ctx context.Context, by members.Actor, ids []string) 
 	if err := v.Err(); err != nil {
 		return 0, err
 	}
-	q := s.db.Conn(ctx).Model(&Notification{}).Where("member_id = ? AND read_at IS NULL", by.ID)
 	if len(ids) > 0 {
-		q = q.Where("id IN ?", ids)
+		return s.markRead(ctx, by.ID, "id IN ?", ids)
+	}
+	return s.markRead(ctx, by.ID, "")
+}
+
+// markRead marks read the member's unread notifications that cond (with
+// its args; "" for all) selects, and returns how many.
+func (s *Service) markRead(ctx context.Context, memberID, cond string, args ...any) (int, error) {
+	q := s.db.Conn(ctx).Model(&Notification{}).Where("member_id = ? AND read_at IS NULL", memberID)
+	if cond != "" {
+		q = q.Where(cond, args...)
 	}
 	res := q.Update("read_at", s.cfg.Now().UTC())
 	if res.Error != nil {
@@ -566,17 +574,16 @@ func (s *Service) TouchedSince(memberID string, t time.Time) bool {
 
 // MarkReadOf marks read the member's notifications of a ticket, or of
 // their offers (ticketID ""): what the page they open shows.
+// The page being made shows the count: no live change (it would make the
+// page again).
 func (s *Service) MarkReadOf(ctx context.Context, memberID, ticketID string) error {
-	q := s.db.Conn(ctx).Model(&Notification{}).Where("member_id = ? AND read_at IS NULL", memberID)
+	var err error
 	if ticketID != "" {
-		q = q.Where("ticket_id = ?", ticketID)
+		_, err = s.markRead(ctx, memberID, "ticket_id = ?", ticketID)
 	} else {
-		q = q.Where("offer_id <> ''")
+		_, err = s.markRead(ctx, memberID, "offer_id <> ''")
 	}
-	if err := q.Update("read_at", s.cfg.Now().UTC()).Error; err != nil {
-		return fmt.Errorf("notify: mark read: %w", err)
-	}
-	return nil // the page being made shows the count: no live change (it would make the page again)
+	return err
 }
 
 // EndLive ends the live pages' streams: the node shuts down, and would
@@ -593,10 +600,3 @@ func (s *Service) EndLive() {
 
 // Ending is closed when the live streams are to end.
 func (s *Service) Ending() <-chan struct{} { return s.closing }
-
-// Watching counts the members watched (tests, metrics).
-func (s *Service) Watching() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.watchers)
-}

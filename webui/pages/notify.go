@@ -54,7 +54,7 @@ func (s *Pages) notificationsPage(c echo.Context) error {
 		v.Next = ns[49].ID
 	}
 	for _, n := range ns {
-		v.Items = append(v.Items, notificationItem{Notification: n, Text: s.texts().Sentence(p.Lang, n), Link: "/app" + notify.Link(n)})
+		v.Items = append(v.Items, notificationItem{Notification: n, Text: s.texts().Sentence(p.Lang, n), Link: notify.Link(n)})
 	}
 	p.Data = v
 	return s.render(c, http.StatusOK, "notifications", p)
