@@ -268,14 +268,19 @@ func (s *Service) record(ctx context.Context, e event) error {
 			if !ok {
 				st = DefaultSettings
 			}
+			// An urgent request's notice the member wants at any hour goes
+			// now, on its own; the others when the quiet hours end, or with
+			// the digest.
+			anytime := e.urgent && p.UrgentAnytime
+			digest := st.Digest && !anytime
 			due := st.NextOpen(now)
-			if st.Digest {
+			switch {
+			case anytime:
+				due = now
+			case digest:
 				due = st.NextDigest(now)
 			}
-			if e.urgent && p.UrgentAnytime {
-				due = now
-			}
-			mails = append(mails, mailRow{ID: storage.NewID(), MemberID: m, NotificationID: n.ID, Digest: st.Digest && !(e.urgent && p.UrgentAnytime),
+			mails = append(mails, mailRow{ID: storage.NewID(), MemberID: m, NotificationID: n.ID, Digest: digest,
 				DueAt: due, CreatedAt: now, UpdatedAt: now})
 		}
 	}

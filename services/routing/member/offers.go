@@ -318,7 +318,7 @@ func (s *Service) ReceiveWithdraw(ctx context.Context, m relay.In) error {
 
 // PendingOffers lists the actor's offers still open, soonest to expire first.
 func (s *Service) PendingOffers(ctx context.Context, by members.Actor) ([]*Offer, error) {
-	return s.offersOf(ctx, by, "expires_at, id", 500, "state = 'pending' AND expires_at > ?", storage.Now())
+	return s.offersOf(ctx, by, "expires_at, id", 500, waitingAnswer, storage.Now())
 }
 
 // EndedOffers lists the actor's offers that ended in the last week without
@@ -487,11 +487,15 @@ func (s *Service) Decline(ctx context.Context, by members.Actor, offerID, reason
 	return nil
 }
 
+// waitingAnswer is the condition of an offer waiting for its member's
+// answer (its ? is now): what the inbox lists and the header counts.
+const waitingAnswer = "state = 'pending' AND expires_at > ?"
+
 // PendingCount counts member id's offers waiting for their answer (the
 // header's badge).
 func (s *Service) PendingCount(ctx context.Context, memberID string) (int, error) {
 	var n int64
-	if err := s.db.Conn(ctx).Model(&Offer{}).Where("member_id = ? AND state = 'pending' AND expires_at > ?", memberID, storage.Now()).
+	if err := s.db.Conn(ctx).Model(&Offer{}).Where("member_id = ?", memberID).Where(waitingAnswer, storage.Now()).
 		Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("routing: pending offers: %w", err)
 	}
