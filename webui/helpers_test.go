@@ -57,7 +57,7 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
 	ns := notify.New(db, ms, ts, nil, notify.Config{PublicURL: "http://bfc.test", Host: "bfc.test", Region: "bourgogne-franche-comte",
-		Texts: notify.Texts{T: pages.T, Time: pages.FormatTime}}, log)
+		Texts: pages.Texts}, log)
 	ns.Listen()
 	o := webui.Options{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test", Members: ms, Clients: cs, Notify: ns,
 		Tickets: ts, Skills: catalog, Directory: directory.New(db, ms, "bourgogne-franche-comte", "bfc.test"), Logger: log, Ready: []webui.Check{{Name: "database", Func: db.Ping}}}

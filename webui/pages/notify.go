@@ -35,7 +35,8 @@ type notificationsView struct {
 	Unread int
 }
 
-func (s *Pages) texts() notify.Texts { return notify.Texts{T: T, Time: FormatTime} }
+// Texts are the catalogue notify writes its notifications and mails with.
+var Texts = notify.Texts{T: T, Time: formatTime}
 
 func (s *Pages) notificationsPage(c echo.Context) error {
 	ctx, by := c.Request().Context(), web.ActorOf(c)
@@ -54,7 +55,7 @@ func (s *Pages) notificationsPage(c echo.Context) error {
 		v.Next = ns[49].ID
 	}
 	for _, n := range ns {
-		v.Items = append(v.Items, notificationItem{Notification: n, Text: s.texts().Sentence(p.Lang, n), Link: notify.Link(n)})
+		v.Items = append(v.Items, notificationItem{Notification: n, Text: Texts.Sentence(p.Lang, n), Link: notify.Link(n)})
 	}
 	p.Data = v
 	return s.render(c, http.StatusOK, "notifications", p)
@@ -68,9 +69,6 @@ func (s *Pages) readSubmit(c echo.Context) error {
 	}
 	if _, err := s.Opt.Notify.MarkRead(c.Request().Context(), web.ActorOf(c), ids); err != nil {
 		return err
-	}
-	if to := c.FormValue("next"); to != "" && strings.HasPrefix(to, "/app/") && !strings.HasPrefix(to, "/app//") {
-		return c.Redirect(http.StatusSeeOther, to)
 	}
 	return redirect(c, "/app/notifications", "")
 }

@@ -43,6 +43,10 @@ const (
 	csrfField  = "_csrf"
 )
 
+// madeKey holds, in a page's request, when it started (Unix ms): the
+// page's data-made, from which its live stream takes up.
+const madeKey = "coopnet.page_made"
+
 // Langs are the languages of the interface, the default first.
 var Langs = []string{"fr", "en"}
 
@@ -80,8 +84,8 @@ func T(lang, key string, args ...any) string {
 	return m
 }
 
-// FormatTime shows t in Paris time, as people read it in lang.
-func FormatTime(lang string, t time.Time) string {
+// formatTime shows t in Paris time, as people read it in lang.
+func formatTime(lang string, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
@@ -152,11 +156,10 @@ type pageData struct {
 	Data      any
 	RequestID string
 	// Unread and Offers are the header's counts (the member's unread
-	// notifications, their offers waiting); Live says the page reloads
-	// its content when something changes (live.js), Made when it was made
-	// (Unix milliseconds).
+	// notifications, their offers waiting); Made is when the request for
+	// the page started (Unix milliseconds), from which live.js follows
+	// the changes.
 	Unread, Offers int
-	Live           bool
 	Made           int64
 	MailDir        bool                                   // the node writes its mails to a folder: the header links to them
 	skill          func(name string) (skills.Skill, bool) // the vocabulary, for Skill
@@ -182,10 +185,10 @@ func templateFuncs() template.FuncMap {
 		"time": func(lang string, t any) string {
 			switch v := t.(type) {
 			case time.Time:
-				return FormatTime(lang, v)
+				return formatTime(lang, v)
 			case *time.Time:
 				if v != nil {
-					return FormatTime(lang, *v)
+					return formatTime(lang, *v)
 				}
 			}
 			return ""
@@ -311,7 +314,7 @@ func (s *Pages) newPage(c echo.Context, titleKey string, data any) *pageData {
 	p.Title = p.T(titleKey)
 	if a, ok := web.Authenticated(c); ok {
 		p.Actor = &a
-		p.Made = time.Now().UnixMilli()
+		p.Made, _ = c.Get(madeKey).(int64)
 		if s.Opt.Notify != nil {
 			p.Unread, _ = s.Opt.Notify.Unread(c.Request().Context(), a.ID) // a count, not the page: shown without it
 		}
@@ -366,6 +369,9 @@ func redirect(c echo.Context, to, flashKey string) error {
 // pageAuth requires the session cookie; without it, the login page.
 func (s *Pages) pageAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		// Before anything the page reads: a change committed while it
+		// reads is after this, and the live stream tells it (TouchedSince).
+		c.Set(madeKey, time.Now().UnixMilli())
 		ck, err := c.Cookie(web.SessionCookie)
 		if err == nil && ck.Value != "" {
 			if a, err := s.Opt.Members.Authenticate(c.Request().Context(), ck.Value); err == nil {

@@ -169,7 +169,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	n.Planning = ps
 	fed.Work(ts, cs, ps)
 	ncfg := notify.Config{PublicURL: cfg.PublicURL, Host: cfg.Host(), Region: cfg.Region, From: cfg.MailFrom,
-		Texts: notify.Texts{T: pages.T, Time: pages.FormatTime}}
+		Texts: pages.Texts}
 	switch {
 	case cfg.SMTPURL != "":
 		m, err := notify.ParseSMTP(cfg.SMTPURL)
