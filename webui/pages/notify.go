@@ -40,11 +40,8 @@ var Texts = notify.Texts{T: T, Time: formatTime}
 
 func (s *Pages) notificationsPage(c echo.Context) error {
 	ctx, by := c.Request().Context(), web.ActorOf(c)
-	before := c.QueryParam("before")
-	if before != "" && len(before) > 64 {
-		before = ""
-	}
-	ns, err := s.Opt.Notify.List(ctx, by, notify.ListOptions{Before: before, Limit: 51})
+	// List checks the cursor: a bad one is an error page, short or long.
+	ns, err := s.Opt.Notify.List(ctx, by, notify.ListOptions{Before: c.QueryParam("before"), Limit: 51})
 	if err != nil {
 		return err
 	}
