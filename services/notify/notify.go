@@ -581,13 +581,23 @@ func (s *Service) TouchedSince(memberID string, t time.Time) bool {
 // their offers (ticketID ""): what the page they open shows.
 // The page being made shows the count: no live change (it would make the
 // page again).
+//
+// A page view mostly finds nothing unread: it reads first, and writes
+// only then (an update matching no row still takes SQLite's write lock).
 func (s *Service) MarkReadOf(ctx context.Context, memberID, ticketID string) error {
-	var err error
+	cond, args := "offer_id <> ''", []any(nil)
 	if ticketID != "" {
-		_, err = s.markRead(ctx, memberID, "ticket_id = ?", ticketID)
-	} else {
-		_, err = s.markRead(ctx, memberID, "offer_id <> ''")
+		cond, args = "ticket_id = ?", []any{ticketID}
 	}
+	var unread []string
+	if err := s.db.Conn(ctx).Model(&Notification{}).Where("member_id = ? AND read_at IS NULL", memberID).Where(cond, args...).
+		Limit(1).Pluck("id", &unread).Error; err != nil {
+		return fmt.Errorf("notify: unread of a page: %w", err)
+	}
+	if len(unread) == 0 {
+		return nil
+	}
+	_, err := s.markRead(ctx, memberID, cond, args...)
 	return err
 }
 
