@@ -297,16 +297,27 @@ func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) (
 		q = q.Where("clients.id < ?", opt.After)
 	}
 	if query != "" {
-		// Case and accents are folded in Go on both sides, the same way on
-		// PostgreSQL and SQLite (whose LOWER knows only ASCII).
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(geo.Fold(query)) + "%"
-		q = q.Where(`clients.search_text LIKE ? ESCAPE '\'`, like)
+		q = q.Where(`clients.search_text LIKE ? ESCAPE '\'`, Like(query))
 	}
 	var cs []*Client
 	if err := q.Find(&cs).Error; err != nil {
 		return nil, fmt.Errorf("clients: list: %w", err)
 	}
 	return cs, nil
+}
+
+// Like is the LIKE pattern of a search for text: case and accents are
+// folded in Go on both sides, the same way on PostgreSQL and SQLite (whose
+// LOWER knows only ASCII), and LIKE's own characters are escaped (with \).
+func Like(text string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(geo.Fold(text)) + "%"
+}
+
+// Matching is a subquery of the ids of the clients whose name or commune
+// holds text (folded, as Like): for a search of their tickets, in one
+// query.
+func (s *Service) Matching(ctx context.Context, text string) *gorm.DB {
+	return s.db.Conn(ctx).Table("clients").Select("id").Where(`search_text LIKE ? ESCAPE '\'`, Like(text))
 }
 
 // Place is where a client is, without anything personal: what may travel

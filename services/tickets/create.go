@@ -151,7 +151,7 @@ func (s *Service) insert(ctx context.Context, by members.Actor, clientID string,
 	// create benchmark's throughput (4,070 → 2,120 requests/s).
 	_, err = s.db.Conn(ctx).Statement.ConnPool.ExecContext(ctx, s.insertTicket, t.ID, t.ClientID, t.TechnicianID, t.Title,
 		t.Description, t.Skill, t.Priority, t.OnSite, t.EstimatedMinutes, string(t.Status), t.OriginRegion, t.APID, t.CreatedBy,
-		t.Version, t.CreatedAt, t.UpdatedAt)
+		t.Version, t.CreatedAt, t.UpdatedAt, searchText(t.Title, t.Description))
 	return err
 }
 

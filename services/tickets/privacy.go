@@ -89,8 +89,8 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 		q    string
 		args []any
 	}{
-		{"UPDATE tickets SET title = ?, description = '', version = version + 1, updated_at = ? WHERE id IN ?",
-			[]any{ErasedTitle, time.Now().UTC(), e.IDs}},
+		{"UPDATE tickets SET title = ?, description = '', search_text = ?, version = version + 1, updated_at = ? WHERE id IN ?",
+			[]any{ErasedTitle, searchText(ErasedTitle, ""), time.Now().UTC(), e.IDs}},
 		{"UPDATE ticket_comments SET body = ? WHERE ticket_id IN ?", []any{ErasedComment, e.IDs}},
 		{"UPDATE ticket_history SET old_value = '', new_value = '' WHERE ticket_id IN ? AND field IN ('title', 'description', 'reason', 'release_reason')",
 			[]any{e.IDs}},
@@ -110,8 +110,8 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 // the job comes back, sets them again.
 func (s *Service) Scrub(ctx context.Context, id, title, description string) error {
 	tx := s.db.Conn(ctx)
-	if err := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ? WHERE id = ? AND origin_region <> ?",
-		title, description, id, s.cfg.Region).Error; err != nil {
+	if err := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ?, search_text = ? WHERE id = ? AND origin_region <> ?",
+		title, description, searchText(title, description), id, s.cfg.Region).Error; err != nil {
 		return fmt.Errorf("tickets: scrub %s: %w", id, err)
 	}
 	return nil

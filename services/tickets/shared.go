@@ -231,7 +231,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 			EstimatedMinutes: st.EstimatedMinutes, Status: st.Status, OriginRegion: st.OriginRegion,
 			AssigneeMemberID: &memberID, AssigneeHandle: st.Assignee.Handle, AssigneeRegion: st.Assignee.Region,
 			AssigneeName: st.Assignee.Name, APID: st.APID, CreatedBy: st.CreatedBy,
-			Version: st.Version, CreatedAt: st.CreatedAt.UTC(), UpdatedAt: now}
+			Version: st.Version, CreatedAt: st.CreatedAt.UTC(), UpdatedAt: now, SearchText: searchText(st.Title, st.Description)}
 		if err := tx.WithContext(ctx).Create(t).Error; err != nil {
 			return false, fmt.Errorf("tickets: create the copy of %s: %w", st.APID, err)
 		}
@@ -270,6 +270,7 @@ func (s *Service) ApplyState(ctx context.Context, st State, memberID, byHandle s
 		set("assignee", "assignee_handle", cur.AssigneeHandle, st.Assignee.Handle, st.Assignee.Handle)
 		updates["assignee_region"], updates["assignee_member_id"], updates["technician_id"] = st.Assignee.Region, memberID, memberID
 	}
+	searchable(updates, cur.Title, cur.Description)
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", cur.ID, cur.Version).Updates(updates)
 	if res.Error != nil {
 		return false, fmt.Errorf("tickets: update the copy of %s: %w", st.APID, res.Error)
@@ -459,6 +460,7 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 		b, _ := json.Marshal(seqs)
 		updates["copy_field_seq"] = string(b)
 	}
+	searchable(updates, t.Title, t.Description)
 	res := tx.WithContext(ctx).Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, t.Version).Updates(updates)
 	if res.Error != nil {
 		return nil, fmt.Errorf("tickets: apply a change to %s: %w", t.ID, res.Error)

@@ -73,6 +73,9 @@ type Ticket struct {
 	Version           int
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	// SearchText is what a search matches (searchText): written, never
+	// read.
+	SearchText string `gorm:"->:false;<-" json:"-"`
 }
 
 // Shared reports whether the ticket is shared with another region's node:
@@ -194,8 +197,8 @@ func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledge
 		getAny:  db.Bind(get + " AND (origin_region = ? OR technician_id = ? OR assignee_member_id = ?)"),
 		getMine: db.Bind(get + " AND (technician_id = ? OR assignee_member_id = ?)"),
 		insertTicket: db.Bind(`INSERT INTO tickets (id, client_id, technician_id, title, description, skill, priority, on_site,
-			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)}
+			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at, search_text)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)}
 	// A technician sees the clients of the tickets assigned to them: the
 	// clients service asks these tickets.
 	cl.SetAssignments(s)
@@ -283,14 +286,6 @@ func scanOne(row *sql.Row, id string) (*Ticket, error) {
 	return &t, nil
 }
 
-// ListOptions filter and paginate List.
-type ListOptions struct {
-	Status   Status // empty: every status
-	ClientID string // empty: every client
-	Before   string // cursor: the last id of the previous page (lists go newest first)
-	Limit    int
-}
-
 // AssignedTo lists the ids of this node's tickets in one of the statuses
 // assigned to the member, oldest id first.
 func (s *Service) AssignedTo(ctx context.Context, memberID string, statuses []Status) ([]string, error) {
@@ -300,23 +295,4 @@ func (s *Service) AssignedTo(ctx context.Context, memberID string, statuses []St
 		return nil, fmt.Errorf("tickets: assigned to %s: %w", memberID, err)
 	}
 	return ids, nil
-}
-
-// List returns the tickets the actor may see, newest first.
-func (s *Service) List(ctx context.Context, by members.Actor, opt ListOptions) ([]*Ticket, error) {
-	q := s.visible(s.db.WithContext(ctx).Model(&Ticket{}), by).Order("id DESC").Limit(opt.Limit)
-	if opt.Status != "" {
-		q = q.Where("status = ?", opt.Status)
-	}
-	if opt.ClientID != "" {
-		q = q.Where("client_id = ?", opt.ClientID)
-	}
-	if opt.Before != "" {
-		q = q.Where("id < ?", opt.Before)
-	}
-	var ts []*Ticket
-	if err := q.Find(&ts).Error; err != nil {
-		return nil, fmt.Errorf("tickets: list: %w", err)
-	}
-	return ts, s.timedAll(ctx, ts)
 }

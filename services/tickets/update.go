@@ -106,6 +106,7 @@ func (s *Service) Update(ctx context.Context, by members.Actor, id string, in Up
 	now := storage.Now()
 	updates["version"] = t.Version + 1
 	updates["updated_at"] = now
+	searchable(updates, t.Title, t.Description)
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&Ticket{}).Where("id = ? AND version = ?", t.ID, in.Version).Updates(updates)
 		if res.Error != nil {

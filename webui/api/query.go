@@ -20,7 +20,7 @@ var queryParams = map[string][]string{
 	"GET /api/v1/clients":                    {"q", "limit", "cursor"},
 	"GET /api/v1/clients/:id/sites":          {"limit", "cursor"},
 	"GET /api/v1/clients/:id/assets":         {"limit", "cursor"},
-	"GET /api/v1/tickets":                    {"status", "limit", "cursor"},
+	"GET /api/v1/tickets":                    {"q", "status", "skill", "priority", "client_id", "assignee", "region", "sort", "limit", "cursor"},
 	"GET /api/v1/tickets/:id/comments":       {"limit", "cursor"},
 	"GET /api/v1/tickets/:id/history":        {"limit", "cursor"},
 	"GET /api/v1/calendar":                   {"from", "to"},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/tickets"
-	"github.com/coopnet/coopnet/services/validate"
 	"github.com/coopnet/coopnet/webui/web"
 )
 
@@ -57,19 +56,15 @@ func ticketJSON(c echo.Context, status int, t *tickets.Ticket) error {
 }
 
 func (s *API) listTickets(c echo.Context) error {
-	limit, before, err := web.PageParams(c)
+	limit, after, err := web.PageParamsFor(c, tickets.ValidCursor)
 	if err != nil {
 		return err
 	}
-	var status tickets.Status
-	if st := c.QueryParam("status"); st != "" {
-		var v apperr.Validation
-		status = tickets.Status(validate.OneOf(&v, "status", st, tickets.Statuses...))
-		if err := v.Err(); err != nil {
-			return err
-		}
-	}
-	ts, err := s.Opt.Tickets.List(c.Request().Context(), web.ActorOf(c), tickets.ListOptions{Status: status, Before: before, Limit: limit + 1})
+	opt := tickets.ListOptions{Query: c.QueryParam("q"), Status: tickets.Status(c.QueryParam("status")),
+		Skill: c.QueryParam("skill"), Priority: c.QueryParam("priority"), ClientID: c.QueryParam("client_id"),
+		Assignee: c.QueryParam("assignee"), Region: c.QueryParam("region"), Sort: c.QueryParam("sort"),
+		After: after, Limit: limit + 1}
+	ts, err := s.Opt.Tickets.List(c.Request().Context(), web.ActorOf(c), opt)
 	if err != nil {
 		return err
 	}
@@ -77,7 +72,11 @@ func (s *API) listTickets(c echo.Context) error {
 	for i, t := range ts {
 		views[i] = t.View()
 	}
-	return c.JSON(http.StatusOK, web.NewPage(views, limit, func(t tickets.View) string { return t.ID }))
+	page := web.NewPage(views, limit, func(tickets.View) string { return "" })
+	if len(ts) > limit {
+		page.NextCursor = web.EncodeCursor(opt.Cursor(ts[limit-1]))
+	}
+	return c.JSON(http.StatusOK, page)
 }
 
 type ticketPatch struct {

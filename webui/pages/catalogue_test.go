@@ -35,6 +35,7 @@ func dynamicKeys() map[string][]string {
 	return map[string][]string{
 		"status.":         tickets.Statuses,
 		"priority.":       tickets.Priorities,
+		"tickets.sort_":   tickets.Sorts,
 		"kind.":           clients.Kinds,
 		"routing.":        {"pending", "offering", "accepted", "unroutable", "cancelled"},
 		"reason.":         {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},

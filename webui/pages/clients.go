@@ -1,12 +1,17 @@
 package pages
 
 import (
+	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/planning"
+	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/tickets"
 	"github.com/coopnet/coopnet/webui/web"
 )
@@ -15,15 +20,49 @@ func (s *Pages) clientsPage(c echo.Context) error {
 	return s.renderClients(c, http.StatusOK, nil, nil)
 }
 
+// clientPageSize is how many clients a page of the list shows.
+const clientPageSize = 50
+
 func (s *Pages) renderClients(c echo.Context, status int, values, errs map[string]string) error {
-	cs, err := s.Opt.Clients.List(c.Request().Context(), web.ActorOf(c), clients.ListOptions{Query: c.QueryParam("q"), Limit: 200})
-	if err != nil {
-		return err
+	query := strings.TrimSpace(c.QueryParam("q"))
+	opt := clients.ListOptions{Query: query, Limit: clientPageSize + 1}
+	var listErrs map[string]string
+	if cur := c.QueryParam("cursor"); cur != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cur)
+		if err != nil || !storage.ValidID(string(raw)) {
+			listErrs = map[string]string{"cursor": T(langOf(c), "tickets.bad_cursor")}
+		}
+		opt.After = string(raw)
+	}
+	var cs []*clients.Client
+	if listErrs == nil {
+		var err error
+		cs, err = s.Opt.Clients.List(c.Request().Context(), web.ActorOf(c), opt)
+		if listErrs = fieldErrors(langOf(c), err); listErrs == nil && err != nil {
+			return err
+		}
+	}
+	if listErrs != nil && status == http.StatusOK {
+		status = http.StatusUnprocessableEntity
+	}
+	data := map[string]any{"Clients": cs, "Kinds": clients.Kinds, "Values": values, "Query": query, "ListErrors": listErrs}
+	if len(cs) > clientPageSize {
+		next := url.Values{"cursor": {web.EncodeCursor(cs[clientPageSize-1].ID)}}
+		if query != "" {
+			next.Set("q", query)
+		}
+		data["Clients"], data["Next"] = cs[:clientPageSize], "/app/clients?"+next.Encode()
+	}
+	if opt.After != "" {
+		data["First"] = "/app/clients"
+		if query != "" {
+			data["First"] = "/app/clients?" + url.Values{"q": {query}}.Encode()
+		}
 	}
 	if values == nil {
-		values = map[string]string{"kind": "school"}
+		data["Values"] = map[string]string{"kind": "school"}
 	}
-	p := s.newPage(c, "clients.title", map[string]any{"Clients": cs, "Kinds": clients.Kinds, "Values": values})
+	p := s.newPage(c, "clients.title", data)
 	p.Errors = errs
 	return s.render(c, status, "clients", p)
 }
@@ -63,8 +102,45 @@ func (s *Pages) clientPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The interventions of these tickets, newest first, each with its
+	// ticket (the attendee is its assignee, named).
+	var visits []clientVisit
+	if s.Opt.Planning != nil && len(ts) > 0 {
+		byID := make(map[string]*tickets.Ticket, len(ts))
+		ids := make([]string, len(ts))
+		for i, t := range ts {
+			byID[t.ID], ids[i] = t, t.ID
+		}
+		evs, err := s.Opt.Planning.OfTickets(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i := len(evs) - 1; i >= 0 && len(visits) < 50; i-- {
+			t := byID[evs[i].TicketID]
+			who := evs[i].AttendeeHandle
+			if t.AssigneeHandle == who && t.AssigneeName != "" {
+				who = t.AssigneeName
+			}
+			visits = append(visits, clientVisit{Event: evs[i], Ticket: t, Who: who})
+		}
+	}
+	more := len(ts) > clientTickets
+	if more {
+		ts = ts[:clientTickets]
+	}
 	return s.render(c, http.StatusOK, "client", s.newPage(c, "clients.title", map[string]any{"Client": cl, "Sites": sites,
-		"Assets": assets, "Kinds": clients.Kinds, "Tickets": ts}))
+		"Assets": assets, "Kinds": clients.Kinds, "Tickets": ts, "MoreTickets": more, "Visits": visits}))
+}
+
+// clientTickets is how many of their tickets a client's page lists (the
+// tickets page lists them all).
+const clientTickets = 20
+
+// clientVisit is an intervention on a client's ticket.
+type clientVisit struct {
+	Event  *planning.Event
+	Ticket *tickets.Ticket
+	Who    string
 }
 
 func (s *Pages) updateClientSubmit(c echo.Context) error {

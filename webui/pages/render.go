@@ -193,6 +193,15 @@ func templateFuncs() template.FuncMap {
 			}
 			return ""
 		},
+		// invalid marks a form's field whose message is msg (none: nothing):
+		// aria-invalid, and the message (whose id is the field's with
+		// "-error") as its description.
+		"invalid": func(id, msg string) template.HTMLAttr {
+			if msg == "" {
+				return ""
+			}
+			return template.HTMLAttr(` aria-invalid="true" aria-describedby="` + template.HTMLEscapeString(id) + `-error"`)
+		},
 		"add":  func(a, b int) int { return a + b },
 		"list": func(s ...string) []string { return s },
 		// action is the catalogue key of a history entry's action

@@ -2,14 +2,19 @@ package pages
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
 	"github.com/coopnet/coopnet/services/routing"
@@ -19,25 +24,116 @@ import (
 	"github.com/coopnet/coopnet/webui/web"
 )
 
+// ticketFilters are the query parameters the tickets page reads (its
+// filter form's fields, and the cursor of the next page).
+var ticketFilters = []string{"q", "status", "skill", "priority", "client_id", "assignee", "region", "sort"}
+
+// ticketList is the tickets page: the filter form's values and choices,
+// one page of tickets and the link to the next.
+type ticketList struct {
+	Tickets    []*tickets.Ticket
+	Clients    map[string]string // the tickets' clients' names, by id
+	Values     map[string]string
+	Statuses   []string
+	Skills     []skills.Skill
+	Priorities []string
+	Assignees  []tickets.Assignee
+	Regions    []regionChoice
+	Sorts      []string
+	Filtered   bool   // a filter or a search is set
+	ClientName string // of the client_id filter
+	Next       string // the next page's link, if there is one
+	First      string // the first page's link, on a later page
+}
+
+type regionChoice struct{ Slug, Name string }
+
+// regionChoices are the regions by name.
+var regionChoices = func() []regionChoice {
+	out := make([]regionChoice, 0, len(geo.Regions))
+	for slug, name := range geo.Regions {
+		out = append(out, regionChoice{slug, name})
+	}
+	sort.Slice(out, func(i, j int) bool { return geo.Fold(out[i].Name) < geo.Fold(out[j].Name) })
+	return out
+}()
+
+// ticketPageSize is how many tickets a page of the list shows.
+const ticketPageSize = 50
+
 func (s *Pages) ticketsPage(c echo.Context) error {
-	var st tickets.Status
-	if q := c.QueryParam("status"); q != "" {
-		for _, x := range tickets.Statuses {
-			if q == x {
-				st = tickets.Status(q)
+	ctx, by := c.Request().Context(), web.ActorOf(c)
+	q := c.QueryParams()
+	v := ticketList{Values: map[string]string{}, Statuses: tickets.Statuses, Priorities: tickets.Priorities,
+		Regions: regionChoices, Sorts: tickets.Sorts}
+	for _, k := range ticketFilters {
+		v.Values[k] = strings.TrimSpace(q.Get(k))
+		v.Filtered = v.Filtered || (v.Values[k] != "" && k != "sort")
+	}
+	opt := tickets.ListOptions{Query: v.Values["q"], Status: tickets.Status(v.Values["status"]), Skill: v.Values["skill"],
+		Priority: v.Values["priority"], ClientID: v.Values["client_id"], Assignee: v.Values["assignee"],
+		Region: v.Values["region"], Sort: v.Values["sort"], Limit: ticketPageSize + 1}
+	var errs map[string]string
+	if cur := q.Get("cursor"); cur != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cur)
+		if err != nil || !tickets.ValidCursor(string(raw)) {
+			errs = map[string]string{"cursor": T(langOf(c), "tickets.bad_cursor")}
+		}
+		opt.After = string(raw)
+	}
+	status := http.StatusOK
+	ts, err := s.Opt.Tickets.List(ctx, by, opt)
+	if errs == nil {
+		errs = fieldErrors(langOf(c), err)
+	}
+	switch {
+	case errs != nil:
+		status, ts = http.StatusUnprocessableEntity, nil
+	case err != nil:
+		return err
+	}
+	if len(ts) > ticketPageSize {
+		next := url.Values{}
+		for _, k := range ticketFilters {
+			if v.Values[k] != "" {
+				next.Set(k, v.Values[k])
 			}
 		}
+		next.Set("cursor", web.EncodeCursor(opt.Cursor(ts[ticketPageSize-1])))
+		ts, v.Next = ts[:ticketPageSize], "/app/tickets?"+next.Encode()
 	}
-	ts, err := s.Opt.Tickets.List(c.Request().Context(), web.ActorOf(c), tickets.ListOptions{Status: st, Limit: 200})
-	if err != nil {
+	if opt.After != "" {
+		first := url.Values{}
+		for _, k := range ticketFilters {
+			if v.Values[k] != "" {
+				first.Set(k, v.Values[k])
+			}
+		}
+		v.First = "/app/tickets?" + first.Encode()
+	}
+	v.Tickets = ts
+	if v.Clients, err = s.clientNames(c, ts); err != nil {
 		return err
 	}
-	names, err := s.clientNames(c, ts)
-	if err != nil {
+	if id := v.Values["client_id"]; id != "" && errs["client_id"] == "" {
+		// Named only to whoever may see the client: the filter is typed.
+		cl, err := s.Opt.Clients.Get(ctx, by, id)
+		if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+			return err
+		}
+		if cl != nil {
+			v.ClientName = cl.Name
+		}
+	}
+	if v.Skills, err = s.Opt.Skills.List(ctx); err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "tickets", s.newPage(c, "tickets.title", map[string]any{"Tickets": ts, "Status": string(st),
-		"Statuses": tickets.Statuses, "Clients": names}))
+	if v.Assignees, err = s.Opt.Tickets.Assignees(ctx, by); err != nil {
+		return err
+	}
+	p := s.newPage(c, "tickets.title", &v)
+	p.Errors = errs
+	return s.render(c, status, "tickets", p)
 }
 
 // clientNames are the names of the tickets' clients, by id (one query).

@@ -147,12 +147,15 @@ func PageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, af
 	return limit, after, v.Err()
 }
 
+// EncodeCursor is a list's cursor as PageParams reads it back.
+func EncodeCursor(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
+
 // page builds a Page from up to limit+1 fetched items.
 func NewPage[T any](items []T, limit int, id func(T) string) Page[T] {
 	p := Page[T]{Items: items}
 	if len(items) > limit {
 		p.Items = items[:limit]
-		p.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(id(items[limit-1])))
+		p.NextCursor = EncodeCursor(id(items[limit-1]))
 	}
 	if p.Items == nil {
 		p.Items = []T{}

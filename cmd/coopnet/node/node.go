@@ -107,6 +107,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 		TokenCacheTTL: 5 * time.Second}, log)
 	cs := clients.New(db, ms)
 	ts := tickets.New(db, catalog, cs, ledger.New(db, cfg.Region), tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
+	if n, err := ts.IndexSearch(ctx); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("tickets indexed for search", "tickets", n)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewDBStatsCollector(db.SQL, "coopnet"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
