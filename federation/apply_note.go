@@ -37,6 +37,10 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *doc.Activity) e
 		return apperr.New(apperr.Forbidden, "%s does not share %s", sender, ticketID)
 	}
 	body, _ := str(o, "content")
+	fs, err := noteFiles(o, sender)
+	if err != nil {
+		return err
+	}
 	// The author is the activity's actor, a member of the sending node; the
 	// name shown is what this node knows of them, never what the activity
 	// says: on the tracker, only the ticket's assignee comments from their
@@ -70,6 +74,6 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *doc.Activity) e
 			at = p
 		}
 	}
-	_, err = s.tickets.AddRemoteComment(ctx, t, a.ObjectID, handle, name, body, at)
+	_, err = s.tickets.AddRemoteComment(ctx, t, a.ObjectID, handle, name, body, at, fs...)
 	return err
 }

@@ -215,6 +215,9 @@ func (s *Service) Start(ctx context.Context) error {
 			s.transport.DeliverLoop(ctx)
 		}()
 	}
+	if s.tickets != nil {
+		s.tickets.StartFetching(s.fetchFile)
+	}
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
@@ -237,5 +240,8 @@ func (s *Service) Stop() {
 	if s.stop != nil {
 		s.stop()
 		s.wg.Wait()
+	}
+	if s.tickets != nil {
+		s.tickets.StopFetching()
 	}
 }

@@ -23,6 +23,7 @@ func (s *Service) Routes(e *echo.Echo) {
 	e.POST("/members/:handle/inbox", s.postMemberInbox)
 	e.GET("/members/:handle/outbox", s.getOutbox)
 	e.GET("/tickets/:id", s.getTicket)
+	e.GET("/attachments/:id", s.getAttachment)
 }
 
 // getTicket serves a ticket this node tracks as a ForgeFed Ticket, to the

@@ -315,7 +315,11 @@ func (s *Service) queueNote(ctx context.Context, tx *gorm.DB, t *tickets.Ticket,
 		return nil
 	}
 	author := s.actorFor(cm.AuthorHandle)
-	note, err := doc.Note(*cm.APID, author, cm.AuthorHandle, cm.AuthorName, t.APID, cm.Body, cm.CreatedAt)
+	var fs []doc.NoteFile
+	for _, a := range cm.Attachments {
+		fs = append(fs, doc.NoteFile{ID: a.APID, URL: a.APID, Name: a.Name, MediaType: a.ContentType, SHA256: a.SHA256, Size: a.SizeBytes})
+	}
+	note, err := doc.Note(*cm.APID, author, cm.AuthorHandle, cm.AuthorName, t.APID, cm.Body, cm.CreatedAt, fs...)
 	if err != nil {
 		return err
 	}

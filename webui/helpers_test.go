@@ -17,6 +17,7 @@ import (
 	coop "github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/notify"
@@ -55,7 +56,8 @@ func newRig(t *testing.T, db *storage.DB, opts ...rigOption) *rig {
 	catalog := skills.NewCatalog(db)
 	ms := members.New(db, catalog, members.Config{Region: "bourgogne-franche-comte", Host: "bfc.test", BcryptCost: bcrypt.MinCost}, log)
 	cs := clients.New(db, ms)
-	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test"}, log)
+	ts := tickets.New(db, catalog, cs, ledger.New(db, "bourgogne-franche-comte"), tickets.Config{Region: "bourgogne-franche-comte", PublicURL: "http://bfc.test",
+		Files: files.Dir{Root: t.TempDir()}, MaxFileBytes: 2 << 20}, log)
 	ns := notify.New(db, ms, ts, nil, notify.Config{PublicURL: "http://bfc.test", Host: "bfc.test", Region: "bourgogne-franche-comte",
 		Texts: pages.Texts}, log)
 	ns.Listen()

@@ -47,7 +47,11 @@ func New(opt Options) *Server {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
 	}
 	e.Use(s.observe) // request id, access log, metrics, recovery
-	e.Use(securityHeaders, web.BodyLimit)
+	var uploads map[string]int64
+	if opt.Tickets != nil {
+		uploads = web.UploadRoutes(opt.Tickets.MaxFileBytes(), "/app/tickets/:id/comments", "/api/v1/tickets/:id/attachments")
+	}
+	e.Use(securityHeaders, web.BodyLimits(uploads))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

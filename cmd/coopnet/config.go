@@ -36,6 +36,7 @@ type configFlags struct {
 	proxies  string
 	replicas string
 	weights  string
+	maxFile  string
 	cfg      Config
 }
 
@@ -64,6 +65,8 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		{"smtp-url", "COOPNET_SMTP_URL", "the mail server of the notifications: smtp://user:password@host:587 (STARTTLS), smtps://host:465, or smtp://127.0.0.1:25?tls=none (empty: no mail)", "", &c.SMTPURL},
 		{"mail-from", "COOPNET_MAIL_FROM", "the sender of the notification mails (default coopnet <noreply@public host>)", "", &c.MailFrom},
 		{"mail-dir", "COOPNET_MAIL_DIR", "write the mails as files in this folder instead of sending them (the demo)", "", &c.MailDir},
+		{"files", "COOPNET_FILES", "where attached files are kept: a folder, or an S3-compatible bucket s3://key:secret@host:port/bucket[/prefix][?region=…&tls=none] (default <data-dir>/files/<region>)", "", &c.Files},
+		{"max-file-mb", "COOPNET_MAX_FILE_MB", "the largest attached file, in MB (1 to 100)", "10", &cf.maxFile},
 		{"data-dir", "COOPNET_DATA_DIR", "directory for the embedded database and NATS store", "./data", &c.DataDir},
 		{"log-format", "COOPNET_LOG_FORMAT", "log format: json, text, or auto (text on a terminal, else json)", "auto", &c.LogFormat},
 		{"log-level", "COOPNET_LOG_LEVEL", "log level: debug, info, warn, error", "info", &c.LogLevel},
@@ -135,6 +138,12 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 	} else {
 		c.NATSReplicas = n
 	}
+	var fileErr error
+	if n, err := strconv.Atoi(cf.maxFile); err != nil || n < 1 || n > 100 {
+		fileErr = fmt.Errorf("--max-file-mb %q must be a whole number from 1 to 100", cf.maxFile)
+	} else {
+		c.MaxFileBytes = int64(n) << 20
+	}
 	var wErr error
 	if c.Weights, wErr = score.ParseWeights(cf.weights); wErr != nil {
 		wErr = fmt.Errorf("--routing-weights: %w", wErr)
@@ -148,7 +157,7 @@ func (cf *configFlags) apply(getenv func(string) string, regionRequired bool) (C
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	return c, errors.Join(ttlErr, skewErr, retErr, replErr, wErr, proxyErr, c.Finish(regionRequired))
+	return c, errors.Join(ttlErr, skewErr, retErr, replErr, fileErr, wErr, proxyErr, c.Finish(regionRequired))
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

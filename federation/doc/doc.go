@@ -65,6 +65,8 @@ var coopnetTerms = map[string]any{
 	"assignee":         "coopnet:assignee",
 	"client":           "coopnet:client",
 	"authorName":       "coopnet:authorName",
+	"size":             "coopnet:size",
+	"sha256":           "coopnet:sha256",
 }
 
 func iri(s string) *url.URL {
@@ -601,7 +603,14 @@ func Ticket(d TicketDoc) (map[string]any, error) {
 }
 
 // Note is a public comment on a ticket: a Note in the ticket's context.
-func Note(id, author, authorHandle, authorName, ticket, body string, published time.Time) (map[string]any, error) {
+// NoteFile is a file attached to a comment: a Document the other node
+// fetches at URL with a signed GET.
+type NoteFile struct {
+	ID, URL, Name, MediaType, SHA256 string
+	Size                             int64
+}
+
+func Note(id, author, authorHandle, authorName, ticket, body string, published time.Time, fs ...NoteFile) (map[string]any, error) {
 	n := streams.NewActivityStreamsNote()
 	n.SetJSONLDId(idProp(id))
 	at := streams.NewActivityStreamsAttributedToProperty()
@@ -619,11 +628,43 @@ func Note(id, author, authorHandle, authorName, ticket, body string, published t
 	pub := streams.NewActivityStreamsPublishedProperty()
 	pub.Set(published.UTC())
 	n.SetActivityStreamsPublished(pub)
+	if len(fs) > 0 {
+		att := streams.NewActivityStreamsAttachmentProperty()
+		for _, f := range fs {
+			d := streams.NewActivityStreamsDocument()
+			d.SetJSONLDId(idProp(f.ID))
+			d.SetActivityStreamsName(nameProp(f.Name))
+			dm := streams.NewActivityStreamsMediaTypeProperty()
+			dm.Set(f.MediaType)
+			d.SetActivityStreamsMediaType(dm)
+			u := streams.NewActivityStreamsUrlProperty()
+			u.AppendIRI(iri(f.URL))
+			d.SetActivityStreamsUrl(u)
+			att.AppendActivityStreamsDocument(d)
+		}
+		n.SetActivityStreamsAttachment(att)
+	}
 	m, err := serialize(n)
 	if err != nil {
 		return nil, err
 	}
 	m["handle"], m["authorName"] = authorHandle, authorName
+	if len(fs) > 0 {
+		// The size and digest, coopnet's terms, that the fetching node
+		// checks the file against.
+		docs, _ := m["attachment"].([]any)
+		if len(fs) == 1 && docs == nil {
+			if one, ok := m["attachment"].(map[string]any); ok {
+				docs = []any{one}
+			}
+		}
+		for i, d := range docs {
+			if dm, ok := d.(map[string]any); ok && i < len(fs) {
+				dm["size"], dm["sha256"] = fs[i].Size, fs[i].SHA256
+			}
+		}
+		m["attachment"] = docs
+	}
 	return m, nil
 }
 

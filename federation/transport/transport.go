@@ -278,6 +278,43 @@ func (ps *Transport) fetchKey(ctx context.Context, keyID, host string) (string, 
 	return "", fmt.Errorf("federation: %s does not publish key %s", id, keyID)
 }
 
+// FetchFile gets a file a peer serves (an attachment) with a signed GET;
+// the caller closes the body. A refusal (4xx) is ErrRefused: trying again
+// will not help.
+func (ps *Transport) FetchFile(ctx context.Context, target string) (io.ReadCloser, error) {
+	h, err := sign.KeyHost(target)
+	if err != nil || !ps.Allowed(h) {
+		return nil, fmt.Errorf("federation: %s is not a peer node: %w", target, ErrRefused)
+	}
+	kp, err := ps.keys.Get(ctx, "node")
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("federation: %w", err)
+	}
+	req.Header.Set("User-Agent", ps.UserAgent())
+	if err := sign.Request(req, kp, ps.cfg.PublicURL+"/actor"+"#main-key", nil, time.Now()); err != nil {
+		return nil, err
+	}
+	resp, err := ps.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("federation: fetch %s: %w", target, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return nil, fmt.Errorf("federation: fetch %s: %s: %w", target, resp.Status, ErrRefused)
+		}
+		return nil, fmt.Errorf("federation: fetch %s: %s", target, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// ErrRefused is a peer's refusal to serve what was asked.
+var ErrRefused = errors.New("refused by the peer")
+
 // FetchJSON GETs an ActivityPub document of a peer, signed by this node.
 func (ps *Transport) FetchJSON(ctx context.Context, target string) (map[string]any, error) {
 	h, err := sign.KeyHost(target)

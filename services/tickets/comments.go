@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/apperr"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/validate"
@@ -14,12 +15,22 @@ import (
 
 // AddComment adds a public or internal comment to a ticket the actor works on.
 func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, body string, internal bool) (*Comment, error) {
+	return s.addComment(ctx, by, ticketID, body, internal, nil)
+}
+
+// addComment adds a comment with the files kept for it (none, or some
+// from Accept: then the body may be empty).
+func (s *Service) addComment(ctx context.Context, by members.Actor, ticketID, body string, internal bool, kept []*files.Stored) (*Comment, error) {
 	t, err := s.Get(ctx, by, ticketID)
 	if err != nil {
 		return nil, err
 	}
 	var v apperr.Validation
-	body = validate.Text(&v, "body", body, 1, 20000, true)
+	least := 1
+	if len(kept) > 0 {
+		least = 0 // the files say it
+	}
+	body = validate.Text(&v, "body", body, least, 20000, true)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -37,6 +48,10 @@ func (s *Service) AddComment(ctx context.Context, by members.Actor, ticketID, bo
 	}
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Create(c).Error; err != nil {
+			return err
+		}
+		c.Attachments = []*Attachment{}
+		if err := s.insertAttachments(tx, c, kept); err != nil {
 			return err
 		}
 		if err := tx.Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version, ActorHandle: by.Handle,
@@ -61,7 +76,7 @@ func (s *Service) Comments(ctx context.Context, by members.Actor, ticketID, afte
 	if err := s.db.WithContext(ctx).Where("ticket_id = ? AND id > ?", ticketID, after).Order("id").Limit(limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("tickets: comments of %s: %w", ticketID, err)
 	}
-	return out, nil
+	return out, s.attachmentsOf(ctx, out)
 }
 
 // History lists every change of a ticket the actor may see, oldest first,

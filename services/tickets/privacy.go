@@ -46,6 +46,9 @@ func (s *Service) OfClient(ctx context.Context, clientID string) ([]Record, erro
 		if err := tx.Where("ticket_id = ? AND NOT internal", t.ID).Order("created_at, id").Find(&r.Comments).Error; err != nil {
 			return nil, fmt.Errorf("tickets: comments of %s: %w", t.ID, err)
 		}
+		if err := s.attachmentsOf(ctx, r.Comments); err != nil {
+			return nil, err
+		}
 		logged, err := s.ledger.Logged(ctx, t.ID)
 		if err != nil {
 			return nil, err
@@ -100,6 +103,9 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 		if err := tx.Exec(st.q, st.args...).Error; err != nil {
 			return e, fmt.Errorf("tickets: erase for %s: %w", clientID, err)
 		}
+	}
+	if err := s.eraseAttachments(ctx, e.IDs); err != nil {
+		return e, err
 	}
 	return e, s.ledger.EraseNotes(ctx, e.IDs)
 }

@@ -486,10 +486,23 @@ func (s *Service) ApplyPatch(ctx context.Context, t *Ticket, p Patch, byHandle s
 // AddRemoteComment stores, in the transaction ctx carries, a public comment the other node of
 // a shared ticket sent: once, however often it arrives.
 func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorHandle, authorName, body string,
-	at time.Time) (stored bool, err error) {
+	at time.Time, fs ...RemoteFile) (stored bool, err error) {
 	tx := s.db.Conn(ctx)
 	var v apperr.Validation
-	body = validate.Text(&v, "content", body, 1, 20000, true)
+	least := 1
+	if len(fs) > 0 {
+		least = 0
+	}
+	body = validate.Text(&v, "content", body, least, 20000, true)
+	if len(fs) > MaxAttachments {
+		v.Add("attachment", fmt.Sprintf("at most %d files in one comment", MaxAttachments))
+	}
+	if len(fs) > 0 && s.cfg.Files == nil {
+		return false, errNoFiles
+	}
+	for i := range fs {
+		fs[i] = s.checkRemote(&v, fs[i])
+	}
 	authorName = validate.Text(&v, "attributedTo.name", authorName, 0, 200, false)
 	authorHandle = validate.Text(&v, "attributedTo", authorHandle, 1, 320, false)
 	if err := v.Err(); err != nil {
@@ -503,6 +516,10 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 	}
 	if res.RowsAffected == 0 {
 		return false, nil
+	}
+	c.Attachments = []*Attachment{}
+	if err := s.insertRemote(ctx, tx.WithContext(ctx), c, fs); err != nil {
+		return false, fmt.Errorf("tickets: store the files of comment %s: %w", apID, err)
 	}
 	if err := tx.WithContext(ctx).Create(&Change{ID: storage.NewID(), TicketID: t.ID, Version: t.Version,
 		ActorHandle: authorHandle, Action: ActCommented, NewValue: c.ID, CreatedAt: storage.Now()}).Error; err != nil {

@@ -16,8 +16,10 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
+	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/skills"
 	"github.com/coopnet/coopnet/services/storage"
 )
@@ -146,6 +148,8 @@ type Comment struct {
 	Internal     bool      `json:"internal"`
 	APID         *string   `json:"-" gorm:"column:ap_id"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Attachments are the files that came with the comment.
+	Attachments []*Attachment `json:"attachments" gorm:"-"`
 }
 
 // TableName maps Comment to its table.
@@ -171,6 +175,10 @@ func (Change) TableName() string { return "ticket_history" }
 type Config struct {
 	Region    string // this node's region slug
 	PublicURL string // base of ActivityPub ids, without trailing slash
+	// Files is where attached files are kept (nil: no attachments on this
+	// node); MaxFileBytes the largest (0: files.DefaultMaxBytes).
+	Files        files.Store
+	MaxFileBytes int64
 }
 
 // Service is the tickets domain.
@@ -188,6 +196,13 @@ type Service struct {
 	getAny, getMine string
 	// The insert of a ticket (insert).
 	insertTicket string
+
+	// The fetching of the files of another node's comments (attachments.go).
+	fetchQ    *queue.Queue
+	fetch     Fetch
+	wake      queue.Signal
+	stopFetch context.CancelFunc
+	fetchDone chan struct{}
 }
 
 // New returns the tickets service.
@@ -199,6 +214,11 @@ func New(db *storage.DB, catalog *skills.Catalog, cl *clients.Service, lg *ledge
 		insertTicket: db.Bind(`INSERT INTO tickets (id, client_id, technician_id, title, description, skill, priority, on_site,
 			estimated_minutes, status, origin_region, ap_id, created_by, version, created_at, updated_at, search_text)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)}
+	if s.cfg.MaxFileBytes <= 0 {
+		s.cfg.MaxFileBytes = files.DefaultMaxBytes
+	}
+	s.wake = queue.NewSignal()
+	s.fetchQ = queue.New(db, nil, fetchSpec)
 	// A technician sees the clients of the tickets assigned to them: the
 	// clients service asks these tickets.
 	cl.SetAssignments(s)

@@ -50,6 +50,8 @@ func (s *Pages) Routes(e *echo.Echo) {
 	page("POST", "/tickets", s.createTicketSubmit)
 	page("GET", "/tickets/:id", s.ticketPage)
 	page("POST", "/tickets/:id/comments", s.commentSubmit)
+	page("GET", "/tickets/:id/attachments/:aid", s.attachmentFile)
+	page("GET", "/tickets/:id/attachments/:aid/thumb", s.attachmentThumb)
 	page("POST", "/tickets/:id/forward", s.forwardSubmit, routed)
 	page("POST", "/tickets/:id/release", s.releaseSubmit, routed)
 	page("POST", "/tickets/:id/status", s.statusSubmit)

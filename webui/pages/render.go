@@ -215,7 +215,9 @@ func templateFuncs() template.FuncMap {
 		"weekday": func(lang string, t time.Time) string {
 			return T(lang, "weekday."+strconv.Itoa(int(t.In(web.Paris).Weekday())))
 		},
-		"num":   formatNumber,
+		"num": formatNumber,
+		// size is a file's size as people read it (« 1,2 Mo », "1.2 MB").
+		"size":  formatSize,
 		"euros": formatEuros,
 		"hours": func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
 		"pct": func(part, whole float64) float64 {
@@ -528,6 +530,18 @@ func (s *Pages) serveStatic(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, ct, b)
+}
+
+// formatSize is a number of bytes in kB or MB, in lang.
+func formatSize(lang string, n int64) string {
+	units := map[string][2]string{"fr": {"ko", "Mo"}, "en": {"kB", "MB"}}[lang]
+	if units[0] == "" {
+		units = [2]string{"ko", "Mo"}
+	}
+	if n < 1000*1000 {
+		return formatNumber(lang, math.Max(1, math.Round(float64(n)/1000))) + " " + units[0]
+	}
+	return formatNumber(lang, math.Round(float64(n)/100000)/10) + " " + units[1]
 }
 
 // regionName is a region's name as people write it (« Bourgogne-Franche-

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/geo"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/planning"
@@ -221,6 +222,8 @@ type ticketView struct {
 	Skills     []skills.Skill
 	Events     []*planning.Event
 	Values     map[string]string // what was typed in a form sent back
+	Accept     string            // the file types the comment form takes
+	MaxFileMB  int64
 }
 
 func (s *Pages) ticketPage(c echo.Context) error { return s.renderTicket(c, http.StatusOK, nil, nil) }
@@ -236,7 +239,7 @@ func (s *Pages) renderTicket(c echo.Context, status int, values, errs map[string
 	if err := s.Opt.Notify.MarkReadOf(ctx, by.ID, t.ID); err != nil { // what the page shows is read
 		return err
 	}
-	v := &ticketView{Ticket: t}
+	v := &ticketView{Ticket: t, Accept: strings.Join(files.Extensions(), ","), MaxFileMB: s.Opt.Tickets.MaxFileBytes() >> 20}
 	if cl, err := s.Opt.Clients.Get(ctx, by, t.ClientID); err == nil {
 		v.Client = cl
 	}
@@ -290,9 +293,34 @@ func (s *Pages) ticketFormDone(c echo.Context, err error, values map[string]stri
 }
 
 func (s *Pages) commentSubmit(c echo.Context) error {
-	id := c.Param("id")
-	_, err := s.Opt.Tickets.AddComment(c.Request().Context(), web.ActorOf(c), id, c.FormValue("body"), c.FormValue("internal") == "on")
-	return s.ticketFormDone(c, err, map[string]string{"body": c.FormValue("body")}, "/app/tickets/"+id+"#comments", "")
+	ctx, by, id := c.Request().Context(), web.ActorOf(c), c.Param("id")
+	if _, err := s.Opt.Tickets.Get(ctx, by, id); err != nil {
+		return err
+	}
+	values := map[string]string{"body": c.FormValue("body")}
+	kept, err := web.Uploads(c, s.Opt.Tickets, "files")
+	if apperr.CodeOf(err) == apperr.TooLarge {
+		err = &apperr.Error{Code: apperr.Invalid, Message: err.Error(), Fields: map[string]string{"files": err.Error()},
+			Reasons: map[string]apperr.Reason{"files": {Code: "file_too_large", Args: []any{s.Opt.Tickets.MaxFileBytes() >> 20}}}}
+	}
+	if err == nil {
+		_, err = s.Opt.Tickets.CommentWithFiles(ctx, by, id, c.FormValue("body"), c.FormValue("internal") == "on", kept)
+		if err != nil {
+			s.Opt.Tickets.Discard(ctx, kept)
+		}
+	}
+	return s.ticketFormDone(c, err, values, "/app/tickets/"+id+"#comments", "")
+}
+
+func (s *Pages) attachmentFile(c echo.Context) error  { return s.serveAttachment(c, false) }
+func (s *Pages) attachmentThumb(c echo.Context) error { return s.serveAttachment(c, true) }
+
+func (s *Pages) serveAttachment(c echo.Context, thumb bool) error {
+	a, err := s.Opt.Tickets.Attachment(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
+	return web.ServeFile(c, s.Opt.Tickets, a, thumb)
 }
 
 func (s *Pages) forwardSubmit(c echo.Context) error {

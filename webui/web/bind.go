@@ -23,14 +23,24 @@ const MaxBodyBytes = 1 << 20
 
 // BodyLimit refuses bodies larger than MaxBodyBytes with 413, whether they
 // announce their length or not.
-func BodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.ContentLength > MaxBodyBytes {
-			return apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+func BodyLimit(next echo.HandlerFunc) echo.HandlerFunc { return BodyLimits(nil)(next) }
+
+// BodyLimits is BodyLimit with larger limits for some routes (their path
+// as registered: the uploads).
+func BodyLimits(routes map[string]int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			limit := int64(MaxBodyBytes)
+			if n, ok := routes[c.Path()]; ok && r.Method == http.MethodPost {
+				limit = n
+			}
+			if r.ContentLength > limit {
+				return apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", limit)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			return next(c)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes)
-		return next(c)
 	}
 }
 

@@ -55,12 +55,17 @@ type Config struct {
 	// SMTPURL is the mail server notifications go through; MailDir a
 	// folder where mails are written as files instead (the demo); with
 	// neither, no mail is sent. MailFrom is their sender.
-	SMTPURL   string
-	MailDir   string
-	MailFrom  string
-	DataDir   string
-	LogFormat string
-	LogLevel  string
+	SMTPURL  string
+	MailDir  string
+	MailFrom string
+	// Files is where attached files are kept (files.Open: a folder or an
+	// s3:// bucket; empty: <data-dir>/files/<region>); MaxFileBytes the
+	// largest accepted (0: files.DefaultMaxBytes).
+	Files        string
+	MaxFileBytes int64
+	DataDir      string
+	LogFormat    string
+	LogLevel     string
 }
 
 // SplitList splits a comma-separated list, dropping blanks.
@@ -141,6 +146,14 @@ func (c *Config) Finish(regionRequired bool) error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if c.Files == "" && c.Region != "" && c.DataDir != "" {
+		c.Files = filepath.Join(c.DataDir, "files", c.Region)
+	}
+	if strings.HasPrefix(c.Files, "s3:") || strings.HasPrefix(c.Files, "file:") {
+		if u, err := url.Parse(c.Files); err != nil || (u.Scheme == "s3" && (u.Host == "" || strings.Trim(u.Path, "/") == "")) {
+			errs = append(errs, errors.New("--files must be a folder or s3://key:secret@host:port/bucket"))
+		}
 	}
 	if c.DatabaseURL == "" && c.Region != "" {
 		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, c.Region+".db")

@@ -25,6 +25,7 @@ import (
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/ledger"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/notify"
@@ -106,7 +107,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	ms := members.New(db, catalog, members.Config{Region: cfg.Region, Host: cfg.Host(), BcryptCost: opt.BcryptCost,
 		TokenCacheTTL: 5 * time.Second}, log)
 	cs := clients.New(db, ms)
-	ts := tickets.New(db, catalog, cs, ledger.New(db, cfg.Region), tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL}, log)
+	var store files.Store
+	if cfg.Files != "" {
+		if store, err = files.Open(ctx, cfg.Files); err != nil {
+			db.Close()
+			return nil, err
+		}
+		log.Info("attached files", "store", store.Name())
+	}
+	ts := tickets.New(db, catalog, cs, ledger.New(db, cfg.Region), tickets.Config{Region: cfg.Region, PublicURL: cfg.PublicURL,
+		Files: store, MaxFileBytes: cfg.MaxFileBytes}, log)
 	if n, err := ts.IndexSearch(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -229,7 +239,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	if !opt.NoFederation { // the admin commands send no mail either
 		ns.Start()
 	}
-	queues := append(fed.Queues(), ns.Queue())
+	queues := append(fed.Queues(), ns.Queue(), ts.FetchQueue())
 	if n.Routing != nil {
 		queues = append(n.Routing.Queues(), queues...)
 	}
