@@ -96,8 +96,8 @@ func noteFiles(o map[string]any, sender string) ([]tickets.RemoteFile, error) {
 		f.Name, _ = str(m, "name")
 		f.ContentType, _ = str(m, "mediaType")
 		f.SHA256, _ = str(m, "sha256")
-		size, ok := m["size"].(float64)
-		if !ok || size != float64(int64(size)) {
+		size, ok := num(m, "size")
+		if !ok {
 			return nil, apperr.New(apperr.Invalid, "attachment %d has no whole size", i)
 		}
 		f.Size = int64(size)

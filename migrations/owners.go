@@ -15,7 +15,8 @@ var Owners = map[string]string{
 	"clients": "services/clients", "sites": "services/clients", "assets": "services/clients",
 
 	"tickets": "services/tickets", "ticket_comments": "services/tickets", "ticket_history": "services/tickets",
-	"time_entries": "services/ledger", "ticket_time_totals": "services/ledger",
+	"ticket_attachments": "services/tickets",
+	"time_entries":       "services/ledger", "ticket_time_totals": "services/ledger",
 
 	"ticket_events": "services/planning",
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"testing"
 
@@ -52,6 +53,57 @@ type Response struct {
 func (cl *Client) Do(method, path string, body any) *Response {
 	cl.t.Helper()
 	return send(cl.t, method, cl.url+path, cl.token, body)
+}
+
+// Upload sends a multipart form (the attachments' POST): text fields, then
+// files by name.
+func (cl *Client) Upload(path string, fields map[string]string, files map[string][]byte) *Response {
+	cl.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		_ = w.WriteField(k, v)
+	}
+	for name, b := range files {
+		fw, err := w.CreateFormFile("file", name)
+		if err != nil {
+			cl.t.Fatal(err)
+		}
+		fw.Write(b)
+	}
+	w.Close()
+	req, err := http.NewRequest(http.MethodPost, cl.url+path, &buf)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+cl.token)
+	return do(cl.t, req)
+}
+
+// Get sends a GET and keeps the answer's bytes as they are (a file).
+func (cl *Client) Get(path string) *Response {
+	cl.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, cl.url+path, nil)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cl.token)
+	return do(cl.t, req)
+}
+
+func do(t testing.TB, req *http.Request) *Response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", req.Method, req.URL, err)
+	}
+	return &Response{t: t, what: req.Method + " " + req.URL.String(), Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
 func send(t testing.TB, method, url, token string, body any) *Response {

@@ -11,6 +11,9 @@
 package rig
 
 import (
+	"net/http/httptest"
+	"strings"
+
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +24,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -65,6 +71,10 @@ type Coop struct {
 	// SMTP is the mail server every node sends its notifications through
 	// (STARTTLS, a password): a real one, in the test's process.
 	SMTP *notifytest.Server
+	// S3 is the bucket Bretagne keeps its attached files in (an
+	// S3-protocol server in the test's process, over HTTP); the other
+	// regions keep theirs in a folder.
+	S3 string
 
 	// up is the regions whose node runs and natsDown whether the test
 	// stopped NATS: a search waits for the answers of the regions up (see
@@ -118,6 +128,13 @@ func NewWith(t testing.TB, offerTTL time.Duration, dbs map[string]string, startN
 		t.Fatal(err)
 	}
 	c.NATS, c.NATSPort = e, e.Server.Addr().(*net.TCPAddr).Port
+	s3 := s3mem.New()
+	if err := s3.CreateBucket("coopnet"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewServer(gofakes3.New(s3).Server())
+	t.Cleanup(s3srv.Close) // after the nodes stop
+	c.S3 = "s3://coopnet:s3-secret@" + strings.TrimPrefix(s3srv.URL, "http://") + "/coopnet/" + BZH + "?tls=none"
 	t.Cleanup(func() {
 		for _, n := range c.Nodes {
 			n.Stop()
@@ -193,6 +210,9 @@ func (c *Coop) Serve(region, dbURL string, ln net.Listener) *Node {
 	cfg := node.Config{Region: region, Listen: ln.Addr().String(), DatabaseURL: dbURL, DataDir: dataDir, MetricsTokenFile: tokenFile,
 		NATSURL: fmt.Sprintf("nats://%s127.0.0.1:%d", c.NATSUser[region], c.NATSPort), OfferTTL: c.OfferTTL, LogFormat: "json", LogLevel: "warn",
 		Peers: peers, SignatureSkew: time.Hour, SMTPURL: c.SMTP.URL()}
+	if region == BZH {
+		cfg.Files = c.S3
+	}
 	if err := cfg.Finish(true); err != nil {
 		c.T.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestQueuesSeenByStaff(t *testing.T) {
 				return false
 			}
 		}
-		return len(v.Items) == 5
+		return len(v.Items) == 6
 	})
 	var topics []string
 	for _, st := range v.Items {
@@ -51,7 +51,7 @@ func TestQueuesSeenByStaff(t *testing.T) {
 			t.Errorf("%s: %d dead letters", st.Topic, st.Dead)
 		}
 	}
-	if got := strings.Join(topics, " "); got != "routings bus_outbox federation_outbox federation_inbox mail_outbox" {
+	if got := strings.Join(topics, " "); got != "routings bus_outbox federation_outbox federation_inbox mail_outbox attachment_fetches" {
 		t.Errorf("queues: %s", got)
 	}
 	if len(v.DeadLetters) != 1 || v.DeadLetters[0].What != c.Node(rig.BZH).URL+"/inbox" || v.DeadLetters[0].Error != "refused: 400" ||
