@@ -2,6 +2,8 @@ package pages
 
 import (
 	"context"
+	"math"
+	"slices"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -224,6 +226,97 @@ type ticketView struct {
 	Values     map[string]string // what was typed in a form sent back
 	Accept     string            // the file types the comment form takes
 	MaxFileMB  int64
+	names      map[string]string // full handle → « Name (Region) »
+}
+
+// Who names a member by their full handle as people know them: their name
+// and region; the routing by what it is; a handle nobody knows as it is.
+func (v *ticketView) Who(handle string) string {
+	if n, ok := v.names[handle]; ok {
+		return n
+	}
+	return handle
+}
+
+// historyFields are the fields a ticket's history names (their labels:
+// "history.field.<name>").
+var historyFields = []string{"title", "description", "skill", "priority", "on_site", "estimated_hours", "status",
+	"assignee", "assignee_name", "time_spent_minutes"}
+
+// FieldChange is what a history entry changed, as people read it: the
+// field's label and its new value in the page's language (« Priorité :
+// haute », « Temps passé : 1 h 30 »).
+func (v *ticketView) FieldChange(p *pageData, ch *tickets.Change) string {
+	label := p.T("history.field." + ch.Field)
+	if !slices.Contains(historyFields, ch.Field) {
+		label = ch.Field
+	}
+	val := ch.NewValue
+	switch ch.Field {
+	case "status":
+		val = p.T("status." + val)
+	case "priority":
+		val = p.T("priority." + val)
+	case "skill":
+		val = p.Skill(val)
+	case "on_site":
+		val = map[bool]string{true: p.T("form.yes"), false: p.T("form.no")}[val == "true"]
+	case "estimated_hours":
+		if f, err := strconv.ParseFloat(val, 64); err == nil {
+			val = formatDuration(p.Lang, int(math.Round(f*60)))
+		}
+	case "time_spent_minutes":
+		if m, err := strconv.Atoi(val); err == nil {
+			val = formatDuration(p.Lang, m)
+		}
+	case "assignee":
+		val = v.Who(val)
+	case "description":
+		if r := []rune(val); len(r) > 120 {
+			val = string(r[:119]) + "…"
+		}
+	}
+	if val == "" {
+		return label
+	}
+	return label + p.T("punct.colon") + val
+}
+
+// formatDuration is minutes as hours and minutes (« 1 h 30 », "1 h 30 min").
+func formatDuration(lang string, minutes int) string {
+	h, m := minutes/60, minutes%60
+	switch {
+	case h == 0:
+		return T(lang, "duration.minutes", m)
+	case m == 0:
+		return T(lang, "duration.hours", h)
+	}
+	return T(lang, "duration.hours_minutes", h, m)
+}
+
+// nameHandles resolves the handles a ticket's page shows: this node's
+// members, then the coop's directory (one lookup each, for a page's few).
+func (s *Pages) nameHandles(ctx context.Context, lang string, handles []string) map[string]string {
+	out := map[string]string{}
+	for _, h := range handles {
+		if _, done := out[h]; done || h == "" {
+			continue
+		}
+		if region, ok := strings.CutPrefix(h, "routing@"); ok {
+			out[h] = T(lang, "ticket.routing_actor", regionName(region))
+			continue
+		}
+		if _, name, ok, err := s.Opt.Members.Local(ctx, h); err == nil && ok {
+			out[h] = name + " (" + regionName(s.Opt.Region) + ")"
+			continue
+		}
+		if s.Opt.Directory != nil {
+			if e, err := s.Opt.Directory.ByHandle(ctx, h); err == nil {
+				out[h] = e.Name + " (" + regionName(e.Region) + ")"
+			}
+		}
+	}
+	return out
 }
 
 func (s *Pages) ticketPage(c echo.Context) error { return s.renderTicket(c, http.StatusOK, nil, nil) }
@@ -271,6 +364,22 @@ func (s *Pages) renderTicket(c echo.Context, status int, values, errs map[string
 	if s.Opt.Planning != nil {
 		if v.Events, err = s.Opt.Planning.OfTicket(ctx, by, t.ID); err != nil {
 			return err
+		}
+	}
+	handles := []string{t.AssigneeHandle}
+	for _, h := range v.History {
+		handles = append(handles, h.ActorHandle)
+		if h.Action == tickets.ActOfferedTo || h.Action == "taken_from" {
+			handles = append(handles, h.NewValue)
+		}
+	}
+	if v.Routing != nil {
+		handles = append(handles, v.Routing.OfferHandle)
+	}
+	v.names = s.nameHandles(ctx, langOf(c), handles)
+	if r := v.Routing; r != nil && r.OfferHandle != "" {
+		if _, ok := v.names[r.OfferHandle]; !ok {
+			v.names[r.OfferHandle] = r.OfferHandle + " (" + regionName(r.OfferRegion) + ")"
 		}
 	}
 	v.Values = values
