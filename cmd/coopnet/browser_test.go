@@ -176,20 +176,25 @@ func TestBrowserJourneys(t *testing.T) {
 
 	// (1) Jean.
 	jean := newPerson(t, exe, "1-jean")
+	jean.run("login page", chromedp.Navigate(bfc+"/app/login"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	jean.accessible("login")
 	jean.login(bfc, rig.Jean)
 	jean.shot("1-logged-in")
+	jean.accessible("home")
 	jean.run("new client", chromedp.Navigate(bfc+"/app/clients"), chromedp.WaitVisible(chromedp.CSS("#new-client")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "École primaire des Tilleuls"), chromedp.SetValue(chromedp.CSS("#kind"), "school"),
 		chromedp.SendKeys(chromedp.CSS("#postcode"), "25150"), chromedp.SendKeys(chromedp.CSS("#commune"), "Bourguignon"),
 		chromedp.SendKeys(chromedp.CSS("#contact_name"), "Mme Martin"),
 		chromedp.SendKeys(chromedp.CSS("#contact_email"), "ecole.tilleuls@example.org"))
 	jean.shot("2-client-form")
+	jean.accessible("clients")
 	jean.run("save client", chromedp.Click(chromedp.CSS("#client-submit")), chromedp.WaitVisible(chromedp.CSS("#client-name")),
 		chromedp.Click(chromedp.CSS("#new-ticket-for-client")), chromedp.WaitVisible(chromedp.CSS("#new-ticket")),
 		chromedp.SendKeys(chromedp.CSS("#title"), "Site web de l'école"),
 		chromedp.SendKeys(chromedp.CSS("#description"), "Un petit site pour présenter l'école et ses projets."),
 		chromedp.SetValue(chromedp.CSS("#skill"), "website"), chromedp.SendKeys(chromedp.CSS("#estimated_hours"), "16"))
 	jean.shot("3-request-form")
+	jean.accessible("new request")
 	jean.run("save request", chromedp.Click(chromedp.CSS(`#new-ticket button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#forward")))
 	ticketURL, err := chromedp.Run(jean.ctx, chromedp.Location())
@@ -197,6 +202,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	jean.shot("4-request")
+	jean.accessible("ticket")
 
 	// Marie is at her requests when Jean forwards: her mails go at once
 	// (no quiet hours for her, whatever the hour the test runs).
@@ -218,7 +224,7 @@ func TestBrowserJourneys(t *testing.T) {
 	rig.WaitFor(t, "the offer to be shown on Jean's page, live", func() bool {
 		return eval[bool](jean, `!!document.querySelector("#offered-to") && document.querySelector("#history").innerText.includes("proposée")`)
 	})
-	if got := jean.text("#offered-to"); !strings.Contains(got, "marie@") || !strings.Contains(got, "(Bretagne)") {
+	if got := jean.text("#offered-to"); !strings.Contains(got, "Marie Le Gall") || !strings.Contains(got, "(Bretagne)") || strings.Contains(got, "marie@") {
 		t.Errorf("Jean sees the offer made to %q", got)
 	}
 	jean.shot("5-forwarded")
@@ -250,6 +256,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Marie's notifications: %q", got)
 	}
 	marie.shot("0-notifications")
+	marie.accessible("notifications")
 	marie.run("offers", chromedp.Click(chromedp.CSS("#notifications li.unread a")), chromedp.WaitVisible(chromedp.CSS(".offer")))
 	// The offer's notification is read once she sees the offer.
 	if n := eval[string](marie, `document.querySelector("#count-unread").textContent`); n != "" {
@@ -260,6 +267,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Marie's offer (commune only until accepted): %q", offer)
 	}
 	marie.shot("1-offers")
+	marie.accessible("offers")
 	marie.run("accept", chromedp.Click(chromedp.CSS(".offer button.accept")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	marie.shot("2-accepted")
 	// The list she lands on shows the job once its copy arrives, without a
@@ -271,6 +279,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("the message of her acceptance after the live update: %q", got)
 	}
 	marie.shot("3-her-requests")
+	marie.accessible("her requests")
 
 	// (3) Jean's page, open all along, shows Marie as the assignee live.
 	rig.WaitFor(t, "Marie as the assignee on Jean's page, live", func() bool {
@@ -295,6 +304,34 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("status %q", got)
 	}
 	jean.shot("6-assigned")
+	// The history names people and the routing, never a handle.
+	if hist := jean.text("#history"); strings.Contains(hist, "@") || !strings.Contains(hist, "Marie Le Gall (Bretagne)") {
+		t.Errorf("Jean's history shows handles: %q", hist)
+	}
+
+	// Jean attaches a photo of the school's front for the website; it
+	// reaches Marie's node with his comment and shows as a thumbnail on
+	// her copy of the ticket.
+	photoFile := filepath.Join(t.TempDir(), "facade.png")
+	if err := os.WriteFile(photoFile, testPNG(t, 800, 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jean.run("attach a photo", chromedp.SendKeys(chromedp.CSS("#body"), "La façade, pour la page d'accueil"),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{photoFile}), chromedp.Click(chromedp.CSS(`#comment button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#comments img[alt="facade.png"]`)))
+	jean.shot("6-photo")
+	marie.run("her copy", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS("#tickets .card a")),
+		chromedp.Click(chromedp.CSS("#tickets .card a")), chromedp.WaitVisible(chromedp.CSS("#comments")))
+	marieTicket, err := chromedp.Run(marie.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.WaitFor(t, "Jean's photo on Marie's copy", func() bool {
+		marie.run("reload her copy", chromedp.Navigate(marieTicket), chromedp.WaitVisible(chromedp.CSS("#comments")))
+		return eval[bool](marie, `(function(){var i=document.querySelector('#comments img[alt="facade.png"]');return !!i && i.complete && i.naturalWidth === 320})()`)
+	})
+	marie.shot("3-photo")
+	marie.accessible("her copy")
 
 	// Jean plans the intervention; it reaches Marie's calendar, on her
 	// node; she accepts it there.
@@ -335,6 +372,7 @@ func TestBrowserJourneys(t *testing.T) {
 		return strings.Contains(got, "Bretagne") && strings.Contains(got, "Île-de-France") && strings.Contains(got, "Bourgogne-Franche-Comté")
 	})
 	claire.shot("1-dashboard")
+	claire.accessible("dashboard")
 
 	// The node's queues, from the staff menu: four, in French, nothing
 	// given up on.
@@ -347,6 +385,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("Claire's dead letters: %q", got)
 	}
 	claire.shot("1-queues")
+	claire.accessible("queues")
 
 	// The cards name the client; the client's page lists its requests and
 	// its contact is a tap away.
@@ -354,6 +393,21 @@ func TestBrowserJourneys(t *testing.T) {
 	if got := jean.text("#tickets .card .client"); got != "École primaire des Tilleuls" {
 		t.Errorf("the card's client: %q", got)
 	}
+	jean.accessible("tickets")
+	// He finds it by its client's name, without the accents, and a filter
+	// that matches nothing says so.
+	jean.run("search", chromedp.SendKeys(chromedp.CSS("#f-q"), "ecole primaire"), chromedp.Click(chromedp.CSS("#f-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#f-reset")))
+	if n := eval[int](jean, `document.querySelectorAll("#tickets .card").length`); n != 1 {
+		t.Errorf("searching « ecole primaire » finds %d requests", n)
+	}
+	jean.run("filter", chromedp.SetValue(chromedp.CSS("#f-priority"), "urgent"), chromedp.Click(chromedp.CSS("#f-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#tickets-empty")))
+	if got := jean.text("#tickets-empty"); !strings.Contains(got, "Aucune demande ne correspond") {
+		t.Errorf("no urgent request: %q", got)
+	}
+	jean.shot("7-filtered")
+	jean.accessible("tickets filtered")
 	jean.run("the client", chromedp.Navigate(bfc+"/app/clients"), chromedp.WaitVisible(chromedp.CSS("main a[href^='/app/clients/']")),
 		chromedp.Click(chromedp.CSS("main a[href^='/app/clients/']")), chromedp.WaitVisible(chromedp.CSS("#client-tickets")))
 	if got := jean.text("#client-tickets"); !strings.Contains(got, "Site web de l'école") {
@@ -361,6 +415,11 @@ func TestBrowserJourneys(t *testing.T) {
 	}
 	if got := eval[string](jean, `document.querySelector("#client-mail").getAttribute("href")`); got != "mailto:ecole.tilleuls@example.org" {
 		t.Errorf("the contact's e-mail link: %q", got)
+	}
+	jean.accessible("client")
+	for _, page := range []string{"/app/calendar", "/app/directory", "/app/account", "/app/notifications/settings", "/app/notifications"} {
+		jean.run(page, chromedp.Navigate(bfc+page), chromedp.WaitVisible(chromedp.CSS("main")))
+		jean.accessible(page)
 	}
 
 	// Phones: no horizontal scroll at 360 px.
