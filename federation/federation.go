@@ -245,3 +245,9 @@ func (s *Service) Stop() {
 		s.tickets.StopFetching()
 	}
 }
+
+// PeerNodes lists the other regions' nodes this node knows, by region (the
+// login page points a member of another region to theirs).
+func (s *Service) PeerNodes(ctx context.Context) ([]transport.PeerNode, error) {
+	return s.transport.PeerNodes(ctx)
+}

@@ -209,6 +209,18 @@ func TestBrowserJourneys(t *testing.T) {
 	rig.Must[notify.Choices](c.As(rig.Marie).On(rig.BZH).Do("PUT", "/api/v1/notifications/settings",
 		map[string]any{"settings": map[string]any{"quiet_from": 0, "quiet_to": 0, "quiet_weekends": false, "digest": false, "lang": "fr"}}), 200)
 	marie := newPerson(t, exe, "2-marie")
+	// On Jean's node by mistake, she is told which node this is and where
+	// the others are.
+	rig.WaitFor(t, "the other regions' nodes named after a failed login", func() bool {
+		marie.run("wrong node", chromedp.Navigate(bfc+"/app/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+			chromedp.SendKeys(chromedp.CSS("#email"), rig.Marie), chromedp.SendKeys(chromedp.CSS("#password"), "mot de passe"),
+			chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#login-error")))
+		return strings.Contains(eval[string](marie, `(document.querySelector("#other-nodes") || {}).innerText || ""`), "Bretagne")
+	})
+	if href := eval[string](marie, `document.querySelector("#other-nodes a[href^='`+bzh+`']").getAttribute("href")`); href != bzh+"/app/login" {
+		t.Errorf("the link to Bretagne's node: %q", href)
+	}
+	marie.shot("0-wrong-node")
 	marie.login(bzh, rig.Marie)
 	marie.run("her requests", chromedp.Navigate(bzh+"/app/tickets"), chromedp.WaitVisible(chromedp.CSS(`body[data-live-ready="1"]`)))
 	if n := eval[string](marie, `document.querySelector("#count-offers").textContent`); n != "" {
@@ -372,6 +384,10 @@ func TestBrowserJourneys(t *testing.T) {
 		return strings.Contains(got, "Bretagne") && strings.Contains(got, "Île-de-France") && strings.Contains(got, "Bourgogne-Franche-Comté")
 	})
 	claire.shot("1-dashboard")
+	// Each bar says what it measures, over which days, and an overload in words.
+	if got := claire.text("#load"); !strings.Contains(got, " sur ") || !strings.Contains(got, "14 prochains jours") {
+		t.Errorf("the members' load: %q", got)
+	}
 	claire.accessible("dashboard")
 
 	// The node's queues, from the staff menu: four, in French, nothing

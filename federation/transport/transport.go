@@ -151,6 +151,25 @@ func (ps *Transport) Base(host string) (string, bool) {
 	return b, ok
 }
 
+// PeerNode is a peer's region and public URL.
+type PeerNode struct{ Region, URL string }
+
+// PeerNodes lists the peers whose region is known (from their actor), by
+// region.
+func (ps *Transport) PeerNodes(ctx context.Context) ([]PeerNode, error) {
+	var rows []peerRow
+	if err := ps.db.Conn(ctx).Select("host, region").Where("region <> ''").Order("region").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("federation: peers: %w", err)
+	}
+	out := make([]PeerNode, 0, len(rows))
+	for _, r := range rows {
+		if base, ok := ps.peers[r.Host]; ok {
+			out = append(out, PeerNode{Region: r.Region, URL: base})
+		}
+	}
+	return out, nil
+}
+
 type peerRow struct {
 	Host            string `gorm:"primaryKey"`
 	KeyID           string `gorm:"column:key_id"`

@@ -233,3 +233,6 @@ func (s *Service) Stop() {
 	s.wg.Wait()
 	s.relay.Stop()
 }
+
+// HorizonDays is how many days ahead capacity and bookings are counted.
+func (s *Service) HorizonDays() int { return s.cfg.HorizonDays }

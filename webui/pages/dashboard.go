@@ -11,12 +11,28 @@ import (
 	"github.com/coopnet/coopnet/webui/web"
 )
 
-// loadBar is one bar of a load chart: hours booked against weekly capacity.
+// loadBar is one bar of a load chart: the time booked over the routing's
+// horizon (work under way, offers waiting for an answer) against the
+// capacity over the same days.
 type loadBar struct {
-	Name          string
-	BookedMinutes int
-	WeeklyHours   int
+	Name            string
+	BookedMinutes   int
+	CapacityMinutes int
 }
+
+// newBar is a bar for weekly hours of capacity over horizon days.
+func newBar(name string, booked, weeklyHours, horizon int) loadBar {
+	return loadBar{Name: name, BookedMinutes: booked, CapacityMinutes: weeklyHours * 60 * horizon / 7}
+}
+
+// Max is the meter's maximum (1 minute for no capacity: a meter needs one).
+func (b loadBar) Max() int { return max(1, b.CapacityMinutes) }
+
+// High is where the meter warns: 90 % of the capacity.
+func (b loadBar) High() int { return b.Max() * 9 / 10 }
+
+// Over is the time booked beyond the capacity (0 when within).
+func (b loadBar) Over() int { return max(0, b.BookedMinutes-b.CapacityMinutes) }
 
 type regionCount struct {
 	Region string
@@ -57,7 +73,7 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 			return err
 		}
 		for _, m := range ml {
-			bars = append(bars, loadBar{Name: m.Name, BookedMinutes: m.BookedMinutes, WeeklyHours: m.WeeklyHours})
+			bars = append(bars, newBar(m.Name, m.BookedMinutes, m.WeeklyHours, s.Opt.Routing.HorizonDays()))
 		}
 	}
 	open := 0
@@ -68,13 +84,20 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 	}
 	return s.render(c, http.StatusOK, "dashboard", s.newPage(c, "dashboard.title", map[string]any{"Open": open,
 		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads,
-		"RegionBars": regionBars(loads)}))
+		"RegionBars": s.regionBars(loads), "Horizon": s.horizon()}))
 }
 
-func regionBars(loads []routing.RegionLoad) []loadBar {
+func (s *Pages) horizon() int {
+	if s.Opt.Routing == nil {
+		return routing.DefaultHorizonDays
+	}
+	return s.Opt.Routing.HorizonDays()
+}
+
+func (s *Pages) regionBars(loads []routing.RegionLoad) []loadBar {
 	out := make([]loadBar, len(loads))
 	for i, l := range loads {
-		out[i] = loadBar{Name: regionName(l.Region), BookedMinutes: l.BookedMinutes, WeeklyHours: l.CapacityHours}
+		out[i] = newBar(regionName(l.Region), l.BookedMinutes, l.CapacityHours, s.horizon())
 	}
 	return out
 }

@@ -13,8 +13,17 @@ import (
 	"github.com/coopnet/coopnet/webui/web"
 )
 
+// loginData is the login page's: where to go after, what was typed, and
+// after a failure the other regions' nodes.
+type loginData struct {
+	Next, Email string
+	Others      []otherNode
+}
+
+type otherNode struct{ Name, URL string }
+
 func (s *Pages) loginPage(c echo.Context) error {
-	return s.render(c, http.StatusOK, "login", s.newPage(c, "login.title", map[string]string{"Next": safeNext(c.QueryParam("next"))}))
+	return s.render(c, http.StatusOK, "login", s.newPage(c, "login.title", loginData{Next: safeNext(c.QueryParam("next"))}))
 }
 
 // safeNext keeps a redirect after login on this site's pages.
@@ -29,7 +38,18 @@ func (s *Pages) loginSubmit(c echo.Context) error {
 	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
 	next := safeNext(c.FormValue("next"))
 	fail := func(status int, key string, args ...any) error {
-		p := s.newPage(c, "login.title", map[string]string{"Next": next, "Email": email})
+		data := loginData{Next: next, Email: email}
+		if key == "login.failed" && s.Opt.Peers != nil {
+			// Each member logs in on their own region's node: say which
+			// node this is and where the others are, to whoever failed
+			// (whether the address is known here is not told).
+			if peers, err := s.Opt.Peers(c.Request().Context()); err == nil {
+				for _, pn := range peers {
+					data.Others = append(data.Others, otherNode{Name: regionName(pn.Region), URL: pn.URL + "/app/login"})
+				}
+			}
+		}
+		p := s.newPage(c, "login.title", data)
 		p.Errors = map[string]string{"": p.T(key, args...)}
 		return s.render(c, status, "login", p)
 	}

@@ -217,9 +217,11 @@ func templateFuncs() template.FuncMap {
 		},
 		"num": formatNumber,
 		// size is a file's size as people read it (« 1,2 Mo », "1.2 MB").
-		"size":  formatSize,
-		"euros": formatEuros,
-		"hours": func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
+		"size": formatSize,
+		// duration is minutes as hours and minutes (« 1 h 30 »).
+		"duration": formatDuration,
+		"euros":    formatEuros,
+		"hours":    func(lang string, minutes int) string { return formatNumber(lang, float64(minutes)/60) },
 		"pct": func(part, whole float64) float64 {
 			if whole <= 0 {
 				return 0

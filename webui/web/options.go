@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coopnet/coopnet/federation/transport"
 	"github.com/coopnet/coopnet/services/clients"
 	"github.com/coopnet/coopnet/services/directory"
 	"github.com/coopnet/coopnet/services/members"
@@ -54,6 +55,9 @@ type Options struct {
 	// Federation registers the ActivityPub endpoints (actors, inboxes,
 	// WebFinger, NodeInfo); nil serves none.
 	Federation interface{ Routes(*echo.Echo) }
+	// Peers lists the other regions' nodes (nil: none known), for the
+	// login page's hint to a member of another region.
+	Peers func(ctx context.Context) ([]transport.PeerNode, error)
 	// Queues are the node's durable queues, whose state and dead letters
 	// staff see.
 	Queues   []*queue.Queue

@@ -247,7 +247,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opt Options) (*Node
 	n.Server = webui.New(webui.Options{
 		Region: cfg.Region, PublicURL: cfg.PublicURL, Members: ms, Clients: cs, Tickets: ts, Planning: ps, Routing: n.Routing, Privacy: priv,
 		Skills: catalog, Directory: dir, Federation: fed, Queues: queues, Notify: ns, MailDir: cfg.MailDir, Logger: log, Registry: reg, Ready: ready,
-		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken,
+		TrustedProxies: cfg.TrustedProxies, MetricsToken: metricsToken, Peers: fed.PeerNodes,
 	})
 	return n, nil
 }
