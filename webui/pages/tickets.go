@@ -2,11 +2,11 @@ package pages
 
 import (
 	"context"
-	"math"
-	"slices"
 	"encoding/base64"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
