@@ -30,7 +30,7 @@ lint: vet
 
 ## bench: the performance benchmarks (PostgreSQL on 127.0.0.1:5432 or COOPNET_TEST_POSTGRES_URL)
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -count 1 -timeout 30m ./cmd/coopnet/ ./services/routing/ ./services/redact/ ./services/members/
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -count 1 -timeout 30m ./cmd/coopnet/ ./services/routing/ ./services/redact/ ./services/members/ ./services/notify/
 
 clean:
 	rm -rf bin data

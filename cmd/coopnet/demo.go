@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"github.com/coopnet/coopnet/cmd/coopnet/node"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"io"
 	"net"
 	"path/filepath"
@@ -17,6 +22,7 @@ import (
 	"github.com/coopnet/coopnet/federation"
 	"github.com/coopnet/coopnet/services/bus"
 	"github.com/coopnet/coopnet/services/clients"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/notify"
 	"github.com/coopnet/coopnet/services/routing"
@@ -42,6 +48,27 @@ type demoClient struct {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// demoPhotos are comments with a photo attached, on the demo's tickets by
+// title (the photo is drawn here: a sheet of paper caught in a printer).
+var demoPhotos = map[string]string{
+	"Imprimante de la classe de CM2 hors service": "Photo du bourrage, prise par l'enseignante.",
+}
+
+// demoPhoto is a PNG of a printer with a sheet caught in it.
+func demoPhoto() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	fill := func(r image.Rectangle, c color.RGBA) { draw.Draw(img, r, &image.Uniform{c}, image.Point{}, draw.Src) }
+	fill(img.Bounds(), color.RGBA{222, 226, 232, 255})                   // the wall
+	fill(image.Rect(120, 180, 520, 400), color.RGBA{70, 76, 88, 255})    // the printer
+	fill(image.Rect(150, 210, 490, 240), color.RGBA{30, 33, 40, 255})    // its output slot
+	fill(image.Rect(200, 120, 440, 225), color.RGBA{250, 250, 250, 255}) // the sheet, caught
+	fill(image.Rect(300, 160, 440, 225), color.RGBA{235, 235, 235, 255}) // a fold
+	fill(image.Rect(460, 340, 490, 360), color.RGBA{220, 40, 40, 255})   // the error light
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}
 
 // demoProposals are skill levels sample members propose for themselves,
 // waiting for their region's staff (« Membres »).
@@ -319,6 +346,16 @@ func seedDemo(ctx context.Context, n *node.Node, r demoRegion) error {
 					return err
 				}
 			}
+			if body, ok := demoPhotos[t.Title]; ok && n.Tickets.Files() != nil {
+				kept, err := n.Tickets.Accept(ctx, "file", "bourrage-cm2.png", bytes.NewReader(demoPhoto()))
+				if err != nil {
+					return err
+				}
+				if _, err := n.Tickets.CommentWithFiles(ctx, tech, t.ID, body, false, []*files.Stored{kept}); err != nil {
+					n.Tickets.Discard(ctx, []*files.Stored{kept})
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -350,6 +387,8 @@ func printDemo(w io.Writer, nodes []*node.Node) {
 	fmt.Fprintln(w, "Notifications: the header counts them (« Notifications », « Propositions »), live. No mail server here:")
 	fmt.Fprintln(w, "mails are written to <data-dir>/mails/<region> and listed on « Courriels »; Marie's quiet hours are off in the")
 	fmt.Fprintln(w, "demo so that hers go at once, the others' wait outside 08:00–19:00 on weekdays (« Mes notifications »).")
+	fmt.Fprintln(w, "Search and files: « Mes demandes » searches without accents (« ecole ») and filters; a request's comments take")
+	fmt.Fprintln(w, "photos and PDFs (the printer of the CM2 class has one), kept in <data-dir>/files/<region>.")
 	fmt.Fprintln(w, "README.md (Démarrage rapide) has the same story through the JSON API.")
 	if len(nodes) > 0 {
 		fmt.Fprintf(w, "Try: curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\":\"jean@bfc.coopnet.example\",\"password\":\"%s\"}'\n",

@@ -129,6 +129,22 @@ func TestDemo(t *testing.T) {
 	if len(mine) != 4 {
 		t.Fatalf("Jean has %d tickets, want 4", len(mine))
 	}
+	// The printer's request carries its photo; a search finds the school's
+	// requests without the accent.
+	for _, tk := range mine {
+		if !strings.HasPrefix(tk.Title, "Imprimante") {
+			continue
+		}
+		atts := rig.Typed[struct {
+			Items []tickets.Attachment `json:"items"`
+		}](t, "GET", base+"/api/v1/tickets/"+tk.ID+"/attachments", token, nil, 200).Items
+		if len(atts) != 1 || atts[0].Name != "bourrage-cm2.png" || atts[0].FetchState != tickets.FileStored || atts[0].ContentType != "image/png" {
+			t.Errorf("the printer's attachments: %+v", atts)
+		}
+	}
+	if found := list(base, "/api/v1/tickets?q=ecole", token); len(found) != 2 {
+		t.Errorf("searching « ecole » finds %d of Jean's requests, want the school's 2", len(found))
+	}
 	c := rig.Typed[clients.Client](t, "POST", base+"/api/v1/clients", token, map[string]any{"name": "Mairie de Bourguignon", "kind": "town_hall",
 		"postcode": "25150", "commune": "Bourguignon"}, 201)
 	rig.Call(t, "POST", base+"/api/v1/tickets", token, map[string]any{"client_id": c.ID, "title": "Poste de l'accueil très lent",

@@ -312,11 +312,13 @@ func (s *Service) record(ctx context.Context, e event) error {
 
 // recipients are e's members, once each, without whoever did it.
 func (s *Service) recipients(ctx context.Context, e event) ([]string, error) {
-	var out []string
+	out := make([]string, 0, len(e.to))
+	seen := make(map[string]bool, len(e.to))
 	for _, id := range e.to {
-		if id == "" || slices.Contains(out, id) {
+		if id == "" || seen[id] {
 			continue
 		}
+		seen[id] = true
 		out = append(out, id)
 	}
 	if e.byHandle == "" || len(out) == 0 {

@@ -18,6 +18,22 @@ type loadBar struct {
 	Name            string
 	BookedMinutes   int
 	CapacityMinutes int
+	// Text says the bar in words (« 3 h sur 28 h »), OverText its
+	// overload (« surcharge de 2 h »), in the page's language: written
+	// once here rather than by the template, for a region of hundreds.
+	Text, OverText string
+}
+
+// told writes the bars' texts in lang.
+func told(lang string, bars []loadBar) []loadBar {
+	for i := range bars {
+		b := &bars[i]
+		b.Text = T(lang, "dashboard.of", formatDuration(lang, b.BookedMinutes), formatDuration(lang, b.CapacityMinutes))
+		if b.Over() > 0 {
+			b.OverText = T(lang, "dashboard.over", formatDuration(lang, b.Over()))
+		}
+	}
+	return bars
 }
 
 // newBar is a bar for weekly hours of capacity over horizon days.
@@ -83,8 +99,8 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "dashboard", s.newPage(c, "dashboard.title", map[string]any{"Open": open,
-		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads,
-		"RegionBars": s.regionBars(loads), "Horizon": s.horizon()}))
+		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": told(langOf(c), bars), "Loads": loads,
+		"RegionBars": told(langOf(c), s.regionBars(loads)), "Horizon": s.horizon()}))
 }
 
 func (s *Pages) horizon() int {
