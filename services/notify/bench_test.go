@@ -21,7 +21,6 @@ import (
 	"github.com/coopnet/coopnet/services/tickets"
 )
 
-
 // BenchmarkFanOut: the notifications (in the app, and a mail each) of one
 // event told to 1,000 members, written inside the event's transaction, on
 // each database; beside the same event told to one member, in the same
