@@ -4,7 +4,7 @@ PKGS    := ./...
 BENCH   ?= .
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test lint vet fmt tidy-check bench clean
+.PHONY: all build demo test lint vet fmt tidy-check bench screenshots clean
 
 all: build
 
@@ -31,6 +31,14 @@ lint: vet
 ## bench: the performance benchmarks (PostgreSQL on 127.0.0.1:5432 or COOPNET_TEST_POSTGRES_URL)
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -count 1 -timeout 30m ./cmd/coopnet/ ./services/routing/ ./services/redact/ ./services/members/ ./services/notify/
+
+## screenshots: the README's screenshots of the three journeys, taken by the browser test (needs Chromium)
+SHOTS := 1-jean-4-request 1-jean-5-forwarded 2-marie-0-told-live 2-marie-1-offers 2-marie-3-photo 1-jean-7-filtered 3-claire-1-dashboard 1-jean-7-phone
+screenshots:
+	rm -rf .artifacts/readme
+	COOPNET_ARTIFACTS=$(CURDIR)/.artifacts/readme CI=true $(GO) test -count=1 -run '^TestBrowserJourneys$$' ./cmd/coopnet/
+	mkdir -p webui/docs/screenshots
+	for f in $(SHOTS); do cp .artifacts/readme/$$f.png webui/docs/screenshots/$$f.png; done
 
 clean:
 	rm -rf bin data

@@ -347,14 +347,30 @@ func TestBrowserJourneys(t *testing.T) {
 
 	// Jean plans the intervention; it reaches Marie's calendar, on her
 	// node; she accepts it there.
-	day := time.Now().In(time.FixedZone("", 0)).AddDate(0, 0, 2).Format(time.DateOnly)
-	// First with the end before the start: the page says so, in French.
-	jean.run("plan badly", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T11:30"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T09:00"),
-		chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#plan .field-error")))
-	if got := jean.text("#plan .field-error"); !strings.Contains(got, "Fin") || !strings.Contains(got, "Après le début") {
+	when := time.Now().In(time.FixedZone("", 0)).AddDate(0, 0, 2)
+	day, frDay := when.Format(time.DateOnly), when.Format("02/01/2006")
+	// Dates are typed the French way, whatever the browser's own locale
+	// (its pickers follow that, not the page's language).
+	if got := eval[string](jean, `document.querySelector("#ev-start").placeholder`); got != "jj/mm/aaaa hh:mm" {
+		t.Errorf("the start's placeholder: %q", got)
+	}
+	// A date that is none: the page says how to write one.
+	jean.run("plan with no date", chromedp.SetValue(chromedp.CSS("#ev-start"), "mardi matin"), chromedp.SetValue(chromedp.CSS("#ev-end"), frDay+" 11:30"),
+		chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#ev-start-error")))
+	if got := jean.text("#ev-start-error"); !strings.Contains(got, "08/12/2026 09:00") ||
+		eval[string](jean, `document.querySelector("#ev-start").getAttribute("aria-invalid")`) != "true" {
+		t.Errorf("a start that is no date: %q", got)
+	}
+	// Then with the end before the start: the page says so, in French.
+	jean.run("plan badly", chromedp.SetValue(chromedp.CSS("#ev-start"), frDay+" 11:30"), chromedp.SetValue(chromedp.CSS("#ev-end"), frDay+" 09:00"),
+		chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)))
+	rig.WaitFor(t, "the plan form sent back for its end before its start", func() bool {
+		return eval[bool](jean, `!document.querySelector("#ev-start-error") && !!document.querySelector("#ev-end-error")`)
+	})
+	if got := jean.text("#ev-end-error"); !strings.Contains(got, "Fin") || !strings.Contains(got, "Après le début") {
 		t.Errorf("the plan form with the end before the start says %q", got)
 	}
-	jean.run("plan", chromedp.SetValue(chromedp.CSS("#ev-start"), day+"T09:00"), chromedp.SetValue(chromedp.CSS("#ev-end"), day+"T11:30"),
+	jean.run("plan", chromedp.SetValue(chromedp.CSS("#ev-start"), frDay+" 09:00"), chromedp.SetValue(chromedp.CSS("#ev-end"), frDay+" 11:30"),
 		chromedp.SendKeys(chromedp.CSS("#ev-loc"), "École des Tilleuls"), chromedp.Click(chromedp.CSS(`#plan button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#plan .badge")))
 	rig.WaitFor(t, "the intervention in Marie's calendar", func() bool {

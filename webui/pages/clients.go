@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -162,8 +163,13 @@ func (s *Pages) siteSubmit(c echo.Context) error {
 
 func (s *Pages) assetSubmit(c echo.Context) error {
 	id := c.Param("id")
+	date := strings.TrimSpace(c.FormValue("purchase_date"))
+	// Typed the French way (the form asks so): the service takes ISO's.
+	if d, err := time.Parse("2/1/2006", date); err == nil {
+		date = d.Format(time.DateOnly)
+	}
 	_, err := s.Opt.Clients.AddAsset(c.Request().Context(), web.ActorOf(c), id, clients.AssetInput{Kind: "workstation",
-		Hostname: c.FormValue("hostname"), OS: c.FormValue("os"), PurchaseDate: c.FormValue("purchase_date")})
+		Hostname: c.FormValue("hostname"), OS: c.FormValue("os"), PurchaseDate: date})
 	return submitted(c, err, "/app/clients/"+id, "/app/clients/"+id, "")
 }
 

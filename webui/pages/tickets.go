@@ -286,6 +286,8 @@ func (v *ticketView) FieldChange(p *pageData, ch *tickets.Change) string {
 func formatDuration(lang string, minutes int) string {
 	h, m := minutes/60, minutes%60
 	switch {
+	case minutes == 0:
+		return T(lang, "duration.hours", 0)
 	case h == 0:
 		return T(lang, "duration.minutes", m)
 	case m == 0:
@@ -473,21 +475,46 @@ func (s *Pages) statusSubmit(c echo.Context) error {
 	return submitted(c, err, "/app/tickets/"+id, "/app/tickets/"+id, "")
 }
 
-// parseLocal reads a datetime-local field, in Paris time.
-func parseLocal(s string) *time.Time {
-	t, err := time.ParseInLocation("2006-01-02T15:04", s, web.Paris)
-	if err != nil {
-		return nil
+// localLayouts are the ways a date and time may be typed, in Paris time:
+// the French way (as the form asks, in either language) and ISO's (what a
+// browser's own picker sends).
+var localLayouts = []string{"02/01/2006 15:04", "2/1/2006 15:04", "02/01/2006 15h04", "2/1/2006 15h04", "02/01/2006 15h", "2/1/2006 15h",
+	"2006-01-02T15:04", "2006-01-02 15:04"}
+
+// parseLocal reads a date and time typed in a form, in Paris time; ok is
+// false for a value that is none of localLayouts (nil, true: empty).
+func parseLocal(s string) (*time.Time, bool) {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return nil, true
 	}
-	return &t
+	for _, l := range localLayouts {
+		if t, err := time.ParseInLocation(l, s, web.Paris); err == nil {
+			return &t, true
+		}
+	}
+	return nil, false
 }
 
 func (s *Pages) eventSubmit(c echo.Context) error {
 	id := c.Param("id")
-	_, err := s.Opt.Planning.Schedule(c.Request().Context(), web.ActorOf(c), id, planning.ScheduleInput{
-		Start: parseLocal(c.FormValue("start")), End: parseLocal(c.FormValue("end")), Location: c.FormValue("location")})
-	return s.ticketFormDone(c, err, map[string]string{"start": c.FormValue("start"), "end": c.FormValue("end"),
-		"location": c.FormValue("location")}, "/app/tickets/"+id+"#plan", "")
+	values := map[string]string{"start": c.FormValue("start"), "end": c.FormValue("end"), "location": c.FormValue("location")}
+	start, okStart := parseLocal(values["start"])
+	end, okEnd := parseLocal(values["end"])
+	var err error
+	if !okStart || !okEnd {
+		var v apperr.Validation
+		for field, ok := range map[string]bool{"start": okStart, "end": okEnd} {
+			if !ok {
+				v.Reject(field, "datetime_format", "is a date and time such as 08/12/2026 09:00")
+			}
+		}
+		err = v.Err()
+	} else {
+		_, err = s.Opt.Planning.Schedule(c.Request().Context(), web.ActorOf(c), id, planning.ScheduleInput{
+			Start: start, End: end, Location: values["location"]})
+	}
+	return s.ticketFormDone(c, err, values, "/app/tickets/"+id+"#plan", "")
 }
 
 // --- clients ---
