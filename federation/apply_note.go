@@ -37,7 +37,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *doc.Activity) e
 		return apperr.New(apperr.Forbidden, "%s does not share %s", sender, ticketID)
 	}
 	body, _ := str(o, "content")
-	fs, err := noteFiles(o, sender)
+	fs, err := s.noteFiles(o, sender)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -73,8 +74,13 @@ func (s *Service) fetchFile(ctx context.Context, url string) (io.ReadCloser, err
 }
 
 // noteFiles reads the Documents attached to a Note: each served by the
-// sender's node, at an address of its own.
-func noteFiles(o map[string]any, sender string) ([]tickets.RemoteFile, error) {
+// sender's node at its own /attachments/ address, over the scheme this
+// node knows it by (no file fetched in clear from a peer that is on https).
+func (s *Service) noteFiles(o map[string]any, sender string) ([]tickets.RemoteFile, error) {
+	base, ok := s.baseOf(sender)
+	if !ok {
+		return nil, apperr.New(apperr.Forbidden, "%s is not a peer", sender)
+	}
 	var docs []any
 	switch v := o["attachment"].(type) {
 	case nil:
@@ -101,8 +107,8 @@ func noteFiles(o map[string]any, sender string) ([]tickets.RemoteFile, error) {
 			return nil, apperr.New(apperr.Invalid, "attachment %d has no whole size", i)
 		}
 		f.Size = int64(size)
-		if f.APID == "" || hostOf(f.APID) != sender || hostOf(f.URL) != sender {
-			return nil, apperr.New(apperr.Forbidden, "attachment %d is not served by %s", i, sender)
+		if f.APID == "" || hostOf(f.APID) != sender || !strings.HasPrefix(f.URL, base+"/attachments/") {
+			return nil, apperr.New(apperr.Forbidden, "attachment %d is not served by %s at %s/attachments/", i, sender, base)
 		}
 		out = append(out, f)
 	}

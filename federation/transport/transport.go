@@ -317,7 +317,11 @@ func (ps *Transport) FetchFile(ctx context.Context, target string) (io.ReadClose
 	if err := sign.Request(req, kp, ps.cfg.PublicURL+"/actor"+"#main-key", nil, time.Now()); err != nil {
 		return nil, err
 	}
-	resp, err := ps.client.Do(req)
+	// The peers' client, without its overall timeout: a file takes as long
+	// as its size needs, bounded by the caller's context.
+	client := *ps.client
+	client.Timeout = 0
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("federation: fetch %s: %w", target, err)
 	}

@@ -54,8 +54,13 @@ const DefaultMaxBytes = 10 << 20
 const ThumbSize = 320
 
 // maxPixels bounds the images decoded for a thumbnail: a small file can
-// claim a huge picture (a decompression bomb).
-const maxPixels = 50_000_000
+// claim a huge picture (a decompression bomb). 20 million pixels is a
+// phone's photo; decoded as RGBA, 80 MB.
+const maxPixels = 20_000_000
+
+// decoding admits two image decodes at a time: a few large photos sent at
+// once must not take the node's memory.
+var decoding = make(chan struct{}, 2)
 
 // The types accepted, by the extension a name ends with: what a
 // technician attaches (photos, PDF, text, office documents). A file is
@@ -124,10 +129,14 @@ func CleanName(name string) string {
 		b.WriteRune(r)
 	}
 	name = b.String()
-	for utf8.RuneCountInString(name) > 200 {
-		_, size := utf8.DecodeLastRuneInString(strings.TrimSuffix(name, path.Ext(name)))
-		e := path.Ext(name)
-		name = name[:len(name)-len(e)-size] + e
+	// At most 200 characters, the extension kept (a name whose
+	// "extension" is itself long has none: no type accepted has one).
+	e := path.Ext(name)
+	if utf8.RuneCountInString(e) > 16 {
+		e = ""
+	}
+	if base := []rune(strings.TrimSuffix(name, e)); len(base)+utf8.RuneCountInString(e) > 200 {
+		name = string(base[:max(0, 200-utf8.RuneCountInString(e))]) + e
 	}
 	if name == "." || name == "/" || name == ".." {
 		return ""
@@ -234,6 +243,8 @@ func thumbnail(f io.ReadSeeker) ([]byte, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	decoding <- struct{}{}
+	defer func() { <-decoding }()
 	src, _, err := image.Decode(f)
 	if err != nil {
 		return nil, err

@@ -156,6 +156,8 @@ func TestCleanName(t *testing.T) {
 	for in, want := range map[string]string{
 		"../../etc/passwd": "passwd", `C:\a\b.txt`: "b.txt", "a\x00b\".pdf": "ab.pdf", "  rapport.odt ": "rapport.odt",
 		strings.Repeat("é", 300) + ".pdf": strings.Repeat("é", 196) + ".pdf", "/": "", "..": "",
+		"a." + strings.Repeat("b", 300): "a." + strings.Repeat("b", 198), // an "extension" of 300: none, and the name cut
+		strings.Repeat("x", 250):        strings.Repeat("x", 200),
 	} {
 		if got := files.CleanName(in); got != want {
 			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)

@@ -20,7 +20,6 @@ import (
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/queue"
 	"github.com/coopnet/coopnet/services/storage"
-	"github.com/coopnet/coopnet/services/validate"
 )
 
 // The states of an attachment's file on this node.
@@ -245,45 +244,68 @@ type RemoteFile struct {
 	Size                                 int64
 }
 
-// checkRemote validates what a peer says of a file: the same rules as an
-// upload's, before a byte is fetched.
-func (s *Service) checkRemote(v *apperr.Validation, f RemoteFile) RemoteFile {
+// checkRemote validates what a peer says of a file, with the rules of an
+// upload, before a byte is fetched; a file refused is recorded as such
+// (why: a limit of this node smaller than the sender's, a type it does not
+// take), its comment kept.
+func (s *Service) checkRemote(f RemoteFile) (RemoteFile, string) {
 	f.Name = files.CleanName(f.Name)
 	ct, ok := files.ContentTypeOf(f.Name)
 	switch {
+	case s.cfg.Files == nil:
+		return f, "this node keeps no files (no file store)"
 	case f.Name == "" || !ok:
-		v.Add("attachment.name", fmt.Sprintf("%q is not a file type accepted", f.Name))
+		return f, fmt.Sprintf("%q is not a file type this node accepts", f.Name)
 	case !strings.EqualFold(strings.SplitN(ct, ";", 2)[0], strings.SplitN(f.ContentType, ";", 2)[0]):
-		v.Add("attachment.mediaType", fmt.Sprintf("%q does not go with %q", f.ContentType, f.Name))
+		return f, fmt.Sprintf("its type %q does not go with its name", f.ContentType)
+	case f.Size <= 0 || f.Size > s.cfg.MaxFileBytes:
+		return f, fmt.Sprintf("its size (%d bytes) is not from 1 to this node's limit, %d", f.Size, s.cfg.MaxFileBytes)
+	case len(f.SHA256) != 64 || strings.Trim(strings.ToLower(f.SHA256), "0123456789abcdef") != "":
+		return f, "it has no SHA-256 to check it against"
+	case len(f.URL) > 2000:
+		return f, "its address is too long"
 	}
-	if f.Size <= 0 || f.Size > s.cfg.MaxFileBytes {
-		v.Add("attachment.size", fmt.Sprintf("must be from 1 to %d bytes", s.cfg.MaxFileBytes))
-	}
-	if f.SHA256 != "" && (len(f.SHA256) != 64 || strings.Trim(strings.ToLower(f.SHA256), "0123456789abcdef") != "") {
-		v.Add("attachment.digest", "is not a SHA-256 in hexadecimal")
-	}
-	validate.Text(v, "attachment.url", f.URL, 8, 2000, false)
 	f.ContentType = ct
-	return f
+	return f, ""
 }
 
-// insertRemote records the files of another node's comment, to fetch.
+// insertRemote records the files of another node's comment: to fetch, or
+// refused (dead, with why).
 func (s *Service) insertRemote(ctx context.Context, tx *gorm.DB, c *Comment, fs []RemoteFile) error {
 	now := storage.Now()
-	for _, f := range fs {
+	pending := false
+	for i, f := range fs {
+		f, why := s.checkRemote(f)
+		if i >= MaxAttachments {
+			why = fmt.Sprintf("more than %d files in one comment", MaxAttachments)
+		}
 		url := f.URL
 		a := &Attachment{ID: storage.NewID(), TicketID: c.TicketID, CommentID: c.ID, Name: f.Name, ContentType: f.ContentType,
-			SizeBytes: f.Size, SHA256: strings.ToLower(f.SHA256), APID: f.APID, SourceURL: &url, FetchState: FilePending,
+			SizeBytes: max(0, f.Size), SHA256: strings.ToLower(f.SHA256), APID: f.APID, SourceURL: &url, FetchState: FilePending,
 			NextAttemptAt: &now, CreatedAt: c.CreatedAt}
+		if why != "" {
+			a.FetchState, a.NextAttemptAt, a.LastError = FileDead, nil, queue.ErrorText(why)
+			if a.Name == "" {
+				a.Name = "?"
+			}
+			if len(a.ContentType) > 200 {
+				a.ContentType = a.ContentType[:200]
+			}
+			if len(a.SHA256) > 64 {
+				a.SHA256 = a.SHA256[:64]
+			}
+			s.log.Warn("tickets: a file of another node's comment was refused", "attachment", f.APID, "why", why)
+		}
 		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "ap_id"}}, DoNothing: true}).Create(a)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected > 0 {
 			c.Attachments = append(c.Attachments, a)
+			pending = pending || why == ""
 		}
 	}
-	if len(fs) > 0 {
+	if pending {
 		storage.AfterCommit(ctx, s.wake.Poke)
 	}
 	return nil
@@ -371,6 +393,10 @@ func (s *Service) fetchOne(ctx context.Context, a *Attachment) (*files.Stored, e
 	if a.SourceURL == nil || s.fetch == nil {
 		return nil, Permanent{errors.New("no address to fetch it from")}
 	}
+	// A minute, and the time the file takes at 64 kB/s (a slow link): a
+	// peer that stalls is tried again later, not waited for for ever.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute+time.Duration(a.SizeBytes/(64<<10))*time.Second)
+	defer cancel()
 	body, err := s.fetch(ctx, *a.SourceURL)
 	if err != nil {
 		return nil, err
@@ -422,20 +448,19 @@ func (s *Service) settleFetch(ctx context.Context, a *Attachment, kept *files.St
 // attachments of tickets ids, and their files once it commits.
 func (s *Service) eraseAttachments(ctx context.Context, ids []string) error {
 	tx := s.db.Conn(ctx)
-	var as []*Attachment
-	if err := tx.Select("id, storage_key, thumb_key").Where("ticket_id IN ?", ids).Find(&as).Error; err != nil {
+	// Deleted and read in one statement: a fetch settling meanwhile
+	// (PostgreSQL's READ COMMITTED) cannot leave a file no row names.
+	var as []struct{ StorageKey, ThumbKey *string }
+	if err := tx.Raw("DELETE FROM ticket_attachments WHERE ticket_id IN ? RETURNING storage_key, thumb_key", ids).Scan(&as).Error; err != nil {
 		return fmt.Errorf("tickets: erase attachments: %w", err)
 	}
-	if len(as) == 0 {
+	if len(as) == 0 || s.cfg.Files == nil {
 		return nil
-	}
-	if err := tx.Where("ticket_id IN ?", ids).Delete(&Attachment{}).Error; err != nil {
-		return fmt.Errorf("tickets: erase attachments: %w", err)
 	}
 	storage.AfterCommit(ctx, func() {
 		for _, a := range as {
 			for _, k := range []*string{a.StorageKey, a.ThumbKey} {
-				if k != nil && s.cfg.Files != nil {
+				if k != nil {
 					if err := s.cfg.Files.Delete(context.Background(), *k); err != nil {
 						s.log.Warn("tickets: a file erased in the database stays in the store", "key", *k, "err", err)
 					}

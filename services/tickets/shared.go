@@ -494,14 +494,8 @@ func (s *Service) AddRemoteComment(ctx context.Context, t *Ticket, apID, authorH
 		least = 0
 	}
 	body = validate.Text(&v, "content", body, least, 20000, true)
-	if len(fs) > MaxAttachments {
-		v.Add("attachment", fmt.Sprintf("at most %d files in one comment", MaxAttachments))
-	}
-	if len(fs) > 0 && s.cfg.Files == nil {
-		return false, errNoFiles
-	}
-	for i := range fs {
-		fs[i] = s.checkRemote(&v, fs[i])
+	if len(fs) > 100 {
+		v.Add("attachment", "more than 100 files in one comment")
 	}
 	authorName = validate.Text(&v, "attributedTo.name", authorName, 0, 200, false)
 	authorHandle = validate.Text(&v, "attributedTo", authorHandle, 1, 320, false)

@@ -226,6 +226,7 @@ type ticketView struct {
 	Values     map[string]string // what was typed in a form sent back
 	Accept     string            // the file types the comment form takes
 	MaxFileMB  int64
+	Files      bool              // the node keeps files: the form takes them
 	names      map[string]string // full handle → « Name (Region) »
 }
 
@@ -334,7 +335,8 @@ func (s *Pages) renderTicket(c echo.Context, status int, values, errs map[string
 	if err := s.Opt.Notify.MarkReadOf(ctx, by.ID, t.ID); err != nil { // what the page shows is read
 		return err
 	}
-	v := &ticketView{Ticket: t, Accept: strings.Join(files.Extensions(), ","), MaxFileMB: s.Opt.Tickets.MaxFileBytes() >> 20}
+	v := &ticketView{Ticket: t, Accept: strings.Join(files.Extensions(), ","), MaxFileMB: s.Opt.Tickets.MaxFileBytes() >> 20,
+		Files: s.Opt.Tickets.Files() != nil}
 	if cl, err := s.Opt.Clients.Get(ctx, by, t.ClientID); err == nil {
 		v.Client = cl
 	}

@@ -83,7 +83,7 @@ func ServeFile(c echo.Context, ts *tickets.Service, a *tickets.Attachment, thumb
 	h := c.Response().Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, max-age=3600")
+	h.Set("Cache-Control", "no-store") // a client's photo: not kept by a shared browser after an erasure
 	if thumb {
 		h.Set(echo.HeaderContentType, "image/jpeg")
 		h.Set("Content-Disposition", "inline")

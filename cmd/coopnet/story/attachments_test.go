@@ -2,11 +2,15 @@ package story_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/coopnet/coopnet/cmd/coopnet/rig"
 	"github.com/coopnet/coopnet/services/tickets"
@@ -120,5 +124,78 @@ func TestAttachmentReachesTheOtherNode(t *testing.T) {
 	}
 	if n := len(attachmentsOn(c, BZH, Marie, marieID)); n != 2 {
 		t.Errorf("Marie's node has %d attachments, want 2 (the photo, her quote)", n)
+	}
+}
+
+// TestRefusedFileKeepsItsComment: a file Jean's node will not take (a
+// type it does not accept, a size over its limit, no digest) is recorded
+// as lost with why, and its comment is kept; a Document served from
+// elsewhere than the sender's /attachments/ refuses the activity.
+func TestRefusedFileKeepsItsComment(t *testing.T) {
+	c := newCoop(t, 48*time.Hour)
+	jeanID, marieID := c.SharedTicket("Site web de l'école, avec le devis")
+	Must[tickets.Comment](c.As(Marie).Upload("/api/v1/tickets/"+marieID+"/attachments", map[string]string{"body": "Le devis"},
+		map[string][]byte{"devis.pdf": []byte("%PDF-1.7\n%%EOF\n")}), 201)
+	bfc := c.Node(BFC)
+	var body string
+	WaitFor(t, "Marie's comment with its file on Jean's node", func() bool {
+		return bfc.N.DB.Raw("SELECT body FROM federation_inbox WHERE type = 'Create' AND state = 'applied' AND body LIKE '%devis.pdf%' LIMIT 1").
+			Row().Scan(&body) == nil
+	})
+	again := func(suffix, content string, docs ...map[string]any) map[string]any {
+		var act map[string]any
+		if err := json.Unmarshal([]byte(body), &act); err != nil {
+			t.Fatal(err)
+		}
+		note := act["object"].(map[string]any)
+		act["id"], note["id"], note["content"] = act["id"].(string)+suffix, note["id"].(string)+suffix, content
+		doc := note["attachment"].([]any)[0].(map[string]any)
+		var list []any
+		for i, d := range docs {
+			m := map[string]any{}
+			for k, v := range doc {
+				m[k] = v
+			}
+			m["id"] = doc["id"].(string) + fmt.Sprintf("%s-%d", suffix, i)
+			for k, v := range d {
+				m[k] = v
+			}
+			list = append(list, m)
+		}
+		note["attachment"] = list
+		return act
+	}
+	c.deliver(BZH, BFC, again("-refused", "Trois fichiers que Jean ne prendra pas",
+		map[string]any{"name": "setup.exe", "mediaType": "application/octet-stream"},
+		map[string]any{"size": 200 << 20},
+		map[string]any{"sha256": nil}))
+	var lost []tickets.Attachment
+	WaitFor(t, "the comment on Jean's node, its files lost", func() bool {
+		lost = nil
+		for _, a := range attachmentsOn(c.Coop, BFC, Jean, jeanID) {
+			if a.FetchState == tickets.FileDead {
+				lost = append(lost, a)
+			}
+		}
+		return len(lost) == 3
+	})
+	if cs := c.Comments(BFC, Jean, jeanID); Count(cs, "Trois fichiers") != 1 {
+		t.Errorf("Jean's comments: %q", cs)
+	}
+	var why []string
+	bfc.N.DB.Raw("SELECT last_error FROM ticket_attachments WHERE fetch_state = 'dead' ORDER BY last_error").Scan(&why)
+	if got := strings.Join(why, " | "); !strings.Contains(got, "not a file type") || !strings.Contains(got, "limit") || !strings.Contains(got, "SHA-256") {
+		t.Errorf("why the files were refused: %s", got)
+	}
+	// A Document served by another host: the activity is refused whole.
+	act := again("-elsewhere", "Un fichier d'ailleurs", map[string]any{"url": c.Node(IDF).URL + "/attachments/x"})
+	c.deliver(BZH, BFC, act)
+	WaitFor(t, "the activity with a foreign file refused", func() bool {
+		var state string
+		_ = bfc.N.DB.Raw("SELECT state FROM federation_inbox WHERE activity_id = ?", act["id"]).Row().Scan(&state)
+		return state == "failed"
+	})
+	if cs := c.Comments(BFC, Jean, jeanID); Count(cs, "Un fichier d'ailleurs") != 0 {
+		t.Errorf("a comment with a foreign file was kept: %q", cs)
 	}
 }
