@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/coopnet/coopnet/services/planning"
@@ -59,6 +60,8 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 		e.kind, e.actor, e.to = Accepted, t.AssigneeName, []string{t.TechnicianID}
 	case c.Unassigned != nil:
 		e.kind, e.actor = Released, c.Unassigned.Name
+	case c.OldStatus != t.Status && routingStep(c):
+		return nil
 	case c.OldStatus != t.Status:
 		e.kind, e.detail = Status, string(t.Status)
 	default:
@@ -68,6 +71,16 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 		e.actor = s.nameOf(ctx, c.By, t)
 	}
 	return s.record(ctx, e)
+}
+
+// routingStep reports a move the routing makes on its way — searching,
+// offering to the next candidate — which tells nobody anything: its
+// outcomes do (the job accepted, or no taker: unroutable), and the pages
+// show the steps live. Told, they filled the member's inbox with one line
+// per candidate, written inside the routing's own transaction.
+func routingStep(c *tickets.Changed) bool {
+	st := c.Ticket.Status
+	return strings.HasPrefix(c.By, "routing@") && (st == tickets.StatusRouting || st == tickets.StatusOffered)
 }
 
 // commentAdded tells the members who work on the ticket of a comment,
