@@ -114,12 +114,17 @@ func (s *Service) LogTime(ctx context.Context, by members.Actor, ticketID string
 	}
 	var out *Ticket
 	err = s.db.WithTx(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		if _, err := s.ledger.Log(ctx, ledger.LogInput{TicketID: t.ID, MemberID: by.ID, MemberHandle: by.Handle,
-			Minutes: minutes, OnSite: site, Note: note}); err != nil {
-			return err
-		}
+		// The ticket's row first, then the ledger's, as every change of a
+		// ticket takes them (a change from the other node: the ticket,
+		// then its time): in the other order, one applied at the same
+		// moment deadlocked with this one on PostgreSQL, and the member's
+		// time was refused with a 500.
 		now := storage.Now()
 		if err := tx.Exec(`UPDATE tickets SET version = version + 1, updated_at = ? WHERE id = ?`, now, t.ID).Error; err != nil {
+			return err
+		}
+		if _, err := s.ledger.Log(ctx, ledger.LogInput{TicketID: t.ID, MemberID: by.ID, MemberHandle: by.Handle,
+			Minutes: minutes, OnSite: site, Note: note}); err != nil {
 			return err
 		}
 		cur, err := s.ByID(ctx, t.ID)
