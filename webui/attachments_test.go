@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -18,24 +16,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/coopnet/coopnet/services/files"
+	"github.com/coopnet/coopnet/services/files/filestest"
 	"github.com/coopnet/coopnet/services/members"
 	"github.com/coopnet/coopnet/services/storage"
 	"github.com/coopnet/coopnet/services/storage/storagetest"
 )
-
-// photo is a PNG of w×h pixels.
-func photo(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := 0; x < w; x++ {
-		img.Set(x, h/2, color.RGBA{0, 90, 170, 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 type part struct{ field, name, body string }
 
@@ -71,7 +56,7 @@ func TestAttachments(t *testing.T) {
 		r := newRig(t, db)
 		client := r.newClient("technician")
 		tk := r.newTicket("technician", client)
-		img := photo(t, 800, 600)
+		img := filestest.PNG(t, 800, 600)
 		body, ct := multipartBody(t, part{"body", "", "L'imprimante de la salle 2"}, part{"file", "imprimante.png", string(img)},
 			part{"file", "devis.pdf", "%PDF-1.4\n%%EOF\n"})
 		res := r.doCT("POST", "/api/v1/tickets/"+tk.ID+"/attachments", "technician", body, ct)

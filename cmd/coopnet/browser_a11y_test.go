@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"image"
-	"image/color"
-	"image/png"
 	"strings"
 	"testing"
 
@@ -67,18 +63,4 @@ func (p *person) accessible(what string) {
 	if len(vs) > 0 {
 		p.shot("a11y-" + strings.ReplaceAll(what, " ", "-"))
 	}
-}
-
-// testPNG is a PNG of w×h pixels, a photo for an attachment.
-func testPNG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := 0; x < w; x++ {
-		img.Set(x, x*h/w, color.RGBA{11, 92, 173, 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }

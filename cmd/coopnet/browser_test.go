@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/files/filestest"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -325,7 +326,7 @@ func TestBrowserJourneys(t *testing.T) {
 	// reaches Marie's node with his comment and shows as a thumbnail on
 	// her copy of the ticket.
 	photoFile := filepath.Join(t.TempDir(), "facade.png")
-	if err := os.WriteFile(photoFile, testPNG(t, 800, 500), 0o644); err != nil {
+	if err := os.WriteFile(photoFile, filestest.PNG(t, 800, 500), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	jean.run("attach a photo", chromedp.SendKeys(chromedp.CSS("#body"), "La façade, pour la page d'accueil"),

@@ -297,10 +297,9 @@ func (ps *Transport) fetchKey(ctx context.Context, keyID, host string) (string, 
 	return "", fmt.Errorf("federation: %s does not publish key %s", id, keyID)
 }
 
-// FetchFile gets a file a peer serves (an attachment) with a signed GET;
-// the caller closes the body. A refusal (4xx) is ErrRefused: trying again
-// will not help.
-func (ps *Transport) FetchFile(ctx context.Context, target string) (io.ReadCloser, error) {
+// signedGet is a GET of a peer's URL, signed by this node's actor: the
+// request, ready to send.
+func (ps *Transport) signedGet(ctx context.Context, target, accept string) (*http.Request, error) {
 	h, err := sign.KeyHost(target)
 	if err != nil || !ps.Allowed(h) {
 		return nil, fmt.Errorf("federation: %s is not a peer node: %w", target, ErrRefused)
@@ -313,8 +312,22 @@ func (ps *Transport) FetchFile(ctx context.Context, target string) (io.ReadClose
 	if err != nil {
 		return nil, fmt.Errorf("federation: %w", err)
 	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	req.Header.Set("User-Agent", ps.UserAgent())
 	if err := sign.Request(req, kp, ps.cfg.PublicURL+"/actor"+"#main-key", nil, time.Now()); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// FetchFile gets a file a peer serves (an attachment) with a signed GET;
+// the caller closes the body. A refusal (4xx) is ErrRefused: trying again
+// will not help.
+func (ps *Transport) FetchFile(ctx context.Context, target string) (io.ReadCloser, error) {
+	req, err := ps.signedGet(ctx, target, "")
+	if err != nil {
 		return nil, err
 	}
 	// The peers' client, without its overall timeout: a file takes as long
@@ -340,21 +353,8 @@ var ErrRefused = errors.New("refused by the peer")
 
 // FetchJSON GETs an ActivityPub document of a peer, signed by this node.
 func (ps *Transport) FetchJSON(ctx context.Context, target string) (map[string]any, error) {
-	h, err := sign.KeyHost(target)
-	if err != nil || !ps.Allowed(h) {
-		return nil, fmt.Errorf("federation: %s is not a peer node", target)
-	}
-	kp, err := ps.keys.Get(ctx, "node")
+	req, err := ps.signedGet(ctx, target, doc.MediaActivity)
 	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, fmt.Errorf("federation: %w", err)
-	}
-	req.Header.Set("Accept", doc.MediaActivity)
-	req.Header.Set("User-Agent", ps.UserAgent())
-	if err := sign.Request(req, kp, ps.cfg.PublicURL+"/actor"+"#main-key", nil, time.Now()); err != nil {
 		return nil, err
 	}
 	resp, err := ps.client.Do(req)

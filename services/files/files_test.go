@@ -3,10 +3,7 @@ package files_test
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/color"
 	"image/jpeg"
-	"image/png"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -17,20 +14,8 @@ import (
 
 	"github.com/coopnet/coopnet/services/apperr"
 	"github.com/coopnet/coopnet/services/files"
+	"github.com/coopnet/coopnet/services/files/filestest"
 )
-
-func pngOf(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := 0; x < w; x++ {
-		img.Set(x, x*h/w, color.RGBA{200, 0, 0, 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // stores are the stores under test: a folder, and an S3 bucket served over
 // HTTP by an S3-protocol server in the test process.
@@ -80,7 +65,7 @@ func TestAcceptKeepsAndRefuses(t *testing.T) {
 	ctx := context.Background()
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			photo := pngOf(t, 1200, 800)
+			photo := filestest.PNG(t, 1200, 800)
 			s, err := files.Accept(ctx, st, "file", `C:\Users\jean\Imprimante cassée.PNG`, bytes.NewReader(photo), 0)
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +116,7 @@ func TestAcceptKeepsAndRefuses(t *testing.T) {
 // TestDecompressionBomb: a small PNG claiming a picture of a billion
 // pixels is refused before it is decoded.
 func TestDecompressionBomb(t *testing.T) {
-	b := pngOf(t, 4, 4)
+	b := filestest.PNG(t, 4, 4)
 	// The IHDR chunk's width and height (bytes 16–23), made 40000×40000;
 	// the CRC no longer matches, but DecodeConfig reads the header first.
 	copy(b[16:24], []byte{0, 0, 0x9c, 0x40, 0, 0, 0x9c, 0x40})

@@ -4,30 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/files/filestest"
 	"github.com/coopnet/coopnet/services/tickets"
 )
-
-func pngPhoto(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		img.Set(w/2, y, color.RGBA{160, 20, 20, 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // attachmentsOn are the attachments of a ticket as a member sees them.
 func attachmentsOn(c *Coop, region, email, id string) []tickets.Attachment {
@@ -44,7 +29,7 @@ func attachmentsOn(c *Coop, region, email, id string) []tickets.Attachment {
 func TestAttachmentReachesTheOtherNode(t *testing.T) {
 	c := New(t, 0)
 	jeanID, marieID := c.SharedTicket("Site web de l'école avec photos")
-	photo := pngPhoto(t, 640, 480)
+	photo := filestest.PNG(t, 640, 480)
 	Must[tickets.Comment](c.As(Jean).Upload("/api/v1/tickets/"+jeanID+"/attachments", map[string]string{"body": "La façade pour la page d'accueil"},
 		map[string][]byte{"facade.png": photo}), 201)
 	Must[tickets.Comment](c.As(Jean).Upload("/api/v1/tickets/"+jeanID+"/attachments", map[string]string{"internal": "true"},
