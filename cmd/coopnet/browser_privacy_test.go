@@ -33,6 +33,7 @@ func TestBrowserPrivacy(t *testing.T) {
 		t.Errorf("the export page shows %q", got)
 	}
 	claire.shot("1-export")
+	claire.accessible("the client's export")
 	claire.noHorizontalScroll(clientURL + "/export")
 	claire.run("erase", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(clientURL), chromedp.WaitVisible(chromedp.CSS("#client-erase")),
 		chromedp.Click(chromedp.CSS("#client-erase")), chromedp.WaitVisible(chromedp.CSS("#confirm-heading")))
@@ -40,6 +41,7 @@ func TestBrowserPrivacy(t *testing.T) {
 		t.Errorf("the confirmation asks %q", got)
 	}
 	claire.shot("2-confirm")
+	claire.accessible("the erasure's confirmation")
 	claire.run("confirm", chromedp.SendKeys(chromedp.CSS("#reason"), "demande écrite du 2 décembre"),
 		chromedp.Click(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".flash")))
@@ -72,6 +74,7 @@ func TestBrowserPrivacy(t *testing.T) {
 		t.Errorf("the confirmation asks %q", got)
 	}
 	boss.shot("1-confirm")
+	boss.accessible("the deactivation's confirmation")
 	boss.noHorizontalScroll(bzh + "/app/staff/members/" + c.MemberID("bretagne", rig.Marie) + "/deactivate")
 	boss.run("confirm", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bzh+"/app/staff/members/"+c.MemberID("bretagne", rig.Marie)+"/deactivate"),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm")),
@@ -83,6 +86,7 @@ func TestBrowserPrivacy(t *testing.T) {
 		t.Errorf("Marie in the list: %q", got)
 	}
 	boss.shot("2-deactivated")
+	boss.accessible("the members page")
 	marie.run("her next page", chromedp.Navigate(bzh+"/app/offers"), chromedp.WaitVisible(chromedp.CSS("#email")))
 	marie.shot("1-logged-out")
 
@@ -112,5 +116,6 @@ func TestBrowserPrivacy(t *testing.T) {
 		rig.Call(t, "GET", bfc+"/api/v1/me", tok, nil, 200)
 	}
 	jean.shot("1-account")
+	jean.accessible("the account page in English")
 	jean.noHorizontalScroll(bfc + "/app/account")
 }
