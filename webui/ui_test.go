@@ -136,7 +136,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	}
 	ticketURL := h.Get("Location")
 	_, page, _ = b.get(ticketURL)
-	if !strings.Contains(page, "Site web de l&#39;école") || !strings.Contains(page, "16,5 h") || !strings.Contains(page, "nouvelle") {
+	if !strings.Contains(page, "Site web de l&#39;école") || !strings.Contains(page, "16 h 30") || !strings.Contains(page, "nouvelle") {
 		t.Fatalf("ticket page:\n%s", page)
 	}
 	// An empty comment: the page again, saying so in French, nothing written.
