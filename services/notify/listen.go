@@ -67,6 +67,13 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 	default:
 		return nil
 	}
+	// Whom first: the member who forwarded their own request is told
+	// nothing, and their name need not be looked up.
+	to, err := s.recipients(ctx, e)
+	if err != nil || len(to) == 0 {
+		return err
+	}
+	e.to, e.told = to, true
 	if e.actor == "" {
 		e.actor = s.nameOf(ctx, c.By, t)
 	}

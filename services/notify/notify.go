@@ -219,6 +219,8 @@ type event struct {
 	offerID  string
 	detail   string
 	urgent   bool
+	// told: to is already recipients' (the caller needed it first).
+	told bool
 }
 
 // record writes the notifications of e inside the transaction ctx
@@ -226,9 +228,15 @@ type event struct {
 // mail worker once it commits. One query per table whatever the number
 // of recipients: an event to a thousand members is one insert of each.
 func (s *Service) record(ctx context.Context, e event) error {
-	to, err := s.recipients(ctx, e)
-	if err != nil || len(to) == 0 {
-		return err
+	to := e.to
+	if !e.told {
+		var err error
+		if to, err = s.recipients(ctx, e); err != nil || len(to) == 0 {
+			return err
+		}
+	}
+	if len(to) == 0 {
+		return nil
 	}
 	tx := s.db.Conn(ctx)
 	var prefs []prefRow
