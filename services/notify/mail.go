@@ -187,41 +187,20 @@ type mailRow struct {
 
 func (mailRow) TableName() string { return "mail_outbox" }
 
-// Start runs the mail worker until Stop.
+// Start runs the mail worker until Stop. Mails put off by quiet hours or
+// a failure come due with time: the worker also looks every half minute.
 func (s *Service) Start() {
-	if s.cfg.Mailer == nil || s.stop != nil {
+	if s.cfg.Mailer == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		// Mails put off by quiet hours or a failure come due with time:
-		// the worker also looks every half minute.
-		tick := time.NewTicker(30 * time.Second)
-		defer tick.Stop()
-		for {
-			if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("notify: mails", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.wake:
-			case <-tick.C:
-			}
-		}
-	}()
+	s.worker.Start(s.wake, 30*time.Second, func(ctx context.Context) error {
+		_, err := s.SendDue(ctx)
+		return err
+	}, func(err error) { s.log.Warn("notify: mails", "err", err) })
 }
 
 // Stop stops the mail worker.
-func (s *Service) Stop() {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-		s.stop = nil
-	}
-}
+func (s *Service) Stop() { s.worker.Stop() }
 
 // Wake pokes the mail worker (tests, after moving a mail's due time).
 func (s *Service) Wake() { s.wake.Poke() }

@@ -178,8 +178,7 @@ type Service struct {
 	watchers map[string]map[chan struct{}]struct{}
 	touched  map[string]time.Time // member → their last change, for TouchedSince
 	closing  chan struct{}        // closed when the node shuts down (EndLive)
-	stop     context.CancelFunc
-	done     chan struct{}
+	worker   queue.Worker
 }
 
 // New returns the notifications service; Listen wires it to the events.

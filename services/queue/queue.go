@@ -7,6 +7,7 @@
 package queue
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -41,4 +42,47 @@ func (b Backoff) After(n int) time.Duration {
 	}
 	d = min(d, b.Max)
 	return d + time.Duration((rand.Float64()-.5)*.5*float64(d))
+}
+
+// Worker runs one queue's work in a goroutine of its own: at once, then
+// whenever its signal is poked and every period (items put off come due
+// with time), until Stop. The zero Worker is stopped.
+type Worker struct {
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// Start runs work until Stop; a failure is told to failed and the worker
+// goes on. Starting a running worker does nothing.
+func (w *Worker) Start(wake Signal, every time.Duration, work func(context.Context) error, failed func(error)) {
+	if w.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop, w.done = cancel, make(chan struct{})
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			if err := work(ctx); err != nil && ctx.Err() == nil {
+				failed(err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the worker and waits for its work in progress.
+func (w *Worker) Stop() {
+	if w.stop != nil {
+		w.stop()
+		<-w.done
+		w.stop = nil
+	}
 }

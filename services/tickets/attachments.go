@@ -329,39 +329,20 @@ const fetchAttempts = 12
 var fetchBackoff = queue.Backoff{First: 5 * time.Second, Max: 3 * time.Hour}
 
 // StartFetching runs the worker that fetches other nodes' files, until
-// StopFetching.
+// StopFetching; retries come due with time, looked for every half minute.
 func (s *Service) StartFetching(fetch Fetch) {
-	if s.cfg.Files == nil || s.stopFetch != nil {
+	if s.cfg.Files == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.fetch, s.stopFetch, s.fetchDone = fetch, cancel, make(chan struct{})
-	go func() {
-		defer close(s.fetchDone)
-		tick := time.NewTicker(30 * time.Second) // retries come due with time
-		defer tick.Stop()
-		for {
-			if _, err := s.FetchDue(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("tickets: fetching files", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.wake:
-			case <-tick.C:
-			}
-		}
-	}()
+	s.fetch = fetch
+	s.fetcher.Start(s.wake, 30*time.Second, func(ctx context.Context) error {
+		_, err := s.FetchDue(ctx)
+		return err
+	}, func(err error) { s.log.Warn("tickets: fetching files", "err", err) })
 }
 
 // StopFetching stops the worker.
-func (s *Service) StopFetching() {
-	if s.stopFetch != nil {
-		s.stopFetch()
-		<-s.fetchDone
-		s.stopFetch = nil
-	}
-}
+func (s *Service) StopFetching() { s.fetcher.Stop() }
 
 // FetchDue fetches the files that are due, and returns how many it stored.
 func (s *Service) FetchDue(ctx context.Context) (int, error) {

@@ -198,11 +198,10 @@ type Service struct {
 	insertTicket string
 
 	// The fetching of the files of another node's comments (attachments.go).
-	fetchQ    *queue.Queue
-	fetch     Fetch
-	wake      queue.Signal
-	stopFetch context.CancelFunc
-	fetchDone chan struct{}
+	fetchQ  *queue.Queue
+	fetch   Fetch
+	wake    queue.Signal
+	fetcher queue.Worker
 }
 
 // New returns the tickets service.
