@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -155,6 +156,29 @@ func TestAttachments(t *testing.T) {
 		if !strings.Contains(page, "<span>notes.txt</span>") {
 			t.Errorf("the text file is not on the page")
 		}
+		// A file no attachment names (a crash between it and its comment)
+		// is swept once an hour old; a newer one, and the named ones, stay.
+		root := r.opt.Tickets.Files().(files.Dir).Root
+		orphan, fresh := filepath.Join(root, "a", storage.NewID()), filepath.Join(root, "a", storage.NewID())
+		for _, f := range []string{orphan, fresh} {
+			if err := os.WriteFile(f, []byte("lost"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hours := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(orphan, hours, hours); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.opt.Tickets.SweepFiles(context.Background(), time.Hour); err != nil || n != 1 {
+			t.Errorf("swept %d files (%v), want the orphan", n, err)
+		}
+		if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+			t.Errorf("the orphan is still there: %v", err)
+		}
+		if res := r.do("GET", fileURL, "technician", nil); res.Status != 200 {
+			t.Errorf("a named file after the sweep: %d", res.Status)
+		}
+		os.Remove(fresh)
 		// Erased with the client: rows and files.
 		keys := r.count("ticket_attachments")
 		if keys != 3 {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	_ "image/gif" // thumbnails of GIF images
@@ -42,6 +43,8 @@ type Store interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Delete removes a file; one that is not there is no error.
 	Delete(ctx context.Context, key string) error
+	// List calls f with each file's key and when it was written.
+	List(ctx context.Context, f func(key string, modified time.Time) error) error
 	// Name says what the store is, for the logs ("dir /var/lib/…", "s3 …").
 	Name() string
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -108,6 +109,19 @@ func TestAcceptKeepsAndRefuses(t *testing.T) {
 			}
 			if _, err := st.Get(ctx, "a/../../etc/passwd"); err == nil {
 				t.Error("a key out of the store's shape was read")
+			}
+			listed := map[string]bool{}
+			if err := st.List(ctx, func(key string, at time.Time) error {
+				if time.Since(at) > time.Hour || at.After(time.Now().Add(time.Minute)) {
+					t.Errorf("%s written at %v", key, at)
+				}
+				listed[key] = true
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(listed) != 2 || !listed[s.Key] || !listed[s.ThumbKey] {
+				t.Errorf("listed %v, want the photo and its thumbnail", listed)
 			}
 		})
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -87,6 +89,36 @@ func (d Dir) Delete(_ context.Context, key string) error {
 		return nil
 	}
 	return err
+}
+
+// List walks the folder's files.
+func (d Dir) List(ctx context.Context, f func(key string, modified time.Time) error) error {
+	root := filepath.Join(d.Root, "a")
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || ctx.Err() != nil {
+			return cmpErr(err, ctx.Err())
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		key := "a/" + e.Name()
+		if checkKey(key) != nil {
+			return nil // not one of ours (a temporary file of a Put under way)
+		}
+		return f(key, info.ModTime())
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // S3 is a store in a bucket of an S3-compatible object store.
@@ -199,6 +231,26 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// List walks the bucket's files (under the store's prefix).
+func (s *S3) List(ctx context.Context, f func(key string, modified time.Time) error) error {
+	prefix := s.object("a/")
+	ctx, cancel := context.WithCancel(ctx) // stops the listing if f fails
+	defer cancel()
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			return o.Err
+		}
+		key := "a/" + strings.TrimPrefix(o.Key, prefix)
+		if checkKey(key) != nil {
+			continue
+		}
+		if err := f(key, o.LastModified); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // Delete removes a file.

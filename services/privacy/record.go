@@ -51,7 +51,7 @@ var Record = []Entry{
 		Subjects: "clients of other regions and their contacts", Where: []string{"clients", "tickets", "ticket_comments", "ticket_attachments", "ticket_events"},
 		Purpose:    "the member doing the job",
 		SharedWith: "the request's own node (changes, comments, time, answers)",
-		Kept:       "the contact and the exact places go when the job ends (closed, cancelled, given back, or resolved for 30 days); erased when the client's node erases its data",
+		Kept:       "the contact, the exact places and the attached files go when the job ends (closed, cancelled, given back, or resolved for 30 days); erased when the client's node erases its data",
 		Rights:     "with the client's own node, which propagates"},
 	{Data: "Routing: forward notes, offers (title and note scrubbed of the client's name, contact, phones, e-mails and addresses; commune; who forwarded), messages waiting to be published",
 		Subjects: "members (who forwarded, who was offered); clients only as scrubbed text", Where: []string{"routings", "offers", "bus_outbox", "nats:COOPNET_JOBS"},

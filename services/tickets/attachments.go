@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,6 +331,7 @@ var fetchBackoff = queue.Backoff{First: 5 * time.Second, Max: 3 * time.Hour}
 
 // StartFetching runs the worker that fetches other nodes' files, until
 // StopFetching; retries come due with time, looked for every half minute.
+// With it runs the sweep of the store (SweepFiles), every six hours.
 func (s *Service) StartFetching(fetch Fetch) {
 	if s.cfg.Files == nil {
 		return
@@ -339,10 +341,63 @@ func (s *Service) StartFetching(fetch Fetch) {
 		_, err := s.FetchDue(ctx)
 		return err
 	}, func(err error) { s.log.Warn("tickets: fetching files", "err", err) })
+	s.sweeper.Start(queue.NewSignal(), 6*time.Hour, func(ctx context.Context) error {
+		n, err := s.SweepFiles(ctx, sweepGrace)
+		if n > 0 {
+			s.log.Info("tickets: files no attachment names removed from the store", "files", n)
+		}
+		return err
+	}, func(err error) { s.log.Warn("tickets: sweeping the file store", "err", err) })
 }
 
-// StopFetching stops the worker.
-func (s *Service) StopFetching() { s.fetcher.Stop() }
+// StopFetching stops the workers.
+func (s *Service) StopFetching() {
+	s.fetcher.Stop()
+	s.sweeper.Stop()
+}
+
+// sweepGrace is how old a file no row names must be to be swept: an
+// upload's comment commits within seconds of its file.
+const sweepGrace = time.Hour
+
+// SweepFiles deletes the store's files that no attachment names and that
+// are older than grace: those kept for a comment that never committed (a
+// crash between the two), or whose deletion after an erasure failed. It
+// returns how many it deleted.
+func (s *Service) SweepFiles(ctx context.Context, grace time.Duration) (int, error) {
+	if s.cfg.Files == nil {
+		return 0, nil
+	}
+	cutoff := time.Now().Add(-grace)
+	var old []string
+	if err := s.cfg.Files.List(ctx, func(key string, at time.Time) error {
+		if at.Before(cutoff) {
+			old = append(old, key)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("tickets: list the file store: %w", err)
+	}
+	n := 0
+	for i := 0; i < len(old); i += 500 {
+		batch := old[i:min(i+500, len(old))]
+		var named []string
+		if err := s.db.Conn(ctx).Raw("SELECT storage_key FROM ticket_attachments WHERE storage_key IN ? UNION SELECT thumb_key FROM ticket_attachments WHERE thumb_key IN ?",
+			batch, batch).Scan(&named).Error; err != nil {
+			return n, fmt.Errorf("tickets: sweep the file store: %w", err)
+		}
+		for _, k := range batch {
+			if slices.Contains(named, k) {
+				continue
+			}
+			if err := s.cfg.Files.Delete(ctx, k); err != nil {
+				return n, fmt.Errorf("tickets: sweep the file store: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
 
 // FetchDue fetches the files that are due, and returns how many it stored.
 func (s *Service) FetchDue(ctx context.Context) (int, error) {

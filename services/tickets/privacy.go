@@ -112,15 +112,21 @@ func (s *Service) EraseClient(ctx context.Context, clientID string) (Erased, err
 
 // Scrub sets, in the transaction ctx carries, the title and description of this node's copy
 // of another region's ticket, scrubbed of its client's contact once the
-// job is over. The version does not change: the tracker's next state, if
+// job is over, and deletes the copy's attached files. The version does not change: the tracker's next state, if
 // the job comes back, sets them again.
 func (s *Service) Scrub(ctx context.Context, id, title, description string) error {
 	tx := s.db.Conn(ctx)
-	if err := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ?, search_text = ? WHERE id = ? AND origin_region <> ?",
-		title, description, searchText(title, description), id, s.cfg.Region).Error; err != nil {
-		return fmt.Errorf("tickets: scrub %s: %w", id, err)
+	res := tx.WithContext(ctx).Exec("UPDATE tickets SET title = ?, description = ?, search_text = ? WHERE id = ? AND origin_region <> ?",
+		title, description, searchText(title, description), id, s.cfg.Region)
+	if res.Error != nil {
+		return fmt.Errorf("tickets: scrub %s: %w", id, res.Error)
 	}
-	return nil
+	if res.RowsAffected == 0 {
+		return nil // not a copy
+	}
+	// The job's files go too (photos of the client's site, quotes): they
+	// stay with the ticket on its own node.
+	return s.eraseAttachments(ctx, []string{id})
 }
 
 // WorkRef names a ticket a member took in or worked on, without its

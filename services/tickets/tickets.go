@@ -202,6 +202,7 @@ type Service struct {
 	fetch   Fetch
 	wake    queue.Signal
 	fetcher queue.Worker
+	sweeper queue.Worker
 }
 
 // New returns the tickets service.

@@ -2,6 +2,7 @@ package story_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	. "github.com/coopnet/coopnet/cmd/coopnet/rig"
+	"github.com/coopnet/coopnet/services/files"
 	"github.com/coopnet/coopnet/services/files/filestest"
 	"github.com/coopnet/coopnet/services/tickets"
 )
@@ -109,6 +111,25 @@ func TestAttachmentReachesTheOtherNode(t *testing.T) {
 	}
 	if n := len(attachmentsOn(c, BZH, Marie, marieID)); n != 2 {
 		t.Errorf("Marie's node has %d attachments, want 2 (the photo, her quote)", n)
+	}
+	// The job is over (Jean cancels it): Marie's copy lets its files go,
+	// rows and bytes (her S3 bucket is empty); Jean's node keeps its own.
+	v := c.Ticket(jeanID).Version
+	c.API(BFC, "PATCH", "/api/v1/tickets/"+jeanID, Jean, map[string]any{"version": v, "status": "cancelled"}, 200)
+	WaitFor(t, "the files gone from Marie's copy", func() bool { return len(attachmentsOn(c, BZH, Marie, marieID)) == 0 })
+	bucket, err := files.Open(context.Background(), c.S3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := bucket.List(context.Background(), func(key string, _ time.Time) error { left = append(left, key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("Marie's bucket still holds %v", left)
+	}
+	if n := len(attachmentsOn(c, BFC, Jean, jeanID)); n != 3 {
+		t.Errorf("Jean's node has %d attachments after the job, want its 3", n)
 	}
 }
 
