@@ -466,6 +466,11 @@ func TestBrowserJourneys(t *testing.T) {
 	claire.noHorizontalScroll(bfc + "/app/staff/queues")
 	claire.shot("2-phone")
 
+	// An error page, as someone following a stale link sees it.
+	jean.run("a stale link", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(bfc+"/app/tickets/01a00000-0000-7000-8000-000000000000"),
+		chromedp.WaitVisible(chromedp.CSS("main")))
+	jean.accessible("an error page")
+
 	// The language switch.
 	jean.run("english", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(ticketURL), chromedp.Click(chromedp.CSS("#lang")),
 		chromedp.WaitVisible(chromedp.CSS("#ticket-status")))
@@ -524,6 +529,7 @@ func TestBrowserJourneys(t *testing.T) {
 		t.Errorf("the confirmation asks %q", got)
 	}
 	marie.shot("5-confirm-give-back")
+	marie.accessible("the give-back confirmation")
 	marie.run("confirm", chromedp.Click(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm-submit")),
 		chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if got := marie.text(".flash"); !strings.Contains(got, "Travail rendu") {
