@@ -121,13 +121,14 @@ func TestAttachmentReachesTheOtherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	if err := bucket.List(context.Background(), func(key string, _ time.Time) error { left = append(left, key); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 0 {
-		t.Errorf("Marie's bucket still holds %v", left)
-	}
+	// The bytes go once the rows' deletion has committed: wait for it.
+	WaitFor(t, "Marie's bucket empty", func() bool {
+		var left []string
+		if err := bucket.List(context.Background(), func(key string, _ time.Time) error { left = append(left, key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return len(left) == 0
+	})
 	if n := len(attachmentsOn(c, BFC, Jean, jeanID)); n != 3 {
 		t.Errorf("Jean's node has %d attachments after the job, want its 3", n)
 	}
