@@ -31,9 +31,7 @@ func (s *Service) applyNote(ctx context.Context, tx *gorm.DB, a *doc.Activity) e
 		return err
 	}
 	// Only the two nodes of a shared ticket talk about it.
-	party := (t.OriginRegion == s.cfg.Region && handleHost(t.AssigneeHandle) == sender) ||
-		(t.OriginRegion != s.cfg.Region && hostOf(t.APID) == sender)
-	if !party {
+	if !s.sharedWith(t, sender) {
 		return apperr.New(apperr.Forbidden, "%s does not share %s", sender, ticketID)
 	}
 	body, _ := str(o, "content")

@@ -43,9 +43,7 @@ func (s *Service) getAttachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	party := (t.OriginRegion == s.cfg.Region && handleHost(t.AssigneeHandle) == host) ||
-		(t.OriginRegion != s.cfg.Region && hostOf(t.APID) == host)
-	if !party {
+	if !s.sharedWith(t, host) {
 		return notFound
 	}
 	f, err := s.tickets.Open(ctx, a, false)
@@ -62,6 +60,16 @@ func (s *Service) getAttachment(c echo.Context) error {
 	c.Response().WriteHeader(http.StatusOK)
 	_, err = io.Copy(c.Response(), f)
 	return err
+}
+
+// sharedWith reports whether the node at host is the other node of ticket
+// t: its assignee's, when this node tracks it; its tracker, when this
+// node holds a copy.
+func (s *Service) sharedWith(t *tickets.Ticket, host string) bool {
+	if t.OriginRegion == s.cfg.Region {
+		return handleHost(t.AssigneeHandle) == host
+	}
+	return hostOf(t.APID) == host
 }
 
 // fetchFile is how the tickets service gets a peer's file.

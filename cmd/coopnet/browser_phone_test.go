@@ -24,8 +24,8 @@ func (p *person) onPhone() {
 func (p *person) fits(what string) {
 	p.t.Helper()
 	if scroll, inner := eval[int](p, `document.documentElement.scrollWidth`), eval[int](p, `window.innerWidth`); scroll > inner {
-		p.shot("too-wide-" + strings.ReplaceAll(what, " ", "-"))
-		p.t.Errorf("%s: %s is %d px wide on a %d px phone", p.name, what, scroll, inner)
+		p.shot("too-wide-" + strings.NewReplacer(" ", "-", "/", "-").Replace(what))
+		p.t.Errorf("%s: %s is %d px wide in a %d px viewport", p.name, what, scroll, inner)
 	}
 }
 

@@ -95,8 +95,14 @@ func (d Dir) Delete(_ context.Context, key string) error {
 func (d Dir) List(ctx context.Context, f func(key string, modified time.Time) error) error {
 	root := filepath.Join(d.Root, "a")
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || ctx.Err() != nil {
-			return cmpErr(err, ctx.Err())
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
 		}
 		info, err := e.Info()
 		if err != nil {
@@ -112,13 +118,6 @@ func (d Dir) List(ctx context.Context, f func(key string, modified time.Time) er
 		return nil
 	}
 	return err
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // S3 is a store in a bucket of an S3-compatible object store.

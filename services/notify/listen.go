@@ -73,11 +73,10 @@ func (s *Service) ticketChanged(ctx context.Context, c *tickets.Changed) error {
 	if err != nil || len(to) == 0 {
 		return err
 	}
-	e.to, e.told = to, true
 	if e.actor == "" {
 		e.actor = s.nameOf(ctx, c.By, t)
 	}
-	return s.record(ctx, e)
+	return s.write(ctx, e, to)
 }
 
 // routingStep reports a move the routing makes on its way — searching,

@@ -218,22 +218,23 @@ type event struct {
 	offerID  string
 	detail   string
 	urgent   bool
-	// told: to is already recipients' (the caller needed it first).
-	told bool
 }
 
-// record writes the notifications of e inside the transaction ctx
-// carries, with the mails they call for, and wakes the watchers and the
-// mail worker once it commits. One query per table whatever the number
-// of recipients: an event to a thousand members is one insert of each.
+// record writes the notifications of e to its recipients (recipients)
+// inside the transaction ctx carries: write.
 func (s *Service) record(ctx context.Context, e event) error {
-	to := e.to
-	if !e.told {
-		var err error
-		if to, err = s.recipients(ctx, e); err != nil || len(to) == 0 {
-			return err
-		}
+	to, err := s.recipients(ctx, e)
+	if err != nil {
+		return err
 	}
+	return s.write(ctx, e, to)
+}
+
+// write writes the notifications of e to the members to, with the mails
+// they call for, and wakes the watchers and the mail worker once it
+// commits. One query per table whatever the number of recipients: an
+// event to a thousand members is one insert of each.
+func (s *Service) write(ctx context.Context, e event, to []string) error {
 	if len(to) == 0 {
 		return nil
 	}

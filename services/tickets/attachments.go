@@ -438,7 +438,7 @@ func (s *Service) fetchOne(ctx context.Context, a *Attachment) (*files.Stored, e
 		return nil, err
 	}
 	defer body.Close()
-	kept, err := files.Accept(ctx, s.cfg.Files, "file", a.Name, body, s.cfg.MaxFileBytes)
+	kept, err := s.Accept(ctx, "file", a.Name, body)
 	if apperr.CodeOf(err) == apperr.Invalid {
 		return nil, Permanent{err}
 	}

@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,17 +50,20 @@ type ListOptions struct {
 	Limit    int
 }
 
-// rank orders the priorities, the most urgent highest.
-const rank = `CASE priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END`
-
-func priorityRank(p string) int {
-	for i, x := range Priorities {
-		if x == p {
-			return i
-		}
+// rank orders the priorities in SQL as priorityRank does in Go: by their
+// place in Priorities, the most urgent highest (CASE priority WHEN 'low'
+// THEN 0 … END).
+var rank = func() string {
+	var b strings.Builder
+	b.WriteString("CASE priority")
+	for i, p := range Priorities {
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", p, i)
 	}
-	return 0
-}
+	b.WriteString(" ELSE 0 END")
+	return b.String()
+}()
+
+func priorityRank(p string) int { return max(0, slices.Index(Priorities, p)) }
 
 // listColumns are the columns a list reads: not the folded search text,
 // as long as the description.
@@ -125,8 +129,10 @@ func (s *Service) listQuery(ctx context.Context, by members.Actor, opt ListOptio
 			v.Add("assignee", `is "me", "none" or a member's full handle (name@node)`)
 		}
 	}
+	var skill string
 	if opt.Skill != "" {
-		if _, err := s.checkSkill(ctx, &v, opt.Skill); err != nil {
+		var err error
+		if skill, err = s.checkSkill(ctx, &v, opt.Skill); err != nil {
 			return nil, err
 		}
 	}
@@ -161,8 +167,8 @@ func (s *Service) listQuery(ctx context.Context, by members.Actor, opt ListOptio
 	if opt.Priority != "" {
 		q = q.Where("priority = ?", opt.Priority)
 	}
-	if opt.Skill != "" {
-		q = q.Where("skill = ?", strings.ToLower(strings.TrimSpace(opt.Skill)))
+	if skill != "" {
+		q = q.Where("skill = ?", skill)
 	}
 	if opt.ClientID != "" {
 		q = q.Where("client_id = ?", opt.ClientID)

@@ -52,13 +52,7 @@ func (s *API) listAttachments(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"items": as})
 }
 
-func (s *API) getAttachment(c echo.Context) error { return s.serveAttachment(c, false) }
-func (s *API) getThumbnail(c echo.Context) error  { return s.serveAttachment(c, true) }
-
-func (s *API) serveAttachment(c echo.Context, thumb bool) error {
-	a, err := s.Opt.Tickets.Attachment(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.Param("aid"))
-	if err != nil {
-		return err
-	}
-	return web.ServeFile(c, s.Opt.Tickets, a, thumb)
+func (s *API) getAttachment(c echo.Context) error {
+	return web.ServeAttachment(c, s.Opt.Tickets, false)
 }
+func (s *API) getThumbnail(c echo.Context) error { return web.ServeAttachment(c, s.Opt.Tickets, true) }

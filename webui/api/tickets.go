@@ -68,15 +68,12 @@ func (s *API) listTickets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	views := make([]tickets.View, len(ts))
-	for i, t := range ts {
+	p := web.NewPage(ts, limit, opt.Cursor) // the cursor is the order's, not the id
+	views := make([]tickets.View, len(p.Items))
+	for i, t := range p.Items {
 		views[i] = t.View()
 	}
-	page := web.NewPage(views, limit, func(tickets.View) string { return "" })
-	if len(ts) > limit {
-		page.NextCursor = web.EncodeCursor(opt.Cursor(ts[limit-1]))
-	}
-	return c.JSON(http.StatusOK, page)
+	return c.JSON(http.StatusOK, web.Page[tickets.View]{Items: views, NextCursor: p.NextCursor})
 }
 
 type ticketPatch struct {

@@ -36,7 +36,7 @@ func dynamicKeys() map[string][]string {
 		"status.":         tickets.Statuses,
 		"priority.":       tickets.Priorities,
 		"tickets.sort_":   tickets.Sorts,
-		"history.field.":  {"title", "description", "skill", "priority", "on_site", "estimated_hours", "status", "assignee", "assignee_name", "time_spent_minutes"},
+		"history.field.":  historyFields,
 		"kind.":           clients.Kinds,
 		"routing.":        {"pending", "offering", "accepted", "unroutable", "cancelled"},
 		"reason.":         {"no_skill", "level", "out_of_radius", "full", "all_declined", "no_answer", "error"},

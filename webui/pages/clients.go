@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,11 +28,10 @@ func (s *Pages) renderClients(c echo.Context, status int, values, errs map[strin
 	opt := clients.ListOptions{Query: query, Limit: clientPageSize + 1}
 	var listErrs map[string]string
 	if cur := c.QueryParam("cursor"); cur != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cur)
-		if err != nil || !storage.ValidID(string(raw)) {
+		var ok bool
+		if opt.After, ok = web.DecodeCursor(cur, storage.ValidID); !ok {
 			listErrs = map[string]string{"cursor": T(langOf(c), "tickets.bad_cursor")}
 		}
-		opt.After = string(raw)
 	}
 	var cs []*clients.Client
 	if listErrs == nil {

@@ -24,21 +24,15 @@ type loadBar struct {
 	Text, OverText string
 }
 
-// told writes the bars' texts in lang.
-func told(lang string, bars []loadBar) []loadBar {
-	for i := range bars {
-		b := &bars[i]
-		b.Text = T(lang, "dashboard.of", formatDuration(lang, b.BookedMinutes), formatDuration(lang, b.CapacityMinutes))
-		if b.Over() > 0 {
-			b.OverText = T(lang, "dashboard.over", formatDuration(lang, b.Over()))
-		}
+// newBar is a bar for weekly hours of capacity over horizon days, its
+// texts in lang.
+func newBar(lang, name string, booked, weeklyHours, horizon int) loadBar {
+	b := loadBar{Name: name, BookedMinutes: booked, CapacityMinutes: weeklyHours * 60 * horizon / 7}
+	b.Text = T(lang, "dashboard.of", formatDuration(lang, b.BookedMinutes), formatDuration(lang, b.CapacityMinutes))
+	if over := b.Over(); over > 0 {
+		b.OverText = T(lang, "dashboard.over", formatDuration(lang, over))
 	}
-	return bars
-}
-
-// newBar is a bar for weekly hours of capacity over horizon days.
-func newBar(name string, booked, weeklyHours, horizon int) loadBar {
-	return loadBar{Name: name, BookedMinutes: booked, CapacityMinutes: weeklyHours * 60 * horizon / 7}
+	return b
 }
 
 // Max is the meter's maximum (1 minute for no capacity: a meter needs one).
@@ -89,7 +83,7 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 			return err
 		}
 		for _, m := range ml {
-			bars = append(bars, newBar(m.Name, m.BookedMinutes, m.WeeklyHours, s.Opt.Routing.HorizonDays()))
+			bars = append(bars, newBar(langOf(c), m.Name, m.BookedMinutes, m.WeeklyHours, s.horizon()))
 		}
 	}
 	open := 0
@@ -99,8 +93,8 @@ func (s *Pages) dashboardPage(c echo.Context) error {
 		}
 	}
 	return s.render(c, http.StatusOK, "dashboard", s.newPage(c, "dashboard.title", map[string]any{"Open": open,
-		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": told(langOf(c), bars), "Loads": loads,
-		"RegionBars": told(langOf(c), s.regionBars(loads)), "Horizon": s.horizon()}))
+		"ByStatus": d, "Statuses": tickets.Statuses, "Unroutable": unroutable, "Routed": routed, "Bars": bars, "Loads": loads,
+		"RegionBars": s.regionBars(langOf(c), loads), "Horizon": s.horizon()}))
 }
 
 func (s *Pages) horizon() int {
@@ -110,10 +104,10 @@ func (s *Pages) horizon() int {
 	return s.Opt.Routing.HorizonDays()
 }
 
-func (s *Pages) regionBars(loads []routing.RegionLoad) []loadBar {
+func (s *Pages) regionBars(lang string, loads []routing.RegionLoad) []loadBar {
 	out := make([]loadBar, len(loads))
 	for i, l := range loads {
-		out[i] = newBar(regionName(l.Region), l.BookedMinutes, l.CapacityHours, s.horizon())
+		out[i] = newBar(lang, regionName(l.Region), l.BookedMinutes, l.CapacityHours, s.horizon())
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package pages
 
 import (
 	"context"
-	"encoding/base64"
 	"math"
 	"net/http"
 	"net/url"
@@ -78,11 +77,10 @@ func (s *Pages) ticketsPage(c echo.Context) error {
 		Region: v.Values["region"], Sort: v.Values["sort"], Limit: ticketPageSize + 1}
 	var errs map[string]string
 	if cur := q.Get("cursor"); cur != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cur)
-		if err != nil || !tickets.ValidCursor(string(raw)) {
+		var ok bool
+		if opt.After, ok = web.DecodeCursor(cur, tickets.ValidCursor); !ok {
 			errs = map[string]string{"cursor": T(langOf(c), "tickets.bad_cursor")}
 		}
-		opt.After = string(raw)
 	}
 	status := http.StatusOK
 	ts, err := s.Opt.Tickets.List(ctx, by, opt)
@@ -95,24 +93,23 @@ func (s *Pages) ticketsPage(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if len(ts) > ticketPageSize {
-		next := url.Values{}
+	// The links to the first and the next page keep the filters.
+	filtered := func() url.Values {
+		out := url.Values{}
 		for _, k := range ticketFilters {
 			if v.Values[k] != "" {
-				next.Set(k, v.Values[k])
+				out.Set(k, v.Values[k])
 			}
 		}
+		return out
+	}
+	if len(ts) > ticketPageSize {
+		next := filtered()
 		next.Set("cursor", web.EncodeCursor(opt.Cursor(ts[ticketPageSize-1])))
 		ts, v.Next = ts[:ticketPageSize], "/app/tickets?"+next.Encode()
 	}
 	if opt.After != "" {
-		first := url.Values{}
-		for _, k := range ticketFilters {
-			if v.Values[k] != "" {
-				first.Set(k, v.Values[k])
-			}
-		}
-		v.First = "/app/tickets?" + first.Encode()
+		v.First = "/app/tickets?" + filtered().Encode()
 	}
 	v.Tickets = ts
 	if v.Clients, err = s.clientNames(c, ts); err != nil {
@@ -425,15 +422,11 @@ func (s *Pages) commentSubmit(c echo.Context) error {
 	return s.ticketFormDone(c, err, values, "/app/tickets/"+id+"#comments", "")
 }
 
-func (s *Pages) attachmentFile(c echo.Context) error  { return s.serveAttachment(c, false) }
-func (s *Pages) attachmentThumb(c echo.Context) error { return s.serveAttachment(c, true) }
-
-func (s *Pages) serveAttachment(c echo.Context, thumb bool) error {
-	a, err := s.Opt.Tickets.Attachment(c.Request().Context(), web.ActorOf(c), c.Param("id"), c.Param("aid"))
-	if err != nil {
-		return err
-	}
-	return web.ServeFile(c, s.Opt.Tickets, a, thumb)
+func (s *Pages) attachmentFile(c echo.Context) error {
+	return web.ServeAttachment(c, s.Opt.Tickets, false)
+}
+func (s *Pages) attachmentThumb(c echo.Context) error {
+	return web.ServeAttachment(c, s.Opt.Tickets, true)
 }
 
 func (s *Pages) forwardSubmit(c echo.Context) error {
@@ -480,8 +473,8 @@ func (s *Pages) statusSubmit(c echo.Context) error {
 // localLayouts are the ways a date and time may be typed, in Paris time:
 // the French way (as the form asks, in either language) and ISO's (what a
 // browser's own picker sends).
-var localLayouts = []string{"02/01/2006 15:04", "2/1/2006 15:04", "02/01/2006 15h04", "2/1/2006 15h04", "02/01/2006 15h", "2/1/2006 15h",
-	"2006-01-02T15:04", "2006-01-02 15:04"}
+// (Go's "2" and "1" read one or two digits: 8/12 and 08/12 alike.)
+var localLayouts = []string{"2/1/2006 15:04", "2/1/2006 15h04", "2/1/2006 15h", "2006-01-02T15:04", "2006-01-02 15:04"}
 
 // parseLocal reads a date and time typed in a form, in Paris time; ok is
 // false for a value that is none of localLayouts (nil, true: empty).

@@ -148,17 +148,23 @@ func PageParamsFor(c echo.Context, validCursor func(string) bool) (limit int, af
 		limit = n
 	}
 	if s := c.QueryParam("cursor"); s != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || !validCursor(string(raw)) {
+		var ok bool
+		if after, ok = DecodeCursor(s, validCursor); !ok {
 			v.Add("cursor", "is not a cursor returned by this list")
 		}
-		after = string(raw)
 	}
 	return limit, after, v.Err()
 }
 
 // EncodeCursor is a list's cursor as PageParams reads it back.
 func EncodeCursor(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
+
+// DecodeCursor reads back what EncodeCursor made; ok is false for a text
+// that is not one, or whose content valid refuses.
+func DecodeCursor(s string, valid func(string) bool) (raw string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return string(b), err == nil && valid(string(b))
+}
 
 // page builds a Page from up to limit+1 fetched items.
 func NewPage[T any](items []T, limit int, id func(T) string) Page[T] {

@@ -71,10 +71,16 @@ func accept(c echo.Context, ts *tickets.Service, field string, h *multipart.File
 	return ts.Accept(c.Request().Context(), field, h.Filename, f)
 }
 
-// ServeFile sends an attachment's file: as a download, never shown by the
-// browser in the page's origin (no sniffing, a sandbox), whatever it holds;
-// its thumbnail (a JPEG the node made) inline.
-func ServeFile(c echo.Context, ts *tickets.Service, a *tickets.Attachment, thumb bool) error {
+// ServeAttachment sends the file (or thumbnail) of the attachment :aid of
+// ticket :id to the member who asks, if they may see the ticket: as a
+// download, never shown by the browser in the page's origin (no sniffing,
+// a sandbox), whatever it holds; its thumbnail (a JPEG the node made)
+// inline. The API and the pages serve them so.
+func ServeAttachment(c echo.Context, ts *tickets.Service, thumb bool) error {
+	a, err := ts.Attachment(c.Request().Context(), ActorOf(c), c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
 	f, err := ts.Open(c.Request().Context(), a, thumb)
 	if err != nil {
 		return err
